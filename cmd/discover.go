@@ -1,0 +1,133 @@
+package cmd
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/goaoe/aoe/sysfs"
+	"github.com/spf13/cobra"
+)
+
+type discoverOptions struct {
+	*globalOptions
+	wait    []string
+	timeout time.Duration
+	// poll and rediscover are the intervals of --wait: how often sysfs is
+	// read, and how often discovery is asked for again.
+	poll       time.Duration
+	rediscover time.Duration
+}
+
+func newDiscoverCmd(g *globalOptions) *cobra.Command {
+	o := &discoverOptions{globalOptions: g, poll: 250 * time.Millisecond, rediscover: 5 * time.Second}
+	cmd := &cobra.Command{
+		Use:   "discover",
+		Short: "Ask the aoe driver to look for AoE targets",
+		Long: `Ask the kernel's aoe driver to broadcast an AoE Query Config on every allowed
+interface (see 'aoe interfaces'), by writing to <devdir>/discover. Targets
+that answer appear as /dev/etherd/eX.Y once the driver has identified them.
+The driver also does this by itself every 60 seconds.
+
+--wait DEV[,DEV...] then blocks until each named device is in sysfs with
+state up, asking for discovery again every 5 seconds, for boot scripts that
+must not mount before the disk is there. It exits 0 when all are up, and 5
+naming the missing ones when --timeout runs out.
+
+Under the name aoe-discover it is aoetools' aoe-discover: arguments are
+ignored, and its messages and exit status (1 on any error) are kept.` + exitCodesHelp,
+		Example: `  aoe discover
+  aoe discover --wait e1.2,e1.3 --timeout 60s && mount /dev/etherd/e1.2p1 /srv`,
+		Args: argsCheck(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDiscover(cmd, o)
+		},
+	}
+	if g.classic {
+		cmd.Args = cobra.ArbitraryArgs
+	} else {
+		f := cmd.Flags()
+		f.StringSliceVar(&o.wait, "wait", nil, "wait until these devices (eX.Y, comma separated or repeated) are up")
+		f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long --wait waits")
+	}
+	return cmd
+}
+
+func runDiscover(cmd *cobra.Command, o *discoverOptions) error {
+	for _, name := range o.wait {
+		if _, _, err := sysfs.ParseName(name); err != nil {
+			return usageErrorf("--wait: %v", err)
+		}
+	}
+	if o.timeout <= 0 {
+		return usageErrorf("--timeout must be positive")
+	}
+	if err := o.checkNode(cmd, sysfs.NodeDiscover, true); err != nil {
+		return err
+	}
+	if err := o.discover(cmd); err != nil {
+		return err
+	}
+	if len(o.wait) == 0 {
+		return nil
+	}
+	return o.waitUp(cmd)
+}
+
+func (o *discoverOptions) discover(cmd *cobra.Command) error {
+	if err := o.control().Write(sysfs.NodeDiscover, []byte("\n")); err != nil {
+		return o.nodeError(cmd, err, true)
+	}
+	return nil
+}
+
+// waitUp polls sysfs until every device of o.wait is up.
+func (o *discoverOptions) waitUp(cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	deadline := time.Now().Add(o.timeout)
+	lastDiscover := time.Now()
+	ticker := time.NewTicker(o.poll)
+	defer ticker.Stop()
+	for {
+		missing := o.notUp(cmd)
+		if len(missing) == 0 {
+			return nil
+		}
+		now := time.Now()
+		if !now.Before(deadline) {
+			return fmt.Errorf("%w after %v waiting for %s", ErrTimeout, o.timeout, strings.Join(missing, ", "))
+		}
+		if now.Sub(lastDiscover) >= o.rediscover {
+			if err := o.discover(cmd); err != nil {
+				return err
+			}
+			lastDiscover = now
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}
+
+// notUp describes the awaited devices that are not up yet ("e1.3 (not
+// found)", "e1.4 (down)").
+func (o *discoverOptions) notUp(cmd *cobra.Command) []string {
+	fs, err := sysfs.NewFS(o.sysfsDir(cmd))
+	var missing []string
+	for _, name := range o.wait {
+		if err != nil {
+			missing = append(missing, name+" (no sysfs)")
+			continue
+		}
+		d, derr := fs.Device(name)
+		switch {
+		case derr != nil:
+			missing = append(missing, name+" (not found)")
+		case !d.Up():
+			missing = append(missing, name+" ("+orNA(d.State)+")")
+		}
+	}
+	return missing
+}

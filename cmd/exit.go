@@ -1,0 +1,85 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Exit codes of the aoe command (documented in aoe(8)). Under the classic
+// aoetools names the codes are aoetools' own: 0, 1, and 2 for usage errors of
+// aoe-stat (grep's code).
+const (
+	ExitOK         = 0 // success
+	ExitFailure    = 1 // the command failed, or found nothing to show
+	ExitUsage      = 2 // bad flags or arguments
+	ExitNoDriver   = 3 // the aoe driver is not loaded or its control nodes are missing
+	ExitPermission = 4 // not allowed: run as root (or with CAP_NET_RAW for raw AoE)
+	ExitTimeout    = 5 // the awaited devices or answers did not come in time
+	ExitCanceled   = 130
+)
+
+// Sentinel errors that select an exit code.
+var (
+	ErrUsage      = errors.New("usage error")
+	ErrNoDriver   = errors.New("the aoe driver is not loaded")
+	ErrPermission = errors.New("permission denied")
+	ErrTimeout    = errors.New("timed out")
+	// ErrNothing means the command ran but found nothing to show; it is not
+	// printed as an error.
+	ErrNothing = errors.New("nothing found")
+)
+
+// exitError carries an exit code for an error whose message, if any, the
+// command already printed (the classic commands print aoetools' messages
+// themselves).
+type exitError struct {
+	code int
+}
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// silentExit returns an error that makes Main exit with code without printing
+// anything.
+func silentExit(code int) error { return exitError{code: code} }
+
+// exitCode maps an error to the process exit code.
+func exitCode(err error) int {
+	var ee exitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, context.Canceled):
+		return ExitCanceled
+	case errors.Is(err, ErrUsage):
+		return ExitUsage
+	case errors.Is(err, ErrNoDriver):
+		return ExitNoDriver
+	case errors.Is(err, ErrPermission), errors.Is(err, os.ErrPermission):
+		return ExitPermission
+	case errors.Is(err, ErrTimeout):
+		return ExitTimeout
+	default:
+		return ExitFailure
+	}
+}
+
+// printable reports whether Main should print err.
+func printable(err error) bool {
+	var ee exitError
+	return err != nil && !errors.As(err, &ee) && !errors.Is(err, ErrNothing)
+}
+
+// usageError is a bad flag or argument (exit 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string        { return e.msg }
+func (e usageError) Is(target error) bool { return target == ErrUsage }
+
+// usageErrorf returns a usage error (exit 2).
+func usageErrorf(format string, args ...any) error {
+	return usageError{msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,67 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/goaoe/aoe/sysfs"
+	"github.com/spf13/cobra"
+)
+
+// checkNode verifies a control node before it is used. Under a classic
+// name it prints aoetools' messages for the node (period says whether the
+// "not writeable" message ends with a period: aoe-revalidate's does not).
+func (g *globalOptions) checkNode(cmd *cobra.Command, node string, period bool) error {
+	err := g.control().Check(node)
+	if err == nil {
+		return nil
+	}
+	return g.nodeError(cmd, err, period)
+}
+
+// nodeError reports a failed check or write of a control node.
+func (g *globalOptions) nodeError(cmd *cobra.Command, err error, period bool) error {
+	var ne *sysfs.NodeError
+	if !errors.As(err, &ne) {
+		if g.classic {
+			fmt.Fprintf(g.stderr(), "%s: %v\n", g.prog, err)
+			return silentExit(ExitFailure)
+		}
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("%w: %v; run as root", ErrPermission, err)
+		}
+		return err
+	}
+	if g.classic {
+		switch {
+		case errors.Is(ne.Err, sysfs.ErrNodeNotWritable):
+			dot := "."
+			if !period {
+				dot = ""
+			}
+			fmt.Fprintf(g.stderr(), "%s: %s does not exist or is not writeable%s\n", g.prog, ne.Path, dot)
+		case errors.Is(ne.Err, sysfs.ErrNotCharDevice):
+			fmt.Fprintf(g.stderr(), "%s: %s is not a character device file\n%s: use udev or aoe-mkdevs to create it\n", g.prog, ne.Path, g.prog)
+		default:
+			fmt.Fprintf(g.stderr(), "%s: %v\n", g.prog, ne)
+		}
+		return silentExit(ExitFailure)
+	}
+	fs := sysfs.FS{}
+	if f, ferr := sysfs.NewFS(g.sysfsDir(cmd)); ferr == nil {
+		fs = f
+	}
+	switch {
+	case errors.Is(ne.Err, sysfs.ErrNodeNotWritable):
+		if _, serr := os.Stat(ne.Path); serr == nil {
+			return fmt.Errorf("%w: cannot write %s; run as root", ErrPermission, ne.Path)
+		}
+		if fs.Root() != "" && !fs.ModuleLoaded() {
+			return fmt.Errorf("%w: %s does not exist; load the driver with: modprobe aoe", ErrNoDriver, ne.Path)
+		}
+		return fmt.Errorf("%w: %s does not exist although the driver is loaded: mount devtmpfs on /dev (or run udev), or point --devdir at the nodes", ErrNoDriver, ne.Path)
+	default:
+		return fmt.Errorf("%w: %v: remove it and reload the driver (rmmod aoe; modprobe aoe) so that devtmpfs recreates it", ErrNoDriver, ne)
+	}
+}

@@ -1,0 +1,230 @@
+// Package cmd holds the aoe command line: the `aoe` root command, its
+// subcommands, and the classic aoetools names (aoe-stat, aoe-discover, ...)
+// that the same binary answers to when it is invoked through a symlink.
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/goaoe/aoe/sysfs"
+	"github.com/spf13/cobra"
+)
+
+// Env is what a command run gets from its process: streams, environment, and
+// the places it touches. Tests fill it with buffers and fixture paths.
+type Env struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment (os.Getenv in production).
+	Getenv func(string) string
+	// Version is the tool's version string.
+	Version string
+	// MountInfo is the mount table consulted before a flush
+	// (default /proc/self/mountinfo).
+	MountInfo string
+	// NodeWriter, when set, records control-node writes instead of
+	// performing them (tests).
+	NodeWriter func(path string, data []byte) error
+}
+
+// DefaultEnv returns the environment of the running process.
+func DefaultEnv(version string) *Env {
+	return &Env{
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		Getenv:    os.Getenv,
+		Version:   version,
+		MountInfo: "/proc/self/mountinfo",
+	}
+}
+
+// globalOptions are the flags every command has, plus how it was invoked.
+type globalOptions struct {
+	env *Env
+	// prog is the name messages start with: "aoe-stat" under a classic
+	// name, "aoe" otherwise.
+	prog string
+	// classic is true when the binary runs under an aoetools name.
+	classic bool
+
+	sysfsRoot string
+	devDir    string
+}
+
+func (g *globalOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&g.sysfsRoot, "sysfs", sysfs.DefaultRoot, "sysfs mount point (default: $sysfs_dir when set, else /sys)")
+	f.StringVar(&g.devDir, "devdir", sysfs.DefaultDevDir, "directory of the aoe driver's control nodes")
+}
+
+// sysfsDir returns the sysfs root: the --sysfs flag if given, else
+// $sysfs_dir (which aoetools' aoe-stat honours), else /sys.
+func (g *globalOptions) sysfsDir(cmd *cobra.Command) string {
+	if f := cmd.Flags().Lookup("sysfs"); f != nil && f.Changed {
+		return g.sysfsRoot
+	}
+	if v := g.env.Getenv("sysfs_dir"); v != "" {
+		return v
+	}
+	return g.sysfsRoot
+}
+
+func (g *globalOptions) control() sysfs.Control {
+	return sysfs.Control{Dir: g.devDir, Writer: g.env.NodeWriter}
+}
+
+func (g *globalOptions) stdout() io.Writer { return g.env.Stdout }
+func (g *globalOptions) stderr() io.Writer { return g.env.Stderr }
+
+// warnf prints a message on stderr, prefixed with the program name.
+func (g *globalOptions) warnf(format string, args ...any) {
+	fmt.Fprintf(g.env.Stderr, g.prog+": "+format+"\n", args...)
+}
+
+// subcommands are the commands of `aoe`; each is also reachable as the
+// classic name "aoe-" + name.
+var subcommands = []struct {
+	name string
+	new  func(*globalOptions) *cobra.Command
+}{
+	{"stat", newStatCmd},
+	{"discover", newDiscoverCmd},
+	{"interfaces", newInterfacesCmd},
+	{"revalidate", newRevalidateCmd},
+	{"flush", newFlushCmd},
+}
+
+// ClassicNames lists the aoetools names the binary answers to.
+func ClassicNames() []string {
+	var names []string
+	for _, s := range subcommands {
+		names = append(names, "aoe-"+s.name)
+	}
+	return names
+}
+
+// NewCommand builds the command tree for a process invoked as argv0: the
+// `aoe` root, or, when the base name of argv0 is a classic aoetools name
+// such as aoe-stat, that command alone acting as aoetools does.
+func NewCommand(argv0 string, env *Env) *cobra.Command {
+	base := filepath.Base(argv0)
+	if name, ok := strings.CutPrefix(base, "aoe-"); ok {
+		for _, s := range subcommands {
+			if s.name != name {
+				continue
+			}
+			g := &globalOptions{env: env, prog: base, classic: true}
+			cmd := s.new(g)
+			cmd.Use = base + strings.TrimPrefix(cmd.Use, name)
+			setCommon(cmd, env.Version)
+			g.addFlags(cmd)
+			return cmd
+		}
+	}
+	return NewRootCmd(env)
+}
+
+// NewRootCmd builds the `aoe` command with all its subcommands.
+func NewRootCmd(env *Env) *cobra.Command {
+	g := &globalOptions{env: env, prog: "aoe"}
+	root := &cobra.Command{
+		Use:   "aoe",
+		Short: "Manage ATA over Ethernet (AoE) storage",
+		Long: `aoe manages ATA over Ethernet (AoE) storage on Linux: it shows the disks
+that the kernel's aoe driver has found (/dev/etherd/eX.Y), asks the driver to
+discover targets, restricts the network interfaces it uses, and makes it
+revalidate or forget devices.
+
+It replaces aoetools: invoked through a symlink named aoe-stat, aoe-discover,
+aoe-interfaces, aoe-revalidate or aoe-flush, it behaves as that aoetools 36
+command, with the same output, messages and exit codes, except for the
+aoetools bugs that each command's page lists as fixed.`,
+		Example: `  sudo modprobe aoe
+  aoe stat
+  aoe discover --wait e1.2 --timeout 60s
+  aoe stat --json e1.2`,
+	}
+	setCommon(root, env.Version)
+	g.addFlags(root)
+	root.PersistentPreRun = func(cmd *cobra.Command, args []string) {
+		g.prog = cmd.CommandPath() // messages start with "aoe stat:" etc.
+	}
+	for _, s := range subcommands {
+		root.AddCommand(s.new(g))
+	}
+	return root
+}
+
+// exitCodesHelp documents the exit codes; it ends every page.
+const exitCodesHelp = `
+Exit status:
+  0  success
+  1  failure, or nothing found to show
+  2  bad flags or arguments
+  3  the aoe driver is not loaded, or its control nodes are missing
+  4  permission denied (run as root)
+  5  timed out
+Under a classic aoetools name the exit status is aoetools': 0 or 1
+(aoe-stat: 2 for a bad regular expression or extra arguments).`
+
+func setCommon(cmd *cobra.Command, version string) {
+	cmd.SilenceErrors = true
+	cmd.SilenceUsage = true
+	cmd.DisableAutoGenTag = true
+	if version != "" {
+		cmd.Version = version
+	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf("%v", err)
+	})
+}
+
+// Main runs the command line argv (argv[0] included) and returns the exit
+// code. It prints errors; commands print everything else.
+func Main(ctx context.Context, argv []string, env *Env) int {
+	if len(argv) == 0 {
+		argv = []string{"aoe"}
+	}
+	cmd := NewCommand(argv[0], env)
+	cmd.SetArgs(argv[1:])
+	cmd.SetOut(env.Stdout)
+	cmd.SetErr(env.Stderr)
+	ran, err := cmd.ExecuteContextC(ctx)
+	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
+		err = usageErrorf("%v", err)
+	}
+	if printable(err) {
+		name := cmd.Name()
+		if ran != nil {
+			name = ran.CommandPath()
+		}
+		fmt.Fprintf(env.Stderr, "%s: %v\n", name, err)
+		if exitCode(err) == ExitUsage {
+			fmt.Fprintf(env.Stderr, "Run '%s --help' for usage.\n", name)
+		}
+	}
+	code := exitCode(err)
+	if cmd.Name() != "aoe" && code != ExitOK && code != ExitCanceled {
+		// aoetools' exit codes: 1, except grep's 2 in aoe-stat.
+		if !(cmd.Name() == "aoe-stat" && code == ExitUsage) {
+			code = ExitFailure
+		}
+	}
+	return code
+}
+
+// exactArgs and the like wrap cobra's validators so that their errors are
+// usage errors (exit 2).
+func argsCheck(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return usageErrorf("%v", err)
+		}
+		return nil
+	}
+}

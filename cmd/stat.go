@@ -1,0 +1,285 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/goaoe/aoe/sysfs"
+	"github.com/olekukonko/tablewriter/tw"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+type statOptions struct {
+	*globalOptions
+	json    bool
+	wide    bool
+	classic bool
+	regex   string
+}
+
+func newStatCmd(g *globalOptions) *cobra.Command {
+	o := &statOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "stat [REGEX]",
+		Short: "Show the AoE devices the aoe driver knows",
+		Long: `Show the AoE disks that the kernel's aoe driver has found, from sysfs
+(<sysfs>/block/etherd!eX.Y): size, local network interfaces, bytes of data
+per frame, and state (up, down, down,closewait when held open, ...kickme while
+the driver waits for a free frame).
+
+The table is sorted by shelf, then slot. REGEX (Go syntax, unanchored) keeps
+the devices whose name matches: "e1\." for shelf 1, "^e1\.2$" for e1.2 alone.
+--wide adds the first path's MAC address, the target's firmware version, the
+major:minor numbers and the partitions. --json prints an array of objects
+with device, shelf, slot, sectors, bytes, state, netifs, payload, mac,
+firmware, dev and partitions; an attribute the kernel does not show is null.
+
+Under the name aoe-stat, or with --classic, the output is aoetools 36's
+aoe-stat run with LC_ALL=C, byte for byte: the two printf layouts
+("%10s %15s %10s %-5s %-14s", or without the payload column for drivers that
+have none), the size in GB (512000 * sectors / 10^9, three decimals), (NA)
+for a missing attribute, lines sorted as text, REGEX a POSIX basic regular
+expression (grep's) matched against the whole line, exit status 1 when no
+line is printed, "aoe-stat Error: sysfs is not mounted", and a warning on
+stderr for a device node whose minor number differs from sysfs. The sysfs
+root is $sysfs_dir when set, as in aoetools.
+
+Fixed aoetools bugs (classic output):
+  - a letter "p" anywhere in the sysfs path (sysfs_dir=/tmp/sys) hid every
+    device; partitions are now told apart by name;
+  - a device without a payload file shifted its row (the state landed in the
+    payload column); it now shows (NA) there;
+  - sizes above about 9 PB overflowed into negative numbers;
+  - a REGEX with spaces was split into several grep arguments;
+  - a size file that is not a number stopped the listing; it shows (NA).` + exitCodesHelp,
+		Example: `  aoe stat
+  aoe stat --wide 'e1\.'
+  aoe stat --json | jq '.[] | select(.state != "up") | .device'
+  aoe-stat eth1`,
+		Args: argsCheck(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.regex = args[0]
+			}
+			return runStat(cmd, o, len(args) == 1)
+		},
+	}
+	if !g.classic {
+		f := cmd.Flags()
+		f.BoolVar(&o.json, "json", false, "print JSON")
+		f.BoolVarP(&o.wide, "wide", "w", false, "add MAC, FIRMWARE, DEV and PARTITIONS columns")
+		f.BoolVar(&o.classic, "classic", false, "print aoetools' aoe-stat output")
+	}
+	return cmd
+}
+
+func runStat(cmd *cobra.Command, o *statOptions, haveRegex bool) error {
+	if o.json && o.classic {
+		return usageErrorf("--json and --classic exclude each other")
+	}
+	if o.globalOptions.classic || o.classic {
+		return runClassicStat(cmd, o, haveRegex)
+	}
+	var re *regexp.Regexp
+	if haveRegex {
+		var err error
+		if re, err = regexp.Compile(o.regex); err != nil {
+			return usageErrorf("bad regular expression: %v", err)
+		}
+	}
+	fs, err := sysfs.NewFS(o.sysfsDir(cmd))
+	if err != nil {
+		return fmt.Errorf("%w: mount it with: mount -t sysfs sysfs /sys", err)
+	}
+	devs, err := fs.Devices()
+	if err != nil {
+		return err
+	}
+	o.warnWrongMinors(devs, func(d sysfs.Device, node string, want, got string) {
+		o.warnf("warning: device node %s has minor %s but the driver says %s; remove it so that udev or devtmpfs recreate it", node, got, want)
+	})
+	all := len(devs)
+	if re != nil {
+		kept := devs[:0]
+		for _, d := range devs {
+			if re.MatchString(d.Name) {
+				kept = append(kept, d)
+			}
+		}
+		devs = kept
+	}
+	if o.json {
+		if err := writeStatJSON(o.stdout(), devs); err != nil {
+			return err
+		}
+	} else if len(devs) > 0 {
+		if err := writeStatTable(o.stdout(), devs, o.wide); err != nil {
+			return err
+		}
+	}
+	if len(devs) > 0 {
+		return nil
+	}
+	switch {
+	case !fs.ModuleLoaded():
+		return fmt.Errorf("%w (no %s); load it with: modprobe aoe", ErrNoDriver, fs.Path("module", "aoe"))
+	case all == 0:
+		o.warnf("no AoE devices. Run 'aoe discover', check 'aoe interfaces', or list targets on the wire without the driver with 'aoe discover --probe'")
+	default:
+		o.warnf("no AoE device name matches %q (%d devices)", o.regex, all)
+	}
+	return ErrNothing
+}
+
+// statJSON is one device of `aoe stat --json`. Attributes the kernel does
+// not show are null.
+type statJSON struct {
+	Device     string   `json:"device"`
+	Shelf      int      `json:"shelf"`
+	Slot       int      `json:"slot"`
+	Sectors    *uint64  `json:"sectors"`
+	Bytes      *uint64  `json:"bytes"`
+	State      *string  `json:"state"`
+	Netifs     []string `json:"netifs"`
+	Payload    *int64   `json:"payload"`
+	MAC        *string  `json:"mac"`
+	Firmware   *string  `json:"firmware"`
+	Dev        *string  `json:"dev"`
+	Partitions []string `json:"partitions"`
+}
+
+func toStatJSON(d sysfs.Device) statJSON {
+	j := statJSON{
+		Device:     d.Name,
+		Shelf:      d.Shelf,
+		Slot:       d.Slot,
+		State:      trimmed(d.State),
+		Netifs:     d.NetIfs(),
+		Firmware:   trimmed(d.Firmware),
+		Dev:        trimmed(d.Dev),
+		Partitions: []string{},
+	}
+	if n, ok := d.Sectors(); ok {
+		j.Sectors = &n
+	}
+	if n, ok := d.Bytes(); ok {
+		j.Bytes = &n
+	}
+	if n, ok := d.PayloadBytes(); ok {
+		j.Payload = &n
+	}
+	if m, ok := d.MACAddr(); ok {
+		j.MAC = &m
+	}
+	for _, p := range d.Partitions {
+		j.Partitions = append(j.Partitions, p.Name)
+	}
+	return j
+}
+
+func trimmed(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	t := strings.TrimSpace(*s)
+	return &t
+}
+
+func writeStatJSON(w interface{ Write([]byte) (int, error) }, devs []sysfs.Device) error {
+	out := make([]statJSON, 0, len(devs))
+	for _, d := range devs {
+		out = append(out, toStatJSON(d))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func writeStatTable(w interface{ Write([]byte) (int, error) }, devs []sysfs.Device, wide bool) error {
+	header := []string{"DEVICE", "SIZE", "IFACES", "PAYLOAD", "STATE"}
+	aligns := []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft}
+	if wide {
+		header = append(header, "MAC", "FIRMWARE", "DEV", "PARTITIONS")
+		aligns = append(aligns, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft)
+	}
+	rows := make([][]string, 0, len(devs))
+	for _, d := range devs {
+		j := toStatJSON(d)
+		size := "-"
+		if j.Sectors != nil {
+			size = humanSize(*j.Sectors)
+		}
+		ifaces := "-"
+		if len(j.Netifs) > 0 {
+			ifaces = strings.Join(j.Netifs, ",")
+		}
+		payload := "-"
+		if j.Payload != nil {
+			payload = strconv.FormatInt(*j.Payload, 10)
+		}
+		row := []string{d.Name, size, ifaces, payload, orDash(j.State)}
+		if wide {
+			parts := "-"
+			if len(j.Partitions) > 0 {
+				parts = strings.Join(j.Partitions, ",")
+			}
+			row = append(row, orDash(j.MAC), orDash(j.Firmware), orDash(j.Dev), parts)
+		}
+		rows = append(rows, row)
+	}
+	return writeTable(w, header, rows, aligns)
+}
+
+func orDash(s *string) string {
+	if s == nil || *s == "" {
+		return "-"
+	}
+	return *s
+}
+
+// humanSize formats a size given in 512-byte sectors with SI units, as disk
+// vendors and aoe-stat count: 2097152 sectors → "1.07 GB".
+func humanSize(sectors uint64) string {
+	const units = "kMGTPEZ"
+	if sectors < 2 {
+		return strconv.FormatUint(sectors*512, 10) + " B"
+	}
+	v := float64(sectors) * 512
+	i := -1
+	for v >= 1000 && i < len(units)-1 {
+		v /= 1000
+		i++
+	}
+	prec := 2
+	switch {
+	case v >= 100:
+		prec = 0
+	case v >= 10:
+		prec = 1
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64) + " " + string(units[i]) + "B"
+}
+
+// warnWrongMinors calls warn for each device whose node in the device
+// directory is a block device with another minor number than sysfs gives.
+func (g *globalOptions) warnWrongMinors(devs []sysfs.Device, warn func(d sysfs.Device, node, want, got string)) {
+	for _, d := range devs {
+		if d.Dev == nil {
+			continue
+		}
+		_, want, _ := strings.Cut(strings.TrimSpace(*d.Dev), ":")
+		node := strings.TrimRight(g.devDir, "/") + "/" + d.Name
+		var st unix.Stat_t
+		if err := unix.Stat(node, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
+			continue
+		}
+		got := strconv.FormatUint(uint64(unix.Minor(uint64(st.Rdev))), 10)
+		if got != want {
+			warn(d, node, want, got)
+		}
+	}
+}
