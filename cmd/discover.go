@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -38,14 +37,14 @@ Under the name aoe-discover it is aoetools' aoe-discover: arguments are
 ignored, and its messages and exit status (1 on any error) are kept.` + exitCodesHelp,
 		Example: `  aoe discover
   aoe discover --wait e1.2,e1.3 --timeout 60s && mount /dev/etherd/e1.2p1 /srv`,
-		Args: argsCheck(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && !g.classic {
+				return usageErrorf("discover takes no device names; to wait for devices use --wait %s", strings.Join(args, ","))
+			}
 			return runDiscover(cmd, o)
 		},
 	}
-	if g.classic {
-		cmd.Args = cobra.ArbitraryArgs
-	} else {
+	if !g.classic {
 		f := cmd.Flags()
 		f.StringSliceVar(&o.wait, "wait", nil, "wait until these devices (eX.Y, comma separated or repeated) are up")
 		f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long --wait waits")
@@ -59,7 +58,7 @@ func runDiscover(cmd *cobra.Command, o *discoverOptions) error {
 			return usageErrorf("--wait: %v", err)
 		}
 	}
-	if o.timeout <= 0 {
+	if len(o.wait) > 0 && o.timeout <= 0 {
 		return usageErrorf("--timeout must be positive")
 	}
 	if err := o.checkNode(cmd, sysfs.NodeDiscover, true); err != nil {
@@ -95,7 +94,7 @@ func (o *discoverOptions) waitUp(cmd *cobra.Command) error {
 		}
 		now := time.Now()
 		if !now.Before(deadline) {
-			return fmt.Errorf("%w after %v waiting for %s", ErrTimeout, o.timeout, strings.Join(missing, ", "))
+			return kindErrorf(ErrTimeout, "timed out after %v waiting for %s", o.timeout, strings.Join(missing, ", "))
 		}
 		if now.Sub(lastDiscover) >= o.rediscover {
 			if err := o.discover(cmd); err != nil {

@@ -73,6 +73,21 @@ func printable(err error) bool {
 	return err != nil && !errors.As(err, &ee) && !errors.Is(err, ErrNothing)
 }
 
+// kindError is an error with its own message that selects the exit code of
+// kind (ErrNoDriver, ErrPermission, ErrTimeout).
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e kindError) Error() string        { return e.msg }
+func (e kindError) Is(target error) bool { return target == e.kind }
+
+// kindErrorf returns an error with the message and the exit code of kind.
+func kindErrorf(kind error, format string, args ...any) error {
+	return kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
 // usageError is a bad flag or argument (exit 2).
 type usageError struct{ msg string }
 

@@ -116,7 +116,7 @@ func runFlush(cmd *cobra.Command, o *flushOptions, args []string) error {
 		if o.classic {
 			return silentExit(ExitFailure)
 		}
-		return errors.New(strings.Join(problems, "; "))
+		return errors.New(strings.Join(problems, "; ") + "; nothing flushed")
 	}
 	if !o.force {
 		mounts := readMounts(o.env.MountInfo)
@@ -127,18 +127,19 @@ func runFlush(cmd *cobra.Command, o *flushOptions, args []string) error {
 				continue
 			}
 			busy = true
-			msg := fmt.Sprintf("%s is in use (%s); not flushed. Release it first, or use --force (its pending I/O then fails)", d.Name, why)
+			msg := fmt.Sprintf("%s is in use (%s)", d.Name, why)
 			if o.classic {
-				fmt.Fprintf(o.stdout(), "%s Error: %s\n", o.prog, msg)
+				fmt.Fprintf(o.stdout(), "%s Error: %s; not flushed\n", o.prog, msg)
 			} else {
-				problems = append(problems, msg)
+				o.warnf("%s", msg)
 			}
 		}
 		if busy {
 			if o.classic {
+				fmt.Fprintf(o.stdout(), "%s: release the devices first, or use --force (their pending I/O then fails)\n", o.prog)
 				return silentExit(ExitFailure)
 			}
-			return errors.New(strings.Join(problems, "; "))
+			return errors.New("nothing flushed: release the devices first, or use --force (their pending I/O then fails)")
 		}
 	}
 	failed := false

@@ -155,9 +155,9 @@ func (o *interfacesOptions) showInterfaces(cmd *cobra.Command) error {
 	if err != nil {
 		switch {
 		case fserr == nil && !fs.ModuleLoaded():
-			return fmt.Errorf("%w (no %s); load it with: modprobe aoe", ErrNoDriver, fs.Path("module", "aoe"))
+			return kindErrorf(ErrNoDriver, "the aoe driver is not loaded (no %s); load it with: modprobe aoe", fs.Path("module", "aoe"))
 		case errors.Is(err, os.ErrPermission):
-			return fmt.Errorf("%w: %s is readable by root only; run as root", ErrPermission, path)
+			return kindErrorf(ErrPermission, "%s is readable by root only; run as root", path)
 		}
 		return err
 	}

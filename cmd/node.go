@@ -29,7 +29,7 @@ func (g *globalOptions) nodeError(cmd *cobra.Command, err error, period bool) er
 			return silentExit(ExitFailure)
 		}
 		if errors.Is(err, os.ErrPermission) {
-			return fmt.Errorf("%w: %v; run as root", ErrPermission, err)
+			return kindErrorf(ErrPermission, "%v; run as root", err)
 		}
 		return err
 	}
@@ -55,13 +55,13 @@ func (g *globalOptions) nodeError(cmd *cobra.Command, err error, period bool) er
 	switch {
 	case errors.Is(ne.Err, sysfs.ErrNodeNotWritable):
 		if _, serr := os.Stat(ne.Path); serr == nil {
-			return fmt.Errorf("%w: cannot write %s; run as root", ErrPermission, ne.Path)
+			return kindErrorf(ErrPermission, "cannot write %s; run as root", ne.Path)
 		}
 		if fs.Root() != "" && !fs.ModuleLoaded() {
-			return fmt.Errorf("%w: %s does not exist; load the driver with: modprobe aoe", ErrNoDriver, ne.Path)
+			return kindErrorf(ErrNoDriver, "%s does not exist: the aoe driver is not loaded; load it with: modprobe aoe", ne.Path)
 		}
-		return fmt.Errorf("%w: %s does not exist although the driver is loaded: mount devtmpfs on /dev (or run udev), or point --devdir at the nodes", ErrNoDriver, ne.Path)
+		return kindErrorf(ErrNoDriver, "%s does not exist although the aoe driver is loaded: mount devtmpfs on /dev (or run udev), or point --devdir at the nodes", ne.Path)
 	default:
-		return fmt.Errorf("%w: %v: remove it and reload the driver (rmmod aoe; modprobe aoe) so that devtmpfs recreates it", ErrNoDriver, ne)
+		return kindErrorf(ErrNoDriver, "%v: remove it and reload the driver (rmmod aoe; modprobe aoe) so that devtmpfs recreates it", ne)
 	}
 }

@@ -58,7 +58,7 @@ type globalOptions struct {
 
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringVar(&g.sysfsRoot, "sysfs", sysfs.DefaultRoot, "sysfs mount point (default: $sysfs_dir when set, else /sys)")
+	f.StringVar(&g.sysfsRoot, "sysfs", sysfs.DefaultRoot, "sysfs mount point (when not given: $sysfs_dir if set)")
 	f.StringVar(&g.devDir, "devdir", sysfs.DefaultDevDir, "directory of the aoe driver's control nodes")
 }
 
@@ -162,6 +162,7 @@ aoetools bugs that each command's page lists as fixed.`,
 
 // exitCodesHelp documents the exit codes; it ends every page.
 const exitCodesHelp = `
+
 Exit status:
   0  success
   1  failure, or nothing found to show

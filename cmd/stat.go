@@ -126,9 +126,9 @@ func runStat(cmd *cobra.Command, o *statOptions, haveRegex bool) error {
 	}
 	switch {
 	case !fs.ModuleLoaded():
-		return fmt.Errorf("%w (no %s); load it with: modprobe aoe", ErrNoDriver, fs.Path("module", "aoe"))
+		return kindErrorf(ErrNoDriver, "the aoe driver is not loaded (no %s); load it with: modprobe aoe", fs.Path("module", "aoe"))
 	case all == 0:
-		o.warnf("no AoE devices. Run 'aoe discover', check 'aoe interfaces', or list targets on the wire without the driver with 'aoe discover --probe'")
+		o.warnf("no AoE devices. Run 'aoe discover', check 'aoe interfaces', or check that the targets answer")
 	default:
 		o.warnf("no AoE device name matches %q (%d devices)", o.regex, all)
 	}
