@@ -24,7 +24,7 @@ func newDiscoverCmd(g *globalOptions) *cobra.Command {
 		Use:   "discover",
 		Short: "Ask the aoe driver to look for AoE targets",
 		Long: `Ask the kernel's aoe driver to broadcast an AoE Query Config on every allowed
-interface (see 'aoe interfaces'), by writing to <devdir>/discover. Targets
+interface (see 'aoe interfaces'), by writing to DEVDIR/discover. Targets
 that answer appear as /dev/etherd/eX.Y once the driver has identified them.
 The driver also does this by itself every 60 seconds.
 

@@ -26,16 +26,16 @@ func newFlushCmd(g *globalOptions) *cobra.Command {
 		Long: `Make the aoe driver forget devices (they come back at the next discovery if
 their targets still answer):
 
-  aoe flush             every device that is down and not open
-  aoe flush -a          every device that is not open, up or down
-  aoe flush DEV...      exactly the named devices (eSHELF.SLOT)
+    aoe flush          every device that is down and not open
+    aoe flush -a       every device that is not open, up or down
+    aoe flush DEV...   exactly the named devices (eSHELF.SLOT)
 
 The driver removes a named device even while it is up, open or mounted, and
 pending I/O to it fails; after that, closing the device can hang the kernel.
 So a named device that is in use is refused: state closewait (held open while
 down), a holder (device-mapper, md) on it or a partition, a mount of it or of
 a partition, or an exclusive open (mount or swap, also in another mount
-namespace, seen by opening <devdir>/eX.Y with O_EXCL). --force flushes it
+namespace, seen by opening DEVDIR/eX.Y with O_EXCL). --force flushes it
 anyway.
 
 The driver compares a written name only as far as it is written, so

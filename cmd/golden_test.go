@@ -183,4 +183,3 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
-

@@ -30,9 +30,9 @@ An empty list means every interface is allowed; it is then said on stderr.
 
 With interface names (separated by blanks or commas), restrict the driver to
 them; -c clears the restriction. Every name is checked against
-<sysfs>/class/net and all bad ones are reported before anything is changed.
+SYSFS/class/net and all bad ones are reported before anything is changed.
 The list is written to the module parameter when it is writable, else to
-<devdir>/interfaces. Devices and paths already known are kept; run
+DEVDIR/interfaces. Devices and paths already known are kept; run
 'aoe discover' to look for targets on newly allowed interfaces.
 
 Under the name aoe-interfaces it is aoetools' aoe-interfaces, with its

@@ -143,7 +143,7 @@ revalidate or forget devices.
 It replaces aoetools: invoked through a symlink named aoe-stat, aoe-discover,
 aoe-interfaces, aoe-revalidate or aoe-flush, it behaves as that aoetools 36
 command, with the same output, messages and exit codes, except for the
-aoetools bugs that each command's page lists as fixed.`,
+aoetools bugs that each command's page lists as fixed.` + exitCodesHelp,
 		Example: `  sudo modprobe aoe
   aoe stat
   aoe discover --wait e1.2 --timeout 60s
@@ -164,14 +164,19 @@ aoetools bugs that each command's page lists as fixed.`,
 const exitCodesHelp = `
 
 Exit status:
-  0  success
-  1  failure, or nothing found to show
-  2  bad flags or arguments
-  3  the aoe driver is not loaded, or its control nodes are missing
-  4  permission denied (run as root)
-  5  timed out
+
+    0  success
+    1  failure, or nothing found to show
+    2  bad flags or arguments
+    3  the aoe driver is not loaded, or its control nodes are missing
+    4  permission denied (run as root)
+    5  timed out
+
 Under a classic aoetools name the exit status is aoetools': 0 or 1
-(aoe-stat: 2 for a bad regular expression or extra arguments).`
+(aoe-stat: 2 for a bad regular expression or extra arguments).
+
+SYSFS is the sysfs root (--sysfs, else $sysfs_dir, else /sys) and DEVDIR the
+directory of the driver's control nodes (--devdir, /dev/etherd).`
 
 func setCommon(cmd *cobra.Command, version string) {
 	cmd.SilenceErrors = true

@@ -27,12 +27,13 @@ func newStatCmd(g *globalOptions) *cobra.Command {
 		Use:   "stat [REGEX]",
 		Short: "Show the AoE devices the aoe driver knows",
 		Long: `Show the AoE disks that the kernel's aoe driver has found, from sysfs
-(<sysfs>/block/etherd!eX.Y): size, local network interfaces, bytes of data
+(SYSFS/block/etherd!eX.Y): size, local network interfaces, bytes of data
 per frame, and state (up, down, down,closewait when held open, ...kickme while
 the driver waits for a free frame).
 
 The table is sorted by shelf, then slot. REGEX (Go syntax, unanchored) keeps
-the devices whose name matches: "e1\." for shelf 1, "^e1\.2$" for e1.2 alone.
+the devices whose name matches: "^e1[.]" for shelf 1, "^e1[.]2$" for e1.2
+alone.
 --wide adds the first path's MAC address, the target's firmware version, the
 major:minor numbers and the partitions. --json prints an array of objects
 with device, shelf, slot, sectors, bytes, state, netifs, payload, mac,
@@ -49,15 +50,16 @@ stderr for a device node whose minor number differs from sysfs. The sysfs
 root is $sysfs_dir when set, as in aoetools.
 
 Fixed aoetools bugs (classic output):
-  - a letter "p" anywhere in the sysfs path (sysfs_dir=/tmp/sys) hid every
-    device; partitions are now told apart by name;
-  - a device without a payload file shifted its row (the state landed in the
-    payload column); it now shows (NA) there;
-  - sizes above about 9 PB overflowed into negative numbers;
-  - a REGEX with spaces was split into several grep arguments;
-  - a size file that is not a number stopped the listing; it shows (NA).` + exitCodesHelp,
+
+- a letter "p" anywhere in the sysfs path (sysfs_dir=/tmp/sys) hid every
+  device; partitions are now told apart by name;
+- a device without a payload file shifted its row (the state landed in the
+  payload column); it now shows (NA) there;
+- sizes above about 9 PB overflowed into negative numbers;
+- a REGEX with spaces was split into several grep arguments;
+- a size file that is not a number stopped the listing; it shows (NA).` + exitCodesHelp,
 		Example: `  aoe stat
-  aoe stat --wide 'e1\.'
+  aoe stat --wide '^e1[.]'
   aoe stat --json | jq '.[] | select(.state != "up") | .device'
   aoe-stat eth1`,
 		Args: argsCheck(cobra.MaximumNArgs(1)),

@@ -1,0 +1,46 @@
+# aoe: ATA over Ethernet tools. See README.md.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+
+# The aoetools names the binary answers to (symlinks to aoe).
+CLASSIC := aoe-stat aoe-discover aoe-interfaces aoe-revalidate aoe-flush
+
+.PHONY: all build links install uninstall test bench docs clean
+
+all: build links
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o bin/aoe ./cmd/aoe
+
+links: build
+	@for n in $(CLASSIC); do ln -sfn aoe bin/$$n; done
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 bin/aoe $(DESTDIR)$(SBINDIR)/aoe
+	@for n in $(CLASSIC); do ln -sfn aoe $(DESTDIR)$(SBINDIR)/$$n; done
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/aoe $(addprefix $(DESTDIR)$(SBINDIR)/,$(CLASSIC))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8)))
+
+# Unit, golden and comparison tests (the comparison needs Debian's aoetools).
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# Benchmarks: aoe-stat on 1,000 and 10,000 devices, against aoetools'.
+bench: build links
+	AOE_BIN=$(CURDIR)/bin/aoe $(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Man pages and Markdown, generated from the commands (byte-stable).
+docs:
+	$(GO) run ./cmd/gendocs -man man -md docs
+
+clean:
+	rm -rf bin

@@ -1,0 +1,68 @@
+package cmd
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra/doc"
+)
+
+// docsDate is the date printed in the man pages. It is fixed, so that
+// generating them gives the same bytes every time; bump it when the pages
+// change for a release.
+var docsDate = time.Date(2026, time.November, 21, 0, 0, 0, 0, time.UTC)
+
+// GenDocs writes the man pages (section 8: aoe.8, aoe-stat.8, ... which are
+// also the classic aoetools page names) to manDir and Markdown pages to
+// mdDir. Either may be empty to skip it.
+func GenDocs(manDir, mdDir string) error {
+	root := NewRootCmd(&Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
+	root.InitDefaultHelpCmd()
+	if manDir != "" {
+		if err := os.MkdirAll(manDir, 0o755); err != nil {
+			return err
+		}
+		header := &doc.GenManHeader{
+			Section: "8",
+			Source:  "goaoe",
+			Manual:  "System Administration",
+			Date:    &docsDate,
+		}
+		if err := doc.GenManTree(root, header, manDir); err != nil {
+			return err
+		}
+	}
+	if mdDir != "" {
+		if err := os.MkdirAll(mdDir, 0o755); err != nil {
+			return err
+		}
+		if err := doc.GenMarkdownTree(root, mdDir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkDocs reports the generated pages that differ from the ones in dir.
+func checkDocs(gen, committed string) error {
+	entries, err := os.ReadDir(gen)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		want, err := os.ReadFile(filepath.Join(gen, e.Name()))
+		if err != nil {
+			return err
+		}
+		got, err := os.ReadFile(filepath.Join(committed, e.Name()))
+		if err != nil || !bytes.Equal(got, want) {
+			return fmt.Errorf("%s is stale or missing: run 'make docs' and commit it", filepath.Join(committed, e.Name()))
+		}
+	}
+	return nil
+}
+

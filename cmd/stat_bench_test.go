@@ -1,0 +1,138 @@
+package cmd
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// makeBenchTree writes a sysfs tree of n AoE devices, shaped as the
+// driver's, under a directory without a letter p (so that aoetools' aoe-stat
+// sees it too).
+func makeBenchTree(b *testing.B, n int) string {
+	b.Helper()
+	root := filepath.Join(pFreeDir(b), "sys")
+	must := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(root, "block"), 0o755))
+	must(os.MkdirAll(filepath.Join(root, "module/aoe/parameters"), 0o755))
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("e%d.%d", i/16, i%16)
+		dir := filepath.Join(root, "devices/virtual/block", "etherd!"+name)
+		must(os.MkdirAll(dir, 0o755))
+		attrs := map[string]string{
+			"state": "up", "mac": fmt.Sprintf("02ae%08x", i), "netif": "eth0,eth1",
+			"firmware-version": "0x4019", "payload": "8704", "size": fmt.Sprint(2097152 * (i%7 + 1)),
+			"dev": fmt.Sprintf("152:%d", i*16),
+		}
+		for k, v := range attrs {
+			must(os.WriteFile(filepath.Join(dir, k), []byte(v+"\n"), 0o644))
+		}
+		must(os.Symlink("../devices/virtual/block/etherd!"+name, filepath.Join(root, "block", "etherd!"+name)))
+	}
+	return root
+}
+
+// aoeBinary returns the aoe binary to benchmark: $AOE_BIN (make bench), or
+// one built now.
+func aoeBinary(b *testing.B) string {
+	if p := os.Getenv("AOE_BIN"); p != "" {
+		return p
+	}
+	bin := filepath.Join(b.TempDir(), "aoe")
+	out, err := exec.Command("go", "build", "-o", bin, "./aoe").CombinedOutput()
+	if err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// timeProcess runs a command to completion with its output discarded and
+// returns its wall time and peak resident memory in KiB (the largest of the
+// process and the children it waited for).
+func timeProcess(b *testing.B, argv0, path string, env []string, args ...string) (time.Duration, int64) {
+	cmd := exec.Command(path, args...)
+	cmd.Args[0] = argv0
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s: %v", argv0, err)
+	}
+	elapsed := time.Since(start)
+	return elapsed, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+}
+
+// BenchmarkAoeStatVsAoetools1000 runs our aoe-stat and aoetools' on the same
+// 1,000-device tree in each iteration, side by side, and reports both wall
+// times, both peak memories and the ratios.
+func BenchmarkAoeStatVsAoetools1000(b *testing.B) {
+	requireAoetools(b)
+	root := makeBenchTree(b, 1000)
+	bin := aoeBinary(b)
+	env := []string{"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "sysfs_dir=" + root}
+	var ours, theirs time.Duration
+	var oursRSS, theirsRSS int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, rss := timeProcess(b, "aoe-stat", bin, env)
+		ours += d
+		oursRSS = max(oursRSS, rss)
+		d, rss = timeProcess(b, "aoe-stat", aoetoolsStat, env)
+		theirs += d
+		theirsRSS = max(theirsRSS, rss)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(ours.Milliseconds())/n, "ours-ms")
+	b.ReportMetric(float64(theirs.Milliseconds())/n, "aoetools-ms")
+	b.ReportMetric(float64(theirs)/float64(ours), "speedup")
+	b.ReportMetric(float64(oursRSS), "ours-peak-KiB")
+	b.ReportMetric(float64(theirsRSS), "aoetools-peak-KiB")
+}
+
+// BenchmarkAoeStatProcess runs our aoe-stat binary on 1,000 and 10,000
+// devices: wall time and peak memory of the whole process.
+func BenchmarkAoeStatProcess(b *testing.B) {
+	bin := aoeBinary(b)
+	for _, n := range []int{1000, 10000} {
+		root := makeBenchTree(b, n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			env := []string{"sysfs_dir=" + root}
+			var peak int64
+			for i := 0; i < b.N; i++ {
+				_, rss := timeProcess(b, "aoe-stat", bin, env)
+				peak = max(peak, rss)
+			}
+			b.ReportMetric(float64(peak), "peak-KiB")
+		})
+		b.Run(fmt.Sprint(n, "-modern-json"), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				timeProcess(b, "aoe", bin, nil, "stat", "--json", "--sysfs", root)
+			}
+		})
+	}
+}
+
+// BenchmarkClassicStatInProcess measures the listing and formatting alone.
+func BenchmarkClassicStatInProcess(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		root := makeBenchTree(b, n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				r := execute(&testing.T{}, []string{"aoe-stat", "--sysfs", root}, runOpts{})
+				if r.code != 0 {
+					b.Fatalf("exit %d: %s", r.code, r.stderr)
+				}
+			}
+		})
+	}
+}
