@@ -1,0 +1,237 @@
+// Package initiator speaks ATA over Ethernet (AoE, protocol revision 11) from
+// userspace: the wire format of every AoE command, and a request/response
+// engine over a net.PacketConn that matches answers by tag, retransmits
+// unicast requests, and keeps within each target's buffer count.
+//
+// The codec receives liberally and sends strictly: it accepts frames shorter
+// than the Ethernet minimum (vblade's replies are unpadded on virtual links),
+// trailing padding, and a version nibble of 0 (vblade's start-up
+// announcement); it never reads past a length field or the frame; it pads
+// what it sends to 60 bytes.
+package initiator
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+)
+
+// EtherType is the Ethernet type of AoE frames.
+const EtherType = 0x88a2
+
+// Version is the AoE protocol version this package sends.
+const Version = 1
+
+// Broadcast addresses: a request to shelf 0xffff and/or slot 0xff is
+// answered by every matching target.
+const (
+	BroadcastShelf = 0xffff
+	BroadcastSlot  = 0xff
+)
+
+// Lengths of the fixed parts of a frame.
+const (
+	ethernetHeaderLen = 6 + 6 + 2
+	aoeHeaderLen      = 1 + 1 + 2 + 1 + 1 + 4
+	// HeaderLen is the Ethernet and AoE header: 24 bytes.
+	HeaderLen = ethernetHeaderLen + aoeHeaderLen
+	// MinFrameLen is the Ethernet minimum frame length without the FCS;
+	// frames we send are zero-padded to it.
+	MinFrameLen = 60
+)
+
+// Flag bits of the AoE header's flags nibble (AoEr11, section 2).
+const (
+	flagResponse = 0x08
+	flagError    = 0x04
+)
+
+// TagUserspace is tag bit 31. The Linux driver drops every response whose
+// tag has it, so that userspace tools never disturb it; we always set it.
+const TagUserspace = 1 << 31
+
+// Command is an AoE command (AoEr11, section 2.5).
+type Command uint8
+
+// AoE commands.
+const (
+	CommandATA         Command = 0
+	CommandQueryConfig Command = 1
+	CommandMACMask     Command = 2
+	CommandReserve     Command = 3
+)
+
+func (c Command) String() string {
+	switch c {
+	case CommandATA:
+		return "ATA"
+	case CommandQueryConfig:
+		return "Query Config"
+	case CommandMACMask:
+		return "Mac Mask List"
+	case CommandReserve:
+		return "Reserve/Release"
+	}
+	if c >= 0xf0 {
+		return fmt.Sprintf("vendor command %#02x", uint8(c))
+	}
+	return fmt.Sprintf("command %d", uint8(c))
+}
+
+// Arg is the command-specific argument of a frame.
+type Arg interface {
+	MarshalBinary() ([]byte, error)
+	UnmarshalBinary([]byte) error
+}
+
+// Frame is an AoE frame, Ethernet header included.
+//
+//	off size field
+//	 0   6   destination MAC
+//	 6   6   source MAC
+//	12   2   EtherType 0x88a2
+//	14   1   version (high nibble) | flags: R 0x08, E 0x04 (low nibble)
+//	15   1   error code (meaningful when E is set)
+//	16   2   major: shelf, big-endian
+//	18   1   minor: slot
+//	19   1   command
+//	20   4   tag, big-endian (opaque to the target, echoed)
+//	24   ..  argument, by command
+type Frame struct {
+	Destination net.HardwareAddr
+	Source      net.HardwareAddr
+	// Version is the protocol version nibble; 0 is sent as Version (1).
+	Version uint8
+	// Response is the R flag: set by targets on every reply.
+	Response bool
+	// Error is the E flag; Err then says what went wrong.
+	Error   bool
+	Err     ErrorCode
+	Shelf   uint16
+	Slot    uint8
+	Command Command
+	Tag     uint32
+	// Arg is *ATAArg, *ConfigArg, *MaskArg or *ReserveArg by Command, or
+	// *RawArg for other commands and for error replies whose argument does
+	// not parse.
+	Arg Arg
+}
+
+// Errors of the codec.
+var (
+	// ErrNotAoE: the EtherType is not 0x88a2.
+	ErrNotAoE = errors.New("aoe: not an AoE frame")
+	// ErrBadAddress: a MAC address is not 6 bytes.
+	ErrBadAddress = errors.New("aoe: MAC address must be 6 bytes")
+)
+
+// MarshalBinary encodes the frame, zero-padded to MinFrameLen.
+func (f *Frame) MarshalBinary() ([]byte, error) {
+	if len(f.Destination) != 6 || len(f.Source) != 6 {
+		return nil, ErrBadAddress
+	}
+	var arg []byte
+	if f.Arg != nil {
+		var err error
+		if arg, err = f.Arg.MarshalBinary(); err != nil {
+			return nil, err
+		}
+	}
+	n := max(HeaderLen+len(arg), MinFrameLen)
+	b := make([]byte, n)
+	copy(b[0:6], f.Destination)
+	copy(b[6:12], f.Source)
+	binary.BigEndian.PutUint16(b[12:14], EtherType)
+	v := f.Version
+	if v == 0 {
+		v = Version
+	}
+	b[14] = v<<4 | f.flags()
+	b[15] = uint8(f.Err)
+	binary.BigEndian.PutUint16(b[16:18], f.Shelf)
+	b[18] = f.Slot
+	b[19] = uint8(f.Command)
+	binary.BigEndian.PutUint32(b[20:24], f.Tag)
+	copy(b[HeaderLen:], arg)
+	return b, nil
+}
+
+func (f *Frame) flags() uint8 {
+	var fl uint8
+	if f.Response {
+		fl |= flagResponse
+	}
+	if f.Error {
+		fl |= flagError
+	}
+	return fl
+}
+
+// UnmarshalBinary decodes a frame. It fails with io.ErrUnexpectedEOF when b
+// is shorter than the header or than the argument's length fields say, and
+// with ErrNotAoE for another EtherType. The argument of an error reply that
+// does not parse is kept as a *RawArg.
+func (f *Frame) UnmarshalBinary(b []byte) error {
+	if len(b) < HeaderLen {
+		return io.ErrUnexpectedEOF
+	}
+	if binary.BigEndian.Uint16(b[12:14]) != EtherType {
+		return ErrNotAoE
+	}
+	*f = Frame{
+		Destination: append(net.HardwareAddr(nil), b[0:6]...),
+		Source:      append(net.HardwareAddr(nil), b[6:12]...),
+		Version:     b[14] >> 4,
+		Response:    b[14]&flagResponse != 0,
+		Error:       b[14]&flagError != 0,
+		Err:         ErrorCode(b[15]),
+		Shelf:       binary.BigEndian.Uint16(b[16:18]),
+		Slot:        b[18],
+		Command:     Command(b[19]),
+		Tag:         binary.BigEndian.Uint32(b[20:24]),
+	}
+	rest := b[HeaderLen:]
+	var arg Arg
+	switch f.Command {
+	case CommandATA:
+		arg = new(ATAArg)
+	case CommandQueryConfig:
+		arg = new(ConfigArg)
+	case CommandMACMask:
+		arg = new(MaskArg)
+	case CommandReserve:
+		arg = new(ReserveArg)
+	default:
+		arg = new(RawArg)
+	}
+	if err := arg.UnmarshalBinary(rest); err != nil {
+		if !f.Error {
+			return err
+		}
+		arg = &RawArg{Data: append([]byte(nil), rest...)}
+	}
+	f.Arg = arg
+	return nil
+}
+
+// Name returns the device name of the frame's address, such as "e1.2".
+func (f *Frame) Name() string { return DeviceName(f.Shelf, f.Slot) }
+
+// DeviceName formats an AoE address as the Linux driver names it: "e1.2".
+func DeviceName(shelf uint16, slot uint8) string { return fmt.Sprintf("e%d.%d", shelf, slot) }
+
+// RawArg is an argument this package does not decode.
+type RawArg struct {
+	Data []byte
+}
+
+// MarshalBinary returns the bytes.
+func (a *RawArg) MarshalBinary() ([]byte, error) { return append([]byte(nil), a.Data...), nil }
+
+// UnmarshalBinary keeps a copy of b.
+func (a *RawArg) UnmarshalBinary(b []byte) error {
+	a.Data = append([]byte(nil), b...)
+	return nil
+}

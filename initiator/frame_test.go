@@ -1,0 +1,289 @@
+package initiator
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func readFrame(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "frames", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustMAC(s string) net.HardwareAddr {
+	m, err := net.ParseMAC(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// TestCapturedFrames decodes every frame captured from vblade 25 and checks
+// that re-encoding a decoded request gives the captured bytes.
+func TestCapturedFrames(t *testing.T) {
+	files, err := filepath.Glob("testdata/frames/*.bin")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no captures: %v", err)
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f Frame
+		if err := f.UnmarshalBinary(b); err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		isReq := strings.Contains(file, "request")
+		if isReq == f.Response {
+			t.Errorf("%s: Response = %v", file, f.Response)
+		}
+		if isReq {
+			got, err := f.MarshalBinary()
+			if err != nil {
+				t.Errorf("%s: marshal: %v", file, err)
+			} else if !bytes.Equal(got[:min(len(got), len(b))], b) || !allZero(got[min(len(got), len(b)):]) {
+				t.Errorf("%s: round trip differs:\n got %x\nwant %x", file, got, b)
+			}
+		}
+	}
+}
+
+func TestQueryConfigResponse(t *testing.T) {
+	// 32 bytes: vblade's reply arrives unpadded on a veth.
+	b := readFrame(t, "eth0--qc-response-e1.2.bin")
+	if len(b) != 32 {
+		t.Fatalf("capture is %d bytes", len(b))
+	}
+	var f Frame
+	if err := f.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	want := Frame{
+		Destination: mustMAC("52:54:00:ae:00:01"),
+		Source:      mustMAC("02:ae:00:00:01:02"),
+		Version:     1, Response: true,
+		Shelf: 1, Slot: 2, Command: CommandQueryConfig, Tag: 0x8000a001,
+		Arg: &ConfigArg{BufferCount: 16, FirmwareVersion: 0x4019, SectorCount: 2, Version: 1},
+	}
+	if !reflect.DeepEqual(f, want) {
+		t.Errorf("got %+v %+v\nwant %+v %+v", f, f.Arg, want, want.Arg)
+	}
+	if f.Name() != "e1.2" {
+		t.Errorf("Name() = %q", f.Name())
+	}
+	if p := f.Arg.(*ConfigArg).PayloadForMTU(1500); p != 1024 {
+		t.Errorf("payload at MTU 1500 = %d", p)
+	}
+}
+
+func TestConfigString(t *testing.T) {
+	var f Frame
+	if err := f.UnmarshalBinary(readFrame(t, "cfg-set--qc-response-e1.2.bin")); err != nil {
+		t.Fatal(err)
+	}
+	a := f.Arg.(*ConfigArg)
+	if string(a.String) != "hello-lab" || a.Command != ConfigSet {
+		t.Errorf("config %q ccmd %v", a.String, a.Command)
+	}
+	// set again on a non-empty string: E flag, error 4, current string.
+	if err := f.UnmarshalBinary(readFrame(t, "cfg-set-again--qc-response-e1.2.bin")); err != nil {
+		t.Fatal(err)
+	}
+	if !f.Error || f.Err != ErrConfigStringPresent {
+		t.Errorf("set again: E=%v err=%v", f.Error, f.Err)
+	}
+}
+
+func TestStartupAnnouncement(t *testing.T) {
+	// vblade announces itself with flags 0x08: version 0, tag 0.
+	b := readFrame(t, "eth0--qc-response-e1.2.bin")
+	b[14] = 0x08
+	copy(b[20:24], []byte{0, 0, 0, 0})
+	var f Frame
+	if err := f.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if f.Version != 0 || !f.Response || f.Tag != 0 {
+		t.Errorf("announcement: %+v", f)
+	}
+}
+
+func TestIdentifyResponse(t *testing.T) {
+	var f Frame
+	if err := f.UnmarshalBinary(readFrame(t, "eth0--ata-identify-response-e1.3.bin")); err != nil {
+		t.Fatal(err)
+	}
+	a := f.Arg.(*ATAArg)
+	if a.Failed() || a.CmdStatus != ATAStatusDRDY {
+		t.Errorf("status %#x", a.CmdStatus)
+	}
+	id, err := ParseIdentify(a.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Identity{Model: "Coraid EtherDrive vblade", Serial: "1.3:aoelab", Firmware: "V25",
+		LBA28Sectors: 20971520, LBA48Sectors: 20971520, LBA48: true, Flush: true}
+	if id != want {
+		t.Errorf("identity %+v\nwant %+v", id, want)
+	}
+	if id.Sectors() != 20971520 {
+		t.Errorf("Sectors() = %d", id.Sectors())
+	}
+}
+
+func TestErrorReplies(t *testing.T) {
+	var f Frame
+	// Unknown AoE command 5: E flag, error 1, the request echoed.
+	if err := f.UnmarshalBinary(readFrame(t, "bad-aoe-cmd--aoe-cmd5-response-e1.2.bin")); err != nil {
+		t.Fatal(err)
+	}
+	if !f.Error || f.Err != ErrUnrecognizedCommand || f.Command != 5 {
+		t.Errorf("%+v", f)
+	}
+	if _, ok := f.Arg.(*RawArg); !ok {
+		t.Errorf("arg %T", f.Arg)
+	}
+	if f.Err.Error() != "aoe: unrecognized command code" {
+		t.Errorf("%q", f.Err.Error())
+	}
+	// Write to a read-only target: ATA abort.
+	if err := f.UnmarshalBinary(readFrame(t, "e5.5-readonly--ata-write-response-e5.5.bin")); err != nil {
+		t.Fatal(err)
+	}
+	a := f.Arg.(*ATAArg)
+	if !a.Failed() || a.CmdStatus != 0x41 || a.FeatureErr != ATAErrAbort {
+		t.Errorf("read-only write: status %#x err %#x", a.CmdStatus, a.FeatureErr)
+	}
+}
+
+func TestMarshalPadsAndSetsFields(t *testing.T) {
+	f := Frame{
+		Destination: mustMAC("ff:ff:ff:ff:ff:ff"), Source: mustMAC("52:54:00:ae:00:01"),
+		Shelf: BroadcastShelf, Slot: BroadcastSlot, Command: CommandQueryConfig, Tag: TagUserspace | 0xa001,
+		Arg: &ConfigArg{},
+	}
+	b, err := f.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := readFrame(t, "eth0--qc-request.bin"); !bytes.Equal(b, want) {
+		t.Errorf("got  %x\nwant %x", b, want)
+	}
+	if len(b) != MinFrameLen {
+		t.Errorf("length %d", len(b))
+	}
+}
+
+func TestATARequestMatchesCapture(t *testing.T) {
+	f := Frame{
+		Destination: mustMAC("02:ae:00:00:01:02"), Source: mustMAC("52:54:00:ae:00:01"),
+		Shelf: 1, Slot: 2, Command: CommandATA, Tag: 0x8000a002, Arg: NewIdentify(),
+	}
+	b, err := f.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readFrame(t, "eth0--ata-identify-request-e1.2.bin")
+	if !bytes.Equal(b, want[:len(b)]) || len(b) > len(want) {
+		t.Errorf("got  %x\nwant %x", b, want)
+	}
+}
+
+func TestLBA(t *testing.T) {
+	a := NewRead(0x0123456789ab, 2, true)
+	if a.LBA != [6]byte{0xab, 0x89, 0x67, 0x45, 0x23, 0x01} || a.Address() != 0x0123456789ab || a.CmdStatus != ATAReadSectorsExt {
+		t.Errorf("LBA48 %x %x", a.LBA, a.Address())
+	}
+	a = NewRead(0x0abcdef1, 1, false)
+	if a.LBA != [6]byte{0xf1, 0xde, 0xbc, 0xea, 0, 0} || a.Address() != 0x0abcdef1 || a.CmdStatus != ATAReadSectors {
+		t.Errorf("LBA28 %x %x", a.LBA, a.Address())
+	}
+	w := NewWrite(7, make([]byte, 1024), true)
+	if !w.Write || w.SectorCount != 2 || w.CmdStatus != ATAWriteSectorsExt {
+		t.Errorf("write %+v", w)
+	}
+}
+
+func TestShortAndBadInput(t *testing.T) {
+	good := readFrame(t, "cfg-set--qc-response-e1.2.bin")
+	var f Frame
+	for n := 0; n < len(good); n++ {
+		err := f.UnmarshalBinary(good[:n])
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%d bytes: %v, want ErrUnexpectedEOF", n, err)
+		}
+	}
+	notAoE := append([]byte(nil), good...)
+	notAoE[12], notAoE[13] = 0x08, 0x00
+	if err := f.UnmarshalBinary(notAoE); !errors.Is(err, ErrNotAoE) {
+		t.Errorf("IPv4 frame: %v", err)
+	}
+	long := append([]byte(nil), good...)
+	long[30], long[31] = 0x04, 0x01 // cslen 1025
+	if err := f.UnmarshalBinary(long); !errors.Is(err, ErrConfigStringTooLong) {
+		t.Errorf("cslen 1025: %v", err)
+	}
+	if _, err := (&ConfigArg{String: make([]byte, 1025)}).MarshalBinary(); !errors.Is(err, ErrConfigStringTooLong) {
+		t.Errorf("marshal 1025-byte string: %v", err)
+	}
+	if _, err := (&Frame{Destination: []byte{1}, Source: make([]byte, 6)}).MarshalBinary(); !errors.Is(err, ErrBadAddress) {
+		t.Errorf("bad MAC: %v", err)
+	}
+}
+
+func TestMaskAndReserve(t *testing.T) {
+	a, b := mustMAC("02:00:00:00:00:01"), mustMAC("02:00:00:00:00:02")
+	m := &MaskArg{Command: MaskEdit, Directives: []Directive{{DirectiveAdd, a}, {DirectiveDelete, b}}}
+	enc, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(enc) != 4+16 || enc[1] != 1 || enc[3] != 2 || enc[5] != 1 || enc[13] != 2 {
+		t.Errorf("mask %x", enc)
+	}
+	var got MaskArg
+	if err := got.UnmarshalBinary(append(enc, 0, 0, 0)); err != nil || !reflect.DeepEqual(&got, m) {
+		t.Errorf("mask round trip %+v %v", got, err)
+	}
+	// A directive error: count is the failing index, no directives.
+	if err := got.UnmarshalBinary([]byte{0, 1, 3, 1}); err != nil || got.Error != MaskListFull || got.FailedIndex != 1 {
+		t.Errorf("mask error reply %+v %v", got, err)
+	}
+	if err := got.UnmarshalBinary([]byte{0, 0, 0, 2, 0, 0, 1, 2, 3, 4, 5, 6}); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("short mask list: %v", err)
+	}
+	r := &ReserveArg{Command: ReserveSet, MACs: []net.HardwareAddr{a, b}}
+	enc, err = r.MarshalBinary()
+	if err != nil || len(enc) != 2+12 {
+		t.Fatalf("reserve %x %v", enc, err)
+	}
+	var rr ReserveArg
+	if err := rr.UnmarshalBinary(enc); err != nil || !reflect.DeepEqual(&rr, r) {
+		t.Errorf("reserve round trip %+v %v", rr, err)
+	}
+	if err := rr.UnmarshalBinary([]byte{0, 1, 1, 2}); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("short reserve list: %v", err)
+	}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

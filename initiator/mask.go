@@ -1,0 +1,132 @@
+package initiator
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+)
+
+// MaskCommand is the sub-command of a Mac Mask List request (AoEr11,
+// section 3.3).
+type MaskCommand uint8
+
+// Mac Mask List sub-commands.
+const (
+	MaskRead MaskCommand = 0
+	MaskEdit MaskCommand = 1
+)
+
+// MaskError is the error field of a Mac Mask List reply. A directive error
+// is not an AoE error: the E flag stays clear.
+type MaskError uint8
+
+// Mac Mask List errors.
+const (
+	MaskOK           MaskError = 0
+	MaskUnspecified  MaskError = 1
+	MaskBadDirective MaskError = 2
+	MaskListFull     MaskError = 3
+)
+
+func (e MaskError) Error() string {
+	switch e {
+	case MaskOK:
+		return "aoe: mask list: no error"
+	case MaskUnspecified:
+		return "aoe: mask list: unspecified error"
+	case MaskBadDirective:
+		return "aoe: mask list: bad directive"
+	case MaskListFull:
+		return "aoe: mask list full"
+	}
+	return fmt.Sprintf("aoe: mask list error %d", uint8(e))
+}
+
+// DirectiveCommand says what a directive does.
+type DirectiveCommand uint8
+
+// Directive commands.
+const (
+	DirectiveNone   DirectiveCommand = 0 // no change (replies list entries so)
+	DirectiveAdd    DirectiveCommand = 1
+	DirectiveDelete DirectiveCommand = 2
+)
+
+// Directive is one entry of a Mac Mask List.
+type Directive struct {
+	Command DirectiveCommand
+	MAC     net.HardwareAddr
+}
+
+// maskArgLen is the fixed part of the argument; directiveLen one directive.
+const (
+	maskArgLen   = 4
+	directiveLen = 8
+)
+
+// ErrTooManyDirectives: more than 255 directives in one request.
+var ErrTooManyDirectives = errors.New("aoe: more than 255 mask directives")
+
+// MaskArg is the argument of Mac Mask List.
+//
+//	off size field (from the start of the argument, frame offset 24)
+//	 0   1   reserved
+//	 1   1   command: 0 read, 1 edit
+//	 2   1   error (replies): 0 ok, 1 unspecified, 2 bad directive, 3 full
+//	 3   1   directive count n; in a reply with an error, the index of the
+//	         failing directive, and no directives follow
+//	 4  8*n  directives: reserved, command (0 none, 1 add, 2 delete), MAC
+type MaskArg struct {
+	Command    MaskCommand
+	Error      MaskError
+	Directives []Directive
+	// FailedIndex is the directive count field of a reply with an error:
+	// which directive failed.
+	FailedIndex uint8
+}
+
+// MarshalBinary encodes the argument.
+func (a *MaskArg) MarshalBinary() ([]byte, error) {
+	if len(a.Directives) > 255 {
+		return nil, ErrTooManyDirectives
+	}
+	b := make([]byte, maskArgLen+directiveLen*len(a.Directives))
+	b[1] = uint8(a.Command)
+	b[2] = uint8(a.Error)
+	b[3] = uint8(len(a.Directives))
+	for i, d := range a.Directives {
+		if len(d.MAC) != 6 {
+			return nil, ErrBadAddress
+		}
+		o := maskArgLen + directiveLen*i
+		b[o+1] = uint8(d.Command)
+		copy(b[o+2:o+8], d.MAC)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes the argument; bytes after the directives are
+// ignored.
+func (a *MaskArg) UnmarshalBinary(b []byte) error {
+	if len(b) < maskArgLen {
+		return io.ErrUnexpectedEOF
+	}
+	*a = MaskArg{Command: MaskCommand(b[1]), Error: MaskError(b[2])}
+	n := int(b[3])
+	if a.Error != MaskOK {
+		a.FailedIndex = b[3]
+		return nil
+	}
+	if len(b) < maskArgLen+directiveLen*n {
+		return io.ErrUnexpectedEOF
+	}
+	for i := range n {
+		o := maskArgLen + directiveLen*i
+		a.Directives = append(a.Directives, Directive{
+			Command: DirectiveCommand(b[o+1]),
+			MAC:     append(net.HardwareAddr(nil), b[o+2:o+8]...),
+		})
+	}
+	return nil
+}

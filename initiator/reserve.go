@@ -1,0 +1,65 @@
+package initiator
+
+import (
+	"io"
+	"net"
+)
+
+// ReserveCommand is the sub-command of Reserve/Release (AoEr11, section
+// 3.4).
+type ReserveCommand uint8
+
+// Reserve/Release sub-commands.
+const (
+	ReserveRead     ReserveCommand = 0 // read the reserve list
+	ReserveSet      ReserveCommand = 1 // set it, if empty or we are in it
+	ReserveForceSet ReserveCommand = 2 // set it unconditionally
+)
+
+// reserveArgLen is the fixed part of the argument.
+const reserveArgLen = 2
+
+// ReserveArg is the argument of Reserve/Release. An empty list releases.
+//
+//	off size field (from the start of the argument, frame offset 24)
+//	 0   1   command: 0 read, 1 set, 2 force set
+//	 1   1   number of MACs n
+//	 2  6*n  MAC addresses
+type ReserveArg struct {
+	Command ReserveCommand
+	MACs    []net.HardwareAddr
+}
+
+// MarshalBinary encodes the argument.
+func (a *ReserveArg) MarshalBinary() ([]byte, error) {
+	if len(a.MACs) > 255 {
+		return nil, ErrTooManyDirectives
+	}
+	b := make([]byte, reserveArgLen+6*len(a.MACs))
+	b[0] = uint8(a.Command)
+	b[1] = uint8(len(a.MACs))
+	for i, m := range a.MACs {
+		if len(m) != 6 {
+			return nil, ErrBadAddress
+		}
+		copy(b[reserveArgLen+6*i:], m)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes the argument; bytes after the list are ignored.
+func (a *ReserveArg) UnmarshalBinary(b []byte) error {
+	if len(b) < reserveArgLen {
+		return io.ErrUnexpectedEOF
+	}
+	n := int(b[1])
+	if len(b) < reserveArgLen+6*n {
+		return io.ErrUnexpectedEOF
+	}
+	*a = ReserveArg{Command: ReserveCommand(b[0])}
+	for i := range n {
+		o := reserveArgLen + 6*i
+		a.MACs = append(a.MACs, append(net.HardwareAddr(nil), b[o:o+6]...))
+	}
+	return nil
+}
