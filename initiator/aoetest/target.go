@@ -1,0 +1,221 @@
+package aoetest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net"
+	"sync"
+
+	"github.com/goaoe/aoe/initiator"
+	"github.com/mdlayher/packet"
+)
+
+// Target is an AoE target that answers like vblade 25: Query Config with
+// all five sub-commands, ATA IDENTIFY, READ and WRITE SECTORS (EXT), an
+// error 1 reply to unknown commands.
+type Target struct {
+	Shelf uint16
+	Slot  uint8
+	MAC   net.HardwareAddr
+	// BufferCount is advertised in Query Config replies (vblade: 16).
+	BufferCount uint16
+	// MTU gives the advertised sector count, (MTU-36)/512 (vblade's rule).
+	MTU int
+	// Sectors is the disk size; Model and Serial its IDENTIFY strings.
+	Sectors uint64
+	Model   string
+	Serial  string
+	// Silent makes the target ignore everything.
+	Silent bool
+
+	mu     sync.Mutex
+	config []byte
+	// Requests counts the requests the target answered, by command.
+	Requests map[initiator.Command]int
+}
+
+// SetConfig sets the config string.
+func (t *Target) SetConfig(s []byte) {
+	t.mu.Lock()
+	t.config = append([]byte(nil), s...)
+	t.mu.Unlock()
+}
+
+// Config returns the config string.
+func (t *Target) Config() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]byte(nil), t.config...)
+}
+
+// Serve answers requests read from conn until it fails or is closed.
+func (t *Target) Serve(conn net.PacketConn) error {
+	buf := make([]byte, 1<<16)
+	for {
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		reply := t.Handle(buf[:n])
+		if reply == nil {
+			continue
+		}
+		if _, err := conn.WriteTo(reply, &packet.Addr{HardwareAddr: reply[0:6]}); err != nil {
+			return err
+		}
+	}
+}
+
+// Handle returns the reply to one frame, or nil when the target stays
+// silent. Replies are not padded, as vblade's are not on virtual links.
+func (t *Target) Handle(b []byte) []byte {
+	var req initiator.Frame
+	if t.Silent || req.UnmarshalBinary(b) != nil || req.Response {
+		return nil
+	}
+	if !(bytes.Equal(req.Destination, t.MAC) || bytes.Equal(req.Destination, initiator.BroadcastMAC)) {
+		return nil
+	}
+	if (req.Shelf != t.Shelf && req.Shelf != initiator.BroadcastShelf) || (req.Slot != t.Slot && req.Slot != initiator.BroadcastSlot) {
+		return nil
+	}
+	rep := req
+	rep.Destination, rep.Source = req.Source, t.MAC
+	rep.Shelf, rep.Slot = t.Shelf, t.Slot
+	rep.Response = true
+	t.mu.Lock()
+	if t.Requests == nil {
+		t.Requests = map[initiator.Command]int{}
+	}
+	t.Requests[req.Command]++
+	t.mu.Unlock()
+	switch arg := req.Arg.(type) {
+	case *initiator.ConfigArg:
+		return t.handleConfig(&rep, arg)
+	case *initiator.ATAArg:
+		rep.Arg = t.ata(arg, &rep)
+	default:
+		rep.Error, rep.Err = true, initiator.ErrUnrecognizedCommand
+	}
+	return encode(&rep)
+}
+
+func (t *Target) handleConfig(rep *initiator.Frame, arg *initiator.ConfigArg) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch arg.Command {
+	case initiator.ConfigRead:
+	case initiator.ConfigTest:
+		if !bytes.Equal(arg.String, t.config) {
+			return nil
+		}
+	case initiator.ConfigTestPrefix:
+		if !bytes.HasPrefix(t.config, arg.String) {
+			return nil
+		}
+	case initiator.ConfigSet:
+		if len(t.config) > 0 && !bytes.Equal(arg.String, t.config) {
+			rep.Error, rep.Err = true, initiator.ErrConfigStringPresent
+		} else {
+			t.config = append([]byte(nil), arg.String...)
+		}
+	case initiator.ConfigForceSet:
+		t.config = append([]byte(nil), arg.String...)
+	default:
+		rep.Error, rep.Err = true, initiator.ErrBadArgument
+	}
+	mtu := t.MTU
+	if mtu == 0 {
+		mtu = 1500
+	}
+	rep.Arg = &initiator.ConfigArg{
+		BufferCount:     t.BufferCount,
+		FirmwareVersion: 0x4019,
+		SectorCount:     uint8((mtu - 36) / 512),
+		Version:         1,
+		Command:         arg.Command,
+		String:          append([]byte(nil), t.config...),
+	}
+	return encode(rep)
+}
+
+func (t *Target) ata(arg *initiator.ATAArg, rep *initiator.Frame) *initiator.ATAArg {
+	out := *arg
+	out.Data = nil
+	out.FeatureErr, out.SectorCount, out.CmdStatus = 0, 0, initiator.ATAStatusDRDY
+	switch arg.CmdStatus {
+	case initiator.ATAIdentify:
+		if arg.SectorCount != 1 {
+			rep.Error, rep.Err = true, initiator.ErrBadArgument
+			return arg
+		}
+		out.Data = t.identify()
+	case initiator.ATAReadSectors, initiator.ATAReadSectorsExt:
+		lba := arg.Address()
+		if lba+uint64(arg.SectorCount) > t.Sectors {
+			out.FeatureErr, out.CmdStatus = initiator.ATAErrIDNF, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+			return &out
+		}
+		out.Data = make([]byte, 512*int(arg.SectorCount))
+	case initiator.ATAWriteSectors, initiator.ATAWriteSectorsExt:
+		if len(arg.Data) < 512*int(arg.SectorCount) {
+			rep.Error, rep.Err = true, initiator.ErrBadArgument
+			return arg
+		}
+	default:
+		out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+	}
+	return &out
+}
+
+// identify builds IDENTIFY DEVICE data like vblade's.
+func (t *Target) identify() []byte {
+	b := make([]byte, 512)
+	w := func(i int, v uint16) { binary.LittleEndian.PutUint16(b[2*i:], v) }
+	str := func(from, to int, s string) {
+		buf := bytes.Repeat([]byte{' '}, 2*(to-from))
+		copy(buf, s)
+		for i := 0; i < len(buf); i += 2 {
+			b[2*from+i], b[2*from+i+1] = buf[i+1], buf[i]
+		}
+	}
+	str(10, 20, t.Serial)
+	str(23, 27, "V25")
+	str(27, 47, t.Model)
+	w(47, 0x8000)
+	w(49, 0x0200)
+	w(50, 0x4000)
+	w(83, 0x5400)
+	w(84, 0x4000)
+	w(86, 0x1400)
+	w(87, 0x4000)
+	w(93, 0x400b)
+	lba28 := min(t.Sectors, 0x0fffffff)
+	w(60, uint16(lba28))
+	w(61, uint16(lba28>>16))
+	for i := range 4 {
+		w(100+i, uint16(t.Sectors>>(16*i)))
+	}
+	return b
+}
+
+func encode(f *initiator.Frame) []byte {
+	b, err := f.MarshalBinary()
+	if err != nil {
+		return nil
+	}
+	// vblade does not pad: trim to the argument's real length.
+	n := initiator.HeaderLen
+	if f.Arg != nil {
+		arg, err := f.Arg.MarshalBinary()
+		if err != nil {
+			return nil
+		}
+		n += len(arg)
+	}
+	return b[:n]
+}

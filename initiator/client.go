@@ -1,0 +1,352 @@
+package initiator
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mdlayher/packet"
+)
+
+// BroadcastMAC is the Ethernet broadcast address.
+var BroadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+// Interface is the local network interface a Client speaks on.
+type Interface struct {
+	Name string
+	MAC  net.HardwareAddr
+	MTU  int
+}
+
+// Errors of the engine.
+var (
+	// ErrTimeout: no reply came after every retransmission.
+	ErrTimeout = errors.New("aoe: no reply")
+	// ErrClosed: the client was closed.
+	ErrClosed = errors.New("aoe: client closed")
+)
+
+// Stats count what a client did.
+type Stats struct {
+	Sent        uint64 // frames written, retransmissions included
+	Retransmits uint64
+	Received    uint64 // AoE replies read
+	Matched     uint64 // replies delivered to a request
+	Unmatched   uint64 // replies for no request: late, duplicate or foreign
+	Malformed   uint64 // frames that did not decode
+}
+
+// Client sends AoE requests on one interface and matches the replies. It
+// owns a connection of whole Ethernet frames (production: a raw packet
+// socket bound to EtherType 0x88a2; tests: any net.PacketConn).
+type Client struct {
+	conn net.PacketConn
+	ifi  Interface
+
+	// RTO is the first retransmission timeout of a unicast request; it
+	// doubles at each retransmission. Retries is how many times a request
+	// is sent again before ErrTimeout.
+	RTO     time.Duration
+	Retries int
+
+	tag atomic.Uint32
+
+	mu      sync.Mutex
+	calls   map[uint32]*call
+	windows map[string]chan struct{}
+	err     error // set when the read loop stops
+
+	stats struct {
+		sent, retransmits, received, matched, unmatched, malformed atomic.Uint64
+	}
+	done chan struct{}
+}
+
+// call is a request waiting for replies.
+type call struct {
+	shelf   uint16
+	slot    uint8
+	command Command
+	// src is the MAC the reply must come from; nil accepts any (broadcast).
+	src net.HardwareAddr
+	ch  chan *Frame
+	// once means a single reply is wanted: the call is removed after it.
+	once bool
+}
+
+// New returns a client speaking on conn for the interface ifi, and starts
+// reading. Close it when done.
+func New(ifi Interface, conn net.PacketConn) *Client {
+	c := &Client{
+		conn:    conn,
+		ifi:     ifi,
+		RTO:     250 * time.Millisecond,
+		Retries: 5,
+		calls:   map[uint32]*call{},
+		windows: map[string]chan struct{}{},
+		done:    make(chan struct{}),
+	}
+	var seed [4]byte
+	_, _ = rand.Read(seed[:])
+	c.tag.Store(binary.BigEndian.Uint32(seed[:]))
+	go c.readLoop()
+	return c
+}
+
+// Interface returns the interface the client speaks on.
+func (c *Client) Interface() Interface { return c.ifi }
+
+// Stats returns the client's counters.
+func (c *Client) Stats() Stats {
+	return Stats{
+		Sent: c.stats.sent.Load(), Retransmits: c.stats.retransmits.Load(),
+		Received: c.stats.received.Load(), Matched: c.stats.matched.Load(),
+		Unmatched: c.stats.unmatched.Load(), Malformed: c.stats.malformed.Load(),
+	}
+}
+
+// Close stops the client and closes its connection. Pending requests fail
+// with ErrClosed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = ErrClosed
+	}
+	c.mu.Unlock()
+	// Wake the reader: closing alone does not reliably unblock a packet
+	// socket read.
+	_ = c.conn.SetReadDeadline(time.Now())
+	err := c.conn.Close()
+	<-c.done
+	return err
+}
+
+// newTag returns a fresh tag with bit 31 set, unused by pending calls.
+func (c *Client) newTag() uint32 {
+	return c.tag.Add(1) | TagUserspace
+}
+
+// SetWindow limits the requests outstanding at once to the target with
+// this MAC to n, its buffer count. Without it a target gets one at a time.
+func (c *Client) SetWindow(mac net.HardwareAddr, n int) {
+	if n < 1 {
+		n = 1
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w, ok := c.windows[string(mac)]; ok && cap(w) == n {
+		return
+	}
+	c.windows[string(mac)] = make(chan struct{}, n)
+}
+
+func (c *Client) window(mac net.HardwareAddr) chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w, ok := c.windows[string(mac)]
+	if !ok {
+		w = make(chan struct{}, 1)
+		c.windows[string(mac)] = w
+	}
+	return w
+}
+
+// register adds a call under a new tag and returns the tag.
+func (c *Client) register(cl *call) (uint32, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	for {
+		tag := c.newTag()
+		if _, busy := c.calls[tag]; !busy {
+			c.calls[tag] = cl
+			return tag, nil
+		}
+	}
+}
+
+func (c *Client) unregister(tag uint32) {
+	c.mu.Lock()
+	delete(c.calls, tag)
+	c.mu.Unlock()
+}
+
+// send encodes req with the given tag and writes it.
+func (c *Client) send(req *Frame, tag uint32) error {
+	f := *req
+	f.Tag = tag
+	f.Source = c.ifi.MAC
+	if f.Destination == nil {
+		f.Destination = BroadcastMAC
+	}
+	b, err := f.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if _, err := c.conn.WriteTo(b, &packet.Addr{HardwareAddr: f.Destination}); err != nil {
+		return fmt.Errorf("aoe: send on %s: %w", c.ifi.Name, err)
+	}
+	c.stats.sent.Add(1)
+	return nil
+}
+
+// Request sends req to its Destination (a target's MAC) and returns the
+// reply, sending it again with a doubling timeout when none comes. The reply
+// must come from that MAC with the request's tag, address and command. A
+// reply with the E flag is returned with its ErrorCode as the error. At most
+// the target's window of requests is outstanding at once.
+func (c *Client) Request(ctx context.Context, req *Frame) (*Frame, error) {
+	if len(req.Destination) != 6 || bytes.Equal(req.Destination, BroadcastMAC) {
+		return nil, fmt.Errorf("aoe: Request needs a target's MAC, not %v", req.Destination)
+	}
+	w := c.window(req.Destination)
+	select {
+	case w <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-w }()
+
+	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, src: req.Destination, ch: make(chan *Frame, 1), once: true}
+	tag, err := c.register(cl)
+	if err != nil {
+		return nil, err
+	}
+	defer c.unregister(tag)
+
+	rto := c.RTO
+	timer := time.NewTimer(rto)
+	defer timer.Stop()
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			c.stats.retransmits.Add(1)
+		}
+		if err := c.send(req, tag); err != nil {
+			return nil, err
+		}
+		timer.Reset(rto)
+		select {
+		case f := <-cl.ch:
+			if f.Error {
+				return f, f.Err
+			}
+			return f, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.done:
+			return nil, c.closedErr()
+		case <-timer.C:
+		}
+		if attempt >= c.Retries {
+			return nil, fmt.Errorf("%w from %s (%v) on %s after %d tries", ErrTimeout, DeviceName(req.Shelf, req.Slot), req.Destination, c.ifi.Name, attempt+1)
+		}
+		rto *= 2
+	}
+}
+
+// Broadcast sends req to every target (Ethernet broadcast; Shelf and Slot
+// may be the broadcast values) and delivers each reply with its tag and a
+// matching address on the returned channel, until stop is called. resend
+// sends the same request again, with the same tag, so that replies to every
+// copy arrive on the channel (duplicates included).
+func (c *Client) Broadcast(req *Frame) (replies <-chan *Frame, resend func() error, stop func(), err error) {
+	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, ch: make(chan *Frame, 4096)}
+	tag, err := c.register(cl)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b := *req
+	b.Destination = BroadcastMAC
+	if err := c.send(&b, tag); err != nil {
+		c.unregister(tag)
+		return nil, nil, nil, err
+	}
+	var once sync.Once
+	return cl.ch, func() error { return c.send(&b, tag) }, func() { once.Do(func() { c.unregister(tag) }) }, nil
+}
+
+func (c *Client) closedErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	return ErrClosed
+}
+
+// readLoop reads frames until the connection fails or is closed, and hands
+// replies to the calls waiting for their tags.
+func (c *Client) readLoop() {
+	defer close(c.done)
+	buf := make([]byte, 1<<16)
+	for {
+		n, _, err := c.conn.ReadFrom(buf)
+		if err != nil {
+			c.mu.Lock()
+			if c.err == nil {
+				c.err = fmt.Errorf("aoe: receive on %s: %w", c.ifi.Name, err)
+			}
+			c.mu.Unlock()
+			return
+		}
+		var f Frame
+		if err := f.UnmarshalBinary(buf[:n]); err != nil {
+			if !errors.Is(err, ErrNotAoE) {
+				c.stats.malformed.Add(1)
+			}
+			continue
+		}
+		if !f.Response {
+			continue // another initiator's request
+		}
+		c.stats.received.Add(1)
+		c.deliver(&f)
+	}
+}
+
+func (c *Client) deliver(f *Frame) {
+	c.mu.Lock()
+	cl, ok := c.calls[f.Tag]
+	if ok && !cl.matches(f) {
+		ok = false
+	}
+	if ok && cl.once {
+		delete(c.calls, f.Tag)
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.stats.unmatched.Add(1)
+		return
+	}
+	select {
+	case cl.ch <- f:
+		c.stats.matched.Add(1)
+	default:
+		c.stats.unmatched.Add(1) // a full broadcast channel
+	}
+}
+
+func (cl *call) matches(f *Frame) bool {
+	if f.Command != cl.command {
+		return false
+	}
+	if cl.src != nil && !bytes.Equal(f.Source, cl.src) {
+		return false
+	}
+	if cl.shelf != BroadcastShelf && f.Shelf != cl.shelf {
+		return false
+	}
+	if cl.slot != BroadcastSlot && f.Slot != cl.slot {
+		return false
+	}
+	return true
+}

@@ -1,0 +1,56 @@
+package initiator
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
+)
+
+// ErrPermission: raw AoE frames need CAP_NET_RAW.
+var ErrPermission = errors.New("sending raw AoE frames needs root or the CAP_NET_RAW capability (setcap cap_net_raw+ep on the aoe binary)")
+
+// ResponseFilter is the classic BPF program the raw socket gets: it passes
+// only AoE frames with the R (response) flag and tag bit 31 set, i.e.
+// replies to userspace tools, and so keeps other initiators' requests and
+// the kernel driver's replies out of the read loop.
+func ResponseFilter() []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 12, Size: 2}, // EtherType
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: EtherType, SkipTrue: 5},
+		bpf.LoadAbsolute{Off: 14, Size: 1}, // version | flags
+		bpf.JumpIf{Cond: bpf.JumpBitsNotSet, Val: flagResponse, SkipTrue: 3},
+		bpf.LoadAbsolute{Off: 20, Size: 1}, // tag, high byte
+		bpf.JumpIf{Cond: bpf.JumpBitsNotSet, Val: 0x80, SkipTrue: 1},
+		bpf.RetConstant{Val: 0xffff},
+		bpf.RetConstant{Val: 0},
+	}
+}
+
+// Listen opens a raw AoE socket on the named interface and returns a
+// client for it. Without CAP_NET_RAW it fails with an error wrapping
+// ErrPermission.
+func Listen(name string) (*Client, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("aoe: interface %s: %w", name, err)
+	}
+	if len(ifi.HardwareAddr) != 6 {
+		return nil, fmt.Errorf("aoe: interface %s is not Ethernet", name)
+	}
+	prog, err := bpf.Assemble(ResponseFilter())
+	if err != nil {
+		return nil, err
+	}
+	conn, err := packet.Listen(ifi, packet.Raw, EtherType, &packet.Config{Filter: prog})
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("%w: %v", ErrPermission, err)
+		}
+		return nil, fmt.Errorf("aoe: open %s: %w", name, err)
+	}
+	return New(Interface{Name: ifi.Name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, conn), nil
+}
