@@ -12,6 +12,9 @@ type discoverOptions struct {
 	*globalOptions
 	wait    []string
 	timeout time.Duration
+	probe   bool
+	ifaces  []string
+	json    bool
 	// poll and rediscover are the intervals of --wait: how often sysfs is
 	// read, and how often discovery is asked for again.
 	poll       time.Duration
@@ -28,7 +31,22 @@ interface (see 'aoe interfaces'), by writing to DEVDIR/discover. Targets
 that answer appear as /dev/etherd/eX.Y once the driver has identified them.
 The driver also does this by itself every 60 seconds.
 
---wait DEV[,DEV...] then blocks until each named device is in sysfs with
+--probe finds targets on the wire instead, from userspace, whether or not
+the aoe driver is loaded (it needs root or CAP_NET_RAW, and never disturbs
+the driver: its tags have bit 31 set, which the driver ignores). It
+broadcasts a Query Config on each interface (-i; default: the driver's
+aoe_iflist when set, else every up Ethernet interface), several times so that
+a lost frame loses no target, asks every responder for its ATA IDENTIFY data,
+and ends once no new target has answered for a short while (at most
+--timeout, default 5s). It prints one row per shelf.slot: size, number of
+paths (target MAC and local interface), interfaces, buffer count, firmware,
+payload (data bytes per frame on the interface's MTU), config string, and
+CONFLICT when different disks answer for one address (a misconfiguration:
+two targets claim it). Several MACs of one disk is multipath, not a
+conflict. --json prints every field, each path included. It exits 0 when
+targets answered, 1 when none did.
+
+--wait DEV[,DEV...] blocks until each named device is in sysfs with
 state up, asking for discovery again every 5 seconds, for boot scripts that
 must not mount before the disk is there. It exits 0 when all are up, and 5
 naming the missing ones when --timeout runs out.
@@ -36,6 +54,8 @@ naming the missing ones when --timeout runs out.
 Under the name aoe-discover it is aoetools' aoe-discover: arguments are
 ignored, and its messages and exit status (1 on any error) are kept.` + exitCodesHelp,
 		Example: `  aoe discover
+  aoe discover --probe
+  aoe discover --probe -i eth2,eth3 --json
   aoe discover --wait e1.2,e1.3 --timeout 60s && mount /dev/etherd/e1.2p1 /srv`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 && !g.classic {
@@ -47,12 +67,21 @@ ignored, and its messages and exit status (1 on any error) are kept.` + exitCode
 	if !g.classic {
 		f := cmd.Flags()
 		f.StringSliceVar(&o.wait, "wait", nil, "wait until these devices (eX.Y, comma separated or repeated) are up")
-		f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long --wait waits")
+		f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long --wait waits; with --probe, the longest a probe takes (default 5s)")
+		f.BoolVar(&o.probe, "probe", false, "find targets on the wire from userspace, without the aoe driver")
+		f.StringSliceVarP(&o.ifaces, "interface", "i", nil, "with --probe: interfaces to probe (comma separated or repeated)")
+		f.BoolVar(&o.json, "json", false, "with --probe: print JSON")
 	}
 	return cmd
 }
 
 func runDiscover(cmd *cobra.Command, o *discoverOptions) error {
+	if o.probe {
+		return runProbe(cmd, o)
+	}
+	if len(o.ifaces) > 0 || o.json {
+		return usageErrorf("-i and --json go with --probe")
+	}
 	for _, name := range o.wait {
 		if _, _, err := sysfs.ParseName(name); err != nil {
 			return usageErrorf("--wait: %v", err)

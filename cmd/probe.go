@@ -1,0 +1,252 @@
+package cmd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/goaoe/aoe/discover"
+	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/sysfs"
+	"github.com/olekukonko/tablewriter/tw"
+	"github.com/spf13/cobra"
+)
+
+// runProbe is `aoe discover --probe`: discovery on the wire, from userspace.
+func runProbe(cmd *cobra.Command, o *discoverOptions) error {
+	if len(o.wait) > 0 {
+		return usageErrorf("--probe and --wait exclude each other")
+	}
+	timeout := o.timeout
+	if f := cmd.Flags().Lookup("timeout"); f == nil || !f.Changed {
+		timeout = 5 * time.Second
+	}
+	names, err := o.probeInterfaces(cmd)
+	if err != nil {
+		return err
+	}
+	var clients []*initiator.Client
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	for _, name := range names {
+		c, err := initiator.Listen(name)
+		if err != nil {
+			if errors.Is(err, initiator.ErrPermission) {
+				return kindErrorf(ErrPermission, "%v", initiator.ErrPermission)
+			}
+			return err
+		}
+		clients = append(clients, c)
+	}
+	start := time.Now()
+	targets, err := discover.Probe(cmd.Context(), clients, discover.Options{Timeout: timeout})
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if t.Conflict {
+			o.warnf("%s is claimed by different disks: %s", t.Name(), describePaths(t))
+		}
+	}
+	if o.json {
+		if err := writeProbeJSON(o.stdout(), targets); err != nil {
+			return err
+		}
+	} else if len(targets) > 0 {
+		if err := writeProbeTable(o.stdout(), targets); err != nil {
+			return err
+		}
+	}
+	if len(targets) == 0 {
+		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets", strings.Join(names, ", "), time.Since(start).Round(10*time.Millisecond))
+	}
+	return nil
+}
+
+// probeInterfaces chooses the interfaces: -i, else the driver's aoe_iflist
+// when set, else every up, non-loopback Ethernet interface.
+func (o *discoverOptions) probeInterfaces(cmd *cobra.Command) ([]string, error) {
+	var names []string
+	for _, i := range o.ifaces {
+		names = append(names, sysfs.ParseInterfaceList(i)...)
+	}
+	explicit := len(names) > 0
+	if !explicit {
+		if fs, err := sysfs.NewFS(o.sysfsDir(cmd)); err == nil {
+			if list, err := fs.InterfaceList(); err == nil {
+				names = list
+			}
+		}
+	}
+	if len(names) == 0 {
+		all, err := net.Interfaces()
+		if err != nil {
+			return nil, err
+		}
+		for _, ifi := range all {
+			if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 && len(ifi.HardwareAddr) == 6 {
+				names = append(names, ifi.Name)
+			}
+		}
+		sort.Strings(names)
+		if len(names) == 0 {
+			return nil, errors.New("no up Ethernet interface to probe; name one with -i")
+		}
+		return names, nil
+	}
+	var up []string
+	for _, n := range names {
+		ifi, err := net.InterfaceByName(n)
+		switch {
+		case err != nil:
+			if explicit {
+				return nil, usageErrorf("-i %s: no such network interface (see 'ip link')", n)
+			}
+			o.warnf("%s (from aoe_iflist) does not exist; skipped", n)
+		case ifi.Flags&net.FlagUp == 0:
+			o.warnf("%s is down; skipped (ip link set %s up)", n, n)
+		case len(ifi.HardwareAddr) != 6:
+			o.warnf("%s is not an Ethernet interface; skipped", n)
+		default:
+			up = append(up, n)
+		}
+	}
+	if len(up) == 0 {
+		return nil, fmt.Errorf("none of %s can be probed", strings.Join(names, ", "))
+	}
+	return up, nil
+}
+
+func describePaths(t discover.Target) string {
+	var parts []string
+	for _, p := range t.Paths {
+		s := p.MAC.String() + " on " + p.Interface
+		if p.Identity != nil {
+			s += fmt.Sprintf(" (serial %q, %s, %s)", p.Identity.Serial, p.Identity.Model, humanSize(p.Identity.Sectors()))
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// probeJSON is one target of `aoe discover --probe --json`.
+type probeJSON struct {
+	Device          string          `json:"device"`
+	Shelf           uint16          `json:"shelf"`
+	Slot            uint8           `json:"slot"`
+	Paths           []probePathJSON `json:"paths"`
+	BufCnt          uint16          `json:"bufcnt"`
+	Firmware        string          `json:"firmware"`
+	SectorsPerFrame int             `json:"sectors_per_frame"`
+	Payload         int             `json:"payload"`
+	AoEVersion      uint8           `json:"aoe_version"`
+	Config          string          `json:"config"`
+	Sectors         *uint64         `json:"sectors"`
+	Bytes           *uint64         `json:"bytes"`
+	Model           *string         `json:"model"`
+	Serial          *string         `json:"serial"`
+	Conflict        bool            `json:"conflict"`
+}
+
+type probePathJSON struct {
+	MAC       string `json:"mac"`
+	Interface string `json:"interface"`
+	// Per path, since the paths of a conflict lead to different disks:
+	BufCnt   uint16  `json:"bufcnt"`
+	Payload  int     `json:"payload"`
+	Config   string  `json:"config"`
+	Sectors  *uint64 `json:"sectors"`
+	Model    *string `json:"model"`
+	Serial   *string `json:"serial"`
+	Identify *string `json:"identify_error,omitempty"`
+}
+
+func toProbeJSON(t discover.Target) probeJSON {
+	first := t.Paths[0]
+	j := probeJSON{
+		Device: t.Name(), Shelf: t.Shelf, Slot: t.Slot,
+		BufCnt: first.BufferCount, Firmware: fmt.Sprintf("0x%04x", first.Firmware),
+		SectorsPerFrame: first.SectorsPerFrame, Payload: t.Payload(), AoEVersion: first.AoEVersion,
+		Config: string(first.Config), Conflict: t.Conflict, Paths: []probePathJSON{},
+	}
+	if id := t.Identity(); id != nil {
+		n := id.Sectors()
+		b := n * 512
+		j.Sectors, j.Bytes, j.Model, j.Serial = &n, &b, &id.Model, &id.Serial
+	}
+	for _, p := range t.Paths {
+		pj := probePathJSON{MAC: p.MAC.String(), Interface: p.Interface, BufCnt: p.BufferCount, Payload: p.Payload, Config: string(p.Config)}
+		if p.Identity != nil {
+			n := p.Identity.Sectors()
+			pj.Sectors, pj.Model, pj.Serial = &n, &p.Identity.Model, &p.Identity.Serial
+		} else if p.IdentifyErr != nil {
+			s := p.IdentifyErr.Error()
+			pj.Identify = &s
+		}
+		j.Paths = append(j.Paths, pj)
+	}
+	return j
+}
+
+func writeProbeJSON(w io.Writer, targets []discover.Target) error {
+	out := make([]probeJSON, 0, len(targets))
+	for _, t := range targets {
+		out = append(out, toProbeJSON(t))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func writeProbeTable(w io.Writer, targets []discover.Target) error {
+	header := []string{"DEVICE", "SIZE", "PATHS", "IFACES", "BUFCNT", "FIRMWARE", "PAYLOAD", "CONFIG", "STATE"}
+	aligns := []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}
+	var rows [][]string
+	for _, t := range targets {
+		j := toProbeJSON(t)
+		size := "-"
+		if j.Sectors != nil {
+			size = humanSize(*j.Sectors)
+		}
+		state := "ok"
+		if t.Conflict {
+			state = "CONFLICT"
+		}
+		rows = append(rows, []string{j.Device, size, strconv.Itoa(len(t.Paths)), strings.Join(t.Interfaces(), ","),
+			strconv.Itoa(int(j.BufCnt)), j.Firmware, strconv.Itoa(j.Payload), configCell(t.Paths[0].Config), state})
+	}
+	return writeTable(w, header, rows, aligns)
+}
+
+// configCell shows a config string in a table cell: printable text as it
+// is, cut at 32 characters; anything else quoted.
+func configCell(b []byte) string {
+	if len(b) == 0 {
+		return "-"
+	}
+	s := string(b)
+	printable := true
+	for _, r := range s {
+		if !unicode.IsPrint(r) || r == '\t' {
+			printable = false
+			break
+		}
+	}
+	if !printable {
+		s = strconv.Quote(s)
+	}
+	if len(s) > 32 {
+		s = s[:31] + "…"
+	}
+	return s
+}
