@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -67,6 +68,18 @@ func TestProbeCLI(t *testing.T) {
 	r = probe()
 	if r.code != 0 || strings.Count(r.stdout, "\n") != 4 {
 		t.Errorf("default interfaces (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// The driver's aoe_iflist when set: here "i1", so e7.0 but not e9.9's t0 path.
+	sys := copyTree(t, "basic", t.TempDir())
+	if err := os.WriteFile(filepath.Join(sys, "module/aoe/parameters/aoe_iflist"), []byte("i1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lab.Do(ini, func() {
+		r = execute(t, []string{"aoe", "discover", "--probe", "--sysfs", sys, "--json"}, runOpts{})
+	})
+	if r.code != 0 || strings.Contains(r.stdout, `"i0"`) || !strings.Contains(r.stdout, `"interface": "i1"`) || !strings.Contains(r.stdout, `"e7.0"`) {
+		t.Errorf("aoe_iflist i1 (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	r = probe("-i", "i2")
