@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/goaoe/aoe/sysfs"
@@ -34,7 +36,8 @@ The driver removes a named device even while it is up, open or mounted, and
 pending I/O to it fails; after that, closing the device can hang the kernel.
 So a named device that is in use is refused: state closewait (held open while
 down), a holder (device-mapper, md) on it or a partition, a mount of it or of
-a partition, or an exclusive open (mount or swap, also in another mount
+a partition, a process that has it open (found in /proc/PID/fd, as fuser
+does), or an exclusive open (mount or swap, also in another mount
 namespace, seen by opening DEVDIR/eX.Y with O_EXCL). --force flushes it
 anyway.
 
@@ -200,7 +203,52 @@ func (o *flushOptions) inUse(d sysfs.Device, mounts map[string]string) string {
 	if busyExclusive(node, d) {
 		return node + " is open exclusively (mounted or swap)"
 	}
+	if procs := openers(o.env.ProcRoot, d.DevNumbers()); len(procs) > 0 {
+		return "open by " + strings.Join(procs, ", ")
+	}
 	return ""
+}
+
+// openers lists the processes ("pid 812 (dd)") that have a block device
+// with one of the "major:minor" numbers open, from procRoot/PID/fd, as
+// fuser does. The driver does not show an up device's open count.
+func openers(procRoot string, devs []string) []string {
+	if procRoot == "" || len(devs) == 0 {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, d := range devs {
+		want[d] = true
+	}
+	pids, err := os.ReadDir(procRoot)
+	if err != nil {
+		return nil
+	}
+	self := strconv.Itoa(os.Getpid())
+	var out []string
+	for _, p := range pids {
+		pid := p.Name()
+		if pid == self || pid[0] < '0' || pid[0] > '9' {
+			continue
+		}
+		fds, err := os.ReadDir(filepath.Join(procRoot, pid, "fd"))
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			var st unix.Stat_t
+			if unix.Stat(filepath.Join(procRoot, pid, "fd", fd.Name()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
+				continue
+			}
+			rdev := uint64(st.Rdev)
+			if want[fmt.Sprintf("%d:%d", unix.Major(rdev), unix.Minor(rdev))] {
+				comm, _ := os.ReadFile(filepath.Join(procRoot, pid, "comm"))
+				out = append(out, fmt.Sprintf("pid %s (%s)", pid, strings.TrimSpace(string(comm))))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // busyExclusive reports whether node, the device's block node, cannot be

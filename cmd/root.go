@@ -27,6 +27,9 @@ type Env struct {
 	// MountInfo is the mount table consulted before a flush
 	// (default /proc/self/mountinfo).
 	MountInfo string
+	// ProcRoot is where processes' open files are looked up before a
+	// flush (default /proc; empty: not looked up).
+	ProcRoot string
 	// NodeWriter, when set, records control-node writes instead of
 	// performing them (tests).
 	NodeWriter func(path string, data []byte) error
@@ -40,6 +43,7 @@ func DefaultEnv(version string) *Env {
 		Getenv:    os.Getenv,
 		Version:   version,
 		MountInfo: "/proc/self/mountinfo",
+		ProcRoot:  "/proc",
 	}
 }
 
