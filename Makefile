@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 # The aoetools names the binary answers to (symlinks to aoe).
 CLASSIC := aoe-stat aoe-discover aoe-interfaces aoe-revalidate aoe-flush
 
-.PHONY: all build links install uninstall test bench docs clean
+.PHONY: all build links install uninstall test e2e bench docs clean
 
 all: build links
 
@@ -33,6 +33,14 @@ uninstall:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# End-to-end against the real aoe driver: Debian 12's kernel in qemu, vblade
+# targets on bridges in a network namespace (root; needs qemu-system-x86,
+# busybox-static, cpio, vblade, aoetools). The kernel package is downloaded
+# once into $(E2E_CACHE) and unpacked there, never installed.
+E2E_CACHE ?= /var/tmp/aoe-e2e-cache
+e2e: build links
+	AOE_E2E_CACHE=$(E2E_CACHE) $(GO) test -tags e2e -count=1 -run TestE2E -v -timeout 30m ./cmd
 
 # Benchmarks: aoe-stat on 1,000 and 10,000 devices, against aoetools'.
 bench: build links
