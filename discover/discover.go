@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
@@ -129,11 +130,6 @@ func (t *Target) MACs() []net.HardwareAddr {
 // ErrNoClients: Probe was given no interface.
 var ErrNoClients = errors.New("discover: no interface to probe")
 
-type reply struct {
-	client *initiator.Client
-	frame  *initiator.Frame
-}
-
 type pathKey struct {
 	iface string
 	mac   string
@@ -141,17 +137,19 @@ type pathKey struct {
 	slot  uint8
 }
 
-type identified struct {
-	key pathKey
-	id  *initiator.Identity
-	err error
+// Response is one reply to a broadcast, with the client (interface) it came
+// in on.
+type Response struct {
+	Client *initiator.Client
+	Frame  *initiator.Frame
 }
 
-// Probe broadcasts Query Config on every client's interface and returns the
-// targets that answered, sorted by shelf and slot. It ends when no new
-// responder has appeared for Quiet after the last broadcast and every
-// IDENTIFY is answered, or at Timeout.
-func Probe(ctx context.Context, clients []*initiator.Client, opts Options) ([]Target, error) {
+// Collect sends req on every client's interface as a broadcast, again at
+// the Resend times, and returns the replies, one per (interface, source MAC,
+// shelf, slot), in arrival order. onNew, if set, is called for each as it
+// arrives. It ends when no new reply has come for Quiet after the last
+// broadcast, or at Timeout (what came is returned), or when ctx is done.
+func Collect(ctx context.Context, clients []*initiator.Client, req *initiator.Frame, opts Options, onNew func(Response)) ([]Response, error) {
 	if len(clients) == 0 {
 		return nil, ErrNoClients
 	}
@@ -159,23 +157,21 @@ func Probe(ctx context.Context, clients []*initiator.Client, opts Options) ([]Ta
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 
-	query := &initiator.Frame{Shelf: initiator.BroadcastShelf, Slot: initiator.BroadcastSlot,
-		Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{Command: initiator.ConfigRead}}
-	replies := make(chan reply, 1024)
+	replies := make(chan Response, 1024)
 	var resends []func() error
 	for _, c := range clients {
-		ch, resend, stop, err := c.Broadcast(query)
+		ch, resend, stop, err := c.Broadcast(req)
 		if err != nil {
 			return nil, err
 		}
 		defer stop()
 		resends = append(resends, resend)
-		go func(c *initiator.Client, ch <-chan *initiator.Frame) {
+		go func() {
 			for {
 				select {
 				case f := <-ch:
 					select {
-					case replies <- reply{c, f}:
+					case replies <- Response{c, f}:
 					case <-ctx.Done():
 						return
 					}
@@ -183,25 +179,21 @@ func Probe(ctx context.Context, clients []*initiator.Client, opts Options) ([]Ta
 					return
 				}
 			}
-		}(c, ch)
+		}()
 	}
 
 	start := time.Now()
-	paths := map[pathKey]*Path{}
-	var order []pathKey
-	identities := make(chan identified, 256)
-	pending := 0
-	lastNew := start
-	lastSend := start
+	seen := map[pathKey]bool{}
+	var out []Response
+	lastNew, lastSend := start, start
 	next := 0 // index in o.Resend
-
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		now := time.Now()
 		for next < len(o.Resend) && now.Sub(start) >= o.Resend[next] {
 			for _, resend := range resends {
-				_ = resend() // a failed resend is not fatal: the first one went out
+				_ = resend() // the first copy went out; a failed resend is not fatal
 			}
 			lastSend = now
 			next++
@@ -210,8 +202,8 @@ func Probe(ctx context.Context, clients []*initiator.Client, opts Options) ([]Ta
 		if t := lastSend.Add(o.Quiet); t.After(quietUntil) {
 			quietUntil = t
 		}
-		if next >= len(o.Resend) && pending == 0 && !now.Before(quietUntil) {
-			break
+		if next >= len(o.Resend) && !now.Before(quietUntil) {
+			return out, nil
 		}
 		wake := quietUntil
 		if next < len(o.Resend) {
@@ -222,49 +214,80 @@ func Probe(ctx context.Context, clients []*initiator.Client, opts Options) ([]Ta
 		timer.Reset(max(time.Until(wake), time.Millisecond))
 		select {
 		case r := <-replies:
-			k, p, ok := newPath(r)
-			if !ok {
+			k := pathKey{iface: r.Client.Interface().Name, mac: string(r.Frame.Source), shelf: r.Frame.Shelf, slot: r.Frame.Slot}
+			if seen[k] {
 				continue
 			}
-			if _, seen := paths[k]; seen {
-				continue
-			}
-			paths[k] = p
-			order = append(order, k)
+			seen[k] = true
+			out = append(out, r)
 			lastNew = time.Now()
-			r.client.SetWindow(p.MAC, int(p.BufferCount))
-			if !o.NoIdentify {
-				pending++
-				go func(c *initiator.Client, k pathKey, mac net.HardwareAddr) {
-					id, err := identifyPath(ctx, c, k, mac)
-					identities <- identified{k, id, err}
-				}(r.client, k, p.MAC)
+			if onNew != nil {
+				onNew(r)
 			}
-		case id := <-identities:
-			pending--
-			paths[id.key].Identity, paths[id.key].IdentifyErr = id.id, id.err
 		case <-timer.C:
 		case <-ctx.Done():
-			// Timeout: keep what answered; collect identities already in.
-			for pending > 0 {
-				id := <-identities
-				pending--
-				paths[id.key].Identity, paths[id.key].IdentifyErr = id.id, id.err
-			}
-			return aggregate(paths, order), nil
+			// Timeout or cancellation: what came so far is the answer.
+			return out, nil
 		}
 	}
+}
+
+// QueryConfig is the broadcast Query Config read that finds every target.
+func QueryConfig() *initiator.Frame {
+	return &initiator.Frame{Shelf: initiator.BroadcastShelf, Slot: initiator.BroadcastSlot,
+		Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{Command: initiator.ConfigRead}}
+}
+
+// Probe broadcasts Query Config on every client's interface and returns the
+// targets that answered, sorted by shelf and slot. Each new path is sent
+// ATA IDENTIFY as soon as it answers. It ends when no new responder has
+// appeared for Quiet after the last broadcast and every IDENTIFY is
+// answered, or at Timeout.
+func Probe(ctx context.Context, clients []*initiator.Client, opts Options) ([]Target, error) {
+	o := opts.withDefaults()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	paths := map[pathKey]*Path{}
+	var order []pathKey
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	_, err := Collect(ctx, clients, QueryConfig(), o, func(r Response) {
+		k, p, ok := newPath(r)
+		if !ok {
+			return
+		}
+		mu.Lock()
+		paths[k] = p
+		order = append(order, k)
+		mu.Unlock()
+		r.Client.SetWindow(p.MAC, int(p.BufferCount))
+		if o.NoIdentify {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, err := identifyPath(ctx, r.Client, k, p.MAC)
+			mu.Lock()
+			p.Identity, p.IdentifyErr = id, err
+			mu.Unlock()
+		}()
+	})
+	if err != nil {
+		return nil, err
+	}
+	wg.Wait() // bounded by ctx: Timeout ends the IDENTIFY retries
 	return aggregate(paths, order), nil
 }
 
 // newPath makes a path from a Query Config reply.
-func newPath(r reply) (pathKey, *Path, bool) {
-	f := r.frame
+func newPath(r Response) (pathKey, *Path, bool) {
+	f := r.Frame
 	arg, ok := f.Arg.(*initiator.ConfigArg)
 	if !ok || f.Error || f.Shelf == initiator.BroadcastShelf || f.Slot == initiator.BroadcastSlot {
 		return pathKey{}, nil, false
 	}
-	ifi := r.client.Interface()
+	ifi := r.Client.Interface()
 	k := pathKey{iface: ifi.Name, mac: string(f.Source), shelf: f.Shelf, slot: f.Slot}
 	return k, &Path{
 		MAC:             append(net.HardwareAddr(nil), f.Source...),
