@@ -2,19 +2,14 @@ package cmd
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/goaoe/aoe/discover"
-	"github.com/goaoe/aoe/initiator"
-	"github.com/goaoe/aoe/sysfs"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
@@ -28,26 +23,11 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 	if f := cmd.Flags().Lookup("timeout"); f == nil || !f.Changed {
 		timeout = 5 * time.Second
 	}
-	names, err := o.probeInterfaces(cmd)
+	clients, names, err := o.openClients(cmd, o.ifaces)
 	if err != nil {
 		return err
 	}
-	var clients []*initiator.Client
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
-	for _, name := range names {
-		c, err := initiator.Listen(name)
-		if err != nil {
-			if errors.Is(err, initiator.ErrPermission) {
-				return kindErrorf(ErrPermission, "%v", initiator.ErrPermission)
-			}
-			return err
-		}
-		clients = append(clients, c)
-	}
+	defer closeClients(clients)
 	start := time.Now()
 	targets, err := discover.Probe(cmd.Context(), clients, discover.Options{Timeout: timeout})
 	if err != nil {
@@ -71,60 +51,6 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets", strings.Join(names, ", "), time.Since(start).Round(10*time.Millisecond))
 	}
 	return nil
-}
-
-// probeInterfaces chooses the interfaces: -i, else the driver's aoe_iflist
-// when set, else every up, non-loopback Ethernet interface.
-func (o *discoverOptions) probeInterfaces(cmd *cobra.Command) ([]string, error) {
-	var names []string
-	for _, i := range o.ifaces {
-		names = append(names, sysfs.ParseInterfaceList(i)...)
-	}
-	explicit := len(names) > 0
-	if !explicit {
-		if fs, err := sysfs.NewFS(o.sysfsDir(cmd)); err == nil {
-			if list, err := fs.InterfaceList(); err == nil {
-				names = list
-			}
-		}
-	}
-	if len(names) == 0 {
-		all, err := net.Interfaces()
-		if err != nil {
-			return nil, err
-		}
-		for _, ifi := range all {
-			if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 && len(ifi.HardwareAddr) == 6 {
-				names = append(names, ifi.Name)
-			}
-		}
-		sort.Strings(names)
-		if len(names) == 0 {
-			return nil, errors.New("no up Ethernet interface to probe; name one with -i")
-		}
-		return names, nil
-	}
-	var up []string
-	for _, n := range names {
-		ifi, err := net.InterfaceByName(n)
-		switch {
-		case err != nil:
-			if explicit {
-				return nil, usageErrorf("-i %s: no such network interface (see 'ip link')", n)
-			}
-			o.warnf("%s (from aoe_iflist) does not exist; skipped", n)
-		case ifi.Flags&net.FlagUp == 0:
-			o.warnf("%s is down; skipped (ip link set %s up)", n, n)
-		case len(ifi.HardwareAddr) != 6:
-			o.warnf("%s is not an Ethernet interface; skipped", n)
-		default:
-			up = append(up, n)
-		}
-	}
-	if len(up) == 0 {
-		return nil, fmt.Errorf("none of %s can be probed", strings.Join(names, ", "))
-	}
-	return up, nil
 }
 
 func describePaths(t discover.Target) string {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/goaoe/aoe/sysfs"
@@ -90,25 +91,33 @@ func (g *globalOptions) warnf(format string, args ...any) {
 	fmt.Fprintf(g.env.Stderr, g.prog+": "+format+"\n", args...)
 }
 
-// subcommands are the commands of `aoe`; each is also reachable as the
-// classic name "aoe-" + name.
-var subcommands = []struct {
-	name string
-	new  func(*globalOptions) *cobra.Command
-}{
-	{"stat", newStatCmd},
-	{"discover", newDiscoverCmd},
-	{"interfaces", newInterfacesCmd},
-	{"revalidate", newRevalidateCmd},
-	{"flush", newFlushCmd},
+// subcommands are the commands of `aoe`, in the order help lists them.
+var subcommands = []func(*globalOptions) *cobra.Command{
+	newStatCmd,
+	newDiscoverCmd,
+	newInterfacesCmd,
+	newRevalidateCmd,
+	newFlushCmd,
 }
 
-// ClassicNames lists the aoetools names the binary answers to.
+// classics are the aoetools names the binary answers to, and the command
+// each is. The shell scripts' equivalents are the `aoe` subcommands
+// themselves, run in classic mode.
+var classics = map[string]func(*globalOptions) *cobra.Command{
+	"aoe-stat":       newStatCmd,
+	"aoe-discover":   newDiscoverCmd,
+	"aoe-interfaces": newInterfacesCmd,
+	"aoe-revalidate": newRevalidateCmd,
+	"aoe-flush":      newFlushCmd,
+}
+
+// ClassicNames lists the aoetools names the binary answers to, sorted.
 func ClassicNames() []string {
 	var names []string
-	for _, s := range subcommands {
-		names = append(names, "aoe-"+s.name)
+	for n := range classics {
+		names = append(names, n)
 	}
+	sort.Strings(names)
 	return names
 }
 
@@ -117,18 +126,17 @@ func ClassicNames() []string {
 // such as aoe-stat, that command alone acting as aoetools does.
 func NewCommand(argv0 string, env *Env) *cobra.Command {
 	base := filepath.Base(argv0)
-	if name, ok := strings.CutPrefix(base, "aoe-"); ok {
-		for _, s := range subcommands {
-			if s.name != name {
-				continue
-			}
-			g := &globalOptions{env: env, prog: base, classic: true}
-			cmd := s.new(g)
-			cmd.Use = base + strings.TrimPrefix(cmd.Use, name)
-			setCommon(cmd, env.Version)
-			g.addFlags(cmd)
-			return cmd
+	if newCmd, ok := classics[base]; ok {
+		g := &globalOptions{env: env, prog: base, classic: true}
+		cmd := newCmd(g)
+		if _, rest, ok := strings.Cut(cmd.Use, " "); ok {
+			cmd.Use = base + " " + rest
+		} else {
+			cmd.Use = base
 		}
+		setCommon(cmd, env.Version)
+		g.addFlags(cmd)
+		return cmd
 	}
 	return NewRootCmd(env)
 }
@@ -158,8 +166,8 @@ aoetools bugs that each command's page lists as fixed.` + exitCodesHelp,
 	root.PersistentPreRun = func(cmd *cobra.Command, args []string) {
 		g.prog = cmd.CommandPath() // messages start with "aoe stat:" etc.
 	}
-	for _, s := range subcommands {
-		root.AddCommand(s.new(g))
+	for _, newCmd := range subcommands {
+		root.AddCommand(newCmd(g))
 	}
 	return root
 }
