@@ -35,6 +35,7 @@ type runOpts struct {
 	env       map[string]string
 	realNodes bool   // verify and write the nodes for real (no recording)
 	mountInfo string // mount table; default: none
+	modinfo   func(string) (string, error)
 }
 
 // execute runs argv in process with recorded control-node writes.
@@ -48,6 +49,7 @@ func execute(t *testing.T, argv []string, o runOpts) run {
 		Getenv:    func(k string) string { return o.env[k] },
 		Version:   "test",
 		MountInfo: o.mountInfo,
+		Modinfo:   o.modinfo,
 	}
 	if !o.realNodes {
 		env.NodeWriter = func(path string, data []byte) error {

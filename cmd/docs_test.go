@@ -1,7 +1,10 @@
 package cmd
 
 import (
+	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -29,5 +32,24 @@ func TestDocsUpToDate(t *testing.T) {
 		if err := checkDocs(a, filepath.Clean(d.committed)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestMakefileClassicNames: make creates a symlink for every classic name
+// the binary answers to, and no other.
+func TestMakefileClassicNames(t *testing.T) {
+	b, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CLASSIC := "); ok {
+			got = strings.Fields(v)
+		}
+	}
+	sort.Strings(got)
+	if want := ClassicNames(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Makefile CLASSIC = %v, the binary answers to %v", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ type goldenCase struct {
 	realNodes bool
 	env       map[string]string
 	mountInfo string
+	noModinfo bool
 }
 
 const testDevDir = "/nonexistent/etherd"
@@ -135,6 +137,13 @@ var goldenCases = []goldenCase{
 	{name: "flush/force-alone", argv: []string{"aoe", "flush", "--force"}, tree: "siblings"},
 	{name: "flush/no-driver", argv: []string{"aoe", "flush"}, tree: "nomodule", realNodes: true},
 
+	// version (modinfo answers 85 unless noModinfo)
+	{name: "aoe-version/loaded", argv: []string{"aoe-version"}, tree: "basic"},
+	{name: "aoe-version/not-loaded", argv: []string{"aoe-version"}, tree: "nomodule"},
+	{name: "aoe-version/no-modinfo", argv: []string{"aoe-version"}, tree: "nomodule", noModinfo: true},
+	{name: "version/loaded", argv: []string{"aoe", "version"}, tree: "basic"},
+	{name: "version/json", argv: []string{"aoe", "version", "--json"}, tree: "nomodule"},
+
 	// root
 	{name: "aoe/help", argv: []string{"aoe", "--help"}},
 	{name: "aoe/unknown-command", argv: []string{"aoe", "bogus"}},
@@ -170,7 +179,11 @@ func TestGolden(t *testing.T) {
 			for k, v := range tc.env {
 				env[k] = strings.ReplaceAll(v, "SYS", sys)
 			}
-			r := execute(t, argv, runOpts{env: env, realNodes: tc.realNodes, mountInfo: tc.mountInfo})
+			modinfo := func(string) (string, error) { return "85\n", nil }
+			if tc.noModinfo {
+				modinfo = func(string) (string, error) { return "", errors.New("modinfo: ERROR: Module aoe not found.") }
+			}
+			r := execute(t, argv, runOpts{env: env, realNodes: tc.realNodes, mountInfo: tc.mountInfo, modinfo: modinfo})
 			got := r.transcript(tc.argv, map[string]string{sys: "$SYSFS"})
 			if tc.writable {
 				// what was written to the module parameter

@@ -31,6 +31,8 @@ type Env struct {
 	// ProcRoot is where processes' open files are looked up before a
 	// flush (default /proc; empty: not looked up).
 	ProcRoot string
+	// Modinfo, when set, replaces running `modinfo -F version MODULE`.
+	Modinfo func(module string) (string, error)
 	// NodeWriter, when set, records control-node writes instead of
 	// performing them (tests).
 	NodeWriter func(path string, data []byte) error
@@ -98,6 +100,7 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newInterfacesCmd,
 	newRevalidateCmd,
 	newFlushCmd,
+	newVersionCmd,
 }
 
 // classics are the aoetools names the binary answers to, and the command
@@ -109,6 +112,7 @@ var classics = map[string]func(*globalOptions) *cobra.Command{
 	"aoe-interfaces": newInterfacesCmd,
 	"aoe-revalidate": newRevalidateCmd,
 	"aoe-flush":      newFlushCmd,
+	"aoe-version":    newVersionCmd,
 }
 
 // ClassicNames lists the aoetools names the binary answers to, sorted.
