@@ -65,4 +65,3 @@ func checkDocs(gen, committed string) error {
 	}
 	return nil
 }
-

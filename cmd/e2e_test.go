@@ -35,8 +35,8 @@ type san struct {
 
 type target struct {
 	name, bridge, port, image string
-	shelf, slot           int
-	cmd                   *exec.Cmd
+	shelf, slot               int
+	cmd                       *exec.Cmd
 }
 
 // start exports image as shelf.slot on a new port of bridge.

@@ -58,6 +58,8 @@ type globalOptions struct {
 	prog string
 	// classic is true when the binary runs under an aoetools name.
 	classic bool
+	// argv0 is the program name as invoked, which getopt's messages show.
+	argv0 string
 
 	sysfsRoot string
 	devDir    string
@@ -100,6 +102,7 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newInterfacesCmd,
 	newRevalidateCmd,
 	newFlushCmd,
+	newCfgCmd,
 	newVersionCmd,
 }
 
@@ -113,6 +116,7 @@ var classics = map[string]func(*globalOptions) *cobra.Command{
 	"aoe-revalidate": newRevalidateCmd,
 	"aoe-flush":      newFlushCmd,
 	"aoe-version":    newVersionCmd,
+	"aoecfg":         newCfgCmd,
 }
 
 // ClassicNames lists the aoetools names the binary answers to, sorted.
@@ -131,7 +135,7 @@ func ClassicNames() []string {
 func NewCommand(argv0 string, env *Env) *cobra.Command {
 	base := filepath.Base(argv0)
 	if newCmd, ok := classics[base]; ok {
-		g := &globalOptions{env: env, prog: base, classic: true}
+		g := &globalOptions{env: env, prog: base, classic: true, argv0: argv0}
 		cmd := newCmd(g)
 		if _, rest, ok := strings.Cut(cmd.Use, " "); ok {
 			cmd.Use = base + " " + rest
@@ -194,6 +198,10 @@ Under a classic aoetools name the exit status is aoetools': 0 or 1
 SYSFS is the sysfs root (--sysfs, else $sysfs_dir, else /sys) and DEVDIR the
 directory of the driver's control nodes (--devdir, /dev/etherd).`
 
+// ownFlagErrors is the annotation of a command that reports flag errors
+// itself (the classic C tools, as getopt does).
+const ownFlagErrors = "goaoe/own-flag-errors"
+
 func setCommon(cmd *cobra.Command, version string) {
 	cmd.SilenceErrors = true
 	cmd.SilenceUsage = true
@@ -201,9 +209,11 @@ func setCommon(cmd *cobra.Command, version string) {
 	if version != "" {
 		cmd.Version = version
 	}
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageErrorf("%v", err)
-	})
+	if cmd.Annotations[ownFlagErrors] == "" {
+		cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+			return usageErrorf("%v", err)
+		})
+	}
 }
 
 // Main runs the command line argv (argv[0] included) and returns the exit
