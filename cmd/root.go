@@ -19,6 +19,7 @@ import (
 // Env is what a command run gets from its process: streams, environment, and
 // the places it touches. Tests fill it with buffers and fixture paths.
 type Env struct {
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	// Getenv reads the environment (os.Getenv in production).
@@ -41,6 +42,7 @@ type Env struct {
 // DefaultEnv returns the environment of the running process.
 func DefaultEnv(version string) *Env {
 	return &Env{
+		Stdin:     os.Stdin,
 		Stdout:    os.Stdout,
 		Stderr:    os.Stderr,
 		Getenv:    os.Getenv,
@@ -102,6 +104,7 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newInterfacesCmd,
 	newRevalidateCmd,
 	newFlushCmd,
+	newPingCmd,
 	newCfgCmd,
 	newVersionCmd,
 }
@@ -117,6 +120,7 @@ var classics = map[string]func(*globalOptions) *cobra.Command{
 	"aoe-flush":      newFlushCmd,
 	"aoe-version":    newVersionCmd,
 	"aoecfg":         newCfgCmd,
+	"aoeping":        newPingCmd,
 }
 
 // ClassicNames lists the aoetools names the binary answers to, sorted.

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,6 +105,9 @@ func (w *wireLab) tool(t *testing.T, argv ...string) run {
 	r := run{stdout: stdout.String(), stderr: stderr.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			r.code = 128 + int(ws.Signal()) // as a shell reports it
+		}
 	} else if err != nil {
 		t.Fatal(err)
 	}
@@ -189,3 +193,85 @@ func TestCfgVblade(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+func TestPingRound(t *testing.T) {
+	a := fakeTarget(1, 2, 1)
+	b := fakeTarget(1, 2, 2) // a second path to e1.2
+	c := fakeSAN(t, a, b, fakeTarget(1, 3, 3))
+	ctx := context.Background()
+	replies, err := pingRound(ctx, []*initiator.Client{c}, 1, 2, 1, 500*time.Millisecond, nil)
+	if err != nil || len(replies) != 2 || replies[0].Seq != 1 || replies[0].Interface != "eth0" || replies[0].RTTms <= 0 {
+		t.Fatalf("%+v %v", replies, err)
+	}
+	known := map[string]bool{}
+	for _, r := range replies {
+		known[r.Interface+"/"+r.MAC] = true
+	}
+	start := time.Now()
+	replies, _ = pingRound(ctx, []*initiator.Client{c}, 1, 2, 2, time.Minute, known)
+	if len(replies) != 2 || time.Since(start) > 30*time.Second {
+		t.Errorf("with every path known the round should end on the last reply: %+v", replies)
+	}
+	replies, _ = pingRound(ctx, []*initiator.Client{c}, 9, 9, 3, 100*time.Millisecond, nil)
+	if len(replies) != 0 {
+		t.Errorf("e9.9 answered: %+v", replies)
+	}
+	id := identifyOne(ctx, c, 1, 2, a.MAC, "e1.2")
+	if id.Error != "" || id.Sectors != 2048 || id.Model != "Coraid EtherDrive vblade" || !id.LBA48 || id.SMART || len(id.Data) != 512 {
+		t.Errorf("identify: %+v", id)
+	}
+}
+
+// TestPingVblade: aoe ping against real vblade, and our aoeping against
+// aoetools' aoeping on the same target (config string of 28 bytes, so that
+// vblade's replies reach 60 bytes and aoetools' aoeping hears them).
+func TestPingVblade(t *testing.T) {
+	w := newWireLab(t)
+	w.Vblade(w.tgt, "t0", 1, 2, w.Image(3<<40)) // 3 TiB: beyond LBA28
+	long := strings.Repeat("y", 28)
+	if r := w.aoe(t, "aoe", "cfg", "e1.2", "-i", "i0", "-c", "fset", "-s", long); r.code != 0 {
+		t.Fatalf("fset: %s", r.stderr)
+	}
+	r := w.aoe(t, "aoe", "ping", "e1.2", "-i", "i0", "-c", "3", "--interval", "100ms", "--identify")
+	lines := strings.Split(r.stdout, "\n")
+	if r.code != 0 || lines[0] != "AOE PING e1.2 on i0" || !strings.HasPrefix(lines[1], "reply from e1.2 (") || !strings.Contains(lines[3], "seq=3 time=") ||
+		lines[4] != "--- e1.2 AoE ping statistics ---" || lines[5] != "3 requests sent, 3 answered, 0% loss, 3 replies from 1 paths" ||
+		!strings.HasPrefix(lines[6], "rtt min/avg/max = ") || !strings.Contains(r.stdout, "capacity:  6442450944 sectors (3.30 TB); LBA28 268435455, LBA48 6442450944") ||
+		!strings.Contains(r.stdout, "supports:  LBA48 yes, FLUSH CACHE yes, SMART no") || !strings.Contains(r.stdout, "model:     Coraid EtherDrive vblade") {
+		t.Errorf("aoe ping (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = w.aoe(t, "aoe", "ping", "e1.2", "-i", "i0", "-c", "1", "--json", "--identify", "--hex")
+	var sum pingSummary
+	if err := jsonUnmarshal(r.stdout, &sum); err != nil || sum.Answered != 1 || len(sum.Identify) != 1 || sum.Identify[0].Sectors != 6442450944 {
+		t.Errorf("--json (exit %d): %v %s", r.code, err, r.stdout)
+	}
+	r = w.aoe(t, "aoe", "ping", "e9.9", "-i", "i0", "-c", "2", "--interval", "10ms", "--timeout", "200ms")
+	if r.code != 1 || !strings.Contains(r.stdout, "no reply from e9.9: seq=2") || !strings.Contains(r.stdout, "2 requests sent, 0 answered, 100% loss") ||
+		r.stderr != "aoe ping: no reply from e9.9 on i0 (2 requests)\n" {
+		t.Errorf("no reply (exit %d): %s%s", r.code, r.stdout, r.stderr)
+	}
+
+	for _, args := range [][]string{
+		{"-s", "2", "1", "2", "i0"},
+		{"-v", "-s", "2", "1", "2", "i0"},
+		{"-v", "-t", "5", "-s", "2", "1", "2", "i0"},
+		{"-i", "-s", "2", "1", "2", "i0"},
+		{"-I", "-s", "2", "1", "2", "i0"},
+		{"-S", "return_status", "-s", "2", "1", "2", "i0"},
+		{"-h"},
+		{"1", "2"},
+		{"-s", "0", "1", "2", "i0"},
+	} {
+		ours := w.aoe(t, append([]string{"aoeping"}, args...)...)
+		theirs := w.tool(t, append([]string{"aoeping"}, args...)...)
+		if ours.stdout != theirs.stdout || ours.stderr != theirs.stderr || ours.code != theirs.code {
+			t.Errorf("aoeping %s:\nours (exit %d): %q %q\naoetools (exit %d): %q %q", strings.Join(args, " "),
+				ours.code, ours.stdout, ours.stderr, theirs.code, theirs.stdout, theirs.stderr)
+		}
+	}
+	// A timeout: aoetools dies by SIGALRM (exit 142, no message); ours says so.
+	ours, theirs := w.aoe(t, "aoeping", "-s", "1", "9", "9", "i0"), w.tool(t, "aoeping", "-s", "1", "9", "9", "i0")
+	if theirs.code != 142 || ours.code != 1 || ours.stderr != "aoeping: timeout: no answer from e9.9 on i0 after 1 s\n" {
+		t.Errorf("timeout: ours %+v, aoetools %+v", ours, theirs)
+	}
+}

@@ -158,12 +158,23 @@ func (c *Client) window(mac net.HardwareAddr) chan struct{} {
 	return w
 }
 
-// register adds a call under a new tag and returns the tag.
-func (c *Client) register(cl *call) (uint32, error) {
+// ErrTagInUse: a request asked for a tag that a pending request has.
+var ErrTagInUse = errors.New("aoe: tag in use")
+
+// register adds a call under a tag and returns the tag: want when it has
+// bit 31 set (the caller chose it), else a fresh one.
+func (c *Client) register(cl *call, want uint32) (uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
 		return 0, c.err
+	}
+	if want&TagUserspace != 0 {
+		if _, busy := c.calls[want]; busy {
+			return 0, fmt.Errorf("%w: %#08x", ErrTagInUse, want)
+		}
+		c.calls[want] = cl
+		return want, nil
 	}
 	for {
 		tag := c.newTag()
@@ -200,7 +211,7 @@ func (c *Client) send(req *Frame, tag uint32) error {
 }
 
 // Request sends req to its Destination (a target's MAC) and returns the
-// reply, sending it again with a doubling timeout when none comes. The reply
+// reply (its Tag is used when it has bit 31 set, else a fresh tag is), sending it again with a doubling timeout when none comes. The reply
 // must come from that MAC with the request's tag, address and command. A
 // reply with the E flag is returned with its ErrorCode as the error. At most
 // the target's window of requests is outstanding at once.
@@ -217,7 +228,7 @@ func (c *Client) Request(ctx context.Context, req *Frame) (*Frame, error) {
 	defer func() { <-w }()
 
 	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, src: req.Destination, ch: make(chan *Frame, 1), once: true}
-	tag, err := c.register(cl)
+	tag, err := c.register(cl, req.Tag)
 	if err != nil {
 		return nil, err
 	}
@@ -254,13 +265,13 @@ func (c *Client) Request(ctx context.Context, req *Frame) (*Frame, error) {
 }
 
 // Broadcast sends req to every target (Ethernet broadcast; Shelf and Slot
-// may be the broadcast values) and delivers each reply with its tag and a
+// may be the broadcast values; Tag as for Request) and delivers each reply with its tag and a
 // matching address on the returned channel, until stop is called. resend
 // sends the same request again, with the same tag, so that replies to every
 // copy arrive on the channel (duplicates included).
 func (c *Client) Broadcast(req *Frame) (replies <-chan *Frame, resend func() error, stop func(), err error) {
 	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, ch: make(chan *Frame, 4096)}
-	tag, err := c.register(cl)
+	tag, err := c.register(cl, req.Tag)
 	if err != nil {
 		return nil, nil, nil, err
 	}

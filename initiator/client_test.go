@@ -335,3 +335,21 @@ func TestResponseFilter(t *testing.T) {
 		}
 	}
 }
+
+func TestChosenTag(t *testing.T) {
+	c, _ := setup(t, newTarget(1, 2, targetMAC))
+	req := identify(1, 2, targetMAC)
+	req.Tag = initiator.TagUserspace | 41
+	f, err := c.Request(context.Background(), req)
+	if err != nil || f.Tag != initiator.TagUserspace|41 {
+		t.Fatalf("%v %v", f, err)
+	}
+	_, _, stop, err := c.Broadcast(&initiator.Frame{Shelf: 1, Slot: 2, Tag: initiator.TagUserspace | 7, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if _, _, _, err := c.Broadcast(&initiator.Frame{Shelf: 1, Slot: 2, Tag: initiator.TagUserspace | 7, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}}); !errors.Is(err, initiator.ErrTagInUse) {
+		t.Errorf("second use of a pending tag: %v", err)
+	}
+}
