@@ -267,7 +267,11 @@ func runAoeping(cmd *cobra.Command, o *aoepingOptions, args []string) error {
 	}
 	if sc.out {
 		buf := make([]byte, 512)
-		if _, err := io.ReadFull(o.env.Stdin, buf); err != nil {
+		in := o.env.Stdin
+		if in == nil {
+			in = strings.NewReader("")
+		}
+		if _, err := io.ReadFull(in, buf); err != nil {
 			fmt.Fprintf(o.stderr(), "aoeping Error: write_log needs 512 bytes on standard input: %v\n", err)
 			return silentExit(ExitFailure)
 		}

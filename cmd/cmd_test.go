@@ -36,6 +36,7 @@ type runOpts struct {
 	realNodes bool   // verify and write the nodes for real (no recording)
 	mountInfo string // mount table; default: none
 	modinfo   func(string) (string, error)
+	stdin     string
 }
 
 // execute runs argv in process with recorded control-node writes.
@@ -44,6 +45,7 @@ func execute(t *testing.T, argv []string, o runOpts) run {
 	var stdout, stderr bytes.Buffer
 	var r run
 	env := &Env{
+		Stdin:     strings.NewReader(o.stdin),
 		Stdout:    &stdout,
 		Stderr:    &stderr,
 		Getenv:    func(k string) string { return o.env[k] },

@@ -106,6 +106,8 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newFlushCmd,
 	newPingCmd,
 	newCfgCmd,
+	newMaskCmd,
+	newReserveCmd,
 	newVersionCmd,
 }
 

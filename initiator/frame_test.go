@@ -262,6 +262,10 @@ func TestMaskAndReserve(t *testing.T) {
 	if err := got.UnmarshalBinary([]byte{0, 1, 3, 1}); err != nil || got.Error != MaskListFull || got.FailedIndex != 1 {
 		t.Errorf("mask error reply %+v %v", got, err)
 	}
+	enc, err = (&MaskArg{Command: MaskEdit, Error: MaskListFull, FailedIndex: 4}).MarshalBinary()
+	if err != nil || !bytes.Equal(enc, []byte{0, 1, 3, 4}) {
+		t.Errorf("mask error reply encodes as %x, %v", enc, err)
+	}
 	if err := got.UnmarshalBinary([]byte{0, 0, 0, 2, 0, 0, 1, 2, 3, 4, 5, 6}); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("short mask list: %v", err)
 	}

@@ -95,6 +95,10 @@ func (a *MaskArg) MarshalBinary() ([]byte, error) {
 	b[1] = uint8(a.Command)
 	b[2] = uint8(a.Error)
 	b[3] = uint8(len(a.Directives))
+	if a.Error != MaskOK {
+		// A reply with an error carries the failing directive's index.
+		b[3] = a.FailedIndex
+	}
 	for i, d := range a.Directives {
 		if len(d.MAC) != 6 {
 			return nil, ErrBadAddress

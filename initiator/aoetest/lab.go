@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goaoe/aoe/initiator"
+	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 )
 
@@ -259,4 +262,26 @@ func (s *SyncBuffer) Lines() []string {
 		out = append(out, sc.Text())
 	}
 	return out
+}
+
+// ServeTarget serves t on a raw socket on ifname inside ns, with the
+// interface's MAC, until cleanup.
+func (l *Lab) ServeTarget(ns, ifname string, t *Target) {
+	l.t.Helper()
+	l.Do(ns, func() {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		conn, err := packet.Listen(ifi, packet.Raw, initiator.EtherType, nil)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		t.MAC = ifi.HardwareAddr
+		go t.Serve(conn)
+		l.t.Cleanup(func() {
+			conn.SetReadDeadline(time.Now())
+			conn.Close()
+		})
+	})
 }

@@ -29,8 +29,16 @@ type Target struct {
 	// Silent makes the target ignore everything.
 	Silent bool
 
-	mu     sync.Mutex
-	config []byte
+	// SMART makes IDENTIFY claim SMART support and answers SMART commands
+	// (vblade does neither).
+	SMART bool
+	// MaxMasks bounds the Mac Mask List (vblade: 32).
+	MaxMasks int
+
+	mu       sync.Mutex
+	config   []byte
+	masks    []net.HardwareAddr
+	reserved []net.HardwareAddr
 	// Requests counts the requests the target answered, by command.
 	Requests map[initiator.Command]int
 }
@@ -83,6 +91,12 @@ func (t *Target) Handle(b []byte) []byte {
 	if (req.Shelf != t.Shelf && req.Shelf != initiator.BroadcastShelf) || (req.Slot != t.Slot && req.Slot != initiator.BroadcastSlot) {
 		return nil
 	}
+	t.mu.Lock()
+	masked := len(t.masks) > 0 && !containsMAC(t.masks, req.Source)
+	t.mu.Unlock()
+	if masked {
+		return nil // a mask list that does not name the sender: silence
+	}
 	rep := req
 	rep.Destination, rep.Source = req.Source, t.MAC
 	rep.Shelf, rep.Slot = t.Shelf, t.Slot
@@ -97,7 +111,18 @@ func (t *Target) Handle(b []byte) []byte {
 	case *initiator.ConfigArg:
 		return t.handleConfig(&rep, arg)
 	case *initiator.ATAArg:
+		t.mu.Lock()
+		reserved := len(t.reserved) > 0 && !containsMAC(t.reserved, req.Source) && arg.CmdStatus != initiator.ATAIdentify
+		t.mu.Unlock()
+		if reserved {
+			rep.Error, rep.Err = true, initiator.ErrTargetReserved
+			break
+		}
 		rep.Arg = t.ata(arg, &rep)
+	case *initiator.MaskArg:
+		rep.Arg = t.mask(arg, &rep)
+	case *initiator.ReserveArg:
+		rep.Arg = t.reserve(arg, req.Source, &rep)
 	default:
 		rep.Error, rep.Err = true, initiator.ErrUnrecognizedCommand
 	}
@@ -166,10 +191,113 @@ func (t *Target) ata(arg *initiator.ATAArg, rep *initiator.Frame) *initiator.ATA
 			rep.Error, rep.Err = true, initiator.ErrBadArgument
 			return arg
 		}
+	case initiator.ATASmart:
+		if !t.SMART || arg.LBA[1] != 0x4f || arg.LBA[2] != 0xc2 {
+			out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+			break
+		}
+		switch arg.FeatureErr {
+		case 0xd0, 0xd5: // read data, read log
+			out.Data = bytes.Repeat([]byte{arg.FeatureErr}, 512)
+		case 0xd6: // write log
+			if !arg.Write || len(arg.Data) < 512 {
+				out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+			}
+		case 0xd4, 0xd8, 0xd9, 0xda:
+		default:
+			out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+		}
 	default:
 		out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr
 	}
 	return &out
+}
+
+// Masks returns the Mac Mask List.
+func (t *Target) Masks() []net.HardwareAddr {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]net.HardwareAddr(nil), t.masks...)
+}
+
+// Reserved returns the reserve list.
+func (t *Target) Reserved() []net.HardwareAddr {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]net.HardwareAddr(nil), t.reserved...)
+}
+
+func containsMAC(list []net.HardwareAddr, m net.HardwareAddr) bool {
+	for _, x := range list {
+		if bytes.Equal(x, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Target) mask(arg *initiator.MaskArg, rep *initiator.Frame) initiator.Arg {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	max := t.MaxMasks
+	if max == 0 {
+		max = 32
+	}
+	switch arg.Command {
+	case initiator.MaskRead:
+	case initiator.MaskEdit:
+		list := append([]net.HardwareAddr(nil), t.masks...)
+		for i, d := range arg.Directives {
+			switch d.Command {
+			case initiator.DirectiveNone:
+			case initiator.DirectiveAdd:
+				if !containsMAC(list, d.MAC) {
+					if len(list) >= max {
+						return &initiator.MaskArg{Command: arg.Command, Error: initiator.MaskListFull, FailedIndex: uint8(i)}
+					}
+					list = append(list, d.MAC)
+				}
+			case initiator.DirectiveDelete:
+				for j, m := range list {
+					if bytes.Equal(m, d.MAC) {
+						list = append(list[:j:j], list[j+1:]...)
+						break
+					}
+				}
+			default:
+				return &initiator.MaskArg{Command: arg.Command, Error: initiator.MaskBadDirective, FailedIndex: uint8(i)}
+			}
+		}
+		t.masks = list
+	default:
+		rep.Error, rep.Err = true, initiator.ErrBadArgument
+		return arg
+	}
+	out := &initiator.MaskArg{Command: arg.Command}
+	for _, m := range t.masks {
+		out.Directives = append(out.Directives, initiator.Directive{Command: initiator.DirectiveNone, MAC: m})
+	}
+	return out
+}
+
+func (t *Target) reserve(arg *initiator.ReserveArg, from net.HardwareAddr, rep *initiator.Frame) initiator.Arg {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch arg.Command {
+	case initiator.ReserveRead:
+	case initiator.ReserveSet:
+		if len(t.reserved) > 0 && !containsMAC(t.reserved, from) {
+			rep.Error, rep.Err = true, initiator.ErrTargetReserved
+			break
+		}
+		t.reserved = append([]net.HardwareAddr(nil), arg.MACs...)
+	case initiator.ReserveForceSet:
+		t.reserved = append([]net.HardwareAddr(nil), arg.MACs...)
+	default:
+		rep.Error, rep.Err = true, initiator.ErrBadArgument
+		return arg
+	}
+	return &initiator.ReserveArg{Command: arg.Command, MACs: append([]net.HardwareAddr(nil), t.reserved...)}
 }
 
 // identify builds IDENTIFY DEVICE data like vblade's.
@@ -189,6 +317,9 @@ func (t *Target) identify() []byte {
 	w(47, 0x8000)
 	w(49, 0x0200)
 	w(50, 0x4000)
+	if t.SMART {
+		w(82, 0x0001)
+	}
 	w(83, 0x5400)
 	w(84, 0x4000)
 	w(86, 0x1400)
