@@ -27,7 +27,9 @@ func TestMaskAndReserveFakeTarget(t *testing.T) {
 	w.ServeTarget(w.tgt, "t0", tg)
 	self := w.selfMAC(t)
 	other, third, fourth := "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
-	mask := func(args ...string) run { return w.aoe(t, append([]string{"aoe", "mask", "e4.2", "-i", "i0"}, args...)...) }
+	mask := func(args ...string) run {
+		return w.aoe(t, append([]string{"aoe", "mask", "e4.2", "-i", "i0"}, args...)...)
+	}
 
 	if r := mask(); r.code != 0 || r.stdout != "e4.2 via "+tg.MAC.String()+" on i0: mask (empty: every initiator)\n" {
 		t.Errorf("empty mask (exit %d): %q %q", r.code, r.stdout, r.stderr)

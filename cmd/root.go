@@ -108,6 +108,7 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newCfgCmd,
 	newMaskCmd,
 	newReserveCmd,
+	newSancheckCmd,
 	newVersionCmd,
 }
 
@@ -123,6 +124,7 @@ var classics = map[string]func(*globalOptions) *cobra.Command{
 	"aoe-version":    newVersionCmd,
 	"aoecfg":         newCfgCmd,
 	"aoeping":        newPingCmd,
+	"aoe-sancheck":   newSancheckCmd,
 }
 
 // ClassicNames lists the aoetools names the binary answers to, sorted.

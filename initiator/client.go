@@ -31,6 +31,9 @@ var (
 	ErrTimeout = errors.New("aoe: no reply")
 	// ErrClosed: the client was closed.
 	ErrClosed = errors.New("aoe: client closed")
+	// ErrSend: the frame could not be sent (interface down, frame larger
+	// than the link takes...).
+	ErrSend = errors.New("aoe: send failed")
 )
 
 // Stats count what a client did.
@@ -204,7 +207,7 @@ func (c *Client) send(req *Frame, tag uint32) error {
 		return err
 	}
 	if _, err := c.conn.WriteTo(b, &packet.Addr{HardwareAddr: f.Destination}); err != nil {
-		return fmt.Errorf("aoe: send on %s: %w", c.ifi.Name, err)
+		return fmt.Errorf("%w on %s: %w", ErrSend, c.ifi.Name, err)
 	}
 	c.stats.sent.Add(1)
 	return nil
