@@ -35,6 +35,14 @@ func GenDocs(manDir, mdDir string) error {
 		if err := doc.GenManTree(root, header, manDir); err != nil {
 			return err
 		}
+		// aoeping and aoecfg take aoetools' arguments, not those of aoe ping
+		// and aoe cfg: they get pages of their own.
+		for _, name := range []string{"aoeping", "aoecfg"} {
+			c := NewCommand(name, &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
+			if err := doc.GenManTree(c, header, manDir); err != nil {
+				return err
+			}
+		}
 	}
 	if mdDir != "" {
 		if err := os.MkdirAll(mdDir, 0o755); err != nil {

@@ -163,15 +163,19 @@ func NewRootCmd(env *Env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "aoe",
 		Short: "Manage ATA over Ethernet (AoE) storage",
-		Long: `aoe manages ATA over Ethernet (AoE) storage on Linux: it shows the disks
-that the kernel's aoe driver has found (/dev/etherd/eX.Y), asks the driver to
-discover targets, restricts the network interfaces it uses, and makes it
-revalidate or forget devices.
+		Long: `aoe manages ATA over Ethernet (AoE) storage on Linux. With the kernel's aoe
+driver it shows the disks the driver has found (/dev/etherd/eX.Y), asks it
+to discover targets, restricts the network interfaces it uses, and makes it
+revalidate or forget devices. On the wire, from userspace (root or
+CAP_NET_RAW, no driver needed), it finds every target (discover --probe),
+pings them, reads and sets their config strings, checks the SAN's paths and
+MTUs, and edits targets' MAC mask and reserve lists.
 
 It replaces aoetools: invoked through a symlink named aoe-stat, aoe-discover,
-aoe-interfaces, aoe-revalidate or aoe-flush, it behaves as that aoetools 36
-command, with the same output, messages and exit codes, except for the
-aoetools bugs that each command's page lists as fixed.` + exitCodesHelp,
+aoe-interfaces, aoe-revalidate, aoe-flush, aoe-version, aoe-sancheck,
+aoeping or aoecfg, it behaves as that aoetools 36 command, with the same
+output, messages and exit codes, except for the aoetools bugs that each
+command's page lists as fixed.` + exitCodesHelp,
 		Example: `  sudo modprobe aoe
   aoe stat
   aoe discover --wait e1.2 --timeout 60s

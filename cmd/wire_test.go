@@ -227,7 +227,8 @@ func TestPingRound(t *testing.T) {
 // vblade's replies reach 60 bytes and aoetools' aoeping hears them).
 func TestPingVblade(t *testing.T) {
 	w := newWireLab(t)
-	w.Vblade(w.tgt, "t0", 1, 2, w.Image(3<<40)) // 3 TiB: beyond LBA28
+	w.Vblade(w.tgt, "t0", 1, 2, w.Image(3<<40))       // 3 TiB: beyond LBA28
+	w.Vblade(w.tgt, "t0", 1, 4, w.Image(1<<20), "-r") // read-only
 	long := strings.Repeat("y", 28)
 	if r := w.aoe(t, "aoe", "cfg", "e1.2", "-i", "i0", "-c", "fset", "-s", long); r.code != 0 {
 		t.Fatalf("fset: %s", r.stderr)
@@ -239,6 +240,10 @@ func TestPingVblade(t *testing.T) {
 		!strings.HasPrefix(lines[6], "rtt min/avg/max = ") || !strings.Contains(r.stdout, "capacity:  6442450944 sectors (3.30 TB); LBA28 268435455, LBA48 6442450944") ||
 		!strings.Contains(r.stdout, "supports:  LBA48 yes, FLUSH CACHE yes, SMART no") || !strings.Contains(r.stdout, "model:     Coraid EtherDrive vblade") {
 		t.Errorf("aoe ping (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = w.aoe(t, "aoe", "ping", "e1.4", "-i", "i0", "-c", "1", "--identify")
+	if r.code != 0 || !strings.Contains(r.stdout, "capacity:  2048 sectors (1.05 MB)") {
+		t.Errorf("read-only target (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = w.aoe(t, "aoe", "ping", "e1.2", "-i", "i0", "-c", "1", "--json", "--identify", "--hex")
 	var sum pingSummary
