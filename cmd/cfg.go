@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -265,12 +264,6 @@ func writeCfgTable(w io.Writer, answers []cfgAnswer) error {
 		rows = append(rows, []string{a.Device, a.MAC, a.Interface, c})
 	}
 	return writeTable(w, []string{"DEVICE", "MAC", "IFACE", "CONFIG"}, rows, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft})
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // aoecfgErrors are aoecfg's words for AoE error codes (index = code).

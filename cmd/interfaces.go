@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -168,9 +167,7 @@ func (o *interfacesOptions) showInterfaces(cmd *cobra.Command) error {
 	}
 	names := sysfs.ParseInterfaceList(string(b))
 	if o.json {
-		enc := json.NewEncoder(o.stdout())
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return writeJSON(o.stdout(), struct {
 			Interfaces []string `json:"interfaces"`
 			Restricted bool     `json:"restricted"`
 		}{Interfaces: append([]string{}, names...), Restricted: len(names) > 0})

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -129,9 +128,7 @@ func writeProbeJSON(w io.Writer, targets []discover.Target) error {
 	for _, t := range targets {
 		out = append(out, toProbeJSON(t))
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeJSON(w, out)
 }
 
 func writeProbeTable(w io.Writer, targets []discover.Target) error {

@@ -255,7 +255,7 @@ func sanReport(paths []*sanPath, ifaces []sanIface) []sanDevice {
 			if p.identity != nil {
 				if first == nil {
 					first = p.identity
-				} else if p.identity.Serial != first.Serial || p.identity.Model != first.Model || p.identity.Sectors() != first.Sectors() {
+				} else if !p.identity.SameDisk(*first) {
 					d.Conflict = true
 				}
 			}

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -196,9 +195,7 @@ func writeStatJSON(w interface{ Write([]byte) (int, error) }, devs []sysfs.Devic
 	for _, d := range devs {
 		out = append(out, toStatJSON(d))
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeJSON(w, out)
 }
 
 func writeStatTable(w interface{ Write([]byte) (int, error) }, devs []sysfs.Device, wide bool) error {

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -86,9 +85,7 @@ func runVersion(cmd *cobra.Command, o *versionOptions) error {
 			fmt.Fprintf(o.stdout(), "%22s:\t%s\n", l[0], l[1])
 		}
 	case o.json:
-		enc := json.NewEncoder(o.stdout())
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]string{"aoe": tool, "installed_driver": installed, "running_driver": running})
+		return writeJSON(o.stdout(), map[string]string{"aoe": tool, "installed_driver": installed, "running_driver": running})
 	default:
 		fmt.Fprintf(o.stdout(), "aoe:                   %s\ninstalled aoe driver:  %s\nrunning aoe driver:    %s\n", tool, installed, running)
 	}

@@ -374,7 +374,7 @@ func conflicting(paths []Path) bool {
 			first = p.Identity
 			continue
 		}
-		if p.Identity.Serial != first.Serial || p.Identity.Model != first.Model || p.Identity.Sectors() != first.Sectors() {
+		if !p.Identity.SameDisk(*first) {
 			return true
 		}
 	}

@@ -51,6 +51,14 @@ func (id Identity) Sectors() uint64 {
 	return uint64(id.LBA28Sectors)
 }
 
+// SameDisk reports whether two IDENTIFY answers describe the same disk:
+// same serial, model and capacity. Two targets that claim one AoE address
+// with different disks are a misconfiguration; one disk seen through
+// several MACs is multipath.
+func (id Identity) SameDisk(other Identity) bool {
+	return id.Serial == other.Serial && id.Model == other.Model && id.Sectors() == other.Sectors()
+}
+
 // ataString reads words [from, to) as an ATA string.
 func ataString(b []byte, from, to int) string {
 	s := make([]byte, 0, 2*(to-from))
