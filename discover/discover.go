@@ -24,9 +24,17 @@ type Options struct {
 	// broadcast, before the probe ends (default 300ms).
 	Quiet time.Duration
 	// Resend are the times, from the start, at which the broadcast is sent
-	// again, so that one lost frame loses no target (default 50ms, 150ms,
-	// 300ms, 500ms).
+	// again in any case (default 50ms and 150ms). After them, while the
+	// latest copy was not answered by every responder known so far (a sign
+	// of loss), the broadcast is sent again every ResendInterval, up to
+	// MaxSends copies in all, so that lost frames lose no target. An empty,
+	// non-nil Resend sends one copy only.
 	Resend []time.Duration
+	// ResendInterval is the time between the copies sent for loss
+	// (default 150ms).
+	ResendInterval time.Duration
+	// MaxSends bounds the copies of the broadcast (default 10).
+	MaxSends int
 	// NoIdentify skips ATA IDENTIFY.
 	NoIdentify bool
 }
@@ -39,7 +47,13 @@ func (o Options) withDefaults() Options {
 		o.Quiet = 300 * time.Millisecond
 	}
 	if o.Resend == nil {
-		o.Resend = []time.Duration{50 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond, 500 * time.Millisecond}
+		o.Resend = []time.Duration{50 * time.Millisecond, 150 * time.Millisecond}
+	}
+	if o.ResendInterval <= 0 {
+		o.ResendInterval = 150 * time.Millisecond
+	}
+	if o.MaxSends <= 0 {
+		o.MaxSends = 10
 	}
 	return o
 }
@@ -184,37 +198,54 @@ func Collect(ctx context.Context, clients []*initiator.Client, req *initiator.Fr
 
 	start := time.Now()
 	seen := map[pathKey]bool{}
+	// round holds the responders heard since the latest copy was sent: a
+	// round with fewer than all known responders shows loss.
+	round := map[pathKey]bool{}
 	var out []Response
 	lastNew, lastSend := start, start
-	next := 0 // index in o.Resend
+	sends, next := 1, 0 // copies sent; index in o.Resend
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		now := time.Now()
-		for next < len(o.Resend) && now.Sub(start) >= o.Resend[next] {
+		// The next copy is due at the next scheduled time, or, after the
+		// schedule, ResendInterval after the last copy when that one showed
+		// loss; it is never due once MaxSends copies went out.
+		var due time.Time
+		switch {
+		case len(o.Resend) == 0 || sends >= o.MaxSends:
+		case next < len(o.Resend):
+			due = start.Add(o.Resend[next])
+		case len(round) < len(seen):
+			due = lastSend.Add(o.ResendInterval)
+		}
+		if !due.IsZero() && !now.Before(due) {
 			for _, resend := range resends {
 				_ = resend() // the first copy went out; a failed resend is not fatal
 			}
-			lastSend = now
-			next++
+			lastSend, round = now, map[pathKey]bool{}
+			sends++
+			if next < len(o.Resend) {
+				next++
+			}
+			continue
 		}
 		quietUntil := lastNew.Add(o.Quiet)
 		if t := lastSend.Add(o.Quiet); t.After(quietUntil) {
 			quietUntil = t
 		}
-		if next >= len(o.Resend) && !now.Before(quietUntil) {
+		if due.IsZero() && !now.Before(quietUntil) {
 			return out, nil
 		}
 		wake := quietUntil
-		if next < len(o.Resend) {
-			if t := start.Add(o.Resend[next]); t.Before(wake) {
-				wake = t
-			}
+		if !due.IsZero() && due.Before(wake) {
+			wake = due
 		}
 		timer.Reset(max(time.Until(wake), time.Millisecond))
 		select {
 		case r := <-replies:
 			k := pathKey{iface: r.Client.Interface().Name, mac: string(r.Frame.Source), shelf: r.Frame.Shelf, slot: r.Frame.Slot}
+			round[k] = true
 			if seen[k] {
 				continue
 			}
