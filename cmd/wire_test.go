@@ -96,9 +96,11 @@ func (w *wireLab) aoe(t *testing.T, argv ...string) run {
 	return r
 }
 
-// tool runs a program (aoetools' C tools) inside the initiator namespace.
+// tool runs one of aoetools' C tools inside the initiator namespace, found
+// in the system directories only (an installed aoe would shadow it from
+// /usr/local/sbin) and with argv[0] as typed, which getopt's messages show.
 func (w *wireLab) tool(t *testing.T, argv ...string) run {
-	cmd := exec.Command("ip", append([]string{"netns", "exec", w.ini}, argv...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", w.ini, "env", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, argv...)...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
