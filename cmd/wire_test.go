@@ -19,14 +19,9 @@ import (
 // fakeSAN is an in-memory segment with a client and fake targets.
 func fakeSAN(t *testing.T, targets ...*aoetest.Target) *initiator.Client {
 	nw := &aoetest.Network{}
-	host := net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}
-	c := initiator.New(initiator.Interface{Name: "eth0", MAC: host, MTU: 1500}, nw.Port(host))
-	c.RTO = 20 * time.Millisecond
-	t.Cleanup(func() { c.Close() })
+	c := nw.Client(t, "eth0", net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}, 1500)
 	for _, tg := range targets {
-		p := nw.Port(tg.MAC)
-		go tg.Serve(p)
-		t.Cleanup(func() { p.Close() })
+		nw.Serve(t, tg)
 	}
 	return c
 }

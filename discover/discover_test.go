@@ -22,18 +22,12 @@ type segment struct {
 // newSegment makes a segment with a client on interface name.
 func newSegment(t *testing.T, name string, hostMAC net.HardwareAddr, mtu int) *segment {
 	nw := &aoetest.Network{}
-	c := initiator.New(initiator.Interface{Name: name, MAC: hostMAC, MTU: mtu}, nw.Port(hostMAC))
-	c.RTO = 20 * time.Millisecond
+	c := nw.Client(t, name, hostMAC, mtu)
 	c.Retries = 10
-	t.Cleanup(func() { c.Close() })
 	return &segment{nw, c}
 }
 
-func (s *segment) serve(t *testing.T, tg *aoetest.Target) {
-	p := s.nw.Port(tg.MAC)
-	go tg.Serve(p)
-	t.Cleanup(func() { p.Close() })
-}
+func (s *segment) serve(t *testing.T, tg *aoetest.Target) { s.nw.Serve(t, tg) }
 
 func target(shelf uint16, slot uint8, mac byte, sectors uint64, serial string) *aoetest.Target {
 	return &aoetest.Target{Shelf: shelf, Slot: slot, MAC: net.HardwareAddr{2, 0xae, 0, 0, 0, mac},

@@ -24,13 +24,9 @@ var (
 func setup(t *testing.T, targets ...*aoetest.Target) (*initiator.Client, *aoetest.Network) {
 	t.Helper()
 	nw := &aoetest.Network{}
-	c := initiator.New(initiator.Interface{Name: "test0", MAC: hostMAC, MTU: 1500}, nw.Port(hostMAC))
-	c.RTO = 20 * time.Millisecond
-	t.Cleanup(func() { c.Close() })
+	c := nw.Client(t, "test0", hostMAC, 1500)
 	for _, tg := range targets {
-		p := nw.Port(tg.MAC)
-		go tg.Serve(p)
-		t.Cleanup(func() { p.Close() })
+		nw.Serve(t, tg)
 	}
 	return c, nw
 }

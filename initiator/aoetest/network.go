@@ -10,8 +10,10 @@ import (
 	"net"
 	"os"
 	"sync"
+	"testing"
 	"time"
 
+	"github.com/goaoe/aoe/initiator"
 	"github.com/mdlayher/packet"
 )
 
@@ -148,3 +150,19 @@ func (p *Port) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline does nothing: writes never block.
 func (p *Port) SetWriteDeadline(time.Time) error { return nil }
+
+// Client returns an initiator client on a new port of the segment, closed
+// at the end of the test, with a short retransmission timeout.
+func (n *Network) Client(t testing.TB, name string, mac net.HardwareAddr, mtu int) *initiator.Client {
+	c := initiator.New(initiator.Interface{Name: name, MAC: mac, MTU: mtu}, n.Port(mac))
+	c.RTO = 20 * time.Millisecond
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Serve puts a target on a new port of the segment until the test ends.
+func (n *Network) Serve(t testing.TB, tg *Target) {
+	p := n.Port(tg.MAC)
+	go tg.Serve(p)
+	t.Cleanup(func() { p.Close() })
+}
