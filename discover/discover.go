@@ -24,11 +24,14 @@ type Options struct {
 	// broadcast, before the probe ends (default 300ms).
 	Quiet time.Duration
 	// Resend are the times, from the start, at which the broadcast is sent
-	// again in any case (default 50ms and 150ms). After them, while the
-	// latest copy was not answered by every responder known so far (a sign
-	// of loss), the broadcast is sent again every ResendInterval, up to
-	// MaxSends copies in all, so that lost frames lose no target. An empty,
-	// non-nil Resend sends one copy only.
+	// again in any case (default 50ms and 150ms). Once the network shows
+	// that it loses frames, the broadcast is sent again every
+	// ResendInterval up to MaxSends copies in all, so that a target missed
+	// by the early copies is still found. Signs of loss: a copy after the
+	// first not answered by every responder known by then, a responder
+	// first heard after the first copy (on a clean network all answer it),
+	// or a retransmission by one of the clients (such as an IDENTIFY under
+	// way). An empty, non-nil Resend sends one copy only.
 	Resend []time.Duration
 	// ResendInterval is the time between the copies sent for loss
 	// (default 150ms).
@@ -198,9 +201,18 @@ func Collect(ctx context.Context, clients []*initiator.Client, req *initiator.Fr
 
 	start := time.Now()
 	seen := map[pathKey]bool{}
-	// round holds the responders heard since the latest copy was sent: a
-	// round with fewer than all known responders shows loss.
+	// round holds the responders heard since the latest copy was sent.
+	// Loss, once seen, keeps the copies coming: a round complete among the
+	// known responders says nothing of the targets missed so far.
 	round := map[pathKey]bool{}
+	lossy := false
+	retransmits := func() (n uint64) {
+		for _, c := range clients {
+			n += c.Stats().Retransmits
+		}
+		return n
+	}
+	retransmitsAtStart := retransmits()
 	var out []Response
 	lastNew, lastSend := start, start
 	sends, next := 1, 0 // copies sent; index in o.Resend
@@ -216,10 +228,13 @@ func Collect(ctx context.Context, clients []*initiator.Client, req *initiator.Fr
 		case len(o.Resend) == 0 || sends >= o.MaxSends:
 		case next < len(o.Resend):
 			due = start.Add(o.Resend[next])
-		case len(round) < len(seen):
+		case lossy || len(round) < len(seen) || retransmits() > retransmitsAtStart:
 			due = lastSend.Add(o.ResendInterval)
 		}
 		if !due.IsZero() && !now.Before(due) {
+			if (sends >= 2 && len(round) < len(seen)) || retransmits() > retransmitsAtStart {
+				lossy = true
+			}
 			for _, resend := range resends {
 				_ = resend() // the first copy went out; a failed resend is not fatal
 			}
@@ -250,6 +265,9 @@ func Collect(ctx context.Context, clients []*initiator.Client, req *initiator.Fr
 				continue
 			}
 			seen[k] = true
+			if sends >= 2 {
+				lossy = true // a newcomer after the first copy: that copy was lost to it
+			}
 			out = append(out, r)
 			lastNew = time.Now()
 			if onNew != nil {

@@ -54,9 +54,12 @@ type Client struct {
 	ifi  Interface
 
 	// RTO is the first retransmission timeout of a unicast request; it
-	// doubles at each retransmission. Retries is how many times a request
-	// is sent again before ErrTimeout.
+	// doubles at each retransmission up to MaxRTO (AoE lives on a LAN, with
+	// sub-millisecond round trips: a long backoff only wastes the caller's
+	// time budget). Retries is how many times a request is sent again
+	// before ErrTimeout.
 	RTO     time.Duration
+	MaxRTO  time.Duration
 	Retries int
 
 	tag atomic.Uint32
@@ -91,6 +94,7 @@ func New(ifi Interface, conn net.PacketConn) *Client {
 		conn:    conn,
 		ifi:     ifi,
 		RTO:     250 * time.Millisecond,
+		MaxRTO:  500 * time.Millisecond,
 		Retries: 5,
 		calls:   map[uint32]*call{},
 		windows: map[string]chan struct{}{},
@@ -263,7 +267,7 @@ func (c *Client) Request(ctx context.Context, req *Frame) (*Frame, error) {
 		if attempt >= c.Retries {
 			return nil, fmt.Errorf("%w from %s (%v) on %s after %d tries", ErrTimeout, DeviceName(req.Shelf, req.Slot), req.Destination, c.ifi.Name, attempt+1)
 		}
-		rto *= 2
+		rto = min(rto*2, max(c.MaxRTO, c.RTO))
 	}
 }
 

@@ -349,3 +349,21 @@ func TestChosenTag(t *testing.T) {
 		t.Errorf("second use of a pending tag: %v", err)
 	}
 }
+
+func TestBackoffCapped(t *testing.T) {
+	tg := newTarget(1, 2, targetMAC)
+	tg.Silent = true
+	c, _ := setup(t, tg)
+	c.RTO, c.MaxRTO, c.Retries = 10*time.Millisecond, 20*time.Millisecond, 6
+	// Capped, the 7 tries take 10+6*20 = 130 ms and end in ErrTimeout
+	// within the budget; uncapped (10+20+...+640 = 1270 ms) the budget
+	// would run out first.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := c.Request(ctx, identify(1, 2, targetMAC)); !errors.Is(err, initiator.ErrTimeout) {
+		t.Fatalf("err %v, want ErrTimeout (all tries within the budget)", err)
+	}
+	if s := c.Stats(); s.Sent != 7 {
+		t.Errorf("sent %d, want 7", s.Sent)
+	}
+}
