@@ -19,16 +19,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/internal/aoelab"
 )
 
 // san is the test network: a VM with eth0 on br0 and eth1 on br1, and
 // vblade targets each on its own port (own MAC) of a bridge.
 type san struct {
 	t    *testing.T
-	lab  *aoetest.Lab
+	lab  *aoelab.Lab
 	ns   string
-	vm   *aoetest.VM
+	vm   *aoelab.VM
 	port int
 	tgts map[string]*target
 }
@@ -65,7 +65,7 @@ func (s *san) restart(tg *target) {
 }
 
 // run runs a guest script and returns the result.
-func (s *san) run(script string) aoetest.Result {
+func (s *san) run(script string) aoelab.Result {
 	s.t.Helper()
 	return s.vm.Run(script, 3*time.Minute)
 }
@@ -106,12 +106,12 @@ func (s *san) waitState(dev, want string, timeout time.Duration) {
 }
 
 func TestE2E(t *testing.T) {
-	lab := aoetest.NewLab(t)
+	lab := aoelab.NewLab(t)
 	cache := os.Getenv("AOE_E2E_CACHE")
 	if cache == "" {
 		cache = "/var/tmp/aoe-e2e-cache"
 	}
-	k := aoetest.FetchKernel(t, cache)
+	k := aoelab.FetchKernel(t, cache)
 	bin, _ := filepath.Abs("../bin/aoe")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%s is missing: run make first (make e2e does)", bin)
@@ -150,7 +150,7 @@ func TestE2E(t *testing.T) {
 	_ = e12
 
 	start := time.Now()
-	s.vm = lab.BootVM(ns, aoetest.VMConfig{
+	s.vm = lab.BootVM(ns, aoelab.VMConfig{
 		Kernel:  k,
 		Modules: []string{"drivers/block/aoe/aoe.ko", "fs/fat/fat.ko", "fs/fat/vfat.ko", "fs/nls/nls_cp437.ko", "fs/nls/nls_ascii.ko", "fs/nls/nls_utf8.ko"},
 		Files:   files, Links: links,

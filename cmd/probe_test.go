@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/internal/aoelab"
 )
 
 // TestProbeCLI runs `aoe discover --probe` inside a namespace against real
 // vblade targets: table, JSON, a conflict warning, interface choice, and
 // the message and exit status when nothing answers.
 func TestProbeCLI(t *testing.T) {
-	lab := aoetest.NewLab(t)
+	lab := aoelab.NewLab(t)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
 	lab.Veth(tgt, "t0", ini, "i0", 1500)
 	lab.Veth(tgt, "t1", ini, "i1", 1500)
@@ -111,7 +111,7 @@ func TestProbeUsage(t *testing.T) {
 // TestProbeWithoutCapNetRaw runs the real binary without CAP_NET_RAW: one
 // line saying what is needed, exit 4.
 func TestProbeWithoutCapNetRaw(t *testing.T) {
-	lab := aoetest.NewLab(t)
+	lab := aoelab.NewLab(t)
 	ini := lab.Namespace("ini")
 	lab.Veth(ini, "i0", lab.Namespace("tgt"), "t0", 1500)
 	if _, err := exec.LookPath("setpriv"); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/internal/aoelab"
 )
 
 // fakeSAN is an in-memory segment with a client and fake targets.
@@ -73,12 +74,12 @@ func TestQueryConfig(t *testing.T) {
 
 // wireLab is a namespace pair with vblade targets behind veth i0 (and i1).
 type wireLab struct {
-	*aoetest.Lab
+	*aoelab.Lab
 	tgt, ini string
 }
 
 func newWireLab(t *testing.T) *wireLab {
-	lab := aoetest.NewLab(t)
+	lab := aoelab.NewLab(t)
 	w := &wireLab{Lab: lab, tgt: lab.Namespace("tgt"), ini: lab.Namespace("ini")}
 	lab.Veth(w.tgt, "t0", w.ini, "i0", 1500)
 	return w

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/internal/aoelab"
 )
 
 // BenchmarkProbe64Vblade: 64 vblade targets in a namespace. Each iteration
@@ -20,7 +20,7 @@ func BenchmarkProbe64Vblade(b *testing.B) {
 	if _, err := os.Stat("/usr/sbin/aoe-sancheck"); err != nil {
 		b.Fatal("aoe-sancheck is needed: apt-get install aoetools")
 	}
-	lab := aoetest.NewLab(b)
+	lab := aoelab.NewLab(b)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
 	lab.Veth(tgt, "t0", ini, "i0", 1500)
 	img := lab.Image(1 << 20)

@@ -12,11 +12,12 @@ import (
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/internal/aoelab"
 	"github.com/mdlayher/packet"
 )
 
 // listen opens initiator clients on the named interfaces inside ns.
-func listen(t *testing.T, lab *aoetest.Lab, ns string, names ...string) []*initiator.Client {
+func listen(t *testing.T, lab *aoelab.Lab, ns string, names ...string) []*initiator.Client {
 	t.Helper()
 	var clients []*initiator.Client
 	lab.Do(ns, func() {
@@ -57,7 +58,7 @@ func setConfig(t *testing.T, c *initiator.Client, mac net.HardwareAddr, shelf ui
 // target (one disk on two interfaces), two different disks claiming one
 // address, and a jumbo-MTU path.
 func TestProbeVblade(t *testing.T) {
-	lab := aoetest.NewLab(t)
+	lab := aoelab.NewLab(t)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
 	lab.Veth(tgt, "t0", ini, "i0", 1500)
 	lab.Veth(tgt, "t1", ini, "i1", 1500)
@@ -135,7 +136,7 @@ func TestProbeVblade(t *testing.T) {
 // TestConfigStringEveryLength sets and reads back, on a real vblade, a
 // config string of every length from 0 to 1024 bytes.
 func TestConfigStringEveryLength(t *testing.T) {
-	lab := aoetest.NewLab(t)
+	lab := aoelab.NewLab(t)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
 	lab.Veth(tgt, "t0", ini, "i0", 1500)
 	lab.Vblade(tgt, "t0", 1, 2, lab.Image(1<<20))
@@ -164,7 +165,7 @@ func TestConfigStringEveryLength(t *testing.T) {
 // TestProbeVbladeLossy: 10% of the AoE frames are lost in each direction;
 // every one of 16 targets must still be found and identified.
 func TestProbeVbladeLossy(t *testing.T) {
-	lab := aoetest.NewLab(t)
+	lab := aoelab.NewLab(t)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
 	lab.Veth(tgt, "t0", ini, "i0", 1500)
 	lab.Loss(tgt, "t0", 10)
@@ -198,7 +199,7 @@ func TestProbeVbladeLossy(t *testing.T) {
 // TestProbeFakeTargetOnRawSocket: the in-process target served on a real
 // raw socket in a namespace.
 func TestProbeFakeTargetOnRawSocket(t *testing.T) {
-	lab := aoetest.NewLab(t)
+	lab := aoelab.NewLab(t)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
 	lab.Veth(tgt, "t0", ini, "i0", 1500)
 	lab.Do(tgt, func() {

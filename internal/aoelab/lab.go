@@ -1,4 +1,4 @@
-package aoetest
+package aoelab
 
 import (
 	"bufio"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 )
@@ -266,7 +267,7 @@ func (s *SyncBuffer) Lines() []string {
 
 // ServeTarget serves t on a raw socket on ifname inside ns, with the
 // interface's MAC, until cleanup.
-func (l *Lab) ServeTarget(ns, ifname string, t *Target) {
+func (l *Lab) ServeTarget(ns, ifname string, t *aoetest.Target) {
 	l.t.Helper()
 	l.Do(ns, func() {
 		ifi, err := net.InterfaceByName(ifname)

@@ -1,4 +1,6 @@
-package aoetest
+//go:build e2e
+
+package aoelab
 
 import (
 	"bufio"
