@@ -39,6 +39,9 @@ type Port struct {
 	deadline time.Time
 	wake     chan struct{}
 	closed   bool
+	// received and drops count frames since the last Stats call, as the
+	// kernel's PACKET_STATISTICS does.
+	received, drops uint32
 }
 
 // Port adds a port with the given MAC.
@@ -78,7 +81,9 @@ func (p *Port) WriteTo(b []byte, addr net.Addr) (int, error) {
 		}
 		select {
 		case q.in <- append([]byte(nil), b...):
-		default: // a full queue loses the frame, as a NIC ring would
+			q.count(false)
+		default: // a full queue loses the frame, as a socket buffer would
+			q.count(true)
 		}
 	}
 	return len(b), nil
@@ -115,6 +120,26 @@ func (p *Port) ReadFrom(b []byte) (int, net.Addr, error) {
 			// the deadline changed or the port closed: look again
 		}
 	}
+}
+
+func (p *Port) count(dropped bool) {
+	p.mu.Lock()
+	p.received++
+	if dropped {
+		p.drops++
+	}
+	p.mu.Unlock()
+}
+
+// Stats returns the frames that reached the port and those lost because
+// its queue was full since the last call, and resets them, as
+// packet.Conn.Stats does with the kernel's counters.
+func (p *Port) Stats() (*packet.Stats, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := &packet.Stats{Packets: p.received, Drops: p.drops}
+	p.received, p.drops = 0, 0
+	return s, nil
 }
 
 func (p *Port) kick() {
