@@ -44,6 +44,13 @@ type Stats struct {
 	Matched     uint64 // replies delivered to a request
 	Unmatched   uint64 // replies for no request: late, duplicate or foreign
 	Malformed   uint64 // frames that did not decode
+	// Forged counts replies dropped for an impossible source MAC:
+	// broadcast, multicast, all zeros, or the client's own.
+	Forged uint64
+	// Dropped counts frames the socket lost because its receive buffer
+	// was full (the kernel's PACKET_STATISTICS drops), as far as the
+	// connection reports them (see Client.Dropped).
+	Dropped uint64
 }
 
 // Client sends AoE requests on one interface and matches the replies. It
@@ -70,7 +77,7 @@ type Client struct {
 	err     error // set when the read loop stops
 
 	stats struct {
-		sent, retransmits, received, matched, unmatched, malformed atomic.Uint64
+		sent, retransmits, received, matched, unmatched, malformed, forged, dropped atomic.Uint64
 	}
 	done chan struct{}
 }
@@ -116,8 +123,35 @@ func (c *Client) Stats() Stats {
 		Sent: c.stats.sent.Load(), Retransmits: c.stats.retransmits.Load(),
 		Received: c.stats.received.Load(), Matched: c.stats.matched.Load(),
 		Unmatched: c.stats.unmatched.Load(), Malformed: c.stats.malformed.Load(),
+		Forged: c.stats.forged.Load(), Dropped: c.stats.dropped.Load(),
 	}
 }
+
+// statser is a connection that counts what its receive buffer lost, as
+// packet.Conn does (the counters reset at each call).
+type statser interface {
+	Stats() (*packet.Stats, error)
+}
+
+// Dropped returns how many frames the connection has lost so far because
+// its receive buffer was full: replies that were sent to us but never
+// read. A probe that saw drops cannot claim a complete answer. It returns
+// 0 and ErrNoDropCount when the connection cannot tell.
+func (c *Client) Dropped() (uint64, error) {
+	s, ok := c.conn.(statser)
+	if !ok {
+		return 0, ErrNoDropCount
+	}
+	st, err := s.Stats()
+	if err != nil {
+		return c.stats.dropped.Load(), err
+	}
+	return c.stats.dropped.Add(uint64(st.Drops)), nil
+}
+
+// ErrNoDropCount is returned by Dropped when the connection does not count
+// the frames its receive buffer lost.
+var ErrNoDropCount = errors.New("aoe: the connection does not count dropped frames")
 
 // Close stops the client and closes its connection. Pending requests fail
 // with ErrClosed.
@@ -327,6 +361,10 @@ func (c *Client) readLoop() {
 			continue // another initiator's request
 		}
 		c.stats.received.Add(1)
+		if forgedSource(f.Source, c.ifi.MAC) {
+			c.stats.forged.Add(1)
+			continue
+		}
 		c.deliver(&f)
 	}
 }
@@ -351,6 +389,15 @@ func (c *Client) deliver(f *Frame) {
 	default:
 		c.stats.unmatched.Add(1) // a full broadcast channel
 	}
+}
+
+// forgedSource reports whether a reply's source MAC cannot be a target's:
+// a group address (broadcast, multicast), all zeros, or our own.
+func forgedSource(src, own net.HardwareAddr) bool {
+	if len(src) != 6 || src[0]&0x01 != 0 || bytes.Equal(src, own) {
+		return true
+	}
+	return bytes.Equal(src, make(net.HardwareAddr, 6))
 }
 
 func (cl *call) matches(f *Frame) bool {

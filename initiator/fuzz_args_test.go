@@ -146,3 +146,24 @@ func FuzzReserveArg(f *testing.F) {
 		}
 	})
 }
+
+// TestIdentityBytesBeyondLBA48: a claim beyond 2^48 sectors is not turned
+// into a (wrapped) byte count.
+func TestIdentityBytesBeyondLBA48(t *testing.T) {
+	for _, tc := range []struct {
+		sectors uint64
+		ok      bool
+	}{
+		{1 << 20, true},
+		{MaxLBA48Sectors, true},
+		{MaxLBA48Sectors + 1, false},
+		{1 << 56, false},
+		{1<<64 - 1, false},
+	} {
+		id := Identity{LBA48: true, LBA48Sectors: tc.sectors}
+		b, ok := id.Bytes()
+		if ok != tc.ok || (ok && b != tc.sectors*512) {
+			t.Errorf("%d sectors: Bytes() = %d, %v; want ok=%v", tc.sectors, b, ok, tc.ok)
+		}
+	}
+}

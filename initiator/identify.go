@@ -51,6 +51,22 @@ func (id Identity) Sectors() uint64 {
 	return uint64(id.LBA28Sectors)
 }
 
+// MaxLBA48Sectors is ATA's LBA48 limit: 2^48 sectors (128 PiB). IDENTIFY
+// words 100-103 are 64 bits wide, so a target can claim more; such a claim
+// is not a capacity.
+const MaxLBA48Sectors = 1 << 48
+
+// Bytes returns the capacity in bytes, and false when the disk claims more
+// sectors than LBA48 can address: show such a claim as claimed (Sectors),
+// never as a byte count, which would overflow.
+func (id Identity) Bytes() (uint64, bool) {
+	n := id.Sectors()
+	if n > MaxLBA48Sectors {
+		return 0, false
+	}
+	return n * 512, true
+}
+
 // SameDisk reports whether two IDENTIFY answers describe the same disk:
 // same serial, model and capacity. Two targets that claim one AoE address
 // with different disks are a misconfiguration; one disk seen through

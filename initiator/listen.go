@@ -8,6 +8,7 @@ import (
 
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
 // ErrPermission: raw AoE frames need CAP_NET_RAW.
@@ -52,5 +53,28 @@ func Listen(name string) (*Client, error) {
 		}
 		return nil, fmt.Errorf("aoe: open %s: %w", name, err)
 	}
+	setReceiveBuffer(conn, ReceiveBuffer)
 	return New(Interface{Name: ifi.Name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, conn), nil
+}
+
+// ReceiveBuffer is the receive buffer a raw socket asks for: a broadcast
+// can bring thousands of replies at once (every target answers, hostile
+// peers too), and what overflows the buffer is lost before it is read.
+// 8 MiB holds about 60,000 Query Config replies (the kernel charges about
+// 130 bytes of overhead per frame).
+const ReceiveBuffer = 8 << 20
+
+// setReceiveBuffer sizes the socket's receive buffer: SO_RCVBUFFORCE as
+// root (beyond net.core.rmem_max), else SO_RCVBUF up to that limit. A
+// failure leaves the default, and Client.Dropped still reports losses.
+func setReceiveBuffer(conn *packet.Conn, n int) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+		}
+	})
 }
