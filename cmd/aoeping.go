@@ -52,10 +52,10 @@ the AoE header; shelf and slot must be decimal numbers.`,
 	cmd.Flags().Uint32VarP(&o.tag, "tag", "t", 0, "specify number for starting AoE tag")
 	cmd.Flags().BoolVarP(&o.help, "help", "h", false, "show this usage summary")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		f := getoptError(g.argv0, "")
-		_ = f(c, err)
-		if m := unknownShorthand.FindStringSubmatch(err.Error()); m != nil {
-			fmt.Fprintf(o.stderr(), "aoeping Error: unrecognized option: %s\n", m[1])
+		msg, unknown := getoptMessage(err)
+		fmt.Fprintf(o.stderr(), "%s: %s\n", g.argv0, msg)
+		if unknown != "" {
+			fmt.Fprintf(o.stderr(), "aoeping Error: unrecognized option: %s\n", unknown)
 		}
 		fmt.Fprint(o.stderr(), classic.AoepingUsage(baseName(g.argv0)))
 		return silentExit(ExitFailure)

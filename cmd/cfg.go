@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -56,7 +55,10 @@ A set on a target whose string is already something else is refused by the
 target; the refusal and the current string are reported (exit 1). A test or
 prefix that does not match gets no answer, which is reported as a mismatch
 (exit 1). Interfaces: -i, else the driver's aoe_iflist, else every up
-Ethernet interface. Every path of a multipath target answers.
+Ethernet interface. Every path of a multipath target answers. The table
+shows each config string whole, with control bytes and bytes that are not
+UTF-8 escaped as \xNN (and a backslash doubled), so that no byte is lost
+or reaches the terminal raw; --json has the exact string.
 
 Under the name aoecfg it is aoetools' aoecfg:
 
@@ -68,14 +70,10 @@ after the first answer; else "shelf.slot<TAB>string" per answer until the
 refusals), its default interface eth0 and exit status 0. Fixed: shelf and
 slot are decimal (aoecfg read 010 as 8), frames carry only the string
 (aoecfg sent 1056 bytes, the rest stack garbage), replies shorter than 60
-bytes are accepted (aoecfg hung on virtual links), and each answer is
-printed at once (aoecfg's buffered output was lost when it was killed), and
-a config string of the full 1,024 bytes is printed whole (aoecfg printed
-only its first 1,016 bytes).
-
-The table of 'aoe cfg' shows each config string whole, with control bytes,
-backslashes and bytes that are not UTF-8 escaped (\xNN, \\), so that no
-byte is lost or reaches the terminal raw; --json has the exact string.` + exitCodesHelp,
+bytes are accepted (aoecfg hung on virtual links), each answer is printed
+at once (aoecfg's buffered output was lost when it was killed), and a
+config string of the full 1,024 bytes is printed whole (aoecfg printed only
+its first 1,016 bytes).` + exitCodesHelp,
 		Example: `  aoe cfg --all
   aoe cfg e1.2
   aoe cfg e1.2 -c set -s rack-3
@@ -99,26 +97,6 @@ byte is lost or reaches the terminal raw; --json has the exact string.` + exitCo
 	f.DurationVar(&o.timeout, "timeout", 2*time.Second, "how long to wait for answers")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	return cmd
-}
-
-var (
-	unknownShorthand = regexp.MustCompile(`^unknown shorthand flag: '(.)'`)
-	needsArgument    = regexp.MustCompile(`^flag needs an argument: '(.)'`)
-)
-
-// getoptError makes a classic C tool's flag errors read as getopt's, then
-// prints its usage, with exit status 1.
-func getoptError(prog, usage string) func(*cobra.Command, error) error {
-	return func(cmd *cobra.Command, err error) error {
-		msg := err.Error()
-		if m := unknownShorthand.FindStringSubmatch(msg); m != nil {
-			msg = "invalid option -- '" + m[1] + "'"
-		} else if m := needsArgument.FindStringSubmatch(msg); m != nil {
-			msg = "option requires an argument -- '" + m[1] + "'"
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n%s", prog, msg, usage)
-		return silentExit(ExitFailure)
-	}
 }
 
 // cfgAnswer is one target path's answer.

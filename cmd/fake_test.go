@@ -161,3 +161,17 @@ func TestWireGoldenState(t *testing.T) {
 		t.Errorf("mask timeout (exit %d): %q", r.code, r.stderr)
 	}
 }
+
+func TestGetoptMessages(t *testing.T) {
+	for argv, want := range map[string]string{
+		"aoecfg -x":         "aoecfg: invalid option -- 'x'\n" + "usage: aoecfg [-c cmd] [-s cfgstr] [-t timeout] [shelf slot] [net]\n",
+		"aoecfg -c":         "aoecfg: option requires an argument -- 'c'\n" + "usage: aoecfg [-c cmd] [-s cfgstr] [-t timeout] [shelf slot] [net]\n",
+		"aoecfg --bogus":    "aoecfg: unknown flag: --bogus\n" + "usage: aoecfg [-c cmd] [-s cfgstr] [-t timeout] [shelf slot] [net]\n",
+		"aoeping -vx 1 2 3": "aoeping: invalid option -- 'x'\naoeping Error: unrecognized option: x\n",
+	} {
+		r := execute(t, strings.Fields(argv), runOpts{})
+		if r.code != 1 || !strings.HasPrefix(r.stderr, want) {
+			t.Errorf("%s: exit %d, %q, want prefix %q", argv, r.code, r.stderr, want)
+		}
+	}
+}
