@@ -175,3 +175,25 @@ func TestGetoptMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestEscapeBytes(t *testing.T) {
+	for in, want := range map[string]string{
+		"rack-3":               "rack-3",
+		"ünï":                  "ünï",
+		"a\tb\x1b[31m":         `a\x09b\x1b[31m`,
+		"\xff\xfe":             `\xff\xfe`,
+		`back\slash`:           `back\\slash`,
+		"\u0085 \u200b":        `\xc2\x85 \xe2\x80\x8b`,
+		"é" + "\xc3":           `é\xc3`, // a character cut short
+		strings.Repeat("é", 3): "ééé",
+	} {
+		if got := escapeBytes([]byte(in)); got != want {
+			t.Errorf("escapeBytes(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// The probe table's cell is cut between characters, never inside one.
+	cell := configCell([]byte(strings.Repeat("é", 40)))
+	if cell != strings.Repeat("é", 31)+"…" {
+		t.Errorf("configCell: %q", cell)
+	}
+}
