@@ -137,7 +137,7 @@ func (r *aoepingRun) run(ctx context.Context) error {
 	}
 	r.target.MAC = cfg.Target.MAC
 	r.target.Tag++
-	id, err := r.c.Identify(ctx, r.target)
+	data, err := r.c.IdentifyData(ctx, r.target)
 	var ae *initiator.ATAError
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -148,15 +148,15 @@ func (r *aoepingRun) run(ctx context.Context) error {
 		return r.fail("aoeping: IDENTIFY: %v\n", err)
 	}
 	if r.dump {
-		classic.IdentifyDump(r.stdout(), id)
+		classic.IdentifyDump(r.stdout(), data)
 	}
 	if r.fields {
-		classic.IdentifyFields(r.stdout(), id)
+		classic.IdentifyFields(r.stdout(), data)
 	}
 	if r.smart == "" {
 		return nil
 	}
-	if !id.SMART {
+	if id, _ := initiator.ParseIdentify(data); !id.SMART {
 		return r.fail("Error: %s does not support SMART\n", r.target.Name())
 	}
 	return r.runSMART(ctx)

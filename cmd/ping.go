@@ -207,7 +207,7 @@ func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
 	j.Sectors, j.Bytes = id.Sectors(), id.Sectors()*512
 	j.LBA28Sectors, j.LBA48Sectors = id.LBA28Sectors, id.LBA48Sectors
 	j.LBA48, j.Flush, j.SMART = id.LBA48, id.Flush, id.SMART
-	j.Data = id.Data
+	j.Data = p.Data
 	return j
 }
 

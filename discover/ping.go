@@ -33,7 +33,9 @@ type PathIdentity struct {
 	Target    initiator.Target
 	Interface string
 	Identity  *initiator.Identity
-	Err       error
+	// Data is the 512 bytes the Identity was decoded from.
+	Data []byte
+	Err  error
 }
 
 // PingResult is the outcome of a ping.
@@ -92,8 +94,13 @@ func Ping(ctx context.Context, g *initiator.Group, a initiator.Address, o PingOp
 	res.Paths = len(order)
 	if o.Identify {
 		for _, p := range order {
-			id, err := g.ClientFor(p.Interface).Identify(ctx, p.Target)
-			res.Identities = append(res.Identities, PathIdentity{Target: p.Target, Interface: p.Interface, Identity: id, Err: err})
+			pi := PathIdentity{Target: p.Target, Interface: p.Interface}
+			pi.Data, pi.Err = g.ClientFor(p.Interface).IdentifyData(ctx, p.Target)
+			if pi.Err == nil {
+				id, _ := initiator.ParseIdentify(pi.Data)
+				pi.Identity = &id
+			}
+			res.Identities = append(res.Identities, pi)
 		}
 	}
 	return res, nil

@@ -18,8 +18,6 @@ type Identity struct {
 	LBA48        bool // word 83 bit 10
 	Flush        bool // word 83 bit 12
 	SMART        bool // word 82 bit 0
-	// Data is the 512 bytes as received.
-	Data []byte
 }
 
 // ParseIdentify decodes the 512 bytes of IDENTIFY DEVICE data. Strings are
@@ -37,7 +35,6 @@ func ParseIdentify(b []byte) (Identity, error) {
 		LBA48:        w(83)&(1<<10) != 0,
 		Flush:        w(83)&(1<<12) != 0,
 		SMART:        w(82)&1 != 0,
-		Data:         append([]byte(nil), b[:512]...),
 	}
 	for i := 3; i >= 0; i-- {
 		id.LBA48Sectors = id.LBA48Sectors<<16 | uint64(w(100+i))

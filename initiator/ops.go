@@ -172,6 +172,21 @@ func (c *Client) Identify(ctx context.Context, t Target) (*Identity, error) {
 // bytes, so that the request (and the reply) are frames of that payload: an
 // answer proves that frames of that size get through the path.
 func (c *Client) IdentifyPadded(ctx context.Context, t Target, sectors int) (*Identity, error) {
+	data, err := c.identifyData(ctx, t, sectors)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := ParseIdentify(data)
+	return &id, nil
+}
+
+// IdentifyData is Identify returning the 512 bytes of IDENTIFY DEVICE
+// data as received (ParseIdentify decodes them); errors as Identify.
+func (c *Client) IdentifyData(ctx context.Context, t Target) ([]byte, error) {
+	return c.identifyData(ctx, t, 0)
+}
+
+func (c *Client) identifyData(ctx context.Context, t Target, sectors int) ([]byte, error) {
 	arg := NewIdentify()
 	if sectors > 0 {
 		arg.Data = make([]byte, 512*sectors)
@@ -180,11 +195,10 @@ func (c *Client) IdentifyPadded(ctx context.Context, t Target, sectors int) (*Id
 	if err != nil {
 		return nil, err
 	}
-	id, err := ParseIdentify(rep.Data)
-	if err != nil {
+	if len(rep.Data) < 512 {
 		return nil, ErrShortIdentify
 	}
-	return &id, nil
+	return rep.Data[:512], nil
 }
 
 // mask sends a Mac Mask List request and returns the list in the reply.

@@ -81,7 +81,10 @@ func TestOperations(t *testing.T) {
 	c.RTO, c.Retries = 20*time.Millisecond, 5
 
 	id, err := c.Identify(ctx, to)
-	if err != nil || id.Sectors() != 2097152 || len(id.Data) != 512 {
+	if data, derr := c.IdentifyData(ctx, to); derr != nil || len(data) != 512 {
+		t.Errorf("IdentifyData: %d bytes, %v", len(data), derr)
+	}
+	if err != nil || id.Sectors() != 2097152 {
 		t.Errorf("Identify: %+v %v", id, err)
 	}
 	if id, err := c.IdentifyPadded(ctx, to, 2); err != nil || id.Model != "Coraid EtherDrive vblade" {

@@ -41,16 +41,15 @@ func AoepingConfig(w io.Writer, r initiator.ConfigReply) {
 }
 
 // IdentifyDump is aoeping -i: the 512 bytes of IDENTIFY data in hex.
-func IdentifyDump(w io.Writer, id *initiator.Identity) {
+func IdentifyDump(w io.Writer, data []byte) {
 	fmt.Fprint(w, "device identify response:\n")
-	hexLines(w, id.Data, false)
+	hexLines(w, data, false)
 }
 
 // IdentifyFields is aoeping -I: three vendor-specific words and the
 // serial, firmware and model strings as aoeping prints them (byte-swapped
 // words up to the first NUL or unprintable byte, trailing blanks kept).
-func IdentifyFields(w io.Writer, id *initiator.Identity) {
-	data := id.Data
+func IdentifyFields(w io.Writer, data []byte) {
 	fmt.Fprint(w, "device identify fields:\n")
 	for i := range 3 {
 		v := uint16(data[14+2*i])<<8 | uint16(data[15+2*i])
