@@ -73,8 +73,8 @@ type ACLPath struct {
 	Err error
 }
 
-// ErrNotFound is returned by Mask and Reserve when the device answered on
-// no interface.
+// ErrNotFound is returned by Paths, Mask and Reserve when the device
+// answered on no interface.
 var ErrNotFound = errors.New("the device did not answer")
 
 // LockoutError is returned by Mask and Reserve when the change would leave

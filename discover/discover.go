@@ -1,7 +1,11 @@
-// Package discover finds AoE targets from userspace: it broadcasts a Query
-// Config on each interface, asks every responder for its ATA IDENTIFY data,
-// and aggregates the answers by shelf.slot into targets with all their paths,
-// flagging addresses that different disks claim.
+// Package discover analyses an AoE SAN from userspace, over an
+// initiator.Group (one client per interface): Probe broadcasts a Query
+// Config, asks every responder for its ATA IDENTIFY data, and aggregates the
+// answers by shelf.slot into targets with all their paths, flagging
+// addresses that different disks claim; Ping measures one target's paths;
+// Check measures the frame sizes every path carries and warns about MTUs
+// and paths (what aoe-sancheck reports); Mask and Reserve read and change
+// the access lists of every path of a target.
 package discover
 
 import (
@@ -19,24 +23,14 @@ import (
 type Options struct {
 	// Timeout bounds the whole probe (default 5s).
 	Timeout time.Duration
-	// Quiet is how long no new responder must appear, after the last
-	// broadcast, before the probe ends (default 300ms).
-	Quiet time.Duration
-	// Resend are the times, from the start, at which the broadcast is sent
-	// again in any case (default 50ms and 150ms). Once the network shows
-	// that it loses frames, the broadcast is sent again every
-	// ResendInterval up to MaxSends copies in all, so that a target missed
-	// by the early copies is still found. Signs of loss: a copy after the
-	// first not answered by every responder known by then, a responder
-	// first heard after the first copy (on a clean network all answer it),
-	// or a retransmission by one of the clients (such as an IDENTIFY under
-	// way). An empty, non-nil Resend sends one copy only.
-	Resend []time.Duration
-	// ResendInterval is the time between the copies sent for loss
-	// (default 150ms).
+	// Quiet, Resend, ResendInterval and MaxSends shape the broadcast, as
+	// in initiator.CollectOptions: it is sent again on a schedule, and
+	// more often once the network shows loss, so that a lost frame loses
+	// no target.
+	Quiet          time.Duration
+	Resend         []time.Duration
 	ResendInterval time.Duration
-	// MaxSends bounds the copies of the broadcast (default 10).
-	MaxSends int
+	MaxSends       int
 	// NoIdentify skips ATA IDENTIFY.
 	NoIdentify bool
 }
