@@ -161,3 +161,19 @@ func SMARTResult(w io.Writer, s SMART, r *initiator.ATAArg) bool {
 	}
 	return true
 }
+
+// hexLines writes bytes as aoeping does: "%02x " each, a newline after
+// every 16, and one more at the end when final.
+func hexLines(w io.Writer, b []byte, final bool) {
+	var s strings.Builder
+	for i, c := range b {
+		fmt.Fprintf(&s, "%02x ", c)
+		if i%16 == 15 {
+			s.WriteByte('\n')
+		}
+	}
+	if final {
+		s.WriteByte('\n')
+	}
+	io.WriteString(w, s.String())
+}
