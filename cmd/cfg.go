@@ -1,18 +1,18 @@
 package cmd
 
 import (
-	"context"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
-	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
-	"github.com/goaoe/aoe/sysfs"
+	"github.com/goaoe/aoe/internal/classic"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
@@ -55,7 +55,10 @@ A set on a target whose string is already something else is refused by the
 target; the refusal and the current string are reported (exit 1). A test or
 prefix that does not match gets no answer, which is reported as a mismatch
 (exit 1). Interfaces: -i, else the driver's aoe_iflist, else every up
-Ethernet interface. Every path of a multipath target answers.
+Ethernet interface. Every path of a multipath target answers. The table
+shows each config string whole, with control bytes and bytes that are not
+UTF-8 escaped as \xNN (and a backslash doubled), so that no byte is lost
+or reaches the terminal raw; --json has the exact string.
 
 Under the name aoecfg it is aoetools' aoecfg:
 
@@ -67,8 +70,10 @@ after the first answer; else "shelf.slot<TAB>string" per answer until the
 refusals), its default interface eth0 and exit status 0. Fixed: shelf and
 slot are decimal (aoecfg read 010 as 8), frames carry only the string
 (aoecfg sent 1056 bytes, the rest stack garbage), replies shorter than 60
-bytes are accepted (aoecfg hung on virtual links), and each answer is
-printed at once (aoecfg's buffered output was lost when it was killed).` + exitCodesHelp,
+bytes are accepted (aoecfg hung on virtual links), each answer is printed
+at once (aoecfg's buffered output was lost when it was killed), and a
+config string of the full 1,024 bytes is printed whole (aoecfg printed only
+its first 1,016 bytes).` + exitCodesHelp,
 		Example: `  aoe cfg --all
   aoe cfg e1.2
   aoe cfg e1.2 -c set -s rack-3
@@ -83,7 +88,7 @@ printed at once (aoecfg's buffered output was lost when it was killed).` + exitC
 	if g.classic {
 		f.IntVarP(&o.timeoutSecs, "timeout", "t", 0, "seconds to listen (default: until interrupted)")
 		f.BoolVarP(&o.verbose, "verbose", "v", false, "accepted for compatibility; does nothing")
-		cmd.SetFlagErrorFunc(getoptError(g.argv0, aoecfgUsage))
+		cmd.SetFlagErrorFunc(getoptError(g.argv0, classic.AoecfgUsage))
 		cmd.Annotations = map[string]string{ownFlagErrors: "1"}
 		return cmd
 	}
@@ -94,26 +99,6 @@ printed at once (aoecfg's buffered output was lost when it was killed).` + exitC
 	return cmd
 }
 
-var (
-	unknownShorthand = regexp.MustCompile(`^unknown shorthand flag: '(.)'`)
-	needsArgument    = regexp.MustCompile(`^flag needs an argument: '(.)'`)
-)
-
-// getoptError makes a classic C tool's flag errors read as getopt's, then
-// prints its usage, with exit status 1.
-func getoptError(prog, usage string) func(*cobra.Command, error) error {
-	return func(cmd *cobra.Command, err error) error {
-		msg := err.Error()
-		if m := unknownShorthand.FindStringSubmatch(msg); m != nil {
-			msg = "invalid option -- '" + m[1] + "'"
-		} else if m := needsArgument.FindStringSubmatch(msg); m != nil {
-			msg = "option requires an argument -- '" + m[1] + "'"
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n%s", prog, msg, usage)
-		return silentExit(ExitFailure)
-	}
-}
-
 // cfgAnswer is one target path's answer.
 type cfgAnswer struct {
 	Device    string `json:"device"`
@@ -122,101 +107,89 @@ type cfgAnswer struct {
 	Config    string `json:"config"`
 	// Error is the AoE error of a refusal, such as "config string present".
 	Error string `json:"error,omitempty"`
-	code  initiator.ErrorCode
-	shelf uint16
-	slot  uint8
 }
 
-// queryConfig sends a Query Config and collects the answers, sorted.
-func queryConfig(ctx context.Context, clients []*initiator.Client, shelf uint16, slot uint8, ccmd initiator.ConfigCommand, s []byte, opts discover.Options, onAnswer func(cfgAnswer)) ([]cfgAnswer, error) {
-	req := &initiator.Frame{Shelf: shelf, Slot: slot, Command: initiator.CommandQueryConfig,
-		Arg: &initiator.ConfigArg{Command: ccmd, String: s}}
-	var answers []cfgAnswer
-	_, err := discover.Collect(ctx, clients, req, opts, func(r discover.Response) {
-		a, ok := toCfgAnswer(r)
-		if !ok {
-			return
-		}
-		answers = append(answers, a)
-		if onAnswer != nil {
-			onAnswer(a)
-		}
-	})
+func toCfgAnswer(r initiator.ConfigReply) cfgAnswer {
+	a := cfgAnswer{Device: r.Target.Name(), MAC: r.Target.MAC.String(), Interface: r.Interface.Name, Config: string(r.Config.String)}
+	var ec initiator.ErrorCode
+	if errors.As(r.Err, &ec) {
+		a.Error = ec.Description()
+	}
+	return a
+}
+
+// sortConfigReplies orders answers by address, interface and target MAC.
+func sortConfigReplies(answers []initiator.ConfigReply) {
 	sort.SliceStable(answers, func(i, j int) bool {
-		a, b := answers[i], answers[j]
-		if a.shelf != b.shelf {
-			return a.shelf < b.shelf
+		a, b := answers[i].Target, answers[j].Target
+		if a.Shelf != b.Shelf {
+			return a.Shelf < b.Shelf
 		}
-		if a.slot != b.slot {
-			return a.slot < b.slot
+		if a.Slot != b.Slot {
+			return a.Slot < b.Slot
 		}
-		if a.Interface != b.Interface {
-			return a.Interface < b.Interface
+		if ai, bi := answers[i].Interface.Name, answers[j].Interface.Name; ai != bi {
+			return ai < bi
 		}
-		return a.MAC < b.MAC
+		return bytes.Compare(a.MAC, b.MAC) < 0
 	})
-	return answers, err
 }
 
-func toCfgAnswer(r discover.Response) (cfgAnswer, bool) {
-	f := r.Frame
-	arg, ok := f.Arg.(*initiator.ConfigArg)
-	if f.Shelf == initiator.BroadcastShelf || f.Slot == initiator.BroadcastSlot {
-		return cfgAnswer{}, false
+// cfgQuery checks the arguments of aoe cfg and returns its query.
+func (o *cfgOptions) cfgQuery(cmd *cobra.Command, args []string) (initiator.ConfigQuery, error) {
+	q := initiator.ConfigQuery{Shelf: initiator.BroadcastShelf, Slot: initiator.BroadcastSlot, String: []byte(o.str)}
+	ccmd, ok := configCommands[o.command]
+	q.Command = ccmd
+	switch {
+	case !ok:
+		return q, usageErrorf("-c %s: want read, test, prefix, set or fset", o.command)
+	case len(o.str) > initiator.MaxConfigString:
+		return q, usageErrorf("-s: %d bytes; a config string has at most 1024", len(o.str))
+	case o.all && len(args) > 0, !o.all && len(args) != 1:
+		return q, usageErrorf("name one device (eSHELF.SLOT) or --all")
+	case o.all && (ccmd == initiator.ConfigSet || ccmd == initiator.ConfigForceSet):
+		return q, usageErrorf("-c %s changes a target: name the device", o.command)
+	case len(args) == 1:
+		a, err := addressArg(args[0])
+		if err != nil {
+			return q, err
+		}
+		q.Shelf, q.Slot = a.Shelf, a.Slot
 	}
-	a := cfgAnswer{Device: f.Name(), MAC: f.Source.String(), Interface: r.Client.Interface().Name, shelf: f.Shelf, slot: f.Slot}
-	if ok {
-		a.Config = string(arg.String)
+	if ccmd != initiator.ConfigRead && !cmd.Flags().Changed("string") {
+		return q, usageErrorf("-c %s needs -s STRING", o.command)
 	}
-	if f.Error {
-		a.code = f.Err
-		a.Error = strings.TrimPrefix(f.Err.Error(), "aoe: ")
-	}
-	return a, ok || f.Error
+	return q, nil
 }
 
 func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 	if o.classic {
 		return runAoecfg(cmd, o, args)
 	}
-	ccmd, ok := configCommands[o.command]
-	if !ok {
-		return usageErrorf("-c %s: want read, test, prefix, set or fset", o.command)
-	}
-	if len(o.str) > initiator.MaxConfigString {
-		return usageErrorf("-s: %d bytes; a config string has at most 1024", len(o.str))
-	}
-	shelf, slot := uint16(initiator.BroadcastShelf), uint8(initiator.BroadcastSlot)
-	switch {
-	case o.all && len(args) > 0, !o.all && len(args) != 1:
-		return usageErrorf("name one device (eSHELF.SLOT) or --all")
-	case o.all && (ccmd == initiator.ConfigSet || ccmd == initiator.ConfigForceSet):
-		return usageErrorf("-c %s changes a target: name the device", o.command)
-	case len(args) == 1:
-		sh, sl, err := sysfs.ParseName(args[0])
-		if err != nil {
-			return usageErrorf("%v", err)
-		}
-		shelf, slot = uint16(sh), uint8(sl)
-	}
-	if ccmd != initiator.ConfigRead && !cmd.Flags().Changed("string") {
-		return usageErrorf("-c %s needs -s STRING", o.command)
-	}
-	clients, names, err := o.openClients(cmd, o.ifaces)
+	q, err := o.cfgQuery(cmd, args)
 	if err != nil {
 		return err
 	}
-	defer closeClients(clients)
-	opts := discover.Options{Timeout: o.timeout}
-	if ccmd == initiator.ConfigSet || ccmd == initiator.ConfigForceSet {
+	g, err := o.openGroup(cmd, o.ifaces)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	opts := initiator.CollectOptions{Timeout: o.timeout}
+	if q.Command == initiator.ConfigSet || q.Command == initiator.ConfigForceSet {
 		opts.Resend = []time.Duration{} // a change is sent once
 	}
-	answers, err := queryConfig(cmd.Context(), clients, shelf, slot, ccmd, []byte(o.str), opts, nil)
+	replies, err := g.QueryConfig(cmd.Context(), q, opts, nil)
 	if err != nil {
 		return err
 	}
+	sortConfigReplies(replies)
+	answers := []cfgAnswer{}
+	for _, r := range replies {
+		answers = append(answers, toCfgAnswer(r))
+	}
 	if o.json {
-		if err := writeJSON(o.stdout(), append([]cfgAnswer{}, answers...)); err != nil {
+		if err := writeJSON(o.stdout(), answers); err != nil {
 			return err
 		}
 	} else if len(answers) > 0 {
@@ -224,10 +197,25 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 			return err
 		}
 	}
+	return o.cfgOutcome(q, args, g.Names(), replies)
+}
+
+// refusal is a target's refusal of a config command; it wraps the AoE
+// error code.
+type refusal struct {
+	msg  string
+	code error
+}
+
+func (e refusal) Error() string { return e.msg }
+func (e refusal) Unwrap() error { return e.code }
+
+// cfgOutcome is the error of aoe cfg: no answer, or the refusals.
+func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, replies []initiator.ConfigReply) error {
 	on := strings.Join(names, ", ")
 	switch {
-	case len(answers) > 0:
-	case ccmd == initiator.ConfigTest || ccmd == initiator.ConfigTestPrefix:
+	case len(replies) > 0:
+	case q.Command == initiator.ConfigTest || q.Command == initiator.ConfigTestPrefix:
 		if o.all {
 			return fmt.Errorf("no target on %s has a config string that matches %q (%s)", on, o.str, o.command)
 		}
@@ -237,26 +225,25 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 	default:
 		return fmt.Errorf("%s did not answer on %s within %v (see 'aoe discover --probe')", args[0], on, o.timeout)
 	}
-	var refused []string
-	for _, a := range answers {
-		if a.code == initiator.ErrConfigStringPresent {
-			refused = append(refused, fmt.Sprintf("%s (%s) refused: its config string is already %q; use -c fset to replace it", a.Device, a.MAC, a.Config))
-		} else if a.Error != "" {
-			refused = append(refused, fmt.Sprintf("%s (%s) refused: %s", a.Device, a.MAC, a.Error))
+	var refused []error
+	for _, r := range replies {
+		a := toCfgAnswer(r)
+		switch {
+		case errors.Is(r.Err, initiator.ErrConfigStringPresent):
+			refused = append(refused, refusal{fmt.Sprintf("%s (%s) refused: its config string is already %q; use -c fset to replace it", a.Device, a.MAC, a.Config), r.Err})
+		case r.Err != nil:
+			refused = append(refused, refusal{fmt.Sprintf("%s (%s) refused: %s", a.Device, a.MAC, a.Error), r.Err})
 		}
 	}
-	if len(refused) > 0 {
-		return errors.New(strings.Join(refused, "; "))
-	}
-	return nil
+	return errors.Join(refused...)
 }
 
 func writeCfgTable(w io.Writer, answers []cfgAnswer) error {
 	var rows [][]string
 	for _, a := range answers {
-		c := configCell([]byte(a.Config))
-		if len(a.Config) > 32 && !strings.HasSuffix(c, "…") {
-			c = a.Config
+		c := "-"
+		if a.Config != "" {
+			c = escapeBytes([]byte(a.Config))
 		}
 		if a.Error != "" {
 			c = "REFUSED (" + a.Error + "): " + c
@@ -266,103 +253,24 @@ func writeCfgTable(w io.Writer, answers []cfgAnswer) error {
 	return writeTable(w, []string{"DEVICE", "MAC", "IFACE", "CONFIG"}, rows, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft})
 }
 
-// aoecfgErrors are aoecfg's words for AoE error codes (index = code).
-var aoecfgErrors = []string{"*GOK*", "*badcmd*", "*badarg*", "*baddev*", "*badcfg*", "*badvers*", "*GOK*"}
-
-const aoecfgUsage = "usage: aoecfg [-c cmd] [-s cfgstr] [-t timeout] [shelf slot] [net]\n"
-
-// runAoecfg is aoetools' aoecfg.
-func runAoecfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
-	usage := func() error {
-		fmt.Fprint(o.stderr(), aoecfgUsage)
-		return silentExit(ExitFailure)
-	}
-	ccmd, ok := configCommands[o.command]
-	if !ok || len(args) > 3 {
-		return usage()
-	}
-	shelf, slot := uint16(initiator.BroadcastShelf), uint8(initiator.BroadcastSlot)
-	netif := "eth0"
-	both := false
-	if len(args) >= 2 {
-		sh, err1 := parseClassicNumber(args[0], initiator.BroadcastShelf)
-		sl, err2 := parseClassicNumber(args[1], initiator.BroadcastSlot)
-		if err1 != nil || err2 != nil {
-			fmt.Fprintf(o.stderr(), "aoecfg Error: shelf and slot must be decimal numbers: %q %q\n", args[0], args[1])
-			return usage()
-		}
-		shelf, slot, both = uint16(sh), uint8(sl), true
-		args = args[2:]
-	}
-	if len(args) == 1 {
-		netif = args[0]
-	}
-	if netif == "" || (netif[0] >= '0' && netif[0] <= '9') {
-		fmt.Fprintf(o.stderr(), "aoecfg Error: \"%s\" is not a valid network interface\n", netif)
-		return usage()
-	}
-	if len(o.str) > initiator.MaxConfigString {
-		fmt.Fprintf(o.stderr(), "aoecfg Error: config string longer than 1024 bytes\n")
-		return usage()
-	}
-	c, err := initiator.Listen(netif)
-	if err != nil {
-		fmt.Fprintf(o.stderr(), "aoecfg: %v\n", err)
-		return silentExit(ExitFailure)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithCancel(cmd.Context())
-	defer cancel()
-	timeout := time.Duration(o.timeoutSecs) * time.Second
-	if o.timeoutSecs <= 0 {
-		timeout = 100 * 365 * 24 * time.Hour // aoecfg: until interrupted
-	}
-	// One query, as aoecfg sends; every answer is printed as it comes.
-	opts := discover.Options{Timeout: timeout, Quiet: timeout, Resend: []time.Duration{}}
-	_, err = queryConfig(ctx, []*initiator.Client{c}, shelf, slot, ccmd, []byte(o.str), opts, func(a cfgAnswer) {
-		text := a.Config
-		if i := strings.IndexByte(text, 0); i >= 0 {
-			text = text[:i]
-		}
-		if a.Error != "" {
-			text = aoecfgErrors[0]
-			if int(a.code) < len(aoecfgErrors) {
-				text = aoecfgErrors[a.code]
+// escapeBytes shows untrusted bytes whole and safely: printable UTF-8 as it
+// is, a backslash as \\, and control bytes (tab included), non-printable
+// characters and bytes that are not UTF-8 as \xNN, one per byte.
+func escapeBytes(b []byte) string {
+	var s strings.Builder
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r == '\\':
+			s.WriteString(`\\`)
+		case r == utf8.RuneError && n <= 1, !unicode.IsPrint(r):
+			for _, c := range b[:n] {
+				fmt.Fprintf(&s, `\x%02x`, c)
 			}
+		default:
+			s.Write(b[:n])
 		}
-		if both {
-			fmt.Fprintf(o.stdout(), "%s\n", text)
-			cancel()
-			return
-		}
-		fmt.Fprintf(o.stdout(), "%d.%d\t%s\n", a.shelf, a.slot, text)
-	})
-	if err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(o.stderr(), "aoecfg: %v\n", err)
-		return silentExit(ExitFailure)
+		b = b[n:]
 	}
-	return nil
-}
-
-// parseClassicNumber parses a shelf or slot number in decimal.
-func parseClassicNumber(s string, max int) (int, error) {
-	n, ok := parseUint(s)
-	if !ok || n > max {
-		return 0, fmt.Errorf("bad number %q", s)
-	}
-	return n, nil
-}
-
-func parseUint(s string) (int, bool) {
-	if s == "" || len(s) > 6 {
-		return 0, false
-	}
-	n := 0
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
+	return s.String()
 }

@@ -37,6 +37,7 @@ type runOpts struct {
 	mountInfo string // mount table; default: none
 	modinfo   func(string) (string, error)
 	stdin     string
+	setup     func(*Env) // fills in more of the environment
 }
 
 // execute runs argv in process with recorded control-node writes.
@@ -52,6 +53,9 @@ func execute(t *testing.T, argv []string, o runOpts) run {
 		Version:   "test",
 		MountInfo: o.mountInfo,
 		Modinfo:   o.modinfo,
+	}
+	if o.setup != nil {
+		o.setup(env)
 	}
 	if !o.realNodes {
 		env.NodeWriter = func(path string, data []byte) error {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/goaoe/aoe/initiator"
 )
 
 // Exit codes of the aoe command (documented in aoe(8)). Under the classic
@@ -60,7 +62,7 @@ func exitCode(err error) int {
 		return ExitNoDriver
 	case errors.Is(err, ErrPermission), errors.Is(err, os.ErrPermission):
 		return ExitPermission
-	case errors.Is(err, ErrTimeout):
+	case errors.Is(err, ErrTimeout), errors.Is(err, initiator.ErrTimeout):
 		return ExitTimeout
 	default:
 		return ExitFailure

@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,14 +9,13 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
-	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
 
 // aclOptions are the flags of aoe mask and aoe reserve.
 type aclOptions struct {
 	*globalOptions
-	add, del, set []string
+	add, del, set macList
 	release       bool
 	force         bool
 	ifaces        []string
@@ -57,8 +54,8 @@ commands): it is refused unless --force.` + vbladeMaskNote + exitCodesHelp,
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&o.add, "add", nil, "add MACs to the list (comma separated or repeated)")
-	f.StringSliceVar(&o.del, "del", nil, "delete MACs from the list")
+	f.Var(&o.add, "add", "add MACs to the list (comma separated or repeated; self: this host)")
+	f.Var(&o.del, "del", "delete MACs from the list")
 	o.commonFlags(cmd, "allow a list without this host's MAC")
 	return cmd
 }
@@ -88,7 +85,7 @@ A reservation that leaves this host out is refused unless --force.` + exitCodesH
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&o.set, "set", nil, "reserve the target for these MACs (comma separated or repeated)")
+	f.Var(&o.set, "set", "reserve the target for these MACs (comma separated or repeated; self: this host)")
 	f.BoolVar(&o.release, "release", false, "release the reservation (empty the list)")
 	o.commonFlags(cmd, "force set: take the reservation over, and allow a list without this host's MAC")
 	return cmd
@@ -102,26 +99,6 @@ func (o *aclOptions) commonFlags(cmd *cobra.Command, force string) {
 	f.BoolVar(&o.json, "json", false, "print JSON")
 }
 
-// parseMACs parses MACs, "self" standing for self.
-func parseMACs(list []string, self net.HardwareAddr) ([]net.HardwareAddr, error) {
-	var out []net.HardwareAddr
-	for _, s := range list {
-		if s == "self" {
-			out = append(out, self)
-			continue
-		}
-		if len(s) == 12 && !strings.Contains(s, ":") {
-			s = s[0:2] + ":" + s[2:4] + ":" + s[4:6] + ":" + s[6:8] + ":" + s[8:10] + ":" + s[10:12]
-		}
-		m, err := net.ParseMAC(s)
-		if err != nil || len(m) != 6 {
-			return nil, usageErrorf("%q is not a MAC address (xx:xx:xx:xx:xx:xx, 12 hex digits, or self)", s)
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
 // aclPath is one path of the device and its list.
 type aclPath struct {
 	Device    string   `json:"device"`
@@ -131,26 +108,49 @@ type aclPath struct {
 	Error     string   `json:"error,omitempty"`
 }
 
-// devicePaths finds the paths of shelf.slot with a Query Config.
-func (o *aclOptions) devicePaths(cmd *cobra.Command, dev string) ([]*initiator.Client, []discover.Response, error) {
-	shelf, slot, err := sysfs.ParseName(dev)
+// aclRun finds the device's paths and runs op on them (discover.Mask or
+// discover.Reserve); it prints the lists, and returns the paths' failures
+// joined.
+func (o *aclOptions) aclRun(cmd *cobra.Command, dev, what, empty string,
+	op func(*initiator.Group, initiator.Address) ([]discover.ACLPath, error)) error {
+	a, err := addressArg(dev)
 	if err != nil {
-		return nil, nil, usageErrorf("%v", err)
+		return err
 	}
-	clients, names, err := o.openClients(cmd, o.ifaces)
+	g, err := o.openGroup(cmd, o.ifaces)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	req := &initiator.Frame{Shelf: uint16(shelf), Slot: uint8(slot), Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}}
-	found, err := discover.Collect(cmd.Context(), clients, req, discover.Options{Timeout: o.timeout}, nil)
-	if err == nil && len(found) == 0 {
-		err = fmt.Errorf("%s did not answer on %s (see 'aoe discover --probe'); a mask list without this host also hides it", dev, strings.Join(names, ", "))
+	defer g.Close()
+	paths, err := op(g, a)
+	var lock *discover.LockoutError
+	switch {
+	case errors.Is(err, discover.ErrNotFound):
+		return fmt.Errorf("%s did not answer on %s (see 'aoe discover --probe'); a mask list without this host also hides it", dev, strings.Join(g.Names(), ", "))
+	case errors.As(err, &lock):
+		return fmt.Errorf("refused: %w. Add self too, or use --force", err)
+	case err != nil:
+		return err
 	}
-	if err != nil {
-		closeClients(clients)
-		return nil, nil, err
+	out := []aclPath{}
+	var failed []error
+	for _, p := range paths {
+		ap := aclPath{Device: dev, MAC: p.Target.MAC.String(), Interface: p.Interface, List: macStrings(p.List)}
+		var reserved *discover.ReservedError
+		switch {
+		case errors.As(p.Err, &reserved):
+			ap.Error = "reserved by another host"
+			failed = append(failed, fmt.Errorf("%w; --force takes it over", p.Err))
+		case p.Err != nil:
+			ap.Error = p.Err.Error()
+			failed = append(failed, fmt.Errorf("%s list of %s via %s on %s: %w", what, dev, ap.MAC, ap.Interface, p.Err))
+		}
+		out = append(out, ap)
 	}
-	return clients, found, nil
+	if err := o.writeACL(out, what, empty); err != nil {
+		return err
+	}
+	return errors.Join(failed...)
 }
 
 func macStrings(list []net.HardwareAddr) []string {
@@ -161,162 +161,21 @@ func macStrings(list []net.HardwareAddr) []string {
 	return out
 }
 
-// lockout says whether list would shut out self: not empty, without self.
-func lockout(list []net.HardwareAddr, self net.HardwareAddr) bool {
-	if len(list) == 0 {
-		return false
-	}
-	for _, m := range list {
-		if bytes.Equal(m, self) {
-			return false
-		}
-	}
-	return true
-}
-
-// maskRequest sends one Mac Mask List request along a path.
-func maskRequest(ctx context.Context, r discover.Response, arg *initiator.MaskArg) (*initiator.MaskArg, error) {
-	f, err := r.Client.Request(ctx, &initiator.Frame{Destination: r.Frame.Source, Shelf: r.Frame.Shelf, Slot: r.Frame.Slot,
-		Command: initiator.CommandMACMask, Arg: arg})
-	if err != nil {
-		return nil, err
-	}
-	rep, ok := f.Arg.(*initiator.MaskArg)
-	if !ok {
-		return nil, errors.New("reply without a mask list")
-	}
-	if rep.Error != initiator.MaskOK {
-		return rep, fmt.Errorf("directive %d: %w", rep.FailedIndex+1, rep.Error)
-	}
-	return rep, nil
-}
-
-func directiveMACs(ds []initiator.Directive) []net.HardwareAddr {
-	var out []net.HardwareAddr
-	for _, d := range ds {
-		out = append(out, d.MAC)
-	}
-	return out
-}
-
 func runMask(cmd *cobra.Command, o *aclOptions, dev string) error {
-	clients, paths, err := o.devicePaths(cmd, dev)
-	if err != nil {
-		return err
-	}
-	defer closeClients(clients)
-	ctx := cmd.Context()
-	edit := len(o.add)+len(o.del) > 0
-	var out []aclPath
-	var failed []string
-	for _, p := range paths {
-		self := p.Client.Interface().MAC
-		ap := aclPath{Device: dev, MAC: p.Frame.Source.String(), Interface: p.Client.Interface().Name, List: []string{}}
-		cur, err := maskRequest(ctx, p, &initiator.MaskArg{Command: initiator.MaskRead})
-		if err == nil && edit {
-			add, err1 := parseMACs(o.add, self)
-			del, err2 := parseMACs(o.del, self)
-			if err := errors.Join(err1, err2); err != nil {
-				return err
-			}
-			result := directiveMACs(cur.Directives)
-			var ds []initiator.Directive
-			for _, m := range add {
-				ds = append(ds, initiator.Directive{Command: initiator.DirectiveAdd, MAC: m})
-				if !containsHW(result, m) {
-					result = append(result, m)
-				}
-			}
-			for _, m := range del {
-				ds = append(ds, initiator.Directive{Command: initiator.DirectiveDelete, MAC: m})
-				result = removeHW(result, m)
-			}
-			if lockout(result, self) && !o.force {
-				return fmt.Errorf("refused: the mask list of %s (%s on %s) would become %s, without this host (%s): the target would then ignore it. Add self too, or use --force",
-					dev, ap.MAC, ap.Interface, strings.Join(macStrings(result), ", "), self)
-			}
-			cur, err = maskRequest(ctx, p, &initiator.MaskArg{Command: initiator.MaskEdit, Directives: ds})
-		}
-		if err != nil {
-			ap.Error = err.Error()
-			failed = append(failed, fmt.Sprintf("%s on %s: %v", ap.MAC, ap.Interface, err))
-		} else {
-			ap.List = macStrings(directiveMACs(cur.Directives))
-		}
-		out = append(out, ap)
-	}
-	if err := o.writeACL(out, "mask", "every initiator"); err != nil {
-		return err
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("mask list of %s: %s", dev, strings.Join(failed, "; "))
-	}
-	return nil
+	change := discover.MaskChange{Add: o.add, Del: o.del, Force: o.force}
+	return o.aclRun(cmd, dev, "mask", "every initiator", func(g *initiator.Group, a initiator.Address) ([]discover.ACLPath, error) {
+		return discover.Mask(cmd.Context(), g, a, change, discover.Options{Timeout: o.timeout})
+	})
 }
 
 func runReserve(cmd *cobra.Command, o *aclOptions, dev string) error {
 	if len(o.set) > 0 && o.release {
 		return usageErrorf("--set and --release exclude each other")
 	}
-	clients, paths, err := o.devicePaths(cmd, dev)
-	if err != nil {
-		return err
-	}
-	defer closeClients(clients)
-	ctx := cmd.Context()
-	var out []aclPath
-	var failed []string
-	for _, p := range paths {
-		self := p.Client.Interface().MAC
-		ap := aclPath{Device: dev, MAC: p.Frame.Source.String(), Interface: p.Client.Interface().Name, List: []string{}}
-		arg := &initiator.ReserveArg{Command: initiator.ReserveRead}
-		if len(o.set) > 0 || o.release {
-			macs, err := parseMACs(o.set, self)
-			if err != nil {
-				return err
-			}
-			if lockout(macs, self) && !o.force {
-				return fmt.Errorf("refused: reserving %s for %s would leave this host (%s) out. Add self too, or use --force",
-					dev, strings.Join(macStrings(macs), ", "), self)
-			}
-			arg = &initiator.ReserveArg{Command: initiator.ReserveSet, MACs: macs}
-			if o.force {
-				arg.Command = initiator.ReserveForceSet
-			}
-		}
-		f, err := p.Client.Request(ctx, &initiator.Frame{Destination: p.Frame.Source, Shelf: p.Frame.Shelf, Slot: p.Frame.Slot,
-			Command: initiator.CommandReserve, Arg: arg})
-		if rep, ok := reserveList(f); ok {
-			ap.List = macStrings(rep)
-		}
-		switch {
-		case errors.Is(err, initiator.ErrTargetReserved):
-			ap.Error = "reserved by another host"
-			failed = append(failed, fmt.Sprintf("%s on %s is reserved by %s; --force takes it over", ap.MAC, ap.Interface, strings.Join(ap.List, ", ")))
-		case err != nil:
-			ap.Error = err.Error()
-			failed = append(failed, fmt.Sprintf("%s on %s: %v", ap.MAC, ap.Interface, err))
-		}
-		out = append(out, ap)
-	}
-	if err := o.writeACL(out, "reserve", "not reserved"); err != nil {
-		return err
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("reservation of %s: %s", dev, strings.Join(failed, "; "))
-	}
-	return nil
-}
-
-func reserveList(f *initiator.Frame) ([]net.HardwareAddr, bool) {
-	if f == nil {
-		return nil, false
-	}
-	a, ok := f.Arg.(*initiator.ReserveArg)
-	if !ok {
-		return nil, false
-	}
-	return a.MACs, true
+	change := discover.ReserveChange{Set: o.set, Release: o.release, Force: o.force}
+	return o.aclRun(cmd, dev, "reserve", "not reserved", func(g *initiator.Group, a initiator.Address) ([]discover.ACLPath, error) {
+		return discover.Reserve(cmd.Context(), g, a, change, discover.Options{Timeout: o.timeout})
+	})
 }
 
 func (o *aclOptions) writeACL(paths []aclPath, what, empty string) error {
@@ -335,23 +194,4 @@ func (o *aclOptions) writeACL(paths []aclPath, what, empty string) error {
 		fmt.Fprintf(w, "%s via %s on %s: %s %s\n", p.Device, p.MAC, p.Interface, what, list)
 	}
 	return nil
-}
-
-func containsHW(list []net.HardwareAddr, m net.HardwareAddr) bool {
-	for _, x := range list {
-		if bytes.Equal(x, m) {
-			return true
-		}
-	}
-	return false
-}
-
-func removeHW(list []net.HardwareAddr, m net.HardwareAddr) []net.HardwareAddr {
-	var out []net.HardwareAddr
-	for _, x := range list {
-		if !bytes.Equal(x, m) {
-			out = append(out, x)
-		}
-	}
-	return out
 }

@@ -1,16 +1,13 @@
 package cmd
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"strings"
 	"time"
 
-	"github.com/goaoe/aoe/initiator"
-	"github.com/goaoe/aoe/sysfs"
+	"github.com/goaoe/aoe/discover"
 	"github.com/spf13/cobra"
 )
 
@@ -71,69 +68,10 @@ type pingReply struct {
 	MAC       string  `json:"mac"`
 	Interface string  `json:"interface"`
 	RTTms     float64 `json:"rtt_ms"`
-	client    *initiator.Client
-	mac       []byte
 }
 
-// pingRound sends one Query Config to shelf.slot on every client and
-// returns the replies that come within timeout; it returns early once every
-// path in known has answered.
-func pingRound(ctx context.Context, clients []*initiator.Client, shelf uint16, slot uint8, seq int, timeout time.Duration, known map[string]bool) ([]pingReply, error) {
-	type in struct {
-		f  *initiator.Frame
-		c  *initiator.Client
-		at time.Time
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	got := make(chan in, 64)
-	start := time.Now()
-	for _, c := range clients {
-		ch, _, stop, err := c.Broadcast(&initiator.Frame{Shelf: shelf, Slot: slot, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
-		if err != nil {
-			return nil, err
-		}
-		defer stop()
-		go func() {
-			for {
-				select {
-				case f := <-ch:
-					select {
-					case got <- in{f, c, time.Now()}:
-					case <-ctx.Done():
-						return
-					}
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	var replies []pingReply
-	seen := map[string]bool{}
-	for {
-		select {
-		case r := <-got:
-			key := r.c.Interface().Name + "/" + r.f.Source.String()
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			replies = append(replies, pingReply{Seq: seq, MAC: r.f.Source.String(), Interface: r.c.Interface().Name,
-				RTTms: float64(r.at.Sub(start).Microseconds()) / 1000, client: r.c, mac: r.f.Source})
-			if len(known) > 0 && len(seen) >= len(known) {
-				all := true
-				for k := range known {
-					all = all && seen[k]
-				}
-				if all {
-					return replies, nil
-				}
-			}
-		case <-ctx.Done():
-			return replies, nil
-		}
-	}
+func toPingReply(r discover.PingReply) pingReply {
+	return pingReply{Seq: r.Seq, MAC: r.Target.MAC.String(), Interface: r.Interface, RTTms: float64(r.RTT.Microseconds()) / 1000}
 }
 
 // pingSummary is the statistics of a ping.
@@ -147,69 +85,15 @@ type pingSummary struct {
 	AvgMs    *float64       `json:"rtt_avg_ms"`
 	MaxMs    *float64       `json:"rtt_max_ms"`
 	Identify []identifyJSON `json:"identify,omitempty"`
+	paths    int
 }
 
-func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
-	shelf, slot, err := sysfs.ParseName(dev)
-	if err != nil {
-		return usageErrorf("%v", err)
+func toPingSummary(dev string, res *discover.PingResult) pingSummary {
+	sum := pingSummary{Device: dev, Sent: res.Sent, Answered: res.Answered, Replies: []pingReply{}, paths: res.Paths}
+	for _, r := range res.Replies {
+		sum.Replies = append(sum.Replies, toPingReply(r))
 	}
-	if o.count < 1 || o.interval < 0 || o.timeout <= 0 {
-		return usageErrorf("-c must be at least 1, --timeout positive")
-	}
-	if o.hex && !o.identify {
-		return usageErrorf("--hex goes with --identify")
-	}
-	clients, names, err := o.openClients(cmd, o.ifaces)
-	if err != nil {
-		return err
-	}
-	defer closeClients(clients)
-	ctx := cmd.Context()
-	sum := pingSummary{Device: dev, Replies: []pingReply{}}
-	known := map[string]bool{}
-	paths := map[string]pingReply{}
-	var order []string
-	if !o.json {
-		fmt.Fprintf(o.stdout(), "AOE PING %s on %s\n", dev, strings.Join(names, ", "))
-	}
-	for seq := 1; seq <= o.count; seq++ {
-		start := time.Now()
-		replies, err := pingRound(ctx, clients, uint16(shelf), uint8(slot), seq, o.timeout, known)
-		if err != nil {
-			return err
-		}
-		sum.Sent++
-		if len(replies) > 0 {
-			sum.Answered++
-		}
-		for _, r := range replies {
-			key := r.Interface + "/" + r.MAC
-			known[key] = true
-			if _, ok := paths[key]; !ok {
-				paths[key] = r
-				order = append(order, key)
-			}
-			sum.Replies = append(sum.Replies, r)
-			if !o.json {
-				fmt.Fprintf(o.stdout(), "reply from %s (%s) on %s: seq=%d time=%.3f ms\n", dev, r.MAC, r.Interface, seq, r.RTTms)
-			}
-		}
-		if len(replies) == 0 && !o.json {
-			fmt.Fprintf(o.stdout(), "no reply from %s: seq=%d\n", dev, seq)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if seq < o.count {
-			select {
-			case <-time.After(time.Until(start.Add(o.interval))):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	}
-	sum.Loss = 100 * float64(sum.Sent-sum.Answered) / float64(sum.Sent)
+	sum.Loss = 100 * float64(sum.Sent-sum.Answered) / float64(max(sum.Sent, 1))
 	if len(sum.Replies) > 0 {
 		lo, hi, total := math.Inf(1), 0.0, 0.0
 		for _, r := range sum.Replies {
@@ -218,30 +102,51 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 		avg := total / float64(len(sum.Replies))
 		sum.MinMs, sum.AvgMs, sum.MaxMs = &lo, &avg, &hi
 	}
-	if o.identify {
-		for _, key := range order {
-			p := paths[key]
-			id := identifyOne(ctx, p.client, uint16(shelf), uint8(slot), p.mac, dev)
-			sum.Identify = append(sum.Identify, id)
-		}
+	for _, id := range res.Identities {
+		sum.Identify = append(sum.Identify, toIdentifyJSON(id))
 	}
+	return sum
+}
+
+func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
+	a, err := addressArg(dev)
+	if err != nil {
+		return err
+	}
+	if o.count < 1 || o.interval < 0 || o.timeout <= 0 {
+		return usageErrorf("-c must be at least 1, --timeout positive")
+	}
+	if o.hex && !o.identify {
+		return usageErrorf("--hex goes with --identify")
+	}
+	g, err := o.openGroup(cmd, o.ifaces)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	on := strings.Join(g.Names(), ", ")
+	if !o.json {
+		fmt.Fprintf(o.stdout(), "AOE PING %s on %s\n", dev, on)
+	}
+	res, err := discover.Ping(cmd.Context(), g, a, discover.PingOptions{Count: o.count, Interval: o.interval, Timeout: o.timeout, Identify: o.identify},
+		func(seq int, replies []discover.PingReply) {
+			if !o.json {
+				writePingRound(o.stdout(), dev, seq, replies)
+			}
+		})
+	if err != nil {
+		return err
+	}
+	sum := toPingSummary(dev, res)
 	if o.json {
 		if err := writeJSON(o.stdout(), sum); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(o.stdout(), "--- %s AoE ping statistics ---\n", dev)
-		fmt.Fprintf(o.stdout(), "%d requests sent, %d answered, %.0f%% loss, %d replies from %d paths\n",
-			sum.Sent, sum.Answered, sum.Loss, len(sum.Replies), len(paths))
-		if sum.MinMs != nil {
-			fmt.Fprintf(o.stdout(), "rtt min/avg/max = %.3f/%.3f/%.3f ms\n", *sum.MinMs, *sum.AvgMs, *sum.MaxMs)
-		}
-		for _, id := range sum.Identify {
-			writeIdentify(o.stdout(), id, o.hex)
-		}
+		writePingSummary(o.stdout(), sum, o.hex)
 	}
 	if sum.Answered == 0 {
-		return fmt.Errorf("no reply from %s on %s (%d requests)", dev, strings.Join(names, ", "), sum.Sent)
+		return fmt.Errorf("no reply from %s on %s (%d requests)", dev, on, sum.Sent)
 	}
 	for _, id := range sum.Identify {
 		if id.Error != "" {
@@ -249,6 +154,28 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 		}
 	}
 	return nil
+}
+
+func writePingRound(w io.Writer, dev string, seq int, replies []discover.PingReply) {
+	for _, r := range replies {
+		j := toPingReply(r)
+		fmt.Fprintf(w, "reply from %s (%s) on %s: seq=%d time=%.3f ms\n", dev, j.MAC, j.Interface, seq, j.RTTms)
+	}
+	if len(replies) == 0 {
+		fmt.Fprintf(w, "no reply from %s: seq=%d\n", dev, seq)
+	}
+}
+
+func writePingSummary(w io.Writer, sum pingSummary, hex bool) {
+	fmt.Fprintf(w, "--- %s AoE ping statistics ---\n", sum.Device)
+	fmt.Fprintf(w, "%d requests sent, %d answered, %.0f%% loss, %d replies from %d paths\n",
+		sum.Sent, sum.Answered, sum.Loss, len(sum.Replies), sum.paths)
+	if sum.MinMs != nil {
+		fmt.Fprintf(w, "rtt min/avg/max = %.3f/%.3f/%.3f ms\n", *sum.MinMs, *sum.AvgMs, *sum.MaxMs)
+	}
+	for _, id := range sum.Identify {
+		writeIdentify(w, id, hex)
+	}
 }
 
 // identifyJSON is the decoded IDENTIFY data of one path.
@@ -269,32 +196,18 @@ type identifyJSON struct {
 	Error        string `json:"error,omitempty"`
 }
 
-// identifyOne sends ATA IDENTIFY along one path and decodes the answer.
-func identifyOne(ctx context.Context, c *initiator.Client, shelf uint16, slot uint8, mac []byte, dev string) identifyJSON {
-	j := identifyJSON{MAC: net.HardwareAddr(mac).String(), Interface: c.Interface().Name}
-	f, err := c.Request(ctx, &initiator.Frame{Destination: mac, Shelf: shelf, Slot: slot, Command: initiator.CommandATA, Arg: initiator.NewIdentify()})
-	if err != nil {
-		j.Error = err.Error()
+func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
+	j := identifyJSON{MAC: p.Target.MAC.String(), Interface: p.Interface}
+	if p.Err != nil {
+		j.Error = p.Err.Error()
 		return j
 	}
-	arg, ok := f.Arg.(*initiator.ATAArg)
-	if !ok || arg.Failed() {
-		j.Error = "the target failed the command"
-		if ok {
-			j.Error += fmt.Sprintf(" (ATA status %#02x, error %#02x)", arg.CmdStatus, arg.FeatureErr)
-		}
-		return j
-	}
-	id, err := initiator.ParseIdentify(arg.Data)
-	if err != nil {
-		j.Error = "short IDENTIFY data: " + err.Error()
-		return j
-	}
+	id := p.Identity
 	j.Model, j.Serial, j.Firmware = id.Model, id.Serial, id.Firmware
 	j.Sectors, j.Bytes = id.Sectors(), id.Sectors()*512
 	j.LBA28Sectors, j.LBA48Sectors = id.LBA28Sectors, id.LBA48Sectors
 	j.LBA48, j.Flush, j.SMART = id.LBA48, id.Flush, id.SMART
-	j.Data = arg.Data[:512]
+	j.Data = p.Data
 	return j
 }
 

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/olekukonko/tablewriter/tw"
@@ -22,13 +21,13 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 	if f := cmd.Flags().Lookup("timeout"); f == nil || !f.Changed {
 		timeout = 5 * time.Second
 	}
-	clients, names, err := o.openClients(cmd, o.ifaces)
+	g, err := o.openGroup(cmd, o.ifaces)
 	if err != nil {
 		return err
 	}
-	defer closeClients(clients)
-	start := time.Now()
-	targets, err := discover.Probe(cmd.Context(), clients, discover.Options{Timeout: timeout})
+	defer g.Close()
+	start := o.now()
+	targets, err := discover.Probe(cmd.Context(), g, discover.Options{Timeout: timeout})
 	if err != nil {
 		return err
 	}
@@ -47,7 +46,7 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 		}
 	}
 	if len(targets) == 0 {
-		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets", strings.Join(names, ", "), time.Since(start).Round(10*time.Millisecond))
+		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets", strings.Join(g.Names(), ", "), o.now().Sub(start).Round(10*time.Millisecond))
 	}
 	return nil
 }
@@ -151,25 +150,15 @@ func writeProbeTable(w io.Writer, targets []discover.Target) error {
 	return writeTable(w, header, rows, aligns)
 }
 
-// configCell shows a config string in a table cell: printable text as it
-// is, cut at 32 characters; anything else quoted.
+// configCell shows a config string in a table cell: escaped (see
+// escapeBytes), cut at 32 characters, never inside one.
 func configCell(b []byte) string {
 	if len(b) == 0 {
 		return "-"
 	}
-	s := string(b)
-	printable := true
-	for _, r := range s {
-		if !unicode.IsPrint(r) || r == '\t' {
-			printable = false
-			break
-		}
-	}
-	if !printable {
-		s = strconv.Quote(s)
-	}
+	s := []rune(escapeBytes(b))
 	if len(s) > 32 {
-		s = s[:31] + "…"
+		return string(s[:31]) + "…"
 	}
-	return s
+	return string(s)
 }

@@ -5,13 +5,17 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -37,6 +41,15 @@ type Env struct {
 	// NodeWriter, when set, records control-node writes instead of
 	// performing them (tests).
 	NodeWriter func(path string, data []byte) error
+	// Interfaces lists the network interfaces the wire commands may use
+	// (default net.Interfaces).
+	Interfaces func() ([]net.Interface, error)
+	// OpenClient opens an AoE client on the named interface (default
+	// initiator.NewClient, a raw socket; tests: a port of an
+	// aoetest.Network).
+	OpenClient func(name string) (*initiator.Client, error)
+	// Now is the clock of the wire commands' times (default time.Now).
+	Now func() time.Time
 }
 
 // DefaultEnv returns the environment of the running process.
@@ -239,7 +252,9 @@ func Main(ctx context.Context, argv []string, env *Env) int {
 	cmd.SetOut(env.Stdout)
 	cmd.SetErr(env.Stderr)
 	ran, err := cmd.ExecuteContextC(ctx)
-	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
+	if err != nil && ran == cmd && cmd.HasSubCommands() && !errors.Is(err, ErrUsage) {
+		// The root runs nothing itself: its own errors are about the
+		// command line (an unknown command).
 		err = usageErrorf("%v", err)
 	}
 	if printable(err) {

@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,11 +9,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/classic"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
@@ -77,17 +75,8 @@ MTUs 32-35 above a multiple of 512).` + exitCodesHelp,
 	return cmd
 }
 
-// sanIface is an interface of the report.
-type sanIface struct {
-	Name  string `json:"name"`
-	Up    bool   `json:"up"`
-	MTU   int    `json:"mtu"`
-	PCIID string `json:"pci_id"`
-}
-
-// sanPath is one path and what got through it.
+// sanPath is one path of the JSON report.
 type sanPath struct {
-	Device    string `json:"-"`
 	MAC       string `json:"mac"`
 	Interface string `json:"interface"`
 	MTU       int    `json:"mtu"`
@@ -95,14 +84,9 @@ type sanPath struct {
 	Sectors int `json:"sectors_per_frame"`
 	// MaxSectors is the largest IDENTIFY padding, in sectors, answered.
 	MaxSectors int `json:"max_sectors"`
-	shelf      uint16
-	slot       uint8
-	mac        net.HardwareAddr
-	identity   *initiator.Identity
-	arrival    int
 }
 
-// sanDevice is a target of the report.
+// sanDevice is a target of the JSON report.
 type sanDevice struct {
 	Device     string    `json:"device"`
 	MACs       int       `json:"macs"`
@@ -111,13 +95,22 @@ type sanDevice struct {
 	Paths      []sanPath `json:"paths"`
 	Conflict   bool      `json:"conflict"`
 	Warnings   []string  `json:"warnings"`
-	shelf      uint16
-	slot       uint8
 }
 
-// sanInterfaces lists Ethernet interfaces without NOARP, sorted by name,
-// restricted to given when it is not empty.
-func (o *sancheckOptions) sanInterfaces(cmd *cobra.Command, given []string) ([]sanIface, error) {
+func toSanDevice(d discover.Device) sanDevice {
+	j := sanDevice{Device: d.Name(), MACs: d.MACs, Payload: d.Payload, Interfaces: d.Interfaces, Conflict: d.Conflict, Warnings: []string{}}
+	for _, p := range d.Paths {
+		j.Paths = append(j.Paths, sanPath{MAC: p.Target.MAC.String(), Interface: p.Interface, MTU: p.MTU, Sectors: p.Sectors, MaxSectors: p.MaxSectors})
+	}
+	for _, w := range d.Warnings {
+		j.Warnings = append(j.Warnings, w.String())
+	}
+	return j
+}
+
+// sanInterfaces lists Ethernet interfaces, sorted by name, restricted to
+// given when it is not empty.
+func (o *sancheckOptions) sanInterfaces(cmd *cobra.Command, given []string) ([]discover.Interface, error) {
 	var want map[string]bool
 	if len(given) > 0 {
 		want = map[string]bool{}
@@ -127,20 +120,20 @@ func (o *sancheckOptions) sanInterfaces(cmd *cobra.Command, given []string) ([]s
 			}
 		}
 	}
-	all, err := net.Interfaces()
+	all, err := o.interfaces()
 	if err != nil {
 		return nil, err
 	}
-	var out []sanIface
+	var out []discover.Interface
 	for _, ifi := range all {
 		if want != nil && !want[ifi.Name] {
 			continue
 		}
 		delete(want, ifi.Name)
-		if ifi.Flags&net.FlagLoopback != 0 || len(ifi.HardwareAddr) != 6 {
+		if !isEthernet(ifi) {
 			continue
 		}
-		out = append(out, sanIface{Name: ifi.Name, Up: ifi.Flags&net.FlagUp != 0, MTU: ifi.MTU, PCIID: o.pciID(cmd, ifi.Name)})
+		out = append(out, discover.Interface{Name: ifi.Name, Up: ifi.Flags&net.FlagUp != 0, MTU: ifi.MTU, PCIID: o.pciID(cmd, ifi.Name)})
 	}
 	for n := range want {
 		return nil, usageErrorf("-i %s: no such network interface (see 'ip link')", n)
@@ -167,142 +160,9 @@ func (o *sancheckOptions) pciID(cmd *cobra.Command, name string) string {
 	return v + ":" + d
 }
 
-// probePaths finds every path with Query Config and measures each with
-// IDENTIFY requests padded to (MTU-36) rounded down to 512 bytes, then
-// smaller; the largest answered is the path's frame size.
-// onSendFail, if set, is called for each probe that could not be sent.
-func probePaths(ctx context.Context, clients []*initiator.Client, timeout time.Duration, onSendFail func()) ([]*sanPath, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var paths []*sanPath
-	_, err := discover.Collect(ctx, clients, discover.QueryConfig(), discover.Options{Timeout: timeout}, func(r discover.Response) {
-		arg, ok := r.Frame.Arg.(*initiator.ConfigArg)
-		if !ok || r.Frame.Error {
-			return
-		}
-		ifi := r.Client.Interface()
-		p := &sanPath{Device: r.Frame.Name(), MAC: r.Frame.Source.String(), Interface: ifi.Name, MTU: ifi.MTU,
-			Sectors: arg.Sectors(), shelf: r.Frame.Shelf, slot: r.Frame.Slot, mac: r.Frame.Source}
-		mu.Lock()
-		p.arrival = len(paths)
-		paths = append(paths, p)
-		mu.Unlock()
-		r.Client.SetWindow(r.Frame.Source, int(arg.BufferCount))
-		for n := (ifi.MTU - 36) / 512; n >= 1; n-- {
-			wg.Add(1)
-			go func(n int) {
-				defer wg.Done()
-				id := initiator.NewIdentify()
-				id.Data = make([]byte, 512*n)
-				f, err := r.Client.Request(ctx, &initiator.Frame{Destination: p.mac, Shelf: p.shelf, Slot: p.slot, Command: initiator.CommandATA, Arg: id})
-				if err != nil {
-					if errors.Is(err, initiator.ErrSend) && onSendFail != nil {
-						mu.Lock()
-						onSendFail()
-						mu.Unlock()
-					}
-					return
-				}
-				a, ok := f.Arg.(*initiator.ATAArg)
-				if !ok || a.Failed() {
-					return
-				}
-				ident, perr := initiator.ParseIdentify(a.Data)
-				mu.Lock()
-				if n > p.MaxSectors {
-					p.MaxSectors = n
-				}
-				if p.identity == nil && perr == nil {
-					p.identity = &ident
-				}
-				mu.Unlock()
-			}(n)
-		}
-	})
-	wg.Wait()
-	return paths, err
-}
-
-// sanReport groups paths into devices and adds the warnings.
-func sanReport(paths []*sanPath, ifaces []sanIface) []sanDevice {
-	byDev := map[string]*sanDevice{}
-	var devs []*sanDevice
-	mtu := map[string]int{}
-	for _, i := range ifaces {
-		mtu[i.Name] = i.MTU
-	}
-	for _, p := range paths {
-		d, ok := byDev[p.Device]
-		if !ok {
-			d = &sanDevice{Device: p.Device, shelf: p.shelf, slot: p.slot, Payload: p.Sectors * 512, Interfaces: []string{}, Warnings: []string{}}
-			byDev[p.Device] = d
-			devs = append(devs, d)
-		}
-		d.Paths = append(d.Paths, *p)
-	}
-	out := make([]sanDevice, 0, len(devs))
-	for _, d := range devs {
-		macs, locals := map[string]bool{}, map[string]bool{}
-		var first *initiator.Identity
-		for _, p := range d.Paths {
-			macs[p.MAC] = true
-			if !locals[p.Interface] {
-				locals[p.Interface] = true
-				d.Interfaces = append(d.Interfaces, p.Interface)
-			}
-			if p.identity != nil {
-				if first == nil {
-					first = p.identity
-				} else if !p.identity.SameDisk(*first) {
-					d.Conflict = true
-				}
-			}
-		}
-		sort.Strings(d.Interfaces)
-		sort.Slice(d.Paths, func(i, j int) bool {
-			if d.Paths[i].Interface != d.Paths[j].Interface {
-				return d.Paths[i].Interface < d.Paths[j].Interface
-			}
-			return d.Paths[i].MAC < d.Paths[j].MAC
-		})
-		d.MACs = len(macs)
-		if len(macs) != len(locals) {
-			d.Warnings = append(d.Warnings, "Mismatched number of local vs remote interfaces")
-		}
-		for _, p := range d.Paths {
-			if p.MaxSectors < (p.MTU-36)/512 {
-				d.Warnings = append(d.Warnings, fmt.Sprintf("The path %s->%s is only capable of %d byte payloads", p.Interface, strings.ReplaceAll(p.MAC, ":", ""), p.MaxSectors*512))
-			}
-		}
-		for _, i := range d.Interfaces {
-			if mtu[i] < d.Payload+36 {
-				d.Warnings = append(d.Warnings, fmt.Sprintf("%s: MTU (%d) not set optimally for device's capable payload", i, mtu[i]))
-			}
-		}
-		for _, i := range d.Interfaces[1:] {
-			if mtu[i] != mtu[d.Interfaces[0]] {
-				d.Warnings = append(d.Warnings, fmt.Sprintf("%s: MTU different from other interfaces (%d vs. %d)", i, mtu[i], mtu[d.Interfaces[0]]))
-			}
-		}
-		if d.Conflict {
-			d.Warnings = append(d.Warnings, "Different disks answer for "+d.Device+" (address conflict)")
-		}
-		out = append(out, *d)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].shelf != out[j].shelf {
-			return out[i].shelf < out[j].shelf
-		}
-		return out[i].slot < out[j].slot
-	})
-	return out
-}
-
 func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 	if o.classic {
-		fmt.Fprint(o.stdout(), "Probing...")
+		fmt.Fprint(o.stdout(), classic.SancheckProbing)
 		o.timeout = 5 * time.Second
 	}
 	ifaces, err := o.sanInterfaces(cmd, o.ifaces)
@@ -315,10 +175,13 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 			up = append(up, i.Name)
 		}
 	}
-	var paths []*sanPath
+	opts := discover.CheckOptions{Timeout: o.timeout}
+	if o.classic {
+		opts.OnSendFail = func() { fmt.Fprint(o.stdout(), classic.SancheckWriteFailed) }
+	}
+	var g *initiator.Group
 	if len(up) > 0 {
-		clients, _, err := o.openClients(cmd, up)
-		if err != nil {
+		if g, err = o.openGroup(cmd, up); err != nil {
 			if o.classic {
 				fmt.Fprintln(o.stdout())
 				fmt.Fprintf(o.stderr(), "aoe-sancheck: %v\n", err)
@@ -326,29 +189,34 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 			}
 			return err
 		}
-		defer closeClients(clients)
-		var onSendFail func()
-		if o.classic {
-			onSendFail = func() { fmt.Fprint(o.stdout(), "write failed\n") } // as aoe-sancheck
-		}
-		if paths, err = probePaths(cmd.Context(), clients, o.timeout, onSendFail); err != nil {
-			return err
-		}
+		defer g.Close()
 	}
-	devs := sanReport(paths, ifaces)
+	rep, err := discover.Check(cmd.Context(), g, ifaces, opts)
+	if err != nil {
+		return err
+	}
+	return o.writeReport(rep, up)
+}
+
+// writeReport prints the report in the chosen format.
+func (o *sancheckOptions) writeReport(rep *discover.Report, up []string) error {
+	devs := []sanDevice{}
+	for _, d := range rep.Devices {
+		devs = append(devs, toSanDevice(d))
+	}
 	switch {
 	case o.classic:
-		writeAoeSancheck(o.stdout(), ifaces, devs, paths, o.verbose)
+		classic.Sancheck(o.stdout(), rep, o.verbose)
 		return nil
 	case o.json:
 		if err := writeJSON(o.stdout(), struct {
-			Interfaces []sanIface  `json:"interfaces"`
-			Devices    []sanDevice `json:"devices"`
-		}{append([]sanIface{}, ifaces...), devs}); err != nil {
+			Interfaces []discover.Interface `json:"interfaces"`
+			Devices    []sanDevice          `json:"devices"`
+		}{append([]discover.Interface{}, rep.Interfaces...), devs}); err != nil {
 			return err
 		}
 	default:
-		if err := writeSancheck(o.stdout(), ifaces, devs, o.verbose); err != nil {
+		if err := writeSancheck(o.stdout(), rep, o.verbose); err != nil {
 			return err
 		}
 	}
@@ -358,9 +226,9 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 	return nil
 }
 
-func writeSancheck(w io.Writer, ifaces []sanIface, devs []sanDevice, verbose bool) error {
+func writeSancheck(w io.Writer, rep *discover.Report, verbose bool) error {
 	var rows [][]string
-	for _, i := range ifaces {
+	for _, i := range rep.Interfaces {
 		state := "DOWN"
 		if i.Up {
 			state = "UP"
@@ -372,51 +240,48 @@ func writeSancheck(w io.Writer, ifaces []sanIface, devs []sanDevice, verbose boo
 	}
 	fmt.Fprintln(w)
 	rows = nil
-	for _, d := range devs {
-		frame := 0
-		for i, p := range d.Paths {
-			if i == 0 || p.MaxSectors*512 < frame {
-				frame = p.MaxSectors * 512
-			}
-		}
+	for _, d := range rep.Devices {
 		state := "ok"
 		if d.Conflict {
 			state = "CONFLICT"
 		} else if len(d.Warnings) > 0 {
 			state = "WARNING"
 		}
-		rows = append(rows, []string{d.Device, strconv.Itoa(d.MACs), strconv.Itoa(d.Payload), strconv.Itoa(frame), strings.Join(d.Interfaces, ","), state})
+		rows = append(rows, []string{d.Name(), strconv.Itoa(d.MACs), strconv.Itoa(d.Payload), strconv.Itoa(d.Tested()), strings.Join(d.Interfaces, ","), state})
 	}
 	if err := writeTable(w, []string{"DEVICE", "MACS", "PAYLOAD", "TESTED", "IFACES", "STATE"}, rows,
 		[]tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}); err != nil {
 		return err
 	}
 	if verbose {
-		fmt.Fprintln(w)
-		rows = nil
-		for _, d := range devs {
-			for _, p := range d.Paths {
-				rows = append(rows, []string{d.Device, p.MAC, p.Interface, strconv.Itoa(p.MTU), strconv.Itoa(p.Sectors * 512), strconv.Itoa(p.MaxSectors * 512)})
-			}
-		}
-		if err := writeTable(w, []string{"DEVICE", "MAC", "IFACE", "MTU", "PAYLOAD", "TESTED"}, rows,
-			[]tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight}); err != nil {
+		if err := writeSanPaths(w, rep); err != nil {
 			return err
 		}
 	}
-	var warnings []string
-	for _, d := range devs {
+	first := true
+	for _, d := range rep.Devices {
 		for _, m := range d.Warnings {
-			warnings = append(warnings, d.Device+": "+m)
-		}
-	}
-	if len(warnings) > 0 {
-		fmt.Fprintln(w)
-		for _, m := range warnings {
-			fmt.Fprintln(w, "warning: "+m)
+			if first {
+				fmt.Fprintln(w)
+				first = false
+			}
+			fmt.Fprintln(w, "warning: "+d.Name()+": "+m.String())
 		}
 	}
 	return nil
+}
+
+// writeSanPaths is the -v table: every path.
+func writeSanPaths(w io.Writer, rep *discover.Report) error {
+	fmt.Fprintln(w)
+	var rows [][]string
+	for _, d := range rep.Devices {
+		for _, p := range d.Paths {
+			rows = append(rows, []string{d.Name(), p.Target.MAC.String(), p.Interface, strconv.Itoa(p.MTU), strconv.Itoa(p.Sectors * 512), strconv.Itoa(p.MaxSectors * 512)})
+		}
+	}
+	return writeTable(w, []string{"DEVICE", "MAC", "IFACE", "MTU", "PAYLOAD", "TESTED"}, rows,
+		[]tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight})
 }
 
 func orDashS(s string) string {
@@ -424,39 +289,4 @@ func orDashS(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// writeAoeSancheck prints aoe-sancheck's report ("Probing..." is already
-// out).
-func writeAoeSancheck(w io.Writer, ifaces []sanIface, devs []sanDevice, paths []*sanPath, verbose bool) {
-	var b strings.Builder
-	rule := "==========================================\n"
-	b.WriteString("done.\n" + rule + "INTERFACE SUMMARY\n" + rule + "Name\tStatus\tMTU\tPCI ID\n")
-	for _, i := range ifaces {
-		state := "DN"
-		if i.Up {
-			state = "UP"
-		}
-		fmt.Fprintf(&b, "%s\t%s\t%d\t%s\n", i.Name, state, i.MTU, i.PCIID)
-	}
-	b.WriteString(rule + "DEVICE SUMMARY\n" + rule + "Device\tMacs\tPayload\tLocal Interfaces\n")
-	for _, d := range devs {
-		fmt.Fprintf(&b, "%s\t%4d\t%d\t%s\n", d.Device, d.MACs, d.Payload, strings.Join(d.Interfaces, ","))
-		for _, m := range d.Warnings {
-			b.WriteString("   " + m + "\n")
-		}
-	}
-	if verbose {
-		for _, i := range ifaces {
-			fmt.Fprintf(&b, "%s:\n", i.Name)
-			// aoe-sancheck lists an interface's paths newest first.
-			for k := len(paths) - 1; k >= 0; k-- {
-				if p := paths[k]; p.Interface == i.Name {
-					fmt.Fprintf(&b, "%s %s %d\n", p.Device, strings.ReplaceAll(p.MAC, ":", ""), p.MaxSectors)
-				}
-			}
-			b.WriteString("\n")
-		}
-	}
-	io.WriteString(w, b.String())
 }

@@ -1,14 +1,8 @@
 package cmd
 
 import (
-	"context"
-	"net"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/goaoe/aoe/initiator"
-	"github.com/goaoe/aoe/initiator/aoetest"
 )
 
 func TestSancheckVblade(t *testing.T) {
@@ -67,40 +61,5 @@ func TestSancheckVblade(t *testing.T) {
 	if err := jsonUnmarshal(r.stdout, &rep); err != nil || len(rep.Devices) != 3 || rep.Devices[0].Device != "e2.1" || rep.Devices[0].Paths[0].MaxSectors != 17 ||
 		rep.Devices[1].Paths[0].MaxSectors != 2 {
 		t.Errorf("--json -i i1,i2: %v %s", err, r.stdout)
-	}
-}
-
-func TestProbePathsAndReport(t *testing.T) {
-	nw := &aoetest.Network{}
-	host := net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}
-	c := initiator.New(initiator.Interface{Name: "eth0", MAC: host, MTU: 9000}, nw.Port(host))
-	c.RTO, c.Retries = 20*time.Millisecond, 2
-	defer c.Close()
-	tg := fakeTarget(1, 2, 1)
-	tg.MTU = 9000
-	p := nw.Port(tg.MAC)
-	go tg.Serve(p)
-	defer p.Close()
-	nw.Drop = func(frame []byte, to net.HardwareAddr) bool { return len(frame) > 1514 } // a 1500-byte hop
-	paths, err := probePaths(context.Background(), []*initiator.Client{c}, 10*time.Second, nil)
-	if err != nil || len(paths) != 1 || paths[0].MaxSectors != 2 || paths[0].Sectors != 17 || paths[0].identity == nil {
-		t.Fatalf("%+v %v", paths, err)
-	}
-	ifaces := []sanIface{{Name: "eth0", Up: true, MTU: 9000}, {Name: "eth1", Up: true, MTU: 1500}}
-	second := *paths[0]
-	second.Interface, second.MTU, second.MaxSectors, second.MAC = "eth1", 1500, 2, "02:ae:00:00:00:09"
-	devs := sanReport([]*sanPath{paths[0], &second}, ifaces)
-	want := []string{
-		"The path eth0->02ae00000001 is only capable of 1024 byte payloads",
-		"eth1: MTU (1500) not set optimally for device's capable payload",
-		"eth1: MTU different from other interfaces (1500 vs. 9000)",
-	}
-	if len(devs) != 1 || devs[0].MACs != 2 || devs[0].Payload != 8704 || strings.Join(devs[0].Warnings, "\n") != strings.Join(want, "\n") {
-		t.Errorf("%+v", devs)
-	}
-	// One MAC seen on two interfaces: a mismatch of local and remote counts.
-	second.MAC = paths[0].MAC
-	if devs = sanReport([]*sanPath{paths[0], &second}, ifaces); devs[0].Warnings[0] != "Mismatched number of local vs remote interfaces" {
-		t.Errorf("%q", devs[0].Warnings)
 	}
 }

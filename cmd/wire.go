@@ -6,14 +6,51 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
 
-// wireInterfaces chooses the interfaces for raw AoE: those given (-i), else the driver's aoe_iflist
-// when set, else every up, non-loopback Ethernet interface.
+// interfaces lists the network interfaces (Env.Interfaces).
+func (g *globalOptions) interfaces() ([]net.Interface, error) {
+	if g.env.Interfaces != nil {
+		return g.env.Interfaces()
+	}
+	return net.Interfaces()
+}
+
+// now reads the clock (Env.Now).
+func (g *globalOptions) now() time.Time {
+	if g.env.Now != nil {
+		return g.env.Now()
+	}
+	return time.Now()
+}
+
+// openClient opens an AoE client on one interface (Env.OpenClient); a
+// missing capability is a permission error (exit 4).
+func (g *globalOptions) openClient(name string) (*initiator.Client, error) {
+	open := g.env.OpenClient
+	if open == nil {
+		open = initiator.NewClient
+	}
+	c, err := open(name)
+	if errors.Is(err, initiator.ErrPermission) {
+		return nil, kindErrorf(ErrPermission, "%v", initiator.ErrPermission)
+	}
+	return c, err
+}
+
+// isEthernet reports whether an interface can carry AoE.
+func isEthernet(ifi net.Interface) bool {
+	return ifi.Flags&net.FlagLoopback == 0 && len(ifi.HardwareAddr) == 6
+}
+
+// wireInterfaces chooses the interfaces for raw AoE: those given (-i), else
+// the driver's aoe_iflist when set, else every up, non-loopback Ethernet
+// interface.
 func (g *globalOptions) wireInterfaces(cmd *cobra.Command, given []string) ([]string, error) {
 	var names []string
 	for _, i := range given {
@@ -27,13 +64,13 @@ func (g *globalOptions) wireInterfaces(cmd *cobra.Command, given []string) ([]st
 			}
 		}
 	}
+	all, err := g.interfaces()
+	if err != nil {
+		return nil, err
+	}
 	if len(names) == 0 {
-		all, err := net.Interfaces()
-		if err != nil {
-			return nil, err
-		}
 		for _, ifi := range all {
-			if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 && len(ifi.HardwareAddr) == 6 {
+			if ifi.Flags&net.FlagUp != 0 && isEthernet(ifi) {
 				names = append(names, ifi.Name)
 			}
 		}
@@ -43,11 +80,15 @@ func (g *globalOptions) wireInterfaces(cmd *cobra.Command, given []string) ([]st
 		}
 		return names, nil
 	}
+	byName := map[string]net.Interface{}
+	for _, ifi := range all {
+		byName[ifi.Name] = ifi
+	}
 	var up []string
 	for _, n := range names {
-		ifi, err := net.InterfaceByName(n)
+		ifi, ok := byName[n]
 		switch {
-		case err != nil:
+		case !ok:
 			if explicit {
 				return nil, usageErrorf("-i %s: no such network interface (see 'ip link')", n)
 			}
@@ -66,30 +107,37 @@ func (g *globalOptions) wireInterfaces(cmd *cobra.Command, given []string) ([]st
 	return up, nil
 }
 
-// openClients opens a raw AoE client on each chosen interface (see
-// wireInterfaces). Close them with closeClients.
-func (g *globalOptions) openClients(cmd *cobra.Command, given []string) ([]*initiator.Client, []string, error) {
+// openGroup opens a client on each chosen interface (see wireInterfaces).
+// Close the group when done.
+func (g *globalOptions) openGroup(cmd *cobra.Command, given []string) (*initiator.Group, error) {
 	names, err := g.wireInterfaces(cmd, given)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	return g.openNames(names)
+}
+
+// openNames opens a group on exactly these interfaces.
+func (g *globalOptions) openNames(names []string) (*initiator.Group, error) {
 	var clients []*initiator.Client
 	for _, name := range names {
-		c, err := initiator.Listen(name)
+		c, err := g.openClient(name)
 		if err != nil {
-			closeClients(clients)
-			if errors.Is(err, initiator.ErrPermission) {
-				return nil, nil, kindErrorf(ErrPermission, "%v", initiator.ErrPermission)
-			}
-			return nil, nil, err
+			initiator.NewGroup(clients...).Close()
+			return nil, err
 		}
 		clients = append(clients, c)
 	}
-	return clients, names, nil
+	grp := initiator.NewGroup(clients...)
+	grp.Now = g.now
+	return grp, nil
 }
 
-func closeClients(clients []*initiator.Client) {
-	for _, c := range clients {
-		c.Close()
+// addressArg parses a DEV argument (eSHELF.SLOT) as a usage error.
+func addressArg(s string) (initiator.Address, error) {
+	var a initiator.Address
+	if err := a.Set(s); err != nil {
+		return a, usageErrorf("%v", err)
 	}
+	return a, nil
 }

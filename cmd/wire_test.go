@@ -1,76 +1,15 @@
 package cmd
 
 import (
-	"context"
 	"encoding/json"
-	"net"
 	"os/exec"
 	"sort"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/goaoe/aoe/discover"
-	"github.com/goaoe/aoe/initiator"
-	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/internal/aoelab"
 )
-
-// fakeSAN is an in-memory segment with a client and fake targets.
-func fakeSAN(t *testing.T, targets ...*aoetest.Target) *initiator.Client {
-	nw := &aoetest.Network{}
-	c := nw.Client(t, "eth0", net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}, 1500)
-	for _, tg := range targets {
-		nw.Serve(t, tg)
-	}
-	return c
-}
-
-func fakeTarget(shelf uint16, slot uint8, n byte) *aoetest.Target {
-	return &aoetest.Target{Shelf: shelf, Slot: slot, MAC: net.HardwareAddr{2, 0xae, 0, 0, 0, n}, BufferCount: 16,
-		Sectors: 2048, Model: "Coraid EtherDrive vblade", Serial: "fake"}
-}
-
-var fastCollect = discover.Options{Timeout: 10 * time.Second, Quiet: 50 * time.Millisecond, Resend: []time.Duration{20 * time.Millisecond}}
-
-func TestQueryConfig(t *testing.T) {
-	a, b := fakeTarget(1, 2, 1), fakeTarget(1, 3, 2)
-	b.SetConfig([]byte("rack-3"))
-	c := fakeSAN(t, a, b)
-	ctx := context.Background()
-	q := func(shelf uint16, slot uint8, ccmd initiator.ConfigCommand, s string) []cfgAnswer {
-		t.Helper()
-		got, err := queryConfig(ctx, []*initiator.Client{c}, shelf, slot, ccmd, []byte(s), fastCollect, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	all := q(initiator.BroadcastShelf, initiator.BroadcastSlot, initiator.ConfigRead, "")
-	if len(all) != 2 || all[0].Device != "e1.2" || all[0].Config != "" || all[1].Config != "rack-3" || all[1].Interface != "eth0" {
-		t.Errorf("read all: %+v", all)
-	}
-	if got := q(1, 2, initiator.ConfigSet, "new"); len(got) != 1 || got[0].Error != "" || string(a.Config()) != "new" {
-		t.Errorf("set on an empty string: %+v", got)
-	}
-	got := q(1, 3, initiator.ConfigSet, "other")
-	if len(got) != 1 || got[0].code != initiator.ErrConfigStringPresent || got[0].Config != "rack-3" || got[0].Error != "config string present" {
-		t.Errorf("set on a set string: %+v", got)
-	}
-	if got := q(1, 3, initiator.ConfigTest, "rack-3"); len(got) != 1 {
-		t.Errorf("test match: %+v", got)
-	}
-	if got := q(1, 3, initiator.ConfigTest, "rack"); len(got) != 0 {
-		t.Errorf("test mismatch answered: %+v", got)
-	}
-	if got := q(initiator.BroadcastShelf, initiator.BroadcastSlot, initiator.ConfigTestPrefix, "rack"); len(got) != 1 || got[0].Device != "e1.3" {
-		t.Errorf("prefix: %+v", got)
-	}
-	if got := q(1, 3, initiator.ConfigForceSet, ""); len(got) != 1 || len(b.Config()) != 0 {
-		t.Errorf("fset: %+v", got)
-	}
-}
 
 // wireLab is a namespace pair with vblade targets behind veth i0 (and i1).
 type wireLab struct {
@@ -191,34 +130,6 @@ func TestCfgVblade(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
-
-func TestPingRound(t *testing.T) {
-	a := fakeTarget(1, 2, 1)
-	b := fakeTarget(1, 2, 2) // a second path to e1.2
-	c := fakeSAN(t, a, b, fakeTarget(1, 3, 3))
-	ctx := context.Background()
-	replies, err := pingRound(ctx, []*initiator.Client{c}, 1, 2, 1, 500*time.Millisecond, nil)
-	if err != nil || len(replies) != 2 || replies[0].Seq != 1 || replies[0].Interface != "eth0" || replies[0].RTTms <= 0 {
-		t.Fatalf("%+v %v", replies, err)
-	}
-	known := map[string]bool{}
-	for _, r := range replies {
-		known[r.Interface+"/"+r.MAC] = true
-	}
-	start := time.Now()
-	replies, _ = pingRound(ctx, []*initiator.Client{c}, 1, 2, 2, time.Minute, known)
-	if len(replies) != 2 || time.Since(start) > 30*time.Second {
-		t.Errorf("with every path known the round should end on the last reply: %+v", replies)
-	}
-	replies, _ = pingRound(ctx, []*initiator.Client{c}, 9, 9, 3, 100*time.Millisecond, nil)
-	if len(replies) != 0 {
-		t.Errorf("e9.9 answered: %+v", replies)
-	}
-	id := identifyOne(ctx, c, 1, 2, a.MAC, "e1.2")
-	if id.Error != "" || id.Sectors != 2048 || id.Model != "Coraid EtherDrive vblade" || !id.LBA48 || id.SMART || len(id.Data) != 512 {
-		t.Errorf("identify: %+v", id)
-	}
-}
 
 // TestPingVblade: aoe ping against real vblade, and our aoeping against
 // aoetools' aoeping on the same target (config string of 28 bytes, so that

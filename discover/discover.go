@@ -1,13 +1,16 @@
-// Package discover finds AoE targets from userspace: it broadcasts a Query
-// Config on each interface, asks every responder for its ATA IDENTIFY data,
-// and aggregates the answers by shelf.slot into targets with all their paths,
-// flagging addresses that different disks claim.
+// Package discover analyses an AoE SAN from userspace, over an
+// initiator.Group (one client per interface): Probe broadcasts a Query
+// Config, asks every responder for its ATA IDENTIFY data, and aggregates the
+// answers by shelf.slot into targets with all their paths, flagging
+// addresses that different disks claim; Ping measures one target's paths;
+// Check measures the frame sizes every path carries and warns about MTUs
+// and paths (what aoe-sancheck reports); Mask and Reserve read and change
+// the access lists of every path of a target.
 package discover
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net"
 	"sort"
 	"sync"
@@ -20,45 +23,29 @@ import (
 type Options struct {
 	// Timeout bounds the whole probe (default 5s).
 	Timeout time.Duration
-	// Quiet is how long no new responder must appear, after the last
-	// broadcast, before the probe ends (default 300ms).
-	Quiet time.Duration
-	// Resend are the times, from the start, at which the broadcast is sent
-	// again in any case (default 50ms and 150ms). Once the network shows
-	// that it loses frames, the broadcast is sent again every
-	// ResendInterval up to MaxSends copies in all, so that a target missed
-	// by the early copies is still found. Signs of loss: a copy after the
-	// first not answered by every responder known by then, a responder
-	// first heard after the first copy (on a clean network all answer it),
-	// or a retransmission by one of the clients (such as an IDENTIFY under
-	// way). An empty, non-nil Resend sends one copy only.
-	Resend []time.Duration
-	// ResendInterval is the time between the copies sent for loss
-	// (default 150ms).
+	// Quiet, Resend, ResendInterval and MaxSends shape the broadcast, as
+	// in initiator.CollectOptions: it is sent again on a schedule, and
+	// more often once the network shows loss, so that a lost frame loses
+	// no target.
+	Quiet          time.Duration
+	Resend         []time.Duration
 	ResendInterval time.Duration
-	// MaxSends bounds the copies of the broadcast (default 10).
-	MaxSends int
+	MaxSends       int
 	// NoIdentify skips ATA IDENTIFY.
 	NoIdentify bool
 }
 
-func (o Options) withDefaults() Options {
+// collect returns the broadcast options of a probe.
+func (o Options) collect() initiator.CollectOptions {
+	return initiator.CollectOptions{Timeout: o.Timeout, Quiet: o.Quiet, Resend: o.Resend,
+		ResendInterval: o.ResendInterval, MaxSends: o.MaxSends}
+}
+
+func (o Options) timeout() time.Duration {
 	if o.Timeout <= 0 {
-		o.Timeout = 5 * time.Second
+		return 5 * time.Second
 	}
-	if o.Quiet <= 0 {
-		o.Quiet = 300 * time.Millisecond
-	}
-	if o.Resend == nil {
-		o.Resend = []time.Duration{50 * time.Millisecond, 150 * time.Millisecond}
-	}
-	if o.ResendInterval <= 0 {
-		o.ResendInterval = 150 * time.Millisecond
-	}
-	if o.MaxSends <= 0 {
-		o.MaxSends = 10
-	}
-	return o
+	return o.Timeout
 }
 
 // Path is one way to a target: a target MAC seen from a local interface,
@@ -144,8 +131,9 @@ func (t *Target) MACs() []net.HardwareAddr {
 	return out
 }
 
-// ErrNoClients: Probe was given no interface.
-var ErrNoClients = errors.New("discover: no interface to probe")
+// ErrNoClients is returned by Probe and Check when the group has no
+// interface.
+var ErrNoClients = initiator.ErrNoClients
 
 type pathKey struct {
 	iface string
@@ -154,173 +142,40 @@ type pathKey struct {
 	slot  uint8
 }
 
-// Response is one reply to a broadcast, with the client (interface) it came
-// in on.
-type Response struct {
-	Client *initiator.Client
-	Frame  *initiator.Frame
-}
-
-// Collect sends req on every client's interface as a broadcast, again at
-// the Resend times, and returns the replies, one per (interface, source MAC,
-// shelf, slot), in arrival order. onNew, if set, is called for each as it
-// arrives. It ends when no new reply has come for Quiet after the last
-// broadcast, or at Timeout (what came is returned), or when ctx is done.
-func Collect(ctx context.Context, clients []*initiator.Client, req *initiator.Frame, opts Options, onNew func(Response)) ([]Response, error) {
-	if len(clients) == 0 {
-		return nil, ErrNoClients
-	}
-	o := opts.withDefaults()
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-
-	replies := make(chan Response, 1024)
-	var resends []func() error
-	for _, c := range clients {
-		ch, resend, stop, err := c.Broadcast(req)
-		if err != nil {
-			return nil, err
-		}
-		defer stop()
-		resends = append(resends, resend)
-		go func() {
-			for {
-				select {
-				case f := <-ch:
-					select {
-					case replies <- Response{c, f}:
-					case <-ctx.Done():
-						return
-					}
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-
-	start := time.Now()
-	seen := map[pathKey]bool{}
-	// round holds the responders heard since the latest copy was sent.
-	// Loss, once seen, keeps the copies coming: a round complete among the
-	// known responders says nothing of the targets missed so far.
-	round := map[pathKey]bool{}
-	lossy := false
-	retransmits := func() (n uint64) {
-		for _, c := range clients {
-			n += c.Stats().Retransmits
-		}
-		return n
-	}
-	retransmitsAtStart := retransmits()
-	var out []Response
-	lastNew, lastSend := start, start
-	sends, next := 1, 0 // copies sent; index in o.Resend
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		now := time.Now()
-		// The next copy is due at the next scheduled time, or, after the
-		// schedule, ResendInterval after the last copy when that one showed
-		// loss; it is never due once MaxSends copies went out.
-		var due time.Time
-		switch {
-		case len(o.Resend) == 0 || sends >= o.MaxSends:
-		case next < len(o.Resend):
-			due = start.Add(o.Resend[next])
-		case lossy || len(round) < len(seen) || retransmits() > retransmitsAtStart:
-			due = lastSend.Add(o.ResendInterval)
-		}
-		if !due.IsZero() && !now.Before(due) {
-			if (sends >= 2 && len(round) < len(seen)) || retransmits() > retransmitsAtStart {
-				lossy = true
-			}
-			for _, resend := range resends {
-				_ = resend() // the first copy went out; a failed resend is not fatal
-			}
-			lastSend, round = now, map[pathKey]bool{}
-			sends++
-			if next < len(o.Resend) {
-				next++
-			}
-			continue
-		}
-		quietUntil := lastNew.Add(o.Quiet)
-		if t := lastSend.Add(o.Quiet); t.After(quietUntil) {
-			quietUntil = t
-		}
-		if due.IsZero() && !now.Before(quietUntil) {
-			return out, nil
-		}
-		wake := quietUntil
-		if !due.IsZero() && due.Before(wake) {
-			wake = due
-		}
-		timer.Reset(max(time.Until(wake), time.Millisecond))
-		select {
-		case r := <-replies:
-			k := pathKey{iface: r.Client.Interface().Name, mac: string(r.Frame.Source), shelf: r.Frame.Shelf, slot: r.Frame.Slot}
-			round[k] = true
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			if sends >= 2 {
-				lossy = true // a newcomer after the first copy: that copy was lost to it
-			}
-			out = append(out, r)
-			lastNew = time.Now()
-			if onNew != nil {
-				onNew(r)
-			}
-		case <-timer.C:
-		case <-ctx.Done():
-			// Timeout or cancellation: what came so far is the answer.
-			return out, nil
-		}
-	}
-}
-
-// QueryConfig is the broadcast Query Config read that finds every target.
-func QueryConfig() *initiator.Frame {
-	return &initiator.Frame{Shelf: initiator.BroadcastShelf, Slot: initiator.BroadcastSlot,
-		Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{Command: initiator.ConfigRead}}
-}
-
-// Probe broadcasts Query Config on every client's interface and returns the
-// targets that answered, sorted by shelf and slot. Each new path is sent
-// ATA IDENTIFY as soon as it answers. It ends when no new responder has
-// appeared for Quiet after the last broadcast and every IDENTIFY is
-// answered, or at Timeout.
-func Probe(ctx context.Context, clients []*initiator.Client, opts Options) ([]Target, error) {
-	o := opts.withDefaults()
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+// Probe broadcasts Query Config on every interface of the group and
+// returns the targets that answered, sorted by shelf and slot. Each new
+// path is sent ATA IDENTIFY as soon as it answers. It ends when no new
+// responder has appeared for Quiet after the last broadcast and every
+// IDENTIFY is answered, or at Timeout. Errors: ErrNoClients, and those of
+// initiator.Group.Collect.
+func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, error) {
+	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
 	defer cancel()
 	paths := map[pathKey]*Path{}
 	var order []pathKey
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	_, err := Collect(ctx, clients, QueryConfig(), o, func(r Response) {
+	_, err := g.QueryConfig(ctx, initiator.QueryAll, opts.collect(), func(r initiator.ConfigReply) bool {
 		k, p, ok := newPath(r)
 		if !ok {
-			return
+			return false
 		}
 		mu.Lock()
 		paths[k] = p
 		order = append(order, k)
 		mu.Unlock()
-		r.Client.SetWindow(p.MAC, int(p.BufferCount))
-		if o.NoIdentify {
-			return
+		c := g.ClientFor(p.Interface)
+		c.SetWindow(p.MAC, int(p.BufferCount))
+		if opts.NoIdentify {
+			return false
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			id, err := identifyPath(ctx, r.Client, k, p.MAC)
+		wg.Go(func() {
+			id, err := c.Identify(ctx, r.Target)
 			mu.Lock()
 			p.Identity, p.IdentifyErr = id, err
 			mu.Unlock()
-		}()
+		})
+		return false
 	})
 	if err != nil {
 		return nil, err
@@ -329,17 +184,15 @@ func Probe(ctx context.Context, clients []*initiator.Client, opts Options) ([]Ta
 	return aggregate(paths, order), nil
 }
 
-// newPath makes a path from a Query Config reply.
-func newPath(r Response) (pathKey, *Path, bool) {
-	f := r.Frame
-	arg, ok := f.Arg.(*initiator.ConfigArg)
-	if !ok || f.Error || f.Shelf == initiator.BroadcastShelf || f.Slot == initiator.BroadcastSlot {
+// newPath makes a path from a Query Config answer.
+func newPath(r initiator.ConfigReply) (pathKey, *Path, bool) {
+	if r.Err != nil {
 		return pathKey{}, nil, false
 	}
-	ifi := r.Client.Interface()
-	k := pathKey{iface: ifi.Name, mac: string(f.Source), shelf: f.Shelf, slot: f.Slot}
+	t, arg, ifi := r.Target, &r.Config, r.Interface
+	k := pathKey{iface: ifi.Name, mac: string(t.MAC), shelf: t.Shelf, slot: t.Slot}
 	return k, &Path{
-		MAC:             append(net.HardwareAddr(nil), f.Source...),
+		MAC:             append(net.HardwareAddr(nil), t.MAC...),
 		Interface:       ifi.Name,
 		MTU:             ifi.MTU,
 		BufferCount:     arg.BufferCount,
@@ -351,79 +204,89 @@ func newPath(r Response) (pathKey, *Path, bool) {
 	}, true
 }
 
-// identifyPath sends ATA IDENTIFY along one path.
-func identifyPath(ctx context.Context, c *initiator.Client, k pathKey, mac net.HardwareAddr) (*initiator.Identity, error) {
-	f, err := c.Request(ctx, &initiator.Frame{Destination: mac, Shelf: k.shelf, Slot: k.slot,
-		Command: initiator.CommandATA, Arg: initiator.NewIdentify()})
-	if err != nil {
-		return nil, err
-	}
-	arg, ok := f.Arg.(*initiator.ATAArg)
-	if !ok {
-		return nil, errors.New("discover: IDENTIFY reply without an ATA argument")
-	}
-	if arg.Failed() {
-		return nil, errors.New("discover: IDENTIFY failed: ATA status " + hexByte(arg.CmdStatus))
-	}
-	id, err := initiator.ParseIdentify(arg.Data)
-	if err != nil {
-		return nil, err
-	}
-	return &id, nil
-}
-
-func hexByte(b uint8) string {
-	const digits = "0123456789abcdef"
-	return "0x" + string([]byte{digits[b>>4], digits[b&0xf]})
-}
-
 // aggregate groups paths into targets and flags conflicts.
 func aggregate(paths map[pathKey]*Path, order []pathKey) []Target {
-	byAddr := map[[2]int]*Target{}
-	var targets []*Target
+	type keyed struct {
+		k pathKey
+		p Path
+	}
+	var list []keyed
 	for _, k := range order {
-		addr := [2]int{int(k.shelf), int(k.slot)}
-		t, ok := byAddr[addr]
+		list = append(list, keyed{k, *paths[k]})
+	}
+	groups := byAddress(list, func(x keyed) (uint16, uint8, string, net.HardwareAddr) {
+		return x.k.shelf, x.k.slot, x.p.Interface, x.p.MAC
+	})
+	out := make([]Target, 0, len(groups))
+	for _, g := range groups {
+		t := Target{Shelf: g.shelf, Slot: g.slot}
+		var ids []*initiator.Identity
+		for _, x := range g.items {
+			t.Paths = append(t.Paths, x.p)
+			ids = append(ids, x.p.Identity)
+		}
+		t.Conflict = differentDisks(ids)
+		out = append(out, t)
+	}
+	return out
+}
+
+// group is the items of one shelf.slot.
+type group[T any] struct {
+	shelf uint16
+	slot  uint8
+	items []T
+}
+
+// byAddress groups items by shelf.slot, in the order addresses first
+// appear, then sorts the groups by shelf and slot and each group's items
+// by local interface and target MAC.
+func byAddress[T any](items []T, key func(T) (shelf uint16, slot uint8, iface string, mac net.HardwareAddr)) []group[T] {
+	index := map[[2]int]int{}
+	var out []group[T]
+	for _, it := range items {
+		sh, sl, _, _ := key(it)
+		a := [2]int{int(sh), int(sl)}
+		i, ok := index[a]
 		if !ok {
-			t = &Target{Shelf: k.shelf, Slot: k.slot}
-			byAddr[addr] = t
-			targets = append(targets, t)
+			i = len(out)
+			index[a] = i
+			out = append(out, group[T]{shelf: sh, slot: sl})
 		}
-		t.Paths = append(t.Paths, *paths[k])
+		out[i].items = append(out[i].items, it)
 	}
-	out := make([]Target, 0, len(targets))
-	for _, t := range targets {
-		sort.Slice(t.Paths, func(i, j int) bool {
-			if t.Paths[i].Interface != t.Paths[j].Interface {
-				return t.Paths[i].Interface < t.Paths[j].Interface
+	for _, g := range out {
+		sort.SliceStable(g.items, func(i, j int) bool {
+			_, _, ii, mi := key(g.items[i])
+			_, _, ij, mj := key(g.items[j])
+			if ii != ij {
+				return ii < ij
 			}
-			return bytes.Compare(t.Paths[i].MAC, t.Paths[j].MAC) < 0
+			return bytes.Compare(mi, mj) < 0
 		})
-		t.Conflict = conflicting(t.Paths)
-		out = append(out, *t)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Shelf != out[j].Shelf {
-			return out[i].Shelf < out[j].Shelf
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].shelf != out[j].shelf {
+			return out[i].shelf < out[j].shelf
 		}
-		return out[i].Slot < out[j].Slot
+		return out[i].slot < out[j].slot
 	})
 	return out
 }
 
-// conflicting reports whether the identified paths lead to different disks.
-// Several MACs for the same disk is multipath, not a conflict.
-func conflicting(paths []Path) bool {
+// differentDisks reports whether the known identities describe different
+// disks. Several MACs for the same disk is multipath, not a conflict.
+func differentDisks(ids []*initiator.Identity) bool {
 	var first *initiator.Identity
-	for _, p := range paths {
-		if p.Identity == nil {
+	for _, id := range ids {
+		if id == nil {
 			continue
 		}
 		if first == nil {
-			first = p.Identity
+			first = id
 			continue
 		}
-		if !p.Identity.SameDisk(*first) {
+		if !id.SameDisk(*first) {
 			return true
 		}
 	}

@@ -53,7 +53,7 @@ func TestProbe(t *testing.T) {
 	eth1.serve(t, target(5, 5, 5, 20480, "5.5:hostA"))
 	eth1.serve(t, target(5, 5, 6, 40960, "5.5:hostB"))
 
-	got, err := discover.Probe(context.Background(), []*initiator.Client{eth0.client, eth1.client}, fast)
+	got, err := discover.Probe(context.Background(), initiator.NewGroup(eth0.client, eth1.client), fast)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestProbeLossy(t *testing.T) {
 			s.serve(t, target(uint16(i), 1, byte(i), 2048, "x"))
 		}
 		opts := discover.Options{Timeout: time.Minute}
-		got, err := discover.Probe(context.Background(), []*initiator.Client{s.client}, opts)
+		got, err := discover.Probe(context.Background(), initiator.NewGroup(s.client), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestProbeLossy(t *testing.T) {
 
 func TestProbeNothing(t *testing.T) {
 	s := newSegment(t, "eth0", net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}, 1500)
-	got, err := discover.Probe(context.Background(), []*initiator.Client{s.client}, fast)
+	got, err := discover.Probe(context.Background(), initiator.NewGroup(s.client), fast)
 	if err != nil || len(got) != 0 {
 		t.Errorf("%v %v", got, err)
 	}
@@ -131,7 +131,7 @@ func TestProbeTimeoutKeepsAnswers(t *testing.T) {
 	}
 	s.serve(t, mute)
 	s.client.RTO = time.Hour
-	got, err := discover.Probe(context.Background(), []*initiator.Client{s.client}, discover.Options{Timeout: 500 * time.Millisecond})
+	got, err := discover.Probe(context.Background(), initiator.NewGroup(s.client), discover.Options{Timeout: 500 * time.Millisecond})
 	if err != nil || len(got) != 2 || got[0].Identity() == nil || got[1].Identity() != nil {
 		t.Errorf("%+v %v", got, err)
 	}

@@ -22,7 +22,7 @@ func listen(t *testing.T, lab *aoelab.Lab, ns string, names ...string) []*initia
 	var clients []*initiator.Client
 	lab.Do(ns, func() {
 		for _, n := range names {
-			c, err := initiator.Listen(n)
+			c, err := initiator.NewClient(n)
 			if err != nil {
 				t.Fatalf("listen %s: %v", n, err)
 			}
@@ -78,7 +78,7 @@ func TestProbeVblade(t *testing.T) {
 
 	clients := listen(t, lab, ini, "i0", "i1", "i2")
 	// Find the e10.x MACs and set their config strings.
-	first, err := discover.Probe(context.Background(), clients[:1], discover.Options{NoIdentify: true})
+	first, err := discover.Probe(context.Background(), initiator.NewGroup(clients[:1]...), discover.Options{NoIdentify: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestProbeVblade(t *testing.T) {
 		t.Fatalf("found %d of the %d e10.x targets", set, len(lengths))
 	}
 
-	targets, err := discover.Probe(context.Background(), clients, discover.Options{})
+	targets, err := discover.Probe(context.Background(), initiator.NewGroup(clients...), discover.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestConfigStringEveryLength(t *testing.T) {
 	lab.Veth(tgt, "t0", ini, "i0", 1500)
 	lab.Vblade(tgt, "t0", 1, 2, lab.Image(1<<20))
 	c := listen(t, lab, ini, "i0")[0]
-	found, err := discover.Probe(context.Background(), []*initiator.Client{c}, discover.Options{NoIdentify: true})
+	found, err := discover.Probe(context.Background(), initiator.NewGroup(c), discover.Options{NoIdentify: true})
 	if err != nil || len(found) != 1 {
 		t.Fatalf("%v %v", found, err)
 	}
@@ -176,7 +176,7 @@ func TestProbeVbladeLossy(t *testing.T) {
 	}
 	clients := listen(t, lab, ini, "i0")
 	for round := range 5 {
-		targets, err := discover.Probe(context.Background(), clients, discover.Options{})
+		targets, err := discover.Probe(context.Background(), initiator.NewGroup(clients...), discover.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +220,7 @@ func TestProbeFakeTargetOnRawSocket(t *testing.T) {
 		})
 	})
 	clients := listen(t, lab, ini, "i0")
-	targets, err := discover.Probe(context.Background(), clients, discover.Options{})
+	targets, err := discover.Probe(context.Background(), initiator.NewGroup(clients...), discover.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,12 +25,16 @@ var errorText = map[ErrorCode]string{
 	ErrTargetReserved:      "target is reserved",
 }
 
-// Error returns the AoEr11 name of the code.
-func (e ErrorCode) Error() string {
+// Error returns the AoEr11 name of the code, prefixed "aoe: ".
+func (e ErrorCode) Error() string { return "aoe: " + e.Description() }
+
+// Description returns the AoEr11 name of the code, such as "config string
+// present", or "error code N" for a code AoEr11 does not name.
+func (e ErrorCode) Description() string {
 	if s, ok := errorText[e]; ok {
-		return "aoe: " + s
+		return s
 	}
-	return fmt.Sprintf("aoe: error code %d", uint8(e))
+	return fmt.Sprintf("error code %d", uint8(e))
 }
 
 // String is Error.

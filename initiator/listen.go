@@ -31,10 +31,17 @@ func ResponseFilter() []bpf.Instruction {
 	}
 }
 
-// Listen opens a raw AoE socket on the named interface and returns a
-// client for it. Without CAP_NET_RAW it fails with an error wrapping
-// ErrPermission.
-func Listen(name string) (*Client, error) {
+// Listen is NewClient.
+//
+// Deprecated: use NewClient.
+func Listen(name string) (*Client, error) { return NewClient(name) }
+
+// NewClient opens a raw AoE socket on the named interface (bound to
+// EtherType 0x88a2, with ResponseFilter) and returns a client for it; New
+// is the same over any net.PacketConn (tests). Without CAP_NET_RAW it fails
+// with an error wrapping ErrPermission; an unknown interface fails with the
+// error of net.InterfaceByName.
+func NewClient(name string) (*Client, error) {
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("aoe: interface %s: %w", name, err)

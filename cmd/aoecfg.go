@@ -1,0 +1,79 @@
+package cmd
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/classic"
+	"github.com/spf13/cobra"
+)
+
+// aoecfgQuery checks aoecfg's arguments ([shelf slot] [netif]) and returns
+// its query, the interface, and whether shelf and slot were given. It
+// prints aoecfg's messages itself.
+func (o *cfgOptions) aoecfgQuery(args []string) (initiator.ConfigQuery, string, bool, error) {
+	q := initiator.ConfigQuery{Shelf: initiator.BroadcastShelf, Slot: initiator.BroadcastSlot, String: []byte(o.str)}
+	usage := func() error {
+		fmt.Fprint(o.stderr(), classic.AoecfgUsage)
+		return silentExit(ExitFailure)
+	}
+	ccmd, ok := configCommands[o.command]
+	if !ok || len(args) > 3 {
+		return q, "", false, usage()
+	}
+	q.Command = ccmd
+	netif, both := "eth0", false
+	if len(args) >= 2 {
+		sh, err1 := initiator.ParseDecimal(args[0], initiator.BroadcastShelf, false)
+		sl, err2 := initiator.ParseDecimal(args[1], initiator.BroadcastSlot, false)
+		if err1 != nil || err2 != nil {
+			fmt.Fprintf(o.stderr(), "aoecfg Error: shelf and slot must be decimal numbers: %q %q\n", args[0], args[1])
+			return q, "", false, usage()
+		}
+		q.Shelf, q.Slot, both = uint16(sh), uint8(sl), true
+		args = args[2:]
+	}
+	if len(args) == 1 {
+		netif = args[0]
+	}
+	if netif == "" || (netif[0] >= '0' && netif[0] <= '9') {
+		fmt.Fprintf(o.stderr(), "aoecfg Error: \"%s\" is not a valid network interface\n", netif)
+		return q, "", false, usage()
+	}
+	if len(o.str) > initiator.MaxConfigString {
+		fmt.Fprintf(o.stderr(), "aoecfg Error: config string longer than 1024 bytes\n")
+		return q, "", false, usage()
+	}
+	return q, netif, both, nil
+}
+
+// runAoecfg is aoetools' aoecfg: one query, every answer printed as it
+// comes, until the -t deadline (or the first answer when shelf and slot are
+// given, or an interrupt).
+func runAoecfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
+	q, netif, both, err := o.aoecfgQuery(args)
+	if err != nil {
+		return err
+	}
+	c, err := o.openClient(netif)
+	if err != nil {
+		fmt.Fprintf(o.stderr(), "aoecfg: %v\n", err)
+		return silentExit(ExitFailure)
+	}
+	defer c.Close()
+	timeout := time.Duration(o.timeoutSecs) * time.Second
+	if o.timeoutSecs <= 0 {
+		timeout = 100 * 365 * 24 * time.Hour // aoecfg: until interrupted
+	}
+	opts := initiator.CollectOptions{Timeout: timeout, Quiet: timeout, Resend: []time.Duration{}}
+	_, err = initiator.NewGroup(c).QueryConfig(cmd.Context(), q, opts, func(r initiator.ConfigReply) bool {
+		classic.AoecfgAnswer(o.stdout(), r, both)
+		return both
+	})
+	if err != nil {
+		fmt.Fprintf(o.stderr(), "aoecfg: %v\n", err)
+		return silentExit(ExitFailure)
+	}
+	return nil
+}

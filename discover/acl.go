@@ -1,0 +1,248 @@
+package discover
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+
+	"github.com/goaoe/aoe/initiator"
+)
+
+// MAC is an entry of a MAC list given by a user: an address, or Self, the
+// MAC of the local interface a path is reached on.
+type MAC struct {
+	Self bool
+	Addr net.HardwareAddr
+}
+
+// ErrBadMAC is returned by ParseMAC for a string that is no MAC address.
+var ErrBadMAC = errors.New("not a MAC address (xx:xx:xx:xx:xx:xx, 12 hex digits, or self)")
+
+// ParseMAC parses "self", xx:xx:xx:xx:xx:xx (or another form of
+// net.ParseMAC for 6 bytes) or 12 hex digits. It fails with an error
+// wrapping ErrBadMAC.
+func ParseMAC(s string) (MAC, error) {
+	if s == "self" {
+		return MAC{Self: true}, nil
+	}
+	t := s
+	if len(t) == 12 && !strings.Contains(t, ":") {
+		t = t[0:2] + ":" + t[2:4] + ":" + t[4:6] + ":" + t[6:8] + ":" + t[8:10] + ":" + t[10:12]
+	}
+	m, err := net.ParseMAC(t)
+	if err != nil || len(m) != 6 {
+		return MAC{}, fmt.Errorf("%q: %w", s, ErrBadMAC)
+	}
+	return MAC{Addr: m}, nil
+}
+
+// String returns "self" or the address.
+func (m MAC) String() string {
+	if m.Self {
+		return "self"
+	}
+	return m.Addr.String()
+}
+
+func resolve(list []MAC, self net.HardwareAddr) []net.HardwareAddr {
+	var out []net.HardwareAddr
+	for _, m := range list {
+		if m.Self {
+			out = append(out, self)
+		} else {
+			out = append(out, m.Addr)
+		}
+	}
+	return out
+}
+
+// ACLPath is one path of a device and its mask or reserve list.
+type ACLPath struct {
+	Target    initiator.Target
+	Interface string
+	// Self is the MAC of the local interface.
+	Self net.HardwareAddr
+	// List is the list the target holds (after the change, if any).
+	List []net.HardwareAddr
+	// Err is why the path failed, or nil: an initiator error
+	// (ErrTimeout, a *DirectiveError...), or a *ReservedError.
+	Err error
+}
+
+// ErrNotFound is returned by Paths, Mask and Reserve when the device
+// answered on no interface.
+var ErrNotFound = errors.New("the device did not answer")
+
+// LockoutError is returned by Mask and Reserve when the change would leave
+// a non-empty list without this host's MAC (the target would then ignore
+// or refuse it), and Force is not set. Nothing was changed.
+type LockoutError struct {
+	Path    ACLPath
+	List    []net.HardwareAddr
+	Reserve bool
+}
+
+func (e *LockoutError) Error() string {
+	dev := e.Path.Target.Name()
+	if e.Reserve {
+		return fmt.Sprintf("reserving %s for %s would leave this host (%s) out", dev, joinMACs(e.List, ", "), e.Path.Self)
+	}
+	return fmt.Sprintf("the mask list of %s (%s on %s) would become %s, without this host (%s): the target would then ignore it",
+		dev, e.Path.Target.MAC, e.Path.Interface, joinMACs(e.List, ", "), e.Path.Self)
+}
+
+// ReservedError is a path's error when the target is reserved by another
+// host; it wraps initiator.ErrTargetReserved.
+type ReservedError struct {
+	Path ACLPath
+}
+
+func (e *ReservedError) Error() string {
+	return fmt.Sprintf("%s on %s is reserved by %s", e.Path.Target.MAC, e.Path.Interface, joinMACs(e.Path.List, ", "))
+}
+
+// Unwrap returns initiator.ErrTargetReserved.
+func (e *ReservedError) Unwrap() error { return initiator.ErrTargetReserved }
+
+func joinMACs(list []net.HardwareAddr, sep string) string {
+	var s []string
+	for _, m := range list {
+		s = append(s, m.String())
+	}
+	return strings.Join(s, sep)
+}
+
+// lockout says whether list would shut out self: not empty, without self.
+func lockout(list []net.HardwareAddr, self net.HardwareAddr) bool {
+	return len(list) > 0 && !containsMAC(list, self)
+}
+
+func containsMAC(list []net.HardwareAddr, m net.HardwareAddr) bool {
+	for _, x := range list {
+		if bytes.Equal(x, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// Paths finds the paths of one device: the answers to a Query Config for
+// its address on every interface of the group, sorted by interface and
+// target MAC. Errors: ErrNotFound, and
+// those of initiator.Group.Collect.
+func Paths(ctx context.Context, g *initiator.Group, a initiator.Address, opts Options) ([]ACLPath, error) {
+	found, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: a.Shelf, Slot: a.Slot}, opts.collect(), nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []ACLPath
+	for _, r := range found {
+		out = append(out, ACLPath{Target: r.Target, Interface: r.Interface.Name, Self: r.Interface.MAC})
+	}
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Interface != out[j].Interface {
+			return out[i].Interface < out[j].Interface
+		}
+		return bytes.Compare(out[i].Target.MAC, out[j].Target.MAC) < 0
+	})
+	return out, nil
+}
+
+// MaskChange is an edit of a Mac Mask List.
+type MaskChange struct {
+	Add, Del []MAC
+	// Force allows a list without this host's MAC.
+	Force bool
+}
+
+// Mask reads the Mac Mask List of every path of device a and, when change
+// adds or deletes, edits it. A path's failure is in its Err. Errors: a
+// *LockoutError (nothing edited on that path or after it), and those of
+// Paths.
+func Mask(ctx context.Context, g *initiator.Group, a initiator.Address, change MaskChange, opts Options) ([]ACLPath, error) {
+	paths, err := Paths(ctx, g, a, opts)
+	if err != nil {
+		return nil, err
+	}
+	for i := range paths {
+		p := &paths[i]
+		c := g.ClientFor(p.Interface)
+		p.List, p.Err = c.MaskList(ctx, p.Target)
+		if p.Err != nil || len(change.Add)+len(change.Del) == 0 {
+			continue
+		}
+		var ds []initiator.Directive
+		result := p.List
+		for _, m := range resolve(change.Add, p.Self) {
+			ds = append(ds, initiator.Directive{Command: initiator.DirectiveAdd, MAC: m})
+			if !containsMAC(result, m) {
+				result = append(result, m)
+			}
+		}
+		for _, m := range resolve(change.Del, p.Self) {
+			ds = append(ds, initiator.Directive{Command: initiator.DirectiveDelete, MAC: m})
+			result = removeMAC(result, m)
+		}
+		if lockout(result, p.Self) && !change.Force {
+			return nil, &LockoutError{Path: *p, List: result}
+		}
+		p.List, p.Err = c.EditMask(ctx, p.Target, ds)
+	}
+	return paths, nil
+}
+
+func removeMAC(list []net.HardwareAddr, m net.HardwareAddr) []net.HardwareAddr {
+	var out []net.HardwareAddr
+	for _, x := range list {
+		if !bytes.Equal(x, m) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// ReserveChange is a change of a reserve list.
+type ReserveChange struct {
+	// Set reserves the target for these MACs.
+	Set []MAC
+	// Release empties the list.
+	Release bool
+	// Force sends a force set (taking a reservation over), and allows a
+	// list without this host's MAC.
+	Force bool
+}
+
+// Reserve reads the reserve list of every path of device a or, with Set or
+// Release, changes it. A path's failure is in its Err (a *ReservedError
+// when another host holds the reservation). Errors: a *LockoutError
+// (nothing changed on that path or after it), and those of Paths.
+func Reserve(ctx context.Context, g *initiator.Group, a initiator.Address, change ReserveChange, opts Options) ([]ACLPath, error) {
+	paths, err := Paths(ctx, g, a, opts)
+	if err != nil {
+		return nil, err
+	}
+	for i := range paths {
+		p := &paths[i]
+		c := g.ClientFor(p.Interface)
+		if len(change.Set) == 0 && !change.Release {
+			p.List, p.Err = c.ReserveList(ctx, p.Target)
+			continue
+		}
+		macs := resolve(change.Set, p.Self)
+		if lockout(macs, p.Self) && !change.Force {
+			return nil, &LockoutError{Path: *p, List: macs, Reserve: true}
+		}
+		p.List, p.Err = c.Reserve(ctx, p.Target, macs, change.Force)
+		if errors.Is(p.Err, initiator.ErrTargetReserved) {
+			p.Err = &ReservedError{Path: *p}
+		}
+	}
+	return paths, nil
+}

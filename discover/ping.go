@@ -1,0 +1,131 @@
+package discover
+
+import (
+	"context"
+	"time"
+
+	"github.com/goaoe/aoe/initiator"
+)
+
+// PingOptions tune Ping.
+type PingOptions struct {
+	// Count is the number of requests (at least 1).
+	Count int
+	// Interval is the time from one request to the next.
+	Interval time.Duration
+	// Timeout is how long the replies to one request are awaited; a round
+	// ends earlier once every path known from earlier rounds has answered.
+	Timeout time.Duration
+	// Identify asks every path for its IDENTIFY data at the end.
+	Identify bool
+}
+
+// PingReply is one reply of a ping round.
+type PingReply struct {
+	Seq       int
+	Target    initiator.Target
+	Interface string
+	RTT       time.Duration
+}
+
+// PathIdentity is the IDENTIFY answer of one path, or why there is none.
+type PathIdentity struct {
+	Target    initiator.Target
+	Interface string
+	Identity  *initiator.Identity
+	// Data is the 512 bytes the Identity was decoded from.
+	Data []byte
+	Err  error
+}
+
+// PingResult is the outcome of a ping.
+type PingResult struct {
+	Sent, Answered int
+	// Replies are every reply, round by round.
+	Replies []PingReply
+	// Paths is the number of distinct paths that answered.
+	Paths int
+	// Identities are the paths' IDENTIFY answers (Identify), in the order
+	// the paths first answered.
+	Identities []PathIdentity
+}
+
+// Ping sends Count Query Config requests to device a on every interface of
+// the group, Interval apart, and collects the replies (several per request
+// for a multipath target); onRound, if set, gets each round's replies as
+// it ends. With Identify it then asks every path for IDENTIFY. Errors: the
+// context's (what came so far is returned with it), and those of
+// initiator.Group.Collect.
+func Ping(ctx context.Context, g *initiator.Group, a initiator.Address, o PingOptions, onRound func(seq int, replies []PingReply)) (*PingResult, error) {
+	res := &PingResult{Replies: []PingReply{}}
+	known := map[string]bool{}
+	var order []PingReply
+	for seq := 1; seq <= o.Count; seq++ {
+		start := time.Now()
+		replies, err := pingRound(ctx, g, a, seq, o.Timeout, known)
+		if err != nil {
+			return res, err
+		}
+		res.Sent++
+		if len(replies) > 0 {
+			res.Answered++
+		}
+		for _, r := range replies {
+			if k := r.Interface + "/" + string(r.Target.MAC); !known[k] {
+				known[k] = true
+				order = append(order, r)
+			}
+		}
+		res.Replies = append(res.Replies, replies...)
+		if onRound != nil {
+			onRound(seq, replies)
+		}
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		if seq < o.Count {
+			select {
+			case <-time.After(time.Until(start.Add(o.Interval))):
+			case <-ctx.Done():
+				return res, ctx.Err()
+			}
+		}
+	}
+	res.Paths = len(order)
+	if o.Identify {
+		for _, p := range order {
+			pi := PathIdentity{Target: p.Target, Interface: p.Interface}
+			pi.Data, pi.Err = g.ClientFor(p.Interface).IdentifyData(ctx, p.Target)
+			if pi.Err == nil {
+				id, _ := initiator.ParseIdentify(pi.Data)
+				pi.Identity = &id
+			}
+			res.Identities = append(res.Identities, pi)
+		}
+	}
+	return res, nil
+}
+
+// pingRound sends one Query Config to a on every interface and returns the
+// replies that come within timeout; it returns early once every path in
+// known has answered.
+func pingRound(ctx context.Context, g *initiator.Group, a initiator.Address, seq int, timeout time.Duration, known map[string]bool) ([]PingReply, error) {
+	var replies []PingReply
+	seen := map[string]bool{}
+	q := initiator.ConfigQuery{Shelf: a.Shelf, Slot: a.Slot}
+	_, err := g.QueryConfig(ctx, q, initiator.CollectOptions{Timeout: timeout, Quiet: timeout, Resend: []time.Duration{}}, func(r initiator.ConfigReply) bool {
+		k := r.Interface.Name + "/" + string(r.Target.MAC)
+		seen[k] = true
+		replies = append(replies, PingReply{Seq: seq, Target: r.Target, Interface: r.Interface.Name, RTT: r.RTT})
+		if len(known) == 0 || len(seen) < len(known) {
+			return false
+		}
+		for k := range known {
+			if !seen[k] {
+				return false
+			}
+		}
+		return true
+	})
+	return replies, err
+}

@@ -1,0 +1,322 @@
+package initiator
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Group is one client per local interface, asked together: a broadcast
+// goes out on every interface and the answers of all come back as one
+// stream. It owns its clients: Close closes them.
+type Group struct {
+	clients []*Client
+	// Now stamps requests and replies for round-trip times (default
+	// time.Now; tests set a fixed clock).
+	Now func() time.Time
+}
+
+// NewGroup returns a group of the clients.
+func NewGroup(clients ...*Client) *Group { return &Group{clients: clients} }
+
+// Clients returns the group's clients (none for a nil group).
+func (g *Group) Clients() []*Client {
+	if g == nil {
+		return nil
+	}
+	return g.clients
+}
+
+// Names returns the clients' interface names.
+func (g *Group) Names() []string {
+	var out []string
+	for _, c := range g.clients {
+		out = append(out, c.Interface().Name)
+	}
+	return out
+}
+
+// Close closes every client.
+func (g *Group) Close() error {
+	var errs []error
+	for _, c := range g.clients {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (g *Group) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+// ErrNoClients is returned by Collect and QueryConfig when the group has no
+// client.
+var ErrNoClients = errors.New("aoe: no interface to send on")
+
+// CollectOptions tune a broadcast. The zero value gives the defaults.
+type CollectOptions struct {
+	// Timeout bounds the whole exchange (default 5s).
+	Timeout time.Duration
+	// Quiet is how long no new responder must appear, after the last
+	// broadcast, before the exchange ends (default 300ms).
+	Quiet time.Duration
+	// Resend are the times, from the start, at which the broadcast is sent
+	// again in any case (default 50ms and 150ms). Once the network shows
+	// that it loses frames, the broadcast is sent again every
+	// ResendInterval up to MaxSends copies in all, so that a target missed
+	// by the early copies is still found. Signs of loss: a copy after the
+	// first not answered by every responder known by then, a responder
+	// first heard after the first copy (on a clean network all answer it),
+	// or a retransmission by one of the clients (such as an IDENTIFY under
+	// way). An empty, non-nil Resend sends one copy only.
+	Resend []time.Duration
+	// ResendInterval is the time between the copies sent for loss
+	// (default 150ms).
+	ResendInterval time.Duration
+	// MaxSends bounds the copies of the broadcast (default 10).
+	MaxSends int
+}
+
+func (o CollectOptions) withDefaults() CollectOptions {
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.Quiet <= 0 {
+		o.Quiet = 300 * time.Millisecond
+	}
+	if o.Resend == nil {
+		o.Resend = []time.Duration{50 * time.Millisecond, 150 * time.Millisecond}
+	}
+	if o.ResendInterval <= 0 {
+		o.ResendInterval = 150 * time.Millisecond
+	}
+	if o.MaxSends <= 0 {
+		o.MaxSends = 10
+	}
+	return o
+}
+
+// Reply is one answer to a group broadcast, with the client (interface) it
+// came in on and when, from the first copy.
+type Reply struct {
+	Client *Client
+	Frame  *Frame
+	RTT    time.Duration
+}
+
+type replyKey struct {
+	iface string
+	mac   string
+	shelf uint16
+	slot  uint8
+}
+
+func (r Reply) key() replyKey {
+	return replyKey{iface: r.Client.Interface().Name, mac: string(r.Frame.Source), shelf: r.Frame.Shelf, slot: r.Frame.Slot}
+}
+
+// Collect sends req on every client's interface as a broadcast, again at
+// the Resend times (and more often under loss), and returns the replies,
+// one per (interface, source MAC, shelf, slot), in arrival order. onNew, if
+// set, is called for each as it arrives; when it returns true the exchange
+// ends. It ends when no new reply has come for Quiet after the last
+// broadcast, or at Timeout, or when ctx is done: what came is returned,
+// without error. Errors: ErrNoClients, and those of Client.Broadcast
+// (ErrSend, ErrClosed, ErrTagInUse).
+func (g *Group) Collect(ctx context.Context, req *Frame, opts CollectOptions, onNew func(Reply) (stop bool)) ([]Reply, error) {
+	if g == nil || len(g.clients) == 0 {
+		return nil, ErrNoClients
+	}
+	o := opts.withDefaults()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	replies, resends, err := g.broadcast(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	s := &collectState{g: g, o: o, start: time.Now(), seen: map[replyKey]bool{}, round: map[replyKey]bool{}, sends: 1}
+	s.lastNew, s.lastSend = s.start, s.start
+	s.retransmitsAtStart = s.retransmits()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		due := s.due()
+		if !due.IsZero() && !now.Before(due) {
+			s.resend(now, resends)
+			continue
+		}
+		quietUntil := s.lastNew.Add(o.Quiet)
+		if t := s.lastSend.Add(o.Quiet); t.After(quietUntil) {
+			quietUntil = t
+		}
+		if due.IsZero() && !now.Before(quietUntil) {
+			return s.out, nil
+		}
+		wake := quietUntil
+		if !due.IsZero() && due.Before(wake) {
+			wake = due
+		}
+		timer.Reset(max(time.Until(wake), time.Millisecond))
+		select {
+		case r := <-replies:
+			if s.add(r) && onNew != nil && onNew(r) {
+				return s.out, nil
+			}
+		case <-timer.C:
+		case <-ctx.Done():
+			// Timeout or cancellation: what came so far is the answer.
+			return s.out, nil
+		}
+	}
+}
+
+// broadcast sends req on every client and forwards the replies, stamped,
+// to one channel until ctx is done.
+func (g *Group) broadcast(ctx context.Context, req *Frame) (<-chan Reply, []func() error, error) {
+	replies := make(chan Reply, 1024)
+	var resends []func() error
+	start := g.now()
+	for _, c := range g.clients {
+		ch, resend, stop, err := c.Broadcast(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		context.AfterFunc(ctx, stop)
+		resends = append(resends, resend)
+		go func() {
+			for {
+				select {
+				case f := <-ch:
+					select {
+					case replies <- Reply{Client: c, Frame: f, RTT: g.now().Sub(start)}:
+					case <-ctx.Done():
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	return replies, resends, nil
+}
+
+// collectState is the loss-adaptive resend schedule of Collect.
+type collectState struct {
+	g     *Group
+	o     CollectOptions
+	start time.Time
+	seen  map[replyKey]bool
+	// round holds the responders heard since the latest copy was sent.
+	// Loss, once seen, keeps the copies coming: a round complete among the
+	// known responders says nothing of the targets missed so far.
+	round              map[replyKey]bool
+	lossy              bool
+	retransmitsAtStart uint64
+	out                []Reply
+	lastNew, lastSend  time.Time
+	sends, next        int // copies sent; index in o.Resend
+}
+
+func (s *collectState) retransmits() (n uint64) {
+	for _, c := range s.g.clients {
+		n += c.Stats().Retransmits
+	}
+	return n
+}
+
+// due returns when the next copy is due: at the next scheduled time, or,
+// after the schedule, ResendInterval after the last copy when that one
+// showed loss; never once MaxSends copies went out (zero time).
+func (s *collectState) due() time.Time {
+	switch {
+	case len(s.o.Resend) == 0 || s.sends >= s.o.MaxSends:
+	case s.next < len(s.o.Resend):
+		return s.start.Add(s.o.Resend[s.next])
+	case s.lossy || len(s.round) < len(s.seen) || s.retransmits() > s.retransmitsAtStart:
+		return s.lastSend.Add(s.o.ResendInterval)
+	}
+	return time.Time{}
+}
+
+func (s *collectState) resend(now time.Time, resends []func() error) {
+	if (s.sends >= 2 && len(s.round) < len(s.seen)) || s.retransmits() > s.retransmitsAtStart {
+		s.lossy = true
+	}
+	for _, resend := range resends {
+		_ = resend() // the first copy went out; a failed resend is not fatal
+	}
+	s.lastSend, s.round = now, map[replyKey]bool{}
+	s.sends++
+	if s.next < len(s.o.Resend) {
+		s.next++
+	}
+}
+
+// add records a reply and reports whether it is new.
+func (s *collectState) add(r Reply) bool {
+	k := r.key()
+	s.round[k] = true
+	if s.seen[k] {
+		return false
+	}
+	s.seen[k] = true
+	if s.sends >= 2 {
+		s.lossy = true // a newcomer after the first copy: that copy was lost to it
+	}
+	s.out = append(s.out, r)
+	s.lastNew = time.Now()
+	return true
+}
+
+// ConfigQuery is a Query Config for a group: to one address or, with the
+// broadcast shelf and slot, to every target.
+type ConfigQuery struct {
+	Shelf   uint16
+	Slot    uint8
+	Command ConfigCommand
+	String  []byte
+	// Tag as for Request (aoeping's -t); zero picks a fresh one.
+	Tag uint32
+}
+
+// QueryAll is the Query Config read that every target answers.
+var QueryAll = ConfigQuery{Shelf: BroadcastShelf, Slot: BroadcastSlot}
+
+// QueryConfig broadcasts q on every interface and returns the answers in
+// arrival order, one per path (interface, target MAC, address), as Collect
+// does; onAnswer, if set, is called for each as it comes and ends the
+// exchange by returning true. A test or prefix that does not match gets no
+// answer. Refusals (such as ErrConfigStringPresent for a set) are answers
+// with Err set. Errors: ErrConfigStringTooLong, and those of Collect.
+func (g *Group) QueryConfig(ctx context.Context, q ConfigQuery, opts CollectOptions, onAnswer func(ConfigReply) (stop bool)) ([]ConfigReply, error) {
+	if len(q.String) > MaxConfigString {
+		return nil, ErrConfigStringTooLong
+	}
+	req := &Frame{Shelf: q.Shelf, Slot: q.Slot, Tag: q.Tag, Command: CommandQueryConfig,
+		Arg: &ConfigArg{Command: q.Command, String: q.String}}
+	var answers []ConfigReply
+	_, err := g.Collect(ctx, req, opts, func(r Reply) bool {
+		a, ok := configReply(r.Client.Interface(), r.Frame, r.RTT)
+		if !ok {
+			return false
+		}
+		answers = append(answers, a)
+		return onAnswer != nil && onAnswer(a)
+	})
+	return answers, err
+}
+
+// ClientFor returns the group's client on the named interface, or nil.
+func (g *Group) ClientFor(iface string) *Client {
+	for _, c := range g.clients {
+		if c.Interface().Name == iface {
+			return c
+		}
+	}
+	return nil
+}

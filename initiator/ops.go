@@ -1,0 +1,277 @@
+package initiator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Target is one port of an AoE target as a client reaches it: the MAC that
+// answered for shelf.slot.
+type Target struct {
+	MAC   net.HardwareAddr
+	Shelf uint16
+	Slot  uint8
+	// Tag, when it has bit 31 set, is the tag the request carries (as
+	// Frame.Tag for Request: aoeping's -t); else a fresh one is used.
+	Tag uint32
+}
+
+// Address returns the target's shelf.slot.
+func (t Target) Address() Address { return Address{Shelf: t.Shelf, Slot: t.Slot} }
+
+// Name returns the device name, "e1.2".
+func (t Target) Name() string { return DeviceName(t.Shelf, t.Slot) }
+
+// Operation errors.
+var (
+	// ErrBadReply is returned when a reply lacks the argument its command
+	// must carry.
+	ErrBadReply = errors.New("aoe: reply without the expected argument")
+	// ErrShortIdentify is returned when IDENTIFY data is shorter than 512
+	// bytes.
+	ErrShortIdentify = errors.New("aoe: short IDENTIFY data")
+)
+
+// ATAError is returned when a target answers an ATA command with a status
+// that marks it failed (BSY, DF, DRQ or ERR).
+type ATAError struct {
+	Status uint8 // the status register
+	Err    uint8 // the error register
+}
+
+func (e *ATAError) Error() string {
+	return fmt.Sprintf("the target failed the command (ATA status %#02x, error %#02x)", e.Status, e.Err)
+}
+
+// DirectiveError is returned by EditMask when the target refuses a
+// directive: Index is the directive (0-based), Err the Mac Mask List error.
+type DirectiveError struct {
+	Index int
+	Err   MaskError
+}
+
+func (e *DirectiveError) Error() string { return fmt.Sprintf("directive %d: %v", e.Index+1, e.Err) }
+
+// Unwrap returns the MaskError.
+func (e *DirectiveError) Unwrap() error { return e.Err }
+
+// ConfigReply is a target's answer to Query Config.
+type ConfigReply struct {
+	// Interface is the local interface the answer came in on.
+	Interface Interface
+	// Target is the port that answered (its MAC and address).
+	Target Target
+	// Config is the decoded argument: buffer count, firmware, sector
+	// count, AoE version and the config string (for a refusal, the
+	// target's current string).
+	Config ConfigArg
+	// Err is the AoE error of a refusal (an ErrorCode, such as
+	// ErrConfigStringPresent), else nil.
+	Err error
+	// RTT is the time from the (first) request to the answer.
+	RTT time.Duration
+	// Frame is the reply as received, for dumps.
+	Frame *Frame
+}
+
+// configReply decodes a Query Config reply; ok is false for a frame that
+// answers no question (a broadcast address, or no argument and no error).
+func configReply(ifi Interface, f *Frame, rtt time.Duration) (ConfigReply, bool) {
+	if f.Shelf == BroadcastShelf || f.Slot == BroadcastSlot {
+		return ConfigReply{}, false
+	}
+	r := ConfigReply{Interface: ifi, Target: Target{MAC: f.Source, Shelf: f.Shelf, Slot: f.Slot}, RTT: rtt, Frame: f}
+	arg, ok := f.Arg.(*ConfigArg)
+	if ok {
+		r.Config = *arg
+	}
+	if f.Error {
+		r.Err = f.Err
+	}
+	return r, ok || f.Error
+}
+
+// request sends one unicast request to t and returns the reply.
+func (c *Client) request(ctx context.Context, t Target, cmd Command, arg Arg) (*Frame, error) {
+	return c.Request(ctx, &Frame{Destination: t.MAC, Shelf: t.Shelf, Slot: t.Slot, Tag: t.Tag, Command: cmd, Arg: arg})
+}
+
+// config sends a Query Config with arg to t.
+func (c *Client) config(ctx context.Context, t Target, arg *ConfigArg) (*ConfigReply, error) {
+	start := time.Now()
+	f, err := c.request(ctx, t, CommandQueryConfig, arg)
+	if f == nil {
+		return nil, err
+	}
+	r, ok := configReply(c.ifi, f, time.Since(start))
+	if !ok {
+		return nil, ErrBadReply
+	}
+	return &r, err
+}
+
+// QueryConfig reads the configuration of t (Query Config read). It returns
+// ErrTimeout when no answer comes, an ErrorCode when the target answers
+// with an error, ErrSend, ErrClosed or the context's error.
+func (c *Client) QueryConfig(ctx context.Context, t Target) (*ConfigReply, error) {
+	return c.config(ctx, t, &ConfigArg{Command: ConfigRead})
+}
+
+// TestConfig asks t whether its config string is s (prefix: starts with
+// s). A target answers only on a match: the reply is returned; ErrTimeout
+// means no match (or no target). Other errors as QueryConfig.
+func (c *Client) TestConfig(ctx context.Context, t Target, s []byte, prefix bool) (*ConfigReply, error) {
+	cmd := ConfigTest
+	if prefix {
+		cmd = ConfigTestPrefix
+	}
+	return c.config(ctx, t, &ConfigArg{Command: cmd, String: s})
+}
+
+// SetConfig sets the config string of t to s: only when it has none, or
+// unconditionally with force. A target that already has another string
+// refuses with ErrConfigStringPresent, returned with the reply (whose
+// Config.String is the current string). ErrConfigStringTooLong for more
+// than 1024 bytes; other errors as QueryConfig.
+func (c *Client) SetConfig(ctx context.Context, t Target, s []byte, force bool) (*ConfigReply, error) {
+	cmd := ConfigSet
+	if force {
+		cmd = ConfigForceSet
+	}
+	return c.config(ctx, t, &ConfigArg{Command: cmd, String: s})
+}
+
+// ATA sends an ATA command to t and returns the reply's argument. When the
+// reply's status marks the command failed, the argument is returned with
+// an *ATAError. Other errors: ErrBadReply, and those of QueryConfig.
+func (c *Client) ATA(ctx context.Context, t Target, arg *ATAArg) (*ATAArg, error) {
+	f, err := c.request(ctx, t, CommandATA, arg)
+	if err != nil {
+		return nil, err
+	}
+	rep, ok := f.Arg.(*ATAArg)
+	if !ok {
+		return nil, ErrBadReply
+	}
+	if rep.Failed() {
+		return rep, &ATAError{Status: rep.CmdStatus, Err: rep.FeatureErr}
+	}
+	return rep, nil
+}
+
+// Identify sends ATA IDENTIFY DEVICE to t and decodes the answer. Errors:
+// *ATAError, ErrShortIdentify, and those of ATA.
+func (c *Client) Identify(ctx context.Context, t Target) (*Identity, error) {
+	return c.IdentifyPadded(ctx, t, 0)
+}
+
+// IdentifyPadded is Identify with the request padded by sectors*512 zero
+// bytes, so that the request (and the reply) are frames of that payload: an
+// answer proves that frames of that size get through the path.
+func (c *Client) IdentifyPadded(ctx context.Context, t Target, sectors int) (*Identity, error) {
+	data, err := c.identifyData(ctx, t, sectors)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := ParseIdentify(data)
+	return &id, nil
+}
+
+// IdentifyData is Identify returning the 512 bytes of IDENTIFY DEVICE
+// data as received (ParseIdentify decodes them); errors as Identify.
+func (c *Client) IdentifyData(ctx context.Context, t Target) ([]byte, error) {
+	return c.identifyData(ctx, t, 0)
+}
+
+func (c *Client) identifyData(ctx context.Context, t Target, sectors int) ([]byte, error) {
+	arg := NewIdentify()
+	if sectors > 0 {
+		arg.Data = make([]byte, 512*sectors)
+	}
+	rep, err := c.ATA(ctx, t, arg)
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.Data) < 512 {
+		return nil, ErrShortIdentify
+	}
+	return rep.Data[:512], nil
+}
+
+// mask sends a Mac Mask List request and returns the list in the reply.
+func (c *Client) mask(ctx context.Context, t Target, arg *MaskArg) ([]net.HardwareAddr, error) {
+	f, err := c.request(ctx, t, CommandMACMask, arg)
+	if err != nil {
+		return nil, err
+	}
+	rep, ok := f.Arg.(*MaskArg)
+	if !ok {
+		return nil, ErrBadReply
+	}
+	if rep.Error != MaskOK {
+		return nil, &DirectiveError{Index: int(rep.FailedIndex), Err: rep.Error}
+	}
+	var list []net.HardwareAddr
+	for _, d := range rep.Directives {
+		list = append(list, d.MAC)
+	}
+	return list, nil
+}
+
+// MaskList reads the Mac Mask List of t. Errors: ErrBadReply, a
+// *DirectiveError, and those of QueryConfig.
+func (c *Client) MaskList(ctx context.Context, t Target) ([]net.HardwareAddr, error) {
+	return c.mask(ctx, t, &MaskArg{Command: MaskRead})
+}
+
+// EditMask sends the directives to t and returns the list it then holds.
+// A refused directive fails with a *DirectiveError (wrapping the
+// MaskError, such as MaskListFull); ErrTooManyDirectives for more than
+// 255; other errors as MaskList.
+func (c *Client) EditMask(ctx context.Context, t Target, ds []Directive) ([]net.HardwareAddr, error) {
+	return c.mask(ctx, t, &MaskArg{Command: MaskEdit, Directives: ds})
+}
+
+// reserve sends a Reserve/Release request and returns the list in the
+// reply, also along with an error reply (ErrTargetReserved) that has one.
+func (c *Client) reserve(ctx context.Context, t Target, arg *ReserveArg) ([]net.HardwareAddr, error) {
+	f, err := c.request(ctx, t, CommandReserve, arg)
+	if f == nil {
+		return nil, err
+	}
+	rep, ok := f.Arg.(*ReserveArg)
+	if !ok {
+		if err == nil {
+			err = ErrBadReply
+		}
+		return nil, err
+	}
+	return rep.MACs, err
+}
+
+// ReserveList reads the reserve list of t. Errors as QueryConfig, and
+// ErrBadReply.
+func (c *Client) ReserveList(ctx context.Context, t Target) ([]net.HardwareAddr, error) {
+	return c.reserve(ctx, t, &ReserveArg{Command: ReserveRead})
+}
+
+// Reserve sets the reserve list of t to macs and returns the list the
+// target then holds. Without force the target accepts only when its list
+// is empty or names this host; else it refuses with ErrTargetReserved,
+// returned with its current list. ErrTooManyDirectives for more than 255
+// MACs; other errors as ReserveList.
+func (c *Client) Reserve(ctx context.Context, t Target, macs []net.HardwareAddr, force bool) ([]net.HardwareAddr, error) {
+	cmd := ReserveSet
+	if force {
+		cmd = ReserveForceSet
+	}
+	return c.reserve(ctx, t, &ReserveArg{Command: cmd, MACs: macs})
+}
+
+// Release empties the reserve list of t; errors as Reserve.
+func (c *Client) Release(ctx context.Context, t Target, force bool) ([]net.HardwareAddr, error) {
+	return c.Reserve(ctx, t, nil, force)
+}

@@ -1,0 +1,153 @@
+package initiator_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/goaoe/aoe/initiator"
+)
+
+var fastCollect = initiator.CollectOptions{Timeout: 10 * time.Second, Quiet: 50 * time.Millisecond, Resend: []time.Duration{20 * time.Millisecond}}
+
+func TestGroupQueryConfig(t *testing.T) {
+	a, b := newTarget(1, 2, net.HardwareAddr{2, 0xae, 0, 0, 0, 1}), newTarget(1, 3, net.HardwareAddr{2, 0xae, 0, 0, 0, 2})
+	b.SetConfig([]byte("rack-3"))
+	c, _ := setup(t, a, b)
+	g := initiator.NewGroup(c)
+	ctx := context.Background()
+	q := func(shelf uint16, slot uint8, ccmd initiator.ConfigCommand, s string) []initiator.ConfigReply {
+		t.Helper()
+		got, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: shelf, Slot: slot, Command: ccmd, String: []byte(s)}, fastCollect, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	all := q(initiator.BroadcastShelf, initiator.BroadcastSlot, initiator.ConfigRead, "")
+	if len(all) != 2 || all[0].Interface.Name != "test0" || all[0].Config.BufferCount != 16 {
+		t.Errorf("read all: %+v", all)
+	}
+	if got := q(1, 2, initiator.ConfigSet, "new"); len(got) != 1 || got[0].Err != nil || string(a.Config()) != "new" {
+		t.Errorf("set on an empty string: %+v", got)
+	}
+	got := q(1, 3, initiator.ConfigSet, "other")
+	if len(got) != 1 || !errors.Is(got[0].Err, initiator.ErrConfigStringPresent) || string(got[0].Config.String) != "rack-3" {
+		t.Errorf("set on a set string: %+v", got)
+	}
+	if got := q(1, 3, initiator.ConfigTest, "rack"); len(got) != 0 {
+		t.Errorf("test mismatch answered: %+v", got)
+	}
+	if got := q(initiator.BroadcastShelf, initiator.BroadcastSlot, initiator.ConfigTestPrefix, "rack"); len(got) != 1 || got[0].Target.Name() != "e1.3" {
+		t.Errorf("prefix: %+v", got)
+	}
+	stopped := 0
+	if _, err := g.QueryConfig(ctx, initiator.QueryAll, initiator.CollectOptions{Timeout: time.Minute, Quiet: time.Minute}, func(initiator.ConfigReply) bool {
+		stopped++
+		return true
+	}); err != nil || stopped != 1 {
+		t.Errorf("stop after the first answer: %d answers, %v", stopped, err)
+	}
+	if _, err := initiator.NewGroup().QueryConfig(ctx, initiator.QueryAll, fastCollect, nil); !errors.Is(err, initiator.ErrNoClients) {
+		t.Errorf("no clients: %v", err)
+	}
+}
+
+func TestOperations(t *testing.T) {
+	tg := newTarget(1, 2, targetMAC)
+	tg.MaxMasks = 2
+	c, _ := setup(t, tg)
+	ctx := context.Background()
+	to := initiator.Target{MAC: targetMAC, Shelf: 1, Slot: 2}
+
+	if r, err := c.QueryConfig(ctx, to); err != nil || r.Config.BufferCount != 16 || r.Target.Name() != "e1.2" {
+		t.Errorf("QueryConfig: %+v %v", r, err)
+	}
+	if _, err := c.SetConfig(ctx, to, []byte("a"), false); err != nil || string(tg.Config()) != "a" {
+		t.Errorf("SetConfig: %v", err)
+	}
+	if r, err := c.SetConfig(ctx, to, []byte("b"), false); !errors.Is(err, initiator.ErrConfigStringPresent) || string(r.Config.String) != "a" {
+		t.Errorf("SetConfig on a set string: %+v %v", r, err)
+	}
+	if _, err := c.TestConfig(ctx, to, []byte("a"), false); err != nil {
+		t.Errorf("TestConfig match: %v", err)
+	}
+	c.RTO, c.Retries = time.Millisecond, 1
+	if _, err := c.TestConfig(ctx, to, []byte("zz"), true); !errors.Is(err, initiator.ErrTimeout) {
+		t.Errorf("TestConfig mismatch: %v", err)
+	}
+	c.RTO, c.Retries = 20*time.Millisecond, 5
+
+	id, err := c.Identify(ctx, to)
+	if data, derr := c.IdentifyData(ctx, to); derr != nil || len(data) != 512 {
+		t.Errorf("IdentifyData: %d bytes, %v", len(data), derr)
+	}
+	if err != nil || id.Sectors() != 2097152 {
+		t.Errorf("Identify: %+v %v", id, err)
+	}
+	if id, err := c.IdentifyPadded(ctx, to, 2); err != nil || id.Model != "Coraid EtherDrive vblade" {
+		t.Errorf("IdentifyPadded: %v", err)
+	}
+
+	other, third := net.HardwareAddr{2, 0, 0, 0, 0, 0xa}, net.HardwareAddr{2, 0, 0, 0, 0, 0xb}
+	if l, err := c.MaskList(ctx, to); err != nil || len(l) != 0 {
+		t.Errorf("MaskList: %v %v", l, err)
+	}
+	add := func(m net.HardwareAddr) initiator.Directive {
+		return initiator.Directive{Command: initiator.DirectiveAdd, MAC: m}
+	}
+	if l, err := c.EditMask(ctx, to, []initiator.Directive{add(hostMAC), add(other)}); err != nil || len(l) != 2 {
+		t.Errorf("EditMask: %v %v", l, err)
+	}
+	var de *initiator.DirectiveError
+	if _, err := c.EditMask(ctx, to, []initiator.Directive{add(third)}); !errors.As(err, &de) || de.Index != 0 || !errors.Is(err, initiator.MaskListFull) {
+		t.Errorf("EditMask on a full list: %v", err)
+	}
+
+	if l, err := c.Reserve(ctx, to, []net.HardwareAddr{other}, true); err != nil || len(l) != 1 {
+		t.Errorf("Reserve: %v %v", l, err)
+	}
+	if l, err := c.Release(ctx, to, false); !errors.Is(err, initiator.ErrTargetReserved) || len(l) != 1 || l[0].String() != other.String() {
+		t.Errorf("Release of another's reservation: %v %v", l, err)
+	}
+	if l, err := c.Release(ctx, to, true); err != nil || len(l) != 0 {
+		t.Errorf("forced Release: %v %v", l, err)
+	}
+	if l, err := c.ReserveList(ctx, to); err != nil || len(l) != 0 {
+		t.Errorf("ReserveList: %v %v", l, err)
+	}
+}
+
+func TestATAError(t *testing.T) {
+	tg := newTarget(1, 2, targetMAC)
+	c, _ := setup(t, tg)
+	to := initiator.Target{MAC: targetMAC, Shelf: 1, Slot: 2}
+	// SMART on a target without it: aborted.
+	arg := &initiator.ATAArg{FeatureErr: 0xda, CmdStatus: initiator.ATASmart}
+	rep, err := c.ATA(context.Background(), to, arg)
+	var ae *initiator.ATAError
+	if !errors.As(err, &ae) || rep == nil || ae.Err&initiator.ATAErrAbort == 0 {
+		t.Errorf("%+v %v", rep, err)
+	}
+}
+
+func TestParseAddress(t *testing.T) {
+	for _, s := range []string{"e0.0", "e1.2", "e65534.254"} {
+		if a, err := initiator.ParseAddress(s); err != nil || a.String() != s {
+			t.Errorf("%s: %v %v", s, a, err)
+		}
+	}
+	for _, s := range []string{"", "e", "e1", "1.2", "e01.2", "e1.02", "e+1.2", "e65535.1", "e1.255", "e1.2.3", "E1.2", "e1.2 "} {
+		if _, err := initiator.ParseAddress(s); !errors.Is(err, initiator.ErrBadAddressName) {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+	if n, err := initiator.ParseDecimal("010", 255, false); err != nil || n != 10 {
+		t.Errorf("classic decimal: %d %v", n, err)
+	}
+	if _, err := initiator.ParseDecimal("010", 255, true); err == nil {
+		t.Error("canonical: leading zero accepted")
+	}
+}
