@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -154,7 +155,7 @@ func (o *discoverOptions) notUp(cmd *cobra.Command) []string {
 		case derr != nil:
 			missing = append(missing, name+" (not found)")
 		case !d.Up():
-			missing = append(missing, name+" ("+orNA(d.State)+")")
+			missing = append(missing, name+" ("+classic.OrNA(d.State)+")")
 		}
 	}
 	return missing

@@ -22,7 +22,7 @@ type goldenCase struct {
 	writable  bool
 	realNodes bool
 	env       map[string]string
-	mountInfo string
+	procRoot  string
 	noModinfo bool
 }
 
@@ -124,13 +124,13 @@ var goldenCases = []goldenCase{
 	{name: "aoe-flush/two", argv: []string{"aoe-flush", "e1.10", "e11.1"}, tree: "siblings"},
 	{name: "aoe-flush/unknown", argv: []string{"aoe-flush", "e9.9", "e1.1", "foo"}, tree: "siblings"},
 	{name: "aoe-flush/no-node", argv: []string{"aoe-flush"}, tree: "nomodule", realNodes: true},
-	{name: "aoe-flush/in-use", argv: []string{"aoe-flush", "e1.1", "e1.2", "e1.3", "e1.4", "e1.5"}, tree: "inuse", mountInfo: "../sysfs/testdata/inuse.mountinfo"},
-	{name: "aoe-flush/free", argv: []string{"aoe-flush", "e1.1"}, tree: "inuse", mountInfo: "../sysfs/testdata/inuse.mountinfo"},
+	{name: "aoe-flush/in-use", argv: []string{"aoe-flush", "e1.1", "e1.2", "e1.3", "e1.4", "e1.5"}, tree: "inuse", procRoot: "../sysfs/testdata/proc"},
+	{name: "aoe-flush/free", argv: []string{"aoe-flush", "e1.1"}, tree: "inuse", procRoot: "../sysfs/testdata/proc"},
 	{name: "flush/noargs", argv: []string{"aoe", "flush"}, tree: "basic"},
 	{name: "flush/all", argv: []string{"aoe", "flush", "--all"}, tree: "basic"},
 	{name: "flush/exact", argv: []string{"aoe", "flush", "e1.1"}, tree: "siblings"},
-	{name: "flush/in-use", argv: []string{"aoe", "flush", "e1.2", "e1.3", "e1.4", "e1.5"}, tree: "inuse", mountInfo: "../sysfs/testdata/inuse.mountinfo"},
-	{name: "flush/in-use-force", argv: []string{"aoe", "flush", "--force", "e1.2", "e1.4"}, tree: "inuse", mountInfo: "../sysfs/testdata/inuse.mountinfo"},
+	{name: "flush/in-use", argv: []string{"aoe", "flush", "e1.2", "e1.3", "e1.4", "e1.5"}, tree: "inuse", procRoot: "../sysfs/testdata/proc"},
+	{name: "flush/in-use-force", argv: []string{"aoe", "flush", "--force", "e1.2", "e1.4"}, tree: "inuse", procRoot: "../sysfs/testdata/proc"},
 	{name: "flush/unknown", argv: []string{"aoe", "flush", "e1.1", "e9.9"}, tree: "siblings"},
 	{name: "flush/bad-name", argv: []string{"aoe", "flush", "e1.1x"}, tree: "siblings"},
 	{name: "flush/all-and-names", argv: []string{"aoe", "flush", "-a", "e1.1"}, tree: "siblings"},
@@ -183,7 +183,7 @@ func TestGolden(t *testing.T) {
 			if tc.noModinfo {
 				modinfo = func(string) (string, error) { return "", errors.New("modinfo: ERROR: Module aoe not found.") }
 			}
-			r := execute(t, argv, runOpts{env: env, realNodes: tc.realNodes, mountInfo: tc.mountInfo, modinfo: modinfo})
+			r := execute(t, argv, runOpts{env: env, realNodes: tc.realNodes, procRoot: tc.procRoot, modinfo: modinfo})
 			got := r.transcript(tc.argv, map[string]string{sys: "$SYSFS"})
 			if tc.writable {
 				// what was written to the module parameter

@@ -26,12 +26,11 @@ type Env struct {
 	Getenv func(string) string
 	// Version is the tool's version string.
 	Version string
-	// MountInfo is the mount table consulted before a flush
-	// (default /proc/self/mountinfo).
-	MountInfo string
-	// ProcRoot is where processes' open files are looked up before a
-	// flush (default /proc; empty: not looked up).
-	ProcRoot string
+	// Host holds the roots: Sys and Dev are the defaults of --sysfs and
+	// --devdir (empty: /sys and /dev/etherd), Proc is where the mount table
+	// and processes' open files are looked up before a flush (empty: not
+	// looked up).
+	Host sysfs.Host
 	// Modinfo, when set, replaces running `modinfo -F version MODULE`.
 	Modinfo func(module string) (string, error)
 	// NodeWriter, when set, records control-node writes instead of
@@ -42,13 +41,12 @@ type Env struct {
 // DefaultEnv returns the environment of the running process.
 func DefaultEnv(version string) *Env {
 	return &Env{
-		Stdin:     os.Stdin,
-		Stdout:    os.Stdout,
-		Stderr:    os.Stderr,
-		Getenv:    os.Getenv,
-		Version:   version,
-		MountInfo: "/proc/self/mountinfo",
-		ProcRoot:  "/proc",
+		Stdin:   os.Stdin,
+		Stdout:  os.Stdout,
+		Stderr:  os.Stderr,
+		Getenv:  os.Getenv,
+		Version: version,
+		Host:    sysfs.DefaultHost(),
 	}
 }
 
@@ -69,8 +67,21 @@ type globalOptions struct {
 
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringVar(&g.sysfsRoot, "sysfs", sysfs.DefaultRoot, "sysfs mount point (when not given: $sysfs_dir if set)")
-	f.StringVar(&g.devDir, "devdir", sysfs.DefaultDevDir, "directory of the aoe driver's control nodes")
+	sys, dev := g.env.Host.Sys, g.env.Host.Dev
+	if sys == "" {
+		sys = sysfs.DefaultRoot
+	}
+	if dev == "" {
+		dev = sysfs.DefaultDevDir
+	}
+	f.StringVar(&g.sysfsRoot, "sysfs", sys, "sysfs mount point (when not given: $sysfs_dir if set)")
+	f.StringVar(&g.devDir, "devdir", dev, "directory of the aoe driver's control nodes")
+}
+
+// host returns the roots the command works on: the sysfs root and device
+// directory given by the flags, and the environment's procfs.
+func (g *globalOptions) host(cmd *cobra.Command) sysfs.Host {
+	return sysfs.Host{Sys: g.sysfsDir(cmd), Dev: g.devDir, Proc: g.env.Host.Proc}
 }
 
 // sysfsDir returns the sysfs root: the --sysfs flag if given, else

@@ -2,14 +2,16 @@ package cmd
 
 import (
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/goaoe/aoe/internal/classic"
+	"github.com/goaoe/aoe/internal/units"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 type statOptions struct {
@@ -92,17 +94,20 @@ func runStat(cmd *cobra.Command, o *statOptions, haveRegex bool) error {
 			return usageErrorf("bad regular expression: %v", err)
 		}
 	}
-	fs, err := sysfs.NewFS(o.sysfsDir(cmd))
-	if err != nil {
-		return fmt.Errorf("%w: mount it with: mount -t sysfs sysfs /sys", err)
-	}
-	devs, err := fs.Devices()
+	fs, err := o.openFS(cmd)
 	if err != nil {
 		return err
 	}
-	o.warnWrongMinors(devs, func(d sysfs.Device, node string, want, got string) {
-		o.warnf("warning: device node %s has minor %s but the driver says %s; remove it so that udev or devtmpfs recreate it", node, got, want)
-	})
+	devs, skipped, err := fs.Devices()
+	if err != nil {
+		return err
+	}
+	for _, err := range skipped {
+		o.warnf("warning: skipped %v", err)
+	}
+	for _, m := range o.host(cmd).WrongMinors(devs) {
+		o.warnf("warning: device node %s has minor %s but the driver says %s; remove it so that udev or devtmpfs recreate it", m.Node, m.Got, m.Want)
+	}
 	all := len(devs)
 	if re != nil {
 		kept := devs[:0]
@@ -134,6 +139,49 @@ func runStat(cmd *cobra.Command, o *statOptions, haveRegex bool) error {
 		o.warnf("no AoE device name matches %q (%d devices)", o.regex, all)
 	}
 	return ErrNothing
+}
+
+// runClassicStat is aoetools 36's aoe-stat, as run with LC_ALL=C.
+func runClassicStat(cmd *cobra.Command, o *statOptions, haveRegex bool) error {
+	re := regexp.MustCompile(".")
+	if haveRegex && o.regex != "" {
+		var err error
+		if re, err = classic.CompileBRE(o.regex); err != nil {
+			fmt.Fprintf(o.stderr(), "%s: bad regular expression %q: %v\n", o.prog, o.regex, err)
+			return silentExit(ExitUsage)
+		}
+	}
+	fs, err := sysfs.NewFS(o.sysfsDir(cmd))
+	if err != nil {
+		fmt.Fprintf(o.stderr(), "%s Error: sysfs is not mounted\n", o.prog)
+		return silentExit(ExitFailure)
+	}
+	devs, skipped, err := fs.Devices()
+	if err != nil {
+		return err
+	}
+	for _, err := range skipped {
+		fmt.Fprintf(o.stderr(), "%s Warning: skipped %v\n", o.prog, err)
+	}
+	for _, m := range o.host(cmd).WrongMinors(devs) {
+		fmt.Fprintf(o.stderr(), "%s Warning: device node %s has wrong minor device number\n", o.prog, m.Node)
+	}
+	var b strings.Builder
+	printed := 0
+	for _, l := range classic.StatLines(devs) {
+		if re.MatchString(l) {
+			b.WriteString(l)
+			b.WriteByte('\n')
+			printed++
+		}
+	}
+	if _, err := io.WriteString(o.stdout(), b.String()); err != nil {
+		return err
+	}
+	if printed == 0 {
+		return silentExit(ExitFailure)
+	}
+	return nil
 }
 
 // statJSON is one device of `aoe stat --json`. Attributes the kernel does
@@ -210,7 +258,7 @@ func writeStatTable(w interface{ Write([]byte) (int, error) }, devs []sysfs.Devi
 		j := toStatJSON(d)
 		size := "-"
 		if j.Sectors != nil {
-			size = humanSize(*j.Sectors)
+			size = units.Sectors(*j.Sectors)
 		}
 		ifaces := "-"
 		if len(j.Netifs) > 0 {
@@ -240,45 +288,6 @@ func orDash(s *string) string {
 	return *s
 }
 
-// humanSize formats a size given in 512-byte sectors with SI units, as disk
-// vendors and aoe-stat count: 2097152 sectors → "1.07 GB".
-func humanSize(sectors uint64) string {
-	const units = "kMGTPEZ"
-	if sectors < 2 {
-		return strconv.FormatUint(sectors*512, 10) + " B"
-	}
-	v := float64(sectors) * 512
-	i := -1
-	for v >= 1000 && i < len(units)-1 {
-		v /= 1000
-		i++
-	}
-	prec := 2
-	switch {
-	case v >= 100:
-		prec = 0
-	case v >= 10:
-		prec = 1
-	}
-	return strconv.FormatFloat(v, 'f', prec, 64) + " " + string(units[i]) + "B"
-}
-
-// warnWrongMinors calls warn for each device whose node in the device
-// directory is a block device with another minor number than sysfs gives.
-func (g *globalOptions) warnWrongMinors(devs []sysfs.Device, warn func(d sysfs.Device, node, want, got string)) {
-	for _, d := range devs {
-		if d.Dev == nil {
-			continue
-		}
-		_, want, _ := strings.Cut(strings.TrimSpace(*d.Dev), ":")
-		node := strings.TrimRight(g.devDir, "/") + "/" + d.Name
-		var st unix.Stat_t
-		if err := unix.Stat(node, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
-			continue
-		}
-		got := strconv.FormatUint(uint64(unix.Minor(uint64(st.Rdev))), 10)
-		if got != want {
-			warn(d, node, want, got)
-		}
-	}
-}
+// humanSize formats a size in 512-byte sectors (units.Sectors); the wire
+// commands call it.
+func humanSize(sectors uint64) string { return units.Sectors(sectors) }

@@ -3,8 +3,6 @@ package cmd
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,49 +203,5 @@ func TestDiscoverWaitAppears(t *testing.T) {
 	r := <-done
 	if r.code != 0 || r.stderr != "" || len(r.writes) < 1 || string(r.writes[0].data) != "\n" {
 		t.Errorf("exit %d, stderr %q, writes %q", r.code, r.stderr, r.writes)
-	}
-}
-
-// TestFlushRefusesOpenDevice: a process holding a block node open is found
-// through /proc/PID/fd by its device numbers, as a named flush checks.
-func TestFlushRefusesOpenDevice(t *testing.T) {
-	requireRoot(t, "mknod of a block device node")
-	// Any block device of this machine, opened read-only, will do: what is
-	// matched is the rdev seen through /proc/PID/fd.
-	devs, _ := filepath.Glob("/sys/block/*/dev")
-	if len(devs) == 0 {
-		t.Fatal("no block device on this machine")
-	}
-	b, err := os.ReadFile(devs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	num := strings.TrimSpace(string(b))
-	var maj, min uint32
-	if _, err := fmt.Sscanf(num, "%d:%d", &maj, &min); err != nil {
-		t.Fatal(err)
-	}
-	node := filepath.Join(t.TempDir(), "disk")
-	if err := unix.Mknod(node, unix.S_IFBLK|0o400, int(unix.Mkdev(maj, min))); err != nil {
-		t.Fatal(err)
-	}
-	holder := exec.Command("sh", "-c", "exec 3<"+node+"; echo open; exec sleep 30")
-	out, _ := holder.StdoutPipe()
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { holder.Process.Kill(); holder.Wait() }()
-	line := make([]byte, 5)
-	if _, err := io.ReadFull(out, line); err != nil || string(line) != "open\n" {
-		t.Fatalf("holder did not open %s (%s): %q %v", node, num, line, err)
-	}
-	got := openers("/proc", []string{"0:0", num})
-	// The holder's name is sh or, once it has exec'd, sleep.
-	want := fmt.Sprintf("pid %d (", holder.Process.Pid)
-	if len(got) != 1 || !strings.HasPrefix(got[0], want) {
-		t.Errorf("openers = %q, want [%q...]", got, want)
-	}
-	if got := openers("/proc", []string{"0:0"}); len(got) != 0 {
-		t.Errorf("openers of 0:0 = %q", got)
 	}
 }
