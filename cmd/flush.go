@@ -39,7 +39,8 @@ anyway.
 The driver compares a written name only as far as it is written, so
 aoetools' "aoe-flush e1.1" also removed e1.10 and e1.11, even while they were
 up. Each name is written with a terminating NUL byte, which makes the
-comparison exact on every driver version.
+comparison exact on every driver version; a name given twice is flushed
+once. Names are canonical: e1.2, not e01.2.
 
 Under the name aoe-flush it is aoetools' aoe-flush, with its messages (an
 unknown device is reported on stdout) and exit status (1 on any error);
@@ -59,6 +60,9 @@ instead of flushing everything.` + exitCodesHelp,
 }
 
 func runFlush(cmd *cobra.Command, o *flushOptions, args []string) error {
+	if err := o.checkRootFlags(cmd); err != nil {
+		return err
+	}
 	if err := o.checkFlushArgs(args); err != nil {
 		return err
 	}

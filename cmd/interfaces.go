@@ -3,9 +3,9 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
@@ -28,14 +28,16 @@ to (the aoe_iflist module parameter, readable by root only), one per line.
 An empty list means every interface is allowed; it is then said on stderr.
 
 With interface names (separated by blanks or commas), restrict the driver to
-them; -c clears the restriction. Every name is checked against
+them; -c clears the restriction. The list, names joined by blanks, must fit
+the driver's parameter: at most 1,023 bytes (a usage error otherwise). Every name is checked against
 SYSFS/class/net and all bad ones are reported before anything is changed.
 The list is written to the module parameter when it is writable, else to
 DEVDIR/interfaces. Devices and paths already known are kept; run
 'aoe discover' to look for targets on newly allowed interfaces.
 
 Under the name aoe-interfaces it is aoetools' aoe-interfaces, with its
-messages and exit status; fixed: comma-separated lists (eth0,eth1), which the
+messages and exit status; empty arguments (aoe-interfaces '') print the
+list, as aoetools does; fixed: comma-separated lists (eth0,eth1), which the
 kernel accepts, are accepted.` + exitCodesHelp,
 		Example: `  aoe interfaces
   aoe interfaces eth2 eth3
@@ -53,7 +55,17 @@ kernel accepts, are accepted.` + exitCodesHelp,
 	return cmd
 }
 
+// maxIfList is the longest interface list the driver takes: aoe_iflist is
+// a 1,024-byte string, its terminating NUL included.
+const maxIfList = 1023
+
 func runInterfaces(cmd *cobra.Command, o *interfacesOptions, args []string) error {
+	if err := o.checkRootFlags(cmd); err != nil {
+		return err
+	}
+	if o.classic && !o.clear && strings.Join(args, " ") == "" {
+		args = nil // aoetools: test -z "$*" shows the list
+	}
 	if o.clear && len(args) > 0 {
 		if o.classic {
 			fmt.Fprintf(o.stderr(), "%s Error: -c flag takes no arguments\n", o.prog)
@@ -74,6 +86,14 @@ func runInterfaces(cmd *cobra.Command, o *interfacesOptions, args []string) erro
 	if !o.clear && len(names) == 0 {
 		return usageErrorf("no interface names in %q", strings.Join(args, " "))
 	}
+	list := strings.Join(names, " ")
+	if len(list) > maxIfList {
+		if o.classic {
+			fmt.Fprintf(o.stderr(), "%s Error: the interface list is %d bytes; the aoe driver takes at most %d\n", o.prog, len(list), maxIfList)
+			return silentExit(ExitFailure)
+		}
+		return usageErrorf("the interface list is %d bytes; the aoe driver takes at most %d", len(list), maxIfList)
+	}
 	root := o.sysfsDir(cmd)
 	fs := sysfs.FS{}
 	if f, err := sysfs.NewFS(root); err == nil {
@@ -93,7 +113,7 @@ func runInterfaces(cmd *cobra.Command, o *interfacesOptions, args []string) erro
 	if len(bad) > 0 {
 		return silentExit(ExitFailure)
 	}
-	value := []byte(strings.Join(names, " ") + "\x00")
+	value := []byte(list + "\x00")
 	param := filepathOrEmpty(fs)
 	if param != "" && unix.Access(param, unix.W_OK) == nil {
 		if err := writeParam(param, value); err != nil {
@@ -123,7 +143,8 @@ func filepathOrEmpty(fs sysfs.FS) string {
 
 // writeParam writes a module parameter in one write, as `printf > file`.
 func writeParam(path string, value []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	// O_NONBLOCK: a FIFO in place of the parameter cannot block the write.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
@@ -141,14 +162,13 @@ func (o *interfacesOptions) showInterfaces(cmd *cobra.Command) error {
 	if fserr == nil {
 		path = fs.InterfaceListPath()
 	}
-	f, err := os.Open(path)
+	b, err := sysfs.ReadAttr(path)
 	if o.classic {
 		// aoetools: cat the parameter, or exit 1 silently.
 		if err != nil {
 			return silentExit(ExitFailure)
 		}
-		defer f.Close()
-		_, err = io.Copy(o.stdout(), io.LimitReader(f, 4096))
+		_, err = o.stdout().Write(b)
 		return err
 	}
 	if err != nil {
@@ -158,11 +178,6 @@ func (o *interfacesOptions) showInterfaces(cmd *cobra.Command) error {
 		case errors.Is(err, os.ErrPermission):
 			return kindErrorf(ErrPermission, "%s is readable by root only; run as root", path)
 		}
-		return err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
-	if err != nil {
 		return err
 	}
 	names := sysfs.ParseInterfaceList(string(b))
@@ -177,7 +192,7 @@ func (o *interfacesOptions) showInterfaces(cmd *cobra.Command) error {
 		return nil
 	}
 	for _, n := range names {
-		fmt.Fprintln(o.stdout(), n)
+		fmt.Fprintln(o.stdout(), escapeControl(n))
 	}
 	return nil
 }

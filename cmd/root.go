@@ -214,9 +214,12 @@ Exit status:
     3  the aoe driver is not loaded, or its control nodes are missing
     4  permission denied (run as root)
     5  timed out
+  130  interrupted (SIGINT)
+  143  terminated (SIGTERM)
 
 Under a classic aoetools name the exit status is aoetools': 0 or 1
-(aoe-stat: 2 for a bad regular expression or extra arguments).
+(aoe-stat: 2 for a bad regular expression or extra arguments), and 130 or
+143 when a signal ends it, as the shell reports a script it ends.
 
 SYSFS is the sysfs root (--sysfs, else $sysfs_dir, else /sys) and DEVDIR the
 directory of the driver's control nodes (--devdir, /dev/etherd).`
@@ -263,8 +266,8 @@ func Main(ctx context.Context, argv []string, env *Env) int {
 			fmt.Fprintf(env.Stderr, "Run '%s --help' for usage.\n", name)
 		}
 	}
-	code := exitCode(err)
-	if cmd.Name() != "aoe" && code != ExitOK && code != ExitCanceled {
+	code := signalCode(ctx, exitCode(err))
+	if cmd.Name() != "aoe" && code != ExitOK && code < ExitCanceled {
 		// aoetools' exit codes: 1, except grep's 2 in aoe-stat.
 		if !(cmd.Name() == "aoe-stat" && code == ExitUsage) {
 			code = ExitFailure

@@ -33,9 +33,14 @@ func newStatCmd(g *globalOptions) *cobra.Command {
 per frame, and state (up, down, down,closewait when held open, ...kickme while
 the driver waits for a free frame).
 
-The table is sorted by shelf, then slot. REGEX (Go syntax, unanchored) keeps
-the devices whose name matches: "^e1[.]" for shelf 1, "^e1[.]2$" for e1.2
-alone.
+The table is sorted by shelf, then slot. A device that vanishes while it
+is read (flushed, or being rediscovered) is left out; an entry of
+SYSFS/block that cannot be read (a symlink loop, no permission) is skipped
+with a warning on stderr, and the rest is listed. Sizes are in SI units with
+three significant digits (999 kB, 1.00 MB, 10.0 MB, 100 MB).
+
+REGEX (Go syntax, unanchored) keeps the devices whose name matches: "^e1[.]"
+for shelf 1, "^e1[.]2$" for e1.2 alone.
 --wide adds the first path's MAC address, the target's firmware version, the
 major:minor numbers and the partitions. --json prints an array of objects
 with device, shelf, slot, sectors, bytes, state, netifs, payload, mac,
@@ -59,7 +64,9 @@ Fixed aoetools bugs (classic output):
   payload column); it now shows (NA) there;
 - sizes above about 9 PB overflowed into negative numbers;
 - a REGEX with spaces was split into several grep arguments;
-- a size file that is not a number stopped the listing; it shows (NA).` + exitCodesHelp,
+- a size file that is not a number stopped the listing; it shows (NA);
+- an entry of SYSFS/block that cannot be read (a symlink loop) printed
+  (NA) in every column; it is skipped with a warning on stderr.` + exitCodesHelp,
 		Example: `  aoe stat
   aoe stat --wide '^e1[.]'
   aoe stat --json | jq '.[] | select(.state != "up") | .device'
@@ -82,6 +89,9 @@ Fixed aoetools bugs (classic output):
 }
 
 func runStat(cmd *cobra.Command, o *statOptions, haveRegex bool) error {
+	if err := o.checkRootFlags(cmd); err != nil {
+		return err
+	}
 	if o.json && o.classic {
 		return usageErrorf("--json and --classic exclude each other")
 	}

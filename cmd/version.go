@@ -74,6 +74,9 @@ func (o *versionOptions) runningDriverVersion(cmd *cobra.Command) string {
 }
 
 func runVersion(cmd *cobra.Command, o *versionOptions) error {
+	if err := o.checkRootFlags(cmd); err != nil {
+		return err
+	}
 	tool := o.env.Version
 	if tool == "" {
 		tool = "devel"

@@ -176,6 +176,7 @@ func (fs FS) Devices() (devs []Device, skipped []error, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	sortNames(names)
 	type result struct {
 		d   Device
 		err error
@@ -222,6 +223,15 @@ func SortDevices(devs []Device) {
 	})
 }
 
+// sortNames orders valid device names by shelf, then slot.
+func sortNames(names []string) {
+	sort.Slice(names, func(i, j int) bool {
+		si, li, _ := ParseName(names[i])
+		sj, lj, _ := ParseName(names[j])
+		return si < sj || si == sj && li < lj
+	})
+}
+
 // Exists reports whether the disk named name ("e1.2") is in the tree.
 func (fs FS) Exists(name string) bool {
 	_, err := os.Stat(fs.Path("block", DiskPrefix+name))
@@ -230,8 +240,10 @@ func (fs FS) Exists(name string) bool {
 
 // Device reads the disk named name ("e1.2"). It fails with an error wrapping
 // ErrBadName for a name that is not canonical, with an error wrapping
-// os.ErrNotExist when there is no such disk (or it vanished while it was
-// read), and with a *DeviceError when its entry cannot be read.
+// os.ErrNotExist when there is no such disk, when it vanished while it was
+// read (an attribute listed in its directory was gone when opened), or when
+// none of its attributes can be read; and with a *DeviceError when its
+// entry cannot be read (a symlink loop, no permission).
 func (fs FS) Device(name string) (Device, error) {
 	if _, _, err := ParseName(name); err != nil {
 		return Device{}, err
@@ -254,10 +266,6 @@ func (fs FS) readDevice(name string, r *attrReader) (Device, error) {
 	ents, err := readDirents(dirfd, r.dbuf)
 	if err != nil {
 		return Device{}, &DeviceError{Name: name, Path: dir, Err: err}
-	}
-	if len(ents) == 0 {
-		// kernfs empties a directory it removes: the device is going away.
-		return Device{}, &os.PathError{Op: "readdirent", Path: dir, Err: os.ErrNotExist}
 	}
 	d := Device{Name: name, Shelf: shelf, Slot: slot, Dir: dir}
 	attrs := map[string]**string{
@@ -296,6 +304,11 @@ func (fs FS) readDevice(name string, r *attrReader) (Device, error) {
 			unix.Close(pfd)
 		}
 		d.Partitions = append(d.Partitions, p)
+	}
+	if d.State == nil && d.MAC == nil && d.NetIf == nil && d.Firmware == nil && d.Payload == nil && d.Size == nil && d.Dev == nil && len(d.Partitions) == 0 {
+		// kernfs empties a directory it removes: the device is going
+		// away, and a device with nothing to show is not listed.
+		return Device{}, &os.PathError{Op: "read", Path: dir, Err: os.ErrNotExist}
 	}
 	sort.Slice(d.Partitions, func(i, j int) bool { return d.Partitions[i].Number < d.Partitions[j].Number })
 	return d, nil
