@@ -75,6 +75,11 @@ func runFlush(cmd *cobra.Command, o *flushOptions, args []string) error {
 	case len(args) == 0:
 		return o.write(cmd, []byte("\n"))
 	}
+	if !o.classic {
+		if _, err := o.openFS(cmd); err != nil {
+			return err
+		}
+	}
 	c := o.host(cmd).CheckFlush(args, o.force)
 	if err := o.reportFlushCheck(c); err != nil {
 		return err

@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 type interfacesOptions struct {
@@ -55,10 +54,6 @@ kernel accepts, are accepted.` + exitCodesHelp,
 	return cmd
 }
 
-// maxIfList is the longest interface list the driver takes: aoe_iflist is
-// a 1,024-byte string, its terminating NUL included.
-const maxIfList = 1023
-
 func runInterfaces(cmd *cobra.Command, o *interfacesOptions, args []string) error {
 	if err := o.checkRootFlags(cmd); err != nil {
 		return err
@@ -86,94 +81,66 @@ func runInterfaces(cmd *cobra.Command, o *interfacesOptions, args []string) erro
 	if !o.clear && len(names) == 0 {
 		return usageErrorf("no interface names in %q", strings.Join(args, " "))
 	}
-	list := strings.Join(names, " ")
-	if len(list) > maxIfList {
+	if !o.classic {
+		if _, err := o.openFS(cmd); err != nil {
+			return err
+		}
+	}
+	return o.setError(cmd, o.host(cmd).SetInterfaces(o.control(), names))
+}
+
+// setError reports an error of SetInterfaces.
+func (o *interfacesOptions) setError(cmd *cobra.Command, err error) error {
+	var long *sysfs.ListTooLongError
+	var unknown *sysfs.UnknownInterfacesError
+	var param *sysfs.ParamError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &long):
 		if o.classic {
-			fmt.Fprintf(o.stderr(), "%s Error: the interface list is %d bytes; the aoe driver takes at most %d\n", o.prog, len(list), maxIfList)
+			fmt.Fprintf(o.stderr(), "%s Error: %v\n", o.prog, long)
 			return silentExit(ExitFailure)
 		}
-		return usageErrorf("the interface list is %d bytes; the aoe driver takes at most %d", len(list), maxIfList)
-	}
-	root := o.sysfsDir(cmd)
-	fs := sysfs.FS{}
-	if f, err := sysfs.NewFS(root); err == nil {
-		fs = f
-	}
-	var bad []string
-	for _, n := range names {
-		if fs.Root() == "" || !fs.NetInterfaceExists(n) {
-			bad = append(bad, n)
+		return usageErrorf("%v", long)
+	case errors.As(err, &unknown):
+		for _, n := range unknown.Names {
 			if o.classic {
 				fmt.Fprintf(o.stderr(), "%s Error: \"%s\" is not a network interface\n", o.prog, n)
 			} else {
 				o.warnf("%q is not a network interface (see 'ip link')", n)
 			}
 		}
-	}
-	if len(bad) > 0 {
 		return silentExit(ExitFailure)
-	}
-	value := []byte(list + "\x00")
-	param := filepathOrEmpty(fs)
-	if param != "" && unix.Access(param, unix.W_OK) == nil {
-		if err := writeParam(param, value); err != nil {
-			if o.classic {
-				fmt.Fprintf(o.stderr(), "%s: %v\n", o.prog, err)
-				return silentExit(ExitFailure)
-			}
-			return fmt.Errorf("setting aoe_iflist: %w", err)
+	case errors.As(err, &param):
+		if o.classic {
+			fmt.Fprintf(o.stderr(), "%s: %v\n", o.prog, param.Err)
+			return silentExit(ExitFailure)
 		}
-		return nil
+		return param
 	}
-	if err := o.checkNode(cmd, sysfs.NodeInterfaces, true); err != nil {
-		return err
-	}
-	if err := o.control().Write(sysfs.NodeInterfaces, value); err != nil {
-		return o.nodeError(cmd, err, true)
-	}
-	return nil
-}
-
-func filepathOrEmpty(fs sysfs.FS) string {
-	if fs.Root() == "" {
-		return ""
-	}
-	return fs.InterfaceListPath()
-}
-
-// writeParam writes a module parameter in one write, as `printf > file`.
-func writeParam(path string, value []byte) error {
-	// O_NONBLOCK: a FIFO in place of the parameter cannot block the write.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(value)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return o.nodeError(cmd, err, true)
 }
 
 func (o *interfacesOptions) showInterfaces(cmd *cobra.Command) error {
-	root := o.sysfsDir(cmd)
-	fs, fserr := sysfs.NewFS(root)
-	path := sysfs.FS{}.InterfaceListPath()
-	if fserr == nil {
-		path = fs.InterfaceListPath()
-	}
-	b, err := sysfs.ReadAttr(path)
 	if o.classic {
 		// aoetools: cat the parameter, or exit 1 silently.
+		b, err := sysfs.ReadAttr(filepath.Join(o.sysfsDir(cmd), "module", "aoe", "parameters", "aoe_iflist"))
 		if err != nil {
 			return silentExit(ExitFailure)
 		}
 		_, err = o.stdout().Write(b)
 		return err
 	}
+	fs, err := o.openFS(cmd)
+	if err != nil {
+		return err
+	}
+	path := fs.InterfaceListPath()
+	b, err := sysfs.ReadAttr(path)
 	if err != nil {
 		switch {
-		case fserr == nil && !fs.ModuleLoaded():
+		case !fs.ModuleLoaded():
 			return kindErrorf(ErrNoDriver, "the aoe driver is not loaded (no %s); load it with: modprobe aoe", fs.Path("module", "aoe"))
 		case errors.Is(err, os.ErrPermission):
 			return kindErrorf(ErrPermission, "%s is readable by root only; run as root", path)
