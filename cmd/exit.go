@@ -71,7 +71,9 @@ func exitCode(err error) int {
 // printable reports whether Main should print err.
 func printable(err error) bool {
 	var ee exitError
-	return err != nil && !errors.As(err, &ee) && !errors.Is(err, ErrNothing)
+	// A canceled command (SIGINT, SIGTERM) says nothing: the exit code
+	// tells.
+	return err != nil && !errors.As(err, &ee) && !errors.Is(err, ErrNothing) && !errors.Is(err, context.Canceled)
 }
 
 // kindError is an error with its own message that selects the exit code of

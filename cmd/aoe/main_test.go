@@ -53,6 +53,9 @@ func TestSignalEndsWait(t *testing.T) {
 		if code != tc.code || time.Since(start) > 5*time.Second {
 			t.Errorf("%v: exit %d after %v (stderr %q), want %d promptly", tc.sig, code, time.Since(start), stderr, tc.code)
 		}
+		if stderr.Len() != 0 {
+			t.Errorf("%v: stderr %q, want nothing", tc.sig, stderr)
+		}
 	}
 }
 
