@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goaoe/aoe/sysfs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -34,7 +36,7 @@ type run struct {
 type runOpts struct {
 	env       map[string]string
 	realNodes bool   // verify and write the nodes for real (no recording)
-	mountInfo string // mount table; default: none
+	procRoot  string // procfs root (mount table, open files); default: none
 	modinfo   func(string) (string, error)
 	stdin     string
 	setup     func(*Env) // fills in more of the environment
@@ -46,13 +48,13 @@ func execute(t *testing.T, argv []string, o runOpts) run {
 	var stdout, stderr bytes.Buffer
 	var r run
 	env := &Env{
-		Stdin:     strings.NewReader(o.stdin),
-		Stdout:    &stdout,
-		Stderr:    &stderr,
-		Getenv:    func(k string) string { return o.env[k] },
-		Version:   "test",
-		MountInfo: o.mountInfo,
-		Modinfo:   o.modinfo,
+		Stdin:   strings.NewReader(o.stdin),
+		Stdout:  &stdout,
+		Stderr:  &stderr,
+		Getenv:  func(k string) string { return o.env[k] },
+		Version: "test",
+		Host:    sysfs.Host{Proc: o.procRoot},
+		Modinfo: o.modinfo,
 	}
 	if o.setup != nil {
 		o.setup(env)

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -49,10 +50,16 @@ targets answered, 1 when none did.
 --wait DEV[,DEV...] blocks until each named device is in sysfs with
 state up, asking for discovery again every 5 seconds, for boot scripts that
 must not mount before the disk is there. It exits 0 when all are up, and 5
-naming the missing ones when --timeout runs out.
+naming the missing ones when --timeout runs out (--timeout goes with --wait
+or --probe only). A device that is down,closewait (held open while its
+target was away) comes back only on revalidate, which the driver's
+discovery never does: after each discovery --wait writes revalidate for it
+and keeps waiting; if it times out, it says that 'aoe revalidate DEV' may be
+needed. Names are canonical: e1.2, not e01.2.
 
-Under the name aoe-discover it is aoetools' aoe-discover: arguments are
-ignored, and its messages and exit status (1 on any error) are kept.` + exitCodesHelp,
+Under the name aoe-discover it is aoetools' aoe-discover: arguments and
+flags are ignored, and its messages and exit status (1 on any error) are
+kept.` + exitCodesHelp,
 		Example: `  aoe discover
   aoe discover --probe
   aoe discover --probe -i eth2,eth3 --json
@@ -64,7 +71,10 @@ ignored, and its messages and exit status (1 on any error) are kept.` + exitCode
 			return runDiscover(cmd, o)
 		},
 	}
-	if !g.classic {
+	if g.classic {
+		// aoetools' aoe-discover ignores its arguments, flags included.
+		cmd.FParseErrWhitelist.UnknownFlags = true
+	} else {
 		f := cmd.Flags()
 		f.StringSliceVar(&o.wait, "wait", nil, "wait until these devices (eX.Y, comma separated or repeated) are up")
 		f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long --wait waits; with --probe, the longest a probe takes (default 5s)")
@@ -76,86 +86,64 @@ ignored, and its messages and exit status (1 on any error) are kept.` + exitCode
 }
 
 func runDiscover(cmd *cobra.Command, o *discoverOptions) error {
+	if err := o.checkRootFlags(cmd); err != nil {
+		return err
+	}
 	if o.probe {
 		return runProbe(cmd, o)
 	}
+	if err := o.checkDriverFlags(cmd); err != nil {
+		return err
+	}
+	if len(o.wait) > 0 {
+		if _, err := o.openFS(cmd); err != nil {
+			return err
+		}
+	}
+	if err := o.checkNode(cmd, sysfs.NodeDiscover, true); err != nil {
+		return err
+	}
+	if err := o.control().Write(sysfs.NodeDiscover, []byte("\n")); err != nil {
+		return o.nodeError(cmd, err, true)
+	}
+	if len(o.wait) == 0 {
+		return nil
+	}
+	err := o.host(cmd).WaitUp(cmd.Context(), o.control(), sysfs.WaitConfig{
+		Names: o.wait, Timeout: o.timeout, Poll: o.poll, Rediscover: o.rediscover,
+	})
+	var te *sysfs.WaitTimeoutError
+	var ne *sysfs.NodeError
+	switch {
+	case errors.As(err, &te):
+		return kindErrorf(ErrTimeout, "%v", te)
+	case errors.As(err, &ne):
+		return o.nodeError(cmd, err, true)
+	}
+	return err
+}
+
+// checkDriverFlags checks the flags of the driver side (without --probe).
+func (o *discoverOptions) checkDriverFlags(cmd *cobra.Command) error {
+	if o.classic {
+		return nil
+	}
 	if len(o.ifaces) > 0 || o.json {
 		return usageErrorf("-i and --json go with --probe")
+	}
+	if cmd.Flags().Changed("wait") && len(o.wait) == 0 {
+		return usageErrorf("--wait needs device names (eSHELF.SLOT, comma separated)")
 	}
 	for _, name := range o.wait {
 		if _, _, err := sysfs.ParseName(name); err != nil {
 			return usageErrorf("--wait: %v", err)
 		}
 	}
+	if cmd.Flags().Changed("timeout") && len(o.wait) == 0 {
+		return usageErrorf("--timeout goes with --wait or --probe")
+	}
 	if len(o.wait) > 0 && o.timeout <= 0 {
 		return usageErrorf("--timeout must be positive")
 	}
-	if err := o.checkNode(cmd, sysfs.NodeDiscover, true); err != nil {
-		return err
-	}
-	if err := o.discover(cmd); err != nil {
-		return err
-	}
-	if len(o.wait) == 0 {
-		return nil
-	}
-	return o.waitUp(cmd)
-}
-
-func (o *discoverOptions) discover(cmd *cobra.Command) error {
-	if err := o.control().Write(sysfs.NodeDiscover, []byte("\n")); err != nil {
-		return o.nodeError(cmd, err, true)
-	}
 	return nil
-}
-
-// waitUp polls sysfs until every device of o.wait is up.
-func (o *discoverOptions) waitUp(cmd *cobra.Command) error {
-	ctx := cmd.Context()
-	deadline := time.Now().Add(o.timeout)
-	lastDiscover := time.Now()
-	ticker := time.NewTicker(o.poll)
-	defer ticker.Stop()
-	for {
-		missing := o.notUp(cmd)
-		if len(missing) == 0 {
-			return nil
-		}
-		now := time.Now()
-		if !now.Before(deadline) {
-			return kindErrorf(ErrTimeout, "timed out after %v waiting for %s", o.timeout, strings.Join(missing, ", "))
-		}
-		if now.Sub(lastDiscover) >= o.rediscover {
-			if err := o.discover(cmd); err != nil {
-				return err
-			}
-			lastDiscover = now
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ticker.C:
-		}
-	}
-}
-
-// notUp describes the awaited devices that are not up yet ("e1.3 (not
-// found)", "e1.4 (down)").
-func (o *discoverOptions) notUp(cmd *cobra.Command) []string {
-	fs, err := sysfs.NewFS(o.sysfsDir(cmd))
-	var missing []string
-	for _, name := range o.wait {
-		if err != nil {
-			missing = append(missing, name+" (no sysfs)")
-			continue
-		}
-		d, derr := fs.Device(name)
-		switch {
-		case derr != nil:
-			missing = append(missing, name+" (not found)")
-		case !d.Up():
-			missing = append(missing, name+" ("+orNA(d.State)+")")
-		}
-	}
-	return missing
 }

@@ -353,6 +353,26 @@ $`)
 		s.waitState("e7.0", "up", time.Second)
 	})
 
+	t.Run("closewait", func(t *testing.T) {
+		// A device held open while its target is away stays
+		// down,closewait after the target is back: the driver revives an
+		// open device only on revalidate, which --wait writes for it.
+		s.t = t
+		s.must("echo 8 > /sys/module/aoe/parameters/aoe_deadsecs")
+		s.must("sleep 600 3</dev/etherd/e7.0 >/dev/null 2>&1 & echo $! > /tmp/holder")
+		defer s.run("kill $(cat /tmp/holder)")
+		s.stop(e70)
+		s.must("(dd if=/dev/etherd/e7.0 of=/dev/null bs=512 count=1 skip=4343 2>/dev/null &)")
+		s.waitState("e7.0", "down,closewait", 90*time.Second)
+		r := s.run("aoe discover --wait e7.0 --timeout 2s")
+		if r.Status != ExitTimeout || !strings.Contains(r.Stderr, "'aoe revalidate e7.0' may be needed") {
+			t.Errorf("--wait with the target away: %+v", r)
+		}
+		s.restart(e70)
+		s.must("aoe discover --wait e7.0 --timeout 90s")
+		s.waitState("e7.0", "up", time.Second)
+	})
+
 	t.Run("flush", func(t *testing.T) {
 		s.t = t
 		small := img(64 << 20)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/goaoe/aoe/initiator"
 )
@@ -13,13 +14,13 @@ import (
 // aoetools names the codes are aoetools' own: 0, 1, and 2 for usage errors of
 // aoe-stat (grep's code).
 const (
-	ExitOK         = 0 // success
-	ExitFailure    = 1 // the command failed, or found nothing to show
-	ExitUsage      = 2 // bad flags or arguments
-	ExitNoDriver   = 3 // the aoe driver is not loaded or its control nodes are missing
-	ExitPermission = 4 // not allowed: run as root (or with CAP_NET_RAW for raw AoE)
-	ExitTimeout    = 5 // the awaited devices or answers did not come in time
-	ExitCanceled   = 130
+	ExitOK         = 0   // success
+	ExitFailure    = 1   // the command failed, or found nothing to show
+	ExitUsage      = 2   // bad flags or arguments
+	ExitNoDriver   = 3   // the aoe driver is not loaded or its control nodes are missing
+	ExitPermission = 4   // not allowed: run as root (or with CAP_NET_RAW for raw AoE)
+	ExitTimeout    = 5   // the awaited devices or answers did not come in time
+	ExitCanceled   = 130 // interrupted (SIGINT); SIGTERM gives 143
 )
 
 // Sentinel errors that select an exit code.
@@ -72,7 +73,9 @@ func exitCode(err error) int {
 // printable reports whether Main should print err.
 func printable(err error) bool {
 	var ee exitError
-	return err != nil && !errors.As(err, &ee) && !errors.Is(err, ErrNothing)
+	// A canceled command (SIGINT, SIGTERM) says nothing: the exit code
+	// tells.
+	return err != nil && !errors.As(err, &ee) && !errors.Is(err, ErrNothing) && !errors.Is(err, context.Canceled)
 }
 
 // kindError is an error with its own message that selects the exit code of
@@ -99,4 +102,30 @@ func (e usageError) Is(target error) bool { return target == ErrUsage }
 // usageErrorf returns a usage error (exit 2).
 func usageErrorf(format string, args ...any) error {
 	return usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// SignalError is the cause of a command's cancellation by a signal: the
+// process then exits with 128 + the signal's number (130 for SIGINT, 143
+// for SIGTERM), as shells report it. It matches context.Canceled with
+// errors.Is.
+type SignalError struct {
+	Signal syscall.Signal
+}
+
+func (e *SignalError) Error() string { return e.Signal.String() }
+
+// Is makes errors.Is(err, context.Canceled) true.
+func (e *SignalError) Is(target error) bool { return target == context.Canceled }
+
+// Code is the exit code for the signal.
+func (e *SignalError) Code() int { return 128 + int(e.Signal) }
+
+// signalCode turns the canceled exit code into the code of the signal that
+// canceled ctx, if one did.
+func signalCode(ctx context.Context, code int) int {
+	var se *SignalError
+	if code == ExitCanceled && errors.As(context.Cause(ctx), &se) {
+		return se.Code()
+	}
+	return code
 }

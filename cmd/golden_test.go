@@ -22,7 +22,7 @@ type goldenCase struct {
 	writable  bool
 	realNodes bool
 	env       map[string]string
-	mountInfo string
+	procRoot  string
 	noModinfo bool
 }
 
@@ -124,18 +124,48 @@ var goldenCases = []goldenCase{
 	{name: "aoe-flush/two", argv: []string{"aoe-flush", "e1.10", "e11.1"}, tree: "siblings"},
 	{name: "aoe-flush/unknown", argv: []string{"aoe-flush", "e9.9", "e1.1", "foo"}, tree: "siblings"},
 	{name: "aoe-flush/no-node", argv: []string{"aoe-flush"}, tree: "nomodule", realNodes: true},
-	{name: "aoe-flush/in-use", argv: []string{"aoe-flush", "e1.1", "e1.2", "e1.3", "e1.4", "e1.5"}, tree: "inuse", mountInfo: "../sysfs/testdata/inuse.mountinfo"},
-	{name: "aoe-flush/free", argv: []string{"aoe-flush", "e1.1"}, tree: "inuse", mountInfo: "../sysfs/testdata/inuse.mountinfo"},
+	{name: "aoe-flush/in-use", argv: []string{"aoe-flush", "e1.1", "e1.2", "e1.3", "e1.4", "e1.5"}, tree: "inuse", procRoot: "../sysfs/testdata/proc"},
+	{name: "aoe-flush/free", argv: []string{"aoe-flush", "e1.1"}, tree: "inuse", procRoot: "../sysfs/testdata/proc"},
 	{name: "flush/noargs", argv: []string{"aoe", "flush"}, tree: "basic"},
 	{name: "flush/all", argv: []string{"aoe", "flush", "--all"}, tree: "basic"},
 	{name: "flush/exact", argv: []string{"aoe", "flush", "e1.1"}, tree: "siblings"},
-	{name: "flush/in-use", argv: []string{"aoe", "flush", "e1.2", "e1.3", "e1.4", "e1.5"}, tree: "inuse", mountInfo: "../sysfs/testdata/inuse.mountinfo"},
-	{name: "flush/in-use-force", argv: []string{"aoe", "flush", "--force", "e1.2", "e1.4"}, tree: "inuse", mountInfo: "../sysfs/testdata/inuse.mountinfo"},
+	{name: "flush/in-use", argv: []string{"aoe", "flush", "e1.2", "e1.3", "e1.4", "e1.5"}, tree: "inuse", procRoot: "../sysfs/testdata/proc"},
+	{name: "flush/in-use-force", argv: []string{"aoe", "flush", "--force", "e1.2", "e1.4"}, tree: "inuse", procRoot: "../sysfs/testdata/proc"},
 	{name: "flush/unknown", argv: []string{"aoe", "flush", "e1.1", "e9.9"}, tree: "siblings"},
 	{name: "flush/bad-name", argv: []string{"aoe", "flush", "e1.1x"}, tree: "siblings"},
 	{name: "flush/all-and-names", argv: []string{"aoe", "flush", "-a", "e1.1"}, tree: "siblings"},
 	{name: "flush/force-alone", argv: []string{"aoe", "flush", "--force"}, tree: "siblings"},
 	{name: "flush/no-driver", argv: []string{"aoe", "flush"}, tree: "nomodule", realNodes: true},
+
+	// hardening of local input
+	{name: "stat/empty-sysfs", argv: []string{"aoe", "stat", "--sysfs", ""}},
+	{name: "aoe-stat/empty-sysfs", argv: []string{"aoe-stat", "--sysfs", ""}},
+	{name: "flush/duplicate", argv: []string{"aoe", "flush", "e1.1", "e1.1"}, tree: "siblings"},
+	{name: "aoe-flush/duplicate", argv: []string{"aoe-flush", "e1.1", "e1.1"}, tree: "siblings"},
+	{name: "flush/leading-zero", argv: []string{"aoe", "flush", "e01.1"}, tree: "siblings"},
+	{name: "aoe-flush/leading-zero", argv: []string{"aoe-flush", "e01.1"}, tree: "siblings"},
+	{name: "flush/empty-devdir", argv: []string{"aoe", "flush", "--devdir", ""}, tree: "siblings"},
+	{name: "discover/timeout-without-wait", argv: []string{"aoe", "discover", "--timeout", "-1s"}, tree: "basic"},
+	{name: "discover/wait-empty", argv: []string{"aoe", "discover", "--wait", ""}, tree: "basic"},
+	{name: "discover/wait-leading-zero", argv: []string{"aoe", "discover", "--wait", "e01.2"}, tree: "basic"},
+	{name: "discover/wait-nosysfs", argv: []string{"aoe", "discover", "--wait", "e1.2", "--sysfs", "/nonexistent"}, tree: "basic"},
+	{name: "discover/wait-closewait", argv: []string{"aoe", "discover", "--wait", "e1.4", "--timeout", "300ms"}, tree: "inuse"},
+	{name: "aoe-discover/wait-ignored", argv: []string{"aoe-discover", "--wait", "e1.2"}, tree: "basic"},
+	{name: "aoe-discover/unknown-flag-ignored", argv: []string{"aoe-discover", "-x"}, tree: "basic"},
+	{name: "aoe-interfaces/empty-arg", argv: []string{"aoe-interfaces", ""}, tree: "mixed"},
+	{name: "interfaces/empty-arg", argv: []string{"aoe", "interfaces", ""}, tree: "mixed"},
+	{name: "interfaces/too-long", argv: []string{"aoe", "interfaces", strings.Repeat("eth0,", 205)}, tree: "basic"},
+	{name: "aoe-interfaces/too-long", argv: []string{"aoe-interfaces", strings.Repeat("eth0 ", 205)}, tree: "basic"},
+	{name: "interfaces/longest", argv: []string{"aoe", "interfaces", strings.Repeat("eth0,", 203) + "eth1"}, tree: "basic", writable: true},
+	{name: "flush/nosysfs", argv: []string{"aoe", "flush", "e1.1", "--sysfs", "/nonexistent"}, tree: "siblings"},
+	{name: "interfaces/nosysfs", argv: []string{"aoe", "interfaces", "--sysfs", "/nonexistent"}, tree: "basic"},
+	{name: "interfaces/set-nosysfs", argv: []string{"aoe", "interfaces", "eth0", "--sysfs", "/nonexistent"}, tree: "basic"},
+	{name: "revalidate/nosysfs", argv: []string{"aoe", "revalidate", "e1.2", "--sysfs", "/nonexistent"}, tree: "basic"},
+	{name: "revalidate/leading-zero", argv: []string{"aoe", "revalidate", "e01.2"}, tree: "basic"},
+	{name: "revalidate/duplicate", argv: []string{"aoe", "revalidate", "e1.2", "e1.2"}, tree: "basic"},
+	{name: "aoe-revalidate/leading-zero", argv: []string{"aoe-revalidate", "e01.2"}, tree: "basic"},
+	{name: "aoe-revalidate/second-unknown", argv: []string{"aoe-revalidate", "e1.2", "e9.9"}, tree: "basic"},
+	{name: "aoe-revalidate/first-unknown", argv: []string{"aoe-revalidate", "e9.9", "e1.2"}, tree: "basic"},
 
 	// version (modinfo answers 85 unless noModinfo)
 	{name: "aoe-version/loaded", argv: []string{"aoe-version"}, tree: "basic"},
@@ -183,7 +213,7 @@ func TestGolden(t *testing.T) {
 			if tc.noModinfo {
 				modinfo = func(string) (string, error) { return "", errors.New("modinfo: ERROR: Module aoe not found.") }
 			}
-			r := execute(t, argv, runOpts{env: env, realNodes: tc.realNodes, mountInfo: tc.mountInfo, modinfo: modinfo})
+			r := execute(t, argv, runOpts{env: env, realNodes: tc.realNodes, procRoot: tc.procRoot, modinfo: modinfo})
 			got := r.transcript(tc.argv, map[string]string{sys: "$SYSFS"})
 			if tc.writable {
 				// what was written to the module parameter

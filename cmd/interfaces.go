@@ -3,13 +3,12 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 type interfacesOptions struct {
@@ -28,14 +27,16 @@ to (the aoe_iflist module parameter, readable by root only), one per line.
 An empty list means every interface is allowed; it is then said on stderr.
 
 With interface names (separated by blanks or commas), restrict the driver to
-them; -c clears the restriction. Every name is checked against
+them; -c clears the restriction. The list, names joined by blanks, must fit
+the driver's parameter: at most 1,023 bytes (a usage error otherwise). Every name is checked against
 SYSFS/class/net and all bad ones are reported before anything is changed.
 The list is written to the module parameter when it is writable, else to
 DEVDIR/interfaces. Devices and paths already known are kept; run
 'aoe discover' to look for targets on newly allowed interfaces.
 
 Under the name aoe-interfaces it is aoetools' aoe-interfaces, with its
-messages and exit status; fixed: comma-separated lists (eth0,eth1), which the
+messages and exit status; empty arguments (aoe-interfaces '') print the
+list, as aoetools does; fixed: comma-separated lists (eth0,eth1), which the
 kernel accepts, are accepted.` + exitCodesHelp,
 		Example: `  aoe interfaces
   aoe interfaces eth2 eth3
@@ -54,6 +55,12 @@ kernel accepts, are accepted.` + exitCodesHelp,
 }
 
 func runInterfaces(cmd *cobra.Command, o *interfacesOptions, args []string) error {
+	if err := o.checkRootFlags(cmd); err != nil {
+		return err
+	}
+	if o.classic && !o.clear && strings.Join(args, " ") == "" {
+		args = nil // aoetools: test -z "$*" shows the list
+	}
 	if o.clear && len(args) > 0 {
 		if o.classic {
 			fmt.Fprintf(o.stderr(), "%s Error: -c flag takes no arguments\n", o.prog)
@@ -74,95 +81,70 @@ func runInterfaces(cmd *cobra.Command, o *interfacesOptions, args []string) erro
 	if !o.clear && len(names) == 0 {
 		return usageErrorf("no interface names in %q", strings.Join(args, " "))
 	}
-	root := o.sysfsDir(cmd)
-	fs := sysfs.FS{}
-	if f, err := sysfs.NewFS(root); err == nil {
-		fs = f
+	if !o.classic {
+		if _, err := o.openFS(cmd); err != nil {
+			return err
+		}
 	}
-	var bad []string
-	for _, n := range names {
-		if fs.Root() == "" || !fs.NetInterfaceExists(n) {
-			bad = append(bad, n)
+	return o.setError(cmd, o.host(cmd).SetInterfaces(o.control(), names))
+}
+
+// setError reports an error of SetInterfaces.
+func (o *interfacesOptions) setError(cmd *cobra.Command, err error) error {
+	var long *sysfs.ListTooLongError
+	var unknown *sysfs.UnknownInterfacesError
+	var param *sysfs.ParamError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &long):
+		if o.classic {
+			fmt.Fprintf(o.stderr(), "%s Error: %v\n", o.prog, long)
+			return silentExit(ExitFailure)
+		}
+		return usageErrorf("%v", long)
+	case errors.As(err, &unknown):
+		for _, n := range unknown.Names {
 			if o.classic {
 				fmt.Fprintf(o.stderr(), "%s Error: \"%s\" is not a network interface\n", o.prog, n)
 			} else {
 				o.warnf("%q is not a network interface (see 'ip link')", n)
 			}
 		}
-	}
-	if len(bad) > 0 {
 		return silentExit(ExitFailure)
-	}
-	value := []byte(strings.Join(names, " ") + "\x00")
-	param := filepathOrEmpty(fs)
-	if param != "" && unix.Access(param, unix.W_OK) == nil {
-		if err := writeParam(param, value); err != nil {
-			if o.classic {
-				fmt.Fprintf(o.stderr(), "%s: %v\n", o.prog, err)
-				return silentExit(ExitFailure)
-			}
-			return fmt.Errorf("setting aoe_iflist: %w", err)
+	case errors.As(err, &param):
+		if o.classic {
+			fmt.Fprintf(o.stderr(), "%s: %v\n", o.prog, param.Err)
+			return silentExit(ExitFailure)
 		}
-		return nil
+		return param
 	}
-	if err := o.checkNode(cmd, sysfs.NodeInterfaces, true); err != nil {
-		return err
-	}
-	if err := o.control().Write(sysfs.NodeInterfaces, value); err != nil {
-		return o.nodeError(cmd, err, true)
-	}
-	return nil
-}
-
-func filepathOrEmpty(fs sysfs.FS) string {
-	if fs.Root() == "" {
-		return ""
-	}
-	return fs.InterfaceListPath()
-}
-
-// writeParam writes a module parameter in one write, as `printf > file`.
-func writeParam(path string, value []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(value)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return o.nodeError(cmd, err, true)
 }
 
 func (o *interfacesOptions) showInterfaces(cmd *cobra.Command) error {
-	root := o.sysfsDir(cmd)
-	fs, fserr := sysfs.NewFS(root)
-	path := sysfs.FS{}.InterfaceListPath()
-	if fserr == nil {
-		path = fs.InterfaceListPath()
-	}
-	f, err := os.Open(path)
 	if o.classic {
 		// aoetools: cat the parameter, or exit 1 silently.
+		b, err := sysfs.ReadAttr(filepath.Join(o.sysfsDir(cmd), "module", "aoe", "parameters", "aoe_iflist"))
 		if err != nil {
 			return silentExit(ExitFailure)
 		}
-		defer f.Close()
-		_, err = io.Copy(o.stdout(), io.LimitReader(f, 4096))
+		_, err = o.stdout().Write(b)
 		return err
 	}
+	fs, err := o.openFS(cmd)
+	if err != nil {
+		return err
+	}
+	path := fs.InterfaceListPath()
+	b, err := sysfs.ReadAttr(path)
 	if err != nil {
 		switch {
-		case fserr == nil && !fs.ModuleLoaded():
+		case !fs.ModuleLoaded():
 			return kindErrorf(ErrNoDriver, "the aoe driver is not loaded (no %s); load it with: modprobe aoe", fs.Path("module", "aoe"))
 		case errors.Is(err, os.ErrPermission):
 			return kindErrorf(ErrPermission, "%s is readable by root only; run as root", path)
 		}
-		return err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
-	if err != nil {
 		return err
 	}
 	names := sysfs.ParseInterfaceList(string(b))
@@ -177,7 +159,7 @@ func (o *interfacesOptions) showInterfaces(cmd *cobra.Command) error {
 		return nil
 	}
 	for _, n := range names {
-		fmt.Fprintln(o.stdout(), n)
+		fmt.Fprintln(o.stdout(), escapeControl(n))
 	}
 	return nil
 }

@@ -65,3 +65,32 @@ func (g *globalOptions) nodeError(cmd *cobra.Command, err error, period bool) er
 		return kindErrorf(ErrNoDriver, "%v: remove it and reload the driver (rmmod aoe; modprobe aoe) so that devtmpfs recreates it", ne)
 	}
 }
+
+// openFS opens the sysfs tree the command works on (--sysfs, else
+// $sysfs_dir, else /sys). An empty --sysfs is a usage error.
+func (g *globalOptions) openFS(cmd *cobra.Command) (sysfs.FS, error) {
+	root := g.sysfsDir(cmd)
+	fs, err := sysfs.NewFS(root)
+	switch {
+	case err == nil:
+		return fs, nil
+	case errors.Is(err, sysfs.ErrNoRoot):
+		return fs, usageErrorf("--sysfs: empty path")
+	case errors.Is(err, os.ErrNotExist):
+		return fs, fmt.Errorf("sysfs root %s does not exist (check --sysfs or $sysfs_dir)", root)
+	case errors.Is(err, sysfs.ErrNotMounted):
+		return fs, fmt.Errorf("%w: mount it with: mount -t sysfs sysfs /sys", err)
+	}
+	return fs, err
+}
+
+// checkRootFlags rejects an empty --sysfs or --devdir: an empty path is a
+// mistake (an unset shell variable), not a place to look at.
+func (g *globalOptions) checkRootFlags(cmd *cobra.Command) error {
+	for _, name := range []string{"sysfs", "devdir"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed && f.Value.String() == "" {
+			return usageErrorf("--%s: empty path", name)
+		}
+	}
+	return nil
+}

@@ -29,8 +29,13 @@ Each name is checked (shelf 0-65534, slot 0-254) and must be a device the
 driver knows. Each device gets its own write of "eX.Y\n": aoetools joined all
 arguments into one write, of which the kernel read only the first name.
 
+Names are canonical (e1.2, not e01.2); a name given twice is written once.
+
 Under the name aoe-revalidate it is aoetools' aoe-revalidate, with its
-messages and exit status (1 on any error).` + exitCodesHelp,
+messages and exit status: aoetools wrote all names in one write, of which
+the driver read only the first, so the first name decides. A bad or unknown
+first name fails (exit 1, nothing written); a bad or unknown later name is
+reported on stderr and skipped, and the others are revalidated.` + exitCodesHelp,
 		Example: `  aoe revalidate e1.2
   aoe revalidate e1.2 e1.3`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -41,6 +46,9 @@ messages and exit status (1 on any error).` + exitCodesHelp,
 }
 
 func runRevalidate(cmd *cobra.Command, o *revalidateOptions, args []string) error {
+	if err := o.checkRootFlags(cmd); err != nil {
+		return err
+	}
 	if len(args) == 0 {
 		if o.classic {
 			fmt.Fprintf(o.stderr(), "Usage: %s e{major}.{minor}\n", o.prog)
@@ -48,59 +56,97 @@ func runRevalidate(cmd *cobra.Command, o *revalidateOptions, args []string) erro
 		}
 		return usageErrorf("name at least one device (eSHELF.SLOT)")
 	}
-	if !o.classic {
-		for _, a := range args {
-			if _, _, err := sysfs.ParseName(a); err != nil {
-				return usageErrorf("%v", err)
-			}
+	if o.classic {
+		return o.runClassic(cmd, args)
+	}
+	for _, a := range args {
+		if _, _, err := sysfs.ParseName(a); err != nil {
+			return usageErrorf("%v", err)
 		}
 	}
 	if err := o.checkNode(cmd, sysfs.NodeRevalidate, false); err != nil {
 		return err
 	}
-	fs, fserr := sysfs.NewFS(o.sysfsDir(cmd))
-	failed := false
+	fs, err := o.openFS(cmd)
+	if err != nil {
+		return err
+	}
 	var unknown []string
 	for _, a := range args {
-		_, _, perr := sysfs.ParseName(a)
-		if perr == nil && fserr == nil && fs.Exists(a) {
-			continue
-		}
-		failed = true
-		unknown = append(unknown, a)
-		if o.classic {
-			if perr != nil {
-				fmt.Fprintf(o.stderr(), "%s: %v\n", o.prog, perr)
-			} else {
-				fmt.Fprintf(o.stderr(), "%s: %s: no such AoE device\n", o.prog, a)
-			}
+		if !fs.Exists(a) {
+			unknown = append(unknown, a)
 		}
 	}
-	if failed {
-		if o.classic {
-			fmt.Fprintf(o.stderr(), "%s: revalidate failed\n", o.prog)
-			return silentExit(ExitFailure)
-		}
+	if len(unknown) > 0 {
 		return fmt.Errorf("no such AoE device: %s (see 'aoe stat')", strings.Join(unknown, ", "))
 	}
-	for _, a := range args {
+	for _, a := range dedupe(args) {
 		if err := o.control().Write(sysfs.NodeRevalidate, []byte(a+"\n")); err != nil {
 			var ne *sysfs.NodeError
-			if errors.As(err, &ne) {
+			switch {
+			case errors.As(err, &ne):
 				return o.nodeError(cmd, err, false)
-			}
-			if o.classic {
-				fmt.Fprintf(o.stderr(), "%s: %s: %v\n%s: revalidate failed\n", o.prog, a, err, o.prog)
-				return silentExit(ExitFailure)
-			}
-			if errors.Is(err, syscall.EINVAL) {
+			case errors.Is(err, syscall.EINVAL):
 				return fmt.Errorf("revalidate %s: the driver refused it (%w): it no longer knows the device", a, err)
-			}
-			if errors.Is(err, os.ErrPermission) {
+			case errors.Is(err, os.ErrPermission):
 				return fmt.Errorf("revalidate %s: %w; run as root", a, err)
 			}
 			return fmt.Errorf("revalidate %s: %w", a, err)
 		}
 	}
 	return nil
+}
+
+// runClassic is aoetools' aoe-revalidate, whose exit status the first name
+// decides: aoetools wrote all names in one write, of which the driver read
+// only the first. A bad or unknown first name fails (nothing written); a
+// bad or unknown later name is reported and skipped.
+func (o *revalidateOptions) runClassic(cmd *cobra.Command, args []string) error {
+	if err := o.checkNode(cmd, sysfs.NodeRevalidate, false); err != nil {
+		return err
+	}
+	fs, fserr := sysfs.NewFS(o.sysfsDir(cmd))
+	var known []string
+	for i, a := range args {
+		_, _, perr := sysfs.ParseName(a)
+		switch {
+		case perr != nil:
+			fmt.Fprintf(o.stderr(), "%s: %v\n", o.prog, perr)
+		case fserr != nil || !fs.Exists(a):
+			fmt.Fprintf(o.stderr(), "%s: %s: no such AoE device\n", o.prog, a)
+		default:
+			known = append(known, a)
+			continue
+		}
+		if i == 0 {
+			defer fmt.Fprintf(o.stderr(), "%s: revalidate failed\n", o.prog)
+		}
+	}
+	if len(known) == 0 || known[0] != args[0] {
+		return silentExit(ExitFailure)
+	}
+	for _, a := range dedupe(known) {
+		if err := o.control().Write(sysfs.NodeRevalidate, []byte(a+"\n")); err != nil {
+			var ne *sysfs.NodeError
+			if errors.As(err, &ne) {
+				return o.nodeError(cmd, err, false)
+			}
+			fmt.Fprintf(o.stderr(), "%s: %s: %v\n%s: revalidate failed\n", o.prog, a, err, o.prog)
+			return silentExit(ExitFailure)
+		}
+	}
+	return nil
+}
+
+// dedupe returns names without repetitions, in their first order.
+func dedupe(names []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -30,12 +30,11 @@ type Env struct {
 	Getenv func(string) string
 	// Version is the tool's version string.
 	Version string
-	// MountInfo is the mount table consulted before a flush
-	// (default /proc/self/mountinfo).
-	MountInfo string
-	// ProcRoot is where processes' open files are looked up before a
-	// flush (default /proc; empty: not looked up).
-	ProcRoot string
+	// Host holds the roots: Sys and Dev are the defaults of --sysfs and
+	// --devdir (empty: /sys and /dev/etherd), Proc is where the mount table
+	// and processes' open files are looked up before a flush (empty: not
+	// looked up).
+	Host sysfs.Host
 	// Modinfo, when set, replaces running `modinfo -F version MODULE`.
 	Modinfo func(module string) (string, error)
 	// NodeWriter, when set, records control-node writes instead of
@@ -55,13 +54,12 @@ type Env struct {
 // DefaultEnv returns the environment of the running process.
 func DefaultEnv(version string) *Env {
 	return &Env{
-		Stdin:     os.Stdin,
-		Stdout:    os.Stdout,
-		Stderr:    os.Stderr,
-		Getenv:    os.Getenv,
-		Version:   version,
-		MountInfo: "/proc/self/mountinfo",
-		ProcRoot:  "/proc",
+		Stdin:   os.Stdin,
+		Stdout:  os.Stdout,
+		Stderr:  os.Stderr,
+		Getenv:  os.Getenv,
+		Version: version,
+		Host:    sysfs.DefaultHost(),
 	}
 }
 
@@ -82,8 +80,21 @@ type globalOptions struct {
 
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringVar(&g.sysfsRoot, "sysfs", sysfs.DefaultRoot, "sysfs mount point (when not given: $sysfs_dir if set)")
-	f.StringVar(&g.devDir, "devdir", sysfs.DefaultDevDir, "directory of the aoe driver's control nodes")
+	sys, dev := g.env.Host.Sys, g.env.Host.Dev
+	if sys == "" {
+		sys = sysfs.DefaultRoot
+	}
+	if dev == "" {
+		dev = sysfs.DefaultDevDir
+	}
+	f.StringVar(&g.sysfsRoot, "sysfs", sys, "sysfs mount point (when not given: $sysfs_dir if set)")
+	f.StringVar(&g.devDir, "devdir", dev, "directory of the aoe driver's control nodes")
+}
+
+// host returns the roots the command works on: the sysfs root and device
+// directory given by the flags, and the environment's procfs.
+func (g *globalOptions) host(cmd *cobra.Command) sysfs.Host {
+	return sysfs.Host{Sys: g.sysfsDir(cmd), Dev: g.devDir, Proc: g.env.Host.Proc}
 }
 
 // sysfsDir returns the sysfs root: the --sysfs flag if given, else
@@ -216,9 +227,12 @@ Exit status:
     3  the aoe driver is not loaded, or its control nodes are missing
     4  permission denied (run as root)
     5  timed out
+  130  interrupted (SIGINT)
+  143  terminated (SIGTERM)
 
 Under a classic aoetools name the exit status is aoetools': 0 or 1
-(aoe-stat: 2 for a bad regular expression or extra arguments).
+(aoe-stat: 2 for a bad regular expression or extra arguments), and 130 or
+143 when a signal ends it, as the shell reports a script it ends.
 
 SYSFS is the sysfs root (--sysfs, else $sysfs_dir, else /sys) and DEVDIR the
 directory of the driver's control nodes (--devdir, /dev/etherd).`
@@ -267,8 +281,8 @@ func Main(ctx context.Context, argv []string, env *Env) int {
 			fmt.Fprintf(env.Stderr, "Run '%s --help' for usage.\n", name)
 		}
 	}
-	code := exitCode(err)
-	if cmd.Name() != "aoe" && code != ExitOK && code != ExitCanceled {
+	code := signalCode(ctx, exitCode(err))
+	if cmd.Name() != "aoe" && code != ExitOK && code < ExitCanceled {
 		// aoetools' exit codes: 1, except grep's 2 in aoe-stat.
 		if !(cmd.Name() == "aoe-stat" && code == ExitUsage) {
 			code = ExitFailure

@@ -1,14 +1,18 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // makeBenchTree writes a sysfs tree of n AoE devices, shaped as the
@@ -134,5 +138,79 @@ func BenchmarkClassicStatInProcess(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// floorRead is the least a listing can do: list root/block and open, read
+// and close the seven attributes of each AoE device, sequentially, with
+// plain system calls. It returns the bytes read.
+func floorRead(b *testing.B, root string) int {
+	attrs := []string{"state", "mac", "netif", "firmware-version", "payload", "size", "dev"}
+	dir := root + "/block"
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var names []string
+	dbuf := make([]byte, 32*1024)
+	for {
+		n, err := unix.Getdents(fd, dbuf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(dbuf[:n], -1, names)
+	}
+	unix.Close(fd)
+	buf := make([]byte, 4096)
+	total := 0
+	for _, name := range names {
+		if !strings.HasPrefix(name, "etherd!") {
+			continue
+		}
+		for _, a := range attrs {
+			fd, err := unix.Open(dir+"/"+name+"/"+a, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			n, _ := unix.Read(fd, buf)
+			total += n
+			unix.Close(fd)
+		}
+	}
+	return total
+}
+
+// BenchmarkStatFloor compares `aoe stat` (in process: listing, reading and
+// the table, output discarded) with floorRead on the same tree, alternating
+// the two in each iteration, and reports the ratio of their times.
+func BenchmarkStatFloor(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		root := makeBenchTree(b, n)
+		for _, args := range [][]string{{"stat"}, {"stat", "--json"}} {
+			b.Run(fmt.Sprint(n, "-", strings.Join(args, "-")), func(b *testing.B) {
+				argv := append([]string{"aoe"}, args...)
+				argv = append(argv, "--sysfs", root)
+				env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+				var ours, floor time.Duration
+				for i := 0; i < b.N; i++ {
+					start := time.Now()
+					if code := Main(context.Background(), argv, env); code != 0 {
+						b.Fatalf("%v: exit %d", argv, code)
+					}
+					ours += time.Since(start)
+					start = time.Now()
+					if floorRead(b, root) == 0 {
+						b.Fatal("floor read nothing")
+					}
+					floor += time.Since(start)
+				}
+				b.ReportMetric(float64(ours.Microseconds())/float64(b.N), "ours-µs")
+				b.ReportMetric(float64(floor.Microseconds())/float64(b.N), "floor-µs")
+				b.ReportMetric(float64(ours)/float64(floor), "x-floor")
+			})
+		}
 	}
 }

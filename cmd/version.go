@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
 
@@ -66,7 +67,7 @@ func (o *versionOptions) runningDriverVersion(cmd *cobra.Command) string {
 	if _, err := os.Stat(dir); err != nil {
 		return "(none)"
 	}
-	b, err := os.ReadFile(dir + "/version")
+	b, err := sysfs.ReadAttr(dir + "/version")
 	if err != nil {
 		return ""
 	}
@@ -74,6 +75,9 @@ func (o *versionOptions) runningDriverVersion(cmd *cobra.Command) string {
 }
 
 func runVersion(cmd *cobra.Command, o *versionOptions) error {
+	if err := o.checkRootFlags(cmd); err != nil {
+		return err
+	}
 	tool := o.env.Version
 	if tool == "" {
 		tool = "devel"

@@ -4,10 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/goaoe/aoe/initiator"
+	"golang.org/x/sys/unix"
 )
 
 // DiskPrefix is how the aoe driver's disks appear in /sys/block: the disk
@@ -24,9 +28,31 @@ const (
 // ErrBadName reports a device name that is not of the form eX.Y.
 var ErrBadName = errors.New("not an AoE device name (want eSHELF.SLOT, shelf 0-65534, slot 0-254)")
 
+// NonCanonicalError is returned by ParseName for a name with leading zeros
+// ("e01.2"): the driver names its devices without them, so such a name
+// never matches a device. It matches ErrBadName with errors.Is.
+type NonCanonicalError struct {
+	Name      string // as given, "e01.2"
+	Canonical string // the device's name, "e1.2"
+}
+
+func (e *NonCanonicalError) Error() string {
+	return fmt.Sprintf("%q is not a canonical AoE device name: write %s", e.Name, e.Canonical)
+}
+
+// Is makes errors.Is(err, ErrBadName) true.
+func (e *NonCanonicalError) Is(target error) bool { return target == ErrBadName }
+
+// FormatName returns the canonical name of a device, "e1.2".
+func FormatName(shelf, slot int) string {
+	return "e" + strconv.Itoa(shelf) + "." + strconv.Itoa(slot)
+}
+
 // ParseName parses an AoE device name such as "e1.2" into its shelf and slot.
-// It is strict: decimal digits only, no sign, no leading "/dev/etherd/", and
-// the address must not be a broadcast one.
+// It is strict: decimal digits only, no sign, no leading zeros, no leading
+// "/dev/etherd/", and the address must not be a broadcast one. It fails with
+// an error wrapping ErrBadName, a *NonCanonicalError for a name with leading
+// zeros.
 func ParseName(name string) (shelf, slot int, err error) {
 	rest, ok := strings.CutPrefix(name, "e")
 	if !ok {
@@ -41,25 +67,17 @@ func ParseName(name string) (shelf, slot int, err error) {
 	if !ok1 || !ok2 {
 		return 0, 0, fmt.Errorf("%q: %w", name, ErrBadName)
 	}
+	if c := FormatName(shelf, slot); c != name {
+		return 0, 0, &NonCanonicalError{Name: name, Canonical: c}
+	}
 	return shelf, slot, nil
 }
 
-// parseDecimal parses a non-empty string of at most 5 decimal digits no
-// larger than max.
+// parseDecimal parses a shelf or slot number no larger than max; leading
+// zeros are caught by ParseName's canonical check.
 func parseDecimal(s string, max int) (int, bool) {
-	if s == "" || len(s) > 5 {
-		return 0, false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n > max {
-		return 0, false
-	}
-	return n, true
+	n, err := initiator.ParseDecimal(s, max, false)
+	return n, err == nil
 }
 
 // Device is one AoE disk as the driver shows it in sysfs. The attribute
@@ -95,17 +113,35 @@ type Partition struct {
 	Dev    *string // "152:17"
 }
 
+// DeviceError is an entry of root/block that looks like an AoE disk but
+// cannot be read (a symlink loop, a permission problem...). Devices skips
+// such entries and reports them.
+type DeviceError struct {
+	Name string // "e1.2"
+	Path string // root/block/etherd!e1.2
+	Err  error  // os.ErrPermission, unix.ELOOP...
+}
+
+func (e *DeviceError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+func (e *DeviceError) Unwrap() error { return e.Err }
+
 // DeviceNames lists the AoE disks in root/block, as names such as "e1.2",
 // in the order of the directory. Entries are symlinks into
 // devices/virtual/block and are taken by name, never by file type.
 func (fs FS) DeviceNames() ([]string, error) {
-	entries, err := os.ReadDir(fs.Path("block"))
+	fd, err := openat(unix.AT_FDCWD, fs.Path("block"), openDirFlags)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "open", Path: fs.Path("block"), Err: err}
+	}
+	defer unix.Close(fd)
+	ents, err := readDirents(fd, make([]byte, 32*1024))
+	if err != nil {
+		return nil, &os.PathError{Op: "readdirent", Path: fs.Path("block"), Err: err}
 	}
 	var names []string
-	for _, e := range entries {
-		name, ok := strings.CutPrefix(e.Name(), DiskPrefix)
+	for _, e := range ents {
+		name, ok := strings.CutPrefix(e.name, DiskPrefix)
 		if !ok {
 			continue
 		}
@@ -117,26 +153,54 @@ func (fs FS) DeviceNames() ([]string, error) {
 	return names, nil
 }
 
-// Devices reads every AoE disk in the tree, sorted by shelf and then slot.
-func (fs FS) Devices() ([]Device, error) {
+// listWorkers bounds how many devices are read at once.
+const listWorkers = 8
+
+// Devices reads every AoE disk in the tree, sorted by shelf and then slot,
+// reading several devices at once. A device that vanished between the
+// listing and the read (flushed, or being rediscovered) is left out. An
+// entry that cannot be read is left out too and returned in skipped, as a
+// *DeviceError. err is the error of listing root/block itself.
+func (fs FS) Devices() (devs []Device, skipped []error, err error) {
 	names, err := fs.DeviceNames()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	devs := make([]Device, 0, len(names))
-	for _, name := range names {
-		d, err := fs.Device(name)
-		if err != nil {
-			// The device went away between the listing and the read.
-			if errors.Is(err, os.ErrNotExist) {
-				continue
+	sortNames(names)
+	type result struct {
+		d   Device
+		err error
+	}
+	results := make([]result, len(names))
+	workers := min(listWorkers, len(names))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range workers {
+		wg.Go(func() {
+			r := newAttrReader()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(names) {
+					return
+				}
+				results[i].d, results[i].err = fs.readDevice(names[i], r)
 			}
-			return nil, err
+		})
+	}
+	wg.Wait()
+	devs = make([]Device, 0, len(names))
+	for _, r := range results {
+		switch {
+		case r.err == nil:
+			devs = append(devs, r.d)
+		case errors.Is(r.err, os.ErrNotExist):
+			// gone since the listing
+		default:
+			skipped = append(skipped, r.err)
 		}
-		devs = append(devs, d)
 	}
 	SortDevices(devs)
-	return devs, nil
+	return devs, skipped, nil
 }
 
 // SortDevices orders devices by shelf, then slot.
@@ -149,6 +213,15 @@ func SortDevices(devs []Device) {
 	})
 }
 
+// sortNames orders valid device names by shelf, then slot.
+func sortNames(names []string) {
+	sort.Slice(names, func(i, j int) bool {
+		si, li, _ := ParseName(names[i])
+		sj, lj, _ := ParseName(names[j])
+		return si < sj || si == sj && li < lj
+	})
+}
+
 // Exists reports whether the disk named name ("e1.2") is in the tree.
 func (fs FS) Exists(name string) bool {
 	_, err := os.Stat(fs.Path("block", DiskPrefix+name))
@@ -156,71 +229,79 @@ func (fs FS) Exists(name string) bool {
 }
 
 // Device reads the disk named name ("e1.2"). It fails with an error wrapping
-// os.ErrNotExist when there is no such disk.
+// ErrBadName for a name that is not canonical, with an error wrapping
+// os.ErrNotExist when there is no such disk, when it vanished while it was
+// read (an attribute listed in its directory was gone when opened), or when
+// none of its attributes can be read; and with a *DeviceError when its
+// entry cannot be read (a symlink loop, no permission).
 func (fs FS) Device(name string) (Device, error) {
-	shelf, slot, err := ParseName(name)
-	if err != nil {
+	if _, _, err := ParseName(name); err != nil {
 		return Device{}, err
 	}
+	return fs.readDevice(name, newAttrReader())
+}
+
+// readDevice reads the disk named name, a valid name, with r's buffers.
+func (fs FS) readDevice(name string, r *attrReader) (Device, error) {
+	shelf, slot, _ := ParseName(name)
 	dir := fs.Path("block", DiskPrefix+name)
-	if _, err := os.Stat(dir); err != nil {
-		return Device{}, err
+	dirfd, err := openat(unix.AT_FDCWD, dir, openDirFlags)
+	if err == unix.ENOENT {
+		return Device{}, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	if err != nil {
+		return Device{}, &DeviceError{Name: name, Path: dir, Err: err}
+	}
+	defer unix.Close(dirfd)
+	ents, err := readDirents(dirfd, r.dbuf)
+	if err != nil {
+		return Device{}, &DeviceError{Name: name, Path: dir, Err: err}
 	}
 	d := Device{Name: name, Shelf: shelf, Slot: slot, Dir: dir}
-	d.State = readString(dir, "state")
-	d.MAC = readString(dir, "mac")
-	d.NetIf = readString(dir, "netif")
-	d.Firmware = readString(dir, "firmware-version")
-	d.Payload = readString(dir, "payload")
-	d.Size = readString(dir, "size")
-	d.Dev = readString(dir, "dev")
-	d.Holders = listDir(filepath.Join(dir, "holders"))
-
-	entries, _ := os.ReadDir(dir)
+	attrs := map[string]**string{
+		"state": &d.State, "mac": &d.MAC, "netif": &d.NetIf, "firmware-version": &d.Firmware,
+		"payload": &d.Payload, "size": &d.Size, "dev": &d.Dev,
+	}
 	prefix := DiskPrefix + name + "p"
-	for _, e := range entries {
-		num, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok {
+	for _, e := range ents {
+		if field, ok := attrs[e.name]; ok {
+			if e.typ != unix.DT_REG {
+				continue // a FIFO or a symlink is not an attribute: unreadable
+			}
+			v, gone := r.readAt(dirfd, e.name)
+			if gone {
+				return Device{}, &os.PathError{Op: "open", Path: dir + "/" + e.name, Err: os.ErrNotExist}
+			}
+			*field = v
+			continue
+		}
+		if e.name == "holders" {
+			d.Holders = append(listDirAt(dirfd, "holders", r.dbuf), d.Holders...)
+			continue
+		}
+		num, ok := strings.CutPrefix(e.name, prefix)
+		if !ok || e.typ != unix.DT_DIR {
 			continue
 		}
 		n, ok := parseDecimal(num, 1<<16)
 		if !ok {
 			continue
 		}
-		pdir := filepath.Join(dir, e.Name())
-		d.Partitions = append(d.Partitions, Partition{
-			Name:   name + "p" + num,
-			Number: n,
-			Dev:    readString(pdir, "dev"),
-		})
-		d.Holders = append(d.Holders, listDir(filepath.Join(pdir, "holders"))...)
+		p := Partition{Name: name + "p" + num, Number: n}
+		if pfd, err := openat(dirfd, e.name, openDirFlags); err == nil {
+			p.Dev, _ = r.readAt(pfd, "dev")
+			d.Holders = append(d.Holders, listDirAt(pfd, "holders", r.dbuf)...)
+			unix.Close(pfd)
+		}
+		d.Partitions = append(d.Partitions, p)
+	}
+	if d.State == nil && d.MAC == nil && d.NetIf == nil && d.Firmware == nil && d.Payload == nil && d.Size == nil && d.Dev == nil && len(d.Partitions) == 0 {
+		// kernfs empties a directory it removes: the device is going
+		// away, and a device with nothing to show is not listed.
+		return Device{}, &os.PathError{Op: "read", Path: dir, Err: os.ErrNotExist}
 	}
 	sort.Slice(d.Partitions, func(i, j int) bool { return d.Partitions[i].Number < d.Partitions[j].Number })
 	return d, nil
-}
-
-// readString returns dir/name with trailing newlines removed, or nil when it
-// cannot be read.
-func readString(dir, name string) *string {
-	b, err := readAttr(filepath.Join(dir, name))
-	if err != nil {
-		return nil
-	}
-	s := strings.TrimRight(string(b), "\n")
-	return &s
-}
-
-// listDir returns the names in dir, or nil when it is missing or empty.
-func listDir(dir string) []string {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // Sectors returns the size in 512-byte sectors.

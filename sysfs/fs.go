@@ -10,7 +10,6 @@ package sysfs
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,14 +22,25 @@ const DefaultRoot = "/sys"
 // aoetools calls "sysfs is not mounted".
 var ErrNotMounted = errors.New("sysfs is not mounted")
 
+// ErrNoRoot is returned by NewFS for an empty root.
+var ErrNoRoot = errors.New("no sysfs root given")
+
 // FS is a sysfs tree rooted at a directory.
 type FS struct {
 	root string
 }
 
-// NewFS returns the sysfs tree at root. It fails with an error wrapping
-// ErrNotMounted when root/block is not a directory.
+// NewFS returns the sysfs tree at root. It fails with ErrNoRoot when root
+// is empty, with an *os.PathError wrapping os.ErrNotExist (or another stat
+// error) when root does not exist, and with an error wrapping ErrNotMounted
+// when root/block is not a directory.
 func NewFS(root string) (FS, error) {
+	if root == "" {
+		return FS{}, ErrNoRoot
+	}
+	if _, err := os.Stat(root); err != nil {
+		return FS{}, err
+	}
 	fi, err := os.Stat(filepath.Join(root, "block"))
 	if err != nil || !fi.IsDir() {
 		return FS{}, fmt.Errorf("%s: %w", filepath.Join(root, "block"), ErrNotMounted)
@@ -103,18 +113,4 @@ func (fs FS) NetInterfaceExists(name string) bool {
 	}
 	fi, err := os.Stat(fs.Path("class", "net", name))
 	return err == nil && fi.IsDir()
-}
-
-// maxAttrSize bounds how much of an attribute file is read. sysfs attributes
-// are at most a page.
-const maxAttrSize = 4096
-
-// readAttr reads at most maxAttrSize bytes of a sysfs attribute.
-func readAttr(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxAttrSize))
 }

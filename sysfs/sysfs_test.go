@@ -19,7 +19,11 @@ func TestParseName(t *testing.T) {
 		{"e0.0", 0, 0, true},
 		{"e1.2", 1, 2, true},
 		{"e65534.254", 65534, 254, true},
-		{"e010.01", 10, 1, true}, // decimal, as the kernel's %d reads it
+		{"e10.1", 10, 1, true},
+		{"e010.01", 0, 0, false}, // leading zeros: never a device's name
+		{"e01.2", 0, 0, false},
+		{"e1.02", 0, 0, false},
+		{"e0.00", 0, 0, false},
 		{"e65535.0", 0, 0, false},
 		{"e1.255", 0, 0, false},
 		{"e1", 0, 0, false},
@@ -105,9 +109,9 @@ func TestDevicesBasic(t *testing.T) {
 	if v, err := fs.ModuleVersion(); err != nil || v != "85" {
 		t.Errorf("ModuleVersion() = %q, %v", v, err)
 	}
-	devs, err := fs.Devices()
-	if err != nil {
-		t.Fatal(err)
+	devs, skipped, err := fs.Devices()
+	if err != nil || len(skipped) != 0 {
+		t.Fatal(err, skipped)
 	}
 	var names []string
 	for _, d := range devs {

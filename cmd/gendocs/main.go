@@ -6,15 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-
-	"github.com/goaoe/aoe/cmd"
 )
 
 func main() {
 	man := flag.String("man", "man", "directory for the man pages (empty: none)")
 	md := flag.String("md", "docs", "directory for the Markdown pages (empty: none)")
 	flag.Parse()
-	if err := cmd.GenDocs(*man, *md); err != nil {
+	if err := GenDocs(*man, *md); err != nil {
 		fmt.Fprintln(os.Stderr, "gendocs:", err)
 		os.Exit(1)
 	}

@@ -1,4 +1,4 @@
-package cmd
+package main
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/goaoe/aoe/cmd"
 	"github.com/spf13/cobra/doc"
 )
 
@@ -20,7 +21,7 @@ var docsDate = time.Date(2026, time.November, 21, 0, 0, 0, 0, time.UTC)
 // also the classic aoetools page names) to manDir and Markdown pages to
 // mdDir. Either may be empty to skip it.
 func GenDocs(manDir, mdDir string) error {
-	root := NewRootCmd(&Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
+	root := cmd.NewRootCmd(&cmd.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
 	root.InitDefaultHelpCmd()
 	if manDir != "" {
 		if err := os.MkdirAll(manDir, 0o755); err != nil {
@@ -38,7 +39,7 @@ func GenDocs(manDir, mdDir string) error {
 		// aoeping and aoecfg take aoetools' arguments, not those of aoe ping
 		// and aoe cfg: they get pages of their own.
 		for _, name := range []string{"aoeping", "aoecfg"} {
-			c := NewCommand(name, &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
+			c := cmd.NewCommand(name, &cmd.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
 			if err := doc.GenManTree(c, header, manDir); err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package cmd
+package classic
 
 import (
 	"fmt"
@@ -6,13 +6,13 @@ import (
 	"strings"
 )
 
-// compileBRE compiles a POSIX basic regular expression, with GNU grep's
+// CompileBRE compiles a POSIX basic regular expression, with GNU grep's
 // extensions, as aoetools' aoe-stat hands its argument to grep. It rewrites
 // it into Go's syntax: in a BRE, ( ) { } | + ? are ordinary characters and
 // their backslashed forms are the operators; * is literal at the start of an
 // expression; ^ and $ are anchors only at its ends; a backslash inside a
 // bracket expression is literal. Back-references are not supported.
-func compileBRE(bre string) (*regexp.Regexp, error) {
+func CompileBRE(bre string) (*regexp.Regexp, error) {
 	var b strings.Builder
 	atStart := true // at the start of an expression: * is literal
 	for i := 0; i < len(bre); i++ {

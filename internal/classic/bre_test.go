@@ -1,4 +1,4 @@
-package cmd
+package classic
 
 import (
 	"os/exec"
@@ -25,16 +25,16 @@ var brePatterns = []string{
 	"(NA)", "down,closewait", "\\bup\\b", "\\w\\+,\\w\\+", "a\\?b", "x*", "\\.",
 }
 
-// TestBREMatchesGrep checks compileBRE against GNU grep (what aoetools'
+// TestBREMatchesGrep checks CompileBRE against GNU grep (what aoetools'
 // aoe-stat runs) on every pattern and line.
 func TestBREMatchesGrep(t *testing.T) {
 	if _, err := exec.LookPath("grep"); err != nil {
 		t.Fatal("grep is needed to check the regular expressions against it")
 	}
 	for _, p := range brePatterns {
-		re, err := compileBRE(p)
+		re, err := CompileBRE(p)
 		if err != nil {
-			t.Errorf("compileBRE(%q): %v", p, err)
+			t.Errorf("CompileBRE(%q): %v", p, err)
 			continue
 		}
 		cmd := exec.Command("grep", "-n", "--", p)
@@ -61,8 +61,8 @@ func TestBREMatchesGrep(t *testing.T) {
 
 func TestBREErrors(t *testing.T) {
 	for _, p := range []string{`e1\(`, `[abc`, `\1`, `x\`, `[[:alpha:]`} {
-		if _, err := compileBRE(p); err == nil {
-			t.Errorf("compileBRE(%q) succeeded", p)
+		if _, err := CompileBRE(p); err == nil {
+			t.Errorf("CompileBRE(%q) succeeded", p)
 		}
 	}
 }
