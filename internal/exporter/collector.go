@@ -1,0 +1,224 @@
+// Package exporter exposes the state of the Linux aoe driver, and optionally
+// of the AoE targets on the wire, as Prometheus metrics.
+//
+// The Collector reads sysfs at every scrape (nothing is cached); the Prober,
+// when enabled, probes the SAN in the background and the Collector serves its
+// latest result. Metric and label names follow the Prometheus naming guide:
+// base units (bytes, seconds), _total only on counters.
+package exporter
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goaoe/aoe/sysfs"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultMaxDevices is the default cap on the devices given per-device
+// series; devices beyond it (in shelf.slot order) are counted in
+// aoe_devices_truncated instead.
+const DefaultMaxDevices = 10000
+
+// Options configure a Collector.
+type Options struct {
+	// SysfsRoot is the sysfs mount point (sysfs.DefaultRoot).
+	SysfsRoot string
+	// MountInfo is the mount table that tells whether a device is mounted
+	// (/proc/self/mountinfo); empty: not consulted.
+	MountInfo string
+	// MaxDevices caps the devices with per-device series
+	// (DefaultMaxDevices when 0).
+	MaxDevices int
+	// Prober, when set, adds the metrics of its latest probe.
+	Prober *Prober
+}
+
+// Collector is a prometheus.Collector reading the aoe driver's state from
+// sysfs at each Collect.
+type Collector struct {
+	opts Options
+}
+
+// NewCollector returns a Collector with opts.
+func NewCollector(opts Options) *Collector {
+	if opts.SysfsRoot == "" {
+		opts.SysfsRoot = sysfs.DefaultRoot
+	}
+	if opts.MaxDevices <= 0 {
+		opts.MaxDevices = DefaultMaxDevices
+	}
+	return &Collector{opts: opts}
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+var (
+	descDriverInfo      = desc("aoe_driver_info", "The aoe driver's version (/sys/module/aoe/version); 1 when the driver is loaded.", "version")
+	descDriverLoaded    = desc("aoe_driver_loaded", "1 when the aoe driver is loaded (/sys/module/aoe exists), else 0.")
+	descIfAllowed       = desc("aoe_interfaces_allowed", "Interfaces the driver may use (aoe_iflist); interface=\"*\" when the list is empty (every interface).", "interface")
+	descIfListReadable  = desc("aoe_interfaces_list_readable", "1 when aoe_iflist could be read (it is readable by root only), else 0.")
+	descDevices         = desc("aoe_devices", "AoE devices in sysfs, whether or not they have per-device series.")
+	descDevicesTrunc    = desc("aoe_devices_truncated", "AoE devices left out of the per-device series because of the device cap (--max-devices).")
+	descDevInfo         = desc("aoe_device_info", "An AoE device and its address, first path MAC and firmware; always 1.", "device", "shelf", "slot", "mac", "firmware")
+	descDevUp           = desc("aoe_device_up", "1 when the driver says the device is up, else 0.", "device")
+	descDevState        = desc("aoe_device_state", "The device's state attribute as the driver writes it (up, down, down,closewait, up,kickme); always 1.", "device", "state")
+	descDevSize         = desc("aoe_device_size_bytes", "The device's capacity in bytes (0 while down).", "device")
+	descDevPayload      = desc("aoe_device_payload_bytes", "Data bytes per ATA frame on the device's paths (the smallest).", "device")
+	descDevIfaces       = desc("aoe_device_interfaces", "Local interfaces the device is reached through (its paths' interfaces).", "device")
+	descDevOpen         = desc("aoe_device_open", "1 when the device is in use: held open while down (closewait), held by a holder (device-mapper, md), or mounted.", "device")
+	descScrapeDuration  = desc("aoe_scrape_duration_seconds", "Time taken to read the driver's state from sysfs for this scrape.")
+	descScrapeReadError = desc("aoe_scrape_error", "1 when the device list could not be read from sysfs in this scrape, else 0.")
+)
+
+// Describe sends the descriptors of the sysfs metrics and, with a Prober,
+// of the probe metrics.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descDriverInfo, descDriverLoaded, descIfAllowed, descIfListReadable,
+		descDevices, descDevicesTrunc, descDevInfo, descDevUp, descDevState, descDevSize, descDevPayload,
+		descDevIfaces, descDevOpen, descScrapeDuration, descScrapeReadError} {
+		ch <- d
+	}
+	if c.opts.Prober != nil {
+		c.opts.Prober.describe(ch)
+	}
+}
+
+// Collect reads sysfs and sends the metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	start := time.Now()
+	readErr := c.collectSysfs(ch)
+	ch <- gauge(descScrapeReadError, b2f(readErr))
+	ch <- gauge(descScrapeDuration, time.Since(start).Seconds())
+	if c.opts.Prober != nil {
+		c.opts.Prober.collect(ch)
+	}
+}
+
+// collectSysfs sends the driver and device metrics. It reports whether the
+// device list could not be read.
+func (c *Collector) collectSysfs(ch chan<- prometheus.Metric) bool {
+	fs, err := sysfs.NewFS(c.opts.SysfsRoot)
+	loaded := err == nil && fs.ModuleLoaded()
+	ch <- gauge(descDriverLoaded, b2f(loaded))
+	if err != nil {
+		return true
+	}
+	if loaded {
+		if v, err := fs.ModuleVersion(); err == nil {
+			ch <- gauge(descDriverInfo, 1, Label(v))
+		}
+		list, err := fs.InterfaceList()
+		ch <- gauge(descIfListReadable, b2f(err == nil))
+		if err == nil {
+			if len(list) == 0 {
+				list = []string{"*"}
+			}
+			for _, name := range list {
+				ch <- gauge(descIfAllowed, 1, Label(name))
+			}
+		}
+	}
+	devs, err := fs.Devices()
+	if err != nil {
+		return true
+	}
+	ch <- gauge(descDevices, float64(len(devs)))
+	shown := devs
+	if len(shown) > c.opts.MaxDevices {
+		shown = shown[:c.opts.MaxDevices]
+	}
+	ch <- gauge(descDevicesTrunc, float64(len(devs)-len(shown)))
+	var mounts map[string]bool
+	if c.opts.MountInfo != "" {
+		mounts = ReadMounts(c.opts.MountInfo)
+	}
+	for _, d := range shown {
+		collectDevice(ch, d, mounts)
+	}
+	return false
+}
+
+func collectDevice(ch chan<- prometheus.Metric, d sysfs.Device, mounts map[string]bool) {
+	name := d.Name
+	mac, _ := d.MACAddr()
+	ch <- gauge(descDevInfo, 1, name, itoa(d.Shelf), itoa(d.Slot), Label(mac), Label(deref(d.Firmware)))
+	ch <- gauge(descDevUp, b2f(d.Up()), name)
+	if d.State != nil {
+		ch <- gauge(descDevState, 1, name, Label(strings.TrimSpace(*d.State)))
+	}
+	if n, ok := d.Bytes(); ok {
+		ch <- gauge(descDevSize, float64(n), name)
+	}
+	if n, ok := d.PayloadBytes(); ok {
+		ch <- gauge(descDevPayload, float64(n), name)
+	}
+	if d.NetIf != nil {
+		ch <- gauge(descDevIfaces, float64(len(d.NetIfs())), name)
+	}
+	ch <- gauge(descDevOpen, b2f(InUse(d, mounts)), name)
+}
+
+// InUse reports whether a device is in use as far as sysfs and the mount
+// table tell: held open while down (closewait), held by a holder
+// (device-mapper, md) on it or a partition, or mounted (mounts holds the
+// "major:minor" of mounted devices). Processes holding it open while up are
+// not seen: the driver does not export an open count.
+func InUse(d sysfs.Device, mounts map[string]bool) bool {
+	if d.Open() || len(d.Holders) > 0 {
+		return true
+	}
+	for _, num := range d.DevNumbers() {
+		if mounts[num] {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadMounts returns the "major:minor" numbers of the mounted devices in a
+// mountinfo file (its third field). A missing file gives an empty set.
+func ReadMounts(path string) map[string]bool {
+	m := map[string]bool{}
+	f, err := os.Open(path)
+	if err != nil {
+		return m
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 5 {
+			m[fields[2]] = true
+		}
+	}
+	return m
+}
+
+// gauge makes a constant gauge; a label value that is not valid UTF-8
+// cannot reach here (see Label).
+func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return strings.TrimSpace(*s)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
