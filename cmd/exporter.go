@@ -47,7 +47,7 @@ background (needs root or CAP_NET_RAW; off by default), on the interfaces of
 serves the latest probe: per target and path aoe_target_up{target,mac,
 interface} (0 once a path seen before stops answering, forgotten after an
 hour), aoe_target_rtt_seconds (histogram of a unicast Query Config's round
-trip), aoe_target_buffer_count; per target aoe_target_conflict (different
+trip), aoe_target_buffers; per target aoe_target_conflict (different
 disks answer for one address); aoe_probe_duration_seconds,
 aoe_probe_timestamp_seconds (when the latest probe ended), aoe_probe_truncated
 (targets over --probe.max-targets), aoe_probes_total,

@@ -212,7 +212,7 @@ func (p *Prober) record(targets []discover.Target, rtts map[pathID]time.Duration
 
 var (
 	descTargetUp       = desc("aoe_target_up", "1 when the target answered on this path (interface, target MAC) in the latest probe; 0 when a path seen before did not.", "target", "mac", "interface")
-	descTargetBufcnt   = desc("aoe_target_buffer_count", "The target's buffer count (outstanding frames it accepts) on this path, from its latest Query Config reply.", "target", "mac", "interface")
+	descTargetBufcnt   = desc("aoe_target_buffers", "The target's buffer count (outstanding frames it accepts) on this path, from its latest Query Config reply.", "target", "mac", "interface")
 	descTargetConflict = desc("aoe_target_conflict", "1 when different disks answered for this address in the latest probe (serial, model or capacity differ).", "target")
 	descProbeDuration  = desc("aoe_probe_duration_seconds", "Duration of the latest probe.")
 	descProbeTime      = desc("aoe_probe_timestamp_seconds", "Unix time at which the latest probe ended: the probe metrics are that old.")
