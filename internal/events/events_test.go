@@ -84,7 +84,7 @@ func TestParseErrMessage(t *testing.T) {
 		"     retransmit e7.0 oldtag=00000001@00000002 newtag=00000003 s=06f7b776b26b d=6254768a3725 nout=3\n": {Kind: KindRetransmit, Device: "e7.0",
 			Message: "retransmit e7.0 oldtag=00000001@00000002 newtag=00000003 s=06f7b776b26b d=6254768a3725 nout=3", Source: SourceErr},
 		"     retransmit e99999.1 oldtag=0\n": {Kind: KindRetransmit, Message: "retransmit e99999.1 oldtag=0", Source: SourceErr},
-		"something \x1b[31m else\n":         {Kind: KindDriverMessage, Message: "something \x1b[31m else", Source: SourceErr},
+		"something \x1b[31m else\n":           {Kind: KindDriverMessage, Message: "something \x1b[31m else", Source: SourceErr},
 	} {
 		if got := ParseErrMessage(msg); !reflect.DeepEqual(got, want) {
 			t.Errorf("ParseErrMessage(%q) = %+v, want %+v", msg, got, want)
