@@ -119,8 +119,12 @@ func (c *Collector) collectSysfs(ch chan<- prometheus.Metric) bool {
 			if len(list) == 0 {
 				list = []string{"*"}
 			}
+			seen := map[string]bool{}
 			for _, name := range list {
-				ch <- gauge(descIfAllowed, 1, Label(name))
+				if l := Label(name); !seen[l] { // the driver takes a name given twice once
+					seen[l] = true
+					ch <- gauge(descIfAllowed, 1, l)
+				}
 			}
 		}
 	}

@@ -146,7 +146,7 @@ func TestCollectorUntrusted(t *testing.T) {
 	mustMkdir(t, filepath.Join(root, "block"))
 	mustMkdir(t, filepath.Join(root, "module/aoe/parameters"))
 	writeFile(t, filepath.Join(root, "module/aoe/version"), "85\x1b[2J\xff\n")
-	writeFile(t, filepath.Join(root, "module/aoe/parameters/aoe_iflist"), "eth0 bad\x07if\n")
+	writeFile(t, filepath.Join(root, "module/aoe/parameters/aoe_iflist"), "eth0 bad\x07if eth0,eth0\n")
 	for k, v := range map[string]string{"state": "up\x1b]0;pwned\x07", "mac": "\xff\xfe", "firmware-version": "0x\"4019\\", "size": "8", "payload": "1024", "netif": "eth0"} {
 		writeFile(t, filepath.Join(dir, k), v+"\n")
 	}
