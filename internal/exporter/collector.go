@@ -9,6 +9,7 @@ package exporter
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"sort"
 	"strconv"
@@ -74,7 +75,7 @@ var (
 	descDevIfaces       = desc("aoe_device_interfaces", "Local interfaces the device is reached through (its paths' interfaces).", "device")
 	descDevOpen         = desc("aoe_device_open", "1 when the device is in use: held open while down (closewait), held by a holder (device-mapper, md), or mounted.", "device")
 	descScrapeDuration  = desc("aoe_scrape_duration_seconds", "Time taken to read the driver's state from sysfs for this scrape.")
-	descScrapeReadError = desc("aoe_scrape_error", "1 when the device list could not be read from sysfs in this scrape, else 0.")
+	descScrapeReadError = desc("aoe_scrape_error", "1 when the device list or a device could not be read from sysfs in this scrape, else 0.")
 )
 
 // Describe sends the descriptors of the sysfs metrics and, with a Prober,
@@ -144,23 +145,29 @@ func (c *Collector) collectSysfs(ch chan<- prometheus.Metric) bool {
 	if c.opts.MountInfo != "" {
 		mounts = ReadMounts(c.opts.MountInfo)
 	}
-	for _, d := range readDevices(fs, shown) {
+	devs, failed := readDevices(fs, shown)
+	for _, d := range devs {
 		collectDevice(ch, d, mounts)
 	}
-	return false
+	return failed
 }
 
 // readDevices reads the named devices in order; devices that went away
-// meanwhile are left out. (Reading several at once did not help: a scrape
+// meanwhile are left out, and failed reports a device that could not be
+// read for another reason. (Reading several at once did not help: a scrape
 // is bound by the CPU time of the many small reads.)
-func readDevices(fs sysfs.FS, names []string) []sysfs.Device {
-	devs := make([]sysfs.Device, 0, len(names))
+func readDevices(fs sysfs.FS, names []string) (devs []sysfs.Device, failed bool) {
+	devs = make([]sysfs.Device, 0, len(names))
 	for _, name := range names {
-		if d, err := fs.Device(name); err == nil {
+		d, err := fs.Device(name)
+		switch {
+		case err == nil:
 			devs = append(devs, d)
+		case !errors.Is(err, os.ErrNotExist):
+			failed = true
 		}
 	}
-	return devs
+	return devs, failed
 }
 
 // sortNames orders device names by shelf, then slot (they are valid names:
