@@ -133,6 +133,8 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newMaskCmd,
 	newReserveCmd,
 	newSancheckCmd,
+	newExporterCmd,
+	newEventsCmd,
 	newVersionCmd,
 }
 

@@ -1,0 +1,97 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Escape writes control bytes and bytes that are not UTF-8 visibly, as
+// \xNN, and a backslash as \\, so that an untrusted string cannot act on a
+// terminal.
+func Escape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			for _, c := range []byte(s[i : i+size]) {
+				fmt.Fprintf(&b, `\x%02x`, c)
+			}
+		case r == '\\':
+			b.WriteString(`\\`)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// timeFormat is the events' timestamp: RFC 3339 in UTC with milliseconds.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// WriteHuman writes e as one line: time, device, what happened.
+func WriteHuman(w io.Writer, e Event) error {
+	dev := e.Device
+	if dev == "" {
+		dev = "-"
+	}
+	var what string
+	switch e.Kind {
+	case KindState, KindPayload, KindSize, KindMAC:
+		what = fmt.Sprintf("%s %s -> %s", e.Kind, orNone(e.Old), orNone(e.New))
+	case KindAppeared, KindPresent:
+		what = fmt.Sprintf("%s (%s)", e.Kind, orNone(e.New))
+	case KindRemoved:
+		what = fmt.Sprintf("%s (was %s)", e.Kind, orNone(e.Old))
+	case KindInterfaceAdded, KindInterfaceLost:
+		what = e.Kind + " " + Escape(e.Interface)
+	case KindDriverLoaded, KindDriverUnloaded:
+		what = e.Kind
+	default:
+		what = e.Kind + ": " + Escape(e.Message)
+	}
+	_, err := fmt.Fprintf(w, "%s %s %s\n", e.Time.UTC().Format(timeFormat), dev, what)
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return Escape(s)
+}
+
+// jsonEvent is an event of `aoe events --json`.
+type jsonEvent struct {
+	Time      string `json:"time"`
+	Event     string `json:"event"`
+	Device    string `json:"device,omitempty"`
+	Old       string `json:"old,omitempty"`
+	New       string `json:"new,omitempty"`
+	Interface string `json:"interface,omitempty"`
+	Message   string `json:"message,omitempty"`
+	Source    string `json:"source"`
+}
+
+// WriteJSON writes e as one JSON object on one line. Untrusted strings are
+// escaped as by Escape, so that the object is valid JSON and a jq -r of a
+// field cannot put a control byte on a terminal.
+func WriteJSON(w io.Writer, e Event) error {
+	b, err := json.Marshal(jsonEvent{
+		Time: e.Time.UTC().Format(time.RFC3339Nano), Event: e.Kind, Device: Escape(e.Device),
+		Old: Escape(e.Old), New: Escape(e.New), Interface: Escape(e.Interface),
+		Message: Escape(e.Message), Source: e.Source,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

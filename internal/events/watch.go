@@ -1,0 +1,128 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+)
+
+// Options configure Watch.
+type Options struct {
+	// SysfsRoot is the sysfs tree to watch.
+	SysfsRoot string
+	// ErrNode is the driver's err node (/dev/etherd/err); empty, or a
+	// missing node: not read.
+	ErrNode string
+	// Interval is the polling interval (default 1s).
+	Interval time.Duration
+	// Uevents makes the kernel's uevents trigger a poll at once.
+	Uevents bool
+	// Initial reports the devices present at the start (KindPresent).
+	Initial bool
+	// Warn receives problems that do not stop the watch (no uevent socket,
+	// an unreadable err node, a failed poll).
+	Warn func(error)
+}
+
+// Watch reports the driver's changes to emit until ctx is done, and then
+// returns nil. It fails when the first snapshot cannot be taken, or with
+// emit's error (such as a closed output).
+func Watch(ctx context.Context, o Options, emit func(Event) error) error {
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	warn := func(err error) {
+		if o.Warn != nil && err != nil && ctx.Err() == nil {
+			o.Warn(err)
+		}
+	}
+	prev, err := Take(o.SysfsRoot)
+	if err != nil {
+		return err
+	}
+	send := func(evs []Event, src string) error {
+		now := time.Now()
+		for _, e := range evs {
+			e.Time = now
+			if e.Source == "" {
+				e.Source = src
+			}
+			if err := emit(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if o.Initial {
+		if err := send(Present(prev), SourcePoll); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	trigger := make(chan struct{}, 1)
+	msgs := make(chan string, 128)
+	done := make(chan struct{}, 2)
+	running := 0
+	if o.Uevents {
+		running++
+		go func() {
+			defer func() { done <- struct{}{} }()
+			warn(uevents(ctx, func(Uevent) {
+				select {
+				case trigger <- struct{}{}:
+				default:
+				}
+			}))
+		}()
+	}
+	if o.ErrNode != "" {
+		running++
+		go func() {
+			defer func() { done <- struct{}{} }()
+			err := readErrNode(ctx, o.ErrNode, func(m string) {
+				select {
+				case msgs <- m:
+				case <-ctx.Done():
+				}
+			})
+			if !errors.Is(err, os.ErrNotExist) {
+				warn(err)
+			}
+		}()
+	}
+	defer func() {
+		cancel()
+		for ; running > 0; running-- {
+			<-done // the readers notice ctx within 200ms
+		}
+	}()
+	tick := time.NewTicker(o.Interval)
+	defer tick.Stop()
+	for {
+		src := SourcePoll
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-msgs:
+			if err := send([]Event{ParseErrMessage(m)}, SourceErr); err != nil {
+				return err
+			}
+			continue
+		case <-trigger:
+			src = SourceUevent
+		case <-tick.C:
+		}
+		cur, err := Take(o.SysfsRoot)
+		if err != nil {
+			warn(err)
+			continue
+		}
+		evs := Diff(prev, cur)
+		prev = cur
+		if err := send(evs, src); err != nil {
+			return err
+		}
+	}
+}

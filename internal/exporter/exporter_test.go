@@ -1,0 +1,372 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goaoe/aoe/discover"
+	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+)
+
+const testdata = "../../sysfs/testdata"
+
+// samples gathers g and returns every sample as `name{l1="v1",...}` →
+// value, labels in name order, histograms as _bucket/_sum/_count.
+func samples(t testing.TB, g prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetName()+"="+`"`+l.GetValue()+`"`)
+			}
+			key := func(name string, extra ...string) string {
+				all := append(append([]string{}, ls...), extra...)
+				sort.Strings(all)
+				if len(all) == 0 {
+					return name
+				}
+				return name + "{" + strings.Join(all, ",") + "}"
+			}
+			switch {
+			case m.Gauge != nil:
+				out[key(mf.GetName())] = m.GetGauge().GetValue()
+			case m.Counter != nil:
+				out[key(mf.GetName())] = m.GetCounter().GetValue()
+			case m.Histogram != nil:
+				h := m.GetHistogram()
+				out[key(mf.GetName()+"_count")] = float64(h.GetSampleCount())
+				out[key(mf.GetName()+"_sum")] = h.GetSampleSum()
+				for _, b := range h.GetBucket() {
+					out[key(mf.GetName()+"_bucket", `le="`+trimFloat(b.GetUpperBound())+`"`)] = float64(b.GetCumulativeCount())
+				}
+			}
+		}
+	}
+	return out
+}
+
+func trimFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func want(t *testing.T, got map[string]float64, key string, v float64) {
+	t.Helper()
+	g, ok := got[key]
+	if !ok {
+		t.Errorf("%s missing", key)
+		return
+	}
+	if g != v {
+		t.Errorf("%s = %v, want %v", key, g, v)
+	}
+}
+
+func TestCollectorBasic(t *testing.T) {
+	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic"}), false))
+	want(t, got, "aoe_driver_loaded", 1)
+	want(t, got, `aoe_driver_info{version="85"}`, 1)
+	want(t, got, `aoe_interfaces_allowed{interface="*"}`, 1)
+	want(t, got, "aoe_interfaces_list_readable", 1)
+	want(t, got, "aoe_devices", 4)
+	want(t, got, "aoe_devices_truncated", 0)
+	want(t, got, `aoe_device_info{device="e1.2",firmware="0x4019",mac="02:ae:00:00:01:02",shelf="1",slot="2"}`, 1)
+	want(t, got, `aoe_device_up{device="e1.2"}`, 1)
+	want(t, got, `aoe_device_state{device="e1.2",state="up"}`, 1)
+	want(t, got, `aoe_device_size_bytes{device="e1.2"}`, 2097152*512)
+	want(t, got, `aoe_device_size_bytes{device="e7.0"}`, 204800*512)
+	want(t, got, `aoe_device_payload_bytes{device="e2.1"}`, 1024)
+	want(t, got, `aoe_device_interfaces{device="e2.1"}`, 2)
+	want(t, got, `aoe_device_open{device="e1.2"}`, 0)
+	want(t, got, "aoe_scrape_error", 0)
+	for k := range got {
+		if strings.Contains(k, "sda") {
+			t.Errorf("a non-AoE disk leaked: %s", k)
+		}
+	}
+}
+
+func TestCollectorInUse(t *testing.T) {
+	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/inuse", ProcRoot: testdata + "/proc"}), false))
+	for dev, v := range map[string]float64{"e1.1": 0, "e1.2": 1, "e1.3": 1, "e1.4": 1, "e1.5": 1} {
+		want(t, got, `aoe_device_open{device="`+dev+`"}`, v)
+	}
+	want(t, got, `aoe_device_up{device="e1.4"}`, 0)
+	want(t, got, `aoe_device_state{device="e1.4",state="down,closewait"}`, 1)
+}
+
+func TestCollectorNoDriver(t *testing.T) {
+	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/nomodule"}), false))
+	want(t, got, "aoe_driver_loaded", 0)
+	if _, ok := got[`aoe_driver_info{version="85"}`]; ok {
+		t.Error("driver info without a driver")
+	}
+	got = samples(t, Registry(NewCollector(Options{SysfsRoot: t.TempDir()}), false))
+	want(t, got, "aoe_driver_loaded", 0)
+	want(t, got, "aoe_scrape_error", 1)
+}
+
+func TestCollectorCap(t *testing.T) {
+	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", MaxDevices: 2}), false))
+	want(t, got, "aoe_devices", 4)
+	want(t, got, "aoe_devices_truncated", 2)
+	n := 0
+	for k := range got {
+		if strings.HasPrefix(k, "aoe_device_up{") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d devices with series, want 2 (the first by shelf.slot)", n)
+	}
+	want(t, got, `aoe_device_up{device="e1.3"}`, 1)
+}
+
+// TestCollectorUntrusted: hostile attribute values end up escaped in labels
+// and the exposition stays valid.
+func TestCollectorUntrusted(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "devices/virtual/block/etherd!e3.3")
+	mustMkdir(t, dir)
+	mustMkdir(t, filepath.Join(root, "block"))
+	mustMkdir(t, filepath.Join(root, "module/aoe/parameters"))
+	writeFile(t, filepath.Join(root, "module/aoe/version"), "85\x1b[2J\xff\n")
+	writeFile(t, filepath.Join(root, "module/aoe/parameters/aoe_iflist"), "eth0 bad\x07if eth0,eth0\n")
+	for k, v := range map[string]string{"state": "up\x1b]0;pwned\x07", "mac": "\xff\xfe", "firmware-version": "0x\"4019\\", "size": "8", "payload": "1024", "netif": "eth0"} {
+		writeFile(t, filepath.Join(dir, k), v+"\n")
+	}
+	if err := os.Symlink("../devices/virtual/block/etherd!e3.3", filepath.Join(root, "block/etherd!e3.3")); err != nil {
+		t.Fatal(err)
+	}
+	reg := Registry(NewCollector(Options{SysfsRoot: root}), false)
+	got := samples(t, reg)
+	want(t, got, `aoe_driver_info{version="85\x1b[2J\xff"}`, 1)
+	want(t, got, `aoe_interfaces_allowed{interface="bad\x07if"}`, 1)
+	want(t, got, `aoe_device_state{device="e3.3",state="up\x1b]0;pwned\x07"}`, 1)
+	want(t, got, `aoe_device_info{device="e3.3",firmware="0x"4019\\",mac="\xff\xfe",shelf="3",slot="3"}`, 1)
+	text := exposition(t, reg)
+	if strings.ContainsAny(text, "\x1b\x07\xff") {
+		t.Errorf("raw control bytes in the exposition:\n%q", text)
+	}
+	promtoolCheckMetrics(t, text)
+}
+
+func mustMkdir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLabel(t *testing.T) {
+	for in, out := range map[string]string{
+		"eth0": "eth0", "a\x1bb": `a\x1bb`, "\xff": `\xff`, `a\b`: `a\\b`, "é": "é", "\u0085": `\xc2\x85`,
+		strings.Repeat("x", 300): strings.Repeat("x", 128),
+	} {
+		if got := Label(in); got != out {
+			t.Errorf("Label(%q) = %q, want %q", in, got, out)
+		}
+	}
+}
+
+// exposition renders reg in the text format.
+func exposition(t testing.TB, g prometheus.Gatherer) string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+// tool returns the path of an installed tool, or skips the test (fails in
+// CI, which installs it).
+func tool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is needed in CI (apt-get install %s)", name, pkg)
+		}
+		t.Skipf("%s is not installed (apt-get install %s)", name, pkg)
+	}
+	return p
+}
+
+func promtoolCheckMetrics(t *testing.T, text string) {
+	t.Helper()
+	cmd := exec.Command(tool(t, "promtool", "prometheus"), "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s\non:\n%s", err, out, text)
+	}
+}
+
+// fakeProber returns a prober whose latest probe found e1.2 on two paths,
+// e9.9 claimed by two disks, with RTTs.
+func fakeProber(t testing.TB) *Prober {
+	n := &aoetest.Network{}
+	c := n.Client(t, "eth0", net.HardwareAddr{2, 0, 0, 0, 0, 1}, 1500)
+	p, err := NewProber(ProberOptions{Group: initiator.NewGroup(c), Interval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, rtts := fakeTargets()
+	now := time.Now()
+	p.record(targets, rtts, now.Add(-20*time.Millisecond), now, nil)
+	return p
+}
+
+func fakeTargets() ([]discover.Target, map[pathID]time.Duration) {
+	mac := func(b byte) net.HardwareAddr { return net.HardwareAddr{2, 0xae, 0, 0, 0, b} }
+	idA := &initiator.Identity{Serial: "A", Model: "vblade"}
+	idB := &initiator.Identity{Serial: "B", Model: "vblade"}
+	targets := []discover.Target{
+		{Shelf: 1, Slot: 2, Paths: []discover.Path{{MAC: mac(1), Interface: "eth0", BufferCount: 16, Identity: idA}, {MAC: mac(1), Interface: "eth1", BufferCount: 16, Identity: idA}}},
+		{Shelf: 9, Slot: 9, Conflict: true, Paths: []discover.Path{{MAC: mac(2), Interface: "eth0", BufferCount: 8, Identity: idA}, {MAC: mac(3), Interface: "eth0", BufferCount: 8, Identity: idB}}},
+	}
+	rtts := map[pathID]time.Duration{
+		{"e1.2", mac(1).String(), "eth0"}: 300 * time.Microsecond,
+		{"e1.2", mac(1).String(), "eth1"}: 2 * time.Millisecond,
+		{"e9.9", mac(2).String(), "eth0"}: 400 * time.Microsecond,
+	}
+	return targets, rtts
+}
+
+func TestProberRecord(t *testing.T) {
+	p := fakeProber(t)
+	reg := Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false)
+	got := samples(t, reg)
+	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
+	want(t, got, `aoe_target_up{interface="eth1",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
+	want(t, got, `aoe_target_buffers{interface="eth0",mac="02:ae:00:00:00:02",target="e9.9"}`, 8)
+	want(t, got, `aoe_target_conflict{target="e9.9"}`, 1)
+	want(t, got, `aoe_target_conflict{target="e1.2"}`, 0)
+	want(t, got, `aoe_target_rtt_seconds_count{interface="eth1",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
+	want(t, got, `aoe_target_rtt_seconds_bucket{interface="eth1",le="0.0025",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
+	want(t, got, `aoe_target_rtt_seconds_bucket{interface="eth1",le="0.001",mac="02:ae:00:00:00:01",target="e1.2"}`, 0)
+	want(t, got, "aoe_probes_total", 1)
+	want(t, got, "aoe_probe_truncated", 0)
+	if d := got["aoe_probe_duration_seconds"]; d < 0.019 || d > 0.021 {
+		t.Errorf("probe duration %v", d)
+	}
+	promtoolCheckMetrics(t, exposition(t, reg))
+
+	// The next probe: e1.2's eth1 path is gone, e9.9 no longer in conflict.
+	targets, _ := fakeTargets()
+	targets[0].Paths = targets[0].Paths[:1]
+	targets[1].Conflict = false
+	now := time.Now()
+	p.record(targets, nil, now, now, nil)
+	got = samples(t, reg)
+	want(t, got, `aoe_target_up{interface="eth1",mac="02:ae:00:00:00:01",target="e1.2"}`, 0)
+	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
+	want(t, got, `aoe_target_conflict{target="e9.9"}`, 0)
+
+	// Paths silent for longer than ForgetAfter go away, with their RTTs.
+	p.record(nil, nil, now.Add(2*time.Hour), now.Add(2*time.Hour), nil)
+	got = samples(t, reg)
+	for k := range got {
+		if strings.HasPrefix(k, "aoe_target_") {
+			t.Errorf("forgotten path still has %s", k)
+		}
+	}
+}
+
+func TestProberCap(t *testing.T) {
+	p := fakeProber(t)
+	p.opts.MaxTargets = 1
+	p.paths = map[pathID]*pathState{}
+	targets, _ := fakeTargets()
+	now := time.Now()
+	p.record(targets, nil, now, now, nil)
+	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false))
+	want(t, got, "aoe_probe_truncated", 1)
+	if _, ok := got[`aoe_target_conflict{target="e9.9"}`]; ok {
+		t.Error("a target over the cap has series")
+	}
+}
+
+// TestProberProbe probes fake targets on an in-memory segment.
+func TestProberProbe(t *testing.T) {
+	n := &aoetest.Network{}
+	c := n.Client(t, "eth0", net.HardwareAddr{2, 0, 0, 0, 0, 1}, 1500)
+	tg := &aoetest.Target{Shelf: 4, Slot: 2, MAC: net.HardwareAddr{2, 0xae, 0, 0, 4, 2}, BufferCount: 16, MTU: 1500, Sectors: 1 << 20, Model: "m", Serial: "s"}
+	n.Serve(t, tg)
+	p, err := NewProber(ProberOptions{Group: initiator.NewGroup(c), Interval: time.Minute, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProbeOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false))
+	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 1)
+	want(t, got, `aoe_target_buffers{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 16)
+	want(t, got, `aoe_target_rtt_seconds_count{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 1)
+	want(t, got, `aoe_target_conflict{target="e4.2"}`, 0)
+	want(t, got, `aoe_probe_retransmits_total{interface="eth0"}`, 0)
+
+	tg.Silent = true
+	if err := p.ProbeOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got = samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false))
+	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 0)
+	want(t, got, "aoe_probes_total", 2)
+}
+
+func TestWriteTextfile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "aoe.prom")
+	writeFile(t, path, "old\n")
+	if err := WriteTextfile(path, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic"}), false)); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("%v %v", fi, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.Contains(string(b), `aoe_device_size_bytes{device="e1.2"} 1.073741824e+09`) || strings.Contains(string(b), "go_goroutines") {
+		t.Errorf("textfile:\n%s", b)
+	}
+	promtoolCheckMetrics(t, string(b))
+	// A directory that cannot be written: error, nothing changed.
+	if err := WriteTextfile(filepath.Join(dir, "missing", "aoe.prom"), prometheus.NewRegistry()); err == nil {
+		t.Error("no error for a missing directory")
+	}
+}
