@@ -1,0 +1,424 @@
+package initiator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// deadAfter is how many timeouts in a row, with no reply in between, mark
+// a path dead: new frames avoid it, and it is tried again only once every
+// probeEvery, until it answers.
+const (
+	deadAfter  = 4
+	probeEvery = time.Second
+)
+
+// diskPath is one (interface, target MAC) way to the disk, with its round
+// trip estimate and counters. Its mutable fields are guarded by Disk.mu.
+type diskPath struct {
+	client     *Client
+	mac        net.HardwareAddr
+	target     *diskTarget
+	mtu        int
+	maxSectors int
+
+	out       int // frames outstanding on this path
+	rtt       rttEstimator
+	timeouts  int // in a row
+	dead      bool
+	lastProbe time.Time
+
+	stats PathStats
+}
+
+// PathStats count what went over one path.
+type PathStats struct {
+	Interface   string        `json:"interface"`
+	MAC         string        `json:"mac"`
+	MTU         int           `json:"mtu"`
+	Sectors     int           `json:"sectors_per_frame"`
+	Window      int           `json:"window"`
+	Frames      uint64        `json:"frames"` // answered
+	Bytes       uint64        `json:"bytes"`
+	Retransmits uint64        `json:"retransmits"`
+	Timeouts    uint64        `json:"timeouts"`
+	Dropped     uint64        `json:"dropped"` // short or malformed replies
+	SRTT        time.Duration `json:"srtt_ns"`
+	RTO         time.Duration `json:"rto_ns"`
+	Dead        bool          `json:"dead"`
+}
+
+func newDiskPath(p DiskPath, t *diskTarget, opts DiskOptions) *diskPath {
+	ifi := p.Client.Interface()
+	mtu := ifi.MTU
+	if mtu <= 0 {
+		mtu = 1500
+	}
+	n := p.Config.PayloadForMTU(mtu) / SectorSize
+	n = min(n, 255)
+	if opts.MaxSectors > 0 {
+		n = min(n, opts.MaxSectors)
+	}
+	dp := &diskPath{client: p.Client, mac: p.MAC, target: t, mtu: mtu, maxSectors: max(n, 1)}
+	dp.rtt = rttEstimator{min: opts.MinRTO, max: opts.MaxRTO, initial: opts.InitialRTO}
+	return dp
+}
+
+// PathStats returns the counters of every path.
+func (d *Disk) PathStats() []PathStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]PathStats, 0, len(d.paths))
+	for _, p := range d.paths {
+		s := p.stats
+		s.Interface, s.MAC, s.MTU = p.client.Interface().Name, p.mac.String(), p.mtu
+		s.Sectors, s.Window = p.maxSectors, p.target.window
+		s.SRTT, s.RTO, s.Dead = p.rtt.srtt, p.rtt.rto(), p.dead
+		out = append(out, s)
+	}
+	return out
+}
+
+// ResetStats zeroes the paths' counters (not their RTT estimates).
+func (d *Disk) ResetStats() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, p := range d.paths {
+		p.stats = PathStats{}
+	}
+}
+
+// op is one ATA command in one frame.
+type op struct {
+	cmd    uint8 // the non-EXT opcode of the family (ATAReadSectors...)
+	lba    uint64
+	buf    []byte // read: where the data goes; write: the data
+	write  bool
+	target *diskTarget // when set, the op must go to this target (FLUSH)
+	path   *diskPath   // the path holding the op's window slot
+}
+
+// wakeLocked tells waiters that a slot or a path changed. d.mu held.
+func (d *Disk) wakeLocked() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+// acquire takes a window slot on the best path (of target t when not nil):
+// alive, its target's window not full, fewest frames outstanding. Dead
+// paths are used when none is alive, and probed once every probeEvery.
+func (d *Disk) acquire(ctx context.Context, t *diskTarget) (*diskPath, error) {
+	for {
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			return nil, ErrDiskClosed
+		}
+		p := d.pickLocked(t, nil)
+		if p != nil {
+			p.out++
+			p.target.out++
+			d.mu.Unlock()
+			return p, nil
+		}
+		ch := d.changed
+		d.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(probeEvery):
+		}
+	}
+}
+
+// pickLocked chooses a path with a free slot, or nil. d.mu held. A path
+// other than avoid is preferred.
+func (d *Disk) pickLocked(t *diskTarget, avoid *diskPath) *diskPath {
+	anyAlive := false
+	for _, p := range d.paths {
+		if !p.dead && (t == nil || p.target == t) {
+			anyAlive = true
+		}
+	}
+	now := time.Now()
+	var best *diskPath
+	for _, p := range d.paths {
+		if (t != nil && p.target != t) || p.target.out >= p.target.window {
+			continue
+		}
+		if p.dead && anyAlive {
+			if now.Sub(p.lastProbe) < probeEvery {
+				continue
+			}
+		}
+		if best == nil || better(p, best, avoid) {
+			best = p
+		}
+	}
+	if best != nil && best.dead {
+		best.lastProbe = now
+	}
+	return best
+}
+
+func better(p, q, avoid *diskPath) bool {
+	if (p == avoid) != (q == avoid) {
+		return q == avoid
+	}
+	if p.dead != q.dead {
+		return !p.dead
+	}
+	// Fewest bytes outstanding relative to what a frame carries.
+	return p.out*q.maxSectors < q.out*p.maxSectors
+}
+
+func (d *Disk) release(p *diskPath) {
+	d.mu.Lock()
+	p.out--
+	p.target.out--
+	d.wakeLocked()
+	d.mu.Unlock()
+}
+
+// move tries to take a slot on a better path than cur for an op that cur
+// did not answer; it returns cur when there is none (keeping its slot).
+func (d *Disk) move(o *op, cur *diskPath) *diskPath {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !cur.dead {
+		return cur
+	}
+	cur.out--
+	cur.target.out--
+	p := d.pickLocked(o.target, cur)
+	if p == nil || p.maxSectors*SectorSize < len(o.buf) || p.dead {
+		p = cur
+	}
+	p.out++
+	p.target.out++
+	if p != cur {
+		d.wakeLocked()
+	}
+	return p
+}
+
+// frame builds the request of op o for path p.
+func (d *Disk) frame(o *op, p *diskPath) *Frame {
+	var arg *ATAArg
+	ext := d.id.LBA48
+	switch o.cmd {
+	case ATAIdentify:
+		arg = NewIdentify()
+	case ATAReadSectors:
+		arg = NewRead(o.lba, uint8(len(o.buf)/SectorSize), ext)
+	case ATAWriteSectors:
+		arg = NewWrite(o.lba, o.buf, ext)
+	default: // FLUSH CACHE (EXT)
+		arg = &ATAArg{Extended: o.cmd == ATAFlushCacheExt, CmdStatus: o.cmd}
+		arg.LBA[3] = 0xe0
+	}
+	return &Frame{Destination: p.mac, Shelf: d.shelf, Slot: d.slot, Command: CommandATA, Arg: arg}
+}
+
+// run sends op o until it is answered, fails, or its deadline passes; it
+// releases o's slot.
+func (d *Disk) run(ctx context.Context, o *op) error {
+	p := o.path
+	defer func() { d.release(p) }()
+	start := time.Now()
+	deadline := start.Add(d.opts.Deadline)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			p = d.move(o, p)
+			d.mu.Lock()
+			p.stats.Retransmits++
+			d.mu.Unlock()
+			p.client.CountRetransmit()
+		}
+		req := d.frame(o, p)
+		sent := time.Now()
+		d.mu.Lock()
+		rto := p.rtt.backedOff()
+		d.mu.Unlock()
+		if left := time.Until(deadline); rto > left {
+			rto = max(left, time.Millisecond)
+		}
+		x, err := p.client.Start(req)
+		if err == nil {
+			timer.Reset(rto)
+			var reply *Frame
+			reply, err = d.wait(ctx, x, p, timer)
+			x.Cancel()
+			if err == nil {
+				err = d.answered(o, p, reply, attempt == 0, time.Since(sent))
+				if !errors.Is(err, errLost) {
+					return err
+				}
+				lastErr = err
+			}
+		}
+		switch {
+		case errors.Is(err, errLost):
+			d.timedOut(p)
+		case errors.Is(err, ErrSend):
+			d.timedOut(p)
+			lastErr = err
+			time.Sleep(min(rto, 10*time.Millisecond)) // do not spin on a down link
+		default:
+			return err
+		}
+		if time.Now().After(deadline) {
+			return d.deadlineErr(o, start, lastErr)
+		}
+	}
+}
+
+// errLost is wait's error for a request that got no usable reply in time.
+var errLost = errors.New("aoe: lost")
+
+// wait waits for x's reply until the timer fires.
+func (d *Disk) wait(ctx context.Context, x *Exchange, p *diskPath, timer *time.Timer) (*Frame, error) {
+	select {
+	case f := <-x.Reply:
+		if !timer.Stop() {
+			<-timer.C
+		}
+		return f, nil
+	case <-timer.C:
+		return nil, errLost
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.client.Done():
+		// The interface is gone: treat the path as silent so that the op
+		// moves to another.
+		if !timer.Stop() {
+			<-timer.C
+		}
+		time.Sleep(10 * time.Millisecond)
+		return nil, errLost
+	}
+}
+
+// answered checks a reply and delivers its data. A reply that is not the
+// answer (short data, wrong argument) counts as lost; the caller
+// retransmits.
+func (d *Disk) answered(o *op, p *diskPath, f *Frame, sample bool, rtt time.Duration) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if sample {
+		p.rtt.sample(rtt)
+	}
+	p.timeouts, p.rtt.backoff = 0, 0
+	if p.dead {
+		p.dead = false
+		d.wakeLocked()
+	}
+	if f.Error {
+		return fmt.Errorf("%s: %s refused the request: %w", d.name, f.Source, f.Err)
+	}
+	arg, ok := f.Arg.(*ATAArg)
+	if !ok {
+		p.stats.Dropped++
+		return fmt.Errorf("%s: %s answered without an ATA argument: %w (%w)", d.name, f.Source, ErrShortReply, errLost)
+	}
+	if arg.Failed() {
+		return &ATAError{Device: d.name, Command: d.frame(o, p).Arg.(*ATAArg).CmdStatus, LBA: o.lba, Status: arg.CmdStatus, Err: arg.FeatureErr}
+	}
+	p.stats.Frames++
+	if o.cmd == ATAIdentify || o.cmd == ATAReadSectors {
+		if len(arg.Data) < len(o.buf) {
+			p.stats.Dropped++
+			return fmt.Errorf("%s: %s answered %d bytes for %d: %w (%w)", d.name, f.Source, len(arg.Data), len(o.buf), ErrShortReply, errLost)
+		}
+		copy(o.buf, arg.Data)
+	}
+	p.stats.Bytes += uint64(len(o.buf))
+	return nil
+}
+
+// ErrShortReply is returned when a target answers a read with less data
+// than asked for (a target whose MTU is smaller than it advertised).
+var ErrShortReply = errors.New("aoe: reply shorter than the data asked for")
+
+func (d *Disk) timedOut(p *diskPath) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p.stats.Timeouts++
+	p.timeouts++
+	p.rtt.backoff = min(p.rtt.backoff+1, 16)
+	if p.timeouts >= deadAfter && !p.dead {
+		p.dead = true
+		p.lastProbe = time.Now()
+		d.wakeLocked()
+	}
+}
+
+func (d *Disk) deadlineErr(o *op, start time.Time, last error) error {
+	what := "read"
+	switch {
+	case o.write:
+		what = "write"
+	case o.cmd == ATAIdentify:
+		what = "IDENTIFY"
+	case o.cmd != ATAReadSectors:
+		what = "FLUSH CACHE"
+	}
+	err := fmt.Errorf("%w: %s: %s at sector %d unanswered on all %d paths for %v", ErrDeadline, d.name, what, o.lba, len(d.paths), time.Since(start).Round(time.Millisecond))
+	if last != nil {
+		err = fmt.Errorf("%w (last: %w)", err, last)
+	}
+	return err
+}
+
+// rttEstimator keeps a path's smoothed round-trip time and variation
+// (RFC 6298, section 2) and the retransmission timeout derived from them.
+type rttEstimator struct {
+	min, max, initial time.Duration
+	srtt, rttvar      time.Duration
+	samples           int
+	backoff           int // timeouts in a row: the RTO doubles each
+}
+
+// sample adds a measured round trip (never one of a retransmitted
+// request: Karn's rule).
+func (r *rttEstimator) sample(m time.Duration) {
+	if r.samples == 0 {
+		r.srtt, r.rttvar = m, m/2
+	} else {
+		diff := r.srtt - m
+		if diff < 0 {
+			diff = -diff
+		}
+		r.rttvar = (3*r.rttvar + diff) / 4
+		r.srtt = (7*r.srtt + m) / 8
+	}
+	r.samples++
+}
+
+// rto is SRTT + 4*RTTVAR, within [min, max]; the initial RTO before any
+// sample.
+func (r *rttEstimator) rto() time.Duration {
+	if r.samples == 0 {
+		return r.initial
+	}
+	return min(max(r.srtt+4*r.rttvar, r.min), r.max)
+}
+
+// backedOff is the RTO doubled for each timeout in a row, at most max.
+func (r *rttEstimator) backedOff() time.Duration {
+	t := r.rto()
+	for range r.backoff {
+		t *= 2
+		if t >= r.max {
+			return r.max
+		}
+	}
+	return t
+}
