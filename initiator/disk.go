@@ -116,21 +116,21 @@ func (o DiskOptions) withDefaults() DiskOptions {
 // source MAC, address and command, and a reply shorter than asked is
 // dropped, so no data lands in the wrong buffer. Safe for concurrent use.
 type Disk struct {
-	name        string
-	shelf       uint16
-	slot        uint8
-	id          Identity
-	size        int64
-	opts        DiskOptions
-	paths       []*diskPath
-	targets     []*diskTarget
-	ctx         context.Context
-	cancel      context.CancelFunc
-	rmw         sync.Mutex // serializes read-modify-write of edge sectors
-	mu          sync.Mutex
-	changed     chan struct{} // closed and replaced when a slot frees or a path changes
-	dirty       bool          // written since the last flush
-	closed      bool
+	name    string
+	shelf   uint16
+	slot    uint8
+	id      Identity
+	size    int64
+	opts    DiskOptions
+	paths   []*diskPath
+	targets []*diskTarget
+	ctx     context.Context
+	cancel  context.CancelFunc
+	rmw     sync.Mutex // serializes read-modify-write of edge sectors
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced when a slot frees or a path changes
+	dirty   bool          // written since the last flush
+	closed  bool
 }
 
 // diskTarget is one target MAC with its window.
