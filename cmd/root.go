@@ -109,6 +109,10 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newMaskCmd,
 	newReserveCmd,
 	newSancheckCmd,
+	newReadCmd,
+	newWriteCmd,
+	newBenchCmd,
+	newNBDCmd,
 	newVersionCmd,
 }
 

@@ -380,3 +380,6 @@ func (d *Disk) do(ctx context.Context, o *op) error {
 	o.path = p
 	return d.run(ctx, o)
 }
+
+// Address returns the disk's shelf and slot.
+func (d *Disk) Address() (uint16, uint8) { return d.shelf, d.slot }

@@ -1,0 +1,167 @@
+// Package blockio is the data side of the aoe command: it opens an AoE
+// target as an initiator.Disk over every path that answers a Query Config,
+// guards writes (reserve list, the local driver's use of the device),
+// copies to and from a disk with progress, and measures a disk's speed.
+package blockio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/goaoe/aoe/discover"
+	"github.com/goaoe/aoe/initiator"
+)
+
+// Errors of the package.
+var (
+	// ErrNotFound is returned by Open when no path answers.
+	ErrNotFound = errors.New("the target did not answer")
+	// ErrReserved is returned by CheckWrite when the target's reserve list
+	// names other hosts and not this one.
+	ErrReserved = errors.New("the target is reserved for other hosts")
+	// ErrInUse is returned by CheckWrite when the local aoe driver uses
+	// the device (open, mounted, held).
+	ErrInUse = errors.New("the device is in use on this host")
+)
+
+// Target is an opened disk with the paths it was found on.
+type Target struct {
+	*initiator.Disk
+	Paths []initiator.DiskPath
+}
+
+// Open finds shelf.slot on the clients' interfaces with a Query Config
+// broadcast (within timeout) and opens it over every path that answered.
+//
+// It fails with an error wrapping ErrNotFound when nothing answers, and
+// otherwise as initiator.OpenDisk.
+func Open(ctx context.Context, clients []*initiator.Client, shelf uint16, slot uint8, timeout time.Duration, opts initiator.DiskOptions) (*Target, error) {
+	req := &initiator.Frame{Shelf: shelf, Slot: slot, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}}
+	found, err := discover.Collect(ctx, clients, req, discover.Options{Timeout: timeout}, nil)
+	if err != nil {
+		return nil, err
+	}
+	var paths []initiator.DiskPath
+	var ifaces []string
+	for _, c := range clients {
+		ifaces = append(ifaces, c.Interface().Name)
+	}
+	for _, r := range found {
+		cfg, ok := r.Frame.Arg.(*initiator.ConfigArg)
+		if !ok || r.Frame.Error {
+			continue
+		}
+		paths = append(paths, initiator.DiskPath{Client: r.Client, MAC: r.Frame.Source, Config: cfg})
+	}
+	name := initiator.DeviceName(shelf, slot)
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%s: %w on %s (see 'aoe discover --probe')", name, ErrNotFound, strings.Join(ifaces, ", "))
+	}
+	d, err := initiator.OpenDisk(ctx, shelf, slot, paths, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Disk: d, Paths: paths}, nil
+}
+
+// WriteGuard says whether a write to a target may go ahead.
+type WriteGuard struct {
+	// Force skips every check.
+	Force bool
+	// InUse, when set, says why the local driver's device of this name is
+	// in use ("" when it is not); it is the flush command's check.
+	InUse func(dev string) string
+}
+
+// CheckWrite refuses a write that would harm someone: it returns an error
+// wrapping ErrInUse when the local driver has the device open, mounted or
+// held, and one wrapping ErrReserved when a path's reserve list names
+// other hosts but not the MAC of the interface we reach it on.
+func (g WriteGuard) CheckWrite(ctx context.Context, t *Target) error {
+	if g.Force {
+		return nil
+	}
+	if g.InUse != nil {
+		if why := g.InUse(t.Name()); why != "" {
+			return fmt.Errorf("%s: %w (%s); release it first, or use --force", t.Name(), ErrInUse, why)
+		}
+	}
+	for _, p := range t.Paths {
+		list, err := reserveList(ctx, p, t)
+		if err != nil {
+			return fmt.Errorf("%s: reading the reserve list at %s on %s: %w", t.Name(), p.MAC, p.Client.Interface().Name, err)
+		}
+		if len(list) > 0 && !containsMAC(list, p.Client.Interface().MAC) {
+			var macs []string
+			for _, m := range list {
+				macs = append(macs, m.String())
+			}
+			return fmt.Errorf("%s: %w (%s at %s); use --force to write anyway", t.Name(), ErrReserved, strings.Join(macs, ", "), p.MAC)
+		}
+	}
+	return nil
+}
+
+func reserveList(ctx context.Context, p initiator.DiskPath, t *Target) ([]net.HardwareAddr, error) {
+	return reserve(ctx, p, t, &initiator.ReserveArg{Command: initiator.ReserveRead})
+}
+
+func reserve(ctx context.Context, p initiator.DiskPath, t *Target, arg *initiator.ReserveArg) ([]net.HardwareAddr, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	shelf, slot := t.Address()
+	f, err := p.Client.Request(ctx, &initiator.Frame{Destination: p.MAC, Shelf: shelf, Slot: slot, Command: initiator.CommandReserve, Arg: arg})
+	if err != nil {
+		return nil, err
+	}
+	a, ok := f.Arg.(*initiator.ReserveArg)
+	if !ok {
+		return nil, fmt.Errorf("malformed reserve reply from %s", p.MAC)
+	}
+	return a.MACs, nil
+}
+
+// Reserve sets every path's reserve list to this host's MACs (those of
+// the interfaces the paths use) and returns a function that releases it
+// (empties the list). It fails with initiator.ErrTargetReserved when
+// another host holds the reservation.
+func Reserve(ctx context.Context, t *Target) (release func() error, err error) {
+	var macs []net.HardwareAddr
+	for _, p := range t.Paths {
+		if m := p.Client.Interface().MAC; !containsMAC(macs, m) {
+			macs = append(macs, m)
+		}
+	}
+	var done []initiator.DiskPath
+	release = func() error {
+		var errs []error
+		for _, p := range done {
+			if _, err := reserve(context.Background(), p, t, &initiator.ReserveArg{Command: initiator.ReserveSet}); err != nil {
+				errs = append(errs, fmt.Errorf("releasing %s at %s: %w", t.Name(), p.MAC, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, p := range t.Paths {
+		if _, err := reserve(ctx, p, t, &initiator.ReserveArg{Command: initiator.ReserveSet, MACs: macs}); err != nil {
+			_ = release()
+			return nil, fmt.Errorf("reserving %s at %s on %s: %w", t.Name(), p.MAC, p.Client.Interface().Name, err)
+		}
+		done = append(done, p)
+	}
+	return release, nil
+}
+
+func containsMAC(list []net.HardwareAddr, m net.HardwareAddr) bool {
+	for _, x := range list {
+		if bytes.Equal(x, m) {
+			return true
+		}
+	}
+	return false
+}
