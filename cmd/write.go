@@ -90,6 +90,9 @@ func runWrite(cmd *cobra.Command, o *writeOptions, dev string) error {
 	p.Finish()
 	if err == nil {
 		err = t.Sync()
+		if err == nil && t.FlushUnsupported() {
+			o.warnf("%s does not implement FLUSH CACHE: the data is as safe as the target keeps it (vblade: -s writes synchronously)", dev)
+		}
 	}
 	if rerr := release(); rerr != nil {
 		err = errors.Join(err, rerr)

@@ -130,6 +130,7 @@ type Disk struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a slot frees or a path changes
 	dirty   bool          // written since the last flush
+	noFlush bool          // the target aborted FLUSH CACHE
 	closed  bool
 }
 
@@ -297,8 +298,11 @@ func (d *Disk) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 }
 
 // Sync sends FLUSH CACHE (EXT when the disk has LBA48) to every target
-// MAC, so that what was written is on stable storage. Failures are as for
-// ReadAt.
+// MAC, so that what was written is on stable storage. A target that aborts
+// FLUSH CACHE does not implement it (vblade 25, which claims it in its
+// IDENTIFY data, aborts it; its -s flag makes every write synchronous
+// instead): Sync then returns nil, stops sending it, and FlushUnsupported
+// reports it. Failures are as for ReadAt.
 func (d *Disk) Sync() error {
 	cmd := uint8(ATAFlushCache)
 	if d.id.LBA48 {
@@ -306,9 +310,29 @@ func (d *Disk) Sync() error {
 	}
 	d.mu.Lock()
 	d.dirty = false
+	unsupported := d.noFlush
 	d.mu.Unlock()
+	if unsupported {
+		return nil
+	}
+	flushed := 0
 	for _, t := range d.targets {
-		if err := d.do(d.ctx, &op{cmd: cmd, target: t}); err != nil {
+		d.mu.Lock()
+		gone := d.allGoneLocked(t)
+		d.mu.Unlock()
+		if gone != nil && (flushed > 0 || t != d.targets[len(d.targets)-1]) {
+			continue // this target MAC is unreachable; another one serves the disk
+		}
+		flushed++
+		err := d.do(d.ctx, &op{cmd: cmd, target: t})
+		var ae *ATAError
+		if errors.As(err, &ae) && ae.Aborted() {
+			d.mu.Lock()
+			d.noFlush = true
+			d.mu.Unlock()
+			return nil
+		}
+		if err != nil {
 			d.mu.Lock()
 			d.dirty = true
 			d.mu.Unlock()
@@ -316,6 +340,13 @@ func (d *Disk) Sync() error {
 		}
 	}
 	return nil
+}
+
+// FlushUnsupported reports whether the target aborted FLUSH CACHE.
+func (d *Disk) FlushUnsupported() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.noFlush
 }
 
 // transfer reads (or writes) buf at sector lba, cutting it into frames

@@ -29,6 +29,7 @@ type diskPath struct {
 	rtt       rttEstimator
 	timeouts  int // in a row
 	dead      bool
+	gone      bool // its client stopped (interface gone or down): never used again
 	lastProbe time.Time
 
 	stats PathStats
@@ -117,6 +118,10 @@ func (d *Disk) acquire(ctx context.Context, t *diskTarget) (*diskPath, error) {
 			d.mu.Unlock()
 			return nil, ErrDiskClosed
 		}
+		if err := d.allGoneLocked(t); err != nil {
+			d.mu.Unlock()
+			return nil, err
+		}
 		p := d.pickLocked(t, nil)
 		if p != nil {
 			p.out++
@@ -140,14 +145,14 @@ func (d *Disk) acquire(ctx context.Context, t *diskTarget) (*diskPath, error) {
 func (d *Disk) pickLocked(t *diskTarget, avoid *diskPath) *diskPath {
 	anyAlive := false
 	for _, p := range d.paths {
-		if !p.dead && (t == nil || p.target == t) {
+		if !p.dead && !p.gone && (t == nil || p.target == t) {
 			anyAlive = true
 		}
 	}
 	now := time.Now()
 	var best *diskPath
 	for _, p := range d.paths {
-		if (t != nil && p.target != t) || p.target.out >= p.target.window {
+		if (t != nil && p.target != t) || p.target.out >= p.target.window || p.gone {
 			continue
 		}
 		if p.dead && anyAlive {
@@ -163,6 +168,22 @@ func (d *Disk) pickLocked(t *diskTarget, avoid *diskPath) *diskPath {
 		best.lastProbe = now
 	}
 	return best
+}
+
+// allGoneLocked returns an error when every path (to t, when not nil) has
+// lost its client. d.mu held.
+func (d *Disk) allGoneLocked(t *diskTarget) error {
+	var last error
+	for _, p := range d.paths {
+		if t != nil && p.target != t {
+			continue
+		}
+		if !p.gone {
+			return nil
+		}
+		last = p.client.Err()
+	}
+	return fmt.Errorf("%s: %w: every path's interface stopped (last: %w)", d.name, ErrNoPaths, last)
 }
 
 func better(p, q, avoid *diskPath) bool {
@@ -195,7 +216,7 @@ func (d *Disk) move(o *op, cur *diskPath) *diskPath {
 	cur.out--
 	cur.target.out--
 	p := d.pickLocked(o.target, cur)
-	if p == nil || p.maxSectors*SectorSize < len(o.buf) || p.dead {
+	if p == nil || p.maxSectors*SectorSize < len(o.buf) || (p.dead && !cur.gone) {
 		p = cur
 	}
 	p.out++
@@ -271,6 +292,14 @@ func (d *Disk) run(ctx context.Context, o *op) error {
 			d.timedOut(p)
 			lastErr = err
 			time.Sleep(min(rto, 10*time.Millisecond)) // do not spin on a down link
+		case ctx.Err() != nil:
+			return err
+		case p.client.Err() != nil:
+			// The client stopped reading: the path is gone for good.
+			lastErr = err
+			if gerr := d.lose(p); gerr != nil {
+				return gerr
+			}
 		default:
 			return err
 		}
@@ -296,13 +325,11 @@ func (d *Disk) wait(ctx context.Context, x *Exchange, p *diskPath, timer *time.T
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-p.client.Done():
-		// The interface is gone: treat the path as silent so that the op
-		// moves to another.
+		// The interface is gone: the op moves to another path.
 		if !timer.Stop() {
 			<-timer.C
 		}
-		time.Sleep(10 * time.Millisecond)
-		return nil, errLost
+		return nil, p.client.Err()
 	}
 }
 
@@ -346,6 +373,17 @@ func (d *Disk) answered(o *op, p *diskPath, f *Frame, sample bool, rtt time.Dura
 // ErrShortReply is returned when a target answers a read with less data
 // than asked for (a target whose MTU is smaller than it advertised).
 var ErrShortReply = errors.New("aoe: reply shorter than the data asked for")
+
+// lose marks p gone; it returns an error when no path is left.
+func (d *Disk) lose(p *diskPath) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !p.gone {
+		p.gone, p.dead = true, true
+		d.wakeLocked()
+	}
+	return d.allGoneLocked(nil)
+}
 
 func (d *Disk) timedOut(p *diskPath) {
 	d.mu.Lock()
