@@ -15,6 +15,7 @@ type benchOptions struct {
 	write    bool
 	span     string
 	json     bool
+	file     bool
 }
 
 func newBenchCmd(g *globalOptions) *cobra.Command {
@@ -32,9 +33,14 @@ path's share (frames, MB/s, retransmissions, smoothed RTT).
 data read from the same place just before (at most the first 64 MiB), so
 the disk's content is unchanged unless another host writes meanwhile; they
 are refused as 'aoe write' is (device in use here, target reserved for
-others) unless --force.` + exitCodesHelp,
+others) unless --force.
+
+With --file, DEV is a local block device or file instead (read tests only,
+O_DIRECT): /dev/etherd/eX.Y of the kernel aoe driver, or /dev/nbdN of an
+'aoe nbd' export, measured the same way for comparison.` + exitCodesHelp,
 		Example: `  aoe bench e1.2
-  aoe bench e1.2 --duration 10s --write --json`,
+  aoe bench e1.2 --duration 10s --write --json
+  aoe bench --file /dev/etherd/e1.2`,
 		Args: argsCheck(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBench(cmd, o, args[0])
@@ -46,6 +52,7 @@ others) unless --force.` + exitCodesHelp,
 	f.BoolVar(&o.write, "write", false, "also measure writes (content-preserving, see above)")
 	f.StringVar(&o.span, "span", "", "use only the first N bytes of the disk (K, M, G suffixes)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
+	f.BoolVar(&o.file, "file", false, "DEV is a local block device or file (read tests only)")
 	f.BoolVar(&o.progress, "progress", false, "name each test on stderr even when it is not a terminal")
 	return cmd
 }
@@ -57,6 +64,17 @@ func runBench(cmd *cobra.Command, o *benchOptions, dev string) error {
 		if span, err = blockio.ParseSize(o.span); err != nil {
 			return usageErrorf("--span: %v", err)
 		}
+	}
+	if o.file {
+		if o.write {
+			return usageErrorf("--write does not go with --file")
+		}
+		f, err := blockio.OpenFile(dev)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return o.benchAndRender(cmd, f, span)
 	}
 	t, closeAll, err := o.open(cmd, dev)
 	if err != nil {
@@ -70,11 +88,15 @@ func runBench(cmd *cobra.Command, o *benchOptions, dev string) error {
 		}
 		defer release()
 	}
+	return o.benchAndRender(cmd, t, span)
+}
+
+func (o *benchOptions) benchAndRender(cmd *cobra.Command, d blockio.Benchable, span int64) error {
 	var progress func(string, int)
 	if o.showProgress() {
 		progress = func(test string, qd int) { o.warnf("%s, queue depth %d, %v...", test, qd, o.duration) }
 	}
-	res, err := blockio.Bench(cmd.Context(), t, blockio.BenchOptions{Duration: o.duration, Write: o.write, Span: span}, progress)
+	res, err := blockio.Bench(cmd.Context(), d, blockio.BenchOptions{Duration: o.duration, Write: o.write, Span: span}, progress)
 	if err != nil {
 		return diskError(err)
 	}

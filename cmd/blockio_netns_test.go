@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -224,4 +225,44 @@ func TestNBDRealClients(t *testing.T) {
 	if !bytes.Equal(img[4097:74097], bytes.Repeat([]byte{0xa5}, 70000)) || !bytes.Equal(img[:4097], fresh[:4097]) || !bytes.Equal(img[74097:], fresh[74097:]) {
 		t.Error("qemu-io write landed wrong")
 	}
+}
+
+// TestBenchCLI: aoe bench with --write over two paths leaves the image as
+// it was; the JSON has the six tests and per-path figures; --file measures
+// a local file.
+func TestBenchCLI(t *testing.T) {
+	b := newBlockLab(t, 8<<20)
+	before := sha256.Sum256(b.image(t))
+	r := b.aoe(t, runOpts{}, "bench", "e1.2", "-i", "i0,i1", "--duration", "300ms", "--write", "--json", "--sysfs", "/nonexistent")
+	var res []struct {
+		Test  string  `json:"test"`
+		QD    int     `json:"queue_depth"`
+		Ops   int64   `json:"ops"`
+		MBps  float64 `json:"mb_per_s"`
+		P99   float64 `json:"p99_ms"`
+		Paths []struct {
+			Interface string  `json:"interface"`
+			MBps      float64 `json:"mb_per_s"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 {
+		t.Fatalf("exit %d: %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if len(res) != 6 {
+		t.Fatalf("%d tests: %+v", len(res), res)
+	}
+	for _, x := range res {
+		if x.Ops == 0 || x.MBps <= 0 || x.P99 <= 0 || len(x.Paths) != 2 {
+			t.Errorf("%+v", x)
+		}
+	}
+	if sha256.Sum256(b.image(t)) != before {
+		t.Error("bench --write changed the disk")
+	}
+	t.Logf("%s", r.stdout)
+	r = b.aoe(t, runOpts{}, "bench", "--file", b.img, "--duration", "200ms")
+	if r.code != 0 || !strings.Contains(r.stdout, "rand-read") {
+		t.Errorf("--file: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("%s", r.stdout)
 }
