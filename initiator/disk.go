@@ -170,6 +170,16 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 		}
 		d.paths = append(d.paths, newDiskPath(p, t, opts))
 	}
+	// Room for every target's window of full frames, twice, on each
+	// client's socket (best effort: a smaller buffer only costs
+	// retransmissions).
+	need := map[*Client]int{}
+	for _, p := range d.paths {
+		need[p.client] += 2 * p.target.window * (p.maxSectors*SectorSize + HeaderLen + ataArgLen)
+	}
+	for c, n := range need {
+		_ = c.SetReadBuffer(max(n, 1<<20))
+	}
 	buf := make([]byte, SectorSize)
 	if err := d.do(ctx, &op{cmd: ATAIdentify, buf: buf}); err != nil {
 		d.cancel()

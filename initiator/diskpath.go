@@ -8,11 +8,13 @@ import (
 	"time"
 )
 
-// deadAfter is how many timeouts in a row, with no reply in between, mark
-// a path dead: new frames avoid it, and it is tried again only once every
+// A path is dead after deadAfter timeouts in a row with no reply for
+// deadTime (a burst of losses, such as a full socket buffer, does not kill
+// it): new frames avoid it, and it is tried again only once every
 // probeEvery, until it answers.
 const (
 	deadAfter  = 4
+	deadTime   = 500 * time.Millisecond
 	probeEvery = time.Second
 )
 
@@ -27,7 +29,8 @@ type diskPath struct {
 
 	out       int // frames outstanding on this path
 	rtt       rttEstimator
-	timeouts  int // in a row
+	timeouts  int       // in a row
+	answered  time.Time // the last reply
 	dead      bool
 	gone      bool // its client stopped (interface gone or down): never used again
 	lastProbe time.Time
@@ -63,7 +66,7 @@ func newDiskPath(p DiskPath, t *diskTarget, opts DiskOptions) *diskPath {
 	if opts.MaxSectors > 0 {
 		n = min(n, opts.MaxSectors)
 	}
-	dp := &diskPath{client: p.Client, mac: p.MAC, target: t, mtu: mtu, maxSectors: max(n, 1)}
+	dp := &diskPath{client: p.Client, mac: p.MAC, target: t, mtu: mtu, maxSectors: max(n, 1), answered: time.Now()}
 	dp.rtt = rttEstimator{min: opts.MinRTO, max: opts.MaxRTO, initial: opts.InitialRTO}
 	return dp
 }
@@ -255,9 +258,12 @@ func (d *Disk) run(ctx context.Context, o *op) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var lastErr error
+	tries := 0 // on the current path
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			p = d.move(o, p)
+			if q := d.move(o, p); q != p {
+				p, tries = q, 0
+			}
 			d.mu.Lock()
 			p.stats.Retransmits++
 			d.mu.Unlock()
@@ -265,8 +271,9 @@ func (d *Disk) run(ctx context.Context, o *op) error {
 		}
 		req := d.frame(o, p)
 		sent := time.Now()
+		tries++
 		d.mu.Lock()
-		rto := p.rtt.backedOff()
+		rto := p.rtt.backedOff(tries)
 		d.mu.Unlock()
 		if left := time.Until(deadline); rto > left {
 			rto = max(left, time.Millisecond)
@@ -342,7 +349,7 @@ func (d *Disk) answered(o *op, p *diskPath, f *Frame, sample bool, rtt time.Dura
 	if sample {
 		p.rtt.sample(rtt)
 	}
-	p.timeouts, p.rtt.backoff = 0, 0
+	p.timeouts, p.answered = 0, time.Now()
 	if p.dead {
 		p.dead = false
 		d.wakeLocked()
@@ -390,8 +397,7 @@ func (d *Disk) timedOut(p *diskPath) {
 	defer d.mu.Unlock()
 	p.stats.Timeouts++
 	p.timeouts++
-	p.rtt.backoff = min(p.rtt.backoff+1, 16)
-	if p.timeouts >= deadAfter && !p.dead {
+	if p.timeouts >= deadAfter && time.Since(p.answered) > deadTime && !p.dead {
 		p.dead = true
 		p.lastProbe = time.Now()
 		d.wakeLocked()
@@ -421,7 +427,6 @@ type rttEstimator struct {
 	min, max, initial time.Duration
 	srtt, rttvar      time.Duration
 	samples           int
-	backoff           int // timeouts in a row: the RTO doubles each
 }
 
 // sample adds a measured round trip (never one of a retransmitted
@@ -449,10 +454,11 @@ func (r *rttEstimator) rto() time.Duration {
 	return min(max(r.srtt+4*r.rttvar, r.min), r.max)
 }
 
-// backedOff is the RTO doubled for each timeout in a row, at most max.
-func (r *rttEstimator) backedOff() time.Duration {
+// backedOff is the RTO for the tries-th send of a request on the path:
+// doubled for each earlier one, at most max.
+func (r *rttEstimator) backedOff(tries int) time.Duration {
 	t := r.rto()
-	for range r.backoff {
+	for range tries - 1 {
 		t *= 2
 		if t >= r.max {
 			return r.max

@@ -3,6 +3,9 @@ package initiator
 import (
 	"bytes"
 	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Exchange is one request on the wire, sent once, whose reply is awaited
@@ -63,3 +66,30 @@ func (c *Client) Err() error {
 // CountRetransmit counts a retransmission made by a caller of Start in the
 // client's Stats.
 func (c *Client) CountRetransmit() { c.stats.retransmits.Add(1) }
+
+// SetReadBuffer asks for a receive buffer of n bytes on the client's
+// socket, so that a window of jumbo replies that arrives while the reader
+// waits for the CPU is not dropped: SO_RCVBUFFORCE (root), else SO_RCVBUF
+// (capped by net.core.rmem_max). Connections that are not sockets (tests)
+// are left alone. It returns the setsockopt error.
+func (c *Client) SetReadBuffer(n int) error {
+	sc, ok := c.conn.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+		if serr != nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
