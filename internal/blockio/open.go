@@ -127,9 +127,9 @@ func reserve(ctx context.Context, p initiator.DiskPath, t *Target, arg *initiato
 }
 
 // Reserve sets every path's reserve list to this host's MACs (those of
-// the interfaces the paths use) and returns a function that releases it
-// (empties the list). It fails with initiator.ErrTargetReserved when
-// another host holds the reservation.
+// the interfaces the paths use) and returns a function that puts back the
+// list each path had before (empty: released). It fails with
+// initiator.ErrTargetReserved when another host holds the reservation.
 func Reserve(ctx context.Context, t *Target) (release func() error, err error) {
 	var macs []net.HardwareAddr
 	for _, p := range t.Paths {
@@ -137,22 +137,30 @@ func Reserve(ctx context.Context, t *Target) (release func() error, err error) {
 			macs = append(macs, m)
 		}
 	}
-	var done []initiator.DiskPath
+	type held struct {
+		path initiator.DiskPath
+		prev []net.HardwareAddr
+	}
+	var done []held
 	release = func() error {
 		var errs []error
-		for _, p := range done {
-			if _, err := reserve(context.Background(), p, t, &initiator.ReserveArg{Command: initiator.ReserveSet}); err != nil {
-				errs = append(errs, fmt.Errorf("releasing %s at %s: %w", t.Name(), p.MAC, err))
+		for _, h := range done {
+			if _, err := reserve(context.Background(), h.path, t, &initiator.ReserveArg{Command: initiator.ReserveSet, MACs: h.prev}); err != nil {
+				errs = append(errs, fmt.Errorf("releasing %s at %s: %w", t.Name(), h.path.MAC, err))
 			}
 		}
 		return errors.Join(errs...)
 	}
 	for _, p := range t.Paths {
-		if _, err := reserve(ctx, p, t, &initiator.ReserveArg{Command: initiator.ReserveSet, MACs: macs}); err != nil {
+		prev, err := reserveList(ctx, p, t)
+		if err == nil {
+			_, err = reserve(ctx, p, t, &initiator.ReserveArg{Command: initiator.ReserveSet, MACs: macs})
+		}
+		if err != nil {
 			_ = release()
 			return nil, fmt.Errorf("reserving %s at %s on %s: %w", t.Name(), p.MAC, p.Client.Interface().Name, err)
 		}
-		done = append(done, p)
+		done = append(done, held{p, prev})
 	}
 	return release, nil
 }
