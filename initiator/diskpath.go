@@ -1,6 +1,7 @@
 package initiator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -248,6 +249,18 @@ func (d *Disk) frame(o *op, p *diskPath) *Frame {
 	return &Frame{Destination: p.mac, Shelf: d.shelf, Slot: d.slot, Command: CommandATA, Arg: arg}
 }
 
+// maxLive bounds the sends of one request kept waiting for a reply: a
+// reply to an earlier send that was only late still completes the request
+// (and its round trip, measured from that send, raises the estimate).
+const maxLive = 4
+
+// attempt is one send of a request, under its own tag.
+type attempt struct {
+	x    *Exchange
+	sent time.Time
+	path *diskPath
+}
+
 // run sends op o until it is answered, fails, or its deadline passes; it
 // releases o's slot.
 func (d *Disk) run(ctx context.Context, o *op) error {
@@ -257,10 +270,17 @@ func (d *Disk) run(ctx context.Context, o *op) error {
 	deadline := start.Add(d.opts.Deadline)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	replies := make(chan *Frame, maxLive+1)
+	var live []attempt
+	defer func() {
+		for _, a := range live {
+			a.x.Cancel()
+		}
+	}()
 	var lastErr error
 	tries := 0 // on the current path
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
+	for n := 0; ; n++ {
+		if n > 0 {
 			if q := d.move(o, p); q != p {
 				p, tries = q, 0
 			}
@@ -269,8 +289,6 @@ func (d *Disk) run(ctx context.Context, o *op) error {
 			d.mu.Unlock()
 			p.client.CountRetransmit()
 		}
-		req := d.frame(o, p)
-		sent := time.Now()
 		tries++
 		d.mu.Lock()
 		rto := p.rtt.backedOff(tries)
@@ -278,18 +296,17 @@ func (d *Disk) run(ctx context.Context, o *op) error {
 		if left := time.Until(deadline); rto > left {
 			rto = max(left, time.Millisecond)
 		}
-		x, err := p.client.Start(req)
+		x, err := p.client.StartTo(d.frame(o, p), replies)
 		if err == nil {
+			live = append(live, attempt{x: x, sent: time.Now(), path: p})
+			if len(live) > maxLive {
+				live[0].x.Cancel()
+				live = live[1:]
+			}
 			timer.Reset(rto)
-			var reply *Frame
-			reply, err = d.wait(ctx, x, p, timer)
-			x.Cancel()
-			if err == nil {
-				err = d.answered(o, p, reply, attempt == 0, time.Since(sent))
-				if !errors.Is(err, errLost) {
-					return err
-				}
-				lastErr = err
+			err = d.await(ctx, o, live, replies, timer, p)
+			if err == nil || !errors.Is(err, errLost) && !errors.Is(err, errGone) {
+				return err
 			}
 		}
 		switch {
@@ -303,7 +320,7 @@ func (d *Disk) run(ctx context.Context, o *op) error {
 			return err
 		case p.client.Err() != nil:
 			// The client stopped reading: the path is gone for good.
-			lastErr = err
+			lastErr = p.client.Err()
 			if gerr := d.lose(p); gerr != nil {
 				return gerr
 			}
@@ -316,39 +333,53 @@ func (d *Disk) run(ctx context.Context, o *op) error {
 	}
 }
 
-// errLost is wait's error for a request that got no usable reply in time.
-var errLost = errors.New("aoe: lost")
+// Errors of await: no usable reply in time; the path's client stopped.
+var (
+	errLost = errors.New("aoe: lost")
+	errGone = errors.New("aoe: path gone")
+)
 
-// wait waits for x's reply until the timer fires.
-func (d *Disk) wait(ctx context.Context, x *Exchange, p *diskPath, timer *time.Timer) (*Frame, error) {
-	select {
-	case f := <-x.Reply:
-		if !timer.Stop() {
-			<-timer.C
+// await waits until the timer fires for a reply to any live send of o and
+// delivers it (nil), or returns the reply's error, errLost at the timer,
+// errGone when p's client stops, or ctx's error. (Go 1.23 timers: Reset
+// needs no draining, and none is done.)
+func (d *Disk) await(ctx context.Context, o *op, live []attempt, replies <-chan *Frame, timer *time.Timer, p *diskPath) error {
+	for {
+		select {
+		case f := <-replies:
+			for _, a := range live {
+				if a.x.Tag() != f.Tag || !bytes.Equal(f.Source, a.path.mac) {
+					continue
+				}
+				err := d.answered(o, a.path, f, time.Since(a.sent))
+				if !errors.Is(err, errLost) {
+					timer.Stop()
+					return err
+				}
+			}
+			// A dropped (short) reply or one to a send given up: keep
+			// waiting for the others.
+		case <-timer.C:
+			return errLost
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-p.client.Done():
+			timer.Stop()
+			return errGone
 		}
-		return f, nil
-	case <-timer.C:
-		return nil, errLost
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-p.client.Done():
-		// The interface is gone: the op moves to another path.
-		if !timer.Stop() {
-			<-timer.C
-		}
-		return nil, p.client.Err()
 	}
 }
 
 // answered checks a reply and delivers its data. A reply that is not the
 // answer (short data, wrong argument) counts as lost; the caller
 // retransmits.
-func (d *Disk) answered(o *op, p *diskPath, f *Frame, sample bool, rtt time.Duration) error {
+func (d *Disk) answered(o *op, p *diskPath, f *Frame, rtt time.Duration) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if sample {
-		p.rtt.sample(rtt)
-	}
+	// Every send has its own tag, so the round trip is that of this send:
+	// no retransmission ambiguity (Karn) to avoid.
+	p.rtt.sample(rtt)
 	p.timeouts, p.answered = 0, time.Now()
 	if p.dead {
 		p.dead = false
@@ -429,8 +460,7 @@ type rttEstimator struct {
 	samples           int
 }
 
-// sample adds a measured round trip (never one of a retransmitted
-// request: Karn's rule).
+// sample adds a measured round trip.
 func (r *rttEstimator) sample(m time.Duration) {
 	if r.samples == 0 {
 		r.srtt, r.rttvar = m, m/2

@@ -29,10 +29,17 @@ type Exchange struct {
 // It fails with ErrClosed (or the read loop's error) when the client is
 // closed, with an error wrapping ErrSend when the frame cannot be written.
 func (c *Client) Start(req *Frame) (*Exchange, error) {
+	return c.StartTo(req, make(chan *Frame, 1))
+}
+
+// StartTo is Start with the reply delivered on ch, which several exchanges
+// (of several clients) may share: the reply's Tag and Source tell which
+// exchange it answers. A reply that finds ch full is dropped (counted
+// unmatched); give ch room for one reply per exchange.
+func (c *Client) StartTo(req *Frame, ch chan *Frame) (*Exchange, error) {
 	if len(req.Destination) != 6 || bytes.Equal(req.Destination, BroadcastMAC) {
 		return nil, fmt.Errorf("aoe: Start needs a target's MAC, not %v", req.Destination)
 	}
-	ch := make(chan *Frame, 1)
 	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, src: req.Destination, ch: ch, once: true}
 	tag, err := c.register(cl, 0)
 	if err != nil {
