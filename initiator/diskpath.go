@@ -209,26 +209,42 @@ func (d *Disk) release(p *diskPath) {
 	d.mu.Unlock()
 }
 
-// move tries to take a slot on a better path than cur for an op that cur
-// did not answer; it returns cur when there is none (keeping its slot).
-func (d *Disk) move(o *op, cur *diskPath) *diskPath {
+// switchPath moves op o, whose path cur is dead or gone, to another
+// path: it gives up cur's slot and waits for one on the best path (alive
+// ones first; cur again only if it is merely dead and nothing better
+// frees). It returns false, keeping cur, when cur is just slow (not dead)
+// or is the only path left alive-or-dead.
+func (d *Disk) switchPath(ctx context.Context, o *op) (bool, error) {
+	cur := o.path
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !cur.dead {
-		return cur
+	other := false
+	for _, p := range d.paths {
+		if p != cur && !p.gone && (o.target == nil || p.target == o.target) {
+			other = true
+		}
+	}
+	if !(cur.dead || cur.gone) || !other {
+		d.mu.Unlock()
+		if cur.gone {
+			return false, d.lose(cur)
+		}
+		return false, nil
 	}
 	cur.out--
 	cur.target.out--
-	p := d.pickLocked(o.target, cur)
-	if p == nil || p.maxSectors*SectorSize < len(o.buf) || (p.dead && !cur.gone) {
-		p = cur
+	d.wakeLocked()
+	d.mu.Unlock()
+	p, err := d.acquire(ctx, o.target)
+	if err != nil {
+		// Take a slot back on cur so that the caller's release balances.
+		d.mu.Lock()
+		cur.out++
+		cur.target.out++
+		d.mu.Unlock()
+		return false, err
 	}
-	p.out++
-	p.target.out++
-	if p != cur {
-		d.wakeLocked()
-	}
-	return p
+	o.path = p
+	return p != cur, nil
 }
 
 // frame builds the request of op o for path p.
@@ -264,9 +280,14 @@ type attempt struct {
 // run sends op o until it is answered, fails, or its deadline passes; it
 // releases o's slot.
 func (d *Disk) run(ctx context.Context, o *op) error {
-	p := o.path
-	defer func() { d.release(p) }()
-	start := time.Now()
+	err := d.runHeld(ctx, o, time.Now())
+	d.release(o.path)
+	return err
+}
+
+// runHeld is run without the release: o.path holds a slot throughout (it
+// may change path). An op too big for the only path left is split.
+func (d *Disk) runHeld(ctx context.Context, o *op, start time.Time) error {
 	deadline := start.Add(d.opts.Deadline)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -281,14 +302,22 @@ func (d *Disk) run(ctx context.Context, o *op) error {
 	tries := 0 // on the current path
 	for n := 0; ; n++ {
 		if n > 0 {
-			if q := d.move(o, p); q != p {
-				p, tries = q, 0
+			moved, err := d.switchPath(ctx, o)
+			if err != nil {
+				return err
+			}
+			if moved {
+				tries = 0
+				if o.path.maxSectors*SectorSize < len(o.buf) {
+					return d.split(ctx, o, start)
+				}
 			}
 			d.mu.Lock()
-			p.stats.Retransmits++
+			o.path.stats.Retransmits++
 			d.mu.Unlock()
-			p.client.CountRetransmit()
+			o.path.client.CountRetransmit()
 		}
+		p := o.path
 		tries++
 		d.mu.Lock()
 		rto := p.rtt.backedOff(tries)
@@ -328,9 +357,25 @@ func (d *Disk) run(ctx context.Context, o *op) error {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return d.deadlineErr(o, start, lastErr)
+			return d.deadlineErr(o, start, n+1, lastErr)
 		}
 	}
+}
+
+// split runs o in pieces that o.path carries, one after the other, under
+// the slot o.path holds.
+func (d *Disk) split(ctx context.Context, o *op, start time.Time) error {
+	for off := 0; off < len(o.buf); {
+		n := min(len(o.buf)-off, o.path.maxSectors*SectorSize)
+		sub := &op{cmd: o.cmd, lba: o.lba + uint64(off/SectorSize), buf: o.buf[off : off+n], write: o.write, target: o.target, path: o.path}
+		err := d.runHeld(ctx, sub, start)
+		o.path = sub.path
+		if err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
 }
 
 // Errors of await: no usable reply in time; the path's client stopped.
@@ -381,7 +426,7 @@ func (d *Disk) answered(o *op, p *diskPath, f *Frame, rtt time.Duration) error {
 	// no retransmission ambiguity (Karn) to avoid.
 	p.rtt.sample(rtt)
 	p.timeouts, p.answered = 0, time.Now()
-	if p.dead {
+	if p.dead && !p.gone {
 		p.dead = false
 		d.wakeLocked()
 	}
@@ -435,7 +480,7 @@ func (d *Disk) timedOut(p *diskPath) {
 	}
 }
 
-func (d *Disk) deadlineErr(o *op, start time.Time, last error) error {
+func (d *Disk) deadlineErr(o *op, start time.Time, sends int, last error) error {
 	what := "read"
 	switch {
 	case o.write:
@@ -445,7 +490,8 @@ func (d *Disk) deadlineErr(o *op, start time.Time, last error) error {
 	case o.cmd != ATAReadSectors:
 		what = "FLUSH CACHE"
 	}
-	err := fmt.Errorf("%w: %s: %s at sector %d unanswered on all %d paths for %v", ErrDeadline, d.name, what, o.lba, len(d.paths), time.Since(start).Round(time.Millisecond))
+	err := fmt.Errorf("%w: %s: %s at sector %d unanswered for %v (%d sends, the last on %s to %s)", ErrDeadline, d.name, what, o.lba,
+		time.Since(start).Round(time.Millisecond), sends, o.path.client.Interface().Name, o.path.mac)
 	if last != nil {
 		err = fmt.Errorf("%w (last: %w)", err, last)
 	}
