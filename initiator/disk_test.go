@@ -291,3 +291,35 @@ func TestDiskReorder(t *testing.T) {
 		t.Fatal("read under reordering differs")
 	}
 }
+
+// TestDiskJumboPathDies: the jumbo path (17 sectors a frame) goes silent
+// mid-transfer; its frames are split onto the 1500-byte path (2 sectors).
+func TestDiskJumboPathDies(t *testing.T) {
+	nw1, nw2 := &aoetest.Network{}, &aoetest.Network{}
+	tg := diskTarget(4<<20, 9000)
+	nw1.Serve(t, tg)
+	nw2.Serve(t, tg)
+	a := nw1.Client(t, "j0", hostA, 9000)
+	b := nw2.Client(t, "s0", hostB, 1500)
+	d := openDisk(t, tg, initiator.DiskOptions{MinRTO: time.Millisecond, Deadline: 20 * time.Second}, a, b)
+	var mu sync.Mutex
+	count := 0
+	nw1.Drop = func([]byte, net.HardwareAddr) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		count++
+		return count > 200
+	}
+	got := make([]byte, d.Size())
+	if _, err := d.ReadAt(got, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tg.Disk) {
+		t.Fatal("read differs")
+	}
+	for _, s := range d.PathStats() {
+		if s.Interface == "j0" && !s.Dead || s.Interface == "s0" && s.Frames < 1000 {
+			t.Errorf("%+v", s)
+		}
+	}
+}
