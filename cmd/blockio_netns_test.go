@@ -83,6 +83,13 @@ func TestReadWriteCLI(t *testing.T) {
 	if r.code != 0 || r.stdout != string(b.image(t)[1024:6024]) {
 		t.Errorf("read --offset 1K --length 5KB: exit %d, %d bytes, %s", r.code, len(r.stdout), r.stderr)
 	}
+	r = b.aoe(t, runOpts{}, "read", "e1.2", "-i", "i1", "-o", out, "--progress", "--sysfs", "/nonexistent")
+	if r.code != 0 || !strings.Contains(r.stderr, "read e1.2: 16.0 MiB of 16.0 MiB (100%), ") || !strings.Contains(r.stderr, " MB/s") {
+		t.Errorf("--progress: exit %d %q", r.code, r.stderr)
+	}
+	if r = b.aoe(t, runOpts{}, "read", "e1.2", "-i", "i1", "-o", out, "--sysfs", "/nonexistent"); r.stderr != "" {
+		t.Errorf("progress without a terminal: %q", r.stderr)
+	}
 	if r = b.aoe(t, runOpts{}, "read", "e1.2", "--offset", "1X"); r.code != ExitUsage || !strings.Contains(r.stderr, "unknown suffix") {
 		t.Errorf("bad size: exit %d %q", r.code, r.stderr)
 	}
