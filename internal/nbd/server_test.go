@@ -53,7 +53,7 @@ func newMem(size int) *memDisk {
 
 // client is a minimal NBD client for the tests.
 type client struct {
-	t *testing.T
+	t testing.TB
 	c net.Conn
 }
 
