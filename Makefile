@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 # The aoetools names the binary answers to (symlinks to aoe).
 CLASSIC := aoe-stat aoe-discover aoe-interfaces aoe-revalidate aoe-flush aoe-version aoecfg aoeping aoe-sancheck
 
-.PHONY: all build links install uninstall test e2e bench docs clean
+.PHONY: all build links install uninstall test e2e bench bench-vm docs clean
 
 all: build links
 
@@ -45,6 +45,12 @@ e2e: build links
 # Benchmarks: aoe-stat on 1,000 and 10,000 devices, against aoetools'.
 bench: build links
 	AOE_BIN=$(CURDIR)/bin/aoe $(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The data path in the real-kernel guest: aoe read/bench, aoe nbd with
+# /dev/nbd0, and the kernel aoe driver's /dev/etherd on one vblade target,
+# side by side (root; e2e's needs plus nbd-client).
+bench-vm: build links
+	AOE_E2E_CACHE=$(E2E_CACHE) $(GO) test -tags e2e -count=1 -run '^$$' -bench BenchmarkE2EBlockIO -benchtime 1x -v -timeout 30m ./cmd
 
 # Man pages and Markdown, generated from the commands (byte-stable).
 docs:

@@ -8,7 +8,6 @@ import (
 
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
-	"golang.org/x/sys/unix"
 )
 
 // ErrPermission: raw AoE frames need CAP_NET_RAW.
@@ -30,11 +29,6 @@ func ResponseFilter() []bpf.Instruction {
 		bpf.RetConstant{Val: 0},
 	}
 }
-
-// Listen is NewClient.
-//
-// Deprecated: use NewClient.
-func Listen(name string) (*Client, error) { return NewClient(name) }
 
 // NewClient opens a raw AoE socket on the named interface (bound to
 // EtherType 0x88a2, with ResponseFilter) and returns a client for it; New
@@ -60,8 +54,9 @@ func NewClient(name string) (*Client, error) {
 		}
 		return nil, fmt.Errorf("aoe: open %s: %w", name, err)
 	}
-	setReceiveBuffer(conn, ReceiveBuffer)
-	return New(Interface{Name: ifi.Name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, conn), nil
+	c := New(Interface{Name: ifi.Name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, conn)
+	_ = c.SetReadBuffer(ReceiveBuffer) // a failure leaves the default; Dropped still reports losses
+	return c, nil
 }
 
 // ReceiveBuffer is the receive buffer a raw socket asks for: a broadcast
@@ -70,18 +65,3 @@ func NewClient(name string) (*Client, error) {
 // 8 MiB holds about 60,000 Query Config replies (the kernel charges about
 // 130 bytes of overhead per frame).
 const ReceiveBuffer = 8 << 20
-
-// setReceiveBuffer sizes the socket's receive buffer: SO_RCVBUFFORCE as
-// root (beyond net.core.rmem_max), else SO_RCVBUF up to that limit. A
-// failure leaves the default, and Client.Dropped still reports losses.
-func setReceiveBuffer(conn *packet.Conn, n int) {
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) {
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
-		}
-	})
-}

@@ -35,16 +35,46 @@ var (
 	ErrShortIdentify = errors.New("aoe: short IDENTIFY data")
 )
 
-// ATAError is returned when a target answers an ATA command with a status
-// that marks it failed (BSY, DF, DRQ or ERR).
+// ATAError is returned when the target answered an ATA command with a
+// failed status (ERR, DF, BSY or DRQ). Aborted is the usual case: the
+// target refused the command (a read-only vblade -r refuses writes so).
 type ATAError struct {
-	Status uint8 // the status register
-	Err    uint8 // the error register
+	Device  string
+	Command uint8 // the ATA opcode
+	LBA     uint64
+	Status  uint8 // status register
+	Err     uint8 // error register
 }
 
 func (e *ATAError) Error() string {
-	return fmt.Sprintf("the target failed the command (ATA status %#02x, error %#02x)", e.Status, e.Err)
+	what := fmt.Sprintf("ATA command %#02x", e.Command)
+	switch e.Command {
+	case ATAReadSectors, ATAReadSectorsExt:
+		what = "read"
+	case ATAWriteSectors, ATAWriteSectorsExt:
+		what = "write"
+	case ATAFlushCache, ATAFlushCacheExt:
+		what = "flush cache"
+	}
+	why := ""
+	switch {
+	case e.Err&ATAErrIDNF != 0:
+		why = ": address out of range"
+	case e.Err&ATAErrAbort != 0 && (e.Command == ATAWriteSectors || e.Command == ATAWriteSectorsExt):
+		why = ": aborted by the target (is it read-only, e.g. vblade -r?)"
+	case e.Err&ATAErrAbort != 0:
+		why = ": aborted by the target"
+	}
+	at := ""
+	switch e.Command {
+	case ATAReadSectors, ATAReadSectorsExt, ATAWriteSectors, ATAWriteSectorsExt:
+		at = fmt.Sprintf(" at sector %d", e.LBA)
+	}
+	return fmt.Sprintf("%s: %s%s failed (ATA status %#02x, error %#02x)%s", e.Device, what, at, e.Status, e.Err, why)
 }
+
+// Aborted reports whether the target aborted the command (ABRT).
+func (e *ATAError) Aborted() bool { return e.Err&ATAErrAbort != 0 }
 
 // DirectiveError is returned by EditMask when the target refuses a
 // directive: Index is the directive (0-based), Err the Mac Mask List error.
@@ -157,7 +187,7 @@ func (c *Client) ATA(ctx context.Context, t Target, arg *ATAArg) (*ATAArg, error
 		return nil, ErrBadReply
 	}
 	if rep.Failed() {
-		return rep, &ATAError{Status: rep.CmdStatus, Err: rep.FeatureErr}
+		return rep, &ATAError{Device: DeviceName(t.Shelf, t.Slot), Command: arg.CmdStatus, LBA: arg.Address(), Status: rep.CmdStatus, Err: rep.FeatureErr}
 	}
 	return rep, nil
 }

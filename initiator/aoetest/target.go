@@ -28,6 +28,11 @@ type Target struct {
 	Serial  string
 	// Silent makes the target ignore everything.
 	Silent bool
+	// Disk, when not nil, is the disk's content (Sectors*512 bytes): READ
+	// and WRITE use it (else reads return zeros and writes are dropped).
+	// ReadOnly makes writes fail with ABRT, as vblade -r does.
+	Disk     []byte
+	ReadOnly bool
 
 	// SMART makes IDENTIFY claim SMART support and answers SMART commands
 	// (vblade does neither).
@@ -186,11 +191,30 @@ func (t *Target) ata(arg *initiator.ATAArg, rep *initiator.Frame) *initiator.ATA
 			return &out
 		}
 		out.Data = make([]byte, 512*int(arg.SectorCount))
+		t.mu.Lock()
+		if t.Disk != nil {
+			copy(out.Data, t.Disk[lba*512:])
+		}
+		t.mu.Unlock()
 	case initiator.ATAWriteSectors, initiator.ATAWriteSectorsExt:
 		if len(arg.Data) < 512*int(arg.SectorCount) {
 			rep.Error, rep.Err = true, initiator.ErrBadArgument
 			return arg
 		}
+		lba := arg.Address()
+		if t.ReadOnly || lba+uint64(arg.SectorCount) > t.Sectors {
+			out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+			if !t.ReadOnly {
+				out.FeatureErr = initiator.ATAErrIDNF
+			}
+			return &out
+		}
+		t.mu.Lock()
+		if t.Disk != nil {
+			copy(t.Disk[lba*512:], arg.Data[:512*int(arg.SectorCount)])
+		}
+		t.mu.Unlock()
+	case initiator.ATAFlushCache, initiator.ATAFlushCacheExt:
 	case initiator.ATASmart:
 		if !t.SMART || arg.LBA[1] != 0x4f || arg.LBA[2] != 0xc2 {
 			out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr

@@ -1,0 +1,126 @@
+package cmd
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/blockio"
+	"github.com/goaoe/aoe/sysfs"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+// diskOptions are the flags of the commands that move data (read, write,
+// bench, nbd).
+type diskOptions struct {
+	*globalOptions
+	ifaces   []string
+	timeout  time.Duration
+	deadline time.Duration
+	progress bool
+	force    bool
+	reserve  bool
+	// inUse returns a *sysfs.InUseError when the local driver's device is
+	// in use; it defaults to the flush command's check (sysfs.Host.InUse).
+	inUse func(cmd *cobra.Command, dev string) error
+}
+
+func (o *diskOptions) addFlags(cmd *cobra.Command, write bool) {
+	f := cmd.Flags()
+	f.StringSliceVarP(&o.ifaces, "interface", "i", nil, "interfaces to use (comma separated or repeated)")
+	f.DurationVar(&o.timeout, "timeout", 3*time.Second, "how long to wait for the target to answer the Query Config")
+	f.DurationVar(&o.deadline, "deadline", 60*time.Second, "how long a request may go unanswered on every path before the I/O fails (the driver's aoe_deadsecs)")
+	if write {
+		f.BoolVar(&o.force, "force", false, "write even when the device is in use on this host or reserved for other hosts")
+		f.BoolVar(&o.reserve, "reserve", false, "reserve the target for this host while writing, and release it after")
+	}
+	if o.inUse == nil {
+		o.inUse = o.driverInUse
+	}
+}
+
+// driverInUse is flush's in-use check of the kernel driver's device dev
+// (open, mounted, held); nil when the driver does not have it.
+func (o *diskOptions) driverInUse(cmd *cobra.Command, dev string) error {
+	h := o.host(cmd)
+	fs, err := sysfs.NewFS(h.Sys)
+	if err != nil {
+		return nil
+	}
+	d, err := fs.Device(dev)
+	if err != nil {
+		return nil
+	}
+	return h.InUse(d)
+}
+
+// open finds dev on the wire and opens it over all its paths; close
+// closes the disk and the clients.
+func (o *diskOptions) open(cmd *cobra.Command, dev string) (t *blockio.Target, closeAll func() error, err error) {
+	a, err := addressArg(dev)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := o.openGroup(cmd, o.ifaces)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err = blockio.Open(cmd.Context(), g, a.Shelf, a.Slot, o.timeout, initiator.DiskOptions{Deadline: o.deadline})
+	if err != nil {
+		g.Close()
+		return nil, nil, diskError(err)
+	}
+	var once sync.Once
+	return t, func() error {
+		once.Do(func() {
+			err = diskError(t.Close())
+			g.Close()
+		})
+		return err
+	}, nil
+}
+
+// guard checks that writing to t is allowed, and takes the reservation
+// with --reserve; release undoes it.
+func (o *diskOptions) guard(cmd *cobra.Command, t *blockio.Target) (release func() error, err error) {
+	g := blockio.WriteGuard{Force: o.force, InUse: func(dev string) error { return o.inUse(cmd, dev) }}
+	if err := g.CheckWrite(cmd.Context(), t); err != nil {
+		return nil, err
+	}
+	if !o.reserve {
+		return func() error { return nil }, nil
+	}
+	return blockio.Reserve(cmd.Context(), t)
+}
+
+// diskError gives the data path's errors their exit codes.
+func diskError(err error) error {
+	if errors.Is(err, initiator.ErrDeadline) {
+		return kindErrorf(ErrTimeout, "%v", err)
+	}
+	return err
+}
+
+// showProgress reports whether progress goes to stderr: when it is a
+// terminal, or when --progress forces it.
+func (o *diskOptions) showProgress() bool {
+	if o.progress {
+		return true
+	}
+	f, ok := o.env.Stderr.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+func (o *diskOptions) newProgress(label string, total int64) *blockio.Progress {
+	if !o.showProgress() {
+		return nil
+	}
+	return blockio.NewProgress(o.stderr(), label, total)
+}

@@ -1,0 +1,392 @@
+package initiator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// SectorSize is the ATA sector size AoE targets use.
+const SectorSize = 512
+
+// ATAFlushCacheExt is FLUSH CACHE EXT, the LBA48 form of FLUSH CACHE.
+const ATAFlushCacheExt = 0xea
+
+// Errors of the data path.
+var (
+	// ErrDeadline is returned when a request got no reply on any path
+	// within DiskOptions.Deadline (the driver's aoe_deadsecs): the target
+	// is gone or unreachable.
+	ErrDeadline = errors.New("aoe: target did not answer before the deadline")
+	// ErrNoPaths is returned by OpenDisk when it is given no path.
+	ErrNoPaths = errors.New("aoe: no path to the target")
+	// ErrDiskClosed is returned by I/O on a closed Disk.
+	ErrDiskClosed = errors.New("aoe: disk closed")
+)
+
+// DiskPath is one way to a target: a client (local interface) and the
+// target's MAC there, with the target's Query Config reply on that path.
+type DiskPath struct {
+	Client *Client
+	MAC    net.HardwareAddr
+	Config *ConfigArg
+}
+
+// DiskOptions tune a Disk; the zero value gives the defaults.
+type DiskOptions struct {
+	// Deadline is how long a request may go unanswered on every path
+	// before the I/O fails with ErrDeadline (default 60s, the driver's
+	// aoe_deadsecs).
+	Deadline time.Duration
+	// MinRTO and MaxRTO bound the retransmission timeout computed from
+	// each path's round-trip times (default 5ms and 2s); InitialRTO is
+	// used before the first sample (default 200ms).
+	MinRTO, MaxRTO, InitialRTO time.Duration
+	// Window, when positive, replaces each target's buffer count as the
+	// bound of the frames outstanding to it.
+	Window int
+	// MaxSectors, when positive, caps the sectors per frame (tests).
+	MaxSectors int
+}
+
+func (o DiskOptions) withDefaults() DiskOptions {
+	if o.Deadline <= 0 {
+		o.Deadline = 60 * time.Second
+	}
+	if o.MinRTO <= 0 {
+		o.MinRTO = 5 * time.Millisecond
+	}
+	if o.MaxRTO <= 0 {
+		o.MaxRTO = 2 * time.Second
+	}
+	if o.InitialRTO <= 0 {
+		o.InitialRTO = 200 * time.Millisecond
+	}
+	return o
+}
+
+// Disk reads and writes an AoE target's sectors from userspace, over all
+// its paths: it implements io.ReaderAt and io.WriterAt at any offset and
+// length (unaligned writes read the edge sectors first). Each I/O is cut
+// into ATA frames of as many sectors as the chosen path carries; at most
+// each target's buffer count of frames are outstanding to it at once,
+// spread over its paths; lost frames are sent again, on another path when
+// one has stopped answering, after a timeout computed from that path's
+// round-trip times, until the deadline. Every reply is matched by tag,
+// source MAC, address and command, and a reply shorter than asked is
+// dropped, so no data lands in the wrong buffer. Safe for concurrent use.
+type Disk struct {
+	name    string
+	shelf   uint16
+	slot    uint8
+	id      Identity
+	size    int64
+	opts    DiskOptions
+	paths   []*diskPath
+	targets []*diskTarget
+	ctx     context.Context
+	cancel  context.CancelFunc
+	rmw     sync.Mutex // serializes read-modify-write of edge sectors
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced when a slot frees or a path changes
+	dirty   bool          // written since the last flush
+	noFlush bool          // the target aborted FLUSH CACHE
+	closed  bool
+}
+
+// diskTarget is one target MAC with its window.
+type diskTarget struct {
+	mac    net.HardwareAddr
+	window int
+	out    int // frames outstanding
+}
+
+// OpenDisk opens shelf.slot over the given paths: it asks for the disk's
+// IDENTIFY data on the first path that answers and takes its size and
+// LBA48 support from it.
+//
+// It fails with ErrNoPaths without paths, with an *ATAError or an
+// ErrorCode when the target refuses IDENTIFY, with an error wrapping
+// ErrDeadline when no path answers within the deadline, or with ctx's
+// error.
+func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, opts DiskOptions) (*Disk, error) {
+	if len(paths) == 0 {
+		return nil, ErrNoPaths
+	}
+	opts = opts.withDefaults()
+	d := &Disk{name: DeviceName(shelf, slot), shelf: shelf, slot: slot, opts: opts, changed: make(chan struct{})}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	byMAC := map[string]*diskTarget{}
+	for _, p := range paths {
+		t, ok := byMAC[string(p.MAC)]
+		if !ok {
+			w := int(p.Config.BufferCount)
+			if opts.Window > 0 {
+				w = opts.Window
+			}
+			t = &diskTarget{mac: p.MAC, window: max(w, 1)}
+			byMAC[string(p.MAC)] = t
+			d.targets = append(d.targets, t)
+		}
+		d.paths = append(d.paths, newDiskPath(p, t, opts))
+	}
+	// Room for every target's window of full frames, twice, on each
+	// client's socket (best effort: a smaller buffer only costs
+	// retransmissions).
+	need := map[*Client]int{}
+	for _, p := range d.paths {
+		need[p.client] += 2 * p.target.window * (p.maxSectors*SectorSize + HeaderLen + ataArgLen)
+	}
+	for c, n := range need {
+		if n > ReceiveBuffer { // NewClient asked for ReceiveBuffer already
+			_ = c.SetReadBuffer(n)
+		}
+	}
+	buf := make([]byte, SectorSize)
+	if err := d.do(ctx, &op{cmd: ATAIdentify, buf: buf}); err != nil {
+		d.cancel()
+		return nil, err
+	}
+	id, err := ParseIdentify(buf)
+	if err != nil {
+		d.cancel()
+		return nil, err
+	}
+	d.id = id
+	d.size = int64(id.Sectors()) * SectorSize
+	return d, nil
+}
+
+// Name returns "eSHELF.SLOT".
+func (d *Disk) Name() string { return d.name }
+
+// Size returns the disk's size in bytes.
+func (d *Disk) Size() int64 { return d.size }
+
+// Identity returns the disk's IDENTIFY data.
+func (d *Disk) Identity() Identity { return d.id }
+
+// Close flushes the target's cache if the disk was written since the last
+// Sync, and stops the disk (I/O under way fails with ErrDiskClosed). It
+// does not close the clients. It returns the flush's error.
+func (d *Disk) Close() error {
+	d.mu.Lock()
+	dirty, closed := d.dirty, d.closed
+	d.mu.Unlock()
+	var err error
+	if dirty && !closed {
+		err = d.Sync()
+	}
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.cancel()
+	return err
+}
+
+// ReadAt reads len(p) bytes at off (io.ReaderAt). It returns io.EOF when
+// off+len(p) passes the end of the disk, with the bytes before it read; an
+// *ATAError, an ErrorCode, or an error wrapping ErrDeadline on failure.
+func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
+	return d.ReadAtContext(d.ctx, p, off)
+}
+
+// ReadAtContext is ReadAt with a context that can cancel it.
+func (d *Disk) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("aoe: %s: negative offset %d", d.name, off)
+	}
+	if off >= d.size {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	var eof error
+	if rest := d.size - off; int64(len(p)) > rest {
+		p, eof = p[:rest], io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	first := off / SectorSize
+	last := (off + int64(len(p)) + SectorSize - 1) / SectorSize
+	if off%SectorSize == 0 && len(p)%SectorSize == 0 {
+		if err := d.transfer(ctx, uint64(first), p, false); err != nil {
+			return 0, err
+		}
+		return len(p), eof
+	}
+	buf := make([]byte, (last-first)*SectorSize)
+	if err := d.transfer(ctx, uint64(first), buf, false); err != nil {
+		return 0, err
+	}
+	return copy(p, buf[off-first*SectorSize:]), eof
+}
+
+// WriteAt writes p at off (io.WriterAt). Writes past the end of the disk
+// fail with an error wrapping io.ErrShortWrite, writing nothing. Failures
+// are as for ReadAt.
+func (d *Disk) WriteAt(p []byte, off int64) (int, error) {
+	return d.WriteAtContext(d.ctx, p, off)
+}
+
+// WriteAtContext is WriteAt with a context that can cancel it.
+func (d *Disk) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(p)) > d.size {
+		return 0, fmt.Errorf("aoe: %s: write of %d bytes at %d passes the end (%d bytes): %w", d.name, len(p), off, d.size, io.ErrShortWrite)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	d.mu.Lock()
+	d.dirty = true
+	d.mu.Unlock()
+	if off%SectorSize == 0 && len(p)%SectorSize == 0 {
+		if err := d.transfer(ctx, uint64(off/SectorSize), p, true); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	// Read-modify-write of the edge sectors.
+	d.rmw.Lock()
+	defer d.rmw.Unlock()
+	first := off / SectorSize
+	last := (off + int64(len(p)) + SectorSize - 1) / SectorSize
+	buf := make([]byte, (last-first)*SectorSize)
+	if err := d.transfer(ctx, uint64(first), buf[:SectorSize], false); err != nil {
+		return 0, err
+	}
+	if last-1 > first {
+		if err := d.transfer(ctx, uint64(last-1), buf[len(buf)-SectorSize:], false); err != nil {
+			return 0, err
+		}
+	}
+	copy(buf[off-first*SectorSize:], p)
+	if err := d.transfer(ctx, uint64(first), buf, true); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Sync sends FLUSH CACHE (EXT when the disk has LBA48) to every target
+// MAC, so that what was written is on stable storage. A target that aborts
+// FLUSH CACHE does not implement it (vblade 25, which claims it in its
+// IDENTIFY data, aborts it; its -s flag makes every write synchronous
+// instead): Sync then returns nil, stops sending it, and FlushUnsupported
+// reports it. Failures are as for ReadAt.
+func (d *Disk) Sync() error {
+	cmd := uint8(ATAFlushCache)
+	if d.id.LBA48 {
+		cmd = ATAFlushCacheExt
+	}
+	d.mu.Lock()
+	d.dirty = false
+	unsupported := d.noFlush
+	d.mu.Unlock()
+	if unsupported {
+		return nil
+	}
+	flushed := 0
+	for _, t := range d.targets {
+		d.mu.Lock()
+		gone := d.allGoneLocked(t)
+		d.mu.Unlock()
+		if gone != nil && (flushed > 0 || t != d.targets[len(d.targets)-1]) {
+			continue // this target MAC is unreachable; another one serves the disk
+		}
+		flushed++
+		err := d.do(d.ctx, &op{cmd: cmd, target: t})
+		var ae *ATAError
+		if errors.As(err, &ae) && ae.Aborted() {
+			d.mu.Lock()
+			d.noFlush = true
+			d.mu.Unlock()
+			return nil
+		}
+		if err != nil {
+			d.mu.Lock()
+			d.dirty = true
+			d.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// FlushUnsupported reports whether the target aborted FLUSH CACHE.
+func (d *Disk) FlushUnsupported() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.noFlush
+}
+
+// transfer reads (or writes) buf at sector lba, cutting it into frames
+// issued concurrently within the targets' windows.
+func (d *Disk) transfer(ctx context.Context, lba uint64, buf []byte, write bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
+	for len(buf) > 0 && ctx.Err() == nil {
+		p, err := d.acquire(ctx, nil)
+		if err != nil {
+			fail(err)
+			break
+		}
+		n := min(len(buf)/SectorSize, p.maxSectors)
+		o := &op{lba: lba, buf: buf[:n*SectorSize], write: write, path: p}
+		if write {
+			o.cmd = ATAWriteSectors
+		} else {
+			o.cmd = ATAReadSectors
+		}
+		buf, lba = buf[n*SectorSize:], lba+uint64(n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.run(ctx, o); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		// The caller's context ended (ours is only canceled after it, or
+		// by fail).
+		firstErr = ctx.Err()
+	}
+	if firstErr == nil {
+		return nil
+	}
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed && errors.Is(firstErr, context.Canceled) {
+		return ErrDiskClosed
+	}
+	return firstErr
+}
+
+// do runs one op that needs no splitting (IDENTIFY, FLUSH), taking a slot.
+func (d *Disk) do(ctx context.Context, o *op) error {
+	p, err := d.acquire(ctx, o.target)
+	if err != nil {
+		return err
+	}
+	o.path = p
+	return d.run(ctx, o)
+}
+
+// Address returns the disk's shelf and slot.
+func (d *Disk) Address() (uint16, uint8) { return d.shelf, d.slot }

@@ -1,0 +1,187 @@
+package blockio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/goaoe/aoe/initiator"
+)
+
+// BenchOptions tune Bench.
+type BenchOptions struct {
+	// Duration of each test (default 5s).
+	Duration time.Duration
+	// Write adds the write tests. They write back data just read from the
+	// same place, so the disk's content is unchanged when nobody else
+	// writes to it meanwhile.
+	Write bool
+	// Span bounds the region of the disk used (default: all of it for
+	// reads; at most 64 MiB, held in memory, for writes).
+	Span int64
+}
+
+// BenchResult is one test's figures.
+type BenchResult struct {
+	Test       string  `json:"test"` // "seq-read", "rand-read", "seq-write", "rand-write"
+	BlockSize  int     `json:"block_size"`
+	QueueDepth int     `json:"queue_depth"`
+	Ops        int64   `json:"ops"`
+	Bytes      int64   `json:"bytes"`
+	Seconds    float64 `json:"seconds"`
+	MBps       float64 `json:"mb_per_s"` // 10^6 bytes per second
+	IOPS       float64 `json:"iops"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	Maxms      float64 `json:"max_ms"`
+	// Paths are the per-path counters during the test (its frames and
+	// bytes; MBps computed from them).
+	Paths []BenchPath `json:"paths,omitempty"`
+}
+
+// BenchPath is one path's share of a test.
+type BenchPath struct {
+	initiator.PathStats
+	MBps float64 `json:"mb_per_s"`
+}
+
+// Benchable is what Bench measures: a disk with per-path counters.
+type Benchable interface {
+	io.ReaderAt
+	io.WriterAt
+	Size() int64
+	PathStats() []initiator.PathStats
+	ResetStats()
+}
+
+const seqBlock = 1 << 20
+
+// Bench measures d: sequential reads of 1 MiB blocks (queue depth 4),
+// random 4 KiB reads at queue depths 1 and 32, and with Write the same
+// for writes. Each test runs for Duration; progress, when set, is called
+// before each.
+func Bench(ctx context.Context, d Benchable, opts BenchOptions, progress func(test string, qd int)) ([]BenchResult, error) {
+	if opts.Duration <= 0 {
+		opts.Duration = 5 * time.Second
+	}
+	span := d.Size()
+	if opts.Span > 0 {
+		span = min(span, opts.Span)
+	}
+	type test struct {
+		name  string
+		block int
+		qd    int
+		write bool
+		rand  bool
+	}
+	tests := []test{{"seq-read", seqBlock, 4, false, false}, {"rand-read", 4096, 1, false, true}, {"rand-read", 4096, 32, false, true}}
+	var saved []byte
+	if opts.Write {
+		tests = append(tests, test{"seq-write", seqBlock, 4, true, false}, test{"rand-write", 4096, 1, true, true}, test{"rand-write", 4096, 32, true, true})
+		wspan := min(span, 64<<20) / seqBlock * seqBlock
+		if wspan == 0 {
+			wspan = min(span, 64<<20) / 4096 * 4096
+		}
+		saved = make([]byte, wspan)
+		if _, err := readAt(ctx, d, saved, 0); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+	}
+	var out []BenchResult
+	for _, t := range tests {
+		if progress != nil {
+			progress(t.name, t.qd)
+		}
+		s := span
+		if t.write {
+			s = int64(len(saved))
+		}
+		r, err := runBench(ctx, d, t.name, t.block, t.qd, t.write, t.rand, s, saved, opts.Duration)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// runBench runs one test with qd workers.
+func runBench(ctx context.Context, d Benchable, name string, block, qd int, write, random bool, span int64, saved []byte, dur time.Duration) (BenchResult, error) {
+	blocks := span / int64(block)
+	if blocks == 0 {
+		return BenchResult{}, errors.New("the disk is smaller than a block")
+	}
+	d.ResetStats()
+	var (
+		mu    sync.Mutex
+		lat   []time.Duration
+		next  int64
+		first error
+	)
+	ctx, cancel := context.WithTimeout(ctx, dur)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range qd {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			buf := make([]byte, block)
+			var mine []time.Duration
+			defer func() { mu.Lock(); lat = append(lat, mine...); mu.Unlock() }()
+			for ctx.Err() == nil {
+				var b int64
+				if random {
+					b = rng.Int64N(blocks)
+				} else {
+					mu.Lock()
+					b = next % blocks
+					next++
+					mu.Unlock()
+				}
+				off := b * int64(block)
+				t0 := time.Now()
+				var err error
+				if write {
+					_, err = writeAt(context.Background(), d, saved[off:off+int64(block)], off)
+				} else {
+					_, err = readAt(context.Background(), d, buf, off)
+				}
+				if err != nil && !errors.Is(err, io.EOF) {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					cancel()
+					return
+				}
+				mine = append(mine, time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	if first != nil {
+		return BenchResult{}, first
+	}
+	r := BenchResult{Test: name, BlockSize: block, QueueDepth: qd, Ops: int64(len(lat)), Seconds: el}
+	r.Bytes = r.Ops * int64(block)
+	r.MBps = float64(r.Bytes) / el / 1e6
+	r.IOPS = float64(r.Ops) / el
+	slices.Sort(lat)
+	if n := len(lat); n > 0 {
+		ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+		r.P50ms, r.P99ms, r.Maxms = ms(lat[n/2]), ms(lat[min(n-1, n*99/100)]), ms(lat[n-1])
+	}
+	for _, p := range d.PathStats() {
+		r.Paths = append(r.Paths, BenchPath{PathStats: p, MBps: float64(p.Bytes) / el / 1e6})
+	}
+	return r, nil
+}

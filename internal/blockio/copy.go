@@ -1,0 +1,212 @@
+package blockio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ChunkSize is the size of the I/Os a copy issues; each is cut into frames
+// that fill the target's window.
+const ChunkSize = 8 << 20
+
+// Progress prints a one-line progress report (bytes, rate, ETA) on a
+// terminal, rewritten in place twice a second. A nil *Progress prints
+// nothing.
+type Progress struct {
+	w     io.Writer
+	label string
+	total int64
+	done  atomic.Int64
+	start time.Time
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// NewProgress starts a progress line on w for total bytes (0: unknown).
+func NewProgress(w io.Writer, label string, total int64) *Progress {
+	p := &Progress{w: w, label: label, total: total, start: time.Now(), stop: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				p.print("\r")
+			case <-p.stop:
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// Add counts n bytes done.
+func (p *Progress) Add(n int64) {
+	if p != nil {
+		p.done.Add(n)
+	}
+}
+
+// Finish prints the final line and stops.
+func (p *Progress) Finish() {
+	if p == nil {
+		return
+	}
+	close(p.stop)
+	p.wg.Wait()
+	p.print("\r")
+	fmt.Fprintln(p.w)
+}
+
+func (p *Progress) print(prefix string) {
+	done := p.done.Load()
+	el := time.Since(p.start).Seconds()
+	rate := 0.0
+	if el > 0 {
+		rate = float64(done) / el
+	}
+	line := fmt.Sprintf("%s: %s", p.label, FormatBytes(done))
+	if p.total > 0 {
+		line += fmt.Sprintf(" of %s (%d%%)", FormatBytes(p.total), done*100/p.total)
+	}
+	line += fmt.Sprintf(", %.1f MB/s", rate/1e6)
+	if p.total > 0 && rate > 0 && done < p.total {
+		eta := time.Duration(float64(p.total-done) / rate * float64(time.Second)).Round(time.Second)
+		line += fmt.Sprintf(", ETA %v", eta)
+	}
+	fmt.Fprintf(p.w, "%s%-72s", prefix, line)
+}
+
+// FormatBytes prints a byte count with a binary unit.
+func FormatBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// ReadTo copies length bytes of d from off to w, reading the next chunk
+// while the previous one is written. It returns the bytes written and the
+// first error (of d or of w).
+func ReadTo(ctx context.Context, d io.ReaderAt, off, length int64, w io.Writer, p *Progress) (int64, error) {
+	type chunk struct {
+		b   []byte
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan chunk, 2)
+	go func() {
+		defer close(ch)
+		for pos := off; pos < off+length; pos += ChunkSize {
+			b := make([]byte, min(ChunkSize, off+length-pos))
+			n, err := readAt(ctx, d, b, pos)
+			if errors.Is(err, io.EOF) && n == len(b) {
+				err = nil
+			}
+			select {
+			case ch <- chunk{b[:n], err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var total int64
+	for c := range ch {
+		n, err := w.Write(c.b)
+		total += int64(n)
+		p.Add(int64(n))
+		if err != nil {
+			return total, err
+		}
+		if c.err != nil {
+			return total, c.err
+		}
+	}
+	return total, ctx.Err()
+}
+
+type contextReaderAt interface {
+	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
+}
+
+type contextWriterAt interface {
+	WriteAtContext(ctx context.Context, p []byte, off int64) (int, error)
+}
+
+func readAt(ctx context.Context, d io.ReaderAt, b []byte, off int64) (int, error) {
+	if c, ok := d.(contextReaderAt); ok {
+		return c.ReadAtContext(ctx, b, off)
+	}
+	return d.ReadAt(b, off)
+}
+
+func writeAt(ctx context.Context, d io.WriterAt, b []byte, off int64) (int, error) {
+	if c, ok := d.(contextWriterAt); ok {
+		return c.WriteAtContext(ctx, b, off)
+	}
+	return d.WriteAt(b, off)
+}
+
+// WriteFrom copies r to d at off until r ends, reading the next chunk
+// while the previous one is written. It returns the bytes written.
+func WriteFrom(ctx context.Context, d io.WriterAt, off int64, r io.Reader, p *Progress) (int64, error) {
+	type chunk struct {
+		b   []byte
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan chunk, 2)
+	go func() {
+		defer close(ch)
+		for {
+			b := make([]byte, ChunkSize)
+			n, err := io.ReadFull(r, b)
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				err = io.EOF
+			}
+			select {
+			case ch <- chunk{b[:n], err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var total int64
+	for c := range ch {
+		if len(c.b) > 0 {
+			n, err := writeAt(ctx, d, c.b, off+total)
+			total += int64(n)
+			p.Add(int64(n))
+			if err != nil {
+				return total, err
+			}
+		}
+		if errors.Is(c.err, io.EOF) {
+			return total, nil
+		}
+		if c.err != nil {
+			return total, fmt.Errorf("reading the input: %w", c.err)
+		}
+	}
+	return total, ctx.Err()
+}

@@ -1,0 +1,227 @@
+package blockio_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/aoelab"
+	"github.com/goaoe/aoe/internal/blockio"
+)
+
+// randomImage makes an image of size bytes of random content.
+func randomImage(t testing.TB, lab *aoelab.Lab, size int64) string {
+	t.Helper()
+	img := lab.Image(size)
+	f, err := os.OpenFile(img, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.CopyN(f, rand.Reader, size); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func fileSum(t testing.TB, path string, off, n int64) [32]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, off, n)); err != nil {
+		t.Fatal(err)
+	}
+	var s [32]byte
+	copy(s[:], h.Sum(nil))
+	return s
+}
+
+// open opens shelf.slot from namespace ns over the named interfaces.
+func open(t testing.TB, lab *aoelab.Lab, ns string, shelf uint16, slot uint8, opts initiator.DiskOptions, names ...string) *blockio.Target {
+	t.Helper()
+	var clients []*initiator.Client
+	lab.Do(ns, func() {
+		for _, n := range names {
+			c, err := initiator.NewClient(n)
+			if err != nil {
+				t.Fatalf("listen %s: %v", n, err)
+			}
+			t.Cleanup(func() { c.Close() })
+			clients = append(clients, c)
+		}
+	})
+	tg, err := blockio.Open(context.Background(), initiator.NewGroup(clients...), shelf, slot, 3*time.Second, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tg.Close() })
+	return tg
+}
+
+// readSum reads n bytes at off through the disk and returns their sha256
+// and the rate in MB/s.
+func readSum(t testing.TB, d io.ReaderAt, off, n int64) ([32]byte, float64) {
+	t.Helper()
+	h := sha256.New()
+	start := time.Now()
+	if _, err := blockio.ReadTo(context.Background(), d, off, n, h, nil); err != nil {
+		t.Fatal(err)
+	}
+	var s [32]byte
+	copy(s[:], h.Sum(nil))
+	return s, float64(n) / time.Since(start).Seconds() / 1e6
+}
+
+// TestVbladeMTUs reads and writes a real vblade target over a 1500-byte
+// path, a jumbo (9000) path, and both at once (two vblade processes
+// exporting one image: multipath).
+func TestVbladeMTUs(t *testing.T) {
+	lab := aoelab.NewLab(t)
+	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
+	lab.Veth(tgt, "t0", ini, "i0", 1500)
+	lab.Veth(tgt, "t1", ini, "i1", 9000)
+	const size = 64 << 20
+	img := randomImage(t, lab, size)
+	lab.Vblade(tgt, "t0", 1, 2, img)
+	lab.Vblade(tgt, "t1", 1, 2, img)
+	want := fileSum(t, img, 0, size)
+	for _, tc := range []struct {
+		name    string
+		ifaces  []string
+		sectors []int
+	}{
+		{"1500", []string{"i0"}, []int{2}},
+		{"9000", []string{"i1"}, []int{17}},
+		{"multipath", []string{"i0", "i1"}, []int{2, 17}},
+	} {
+		d := open(t, lab, ini, 1, 2, initiator.DiskOptions{}, tc.ifaces...)
+		st := d.PathStats()
+		if len(st) != len(tc.sectors) {
+			t.Fatalf("%s: paths %+v", tc.name, st)
+		}
+		for i, s := range st {
+			if s.Sectors != tc.sectors[i] || s.Window != 16 {
+				t.Errorf("%s: path %d: %d sectors per frame, window %d", tc.name, i, s.Sectors, s.Window)
+			}
+		}
+		got, rate := readSum(t, d, 0, size)
+		if got != want {
+			t.Errorf("%s: read differs from the image", tc.name)
+		}
+		t.Logf("%s: read %d MiB at %.1f MB/s; paths %+v", tc.name, size>>20, rate, d.PathStats())
+		// An unaligned write, read back through the disk and the file.
+		p := make([]byte, 3<<20+123)
+		rand.Read(p)
+		off := int64(5<<20 + 777)
+		if _, err := d.WriteAt(p, off); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Sync(); err != nil {
+			t.Fatalf("%s: flush: %v", tc.name, err)
+		}
+		back := make([]byte, len(p))
+		if _, err := d.ReadAt(back, off); err != nil || !bytes.Equal(back, p) {
+			t.Errorf("%s: read back differs (%v)", tc.name, err)
+		}
+		if fileSum(t, img, off, int64(len(p))) != sha256.Sum256(p) {
+			t.Errorf("%s: the image does not hold what was written", tc.name)
+		}
+		want = fileSum(t, img, 0, size)
+	}
+}
+
+// TestVbladeFaults: 10% frame loss each way on both paths of a multipath
+// target, one path going down in the middle; a 256 MiB read and a write
+// read back are exact; then the target dies and the I/O fails after the
+// deadline.
+func TestVbladeFaults(t *testing.T) {
+	lab := aoelab.NewLab(t)
+	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
+	lab.Veth(tgt, "t0", ini, "i0", 9000)
+	lab.Veth(tgt, "t1", ini, "i1", 9000)
+	const size = 256 << 20
+	img := randomImage(t, lab, size)
+	v0 := lab.Vblade(tgt, "t0", 1, 2, img)
+	v1 := lab.Vblade(tgt, "t1", 1, 2, img)
+	want := fileSum(t, img, 0, size)
+	d := open(t, lab, ini, 1, 2, initiator.DiskOptions{Deadline: 3 * time.Second, MinRTO: 2 * time.Millisecond}, "i0", "i1")
+	for _, l := range [][2]string{{ini, "i0"}, {ini, "i1"}, {tgt, "t0"}, {tgt, "t1"}} {
+		lab.Loss(l[0], l[1], 10)
+	}
+	// i1 goes down after a second.
+	timer := time.AfterFunc(time.Second, func() { lab.Run("ip", "-n", ini, "link", "set", "i1", "down") })
+	defer timer.Stop()
+	got, rate := readSum(t, d, 0, size)
+	if got != want {
+		t.Fatal("read under loss differs from the image")
+	}
+	st := map[string]initiator.PathStats{}
+	for _, s := range d.PathStats() {
+		st[s.Interface] = s
+	}
+	t.Logf("256 MiB under 10%% loss each way, i1 down after 1s: %.1f MB/s; paths %+v", rate, st)
+	if !st["i1"].Dead || st["i0"].Retransmits == 0 || st["i0"].Dead {
+		t.Errorf("expected retransmissions on i0 and i1 dead: %+v", st)
+	}
+	// Write then read back, i1 still down, loss on.
+	p := make([]byte, 32<<20+5)
+	rand.Read(p)
+	off := int64(100<<20 + 3)
+	if _, err := d.WriteAt(p, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	back := make([]byte, len(p))
+	if _, err := d.ReadAt(back, off); err != nil || !bytes.Equal(back, p) {
+		t.Fatalf("read back under loss differs (%v)", err)
+	}
+	if fileSum(t, img, off, int64(len(p))) != sha256.Sum256(p) {
+		t.Error("the image does not hold what was written")
+	}
+	// The target dies: the I/O fails after the deadline.
+	v0.Process.Kill()
+	v1.Process.Kill()
+	start := time.Now()
+	_, err := d.ReadAt(make([]byte, 1<<20), 0)
+	el := time.Since(start)
+	if !errors.Is(err, initiator.ErrDeadline) || el < 3*time.Second || el > 10*time.Second {
+		t.Fatalf("after %v: %v", el, err)
+	}
+	if !strings.Contains(err.Error(), "e1.2") {
+		t.Errorf("error does not name the device: %v", err)
+	}
+	t.Logf("dead target: %v after %v", err, el.Round(time.Millisecond))
+}
+
+// TestVbladeReadOnly: vblade -r refuses writes; the error says so.
+func TestVbladeReadOnly(t *testing.T) {
+	lab := aoelab.NewLab(t)
+	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
+	lab.Veth(tgt, "t0", ini, "i0", 1500)
+	img := randomImage(t, lab, 1<<20)
+	lab.Vblade(tgt, "t0", 1, 2, img, "-r")
+	d := open(t, lab, ini, 1, 2, initiator.DiskOptions{Deadline: 5 * time.Second}, "i0")
+	_, err := d.WriteAt(make([]byte, 4096), 0)
+	var ae *initiator.ATAError
+	if !errors.As(err, &ae) || !ae.Aborted() || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("write to vblade -r: %v", err)
+	}
+	t.Log(err)
+	if got, _ := readSum(t, d, 0, 1<<20); got != fileSum(t, img, 0, 1<<20) {
+		t.Error("read differs")
+	}
+}

@@ -1,0 +1,188 @@
+// Package blockio is the data side of the aoe command: it opens an AoE
+// target as an initiator.Disk over every path that answers a Query Config,
+// guards writes (reserve list, the local driver's use of the device),
+// copies to and from a disk with progress, and measures a disk's speed.
+package blockio
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/goaoe/aoe/initiator"
+)
+
+// Errors of the package.
+var (
+	// ErrNotFound is returned by Open when no path answers.
+	ErrNotFound = errors.New("the target did not answer")
+	// ErrReserved is returned by CheckWrite when the target's reserve list
+	// names other hosts and not this one.
+	ErrReserved = errors.New("the target is reserved for other hosts")
+	// ErrInUse is returned by CheckWrite when the local aoe driver uses
+	// the device (open, mounted, held).
+	ErrInUse = errors.New("the device is in use on this host")
+)
+
+// Target is an opened disk with the paths it was found on.
+type Target struct {
+	*initiator.Disk
+	Paths []initiator.DiskPath
+}
+
+// Open finds shelf.slot on the group's interfaces with a Query Config
+// broadcast (within timeout) and opens it over every path that answered.
+//
+// It fails with an error wrapping ErrNotFound when nothing answers, and
+// otherwise as initiator.OpenDisk.
+func Open(ctx context.Context, g *initiator.Group, shelf uint16, slot uint8, timeout time.Duration, opts initiator.DiskOptions) (*Target, error) {
+	found, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: shelf, Slot: slot}, initiator.CollectOptions{Timeout: timeout}, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Paths in the group's interface order, then by MAC: the same order
+	// whatever order the answers came in.
+	order := map[string]int{}
+	for i, n := range g.Names() {
+		order[n] = i
+	}
+	slices.SortStableFunc(found, func(a, b initiator.ConfigReply) int {
+		if c := cmp.Compare(order[a.Interface.Name], order[b.Interface.Name]); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.Target.MAC, b.Target.MAC)
+	})
+	var paths []initiator.DiskPath
+	for _, r := range found {
+		if r.Err != nil {
+			continue
+		}
+		cfg := r.Config
+		paths = append(paths, initiator.DiskPath{Client: g.ClientFor(r.Interface.Name), MAC: r.Target.MAC, Config: &cfg})
+	}
+	name := initiator.DeviceName(shelf, slot)
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%s: %w on %s (see 'aoe discover --probe')", name, ErrNotFound, strings.Join(g.Names(), ", "))
+	}
+	d, err := initiator.OpenDisk(ctx, shelf, slot, paths, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Disk: d, Paths: paths}, nil
+}
+
+// WriteGuard says whether a write to a target may go ahead.
+type WriteGuard struct {
+	// Force skips every check.
+	Force bool
+	// InUse, when set, returns an error (a *sysfs.InUseError) when the
+	// local driver's device of this name is in use: flush's check.
+	InUse func(dev string) error
+}
+
+// CheckWrite refuses a write that would harm someone: it returns an error
+// wrapping ErrInUse when the local driver has the device open, mounted or
+// held, and one wrapping ErrReserved when a path's reserve list names
+// other hosts but not the MAC of the interface we reach it on.
+func (g WriteGuard) CheckWrite(ctx context.Context, t *Target) error {
+	if g.Force {
+		return nil
+	}
+	if g.InUse != nil {
+		if err := g.InUse(t.Name()); err != nil {
+			return fmt.Errorf("%w: %w; release it first, or use --force", ErrInUse, err)
+		}
+	}
+	for _, p := range t.Paths {
+		list, err := reserveList(ctx, p, t)
+		if err != nil {
+			return fmt.Errorf("%s: reading the reserve list at %s on %s: %w", t.Name(), p.MAC, p.Client.Interface().Name, err)
+		}
+		if len(list) > 0 && !containsMAC(list, p.Client.Interface().MAC) {
+			var macs []string
+			for _, m := range list {
+				macs = append(macs, m.String())
+			}
+			return fmt.Errorf("%s: %w (%s at %s); use --force to write anyway", t.Name(), ErrReserved, strings.Join(macs, ", "), p.MAC)
+		}
+	}
+	return nil
+}
+
+func (t *Target) target(p initiator.DiskPath) initiator.Target {
+	shelf, slot := t.Address()
+	return initiator.Target{MAC: p.MAC, Shelf: shelf, Slot: slot}
+}
+
+func reserveList(ctx context.Context, p initiator.DiskPath, t *Target) ([]net.HardwareAddr, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return p.Client.ReserveList(ctx, t.target(p))
+}
+
+// setReserve sets the reserve list of a path (empty: released).
+func setReserve(ctx context.Context, p initiator.DiskPath, t *Target, macs []net.HardwareAddr) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var err error
+	if len(macs) == 0 {
+		_, err = p.Client.Release(ctx, t.target(p), false)
+	} else {
+		_, err = p.Client.Reserve(ctx, t.target(p), macs, false)
+	}
+	return err
+}
+
+// Reserve sets every path's reserve list to this host's MACs (those of
+// the interfaces the paths use) and returns a function that puts back the
+// list each path had before (empty: released). It fails with
+// initiator.ErrTargetReserved when another host holds the reservation.
+func Reserve(ctx context.Context, t *Target) (release func() error, err error) {
+	var macs []net.HardwareAddr
+	for _, p := range t.Paths {
+		if m := p.Client.Interface().MAC; !containsMAC(macs, m) {
+			macs = append(macs, m)
+		}
+	}
+	type held struct {
+		path initiator.DiskPath
+		prev []net.HardwareAddr
+	}
+	var done []held
+	release = func() error {
+		var errs []error
+		for _, h := range done {
+			if err := setReserve(context.Background(), h.path, t, h.prev); err != nil {
+				errs = append(errs, fmt.Errorf("releasing %s at %s: %w", t.Name(), h.path.MAC, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, p := range t.Paths {
+		prev, err := reserveList(ctx, p, t)
+		if err == nil {
+			err = setReserve(ctx, p, t, macs)
+		}
+		if err != nil {
+			_ = release()
+			return nil, fmt.Errorf("reserving %s at %s on %s: %w", t.Name(), p.MAC, p.Client.Interface().Name, err)
+		}
+		done = append(done, held{p, prev})
+	}
+	return release, nil
+}
+
+func containsMAC(list []net.HardwareAddr, m net.HardwareAddr) bool {
+	for _, x := range list {
+		if bytes.Equal(x, m) {
+			return true
+		}
+	}
+	return false
+}
