@@ -8,11 +8,11 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/classic"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
@@ -159,6 +159,12 @@ func (o *cfgOptions) cfgQuery(cmd *cobra.Command, args []string) (initiator.Conf
 	if ccmd != initiator.ConfigRead && !cmd.Flags().Changed("string") {
 		return q, usageErrorf("-c %s needs -s STRING", o.command)
 	}
+	if ccmd == initiator.ConfigRead && cmd.Flags().Changed("string") {
+		return q, usageErrorf("-s goes with -c test, prefix, set or fset, not read")
+	}
+	if o.timeout <= 0 {
+		return q, usageErrorf("--timeout %v: must be positive", o.timeout)
+	}
 	return q, nil
 }
 
@@ -176,11 +182,16 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 	}
 	defer g.Close()
 	opts := initiator.CollectOptions{Timeout: o.timeout}
+	full := cmd.Flags().Changed("timeout")
+	if full {
+		opts.Quiet = o.timeout // a given --timeout is waited out: slow targets answer
+	}
 	if q.Command == initiator.ConfigSet || q.Command == initiator.ConfigForceSet {
 		opts.Resend = []time.Duration{} // a change is sent once
 	}
 	replies, err := g.QueryConfig(cmd.Context(), q, opts, nil)
-	if err != nil {
+	incomplete := errors.As(err, new(*initiator.IncompleteError))
+	if err != nil && !incomplete {
 		return err
 	}
 	sortConfigReplies(replies)
@@ -197,7 +208,13 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 			return err
 		}
 	}
-	return o.cfgOutcome(q, args, g.Names(), replies)
+	if incomplete {
+		return fmt.Errorf("%w; the list above is not complete", err)
+	}
+	if !full && len(replies) > 0 && (o.all || q.Command == initiator.ConfigTestPrefix) {
+		o.warnf("the search ended once no new target answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
+	}
+	return o.cfgOutcome(q, args, g.Names(), replies, full)
 }
 
 // refusal is a target's refusal of a config command; it wraps the AoE
@@ -211,8 +228,12 @@ func (e refusal) Error() string { return e.msg }
 func (e refusal) Unwrap() error { return e.code }
 
 // cfgOutcome is the error of aoe cfg: no answer, or the refusals.
-func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, replies []initiator.ConfigReply) error {
+func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, replies []initiator.ConfigReply, full bool) error {
 	on := strings.Join(names, ", ")
+	within := fmt.Sprintf("within %v", o.timeout)
+	if !full {
+		within = fmt.Sprintf("(the search ended after %v without an answer; --timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
+	}
 	switch {
 	case len(replies) > 0:
 	case q.Command == initiator.ConfigTest || q.Command == initiator.ConfigTestPrefix:
@@ -221,9 +242,9 @@ func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, r
 		}
 		return fmt.Errorf("%s did not answer on %s: its config string does not match %q (%s), or it is unreachable", args[0], on, o.str, o.command)
 	case o.all:
-		return fmt.Errorf("no target answered on %s within %v", on, o.timeout)
+		return fmt.Errorf("no target answered on %s %s", on, within)
 	default:
-		return fmt.Errorf("%s did not answer on %s within %v (see 'aoe discover --probe')", args[0], on, o.timeout)
+		return fmt.Errorf("%s did not answer on %s %s; see 'aoe discover --probe'", args[0], on, within)
 	}
 	var refused []error
 	for _, r := range replies {
@@ -253,24 +274,8 @@ func writeCfgTable(w io.Writer, answers []cfgAnswer) error {
 	return writeTable(w, []string{"DEVICE", "MAC", "IFACE", "CONFIG"}, rows, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft})
 }
 
-// escapeBytes shows untrusted bytes whole and safely: printable UTF-8 as it
-// is, a backslash as \\, and control bytes (tab included), non-printable
-// characters and bytes that are not UTF-8 as \xNN, one per byte.
-func escapeBytes(b []byte) string {
-	var s strings.Builder
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		switch {
-		case r == '\\':
-			s.WriteString(`\\`)
-		case r == utf8.RuneError && n <= 1, !unicode.IsPrint(r):
-			for _, c := range b[:n] {
-				fmt.Fprintf(&s, `\x%02x`, c)
-			}
-		default:
-			s.Write(b[:n])
-		}
-		b = b[n:]
-	}
-	return s.String()
-}
+// escapeBytes shows untrusted bytes whole and safely (safetext.Bytes):
+// printable UTF-8 as it is, a backslash as \\, and control bytes (tab
+// included), non-printable characters (bidi controls included) and bytes
+// that are not UTF-8 as \xNN, one per byte.
+func escapeBytes(b []byte) string { return safetext.Bytes(b) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
 )
 
@@ -101,11 +102,12 @@ func (o *aclOptions) commonFlags(cmd *cobra.Command, force string) {
 
 // aclPath is one path of the device and its list.
 type aclPath struct {
-	Device    string   `json:"device"`
-	MAC       string   `json:"mac"`
-	Interface string   `json:"interface"`
-	List      []string `json:"list"`
-	Error     string   `json:"error,omitempty"`
+	Device    string `json:"device"`
+	MAC       string `json:"mac"`
+	Interface string `json:"interface"`
+	// List is null when it could not be read (Error says why).
+	List  []string `json:"list"`
+	Error string   `json:"error,omitempty"`
 }
 
 // aclRun finds the device's paths and runs op on them (discover.Mask or
@@ -142,7 +144,8 @@ func (o *aclOptions) aclRun(cmd *cobra.Command, dev, what, empty string,
 			ap.Error = "reserved by another host"
 			failed = append(failed, fmt.Errorf("%w; --force takes it over", p.Err))
 		case p.Err != nil:
-			ap.Error = p.Err.Error()
+			// The list was not read: no list, never an empty one.
+			ap.List, ap.Error = nil, p.Err.Error()
 			failed = append(failed, fmt.Errorf("%s list of %s via %s on %s: %w", what, dev, ap.MAC, ap.Interface, p.Err))
 		}
 		out = append(out, ap)
@@ -185,13 +188,16 @@ func (o *aclOptions) writeACL(paths []aclPath, what, empty string) error {
 	w := o.stdout()
 	for _, p := range paths {
 		list := strings.Join(p.List, " ")
-		if list == "" {
+		switch {
+		case p.List == nil:
+			list = "unknown (not read: " + safetext.String(p.Error) + ")"
+		case list == "":
 			list = "(empty: " + empty + ")"
 		}
-		if p.Error != "" {
-			list += "  [" + p.Error + "]"
+		if p.Error != "" && p.List != nil {
+			list += "  [" + safetext.String(p.Error) + "]"
 		}
-		fmt.Fprintf(w, "%s via %s on %s: %s %s\n", p.Device, p.MAC, p.Interface, what, list)
+		fmt.Fprintf(w, "%s via %s on %s: %s %s\n", p.Device, p.MAC, safetext.String(p.Interface), what, list)
 	}
 	return nil
 }

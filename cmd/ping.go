@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -8,6 +10,8 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/discover"
+	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
 )
 
@@ -68,10 +72,17 @@ type pingReply struct {
 	MAC       string  `json:"mac"`
 	Interface string  `json:"interface"`
 	RTTms     float64 `json:"rtt_ms"`
+	// Error is the AoE error of a reply with the error flag (a refusal,
+	// not counted as answered).
+	Error string `json:"error,omitempty"`
 }
 
 func toPingReply(r discover.PingReply) pingReply {
-	return pingReply{Seq: r.Seq, MAC: r.Target.MAC.String(), Interface: r.Interface, RTTms: float64(r.RTT.Microseconds()) / 1000}
+	j := pingReply{Seq: r.Seq, MAC: r.Target.MAC.String(), Interface: r.Interface, RTTms: float64(r.RTT.Microseconds()) / 1000}
+	if r.Err != nil {
+		j.Error = r.Err.Error()
+	}
+	return j
 }
 
 // pingSummary is the statistics of a ping.
@@ -79,6 +90,7 @@ type pingSummary struct {
 	Device   string         `json:"device"`
 	Sent     int            `json:"sent"`
 	Answered int            `json:"answered"`
+	Refused  int            `json:"refused"`
 	Loss     float64        `json:"loss_percent"`
 	Replies  []pingReply    `json:"replies"`
 	MinMs    *float64       `json:"rtt_min_ms"`
@@ -89,17 +101,20 @@ type pingSummary struct {
 }
 
 func toPingSummary(dev string, res *discover.PingResult) pingSummary {
-	sum := pingSummary{Device: dev, Sent: res.Sent, Answered: res.Answered, Replies: []pingReply{}, paths: res.Paths}
+	sum := pingSummary{Device: dev, Sent: res.Sent, Answered: res.Answered, Refused: res.Refused, Replies: []pingReply{}, paths: res.Paths}
+	good := 0
+	lo, hi, total := math.Inf(1), 0.0, 0.0
 	for _, r := range res.Replies {
-		sum.Replies = append(sum.Replies, toPingReply(r))
+		j := toPingReply(r)
+		sum.Replies = append(sum.Replies, j)
+		if j.Error == "" {
+			good++
+			lo, hi, total = math.Min(lo, j.RTTms), math.Max(hi, j.RTTms), total+j.RTTms
+		}
 	}
 	sum.Loss = 100 * float64(sum.Sent-sum.Answered) / float64(max(sum.Sent, 1))
-	if len(sum.Replies) > 0 {
-		lo, hi, total := math.Inf(1), 0.0, 0.0
-		for _, r := range sum.Replies {
-			lo, hi, total = math.Min(lo, r.RTTms), math.Max(hi, r.RTTms), total+r.RTTms
-		}
-		avg := total / float64(len(sum.Replies))
+	if good > 0 {
+		avg := total / float64(good)
 		sum.MinMs, sum.AvgMs, sum.MaxMs = &lo, &avg, &hi
 	}
 	for _, id := range res.Identities {
@@ -134,9 +149,12 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 				writePingRound(o.stdout(), dev, seq, replies)
 			}
 		})
-	if err != nil {
+	if err != nil && !(errors.Is(err, context.Canceled) && res != nil) {
 		return err
 	}
+	// Interrupted (Ctrl-C): the statistics of the rounds done, as ping(8)
+	// prints them, then exit 130.
+	canceled := err
 	sum := toPingSummary(dev, res)
 	if o.json {
 		if err := writeJSON(o.stdout(), sum); err != nil {
@@ -144,6 +162,12 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 		}
 	} else {
 		writePingSummary(o.stdout(), sum, o.hex)
+	}
+	if canceled != nil {
+		return silentExit(ExitCanceled) // interrupted: the statistics say it all
+	}
+	if sum.Answered == 0 && sum.Refused > 0 {
+		return fmt.Errorf("%s answered on %s only with errors (%s): no working path", dev, on, sum.firstError())
 	}
 	if sum.Answered == 0 {
 		return fmt.Errorf("no reply from %s on %s (%d requests)", dev, on, sum.Sent)
@@ -156,10 +180,24 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 	return nil
 }
 
+// firstError returns the first error reply's error.
+func (s pingSummary) firstError() string {
+	for _, r := range s.Replies {
+		if r.Error != "" {
+			return r.Error
+		}
+	}
+	return ""
+}
+
 func writePingRound(w io.Writer, dev string, seq int, replies []discover.PingReply) {
 	for _, r := range replies {
 		j := toPingReply(r)
-		fmt.Fprintf(w, "reply from %s (%s) on %s: seq=%d time=%.3f ms\n", dev, j.MAC, j.Interface, seq, j.RTTms)
+		if j.Error != "" {
+			fmt.Fprintf(w, "error reply from %s (%s) on %s: seq=%d time=%.3f ms: %s\n", dev, j.MAC, safetext.String(j.Interface), seq, j.RTTms, j.Error)
+			continue
+		}
+		fmt.Fprintf(w, "reply from %s (%s) on %s: seq=%d time=%.3f ms\n", dev, j.MAC, safetext.String(j.Interface), seq, j.RTTms)
 	}
 	if len(replies) == 0 {
 		fmt.Fprintf(w, "no reply from %s: seq=%d\n", dev, seq)
@@ -168,8 +206,12 @@ func writePingRound(w io.Writer, dev string, seq int, replies []discover.PingRep
 
 func writePingSummary(w io.Writer, sum pingSummary, hex bool) {
 	fmt.Fprintf(w, "--- %s AoE ping statistics ---\n", sum.Device)
-	fmt.Fprintf(w, "%d requests sent, %d answered, %.0f%% loss, %d replies from %d paths\n",
-		sum.Sent, sum.Answered, sum.Loss, len(sum.Replies), sum.paths)
+	refused := ""
+	if sum.Refused > 0 {
+		refused = fmt.Sprintf(" (%d answered only with errors)", sum.Refused)
+	}
+	fmt.Fprintf(w, "%d requests sent, %d answered%s, %.0f%% loss, %d replies from %d paths\n",
+		sum.Sent, sum.Answered, refused, sum.Loss, len(sum.Replies), sum.paths)
 	if sum.MinMs != nil {
 		fmt.Fprintf(w, "rtt min/avg/max = %.3f/%.3f/%.3f ms\n", *sum.MinMs, *sum.AvgMs, *sum.MaxMs)
 	}
@@ -180,20 +222,22 @@ func writePingSummary(w io.Writer, sum pingSummary, hex bool) {
 
 // identifyJSON is the decoded IDENTIFY data of one path.
 type identifyJSON struct {
-	MAC          string `json:"mac"`
-	Interface    string `json:"interface"`
-	Model        string `json:"model,omitempty"`
-	Serial       string `json:"serial,omitempty"`
-	Firmware     string `json:"firmware,omitempty"`
-	Sectors      uint64 `json:"sectors,omitempty"`
-	Bytes        uint64 `json:"bytes,omitempty"`
-	LBA28Sectors uint32 `json:"lba28_sectors,omitempty"`
-	LBA48Sectors uint64 `json:"lba48_sectors,omitempty"`
-	LBA48        bool   `json:"lba48"`
-	Flush        bool   `json:"flush_cache"`
-	SMART        bool   `json:"smart"`
-	Data         []byte `json:"data,omitempty"`
-	Error        string `json:"error,omitempty"`
+	MAC       string `json:"mac"`
+	Interface string `json:"interface"`
+	Model     string `json:"model,omitempty"`
+	Serial    string `json:"serial,omitempty"`
+	Firmware  string `json:"firmware,omitempty"`
+	Sectors   uint64 `json:"sectors,omitempty"`
+	// Bytes is omitted, and CapacityInvalid set, for a claim beyond LBA48.
+	Bytes           uint64 `json:"bytes,omitempty"`
+	CapacityInvalid bool   `json:"capacity_invalid,omitempty"`
+	LBA28Sectors    uint32 `json:"lba28_sectors,omitempty"`
+	LBA48Sectors    uint64 `json:"lba48_sectors,omitempty"`
+	LBA48           bool   `json:"lba48"`
+	Flush           bool   `json:"flush_cache"`
+	SMART           bool   `json:"smart"`
+	Data            []byte `json:"data,omitempty"`
+	Error           string `json:"error,omitempty"`
 }
 
 func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
@@ -204,7 +248,9 @@ func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
 	}
 	id := p.Identity
 	j.Model, j.Serial, j.Firmware = id.Model, id.Serial, id.Firmware
-	j.Sectors, j.Bytes = id.Sectors(), id.Sectors()*512
+	j.Sectors = id.Sectors()
+	j.Bytes, j.CapacityInvalid = id.Bytes()
+	j.CapacityInvalid = !j.CapacityInvalid
 	j.LBA28Sectors, j.LBA48Sectors = id.LBA28Sectors, id.LBA48Sectors
 	j.LBA48, j.Flush, j.SMART = id.LBA48, id.Flush, id.SMART
 	j.Data = p.Data
@@ -212,14 +258,18 @@ func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
 }
 
 func writeIdentify(w io.Writer, id identifyJSON, hex bool) {
-	fmt.Fprintf(w, "IDENTIFY via %s on %s:\n", id.MAC, id.Interface)
+	fmt.Fprintf(w, "IDENTIFY via %s on %s:\n", id.MAC, safetext.String(id.Interface))
 	if id.Error != "" {
 		fmt.Fprintf(w, "  failed: %s\n", id.Error)
 		return
 	}
 	yes := map[bool]string{true: "yes", false: "no"}
-	fmt.Fprintf(w, "  model:     %s\n  serial:    %s\n  firmware:  %s\n", id.Model, id.Serial, id.Firmware)
-	fmt.Fprintf(w, "  capacity:  %d sectors (%s); LBA28 %d, LBA48 %d\n", id.Sectors, humanSize(id.Sectors), id.LBA28Sectors, id.LBA48Sectors)
+	fmt.Fprintf(w, "  model:     %s\n  serial:    %s\n  firmware:  %s\n", safetext.String(id.Model), safetext.String(id.Serial), safetext.String(id.Firmware))
+	size := humanSize(id.Sectors)
+	if id.CapacityInvalid {
+		size = fmt.Sprintf("INVALID: beyond LBA48's %d sectors", uint64(initiator.MaxLBA48Sectors))
+	}
+	fmt.Fprintf(w, "  capacity:  %d sectors (%s); LBA28 %d, LBA48 %d\n", id.Sectors, size, id.LBA28Sectors, id.LBA48Sectors)
 	fmt.Fprintf(w, "  supports:  LBA48 %s, FLUSH CACHE %s, SMART %s\n", yes[id.LBA48], yes[id.Flush], yes[id.SMART])
 	if hex {
 		hexdumpC(w, id.Data)
