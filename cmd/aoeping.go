@@ -39,7 +39,9 @@ links); the E flag and the ATA status are checked; -s expiry prints
 "aoeping: timeout: no answer from eX.Y on NETIF after N s" and exits 1
 instead of dying by SIGALRM (status 142); write_log sends a real write (W
 in the ATA flags, 512 bytes from standard input) where aoeping set a bit of
-the AoE header; shelf and slot must be decimal numbers.`,
+the AoE header; shelf and slot must be decimal numbers (shelf 0-65535,
+slot 0-255); interrupted (Ctrl-C) before an answer it says
+"aoeping: interrupted: no answer from eX.Y on NETIF" and exits 130.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAoeping(cmd, o, args)
 		},

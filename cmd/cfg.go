@@ -55,10 +55,16 @@ A set on a target whose string is already something else is refused by the
 target; the refusal and the current string are reported (exit 1). A test or
 prefix that does not match gets no answer, which is reported as a mismatch
 (exit 1). Interfaces: -i, else the driver's aoe_iflist, else every up
-Ethernet interface. Every path of a multipath target answers. The table
+Ethernet interface. Every path of a multipath target answers. Without
+--timeout the search ends once no new answer has come for 300ms (stderr
+says so for --all); a given --timeout is waited out. --timeout must be
+positive, and -s goes with test, prefix, set and fset only. At most 4096
+answers are kept: more, or answers lost in a full receive buffer, make
+exit 1 with the reason on stderr. The table
 shows each config string whole, with control bytes and bytes that are not
 UTF-8 escaped as \xNN (and a backslash doubled), so that no byte is lost
-or reaches the terminal raw; --json has the exact string.
+or reaches the terminal raw; --json has the exact string (with C1 and
+bidi controls as \uXXXX escapes).
 
 Under the name aoecfg it is aoetools' aoecfg:
 
@@ -73,7 +79,10 @@ slot are decimal (aoecfg read 010 as 8), frames carry only the string
 bytes are accepted (aoecfg hung on virtual links), each answer is printed
 at once (aoecfg's buffered output was lost when it was killed), and a
 config string of the full 1,024 bytes is printed whole (aoecfg printed only
-its first 1,016 bytes).` + exitCodesHelp,
+its first 1,016 bytes), and control bytes, bytes that are not UTF-8 and
+invisible characters in a config string are printed escaped as \xNN
+(aoecfg wrote them raw: a target could drive the terminal, or forge
+"shelf.slot" lines with a newline); printable strings are unchanged.` + exitCodesHelp,
 		Example: `  aoe cfg --all
   aoe cfg e1.2
   aoe cfg e1.2 -c set -s rack-3

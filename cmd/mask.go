@@ -46,7 +46,10 @@ the path is reached on.
 
 An edit that would leave a non-empty list without this host's MAC would
 lock this host out (the target ignores it, including further mask
-commands): it is refused unless --force.` + vbladeMaskNote + exitCodesHelp,
+commands): it is refused unless --force. A list that could not be read
+(no reply, an error reply, a malformed one) is shown as unknown with the
+reason, never as empty (JSON: "list": null), and the exit status is not 0.
+A malformed MAC is a usage error, before anything is sent.` + vbladeMaskNote + exitCodesHelp,
 		Example: `  aoe mask e1.2
   aoe mask e1.2 --add self --add 52:54:00:12:34:56`,
 		Args: argsCheck(cobra.ExactArgs(1)),
@@ -75,7 +78,9 @@ interface the path is reached on); --release empties the list. The target
 accepts the change only when its list is empty or names this host; --force
 sends a force set, which takes a reservation over from another host.
 
-A reservation that leaves this host out is refused unless --force.` + exitCodesHelp,
+A reservation that leaves this host out is refused unless --force. A list
+that could not be read is shown as unknown with the reason, never as empty
+(JSON: "list": null), and the exit status is not 0.` + exitCodesHelp,
 		Example: `  aoe reserve e1.2
   aoe reserve e1.2 --set self
   aoe reserve e1.2 --release

@@ -43,7 +43,11 @@ round-trip time. It needs root or CAP_NET_RAW, not the aoe driver.
 --identify then asks every path for ATA IDENTIFY data and decodes it: model,
 serial, firmware, capacity (LBA28 and LBA48), and LBA48, FLUSH CACHE and
 SMART support; --hex also dumps the 512 bytes. Interfaces: -i, else the
-driver's aoe_iflist, else every up Ethernet interface. Exit 0 only if
+driver's aoe_iflist, else every up Ethernet interface. A reply with the
+AoE error flag is printed as an error reply and does not count as
+answered. Interrupted (Ctrl-C), it prints the statistics of the requests
+sent so far and exits 130. Model, serial and firmware are printed with
+control bytes and invisible characters escaped (\x1b). Exit 0 only if
 replies came.
 
 Under the name aoeping it is aoetools' aoeping (see 'aoeping -h').` + exitCodesHelp,

@@ -78,12 +78,22 @@ func probeTimeout(cmd *cobra.Command, t time.Duration) (time.Duration, bool, err
 // warnTargets says on stderr what is doubtful in the targets: conflicts,
 // paths whose disk is unknown, capacities beyond LBA48.
 func (o *discoverOptions) warnTargets(targets []discover.Target) {
+	const most = 10 // unverified paths named; a flood has thousands
+	unverified := 0
+	defer func() {
+		if unverified > most {
+			o.warnf("and %d more unverified paths", unverified-most)
+		}
+	}()
 	for _, t := range targets {
 		if t.Conflict {
 			o.warnf("%s is claimed by different disks: %s", t.Name(), describePaths(t))
 		}
 		for _, p := range t.Paths {
 			if p.Unverified() {
+				if unverified++; unverified > most {
+					continue
+				}
 				o.warnf("%s via %s on %s: unverified, IDENTIFY got no answer (%v): not known to be the same disk", t.Name(), p.MAC, safetext.String(p.Interface), p.IdentifyErr)
 			}
 			if p.Identity != nil {
