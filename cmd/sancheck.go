@@ -112,7 +112,7 @@ type sanDevice struct {
 func toSanDevice(d discover.Device) sanDevice {
 	j := sanDevice{Device: d.Name(), MACs: d.MACs, Payload: d.Payload, Interfaces: d.Interfaces, Conflict: d.Conflict, Unverified: d.Unverified(), Warnings: []string{}}
 	for _, p := range d.Paths {
-		j.Paths = append(j.Paths, sanPath{MAC: p.Target.MAC.String(), Interface: p.Interface, MTU: p.MTU, Sectors: p.Sectors, MaxSectors: p.MaxSectors, Unverified: p.Identity == nil})
+		j.Paths = append(j.Paths, sanPath{MAC: p.Target.MAC.String(), Interface: p.Interface, MTU: p.MTU, Sectors: p.Sectors, MaxSectors: p.MaxSectors, Unverified: p.Unverified()})
 	}
 	for _, w := range d.Warnings {
 		j.Warnings = append(j.Warnings, w.String())

@@ -61,13 +61,17 @@ func (d *Device) Name() string { return initiator.DeviceName(d.Shelf, d.Slot) }
 
 // Unverified reports whether a path answered no IDENTIFY (WarnUnverified).
 func (d *Device) Unverified() bool {
-	for _, p := range d.Paths {
-		if p.Identity == nil {
+	for i := range d.Paths {
+		if d.Paths[i].Unverified() {
 			return true
 		}
 	}
 	return false
 }
+
+// Unverified reports whether no IDENTIFY got through on the path: its
+// disk is unknown.
+func (p *CheckedPath) Unverified() bool { return p.Identity == nil && p.MaxSectors == 0 }
 
 // Tested returns the smallest frame payload, in bytes, that got through
 // every path.
@@ -302,7 +306,7 @@ func warnings(d *Device, mtu map[string]int) []Warning {
 		ws = append(ws, Warning{Kind: WarnConflict, Device: name})
 	}
 	for _, p := range d.Paths {
-		if p.Identity == nil {
+		if p.Unverified() {
 			ws = append(ws, Warning{Kind: WarnUnverified, Device: name, Interface: p.Interface, MAC: p.Target.MAC, MTU: p.MTU})
 		}
 	}

@@ -71,4 +71,3 @@ func TestCollectDropped(t *testing.T) {
 		t.Fatalf("a clean exchange: %d, %v", len(got), err)
 	}
 }
-
