@@ -86,6 +86,38 @@ func TestHostileFloodProbe(t *testing.T) {
 	}
 }
 
+// TestHostileFloodOthers: a flood of answers from other addresses does not
+// disturb the commands aimed at one target; aoecfg's listing stops at the
+// cap and says so.
+func TestHostileFloodOthers(t *testing.T) {
+	f := hostileSAN(t, &aoetest.Hostile{Flood: 10000})
+	for _, argv := range [][]string{
+		{"aoe", "ping", "e1.1", "-i", "eth0", "-c", "5", "--interval", "10ms"},
+		{"aoecfg", "1", "1", "eth0"},
+		{"aoeping", "-I", "1", "1", "eth0"},
+	} {
+		if r := f.run(t, argv...); r.code != 0 {
+			t.Errorf("%s: exit %d %.300q", strings.Join(argv, " "), r.code, r.stderr)
+		}
+	}
+	// The flood fills the receive buffer: a path of e1.1 may have been
+	// lost with it, which these say (exit 1) rather than edit or show an
+	// incomplete set of paths as the whole.
+	for _, argv := range [][]string{
+		{"aoe", "mask", "e1.1", "-i", "eth0"},
+		{"aoe", "reserve", "e1.1", "-i", "eth0"},
+		{"aoe", "cfg", "e1.1", "-i", "eth0"},
+	} {
+		if r := f.run(t, argv...); r.code != 0 && (r.code != 1 || !strings.Contains(r.stderr, "incomplete answer")) {
+			t.Errorf("%s: exit %d %.300q", strings.Join(argv, " "), r.code, r.stderr)
+		}
+	}
+	r := f.run(t, "aoecfg", "-t", "3", "eth0")
+	if r.code != 1 || !strings.Contains(r.stderr, "aoecfg: incomplete answer") || strings.Count(r.stdout, "\n") > initiator.DefaultMaxReplies {
+		t.Errorf("aoecfg listing: exit %d, %d lines, %.300q", r.code, strings.Count(r.stdout, "\n"), r.stderr)
+	}
+}
+
 // TestHostileForgedSources: replies from broadcast, zero, multicast or our
 // own MAC are no targets, in any command.
 func TestHostileForgedSources(t *testing.T) {

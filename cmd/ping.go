@@ -95,6 +95,7 @@ type pingSummary struct {
 	Sent     int            `json:"sent"`
 	Answered int            `json:"answered"`
 	Refused  int            `json:"refused"`
+	Dropped  uint64         `json:"dropped,omitempty"`
 	Loss     float64        `json:"loss_percent"`
 	Replies  []pingReply    `json:"replies"`
 	MinMs    *float64       `json:"rtt_min_ms"`
@@ -105,7 +106,7 @@ type pingSummary struct {
 }
 
 func toPingSummary(dev string, res *discover.PingResult) pingSummary {
-	sum := pingSummary{Device: dev, Sent: res.Sent, Answered: res.Answered, Refused: res.Refused, Replies: []pingReply{}, paths: res.Paths}
+	sum := pingSummary{Device: dev, Sent: res.Sent, Answered: res.Answered, Refused: res.Refused, Dropped: res.Dropped, Replies: []pingReply{}, paths: res.Paths}
 	good := 0
 	lo, hi, total := math.Inf(1), 0.0, 0.0
 	for _, r := range res.Replies {
@@ -213,6 +214,9 @@ func writePingSummary(w io.Writer, sum pingSummary, hex bool) {
 	refused := ""
 	if sum.Refused > 0 {
 		refused = fmt.Sprintf(" (%d answered only with errors)", sum.Refused)
+	}
+	if sum.Dropped > 0 {
+		refused += fmt.Sprintf(" (%d frames lost in the receive buffer)", sum.Dropped)
 	}
 	fmt.Fprintf(w, "%d requests sent, %d answered%s, %.0f%% loss, %d replies from %d paths\n",
 		sum.Sent, sum.Answered, refused, sum.Loss, len(sum.Replies), sum.paths)

@@ -253,8 +253,12 @@ func (o *sancheckOptions) writeReport(rep *discover.Report, up []string) error {
 			return err
 		}
 	}
-	if len(devs) == 0 {
-		return fmt.Errorf("no AoE target answered on %s", strings.Join(up, ", "))
+	switch {
+	case len(devs) > 0:
+	case len(up) == 0:
+		return errors.New("no Ethernet interface is up to check (ip link set IFACE up)")
+	default:
+		return fmt.Errorf("no AoE target answered on %s", safetext.String(strings.Join(up, ", ")))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package discover
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
@@ -50,6 +51,9 @@ type PingResult struct {
 	Replies []PingReply
 	// Paths is the number of distinct paths that answered.
 	Paths int
+	// Dropped counts the frames the receive buffers lost during the
+	// rounds (a flood on the segment): replies among them count as loss.
+	Dropped uint64
 	// Identities are the paths' IDENTIFY answers (Identify), in the order
 	// the paths first answered.
 	Identities []PathIdentity
@@ -69,7 +73,11 @@ func Ping(ctx context.Context, g *initiator.Group, a initiator.Address, o PingOp
 	for seq := 1; seq <= o.Count; seq++ {
 		start := time.Now()
 		replies, err := pingRound(ctx, g, a, seq, o.Timeout, known)
-		if err != nil {
+		var ie *initiator.IncompleteError
+		switch {
+		case errors.As(err, &ie):
+			res.Dropped += ie.Dropped // a lost reply is loss, which ping measures
+		case err != nil:
 			return res, err
 		}
 		res.Sent++
