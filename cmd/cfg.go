@@ -199,6 +199,9 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 		opts.Resend = []time.Duration{} // a change is sent once
 	}
 	replies, err := g.QueryConfig(cmd.Context(), q, opts, nil)
+	if cerr := cmd.Context().Err(); cerr != nil {
+		return cerr // interrupted: no list, which would look complete
+	}
 	incomplete := errors.As(err, new(*initiator.IncompleteError))
 	if err != nil && !incomplete {
 		return err

@@ -37,7 +37,7 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 	targets, err := discover.Probe(cmd.Context(), g, opts)
 	incomplete := errors.As(err, new(*initiator.IncompleteError))
 	if err != nil && !incomplete {
-		return err
+		return err // interrupted: no list, which would look complete
 	}
 	o.warnTargets(targets)
 	if o.json {

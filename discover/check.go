@@ -169,7 +169,8 @@ type CheckOptions struct {
 // reports the devices with their warnings against ifaces. IDENTIFYs run
 // on a pool of IdentifyWorkers paths at a time. When the list of paths is
 // known to be incomplete the report comes with an
-// *initiator.IncompleteError. Errors: those of initiator.Group.Collect.
+// *initiator.IncompleteError, or with ctx's error when ctx ended first.
+// Errors: those of initiator.Group.Collect.
 func Check(ctx context.Context, g *initiator.Group, ifaces []Interface, opts CheckOptions) (*Report, error) {
 	rep := &Report{Interfaces: ifaces}
 	var incomplete error
@@ -184,6 +185,9 @@ func Check(ctx context.Context, g *initiator.Group, ifaces []Interface, opts Che
 		}
 	}
 	rep.Devices = Devices(rep.Paths, ifaces)
+	if err := ctx.Err(); err != nil {
+		return rep, err // interrupted: what came is no complete answer
+	}
 	return rep, incomplete
 }
 

@@ -179,9 +179,11 @@ const IdentifyWorkers = 32
 // At most MaxPaths paths are kept (default
 // initiator.DefaultMaxReplies). When the list is known to be incomplete
 // (more paths answered, or replies were lost before they were read), the
-// targets found come with an *initiator.IncompleteError. Errors:
-// ErrNoClients, and those of initiator.Group.Collect.
+// targets found come with an *initiator.IncompleteError, or with ctx's
+// error when ctx ended first. Errors: ErrNoClients, and those of
+// initiator.Group.Collect.
 func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, error) {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
 	defer cancel()
 	paths := map[pathKey]*Path{}
@@ -219,6 +221,9 @@ func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, err
 	pool.wait() // bounded by ctx: Timeout ends the IDENTIFY retries
 	mu.Lock()
 	defer mu.Unlock()
+	if perr := parent.Err(); perr != nil {
+		err = perr // interrupted: what came is no complete answer
+	}
 	return aggregate(paths, order), err
 }
 

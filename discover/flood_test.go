@@ -133,3 +133,24 @@ func BenchmarkProbeFlood(b *testing.B) {
 	b.ReportMetric(float64(wall.Milliseconds())/float64(b.N), "wall-ms")
 	b.ReportMetric(float64(rss)/1024, "peak-rss-MiB")
 }
+
+// TestProbeBurstHonest: one burst of 10,000 answers (under the cap of 20,000) to a
+// single broadcast copy. Either every path is listed, or the probe says
+// that replies were lost: never a shorter list that claims to be whole.
+func TestProbeBurstHonest(t *testing.T) {
+	for range 3 {
+		var nw aoetest.Network
+		nw.ServeHostile(t, &aoetest.Hostile{Flood: 10000})
+		c := nw.Client(t, "test0", []byte{0x52, 0x54, 0, 0, 0, 1}, 1500)
+		targets, err := discover.Probe(context.Background(), initiator.NewGroup(c),
+			discover.Options{Timeout: 2 * time.Second, Resend: []time.Duration{}, NoIdentify: true, MaxPaths: 20000})
+		var ie *initiator.IncompleteError
+		switch {
+		case errors.As(err, &ie) && ie.Dropped > 0 && len(targets) < 10000:
+			t.Logf("%d listed, %d lost and said", len(targets), ie.Dropped)
+		case err == nil && len(targets) == 10000:
+		default:
+			t.Fatalf("%d listed, error %v", len(targets), err)
+		}
+	}
+}
