@@ -281,7 +281,7 @@ func writeCfgTable(w io.Writer, answers []cfgAnswer) error {
 		if a.Error != "" {
 			c = "REFUSED (" + a.Error + "): " + c
 		}
-		rows = append(rows, []string{a.Device, a.MAC, a.Interface, c})
+		rows = append(rows, []string{a.Device, a.MAC, safetext.String(a.Interface), c})
 	}
 	return writeTable(w, []string{"DEVICE", "MAC", "IFACE", "CONFIG"}, rows, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft})
 }

@@ -411,6 +411,9 @@ func TestHostileUsage(t *testing.T) {
 		{"aoe", "mask", "e1.1", "--del", "self,zz"},
 		{"aoe", "reserve", "e1.1", "--set", ""},
 		{"aoe", "sancheck", "-i", "lo"},
+		{"aoe", "discover", "--probe", "-i", "lo"},
+		{"aoe", "cfg", "--all", "-i", "lo"},
+		{"aoe", "ping", "e1.1", "-i", "lo"},
 	} {
 		r := f.run(t, argv...)
 		if r.code != ExitUsage || r.stdout != "" {

@@ -151,7 +151,7 @@ func (o *aclOptions) aclRun(cmd *cobra.Command, dev, what, empty string,
 		case p.Err != nil:
 			// The list was not read: no list, never an empty one.
 			ap.List, ap.Error = nil, p.Err.Error()
-			failed = append(failed, fmt.Errorf("%s list of %s via %s on %s: %w", what, dev, ap.MAC, ap.Interface, p.Err))
+			failed = append(failed, fmt.Errorf("%s list of %s via %s on %s: %w", what, dev, ap.MAC, safetext.String(ap.Interface), p.Err))
 		}
 		out = append(out, ap)
 	}

@@ -179,7 +179,7 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 	}
 	for _, id := range sum.Identify {
 		if id.Error != "" {
-			return fmt.Errorf("IDENTIFY of %s via %s on %s failed: %s", dev, id.MAC, id.Interface, id.Error)
+			return fmt.Errorf("IDENTIFY of %s via %s on %s failed: %s", dev, id.MAC, safetext.String(id.Interface), id.Error)
 		}
 	}
 	return nil
