@@ -47,14 +47,14 @@ func escape(b []byte, backslash bool) string {
 
 // JSON rewrites encoded JSON so that it stays valid and means the same but
 // no character that Bytes escapes appears raw: encoding/json already
-// escapes C0 controls and U+2028/U+2029, not C1 controls (U+0080-U+009F)
-// or bidi controls (U+202E, U+2066-U+2069, U+200E/F, U+061C); those
+// escapes C0 controls and U+2028/U+2029, not DEL, C1 controls
+// (U+0080-U+009F) or bidi controls (U+202E, U+2066-U+2069, U+200E/F, U+061C); those
 // become \uXXXX. Outside strings, JSON is ASCII, so the rewrite only
 // touches string contents. Invalid UTF-8 (which encoding/json never
 // writes) is replaced by \ufffd.
 func JSON(b []byte) []byte {
 	i := 0
-	for i < len(b) && b[i] < utf8.RuneSelf {
+	for i < len(b) && b[i] < utf8.RuneSelf && b[i] != 0x7f {
 		i++
 	}
 	if i == len(b) {
@@ -65,7 +65,7 @@ func JSON(b []byte) []byte {
 	for b = b[i:]; len(b) > 0; {
 		r, n := utf8.DecodeRune(b)
 		switch {
-		case r < utf8.RuneSelf || (n > 1 && unicode.IsPrint(r)):
+		case (r < utf8.RuneSelf && r != 0x7f) || (n > 1 && unicode.IsPrint(r)):
 			out = append(out, b[:n]...)
 		case r > 0xffff:
 			r1, r2 := utf16Pair(r)
