@@ -28,7 +28,7 @@ func (o *cfgOptions) aoecfgQuery(args []string) (initiator.ConfigQuery, string, 
 		sh, err1 := initiator.ParseDecimal(args[0], initiator.BroadcastShelf, false)
 		sl, err2 := initiator.ParseDecimal(args[1], initiator.BroadcastSlot, false)
 		if err1 != nil || err2 != nil {
-			fmt.Fprintf(o.stderr(), "aoecfg Error: shelf and slot must be decimal numbers: %q %q\n", args[0], args[1])
+			fmt.Fprintf(o.stderr(), "aoecfg Error: shelf and slot must be decimal numbers, shelf 0-65535 and slot 0-255 (65535 and 255: every one): %q %q\n", args[0], args[1])
 			return q, "", false, usage()
 		}
 		q.Shelf, q.Slot, both = uint16(sh), uint8(sl), true

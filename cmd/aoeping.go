@@ -39,7 +39,9 @@ links); the E flag and the ATA status are checked; -s expiry prints
 "aoeping: timeout: no answer from eX.Y on NETIF after N s" and exits 1
 instead of dying by SIGALRM (status 142); write_log sends a real write (W
 in the ATA flags, 512 bytes from standard input) where aoeping set a bit of
-the AoE header; shelf and slot must be decimal numbers.`,
+the AoE header; shelf and slot must be decimal numbers (shelf 0-65535,
+slot 0-255); interrupted (Ctrl-C) before an answer it says
+"aoeping: interrupted: no answer from eX.Y on NETIF" and exits 130.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAoeping(cmd, o, args)
 		},
@@ -105,7 +107,7 @@ func runAoeping(cmd *cobra.Command, o *aoepingOptions, args []string) error {
 	shelf, err1 := initiator.ParseDecimal(args[0], initiator.BroadcastShelf, false)
 	slot, err2 := initiator.ParseDecimal(args[1], initiator.BroadcastSlot, false)
 	if err1 != nil || err2 != nil {
-		fmt.Fprintf(o.stderr(), "aoeping Error: shelf and slot must be decimal numbers: %q %q\n", args[0], args[1])
+		fmt.Fprintf(o.stderr(), "aoeping Error: shelf and slot must be decimal numbers, shelf 0-65535 and slot 0-255 (65535 and 255: every one): %q %q\n", args[0], args[1])
 		return o.usage(ExitFailure)
 	}
 	r := &aoepingRun{aoepingOptions: o, netif: args[2],
@@ -141,7 +143,7 @@ func (r *aoepingRun) run(ctx context.Context) error {
 	var ae *initiator.ATAError
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return r.timedOut()
+		return r.timedOut(ctx)
 	case errors.As(err, &ae):
 		return r.fail("aoeping: IDENTIFY failed: ATA status %#02x, error %#02x\n", ae.Status, ae.Err)
 	case err != nil:
@@ -162,7 +164,13 @@ func (r *aoepingRun) run(ctx context.Context) error {
 	return r.runSMART(ctx)
 }
 
-func (r *aoepingRun) timedOut() error {
+// timedOut reports the end of the wait: -t ran out, or the user
+// interrupted aoeping (exit 130, as a shell reports SIGINT).
+func (r *aoepingRun) timedOut(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		fmt.Fprintf(r.stderr(), "aoeping: interrupted: no answer from %s on %s\n", r.target.Name(), r.netif)
+		return silentExit(ExitCanceled)
+	}
 	return r.fail("aoeping: timeout: no answer from %s on %s after %d s\n", r.target.Name(), r.netif, r.timeout)
 }
 
@@ -172,11 +180,11 @@ func (r *aoepingRun) query(ctx context.Context) (*initiator.ConfigReply, error) 
 	forever := initiator.CollectOptions{Timeout: 100 * 365 * 24 * time.Hour, Quiet: 100 * 365 * 24 * time.Hour, Resend: []time.Duration{}}
 	got, err := initiator.NewGroup(r.c).QueryConfig(ctx, initiator.ConfigQuery{Shelf: t.Shelf, Slot: t.Slot, Tag: t.Tag}, forever,
 		func(initiator.ConfigReply) bool { return true })
-	if err != nil {
+	if err != nil && !(len(got) > 0 && errors.As(err, new(*initiator.IncompleteError))) { // aoeping wants one answer
 		return nil, r.fail("aoeping: %v\n", err)
 	}
 	if len(got) == 0 {
-		return nil, r.timedOut()
+		return nil, r.timedOut(ctx)
 	}
 	cfg := &got[0]
 	if r.verbose {
@@ -214,7 +222,7 @@ func (r *aoepingRun) runSMART(ctx context.Context) error {
 		return r.fail("aoeping: SMART: %s answered with an error: %v\n", r.target.Name(), ec)
 	case errors.As(err, &ae): // the registers say what happened
 	case err != nil && ctx.Err() != nil:
-		return r.timedOut()
+		return r.timedOut(ctx)
 	case err != nil:
 		return r.fail("aoeping: SMART: %v\n", err)
 	}

@@ -8,11 +8,11 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/classic"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
@@ -55,10 +55,16 @@ A set on a target whose string is already something else is refused by the
 target; the refusal and the current string are reported (exit 1). A test or
 prefix that does not match gets no answer, which is reported as a mismatch
 (exit 1). Interfaces: -i, else the driver's aoe_iflist, else every up
-Ethernet interface. Every path of a multipath target answers. The table
+Ethernet interface. Every path of a multipath target answers. Without
+--timeout the search ends once no new answer has come for 300ms (stderr
+says so for --all); a given --timeout is waited out. --timeout must be
+positive, and -s goes with test, prefix, set and fset only. At most 4096
+answers are kept: more, or answers lost in a full receive buffer, make
+exit 1 with the reason on stderr. The table
 shows each config string whole, with control bytes and bytes that are not
 UTF-8 escaped as \xNN (and a backslash doubled), so that no byte is lost
-or reaches the terminal raw; --json has the exact string.
+or reaches the terminal raw; --json has the exact string (with C1 and
+bidi controls as \uXXXX escapes).
 
 Under the name aoecfg it is aoetools' aoecfg:
 
@@ -73,7 +79,10 @@ slot are decimal (aoecfg read 010 as 8), frames carry only the string
 bytes are accepted (aoecfg hung on virtual links), each answer is printed
 at once (aoecfg's buffered output was lost when it was killed), and a
 config string of the full 1,024 bytes is printed whole (aoecfg printed only
-its first 1,016 bytes).` + exitCodesHelp,
+its first 1,016 bytes), and control bytes, bytes that are not UTF-8 and
+invisible characters in a config string are printed escaped as \xNN
+(aoecfg wrote them raw: a target could drive the terminal, or forge
+"shelf.slot" lines with a newline); printable strings are unchanged.` + exitCodesHelp,
 		Example: `  aoe cfg --all
   aoe cfg e1.2
   aoe cfg e1.2 -c set -s rack-3
@@ -159,6 +168,12 @@ func (o *cfgOptions) cfgQuery(cmd *cobra.Command, args []string) (initiator.Conf
 	if ccmd != initiator.ConfigRead && !cmd.Flags().Changed("string") {
 		return q, usageErrorf("-c %s needs -s STRING", o.command)
 	}
+	if ccmd == initiator.ConfigRead && cmd.Flags().Changed("string") {
+		return q, usageErrorf("-s goes with -c test, prefix, set or fset, not read")
+	}
+	if o.timeout <= 0 {
+		return q, usageErrorf("--timeout %v: must be positive", o.timeout)
+	}
 	return q, nil
 }
 
@@ -176,11 +191,19 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 	}
 	defer g.Close()
 	opts := initiator.CollectOptions{Timeout: o.timeout}
+	full := cmd.Flags().Changed("timeout")
+	if full {
+		opts.Quiet = o.timeout // a given --timeout is waited out: slow targets answer
+	}
 	if q.Command == initiator.ConfigSet || q.Command == initiator.ConfigForceSet {
 		opts.Resend = []time.Duration{} // a change is sent once
 	}
 	replies, err := g.QueryConfig(cmd.Context(), q, opts, nil)
-	if err != nil {
+	if cerr := cmd.Context().Err(); cerr != nil {
+		return cerr // interrupted: no list, which would look complete
+	}
+	incomplete := errors.As(err, new(*initiator.IncompleteError))
+	if err != nil && !incomplete {
 		return err
 	}
 	sortConfigReplies(replies)
@@ -197,7 +220,13 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 			return err
 		}
 	}
-	return o.cfgOutcome(q, args, g.Names(), replies)
+	if incomplete {
+		return fmt.Errorf("%w; the list above is not complete", err)
+	}
+	if !full && len(replies) > 0 && (o.all || q.Command == initiator.ConfigTestPrefix) {
+		o.warnf("the search ended once no new target answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
+	}
+	return o.cfgOutcome(q, args, g.Names(), replies, full)
 }
 
 // refusal is a target's refusal of a config command; it wraps the AoE
@@ -211,8 +240,12 @@ func (e refusal) Error() string { return e.msg }
 func (e refusal) Unwrap() error { return e.code }
 
 // cfgOutcome is the error of aoe cfg: no answer, or the refusals.
-func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, replies []initiator.ConfigReply) error {
+func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, replies []initiator.ConfigReply, full bool) error {
 	on := strings.Join(names, ", ")
+	within := fmt.Sprintf("within %v", o.timeout)
+	if !full {
+		within = fmt.Sprintf("(the search ended after %v without an answer; --timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
+	}
 	switch {
 	case len(replies) > 0:
 	case q.Command == initiator.ConfigTest || q.Command == initiator.ConfigTestPrefix:
@@ -221,9 +254,9 @@ func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, r
 		}
 		return fmt.Errorf("%s did not answer on %s: its config string does not match %q (%s), or it is unreachable", args[0], on, o.str, o.command)
 	case o.all:
-		return fmt.Errorf("no target answered on %s within %v", on, o.timeout)
+		return fmt.Errorf("no target answered on %s %s", on, within)
 	default:
-		return fmt.Errorf("%s did not answer on %s within %v (see 'aoe discover --probe')", args[0], on, o.timeout)
+		return fmt.Errorf("%s did not answer on %s %s; see 'aoe discover --probe'", args[0], on, within)
 	}
 	var refused []error
 	for _, r := range replies {
@@ -248,29 +281,13 @@ func writeCfgTable(w io.Writer, answers []cfgAnswer) error {
 		if a.Error != "" {
 			c = "REFUSED (" + a.Error + "): " + c
 		}
-		rows = append(rows, []string{a.Device, a.MAC, a.Interface, c})
+		rows = append(rows, []string{a.Device, a.MAC, safetext.String(a.Interface), c})
 	}
 	return writeTable(w, []string{"DEVICE", "MAC", "IFACE", "CONFIG"}, rows, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft})
 }
 
-// escapeBytes shows untrusted bytes whole and safely: printable UTF-8 as it
-// is, a backslash as \\, and control bytes (tab included), non-printable
-// characters and bytes that are not UTF-8 as \xNN, one per byte.
-func escapeBytes(b []byte) string {
-	var s strings.Builder
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		switch {
-		case r == '\\':
-			s.WriteString(`\\`)
-		case r == utf8.RuneError && n <= 1, !unicode.IsPrint(r):
-			for _, c := range b[:n] {
-				fmt.Fprintf(&s, `\x%02x`, c)
-			}
-		default:
-			s.Write(b[:n])
-		}
-		b = b[n:]
-	}
-	return s.String()
-}
+// escapeBytes shows untrusted bytes whole and safely (safetext.Bytes):
+// printable UTF-8 as it is, a backslash as \\, and control bytes (tab
+// included), non-printable characters (bidi controls included) and bytes
+// that are not UTF-8 as \xNN, one per byte.
+func escapeBytes(b []byte) string { return safetext.Bytes(b) }

@@ -37,15 +37,22 @@ the aoe driver is loaded (it needs root or CAP_NET_RAW, and never disturbs
 the driver: its tags have bit 31 set, which the driver ignores). It
 broadcasts a Query Config on each interface (-i; default: the driver's
 aoe_iflist when set, else every up Ethernet interface), several times so that
-a lost frame loses no target, asks every responder for its ATA IDENTIFY data,
-and ends once no new target has answered for a short while (at most
---timeout, default 5s). It prints one row per shelf.slot: size, number of
-paths (target MAC and local interface), interfaces, buffer count, firmware,
-payload (data bytes per frame on the interface's MTU), config string, and
-CONFLICT when different disks answer for one address (a misconfiguration:
-two targets claim it). Several MACs of one disk is multipath, not a
-conflict. --json prints every field, each path included. It exits 0 when
-targets answered, 1 when none did.
+a lost frame loses no target, asks every responder for its ATA IDENTIFY data
+(32 at a time), and ends once no new target has answered for 300ms, saying
+so on stderr (a slower target may be missing); a given --timeout is waited
+out, so that every target that answers within it is listed. It prints one
+row per shelf.slot: size, number of paths (target MAC and local interface),
+interfaces, buffer count, firmware, payload (data bytes per frame on the
+interface's MTU), config string, and a state: ok, CONFLICT when different
+disks answer for one address (a misconfiguration: two targets claim it),
+unverified when a path answered no IDENTIFY (its disk is unknown: anything
+on the segment can answer for any address). Several MACs of one disk is
+multipath, not a conflict. A capacity beyond LBA48 is shown INVALID (JSON:
+the sectors claimed, capacity_invalid). Untrusted text is escaped (\x1b).
+--json prints every field, each path included. At most 4096 paths are
+kept: when more answer, or when replies were lost in a full receive
+buffer, the list is printed, stderr says why it is incomplete, and the
+exit status is 1. It exits 0 when targets answered, 1 when none did.
 
 --wait DEV[,DEV...] blocks until each named device is in sysfs with
 state up, asking for discovery again every 5 seconds, for boot scripts that

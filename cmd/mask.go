@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
 )
 
@@ -45,7 +46,10 @@ the path is reached on.
 
 An edit that would leave a non-empty list without this host's MAC would
 lock this host out (the target ignores it, including further mask
-commands): it is refused unless --force.` + vbladeMaskNote + exitCodesHelp,
+commands): it is refused unless --force. A list that could not be read
+(no reply, an error reply, a malformed one) is shown as unknown with the
+reason, never as empty (JSON: "list": null), and the exit status is not 0.
+A malformed MAC is a usage error, before anything is sent.` + vbladeMaskNote + exitCodesHelp,
 		Example: `  aoe mask e1.2
   aoe mask e1.2 --add self --add 52:54:00:12:34:56`,
 		Args: argsCheck(cobra.ExactArgs(1)),
@@ -74,7 +78,9 @@ interface the path is reached on); --release empties the list. The target
 accepts the change only when its list is empty or names this host; --force
 sends a force set, which takes a reservation over from another host.
 
-A reservation that leaves this host out is refused unless --force.` + exitCodesHelp,
+A reservation that leaves this host out is refused unless --force. A list
+that could not be read is shown as unknown with the reason, never as empty
+(JSON: "list": null), and the exit status is not 0.` + exitCodesHelp,
 		Example: `  aoe reserve e1.2
   aoe reserve e1.2 --set self
   aoe reserve e1.2 --release
@@ -101,11 +107,12 @@ func (o *aclOptions) commonFlags(cmd *cobra.Command, force string) {
 
 // aclPath is one path of the device and its list.
 type aclPath struct {
-	Device    string   `json:"device"`
-	MAC       string   `json:"mac"`
-	Interface string   `json:"interface"`
-	List      []string `json:"list"`
-	Error     string   `json:"error,omitempty"`
+	Device    string `json:"device"`
+	MAC       string `json:"mac"`
+	Interface string `json:"interface"`
+	// List is null when it could not be read (Error says why).
+	List  []string `json:"list"`
+	Error string   `json:"error,omitempty"`
 }
 
 // aclRun finds the device's paths and runs op on them (discover.Mask or
@@ -142,8 +149,9 @@ func (o *aclOptions) aclRun(cmd *cobra.Command, dev, what, empty string,
 			ap.Error = "reserved by another host"
 			failed = append(failed, fmt.Errorf("%w; --force takes it over", p.Err))
 		case p.Err != nil:
-			ap.Error = p.Err.Error()
-			failed = append(failed, fmt.Errorf("%s list of %s via %s on %s: %w", what, dev, ap.MAC, ap.Interface, p.Err))
+			// The list was not read: no list, never an empty one.
+			ap.List, ap.Error = nil, p.Err.Error()
+			failed = append(failed, fmt.Errorf("%s list of %s via %s on %s: %w", what, dev, ap.MAC, safetext.String(ap.Interface), p.Err))
 		}
 		out = append(out, ap)
 	}
@@ -185,13 +193,16 @@ func (o *aclOptions) writeACL(paths []aclPath, what, empty string) error {
 	w := o.stdout()
 	for _, p := range paths {
 		list := strings.Join(p.List, " ")
-		if list == "" {
+		switch {
+		case p.List == nil:
+			list = "unknown (not read: " + safetext.String(p.Error) + ")"
+		case list == "":
 			list = "(empty: " + empty + ")"
 		}
-		if p.Error != "" {
-			list += "  [" + p.Error + "]"
+		if p.Error != "" && p.List != nil {
+			list += "  [" + safetext.String(p.Error) + "]"
 		}
-		fmt.Fprintf(w, "%s via %s on %s: %s %s\n", p.Device, p.MAC, p.Interface, what, list)
+		fmt.Fprintf(w, "%s via %s on %s: %s %s\n", p.Device, p.MAC, safetext.String(p.Interface), what, list)
 	}
 	return nil
 }

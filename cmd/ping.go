@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -8,6 +10,8 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/discover"
+	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
 )
 
@@ -39,7 +43,11 @@ round-trip time. It needs root or CAP_NET_RAW, not the aoe driver.
 --identify then asks every path for ATA IDENTIFY data and decodes it: model,
 serial, firmware, capacity (LBA28 and LBA48), and LBA48, FLUSH CACHE and
 SMART support; --hex also dumps the 512 bytes. Interfaces: -i, else the
-driver's aoe_iflist, else every up Ethernet interface. Exit 0 only if
+driver's aoe_iflist, else every up Ethernet interface. A reply with the
+AoE error flag is printed as an error reply and does not count as
+answered. Interrupted (Ctrl-C), it prints the statistics of the requests
+sent so far and exits 130. Model, serial and firmware are printed with
+control bytes and invisible characters escaped (\x1b). Exit 0 only if
 replies came.
 
 Under the name aoeping it is aoetools' aoeping (see 'aoeping -h').` + exitCodesHelp,
@@ -68,10 +76,17 @@ type pingReply struct {
 	MAC       string  `json:"mac"`
 	Interface string  `json:"interface"`
 	RTTms     float64 `json:"rtt_ms"`
+	// Error is the AoE error of a reply with the error flag (a refusal,
+	// not counted as answered).
+	Error string `json:"error,omitempty"`
 }
 
 func toPingReply(r discover.PingReply) pingReply {
-	return pingReply{Seq: r.Seq, MAC: r.Target.MAC.String(), Interface: r.Interface, RTTms: float64(r.RTT.Microseconds()) / 1000}
+	j := pingReply{Seq: r.Seq, MAC: r.Target.MAC.String(), Interface: r.Interface, RTTms: float64(r.RTT.Microseconds()) / 1000}
+	if r.Err != nil {
+		j.Error = r.Err.Error()
+	}
+	return j
 }
 
 // pingSummary is the statistics of a ping.
@@ -79,6 +94,8 @@ type pingSummary struct {
 	Device   string         `json:"device"`
 	Sent     int            `json:"sent"`
 	Answered int            `json:"answered"`
+	Refused  int            `json:"refused"`
+	Dropped  uint64         `json:"dropped,omitempty"`
 	Loss     float64        `json:"loss_percent"`
 	Replies  []pingReply    `json:"replies"`
 	MinMs    *float64       `json:"rtt_min_ms"`
@@ -89,17 +106,20 @@ type pingSummary struct {
 }
 
 func toPingSummary(dev string, res *discover.PingResult) pingSummary {
-	sum := pingSummary{Device: dev, Sent: res.Sent, Answered: res.Answered, Replies: []pingReply{}, paths: res.Paths}
+	sum := pingSummary{Device: dev, Sent: res.Sent, Answered: res.Answered, Refused: res.Refused, Dropped: res.Dropped, Replies: []pingReply{}, paths: res.Paths}
+	good := 0
+	lo, hi, total := math.Inf(1), 0.0, 0.0
 	for _, r := range res.Replies {
-		sum.Replies = append(sum.Replies, toPingReply(r))
+		j := toPingReply(r)
+		sum.Replies = append(sum.Replies, j)
+		if j.Error == "" {
+			good++
+			lo, hi, total = math.Min(lo, j.RTTms), math.Max(hi, j.RTTms), total+j.RTTms
+		}
 	}
 	sum.Loss = 100 * float64(sum.Sent-sum.Answered) / float64(max(sum.Sent, 1))
-	if len(sum.Replies) > 0 {
-		lo, hi, total := math.Inf(1), 0.0, 0.0
-		for _, r := range sum.Replies {
-			lo, hi, total = math.Min(lo, r.RTTms), math.Max(hi, r.RTTms), total+r.RTTms
-		}
-		avg := total / float64(len(sum.Replies))
+	if good > 0 {
+		avg := total / float64(good)
 		sum.MinMs, sum.AvgMs, sum.MaxMs = &lo, &avg, &hi
 	}
 	for _, id := range res.Identities {
@@ -134,9 +154,12 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 				writePingRound(o.stdout(), dev, seq, replies)
 			}
 		})
-	if err != nil {
+	if err != nil && !(errors.Is(err, context.Canceled) && res != nil) {
 		return err
 	}
+	// Interrupted (Ctrl-C): the statistics of the rounds done, as ping(8)
+	// prints them, then exit 130.
+	canceled := err
 	sum := toPingSummary(dev, res)
 	if o.json {
 		if err := writeJSON(o.stdout(), sum); err != nil {
@@ -145,21 +168,41 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 	} else {
 		writePingSummary(o.stdout(), sum, o.hex)
 	}
+	if canceled != nil {
+		return silentExit(ExitCanceled) // interrupted: the statistics say it all
+	}
+	if sum.Answered == 0 && sum.Refused > 0 {
+		return fmt.Errorf("%s answered on %s only with errors (%s): no working path", dev, on, sum.firstError())
+	}
 	if sum.Answered == 0 {
 		return fmt.Errorf("no reply from %s on %s (%d requests)", dev, on, sum.Sent)
 	}
 	for _, id := range sum.Identify {
 		if id.Error != "" {
-			return fmt.Errorf("IDENTIFY of %s via %s on %s failed: %s", dev, id.MAC, id.Interface, id.Error)
+			return fmt.Errorf("IDENTIFY of %s via %s on %s failed: %s", dev, id.MAC, safetext.String(id.Interface), id.Error)
 		}
 	}
 	return nil
 }
 
+// firstError returns the first error reply's error.
+func (s pingSummary) firstError() string {
+	for _, r := range s.Replies {
+		if r.Error != "" {
+			return r.Error
+		}
+	}
+	return ""
+}
+
 func writePingRound(w io.Writer, dev string, seq int, replies []discover.PingReply) {
 	for _, r := range replies {
 		j := toPingReply(r)
-		fmt.Fprintf(w, "reply from %s (%s) on %s: seq=%d time=%.3f ms\n", dev, j.MAC, j.Interface, seq, j.RTTms)
+		if j.Error != "" {
+			fmt.Fprintf(w, "error reply from %s (%s) on %s: seq=%d time=%.3f ms: %s\n", dev, j.MAC, safetext.String(j.Interface), seq, j.RTTms, j.Error)
+			continue
+		}
+		fmt.Fprintf(w, "reply from %s (%s) on %s: seq=%d time=%.3f ms\n", dev, j.MAC, safetext.String(j.Interface), seq, j.RTTms)
 	}
 	if len(replies) == 0 {
 		fmt.Fprintf(w, "no reply from %s: seq=%d\n", dev, seq)
@@ -168,8 +211,15 @@ func writePingRound(w io.Writer, dev string, seq int, replies []discover.PingRep
 
 func writePingSummary(w io.Writer, sum pingSummary, hex bool) {
 	fmt.Fprintf(w, "--- %s AoE ping statistics ---\n", sum.Device)
-	fmt.Fprintf(w, "%d requests sent, %d answered, %.0f%% loss, %d replies from %d paths\n",
-		sum.Sent, sum.Answered, sum.Loss, len(sum.Replies), sum.paths)
+	refused := ""
+	if sum.Refused > 0 {
+		refused = fmt.Sprintf(" (%d answered only with errors)", sum.Refused)
+	}
+	if sum.Dropped > 0 {
+		refused += fmt.Sprintf(" (%d frames lost in the receive buffer)", sum.Dropped)
+	}
+	fmt.Fprintf(w, "%d requests sent, %d answered%s, %.0f%% loss, %d replies from %d paths\n",
+		sum.Sent, sum.Answered, refused, sum.Loss, len(sum.Replies), sum.paths)
 	if sum.MinMs != nil {
 		fmt.Fprintf(w, "rtt min/avg/max = %.3f/%.3f/%.3f ms\n", *sum.MinMs, *sum.AvgMs, *sum.MaxMs)
 	}
@@ -180,20 +230,22 @@ func writePingSummary(w io.Writer, sum pingSummary, hex bool) {
 
 // identifyJSON is the decoded IDENTIFY data of one path.
 type identifyJSON struct {
-	MAC          string `json:"mac"`
-	Interface    string `json:"interface"`
-	Model        string `json:"model,omitempty"`
-	Serial       string `json:"serial,omitempty"`
-	Firmware     string `json:"firmware,omitempty"`
-	Sectors      uint64 `json:"sectors,omitempty"`
-	Bytes        uint64 `json:"bytes,omitempty"`
-	LBA28Sectors uint32 `json:"lba28_sectors,omitempty"`
-	LBA48Sectors uint64 `json:"lba48_sectors,omitempty"`
-	LBA48        bool   `json:"lba48"`
-	Flush        bool   `json:"flush_cache"`
-	SMART        bool   `json:"smart"`
-	Data         []byte `json:"data,omitempty"`
-	Error        string `json:"error,omitempty"`
+	MAC       string `json:"mac"`
+	Interface string `json:"interface"`
+	Model     string `json:"model,omitempty"`
+	Serial    string `json:"serial,omitempty"`
+	Firmware  string `json:"firmware,omitempty"`
+	Sectors   uint64 `json:"sectors,omitempty"`
+	// Bytes is omitted, and CapacityInvalid set, for a claim beyond LBA48.
+	Bytes           uint64 `json:"bytes,omitempty"`
+	CapacityInvalid bool   `json:"capacity_invalid,omitempty"`
+	LBA28Sectors    uint32 `json:"lba28_sectors,omitempty"`
+	LBA48Sectors    uint64 `json:"lba48_sectors,omitempty"`
+	LBA48           bool   `json:"lba48"`
+	Flush           bool   `json:"flush_cache"`
+	SMART           bool   `json:"smart"`
+	Data            []byte `json:"data,omitempty"`
+	Error           string `json:"error,omitempty"`
 }
 
 func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
@@ -204,7 +256,9 @@ func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
 	}
 	id := p.Identity
 	j.Model, j.Serial, j.Firmware = id.Model, id.Serial, id.Firmware
-	j.Sectors, j.Bytes = id.Sectors(), id.Sectors()*512
+	j.Sectors = id.Sectors()
+	j.Bytes, j.CapacityInvalid = id.Bytes()
+	j.CapacityInvalid = !j.CapacityInvalid
 	j.LBA28Sectors, j.LBA48Sectors = id.LBA28Sectors, id.LBA48Sectors
 	j.LBA48, j.Flush, j.SMART = id.LBA48, id.Flush, id.SMART
 	j.Data = p.Data
@@ -212,14 +266,18 @@ func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
 }
 
 func writeIdentify(w io.Writer, id identifyJSON, hex bool) {
-	fmt.Fprintf(w, "IDENTIFY via %s on %s:\n", id.MAC, id.Interface)
+	fmt.Fprintf(w, "IDENTIFY via %s on %s:\n", id.MAC, safetext.String(id.Interface))
 	if id.Error != "" {
 		fmt.Fprintf(w, "  failed: %s\n", id.Error)
 		return
 	}
 	yes := map[bool]string{true: "yes", false: "no"}
-	fmt.Fprintf(w, "  model:     %s\n  serial:    %s\n  firmware:  %s\n", id.Model, id.Serial, id.Firmware)
-	fmt.Fprintf(w, "  capacity:  %d sectors (%s); LBA28 %d, LBA48 %d\n", id.Sectors, humanSize(id.Sectors), id.LBA28Sectors, id.LBA48Sectors)
+	fmt.Fprintf(w, "  model:     %s\n  serial:    %s\n  firmware:  %s\n", safetext.String(id.Model), safetext.String(id.Serial), safetext.String(id.Firmware))
+	size := humanSize(id.Sectors)
+	if id.CapacityInvalid {
+		size = fmt.Sprintf("INVALID: beyond LBA48's %d sectors", uint64(initiator.MaxLBA48Sectors))
+	}
+	fmt.Fprintf(w, "  capacity:  %d sectors (%s); LBA28 %d, LBA48 %d\n", id.Sectors, size, id.LBA28Sectors, id.LBA48Sectors)
 	fmt.Fprintf(w, "  supports:  LBA48 %s, FLUSH CACHE %s, SMART %s\n", yes[id.LBA48], yes[id.Flush], yes[id.SMART])
 	if hex {
 		hexdumpC(w, id.Data)

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/discover"
+	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
@@ -17,9 +20,9 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 	if len(o.wait) > 0 {
 		return usageErrorf("--probe and --wait exclude each other")
 	}
-	timeout := o.timeout
-	if f := cmd.Flags().Lookup("timeout"); f == nil || !f.Changed {
-		timeout = 5 * time.Second
+	timeout, full, err := probeTimeout(cmd, o.timeout)
+	if err != nil {
+		return err
 	}
 	g, err := o.openGroup(cmd, o.ifaces)
 	if err != nil {
@@ -27,15 +30,16 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 	}
 	defer g.Close()
 	start := o.now()
-	targets, err := discover.Probe(cmd.Context(), g, discover.Options{Timeout: timeout})
-	if err != nil {
-		return err
+	opts := discover.Options{Timeout: timeout}
+	if full {
+		opts.Quiet = timeout // a given --timeout is waited out: slow targets are listed
 	}
-	for _, t := range targets {
-		if t.Conflict {
-			o.warnf("%s is claimed by different disks: %s", t.Name(), describePaths(t))
-		}
+	targets, err := discover.Probe(cmd.Context(), g, opts)
+	incomplete := errors.As(err, new(*initiator.IncompleteError))
+	if err != nil && !incomplete {
+		return err // interrupted: no list, which would look complete
 	}
+	o.warnTargets(targets)
 	if o.json {
 		if err := writeProbeJSON(o.stdout(), targets); err != nil {
 			return err
@@ -45,18 +49,68 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 			return err
 		}
 	}
+	if incomplete {
+		return fmt.Errorf("%w; the list above is not complete", err)
+	}
 	if len(targets) == 0 {
 		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets", strings.Join(g.Names(), ", "), o.now().Sub(start).Round(10*time.Millisecond))
 	}
+	if !full {
+		o.warnf("the probe ended once no new target answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, timeout)
+	}
 	return nil
+}
+
+// probeTimeout returns the --timeout of a wire search (default 5s, not
+// the flag's default, which is --wait's) and whether the user gave it: a
+// given timeout is waited out. A timeout that is not positive is a usage
+// error.
+func probeTimeout(cmd *cobra.Command, t time.Duration) (time.Duration, bool, error) {
+	if f := cmd.Flags().Lookup("timeout"); f == nil || !f.Changed {
+		return 5 * time.Second, false, nil
+	}
+	if t <= 0 {
+		return 0, true, usageErrorf("--timeout %v: must be positive", t)
+	}
+	return t, true, nil
+}
+
+// warnTargets says on stderr what is doubtful in the targets: conflicts,
+// paths whose disk is unknown, capacities beyond LBA48.
+func (o *discoverOptions) warnTargets(targets []discover.Target) {
+	const most = 10 // unverified paths named; a flood has thousands
+	unverified := 0
+	defer func() {
+		if unverified > most {
+			o.warnf("and %d more unverified paths", unverified-most)
+		}
+	}()
+	for _, t := range targets {
+		if t.Conflict {
+			o.warnf("%s is claimed by different disks: %s", t.Name(), describePaths(t))
+		}
+		for _, p := range t.Paths {
+			if p.Unverified() {
+				if unverified++; unverified > most {
+					continue
+				}
+				o.warnf("%s via %s on %s: unverified, IDENTIFY got no answer (%v): not known to be the same disk", t.Name(), p.MAC, safetext.String(p.Interface), p.IdentifyErr)
+			}
+			if p.Identity != nil {
+				if _, ok := p.Identity.Bytes(); !ok {
+					o.warnf("%s via %s: %s", t.Name(), p.MAC, capacity(p.Identity))
+				}
+			}
+		}
+	}
 }
 
 func describePaths(t discover.Target) string {
 	var parts []string
 	for _, p := range t.Paths {
-		s := p.MAC.String() + " on " + p.Interface
+		s := p.MAC.String() + " on " + safetext.String(p.Interface)
 		if p.Identity != nil {
-			s += fmt.Sprintf(" (serial %q, %s, %s)", p.Identity.Serial, p.Identity.Model, humanSize(p.Identity.Sectors()))
+			s += fmt.Sprintf(" (serial %q, model %q, %s)", p.Identity.Serial, p.Identity.Model, capacity(p.Identity))
 		}
 		parts = append(parts, s)
 	}
@@ -79,7 +133,12 @@ type probeJSON struct {
 	Bytes           *uint64         `json:"bytes"`
 	Model           *string         `json:"model"`
 	Serial          *string         `json:"serial"`
-	Conflict        bool            `json:"conflict"`
+	// CapacityInvalid: the disk claims more sectors than LBA48 addresses
+	// (sectors is the claim, bytes null).
+	CapacityInvalid bool `json:"capacity_invalid,omitempty"`
+	Conflict        bool `json:"conflict"`
+	// Unverified: a path's IDENTIFY got no answer, its disk is unknown.
+	Unverified bool `json:"unverified"`
 }
 
 type probePathJSON struct {
@@ -93,6 +152,8 @@ type probePathJSON struct {
 	Model    *string `json:"model"`
 	Serial   *string `json:"serial"`
 	Identify *string `json:"identify_error,omitempty"`
+	// Unverified: IDENTIFY got no answer on this path.
+	Unverified bool `json:"unverified"`
 }
 
 func toProbeJSON(t discover.Target) probeJSON {
@@ -101,15 +162,19 @@ func toProbeJSON(t discover.Target) probeJSON {
 		Device: t.Name(), Shelf: t.Shelf, Slot: t.Slot,
 		BufCnt: first.BufferCount, Firmware: fmt.Sprintf("0x%04x", first.Firmware),
 		SectorsPerFrame: first.SectorsPerFrame, Payload: t.Payload(), AoEVersion: first.AoEVersion,
-		Config: string(first.Config), Conflict: t.Conflict, Paths: []probePathJSON{},
+		Config: string(first.Config), Conflict: t.Conflict, Unverified: t.Unverified(), Paths: []probePathJSON{},
 	}
 	if id := t.Identity(); id != nil {
 		n := id.Sectors()
-		b := n * 512
-		j.Sectors, j.Bytes, j.Model, j.Serial = &n, &b, &id.Model, &id.Serial
+		j.Sectors, j.Model, j.Serial = &n, &id.Model, &id.Serial
+		if b, ok := id.Bytes(); ok {
+			j.Bytes = &b
+		} else {
+			j.CapacityInvalid = true
+		}
 	}
 	for _, p := range t.Paths {
-		pj := probePathJSON{MAC: p.MAC.String(), Interface: p.Interface, BufCnt: p.BufferCount, Payload: p.Payload, Config: string(p.Config)}
+		pj := probePathJSON{MAC: p.MAC.String(), Interface: p.Interface, BufCnt: p.BufferCount, Payload: p.Payload, Config: string(p.Config), Unverified: p.Unverified()}
 		if p.Identity != nil {
 			n := p.Identity.Sectors()
 			pj.Sectors, pj.Model, pj.Serial = &n, &p.Identity.Model, &p.Identity.Serial
@@ -137,14 +202,17 @@ func writeProbeTable(w io.Writer, targets []discover.Target) error {
 	for _, t := range targets {
 		j := toProbeJSON(t)
 		size := "-"
-		if j.Sectors != nil {
-			size = humanSize(*j.Sectors)
+		if id := t.Identity(); id != nil {
+			size = sizeCell(id)
 		}
 		state := "ok"
-		if t.Conflict {
+		switch {
+		case t.Conflict:
 			state = "CONFLICT"
+		case t.Unverified():
+			state = "unverified"
 		}
-		rows = append(rows, []string{j.Device, size, strconv.Itoa(len(t.Paths)), strings.Join(t.Interfaces(), ","),
+		rows = append(rows, []string{j.Device, size, strconv.Itoa(len(t.Paths)), safetext.String(strings.Join(t.Interfaces(), ",")),
 			strconv.Itoa(int(j.BufCnt)), j.Firmware, strconv.Itoa(j.Payload), configCell(t.Paths[0].Config), state})
 	}
 	return writeTable(w, header, rows, aligns)
@@ -161,4 +229,21 @@ func configCell(b []byte) string {
 		return string(s[:31]) + "…"
 	}
 	return string(s)
+}
+
+// capacity describes an IDENTIFY capacity: a size, or, for a claim beyond
+// LBA48, the claim itself flagged invalid (never an overflowed byte count).
+func capacity(id *initiator.Identity) string {
+	if _, ok := id.Bytes(); ok {
+		return humanSize(id.Sectors())
+	}
+	return fmt.Sprintf("invalid capacity: %d sectors claimed, beyond LBA48's %d", id.Sectors(), uint64(initiator.MaxLBA48Sectors))
+}
+
+// sizeCell is a capacity in a table cell.
+func sizeCell(id *initiator.Identity) string {
+	if _, ok := id.Bytes(); ok {
+		return humanSize(id.Sectors())
+	}
+	return "INVALID"
 }

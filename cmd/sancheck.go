@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/classic"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
@@ -42,11 +44,17 @@ target can take, when a target's interfaces have different MTUs, and when
 different disks answer for one address. -v lists every path.
 
 Interfaces: -i, else every Ethernet interface (down ones are listed, not
-probed). It ends as soon as the answers are in.
+probed; naming a non-Ethernet one is an error). It ends once no new path
+has answered for 300ms and says so (a slower target may be missing); a
+given --timeout is waited out, so that every target that answers within
+it is listed. At most 4096 paths are kept: more make a truncated report,
+said on stderr, and exit 1 (so do replies lost in a full receive buffer).
+A path that answers Query Config but no IDENTIFY is marked unverified:
+anything on the segment can answer for any address.
 
 Under the name aoe-sancheck it prints aoetools' report layout (exit 0).
 Fixed: any interface names (aoe-sancheck probed at most 32, and Debian's
-only eth*), no fixed 5 s wait, and the payload check uses the same 36 bytes
+only eth*), -v lists paths in a stable order (by address and MAC), and the payload check uses the same 36 bytes
 of headers as the probes (aoe-sancheck used 32 there: false warnings for
 MTUs 32-35 above a multiple of 512).` + exitCodesHelp,
 		Example: `  aoe sancheck
@@ -84,6 +92,8 @@ type sanPath struct {
 	Sectors int `json:"sectors_per_frame"`
 	// MaxSectors is the largest IDENTIFY padding, in sectors, answered.
 	MaxSectors int `json:"max_sectors"`
+	// Unverified: no IDENTIFY answered on this path.
+	Unverified bool `json:"unverified"`
 }
 
 // sanDevice is a target of the JSON report.
@@ -94,13 +104,15 @@ type sanDevice struct {
 	Interfaces []string  `json:"interfaces"`
 	Paths      []sanPath `json:"paths"`
 	Conflict   bool      `json:"conflict"`
-	Warnings   []string  `json:"warnings"`
+	// Unverified: a path answered no IDENTIFY; its disk is unknown.
+	Unverified bool     `json:"unverified"`
+	Warnings   []string `json:"warnings"`
 }
 
 func toSanDevice(d discover.Device) sanDevice {
-	j := sanDevice{Device: d.Name(), MACs: d.MACs, Payload: d.Payload, Interfaces: d.Interfaces, Conflict: d.Conflict, Warnings: []string{}}
+	j := sanDevice{Device: d.Name(), MACs: d.MACs, Payload: d.Payload, Interfaces: d.Interfaces, Conflict: d.Conflict, Unverified: d.Unverified(), Warnings: []string{}}
 	for _, p := range d.Paths {
-		j.Paths = append(j.Paths, sanPath{MAC: p.Target.MAC.String(), Interface: p.Interface, MTU: p.MTU, Sectors: p.Sectors, MaxSectors: p.MaxSectors})
+		j.Paths = append(j.Paths, sanPath{MAC: p.Target.MAC.String(), Interface: p.Interface, MTU: p.MTU, Sectors: p.Sectors, MaxSectors: p.MaxSectors, Unverified: p.Unverified()})
 	}
 	for _, w := range d.Warnings {
 		j.Warnings = append(j.Warnings, w.String())
@@ -131,6 +143,9 @@ func (o *sancheckOptions) sanInterfaces(cmd *cobra.Command, given []string) ([]d
 		}
 		delete(want, ifi.Name)
 		if !isEthernet(ifi) {
+			if want != nil {
+				return nil, usageErrorf("-i %s: not an Ethernet interface; AoE runs on Ethernet only", safetext.String(ifi.Name))
+			}
 			continue
 		}
 		out = append(out, discover.Interface{Name: ifi.Name, Up: ifi.Flags&net.FlagUp != 0, MTU: ifi.MTU, PCIID: o.pciID(cmd, ifi.Name)})
@@ -161,9 +176,13 @@ func (o *sancheckOptions) pciID(cmd *cobra.Command, name string) string {
 }
 
 func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
+	full := o.classic || cmd.Flags().Changed("timeout")
 	if o.classic {
 		fmt.Fprint(o.stdout(), classic.SancheckProbing)
-		o.timeout = 5 * time.Second
+		o.timeout = 5 * time.Second // aoe-sancheck listens 5 s
+	}
+	if o.timeout <= 0 {
+		return usageErrorf("--timeout %v: must be positive", o.timeout)
 	}
 	ifaces, err := o.sanInterfaces(cmd, o.ifaces)
 	if err != nil {
@@ -176,6 +195,9 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 		}
 	}
 	opts := discover.CheckOptions{Timeout: o.timeout}
+	if full {
+		opts.Quiet = o.timeout // waited out: slow targets are listed
+	}
 	if o.classic {
 		opts.OnSendFail = func() { fmt.Fprint(o.stdout(), classic.SancheckWriteFailed) }
 	}
@@ -192,10 +214,21 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 		defer g.Close()
 	}
 	rep, err := discover.Check(cmd.Context(), g, ifaces, opts)
-	if err != nil {
+	incomplete := errors.As(err, new(*initiator.IncompleteError))
+	if err != nil && !incomplete {
 		return err
 	}
-	return o.writeReport(rep, up)
+	if err := o.writeReport(rep, up); err != nil || !incomplete {
+		if err == nil && !full && len(rep.Devices) > 0 {
+			o.warnf("the search for paths ended once no new one answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
+		}
+		return err
+	}
+	if o.classic {
+		fmt.Fprintf(o.stderr(), "aoe-sancheck: %v\n", err)
+		return silentExit(ExitFailure)
+	}
+	return fmt.Errorf("%w; the report above is not complete", err)
 }
 
 // writeReport prints the report in the chosen format.
@@ -220,8 +253,12 @@ func (o *sancheckOptions) writeReport(rep *discover.Report, up []string) error {
 			return err
 		}
 	}
-	if len(devs) == 0 {
-		return fmt.Errorf("no AoE target answered on %s", strings.Join(up, ", "))
+	switch {
+	case len(devs) > 0:
+	case len(up) == 0:
+		return errors.New("no Ethernet interface is up to check (ip link set IFACE up)")
+	default:
+		return fmt.Errorf("no AoE target answered on %s", safetext.String(strings.Join(up, ", ")))
 	}
 	return nil
 }
@@ -233,7 +270,7 @@ func writeSancheck(w io.Writer, rep *discover.Report, verbose bool) error {
 		if i.Up {
 			state = "UP"
 		}
-		rows = append(rows, []string{i.Name, state, strconv.Itoa(i.MTU), orDashS(i.PCIID)})
+		rows = append(rows, []string{safetext.String(i.Name), state, strconv.Itoa(i.MTU), orDashS(i.PCIID)})
 	}
 	if err := writeTable(w, []string{"INTERFACE", "STATE", "MTU", "PCI ID"}, rows, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft}); err != nil {
 		return err
@@ -242,12 +279,15 @@ func writeSancheck(w io.Writer, rep *discover.Report, verbose bool) error {
 	rows = nil
 	for _, d := range rep.Devices {
 		state := "ok"
-		if d.Conflict {
+		switch {
+		case d.Conflict:
 			state = "CONFLICT"
-		} else if len(d.Warnings) > 0 {
+		case d.Unverified():
+			state = "unverified"
+		case len(d.Warnings) > 0:
 			state = "WARNING"
 		}
-		rows = append(rows, []string{d.Name(), strconv.Itoa(d.MACs), strconv.Itoa(d.Payload), strconv.Itoa(d.Tested()), strings.Join(d.Interfaces, ","), state})
+		rows = append(rows, []string{d.Name(), strconv.Itoa(d.MACs), strconv.Itoa(d.Payload), strconv.Itoa(d.Tested()), safetext.String(strings.Join(d.Interfaces, ",")), state})
 	}
 	if err := writeTable(w, []string{"DEVICE", "MACS", "PAYLOAD", "TESTED", "IFACES", "STATE"}, rows,
 		[]tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}); err != nil {
@@ -277,7 +317,7 @@ func writeSanPaths(w io.Writer, rep *discover.Report) error {
 	var rows [][]string
 	for _, d := range rep.Devices {
 		for _, p := range d.Paths {
-			rows = append(rows, []string{d.Name(), p.Target.MAC.String(), p.Interface, strconv.Itoa(p.MTU), strconv.Itoa(p.Sectors * 512), strconv.Itoa(p.MaxSectors * 512)})
+			rows = append(rows, []string{d.Name(), p.Target.MAC.String(), safetext.String(p.Interface), strconv.Itoa(p.MTU), strconv.Itoa(p.Sectors * 512), strconv.Itoa(p.MaxSectors * 512)})
 		}
 	}
 	return writeTable(w, []string{"DEVICE", "MAC", "IFACE", "MTU", "PAYLOAD", "TESTED"}, rows,

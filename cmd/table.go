@@ -6,16 +6,25 @@ import (
 	"io"
 	"strings"
 
+	"github.com/goaoe/aoe/internal/safetext"
+
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 )
 
-// writeJSON prints v as indented JSON.
+// writeJSON prints v as indented JSON, with every character a terminal
+// could act on escaped (safetext.JSON: encoding/json lets C1 and bidi
+// controls through raw).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(safetext.JSON(buf.Bytes()))
+	return err
 }
 
 // writeTable prints a borderless table (a header line, then one line per

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -87,22 +88,25 @@ func (g *globalOptions) wireInterfaces(cmd *cobra.Command, given []string) ([]st
 	var up []string
 	for _, n := range names {
 		ifi, ok := byName[n]
+		shown := safetext.String(n) // from the command line or sysfs
 		switch {
 		case !ok:
 			if explicit {
-				return nil, usageErrorf("-i %s: no such network interface (see 'ip link')", n)
+				return nil, usageErrorf("-i %s: no such network interface (see 'ip link')", shown)
 			}
-			g.warnf("%s (from aoe_iflist) does not exist; skipped", n)
+			g.warnf("%s (from aoe_iflist) does not exist; skipped", shown)
 		case ifi.Flags&net.FlagUp == 0:
-			g.warnf("%s is down; skipped (ip link set %s up)", n, n)
-		case len(ifi.HardwareAddr) != 6:
-			g.warnf("%s is not an Ethernet interface; skipped", n)
+			g.warnf("%s is down; skipped (ip link set %s up)", shown, shown)
+		case !isEthernet(ifi) && explicit:
+			return nil, usageErrorf("-i %s: not an Ethernet interface; AoE runs on Ethernet only", shown)
+		case !isEthernet(ifi):
+			g.warnf("%s is not an Ethernet interface; skipped", shown)
 		default:
 			up = append(up, n)
 		}
 	}
 	if len(up) == 0 {
-		return nil, fmt.Errorf("none of %s can be probed", strings.Join(names, ", "))
+		return nil, fmt.Errorf("none of %s can be probed", safetext.String(strings.Join(names, ", ")))
 	}
 	return up, nil
 }

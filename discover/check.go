@@ -59,6 +59,20 @@ type Device struct {
 // Name returns "eSHELF.SLOT".
 func (d *Device) Name() string { return initiator.DeviceName(d.Shelf, d.Slot) }
 
+// Unverified reports whether a path answered no IDENTIFY (WarnUnverified).
+func (d *Device) Unverified() bool {
+	for i := range d.Paths {
+		if d.Paths[i].Unverified() {
+			return true
+		}
+	}
+	return false
+}
+
+// Unverified reports whether no IDENTIFY got through on the path: its
+// disk is unknown.
+func (p *CheckedPath) Unverified() bool { return p.Identity == nil && p.MaxSectors == 0 }
+
 // Tested returns the smallest frame payload, in bytes, that got through
 // every path.
 func (d *Device) Tested() int {
@@ -89,6 +103,10 @@ const (
 	WarnMTUDiffers
 	// WarnConflict: different disks answer for one address.
 	WarnConflict
+	// WarnUnverified: a path answered Query Config but no IDENTIFY: its
+	// disk is unknown, so it is no proof of a path to the target's disk
+	// (anything on the segment can answer for any address).
+	WarnUnverified
 )
 
 // Warning is one finding of the SAN check.
@@ -115,6 +133,8 @@ func (w Warning) String() string {
 		return fmt.Sprintf("%s: MTU different from other interfaces (%d vs. %d)", w.Interface, w.MTU, w.OtherMTU)
 	case WarnConflict:
 		return "Different disks answer for " + w.Device + " (address conflict)"
+	case WarnUnverified:
+		return fmt.Sprintf("The path %s->%s answered no IDENTIFY: unverified, its disk is unknown", w.Interface, strings.ReplaceAll(w.MAC.String(), ":", ""))
 	}
 	return fmt.Sprintf("warning %d", int(w.Kind))
 }
@@ -132,6 +152,10 @@ type Report struct {
 type CheckOptions struct {
 	// Timeout bounds the check (default 5s).
 	Timeout time.Duration
+	// Quiet is how long the search for paths goes on without a new one
+	// (default 300ms, as initiator.CollectOptions); set it to Timeout to
+	// wait for slow targets.
+	Quiet time.Duration
 	// OnSendFail, if set, is called (one call at a time) for each probe
 	// that could not be sent (initiator.ErrSend: a frame larger than the
 	// link takes).
@@ -142,21 +166,29 @@ type CheckOptions struct {
 // group's interfaces (g may be nil: nothing is probed), measures each with
 // IDENTIFY requests padded to (MTU-36) rounded down to 512 bytes and every
 // smaller multiple (the largest answered is the path's frame size), and
-// reports the devices with their warnings against ifaces. Errors: those of
-// initiator.Group.Collect.
+// reports the devices with their warnings against ifaces. IDENTIFYs run
+// on a pool of IdentifyWorkers paths at a time. When the list of paths is
+// known to be incomplete the report comes with an
+// *initiator.IncompleteError, or with ctx's error when ctx ended first.
+// Errors: those of initiator.Group.Collect.
 func Check(ctx context.Context, g *initiator.Group, ifaces []Interface, opts CheckOptions) (*Report, error) {
 	rep := &Report{Interfaces: ifaces}
+	var incomplete error
 	if g != nil && len(g.Clients()) > 0 {
 		paths, err := measurePaths(ctx, g, opts)
-		if err != nil {
+		if err != nil && !errors.As(err, new(*initiator.IncompleteError)) {
 			return nil, err
 		}
+		incomplete = err
 		for _, p := range paths {
 			rep.Paths = append(rep.Paths, *p)
 		}
 	}
 	rep.Devices = Devices(rep.Paths, ifaces)
-	return rep, nil
+	if err := ctx.Err(); err != nil {
+		return rep, err // interrupted: what came is no complete answer
+	}
+	return rep, incomplete
 }
 
 // measurePaths finds the paths and sends each its padded IDENTIFYs.
@@ -168,9 +200,9 @@ func measurePaths(ctx context.Context, g *initiator.Group, opts CheckOptions) ([
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var mu sync.Mutex
-	var wg sync.WaitGroup
 	var paths []*CheckedPath
-	_, err := g.QueryConfig(ctx, initiator.QueryAll, initiator.CollectOptions{Timeout: timeout}, func(r initiator.ConfigReply) bool {
+	pool := newPool(ctx, initiator.DefaultMaxReplies)
+	_, err := g.QueryConfig(ctx, initiator.QueryAll, initiator.CollectOptions{Timeout: timeout, Quiet: opts.Quiet}, func(r initiator.ConfigReply) bool {
 		if r.Err != nil {
 			return false
 		}
@@ -180,26 +212,38 @@ func measurePaths(ctx context.Context, g *initiator.Group, opts CheckOptions) ([
 		paths = append(paths, p)
 		mu.Unlock()
 		c.SetWindow(r.Target.MAC, int(r.Config.BufferCount))
-		for n := (p.MTU - headers) / 512; n >= 1; n-- {
-			wg.Go(func() {
-				id, err := c.IdentifyPadded(ctx, p.Target, n)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case errors.Is(err, initiator.ErrSend) && opts.OnSendFail != nil:
-					opts.OnSendFail()
-				case err == nil || errors.Is(err, initiator.ErrShortIdentify): // it got through
-					p.MaxSectors = max(p.MaxSectors, n)
-					if p.Identity == nil {
-						p.Identity = id
-					}
-				}
-			})
-		}
+		pool.do(func() { measure(ctx, c, p, &mu, opts.OnSendFail) })
 		return false
 	})
-	wg.Wait()
+	pool.wait()
+	var incomplete *initiator.IncompleteError
+	if err != nil && !errors.As(err, &incomplete) {
+		return nil, err
+	}
 	return paths, err
+}
+
+// measure sends one path its padded IDENTIFYs, all sizes at once, and
+// records the largest answered.
+func measure(ctx context.Context, c *initiator.Client, p *CheckedPath, mu *sync.Mutex, onSendFail func()) {
+	var wg sync.WaitGroup
+	for n := (p.MTU - headers) / 512; n >= 1; n-- {
+		wg.Go(func() {
+			id, err := c.IdentifyPadded(ctx, p.Target, n)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, initiator.ErrSend) && onSendFail != nil:
+				onSendFail()
+			case err == nil || errors.Is(err, initiator.ErrShortIdentify): // it got through
+				p.MaxSectors = max(p.MaxSectors, n)
+				if p.Identity == nil {
+					p.Identity = id
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // Devices groups checked paths (in the order they answered) by address
@@ -264,6 +308,11 @@ func warnings(d *Device, mtu map[string]int) []Warning {
 	}
 	if d.Conflict {
 		ws = append(ws, Warning{Kind: WarnConflict, Device: name})
+	}
+	for _, p := range d.Paths {
+		if p.Unverified() {
+			ws = append(ws, Warning{Kind: WarnUnverified, Device: name, Interface: p.Interface, MAC: p.Target.MAC, MTU: p.MTU})
+		}
 	}
 	return ws
 }

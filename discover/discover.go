@@ -11,6 +11,7 @@ package discover
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"sort"
 	"sync"
@@ -31,14 +32,21 @@ type Options struct {
 	Resend         []time.Duration
 	ResendInterval time.Duration
 	MaxSends       int
+	// MaxPaths caps the paths kept (default initiator.DefaultMaxReplies);
+	// more make the probe end with an *initiator.IncompleteError.
+	MaxPaths int
 	// NoIdentify skips ATA IDENTIFY.
 	NoIdentify bool
 }
 
+// DefaultQuiet is how long a probe goes on without a new answer, by
+// default, before it ends (initiator.CollectOptions.Quiet).
+const DefaultQuiet = 300 * time.Millisecond
+
 // collect returns the broadcast options of a probe.
 func (o Options) collect() initiator.CollectOptions {
 	return initiator.CollectOptions{Timeout: o.Timeout, Quiet: o.Quiet, Resend: o.Resend,
-		ResendInterval: o.ResendInterval, MaxSends: o.MaxSends}
+		ResendInterval: o.ResendInterval, MaxSends: o.MaxSends, MaxReplies: o.MaxPaths}
 }
 
 func (o Options) timeout() time.Duration {
@@ -66,10 +74,16 @@ type Path struct {
 	AoEVersion uint8
 	Config     []byte
 	// Identity is the IDENTIFY data; nil when it could not be had
-	// (IdentifyErr says why).
+	// (IdentifyErr says why) or was not asked (NoIdentify).
 	Identity    *initiator.Identity
 	IdentifyErr error
 }
+
+// Unverified reports whether IDENTIFY was asked and not answered: the
+// path's disk is unknown. Anything on the segment can answer Query Config
+// for any address, so such a path is no proof of reaching the target's
+// disk, nor of being the same disk as the other paths.
+func (p *Path) Unverified() bool { return p.Identity == nil && p.IdentifyErr != nil }
 
 // Target is one shelf.slot address and every path that answered for it.
 type Target struct {
@@ -79,6 +93,17 @@ type Target struct {
 	// Conflict is set when the paths lead to different disks (serial,
 	// model or capacity differ): two targets claim one address.
 	Conflict bool
+}
+
+// Unverified reports whether some path's disk is unknown (see
+// Path.Unverified).
+func (t *Target) Unverified() bool {
+	for i := range t.Paths {
+		if t.Paths[i].Unverified() {
+			return true
+		}
+	}
+	return false
 }
 
 // Name returns "eSHELF.SLOT".
@@ -142,19 +167,29 @@ type pathKey struct {
 	slot  uint8
 }
 
+// IdentifyWorkers bounds the IDENTIFY requests a probe or a check has in
+// flight at once, whatever the number of paths.
+const IdentifyWorkers = 32
+
 // Probe broadcasts Query Config on every interface of the group and
 // returns the targets that answered, sorted by shelf and slot. Each new
-// path is sent ATA IDENTIFY as soon as it answers. It ends when no new
-// responder has appeared for Quiet after the last broadcast and every
-// IDENTIFY is answered, or at Timeout. Errors: ErrNoClients, and those of
+// path is sent ATA IDENTIFY as soon as it answers, by a pool of
+// IdentifyWorkers. It ends when no new responder has appeared for Quiet
+// after the last broadcast and every IDENTIFY is answered, or at Timeout.
+// At most MaxPaths paths are kept (default
+// initiator.DefaultMaxReplies). When the list is known to be incomplete
+// (more paths answered, or replies were lost before they were read), the
+// targets found come with an *initiator.IncompleteError, or with ctx's
+// error when ctx ended first. Errors: ErrNoClients, and those of
 // initiator.Group.Collect.
 func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, error) {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
 	defer cancel()
 	paths := map[pathKey]*Path{}
 	var order []pathKey
 	var mu sync.Mutex
-	var wg sync.WaitGroup
+	pool := newPool(ctx, opts.collect().MaxReplies)
 	_, err := g.QueryConfig(ctx, initiator.QueryAll, opts.collect(), func(r initiator.ConfigReply) bool {
 		k, p, ok := newPath(r)
 		if !ok {
@@ -169,7 +204,8 @@ func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, err
 		if opts.NoIdentify {
 			return false
 		}
-		wg.Go(func() {
+		p.IdentifyErr = errNotAsked
+		pool.do(func() {
 			id, err := c.Identify(ctx, r.Target)
 			mu.Lock()
 			p.Identity, p.IdentifyErr = id, err
@@ -177,11 +213,64 @@ func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, err
 		})
 		return false
 	})
-	if err != nil {
+	var incomplete *initiator.IncompleteError
+	if err != nil && !errors.As(err, &incomplete) {
+		pool.wait()
 		return nil, err
 	}
-	wg.Wait() // bounded by ctx: Timeout ends the IDENTIFY retries
-	return aggregate(paths, order), nil
+	pool.wait() // bounded by ctx: Timeout ends the IDENTIFY retries
+	mu.Lock()
+	defer mu.Unlock()
+	if perr := parent.Err(); perr != nil {
+		err = perr // interrupted: what came is no complete answer
+	}
+	return aggregate(paths, order), err
+}
+
+// errNotAsked is the IdentifyErr of a path whose IDENTIFY the probe had no
+// time to send.
+var errNotAsked = errors.New("no time left to send IDENTIFY")
+
+// pool runs jobs on at most IdentifyWorkers goroutines; jobs not started
+// when ctx ends are skipped.
+type pool struct {
+	ctx  context.Context
+	jobs chan func()
+	wg   sync.WaitGroup
+	n    int
+}
+
+// newPool returns a pool that queues up to max jobs without blocking.
+func newPool(ctx context.Context, max int) *pool {
+	if max <= 0 {
+		max = initiator.DefaultMaxReplies
+	}
+	return &pool{ctx: ctx, jobs: make(chan func(), max)}
+}
+
+// do queues job, starting a worker when fewer than IdentifyWorkers run. A
+// job beyond the queue's room waits for it (or for ctx).
+func (p *pool) do(job func()) {
+	if p.n < IdentifyWorkers {
+		p.n++
+		p.wg.Go(func() {
+			for job := range p.jobs {
+				if p.ctx.Err() == nil {
+					job()
+				}
+			}
+		})
+	}
+	select {
+	case p.jobs <- job:
+	case <-p.ctx.Done():
+	}
+}
+
+// wait ends the queue and waits for the workers.
+func (p *pool) wait() {
+	close(p.jobs)
+	p.wg.Wait()
 }
 
 // newPath makes a path from a Query Config answer.

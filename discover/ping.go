@@ -2,6 +2,7 @@ package discover
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
@@ -26,6 +27,9 @@ type PingReply struct {
 	Target    initiator.Target
 	Interface string
 	RTT       time.Duration
+	// Err is the AoE error of a reply with the error flag: the target
+	// answered but refused, which is no successful ping.
+	Err error
 }
 
 // PathIdentity is the IDENTIFY answer of one path, or why there is none.
@@ -40,11 +44,16 @@ type PathIdentity struct {
 
 // PingResult is the outcome of a ping.
 type PingResult struct {
-	Sent, Answered int
+	// Answered counts the requests with at least one reply without the
+	// error flag; Refused those answered only with errors.
+	Sent, Answered, Refused int
 	// Replies are every reply, round by round.
 	Replies []PingReply
 	// Paths is the number of distinct paths that answered.
 	Paths int
+	// Dropped counts the frames the receive buffers lost during the
+	// rounds (a flood on the segment): replies among them count as loss.
+	Dropped uint64
 	// Identities are the paths' IDENTIFY answers (Identify), in the order
 	// the paths first answered.
 	Identities []PathIdentity
@@ -53,9 +62,10 @@ type PingResult struct {
 // Ping sends Count Query Config requests to device a on every interface of
 // the group, Interval apart, and collects the replies (several per request
 // for a multipath target); onRound, if set, gets each round's replies as
-// it ends. With Identify it then asks every path for IDENTIFY. Errors: the
-// context's (what came so far is returned with it), and those of
-// initiator.Group.Collect.
+// it ends. A reply with the AoE error flag is reported (PingReply.Err) but
+// does not count as answered. With Identify it then asks every path for
+// IDENTIFY. Errors: the context's (the rounds done so far are returned
+// with it), and those of initiator.Group.Collect.
 func Ping(ctx context.Context, g *initiator.Group, a initiator.Address, o PingOptions, onRound func(seq int, replies []PingReply)) (*PingResult, error) {
 	res := &PingResult{Replies: []PingReply{}}
 	known := map[string]bool{}
@@ -63,20 +73,31 @@ func Ping(ctx context.Context, g *initiator.Group, a initiator.Address, o PingOp
 	for seq := 1; seq <= o.Count; seq++ {
 		start := time.Now()
 		replies, err := pingRound(ctx, g, a, seq, o.Timeout, known)
-		if err != nil {
+		var ie *initiator.IncompleteError
+		switch {
+		case errors.As(err, &ie):
+			res.Dropped += ie.Dropped // a lost reply is loss, which ping measures
+		case err != nil:
 			return res, err
 		}
 		res.Sent++
-		if len(replies) > 0 {
+		switch ok := good(replies); {
+		case ok > 0:
 			res.Answered++
+		case len(replies) > 0:
+			res.Refused++
 		}
 		for _, r := range replies {
+			if r.Err != nil {
+				continue // no path: a refusal proves no working path
+			}
 			if k := r.Interface + "/" + string(r.Target.MAC); !known[k] {
 				known[k] = true
 				order = append(order, r)
 			}
 		}
 		res.Replies = append(res.Replies, replies...)
+		res.Paths = len(order)
 		if onRound != nil {
 			onRound(seq, replies)
 		}
@@ -91,7 +112,6 @@ func Ping(ctx context.Context, g *initiator.Group, a initiator.Address, o PingOp
 			}
 		}
 	}
-	res.Paths = len(order)
 	if o.Identify {
 		for _, p := range order {
 			pi := PathIdentity{Target: p.Target, Interface: p.Interface}
@@ -106,6 +126,16 @@ func Ping(ctx context.Context, g *initiator.Group, a initiator.Address, o PingOp
 	return res, nil
 }
 
+// good counts the replies without the error flag.
+func good(replies []PingReply) (n int) {
+	for _, r := range replies {
+		if r.Err == nil {
+			n++
+		}
+	}
+	return n
+}
+
 // pingRound sends one Query Config to a on every interface and returns the
 // replies that come within timeout; it returns early once every path in
 // known has answered.
@@ -116,7 +146,7 @@ func pingRound(ctx context.Context, g *initiator.Group, a initiator.Address, seq
 	_, err := g.QueryConfig(ctx, q, initiator.CollectOptions{Timeout: timeout, Quiet: timeout, Resend: []time.Duration{}}, func(r initiator.ConfigReply) bool {
 		k := r.Interface.Name + "/" + string(r.Target.MAC)
 		seen[k] = true
-		replies = append(replies, PingReply{Seq: seq, Target: r.Target, Interface: r.Interface.Name, RTT: r.RTT})
+		replies = append(replies, PingReply{Seq: seq, Target: r.Target, Interface: r.Interface.Name, RTT: r.RTT, Err: r.Err})
 		if len(known) == 0 || len(seen) < len(known) {
 			return false
 		}

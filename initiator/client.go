@@ -135,12 +135,13 @@ type statser interface {
 
 // Dropped returns how many frames the connection has lost so far because
 // its receive buffer was full: replies that were sent to us but never
-// read. A probe that saw drops cannot claim a complete answer. It returns
-// 0 and ErrNoDropCount when the connection cannot tell.
+// read, and replies a full broadcast queue had to discard. A probe that saw
+// drops cannot claim a complete answer. When the connection cannot tell,
+// it returns the queue's count only, with ErrNoDropCount.
 func (c *Client) Dropped() (uint64, error) {
 	s, ok := c.conn.(statser)
 	if !ok {
-		return 0, ErrNoDropCount
+		return c.stats.dropped.Load(), ErrNoDropCount
 	}
 	st, err := s.Stats()
 	if err != nil {
@@ -387,7 +388,7 @@ func (c *Client) deliver(f *Frame) {
 	case cl.ch <- f:
 		c.stats.matched.Add(1)
 	default:
-		c.stats.unmatched.Add(1) // a full broadcast channel
+		c.stats.dropped.Add(1) // a full broadcast queue: lost, as in a full socket buffer
 	}
 }
 

@@ -3,6 +3,8 @@ package initiator
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -78,6 +80,39 @@ type CollectOptions struct {
 	ResendInterval time.Duration
 	// MaxSends bounds the copies of the broadcast (default 10).
 	MaxSends int
+	// MaxReplies bounds the distinct replies kept (default
+	// DefaultMaxReplies): anything on the segment can answer a broadcast,
+	// as often and from as many addresses as it likes. Once more arrive
+	// the exchange ends with an *IncompleteError.
+	MaxReplies int
+}
+
+// DefaultMaxReplies is the default cap on the distinct replies (paths) one
+// broadcast keeps: far beyond a real SAN (65,535 shelves of 255 slots are
+// possible, a few hundred are seen), small enough that a flood of forged
+// answers costs little memory and time.
+const DefaultMaxReplies = 4096
+
+// IncompleteError is returned by Collect and QueryConfig, together with
+// the replies that were read, when the answer is known to be incomplete:
+// more than MaxReplies distinct responders answered (Truncated; the rest
+// were ignored), or frames addressed to us were lost before they could be
+// read (Dropped: a full socket receive buffer or reply queue).
+type IncompleteError struct {
+	Truncated bool
+	Max       int // the cap, when Truncated
+	Dropped   uint64
+}
+
+func (e *IncompleteError) Error() string {
+	var parts []string
+	if e.Truncated {
+		parts = append(parts, fmt.Sprintf("truncated: more than %d answered", e.Max))
+	}
+	if e.Dropped > 0 {
+		parts = append(parts, fmt.Sprintf("%d replies were lost before they could be read (receive buffer full)", e.Dropped))
+	}
+	return "incomplete answer: " + strings.Join(parts, "; ")
 }
 
 func (o CollectOptions) withDefaults() CollectOptions {
@@ -95,6 +130,9 @@ func (o CollectOptions) withDefaults() CollectOptions {
 	}
 	if o.MaxSends <= 0 {
 		o.MaxSends = 10
+	}
+	if o.MaxReplies <= 0 {
+		o.MaxReplies = DefaultMaxReplies
 	}
 	return o
 }
@@ -124,18 +162,45 @@ func (r Reply) key() replyKey {
 // set, is called for each as it arrives; when it returns true the exchange
 // ends. It ends when no new reply has come for Quiet after the last
 // broadcast, or at Timeout, or when ctx is done: what came is returned,
-// without error. Errors: ErrNoClients, and those of Client.Broadcast
-// (ErrSend, ErrClosed, ErrTagInUse).
+// without error. When the answer is known to be incomplete (more than
+// MaxReplies responders, or replies lost in the receive buffers) the
+// replies come with an *IncompleteError. Errors: ErrNoClients, and those
+// of Client.Broadcast (ErrSend, ErrClosed, ErrTagInUse).
 func (g *Group) Collect(ctx context.Context, req *Frame, opts CollectOptions, onNew func(Reply) (stop bool)) ([]Reply, error) {
 	if g == nil || len(g.clients) == 0 {
 		return nil, ErrNoClients
 	}
+	dropped := g.Dropped()
+	out, truncated, err := g.collect(ctx, req, opts, onNew)
+	if err != nil {
+		return nil, err
+	}
+	lost := g.Dropped() - dropped
+	if truncated || lost > 0 {
+		return out, &IncompleteError{Truncated: truncated, Max: opts.withDefaults().MaxReplies, Dropped: lost}
+	}
+	return out, nil
+}
+
+// Dropped returns the frames the clients' connections lost so far (see
+// Client.Dropped; clients that cannot tell count 0).
+func (g *Group) Dropped() uint64 {
+	var n uint64
+	for _, c := range g.Clients() {
+		d, _ := c.Dropped()
+		n += d
+	}
+	return n
+}
+
+// collect is Collect; truncated reports that MaxReplies was reached.
+func (g *Group) collect(ctx context.Context, req *Frame, opts CollectOptions, onNew func(Reply) (stop bool)) (out []Reply, truncated bool, err error) {
 	o := opts.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	replies, resends, err := g.broadcast(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s := &collectState{g: g, o: o, start: time.Now(), seen: map[replyKey]bool{}, round: map[replyKey]bool{}, sends: 1}
 	s.lastNew, s.lastSend = s.start, s.start
@@ -154,7 +219,7 @@ func (g *Group) Collect(ctx context.Context, req *Frame, opts CollectOptions, on
 			quietUntil = t
 		}
 		if due.IsZero() && !now.Before(quietUntil) {
-			return s.out, nil
+			return s.out, false, nil
 		}
 		wake := quietUntil
 		if !due.IsZero() && due.Before(wake) {
@@ -163,13 +228,16 @@ func (g *Group) Collect(ctx context.Context, req *Frame, opts CollectOptions, on
 		timer.Reset(max(time.Until(wake), time.Millisecond))
 		select {
 		case r := <-replies:
+			if !s.seen[r.key()] && len(s.seen) >= o.MaxReplies {
+				return s.out, true, nil
+			}
 			if s.add(r) && onNew != nil && onNew(r) {
-				return s.out, nil
+				return s.out, false, nil
 			}
 		case <-timer.C:
 		case <-ctx.Done():
 			// Timeout or cancellation: what came so far is the answer.
-			return s.out, nil
+			return s.out, false, nil
 		}
 	}
 }
@@ -292,7 +360,8 @@ var QueryAll = ConfigQuery{Shelf: BroadcastShelf, Slot: BroadcastSlot}
 // does; onAnswer, if set, is called for each as it comes and ends the
 // exchange by returning true. A test or prefix that does not match gets no
 // answer. Refusals (such as ErrConfigStringPresent for a set) are answers
-// with Err set. Errors: ErrConfigStringTooLong, and those of Collect.
+// with Err set. Errors: ErrConfigStringTooLong, and those of Collect (an
+// *IncompleteError comes with the answers read).
 func (g *Group) QueryConfig(ctx context.Context, q ConfigQuery, opts CollectOptions, onAnswer func(ConfigReply) (stop bool)) ([]ConfigReply, error) {
 	if len(q.String) > MaxConfigString {
 		return nil, ErrConfigStringTooLong

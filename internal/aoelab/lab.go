@@ -286,3 +286,37 @@ func (l *Lab) ServeTarget(ns, ifname string, t *aoetest.Target) {
 		})
 	})
 }
+
+// ServeHostile runs a misbehaving AoE peer (aoetest.Hostile: floods,
+// forged sources, error flags, delays, impostors) on a raw socket on
+// ifname in namespace ns until the test ends; its MAC defaults to the
+// interface's. Its floods are bounded: Flood replies per request.
+func (l *Lab) ServeHostile(ns, ifname string, h *aoetest.Hostile) {
+	l.t.Helper()
+	l.Do(ns, func() {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		conn, err := packet.Listen(ifi, packet.Raw, initiator.EtherType, nil)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		if h.MAC == nil {
+			h.MAC = ifi.HardwareAddr
+		}
+		if h.Target != nil {
+			h.Target.MAC = ifi.HardwareAddr
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.Serve(conn)
+		}()
+		l.t.Cleanup(func() {
+			conn.SetDeadline(time.Now())
+			conn.Close()
+			<-done
+		})
+	})
+}

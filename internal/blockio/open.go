@@ -43,7 +43,10 @@ type Target struct {
 // otherwise as initiator.OpenDisk.
 func Open(ctx context.Context, g *initiator.Group, shelf uint16, slot uint8, timeout time.Duration, opts initiator.DiskOptions) (*Target, error) {
 	found, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: shelf, Slot: slot}, initiator.CollectOptions{Timeout: timeout}, nil)
-	if err != nil {
+	// An incomplete answer (a flood lost replies) still gives paths that
+	// answered for this address; the disk works over those.
+	var inc *initiator.IncompleteError
+	if err != nil && !(errors.As(err, &inc) && len(found) > 0) {
 		return nil, err
 	}
 	// Paths in the group's interface order, then by MAC: the same order

@@ -1,6 +1,8 @@
 package classic
 
 import (
+	"github.com/goaoe/aoe/internal/safetext"
+
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +19,10 @@ var aoecfgErrors = []string{"*GOK*", "*badcmd*", "*badarg*", "*baddev*", "*badcf
 // AoecfgAnswer prints one answer as aoecfg does: the config string up to
 // its first NUL (all of it, up to 1,024 bytes), or aoecfg's word for the
 // AoE error of a refusal; alone when the command named shelf and slot
-// (one), else after "shelf.slot<TAB>".
+// (one), else after "shelf.slot<TAB>". Control bytes, invalid UTF-8 and
+// invisible characters are escaped (\x1b: safetext.Classic), so that a
+// target cannot drive the terminal or forge lines; printable strings are
+// printed byte for byte.
 func AoecfgAnswer(w io.Writer, r initiator.ConfigReply, one bool) {
 	text := r.Config.String
 	for i, c := range text {
@@ -33,9 +38,10 @@ func AoecfgAnswer(w io.Writer, r initiator.ConfigReply, one bool) {
 			text = []byte(aoecfgErrors[ec])
 		}
 	}
+	shown := safetext.Classic(text)
 	if one {
-		fmt.Fprintf(w, "%s\n", text)
+		fmt.Fprintf(w, "%s\n", shown)
 		return
 	}
-	fmt.Fprintf(w, "%d.%d\t%s\n", r.Target.Shelf, r.Target.Slot, text)
+	fmt.Fprintf(w, "%d.%d\t%s\n", r.Target.Shelf, r.Target.Slot, shown)
 }

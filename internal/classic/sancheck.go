@@ -1,6 +1,8 @@
 package classic
 
 import (
+	"github.com/goaoe/aoe/internal/safetext"
+
 	"fmt"
 	"io"
 	"strings"
@@ -17,8 +19,9 @@ const (
 
 // Sancheck prints aoe-sancheck's report (after SancheckProbing): the
 // interface and device summaries with the warnings aoe-sancheck knows
-// and, verbose (-v), each interface's paths, newest first, with the
-// sectors per frame that got through.
+// and, verbose (-v), each interface's paths with the sectors per frame
+// that got through, sorted by address and MAC (aoe-sancheck printed them
+// newest first: in an order that varied from run to run).
 func Sancheck(w io.Writer, rep *discover.Report, verbose bool) {
 	var b strings.Builder
 	rule := "==========================================\n"
@@ -28,21 +31,23 @@ func Sancheck(w io.Writer, rep *discover.Report, verbose bool) {
 		if i.Up {
 			state = "UP"
 		}
-		fmt.Fprintf(&b, "%s\t%s\t%d\t%s\n", i.Name, state, i.MTU, i.PCIID)
+		fmt.Fprintf(&b, "%s\t%s\t%d\t%s\n", safetext.String(i.Name), state, i.MTU, i.PCIID)
 	}
 	b.WriteString(rule + "DEVICE SUMMARY\n" + rule + "Device\tMacs\tPayload\tLocal Interfaces\n")
 	for _, d := range rep.Devices {
-		fmt.Fprintf(&b, "%s\t%4d\t%d\t%s\n", d.Name(), d.MACs, d.Payload, strings.Join(d.Interfaces, ","))
+		fmt.Fprintf(&b, "%s\t%4d\t%d\t%s\n", d.Name(), d.MACs, d.Payload, safetext.String(strings.Join(d.Interfaces, ",")))
 		for _, m := range d.Warnings {
 			b.WriteString("   " + m.String() + "\n")
 		}
 	}
 	if verbose {
 		for _, i := range rep.Interfaces {
-			fmt.Fprintf(&b, "%s:\n", i.Name)
-			for k := len(rep.Paths) - 1; k >= 0; k-- {
-				if p := rep.Paths[k]; p.Interface == i.Name {
-					fmt.Fprintf(&b, "%s %s %d\n", p.Target.Name(), strings.ReplaceAll(p.Target.MAC.String(), ":", ""), p.MaxSectors)
+			fmt.Fprintf(&b, "%s:\n", safetext.String(i.Name))
+			for _, d := range rep.Devices {
+				for _, p := range d.Paths {
+					if p.Interface == i.Name {
+						fmt.Fprintf(&b, "%s %s %d\n", p.Target.Name(), strings.ReplaceAll(p.Target.MAC.String(), ":", ""), p.MaxSectors)
+					}
 				}
 			}
 			b.WriteString("\n")

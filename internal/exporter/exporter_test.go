@@ -242,7 +242,7 @@ func fakeProber(t testing.TB) *Prober {
 	}
 	targets, rtts := fakeTargets()
 	now := time.Now()
-	p.record(targets, rtts, now.Add(-20*time.Millisecond), now, nil)
+	p.record(targets, rtts, now.Add(-20*time.Millisecond), now, false, nil)
 	return p
 }
 
@@ -286,14 +286,21 @@ func TestProberRecord(t *testing.T) {
 	targets[0].Paths = targets[0].Paths[:1]
 	targets[1].Conflict = false
 	now := time.Now()
-	p.record(targets, nil, now, now, nil)
+	p.record(targets, nil, now, now, false, nil)
 	got = samples(t, reg)
 	want(t, got, `aoe_target_up{interface="eth1",mac="02:ae:00:00:00:01",target="e1.2"}`, 0)
 	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
 	want(t, got, `aoe_target_conflict{target="e9.9"}`, 0)
+	want(t, got, `aoe_probe_incomplete`, 0)
+
+	// An incomplete answer (a flood) that misses e1.2: unknown, not down.
+	p.record(targets[1:], nil, now, now, true, nil)
+	got = samples(t, reg)
+	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
+	want(t, got, `aoe_probe_incomplete`, 1)
 
 	// Paths silent for longer than ForgetAfter go away, with their RTTs.
-	p.record(nil, nil, now.Add(2*time.Hour), now.Add(2*time.Hour), nil)
+	p.record(nil, nil, now.Add(2*time.Hour), now.Add(2*time.Hour), false, nil)
 	got = samples(t, reg)
 	for k := range got {
 		if strings.HasPrefix(k, "aoe_target_") {
@@ -308,7 +315,7 @@ func TestProberCap(t *testing.T) {
 	p.paths = map[pathID]*pathState{}
 	targets, _ := fakeTargets()
 	now := time.Now()
-	p.record(targets, nil, now, now, nil)
+	p.record(targets, nil, now, now, false, nil)
 	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false))
 	want(t, got, "aoe_probe_truncated", 1)
 	if _, ok := got[`aoe_target_conflict{target="e9.9"}`]; ok {

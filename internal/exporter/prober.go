@@ -48,8 +48,10 @@ type Prober struct {
 	last      time.Time // end of the latest probe
 	duration  time.Duration
 	truncated int
-	probes    uint64
-	failures  uint64
+	// incomplete is set when the latest probe's answer was incomplete.
+	incomplete bool
+	probes     uint64
+	failures   uint64
 }
 
 type pathID struct{ target, mac, iface string }
@@ -113,6 +115,14 @@ func (p *Prober) Run(ctx context.Context) {
 func (p *Prober) ProbeOnce(ctx context.Context) error {
 	start := time.Now()
 	targets, err := discover.Probe(ctx, p.opts.Group, discover.Options{Timeout: p.opts.Timeout})
+	// An incomplete answer (the reply cap, or replies the receive buffer
+	// lost: a flood) still tells which targets answered; it cannot tell
+	// that a path missing from it is down.
+	var inc *initiator.IncompleteError
+	incomplete := errors.As(err, &inc)
+	if incomplete {
+		err = nil
+	}
 	var rtts map[pathID]time.Duration
 	if err == nil {
 		rtts = p.measure(ctx, targets)
@@ -120,7 +130,7 @@ func (p *Prober) ProbeOnce(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil // shutting down: keep the previous result
 	}
-	p.record(targets, rtts, start, time.Now(), err)
+	p.record(targets, rtts, start, time.Now(), incomplete, err)
 	return err
 }
 
@@ -165,7 +175,7 @@ func (p *Prober) measure(ctx context.Context, targets []discover.Target) map[pat
 // record stores a probe's result: the paths that answered are up, the
 // known paths that did not are down, paths silent for ForgetAfter are
 // forgotten, and targets beyond MaxTargets are counted as truncated.
-func (p *Prober) record(targets []discover.Target, rtts map[pathID]time.Duration, start, end time.Time, err error) {
+func (p *Prober) record(targets []discover.Target, rtts map[pathID]time.Duration, start, end time.Time, incomplete bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.probes++
@@ -174,12 +184,13 @@ func (p *Prober) record(targets []discover.Target, rtts map[pathID]time.Duration
 		p.failures++
 		return // a failed probe (no socket) says nothing of the targets
 	}
+	p.incomplete = incomplete
 	known := map[string]bool{}
 	for id := range p.paths {
 		known[id.target] = true
 	}
 	for _, s := range p.paths {
-		s.up = false
+		s.up = s.up && incomplete // unseen in an incomplete answer: unknown, kept
 	}
 	p.truncated = 0
 	p.conflict = map[string]bool{}
@@ -210,20 +221,21 @@ func (p *Prober) record(targets []discover.Target, rtts map[pathID]time.Duration
 }
 
 var (
-	descTargetUp       = desc("aoe_target_up", "1 when the target answered on this path (interface, target MAC) in the latest probe; 0 when a path seen before did not.", "target", "mac", "interface")
-	descTargetBufcnt   = desc("aoe_target_buffers", "The target's buffer count (outstanding frames it accepts) on this path, from its latest Query Config reply.", "target", "mac", "interface")
-	descTargetConflict = desc("aoe_target_conflict", "1 when different disks answered for this address in the latest probe (serial, model or capacity differ).", "target")
-	descProbeDuration  = desc("aoe_probe_duration_seconds", "Duration of the latest probe.")
-	descProbeTime      = desc("aoe_probe_timestamp_seconds", "Unix time at which the latest probe ended: the probe metrics are that old.")
-	descProbeTrunc     = desc("aoe_probe_truncated", "Targets of the latest probe left out because of the target cap (--probe.max-targets).")
-	descProbes         = desc("aoe_probes_total", "Probes run.")
-	descProbeFailures  = desc("aoe_probe_failures_total", "Probes that failed (no interface could send).")
-	descRetransmits    = desc("aoe_probe_retransmits_total", "Requests the prober sent again for want of a reply, per interface.", "interface")
+	descTargetUp        = desc("aoe_target_up", "1 when the target answered on this path (interface, target MAC) in the latest probe; 0 when a path seen before did not.", "target", "mac", "interface")
+	descTargetBufcnt    = desc("aoe_target_buffers", "The target's buffer count (outstanding frames it accepts) on this path, from its latest Query Config reply.", "target", "mac", "interface")
+	descTargetConflict  = desc("aoe_target_conflict", "1 when different disks answered for this address in the latest probe (serial, model or capacity differ).", "target")
+	descProbeDuration   = desc("aoe_probe_duration_seconds", "Duration of the latest probe.")
+	descProbeTime       = desc("aoe_probe_timestamp_seconds", "Unix time at which the latest probe ended: the probe metrics are that old.")
+	descProbeTrunc      = desc("aoe_probe_truncated", "Targets of the latest probe left out because of the target cap (--probe.max-targets).")
+	descProbes          = desc("aoe_probes_total", "Probes run.")
+	descProbeIncomplete = desc("aoe_probe_incomplete", "1 when the latest probe's answer was incomplete (more answers than the reply cap, or replies lost in the receive buffer: a flood); paths it did not see keep their previous state.")
+	descProbeFailures   = desc("aoe_probe_failures_total", "Probes that failed (no interface could send).")
+	descRetransmits     = desc("aoe_probe_retransmits_total", "Requests the prober sent again for want of a reply, per interface.", "interface")
 )
 
 func (p *Prober) describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTargetUp, descTargetBufcnt, descTargetConflict, descProbeDuration,
-		descProbeTime, descProbeTrunc, descProbes, descProbeFailures, descRetransmits} {
+		descProbeTime, descProbeTrunc, descProbeIncomplete, descProbes, descProbeFailures, descRetransmits} {
 		ch <- d
 	}
 	p.rtt.Describe(ch)
@@ -261,6 +273,7 @@ func (p *Prober) collect(ch chan<- prometheus.Metric) {
 		ch <- gauge(descProbeTime, float64(p.last.UnixNano())/1e9)
 	}
 	ch <- gauge(descProbeTrunc, float64(p.truncated))
+	ch <- gauge(descProbeIncomplete, b2f(p.incomplete))
 	ch <- prometheus.MustNewConstMetric(descProbes, prometheus.CounterValue, float64(p.probes))
 	ch <- prometheus.MustNewConstMetric(descProbeFailures, prometheus.CounterValue, float64(p.failures))
 	for _, c := range p.opts.Group.Clients() {
