@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/goaoe/aoe/internal/classic"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/internal/units"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
@@ -355,37 +356,9 @@ func cellWidth(s string) int {
 	return len(s)
 }
 
-// escapeControl makes control bytes and invalid UTF-8 of an untrusted
-// string (read from sysfs) visible, as \x1b, so that none reaches the
-// terminal raw.
-func escapeControl(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' || c >= utf8.RuneSelf {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1, r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
-			for _, c := range []byte(s[i : i+size]) {
-				fmt.Fprintf(&b, "\\x%02x", c)
-			}
-		case r == '\\':
-			b.WriteString("\\\\")
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
+// escapeControl makes an untrusted string read from sysfs visible
+// (safetext.String), so that no control byte reaches the terminal raw.
+func escapeControl(s string) string { return safetext.String(s) }
 
 func orDash(s *string) string {
 	if s == nil || *s == "" {

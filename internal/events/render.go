@@ -4,34 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/goaoe/aoe/internal/safetext"
 )
 
-// Escape writes control bytes and bytes that are not UTF-8 visibly, as
-// \xNN, and a backslash as \\, so that an untrusted string cannot act on a
-// terminal.
-func Escape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			for _, c := range []byte(s[i : i+size]) {
-				fmt.Fprintf(&b, `\x%02x`, c)
-			}
-		case r == '\\':
-			b.WriteString(`\\`)
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
+// Escape writes an untrusted string visibly (safetext.String): control
+// bytes, invalid UTF-8 and bidi controls as \xNN, a backslash as \\.
+func Escape(s string) string { return safetext.String(s) }
 
 // timeFormat is the events' timestamp: RFC 3339 in UTC with milliseconds.
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"

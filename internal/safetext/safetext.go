@@ -21,12 +21,35 @@ func Bytes(b []byte) string { return escape(b, true) }
 // String is Bytes for a string.
 func String(s string) string { return escape([]byte(s), true) }
 
+// Cut returns String(s) cut to at most n bytes at a character boundary
+// of the escaped text, so that the result is valid UTF-8.
+func Cut(s string, n int) string {
+	e := String(s)
+	if len(e) <= n {
+		return e
+	}
+	for n > 0 && !utf8.RuneStart(e[n]) {
+		n--
+	}
+	return e[:n]
+}
+
 // Classic returns b with every unsafe byte escaped as \xHH but backslashes
 // as they are: aoetools' outputs print printable strings byte for byte,
 // and so do the classic renderers.
 func Classic(b []byte) string { return escape(b, false) }
 
 func escape(b []byte, backslash bool) string {
+	clean := true
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f || (c == '\\' && backslash) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return string(b) // printable ASCII: the common case, no work
+	}
 	var s strings.Builder
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
