@@ -110,6 +110,7 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newReserveCmd,
 	newSancheckCmd,
 	newVersionCmd,
+	newUpCmd, newDownCmd,
 }
 
 // classics are the aoetools names the binary answers to, and the command
@@ -151,6 +152,7 @@ func NewCommand(argv0 string, env *Env) *cobra.Command {
 			cmd.Use = base
 		}
 		setCommon(cmd, env.Version)
+		applyClassicHelp(cmd, base)
 		g.addFlags(cmd)
 		return cmd
 	}
@@ -179,7 +181,7 @@ command's page lists as fixed.` + exitCodesHelp,
 		Example: `  sudo modprobe aoe
   aoe stat
   aoe discover --wait e1.2 --timeout 60s
-  aoe stat --json e1.2`,
+  aoe stat --json '^e1[.]2$'`,
 	}
 	setCommon(root, env.Version)
 	g.addFlags(root)
