@@ -154,6 +154,7 @@ func NewCommand(argv0 string, env *Env) *cobra.Command {
 		setCommon(cmd, env.Version)
 		applyClassicHelp(cmd, base)
 		g.addFlags(cmd)
+		attachCompletions(cmd, g)
 		return cmd
 	}
 	return NewRootCmd(env)
@@ -191,6 +192,7 @@ command's page lists as fixed.` + exitCodesHelp,
 	for _, newCmd := range subcommands {
 		root.AddCommand(newCmd(g))
 	}
+	attachCompletions(root, g)
 	return root
 }
 
