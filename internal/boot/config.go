@@ -63,6 +63,9 @@ type Config struct {
 	// Fstab is AOE_FSTAB (default yes): also wait for the /dev/etherd
 	// devices that /etc/fstab mounts (entries without noauto).
 	Fstab bool
+	// Initramfs is AOE_INITRAMFS: put aoe and the driver in the
+	// initramfs even when the root file system is not on AoE yet.
+	Initramfs bool
 	// Timeout is AOE_TIMEOUT: how long to wait for the devices.
 	Timeout time.Duration
 	// Source is the file the configuration came from, for messages.
@@ -211,6 +214,7 @@ const (
 	KeyWait       = "AOE_WAIT"
 	KeyTimeout    = "AOE_TIMEOUT"
 	KeyFstab      = "AOE_FSTAB"
+	KeyInitramfs  = "AOE_INITRAMFS"
 )
 
 // Parse parses /etc/aoe/aoe.conf. Unknown keys, repeated keys and bad
@@ -242,6 +246,10 @@ func Parse(file string, data []byte) (cfg Config, set bool, err error) {
 			if cfg.Fstab, err = parseBool(a.Value); err != nil {
 				return cfg, false, perr("%v", err)
 			}
+		case KeyInitramfs:
+			if cfg.Initramfs, err = parseBool(a.Value); err != nil {
+				return cfg, false, perr("%v", err)
+			}
 		case KeyInterfaces:
 			if cfg.Interfaces, cfg.AllInterfaces, err = parseInterfaces(a.Value); err != nil {
 				return cfg, false, perr("%v", err)
@@ -255,7 +263,7 @@ func Parse(file string, data []byte) (cfg Config, set bool, err error) {
 				return cfg, false, perr("%v", err)
 			}
 		default:
-			return cfg, false, perr("unknown key (known: %s, %s, %s, %s, %s)", KeyBoot, KeyInterfaces, KeyWait, KeyTimeout, KeyFstab)
+			return cfg, false, perr("unknown key (known: %s, %s, %s, %s, %s, %s)", KeyBoot, KeyInterfaces, KeyWait, KeyTimeout, KeyFstab, KeyInitramfs)
 		}
 	}
 	if cfg.Boot && cfg.Interfaces == nil && !cfg.AllInterfaces {
