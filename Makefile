@@ -72,14 +72,13 @@ deb: all
 	gzip -9n $(DEBROOT)/usr/share/man/man8/*.8
 	install -d $(DEBROOT)/DEBIAN $(DEBROOT)/etc/aoe $(DEBROOT)/lib/systemd/system $(DEBROOT)/lib/udev/rules.d \
 		$(DEBROOT)/usr/share/initramfs-tools/hooks $(DEBROOT)/usr/share/initramfs-tools/scripts/local-top \
-		$(DEBROOT)/etc/network/if-up.d $(DEBROOT)/usr/share/doc/goaoe
+		$(DEBROOT)/usr/share/doc/goaoe
 	install -m 0644 dist/aoe.conf $(DEBROOT)/etc/aoe/aoe.conf
 	install -m 0644 $(wildcard dist/systemd/*.service dist/systemd/*.socket dist/systemd/*.timer dist/systemd/*.path) $(DEBROOT)/lib/systemd/system/
 	ln -s /dev/null $(DEBROOT)/lib/systemd/system/aoetools.service
 	install -m 0644 dist/udev/*.rules $(DEBROOT)/lib/udev/rules.d/
 	install -m 0755 dist/initramfs-tools/hooks/aoe $(DEBROOT)/usr/share/initramfs-tools/hooks/aoe
 	install -m 0755 dist/initramfs-tools/scripts/local-top/aoe $(DEBROOT)/usr/share/initramfs-tools/scripts/local-top/aoe
-	install -m 0755 dist/network/if-up.d/aoe-discover $(DEBROOT)/etc/network/if-up.d/aoe-discover
 	@if [ -d dist/monitoring ]; then install -d $(DEBROOT)/usr/share/goaoe && cp -r dist/monitoring $(DEBROOT)/usr/share/goaoe/ && chmod -R u=rwX,go=rX $(DEBROOT)/usr/share/goaoe; fi
 	install -m 0644 dist/debian/copyright $(DEBROOT)/usr/share/doc/goaoe/copyright
 	install -D -m 0644 dist/debian/lintian-overrides $(DEBROOT)/usr/share/lintian/overrides/goaoe

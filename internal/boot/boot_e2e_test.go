@@ -106,6 +106,25 @@ func debDisk(t *testing.T, deb, dir string) (string, int64) {
 	return p, int64(len(b))
 }
 
+// extractFile copies a file out of the VM's disk (qemu-img convert to raw,
+// then debugfs, which reads ext4 without mounting it).
+func extractFile(t *testing.T, overlay, path, dir string) string {
+	t.Helper()
+	raw := filepath.Join(dir, "disk.raw")
+	defer os.Remove(raw)
+	if out, err := exec.Command("qemu-img", "convert", "-O", "raw", overlay, raw).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert: %v: %s", err, out)
+	}
+	dst := filepath.Join(dir, filepath.Base(path))
+	if out, err := exec.Command("debugfs", "-R", "dump "+path+" "+dst, raw).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs dump %s: %v: %s", path, err, out)
+	}
+	if fi, err := os.Stat(dst); err != nil || fi.Size() == 0 {
+		t.Fatalf("%s was not extracted from the VM's disk: %v", path, err)
+	}
+	return dst
+}
+
 type guest struct {
 	t  *testing.T
 	vm *aoelab.DiskVM
@@ -137,7 +156,7 @@ func (g guest) long(script string, timeout time.Duration) string {
 			return out
 		}
 		if time.Now().After(deadline) {
-			g.t.Fatalf("guest: %s: not done after %v\n%s", script, timeout, g.must("cat /root/job.log; ps axf"))
+			g.t.Fatalf("guest: %s: not done after %v\n%s", script, timeout, g.must("cat /root/job.log; for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done 2>/dev/null"))
 		}
 		time.Sleep(5 * time.Second)
 	}
@@ -194,7 +213,7 @@ func TestBootDebian(t *testing.T) {
 	if fc.n.Load() == 0 {
 		t.Fatalf("aoetools' aoe-discover sent no AoE frame that the capture saw: the capture does not work")
 	}
-	before := g.must("find / -xdev \\( -path /proc -o -path /sys -o -path /run -o -path /tmp -o -path /var/log -o -path /var/cache -o -path /var/lib/dpkg -o -path /var/lib/systemd \\) -prune -o -print | LC_ALL=C sort > /root/before.txt; wc -l < /root/before.txt")
+	before := g.must("find / -xdev \\( -path /proc -o -path /sys -o -path /run -o -path /tmp -o -path /var/log -o -path /var/tmp -o -path /var/cache -o -path /var/lib/dpkg -o -path /var/lib/systemd \\) -prune -o -print | LC_ALL=C sort > /root/before.txt; wc -l < /root/before.txt")
 	t.Logf("files before: %s", strings.TrimSpace(before))
 	t1 := time.Now()
 	out = g.long(fmt.Sprintf("head -c %d /dev/vdb > /root/goaoe.deb && dpkg -i /root/goaoe.deb", debSize), 15*time.Minute)
@@ -204,11 +223,15 @@ func TestBootDebian(t *testing.T) {
 	if strings.Contains(out, "missing") || !strings.Contains(out, "ii") {
 		t.Errorf("classic names or package state wrong:\n%s", out)
 	}
-	out = g.must("systemd-analyze verify /lib/systemd/system/aoe.service 2>&1; echo verify=$?")
+	out = g.must("systemd-analyze verify --man=no /lib/systemd/system/aoe.service 2>&1; echo verify=$?")
 	if !strings.Contains(out, "verify=0") || strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(out), "verify=0")) != "" {
 		t.Errorf("systemd-analyze verify aoe.service:\n%s", out)
 	}
+	kernel := strings.TrimSpace(g.must("uname -r"))
 	g.vm.Poweroff(3 * time.Minute)
+	// From now on boot with the initramfs that dpkg's trigger rebuilt with
+	// our hook and script in place of aoetools'.
+	cfg.Image.Initrd = extractFile(t, overlay, "/boot/initrd.img-"+kernel, dir)
 
 	// Boot 2: our package, configuration as shipped: nothing probes.
 	fc.n.Store(0)
@@ -259,7 +282,7 @@ mkdir -p /srv/aoe && echo '/dev/etherd/e1.2p1 /srv/aoe ext4 _netdev 0 0' >> /etc
 	t1 = time.Now()
 	out = g.long("dpkg --purge goaoe", 15*time.Minute)
 	t.Logf("dpkg --purge (%v):\n%s", time.Since(t1).Round(time.Second), out)
-	out = g.must("find / -xdev \\( -path /proc -o -path /sys -o -path /run -o -path /tmp -o -path /var/log -o -path /var/cache -o -path /var/lib/dpkg -o -path /var/lib/systemd \\) -prune -o -print | LC_ALL=C sort > /root/after.txt; LC_ALL=C comm -13 /root/before.txt /root/after.txt | grep -v -e '^/root/' -e '^/srv/aoe$' -e '^/etc/fstab' ; ls -d /var/lib/systemd/deb-systemd-helper-enabled/*aoe* 2>/dev/null; true")
+	out = g.must("find / -xdev \\( -path /proc -o -path /sys -o -path /run -o -path /tmp -o -path /var/log -o -path /var/tmp -o -path /var/cache -o -path /var/lib/dpkg -o -path /var/lib/systemd \\) -prune -o -print | LC_ALL=C sort > /root/after.txt; LC_ALL=C comm -13 /root/before.txt /root/after.txt | grep -v -e '^/root/' -e '^/srv/aoe$' -e '^/etc/fstab' ; ls -d /var/lib/systemd/deb-systemd-helper-enabled/*aoe* 2>/dev/null; true")
 	if strings.TrimSpace(out) != "" && !strings.HasPrefix(strings.TrimSpace(out), "(Reading") {
 		t.Logf("after purge:\n%s", out)
 	}
