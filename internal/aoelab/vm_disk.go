@@ -78,6 +78,10 @@ type DiskVMConfig struct {
 	// Extra are raw files attached read-only as /dev/vdb, /dev/vdc...
 	Extra []string
 	Taps  []string
+	// Root is the root= of the kernel command line (default /dev/vda,
+	// the overlay). With another root and no Overlay, no root disk is
+	// attached (root on AoE).
+	Root string
 	// Append is added to the kernel command line.
 	Append string
 }
@@ -112,15 +116,21 @@ func (l *Lab) BootDisk(ns string, cfg DiskVMConfig) *DiskVM {
 	}
 	defer ln.Close()
 	consoleFile := filepath.Join(dir, "console.log")
+	root := cfg.Root
+	if root == "" {
+		root = "/dev/vda"
+	}
 	args := []string{"netns", "exec", ns, "qemu-system-x86_64",
 		"-nodefaults", "-no-user-config", "-display", "none", "-accel", "tcg", "-m", "1024", "-smp", "1",
 		"-kernel", cfg.Image.Vmlinuz, "-initrd", cfg.Image.Initrd,
-		"-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1 " + cfg.Append,
+		"-append", "root=" + root + " rw console=ttyS0 net.ifnames=0 panic=-1 " + cfg.Append,
 		"-no-reboot",
-		"-drive", "file=" + cfg.Overlay + ",if=virtio,format=qcow2",
 		"-serial", "file:" + consoleFile,
 		"-chardev", "socket,id=ctl,path=" + sock,
 		"-serial", "chardev:ctl",
+	}
+	if cfg.Overlay != "" {
+		args = append(args, "-drive", "file="+cfg.Overlay+",if=virtio,format=qcow2")
 	}
 	for _, x := range cfg.Extra {
 		args = append(args, "-drive", "file="+x+",if=virtio,format=raw,readonly=on")

@@ -110,11 +110,23 @@ func debDisk(t *testing.T, deb, dir string) (string, int64) {
 // then debugfs, which reads ext4 without mounting it).
 func extractFile(t *testing.T, overlay, path, dir string) string {
 	t.Helper()
-	raw := filepath.Join(dir, "disk.raw")
+	raw := toRaw(t, overlay, dir)
 	defer os.Remove(raw)
+	return dumpFile(t, raw, path, dir)
+}
+
+// toRaw converts the VM's disk to a raw image.
+func toRaw(t *testing.T, overlay, dir string) string {
+	t.Helper()
+	raw := filepath.Join(dir, "disk.raw")
 	if out, err := exec.Command("qemu-img", "convert", "-O", "raw", overlay, raw).CombinedOutput(); err != nil {
 		t.Fatalf("qemu-img convert: %v: %s", err, out)
 	}
+	return raw
+}
+
+func dumpFile(t *testing.T, raw, path, dir string) string {
+	t.Helper()
 	dst := filepath.Join(dir, filepath.Base(path))
 	if out, err := exec.Command("debugfs", "-R", "dump "+path+" "+dst, raw).CombinedOutput(); err != nil {
 		t.Fatalf("debugfs dump %s: %v: %s", path, err, out)
@@ -276,6 +288,32 @@ mkdir -p /srv/aoe && echo '/dev/etherd/e1.2p1 /srv/aoe ext4 _netdev 0 0' >> /etc
 		t.Errorf("is-system-running: %q\n%s", state, g.must("systemctl --failed --no-pager; true"))
 	}
 
+	// Boot 4: root on AoE. The initramfs gets aoe, the driver and the
+	// network drivers (AOE_INITRAMFS=yes); the VM's disk, copied, is
+	// exported by vblade as e1.1 and booted with aoe=eth0:e1.1.
+	g.must("echo AOE_INITRAMFS=yes >> /etc/aoe/aoe.conf")
+	t1 = time.Now()
+	g.long("update-initramfs -u", 15*time.Minute)
+	out = g.must("lsinitramfs /boot/initrd.img-$(uname -r) | grep -E -e '^usr/sbin/aoe$' -e '/aoe.ko$' -e '^scripts/local-top/aoe$' -e '/e1000.ko$' | sort")
+	t.Logf("update-initramfs with AOE_INITRAMFS=yes (%v):\n%s", time.Since(t1).Round(time.Second), out)
+	g.vm.Poweroff(3 * time.Minute)
+	rootRaw := toRaw(t, overlay, dir)
+	cfg.Image.Initrd = dumpFile(t, rootRaw, "/boot/initrd.img-"+kernel, dir)
+	lab.Port(ns, "v2", "br0", net.HardwareAddr{0x02, 0xae, 0, 1, 1, 2})
+	lab.Vblade(ns, "v2", 1, 1, rootRaw)
+	cfg.Overlay, cfg.Root, cfg.Append = "", "/dev/etherd/e1.1", "aoe=eth0:e1.1:120"
+	start = time.Now()
+	g = guest{t, lab.BootDisk(ns, cfg)}
+	state = g.settle()
+	out = g.must("findmnt -n -o SOURCE /; findmnt -n -o SOURCE /srv/aoe; cat /proc/cmdline")
+	t.Logf("boot 4 (root on AoE): %v, %s:\n%s", time.Since(start).Round(time.Second), state, out)
+	if !strings.HasPrefix(out, "/dev/etherd/e1.1\n/dev/etherd/e1.2p1\n") {
+		t.Errorf("root on AoE: / and /srv/aoe are not e1.1 and e1.2p1")
+	}
+	if state != "running" {
+		t.Errorf("is-system-running: %q\n%s", state, g.must("systemctl --failed --no-pager; true"))
+	}
+
 	// Remove, then purge: nothing of the package stays.
 	listed := g.long("dpkg-query -L goaoe > /root/goaoe.list; dpkg -r goaoe; journalctl -b -u aoe.service --no-pager -o cat | tail -3", 15*time.Minute)
 	t.Logf("dpkg -r:\n%s", listed)
@@ -295,6 +333,6 @@ mkdir -p /srv/aoe && echo '/dev/etherd/e1.2p1 /srv/aoe ext4 _netdev 0 0' >> /etc
 	if len(left) > 0 {
 		t.Errorf("left behind after dpkg --purge (not there before the install):\n%s", strings.Join(left, "\n"))
 	}
-	g.vm.Poweroff(3 * time.Minute)
+	// The VM is killed at cleanup (its root is on AoE).
 	t.Logf("boot test total %v", time.Since(t0).Round(time.Second))
 }
