@@ -18,7 +18,7 @@ DEBVERSION ?= $(shell sh dist/debian/version.sh)
 # The aoetools names the binary answers to (symlinks to aoe).
 CLASSIC := aoe-stat aoe-discover aoe-interfaces aoe-revalidate aoe-flush aoe-version aoecfg aoeping aoe-sancheck
 
-.PHONY: all build links completions install uninstall test e2e e2e-boot bench docs deb clean
+.PHONY: all build links completions install uninstall test e2e e2e-boot bench docs deb deb-lint clean
 
 all: build links completions
 
@@ -91,6 +91,10 @@ deb: all
 	sed -e 's/@VERSION@/$(DEBVERSION)/' -e 's/@ARCH@/$(DEBARCH)/' \
 		-e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEBROOT) | cut -f1)/" dist/debian/control.in > $(DEBROOT)/DEBIAN/control
 	dpkg-deb --root-owner-group -Zxz --build $(DEBROOT) $(DEB)
+
+# lintian on the package: no error or warning allowed (needs lintian).
+deb-lint: deb
+	lintian --fail-on error,warning --tag-display-limit 0 $(DEB)
 
 # Unit, golden and comparison tests (the comparison needs Debian's aoetools).
 test:
