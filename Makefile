@@ -1,17 +1,26 @@
 # aoe: ATA over Ethernet tools. See README.md.
+#
+#   make                      build bin/aoe, the classic-name links and the
+#                             shell completions (as your user)
+#   sudo make install         install what make built (never builds)
+#   make deb                  bin/goaoe_VERSION_ARCH.deb, replacing aoetools
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+DEBVERSION ?= $(shell sh dist/debian/version.sh)
 
 # The aoetools names the binary answers to (symlinks to aoe).
 CLASSIC := aoe-stat aoe-discover aoe-interfaces aoe-revalidate aoe-flush aoe-version aoecfg aoeping aoe-sancheck
 
-.PHONY: all build links install uninstall test e2e bench bench-vm docs clean
+.PHONY: all build links completions install uninstall test e2e e2e-boot bench bench-vm docs deb deb-lint clean
 
-all: build links
+all: build links completions
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o bin/aoe ./cmd/aoe
@@ -19,15 +28,73 @@ build:
 links: build
 	@for n in $(CLASSIC); do ln -sfn aoe bin/$$n; done
 
-install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+# Shell completions, made by the binary itself; the classic names complete
+# too (bash and zsh through the same functions, fish through one file each).
+completions: build
+	@mkdir -p bin/completions
+	bin/aoe completion bash > bin/completions/aoe.bash
+	printf '\ncomplete -o default -F __start_aoe $(CLASSIC)\n' >> bin/completions/aoe.bash
+	bin/aoe completion zsh | sed '1s/.*/#compdef aoe $(CLASSIC)/' > bin/completions/_aoe
+	bin/aoe completion fish > bin/completions/aoe.fish
+	@for n in $(CLASSIC); do sed "s/^complete -c aoe /complete -c $$n /" bin/completions/aoe.fish > bin/completions/$$n.fish; done
+
+# install copies what `make` built and never runs go: under sudo, go is
+# usually not on root's PATH (secure_path), and building as root would
+# leave root-owned files in the tree.
+install:
+	@test -x bin/aoe -a -f bin/completions/aoe.bash || { echo "bin/aoe is missing: run 'make' first (as your user), then 'sudo make install'" >&2; exit 1; }
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 bin/aoe $(DESTDIR)$(SBINDIR)/aoe
 	@for n in $(CLASSIC); do ln -sfn aoe $(DESTDIR)$(SBINDIR)/$$n; done
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 bin/completions/aoe.bash $(DESTDIR)$(BASHCOMPDIR)/aoe
+	@for n in $(CLASSIC); do ln -sfn aoe $(DESTDIR)$(BASHCOMPDIR)/$$n; done
+	install -m 0644 bin/completions/_aoe $(DESTDIR)$(ZSHCOMPDIR)/_aoe
+	install -m 0644 bin/completions/*.fish $(DESTDIR)$(FISHCOMPDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/aoe $(addprefix $(DESTDIR)$(SBINDIR)/,$(CLASSIC))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8)))
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/aoe $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(CLASSIC))
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_aoe $(DESTDIR)$(FISHCOMPDIR)/aoe.fish $(patsubst %,$(DESTDIR)$(FISHCOMPDIR)/%.fish,$(CLASSIC))
+
+# The Debian package (dpkg-deb; works as a normal user). It replaces
+# aoetools: the same names in /usr/sbin, units, udev rules, initramfs hooks,
+# /etc/aoe/aoe.conf (nothing on). Files others add under dist/systemd and
+# dist/monitoring are picked up by the globs.
+DEBARCH ?= $(shell dpkg --print-architecture 2>/dev/null || $(GO) env GOARCH)
+DEB     := bin/goaoe_$(DEBVERSION)_$(DEBARCH).deb
+DEBROOT := bin/deb
+deb: all
+	rm -rf $(DEBROOT) bin/goaoe_*.deb
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEBROOT) PREFIX=/usr \
+		ZSHCOMPDIR=/usr/share/zsh/vendor-completions
+	gzip -9n $(DEBROOT)/usr/share/man/man8/*.8
+	install -d $(DEBROOT)/DEBIAN $(DEBROOT)/etc/aoe $(DEBROOT)/lib/systemd/system $(DEBROOT)/lib/udev/rules.d \
+		$(DEBROOT)/usr/share/initramfs-tools/hooks $(DEBROOT)/usr/share/initramfs-tools/scripts/local-top \
+		$(DEBROOT)/usr/share/doc/goaoe
+	install -m 0644 dist/aoe.conf $(DEBROOT)/etc/aoe/aoe.conf
+	install -m 0644 $(wildcard dist/systemd/*.service dist/systemd/*.socket dist/systemd/*.timer dist/systemd/*.path) $(DEBROOT)/lib/systemd/system/
+	ln -s /dev/null $(DEBROOT)/lib/systemd/system/aoetools.service
+	install -m 0644 dist/udev/*.rules $(DEBROOT)/lib/udev/rules.d/
+	install -m 0755 dist/initramfs-tools/hooks/aoe $(DEBROOT)/usr/share/initramfs-tools/hooks/aoe
+	install -m 0755 dist/initramfs-tools/scripts/local-top/aoe $(DEBROOT)/usr/share/initramfs-tools/scripts/local-top/aoe
+	@if [ -d dist/monitoring ]; then install -d $(DEBROOT)/usr/share/goaoe && cp -r dist/monitoring $(DEBROOT)/usr/share/goaoe/ && chmod -R u=rwX,go=rX $(DEBROOT)/usr/share/goaoe; fi
+	install -m 0644 dist/debian/copyright $(DEBROOT)/usr/share/doc/goaoe/copyright
+	install -D -m 0644 dist/debian/lintian-overrides $(DEBROOT)/usr/share/lintian/overrides/goaoe
+	printf 'goaoe (%s) unstable; urgency=medium\n\n  * Built from git; see the project history.\n\n -- goaoe developers <goaoe@users.noreply.github.com>  %s\n' \
+		'$(DEBVERSION)' "$$(git log -1 --format=%aD 2>/dev/null || date -R)" | gzip -9n > $(DEBROOT)/usr/share/doc/goaoe/changelog.gz
+	install -m 0755 dist/debian/postinst dist/debian/prerm dist/debian/postrm $(DEBROOT)/DEBIAN/
+	install -m 0644 dist/debian/triggers $(DEBROOT)/DEBIAN/triggers
+	cd $(DEBROOT) && find etc -type f | sed 's|^|/|' | sort > DEBIAN/conffiles
+	cd $(DEBROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum > DEBIAN/md5sums
+	sed -e 's/@VERSION@/$(DEBVERSION)/' -e 's/@ARCH@/$(DEBARCH)/' \
+		-e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEBROOT) | cut -f1)/" dist/debian/control.in > $(DEBROOT)/DEBIAN/control
+	dpkg-deb --root-owner-group -Zxz --build $(DEBROOT) $(DEB)
+
+# lintian on the package: no error or warning allowed (needs lintian).
+deb-lint: deb
+	lintian --fail-on error,warning --tag-display-limit 0 $(DEB)
 
 # Unit, golden and comparison tests (the comparison needs Debian's aoetools).
 test:
@@ -41,6 +108,12 @@ test:
 E2E_CACHE ?= /var/tmp/aoe-e2e-cache
 e2e: build links
 	AOE_E2E_CACHE=$(E2E_CACHE) $(GO) test -tags e2e -count=1 -run TestE2E -v -timeout 30m ./cmd
+
+# Boot integration on a real Debian 12 with systemd as PID 1 (root; needs
+# mmdebstrap, qemu-system-x86, qemu-utils, e2fsprogs, vblade, lintian): the
+# image is built once from Debian's archive and cached in $(E2E_CACHE).
+e2e-boot: deb
+	AOE_E2E_CACHE=$(E2E_CACHE) AOE_DEB=$(CURDIR)/$(DEB) $(GO) test -tags e2e -count=1 -run TestBoot -v -timeout 45m ./internal/boot
 
 # Benchmarks: aoe-stat on 1,000 and 10,000 devices, against aoetools'.
 bench: build links

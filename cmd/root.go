@@ -140,6 +140,7 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newExporterCmd,
 	newEventsCmd,
 	newVersionCmd,
+	newUpCmd, newDownCmd,
 }
 
 // classics are the aoetools names the binary answers to, and the command
@@ -181,7 +182,9 @@ func NewCommand(argv0 string, env *Env) *cobra.Command {
 			cmd.Use = base
 		}
 		setCommon(cmd, env.Version)
+		applyClassicHelp(cmd, base)
 		g.addFlags(cmd)
+		attachCompletions(cmd, g)
 		return cmd
 	}
 	return NewRootCmd(env)
@@ -209,7 +212,7 @@ command's page lists as fixed.` + exitCodesHelp,
 		Example: `  sudo modprobe aoe
   aoe stat
   aoe discover --wait e1.2 --timeout 60s
-  aoe stat --json e1.2`,
+  aoe stat --json '^e1[.]2$'`,
 	}
 	setCommon(root, env.Version)
 	g.addFlags(root)
@@ -219,6 +222,7 @@ command's page lists as fixed.` + exitCodesHelp,
 	for _, newCmd := range subcommands {
 		root.AddCommand(newCmd(g))
 	}
+	attachCompletions(root, g)
 	return root
 }
 

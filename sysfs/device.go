@@ -166,7 +166,7 @@ func (fs FS) Devices() (devs []Device, skipped []error, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	sortNames(names)
+	SortNames(names)
 	type result struct {
 		d   Device
 		err error
@@ -213,8 +213,9 @@ func SortDevices(devs []Device) {
 	})
 }
 
-// sortNames orders valid device names by shelf, then slot.
-func sortNames(names []string) {
+// SortNames orders valid device names (DeviceNames gives them in directory
+// order) by shelf, then slot.
+func SortNames(names []string) {
 	sort.Slice(names, func(i, j int) bool {
 		si, li, _ := ParseName(names[i])
 		sj, lj, _ := ParseName(names[j])

@@ -10,7 +10,6 @@ package exporter
 import (
 	"errors"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -133,7 +132,7 @@ func (c *Collector) collectSysfs(ch chan<- prometheus.Metric) bool {
 	if err != nil {
 		return true
 	}
-	sortNames(names)
+	sysfs.SortNames(names)
 	ch <- gauge(descDevices, float64(len(names)))
 	shown := names
 	if len(shown) > c.opts.MaxDevices {
@@ -164,19 +163,6 @@ func readDevices(fs sysfs.FS, names []string) (devs []sysfs.Device, failed bool)
 		}
 	}
 	return devs, failed
-}
-
-// sortNames orders device names by shelf, then slot (they are valid names:
-// sysfs.FS.DeviceNames keeps only those).
-func sortNames(names []string) {
-	sort.Slice(names, func(i, j int) bool {
-		si, li, _ := sysfs.ParseName(names[i])
-		sj, lj, _ := sysfs.ParseName(names[j])
-		if si != sj {
-			return si < sj
-		}
-		return li < lj
-	})
 }
 
 func collectDevice(ch chan<- prometheus.Metric, d sysfs.Device, mounts map[string]string) {

@@ -1,0 +1,217 @@
+//go:build e2e
+
+package aoelab
+
+import (
+	"bufio"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// debianImageScript builds the Debian 12 image of the boot tests; its hash
+// is the cache key.
+//
+//go:embed debian-image.sh
+var debianImageScript []byte
+
+// DebianImage is a Debian 12 root file system with systemd as PID 1 and
+// aoetools installed, with the kernel and initramfs it boots with.
+type DebianImage struct {
+	Root    string // raw ext4 image (never written: boots use overlays)
+	Vmlinuz string
+	Initrd  string
+	// Built is how long building it took (0 when it came from the cache).
+	Built time.Duration
+}
+
+// FetchDebianImage returns the image in cache, building it with mmdebstrap
+// from Debian's archive when the cache has none for this recipe.
+func FetchDebianImage(t testing.TB, cache string) DebianImage {
+	t.Helper()
+	sum := sha256.Sum256(debianImageScript)
+	dir := filepath.Join(cache, "debian12-"+hex.EncodeToString(sum[:])[:12])
+	img := DebianImage{Root: filepath.Join(dir, "root.img"), Vmlinuz: filepath.Join(dir, "vmlinuz"), Initrd: filepath.Join(dir, "initrd.img")}
+	if _, err := os.Stat(img.Root); err == nil {
+		return img
+	}
+	for _, tool := range []string{"mmdebstrap", "mkfs.ext4"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed (apt-get install mmdebstrap e2fsprogs)", tool)
+		}
+	}
+	tmp := dir + ".tmp"
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(tmp, "build.sh")
+	if err := os.WriteFile(script, debianImageScript, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if out, err := exec.Command("sh", script, tmp).CombinedOutput(); err != nil {
+		t.Fatalf("building the Debian image: %v\n%s", err, out)
+	}
+	img.Built = time.Since(start)
+	os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// DiskVMConfig describes a VM booting a disk image.
+type DiskVMConfig struct {
+	Image DebianImage
+	// Overlay is the copy-on-write disk over Image.Root the VM writes
+	// (qemu-img create -b); reuse it to boot the same system again.
+	Overlay string
+	// Extra are raw files attached read-only as /dev/vdb, /dev/vdc...
+	Extra []string
+	Taps  []string
+	// Root is the root= of the kernel command line (default /dev/vda,
+	// the overlay). With another root and no Overlay, no root disk is
+	// attached (root on AoE).
+	Root string
+	// Append is added to the kernel command line.
+	Append string
+}
+
+// NewOverlay creates a qcow2 overlay over a raw base image.
+func NewOverlay(t testing.TB, base string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "overlay.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, p).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img create (apt-get install qemu-utils): %v: %s", err, out)
+	}
+	return p
+}
+
+// DiskVM is a VM booted from a disk image.
+type DiskVM struct {
+	*VM
+	consoleLog func() string
+}
+
+// BootDisk boots the image's kernel with the overlay as root (/dev/vda)
+// inside namespace ns, one e1000 NIC per tap (eth0...), and returns once the
+// image's agent answers on the second serial port.
+func (l *Lab) BootDisk(ns string, cfg DiskVMConfig) *DiskVM {
+	t := l.t
+	t.Helper()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "ctl.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	consoleFile := filepath.Join(dir, "console.log")
+	root := cfg.Root
+	if root == "" {
+		root = "/dev/vda"
+	}
+	args := []string{"netns", "exec", ns, "qemu-system-x86_64",
+		"-nodefaults", "-no-user-config", "-display", "none", "-accel", "tcg", "-m", "1024", "-smp", "1",
+		"-kernel", cfg.Image.Vmlinuz, "-initrd", cfg.Image.Initrd,
+		"-append", "root=" + root + " rw console=ttyS0 net.ifnames=0 panic=-1 " + cfg.Append,
+		"-no-reboot",
+		"-serial", "file:" + consoleFile,
+		"-chardev", "socket,id=ctl,path=" + sock,
+		"-serial", "chardev:ctl",
+	}
+	if cfg.Overlay != "" {
+		args = append(args, "-drive", "file="+cfg.Overlay+",if=virtio,format=qcow2")
+	}
+	for _, x := range cfg.Extra {
+		args = append(args, "-drive", "file="+x+",if=virtio,format=raw,readonly=on")
+	}
+	for i, tap := range cfg.Taps {
+		args = append(args, "-netdev", fmt.Sprintf("tap,id=n%d,ifname=%s,script=no,downscript=no", i, tap),
+			"-device", fmt.Sprintf("e1000,netdev=n%d,mac=52:54:00:ae:00:%02x", i, i+1))
+	}
+	cmd := exec.Command("ip", args...)
+	console := &SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = console, console
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	l.procs = append(l.procs, cmd)
+	l.mu.Unlock()
+	vm := &VM{t: t, cmd: cmd, Console: console}
+	consoleLog := func() string {
+		b, _ := os.ReadFile(consoleFile)
+		return console.String() + string(b)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	select {
+	case vm.ctl = <-accepted:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("qemu did not connect its control port:\n%s", consoleLog())
+	}
+	vm.rd = bufio.NewReader(vm.ctl)
+	ready := make(chan string, 1)
+	go func() {
+		defer close(ready)
+		for {
+			line, err := vm.rd.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(line, "@@READY") {
+				ready <- strings.TrimSpace(line)
+				return
+			}
+		}
+	}()
+	select {
+	case line, ok := <-ready:
+		if !ok {
+			t.Fatalf("the guest closed its control port:\n%s", consoleLog())
+		}
+		t.Logf("guest up: %s", line)
+	case <-time.After(10 * time.Minute):
+		t.Fatalf("the guest did not come up:\n%s", consoleLog())
+	}
+	t.Cleanup(func() {
+		vm.ctl.Close()
+		if t.Failed() {
+			t.Logf("guest console:\n%s", consoleLog())
+		}
+	})
+	return &DiskVM{VM: vm, consoleLog: consoleLog}
+}
+
+// Poweroff asks the guest to power off (systemctl poweroff) and waits until
+// qemu has exited.
+func (vm *DiskVM) Poweroff(timeout time.Duration) {
+	vm.t.Helper()
+	fmt.Fprintf(vm.ctl, "off %s\n", "c3lzdGVtY3RsIHBvd2Vyb2ZmCg==") // "systemctl poweroff"
+	done := make(chan error, 1)
+	go func() { done <- vm.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		vm.cmd.Process.Kill()
+		vm.t.Fatalf("the guest did not power off within %v:\n%s", timeout, vm.consoleLog())
+	}
+	vm.ctl.Close()
+}
+
+// ConsoleLog returns the guest's console so far.
+func (vm *DiskVM) ConsoleLog() string { return vm.consoleLog() }

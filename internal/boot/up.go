@@ -1,0 +1,311 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/goaoe/aoe/internal/safetext"
+	"github.com/goaoe/aoe/sysfs"
+	"golang.org/x/sys/unix"
+)
+
+// Errors of Up and Down.
+var (
+	// ErrNoDriver is returned when the aoe driver cannot be loaded, or its
+	// control nodes do not appear.
+	ErrNoDriver = errors.New("the aoe driver is not available")
+	// ErrTimeout is returned (wrapped in a *TimeoutError) when the
+	// configured devices are not all there before the timeout.
+	ErrTimeout = errors.New("timed out")
+	// ErrNoInterface is returned when a configured interface does not
+	// exist.
+	ErrNoInterface = errors.New("no such network interface")
+)
+
+// TimeoutError names what was still missing when Up gave up.
+type TimeoutError struct {
+	After   time.Duration
+	Missing []string // "e1.2p1 (no partition 1)", ...
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("timed out after %v waiting for %s", e.After, strings.Join(e.Missing, ", "))
+}
+
+// Unwrap returns ErrTimeout.
+func (e *TimeoutError) Unwrap() error { return ErrTimeout }
+
+// Env is what Up and Down touch. Tests fill it with fixture trees and fakes.
+type Env struct {
+	SysfsRoot string // /sys
+	DevDir    string // /dev/etherd
+	// Modprobe runs modprobe with args ("aoe", "aoe_iflist=eth0 eth1").
+	Modprobe func(ctx context.Context, args ...string) error
+	// Control writes the driver's control nodes (its Writer may record).
+	Control sysfs.Control
+	// CheckNode verifies that a control node ("discover") is usable
+	// (Control.Check when nil).
+	CheckNode func(node string) error
+	// Now and Sleep are the clock.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// IsBlockDevice reports whether path is a block device node.
+	IsBlockDevice func(path string) bool
+	// Logf reports progress (to the journal, through stderr).
+	Logf func(format string, args ...any)
+	// Poll is how often state is read while waiting, Rediscover how often
+	// discovery is asked for again.
+	Poll, Rediscover time.Duration
+}
+
+// DefaultEnv returns the running system's environment.
+func DefaultEnv(sysfsRoot, devDir string, logf func(string, ...any)) Env {
+	return Env{
+		SysfsRoot: sysfsRoot,
+		DevDir:    devDir,
+		Modprobe: func(ctx context.Context, args ...string) error {
+			out, err := exec.CommandContext(ctx, "modprobe", args...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("modprobe %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+			}
+			return nil
+		},
+		Control: sysfs.Control{Dir: devDir},
+		Now:     time.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		},
+		IsBlockDevice: func(path string) bool {
+			var st unix.Stat_t
+			return unix.Stat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK
+		},
+		Logf:       logf,
+		Poll:       250 * time.Millisecond,
+		Rediscover: 5 * time.Second,
+	}
+}
+
+// UpResult is what Up did.
+type UpResult struct {
+	// Off is true when the configuration leaves boot discovery off:
+	// nothing was done.
+	Off bool
+	// Loaded is true when Up loaded the driver.
+	Loaded bool
+	// Ready are the awaited devices, all present.
+	Ready []string
+}
+
+// Up brings AoE up as cfg says: when cfg.Boot is off it does nothing. Else
+// it loads the driver (modprobe aoe aoe_iflist=...) unless it is there, sets
+// the interface list, asks for discovery, and waits until every device of
+// cfg.Wait is up in sysfs, its partitions exist, and each has its block
+// node in DevDir, asking for discovery again every env.Rediscover. Running
+// it again is harmless. Errors: ErrNoInterface, ErrNoDriver (modprobe
+// failed or the control nodes did not appear), a *TimeoutError (wrapping
+// ErrTimeout) naming what is missing, ctx.Err(), or a control-node write
+// error.
+func Up(ctx context.Context, env Env, cfg Config) (UpResult, error) {
+	var res UpResult
+	if !cfg.Boot {
+		res.Off = true
+		return res, nil
+	}
+	deadline := env.Now().Add(cfg.Timeout)
+	for _, n := range cfg.Interfaces {
+		if _, err := os.Stat(filepath.Join(env.SysfsRoot, "class", "net", n)); err != nil {
+			return res, fmt.Errorf("%s: %w", quoteForMsg(n), ErrNoInterface)
+		}
+	}
+	loaded, err := loadDriver(ctx, env, cfg)
+	if err != nil {
+		return res, err
+	}
+	res.Loaded = loaded
+	if err := waitNodes(ctx, env, deadline, cfg.Timeout); err != nil {
+		return res, err
+	}
+	if !loaded && !cfg.AllInterfaces {
+		// The driver was there already: restrict it now.
+		value := []byte(strings.Join(cfg.Interfaces, " ") + "\x00")
+		if err := env.Control.Write(sysfs.NodeInterfaces, value); err != nil {
+			return res, err
+		}
+	}
+	if err := waitDevices(ctx, env, cfg, deadline); err != nil {
+		return res, err
+	}
+	res.Ready = cfg.Wait
+	return res, nil
+}
+
+// loadDriver loads the aoe driver restricted to cfg's interfaces, unless it
+// is loaded already (or built in).
+func loadDriver(ctx context.Context, env Env, cfg Config) (bool, error) {
+	if _, err := os.Stat(filepath.Join(env.SysfsRoot, "module", "aoe")); err == nil {
+		return false, nil
+	}
+	args := []string{"aoe"}
+	if !cfg.AllInterfaces {
+		args = append(args, "aoe_iflist="+strings.Join(cfg.Interfaces, " "))
+	}
+	env.Logf("loading the aoe driver: modprobe %s", strings.Join(args, " "))
+	if err := env.Modprobe(ctx, args...); err != nil {
+		return false, fmt.Errorf("%w: %v", ErrNoDriver, err)
+	}
+	return true, nil
+}
+
+// waitNodes waits until the discover and interfaces control nodes exist
+// (udev or devtmpfs makes them after the driver loads).
+func waitNodes(ctx context.Context, env Env, deadline time.Time, timeout time.Duration) error {
+	for {
+		check := env.CheckNode
+		if check == nil {
+			check = env.Control.Check
+		}
+		errD := check(sysfs.NodeDiscover)
+		errI := check(sysfs.NodeInterfaces)
+		if errD == nil && errI == nil {
+			return nil
+		}
+		if !env.Now().Before(deadline) {
+			return fmt.Errorf("%w: after %v: %v", ErrNoDriver, timeout, errors.Join(errD, errI))
+		}
+		if err := env.Sleep(ctx, env.Poll); err != nil {
+			return err
+		}
+	}
+}
+
+// waitDevices asks for discovery and waits for cfg.Wait.
+func waitDevices(ctx context.Context, env Env, cfg Config, deadline time.Time) error {
+	var last time.Time
+	for {
+		now := env.Now()
+		if last.IsZero() || now.Sub(last) >= env.Rediscover {
+			if err := env.Control.Write(sysfs.NodeDiscover, []byte("\n")); err != nil {
+				return err
+			}
+			last = now
+		}
+		missing := Missing(env, cfg.Wait)
+		if len(missing) == 0 {
+			return nil
+		}
+		if !now.Before(deadline) {
+			return &TimeoutError{After: cfg.Timeout, Missing: missing}
+		}
+		if err := env.Sleep(ctx, env.Poll); err != nil {
+			return err
+		}
+	}
+}
+
+// Missing describes the devices of names that are not ready: "e1.2 (not
+// found)", "e1.2 (down)", "e1.2p1 (no partition 1)", "e1.2p1 (no
+// /dev/etherd/e1.2p1)".
+func Missing(env Env, names []string) []string {
+	var out []string
+	fs := sysfs.FS{}
+	if f, err := sysfs.NewFS(env.SysfsRoot); err == nil {
+		fs = f
+	}
+	for _, n := range names {
+		disk, part, err := ParseDeviceName(n)
+		if err != nil {
+			out = append(out, n+" (bad name)")
+			continue
+		}
+		if why := notReady(env, fs, disk, part); why != "" {
+			out = append(out, n+" ("+why+")")
+		}
+	}
+	return out
+}
+
+func notReady(env Env, fs sysfs.FS, disk string, part int) string {
+	if fs.Root() == "" {
+		return "no sysfs"
+	}
+	d, err := fs.Device(disk)
+	if err != nil {
+		return "not found"
+	}
+	if !d.Up() {
+		state := "no state"
+		if d.State != nil {
+			state = strings.TrimSpace(*d.State)
+		}
+		return safetext.String(state)
+	}
+	name := disk
+	if part > 0 {
+		found := false
+		for _, p := range d.Partitions {
+			if p.Number == part {
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Sprintf("no partition %d", part)
+		}
+		name = fmt.Sprintf("%sp%d", disk, part)
+	}
+	node := filepath.Join(env.DevDir, name)
+	if !env.IsBlockDevice(node) {
+		return "no block device " + node
+	}
+	return ""
+}
+
+// DownResult is what Down did.
+type DownResult struct {
+	Flushed []string // devices removed
+	Kept    []string // devices still there (in use)
+}
+
+// Down asks the driver to forget every AoE device that is not in use (its
+// "all" flush, which skips open devices itself: mounted, held by
+// device-mapper or md, or open by a process), and reports what was removed
+// and what is kept. It does nothing when the driver is not loaded. Errors:
+// a control-node write error.
+func Down(ctx context.Context, env Env) (DownResult, error) {
+	var res DownResult
+	if _, err := os.Stat(filepath.Join(env.SysfsRoot, "module", "aoe")); err != nil {
+		return res, nil
+	}
+	fs, err := sysfs.NewFS(env.SysfsRoot)
+	if err != nil {
+		return res, err
+	}
+	before, _ := fs.DeviceNames()
+	if len(before) == 0 {
+		return res, nil
+	}
+	if err := env.Control.Write(sysfs.NodeFlush, []byte("all")); err != nil {
+		return res, err
+	}
+	after, _ := fs.DeviceNames()
+	for _, n := range before {
+		if hasOpt(after, n) {
+			res.Kept = append(res.Kept, n)
+		} else {
+			res.Flushed = append(res.Flushed, n)
+		}
+	}
+	return res, ctx.Err()
+}
