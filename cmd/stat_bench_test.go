@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goaoe/aoe/sysfs/sysfstest"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,26 +22,8 @@ import (
 func makeBenchTree(b *testing.B, n int) string {
 	b.Helper()
 	root := filepath.Join(pFreeDir(b), "sys")
-	must := func(err error) {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	must(os.MkdirAll(filepath.Join(root, "block"), 0o755))
-	must(os.MkdirAll(filepath.Join(root, "module/aoe/parameters"), 0o755))
-	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("e%d.%d", i/16, i%16)
-		dir := filepath.Join(root, "devices/virtual/block", "etherd!"+name)
-		must(os.MkdirAll(dir, 0o755))
-		attrs := map[string]string{
-			"state": "up", "mac": fmt.Sprintf("02ae%08x", i), "netif": "eth0,eth1",
-			"firmware-version": "0x4019", "payload": "8704", "size": fmt.Sprint(2097152 * (i%7 + 1)),
-			"dev": fmt.Sprintf("152:%d", i*16),
-		}
-		for k, v := range attrs {
-			must(os.WriteFile(filepath.Join(dir, k), []byte(v+"\n"), 0o644))
-		}
-		must(os.Symlink("../devices/virtual/block/etherd!"+name, filepath.Join(root, "block", "etherd!"+name)))
+	if err := sysfstest.WriteTree(root, n); err != nil {
+		b.Fatal(err)
 	}
 	return root
 }

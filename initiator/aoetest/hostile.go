@@ -1,7 +1,6 @@
 package aoetest
 
 import (
-	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -145,29 +144,21 @@ func (h *Hostile) flood(req *initiator.Frame) [][]byte {
 // Serve answers frames read from conn until it fails or is closed.
 func (h *Hostile) Serve(conn net.PacketConn) error {
 	defer h.delay.Wait()
-	buf := make([]byte, 1<<16)
-	for {
-		n, _, err := conn.ReadFrom(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
-		}
-		replies := h.Replies(buf[:n])
-		if len(replies) == 0 {
-			continue
-		}
-		if h.Delay > 0 {
+	return readFrames(conn, func(b []byte) error {
+		replies := h.Replies(b)
+		switch {
+		case len(replies) == 0:
+		case h.Delay > 0:
 			h.delay.Add(1)
 			time.AfterFunc(h.Delay, func() {
 				defer h.delay.Done()
 				h.write(conn, replies)
 			})
-			continue
+		default:
+			h.write(conn, replies)
 		}
-		h.write(conn, replies)
-	}
+		return nil
+	})
 }
 
 func (h *Hostile) write(conn net.PacketConn, replies [][]byte) {

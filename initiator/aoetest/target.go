@@ -64,6 +64,19 @@ func (t *Target) Config() []byte {
 
 // Serve answers requests read from conn until it fails or is closed.
 func (t *Target) Serve(conn net.PacketConn) error {
+	return readFrames(conn, func(b []byte) error {
+		reply := t.Handle(b)
+		if reply == nil {
+			return nil
+		}
+		_, err := conn.WriteTo(reply, &packet.Addr{HardwareAddr: reply[0:6]})
+		return err
+	})
+}
+
+// readFrames calls handle with each frame read from conn until the
+// connection is closed (nil) or fails, or handle fails (that error).
+func readFrames(conn net.PacketConn, handle func([]byte) error) error {
 	buf := make([]byte, 1<<16)
 	for {
 		n, _, err := conn.ReadFrom(buf)
@@ -73,11 +86,7 @@ func (t *Target) Serve(conn net.PacketConn) error {
 			}
 			return err
 		}
-		reply := t.Handle(buf[:n])
-		if reply == nil {
-			continue
-		}
-		if _, err := conn.WriteTo(reply, &packet.Addr{HardwareAddr: reply[0:6]}); err != nil {
+		if err := handle(buf[:n]); err != nil {
 			return err
 		}
 	}

@@ -269,21 +269,9 @@ func (s *SyncBuffer) Lines() []string {
 // interface's MAC, until cleanup.
 func (l *Lab) ServeTarget(ns, ifname string, t *aoetest.Target) {
 	l.t.Helper()
-	l.Do(ns, func() {
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			l.t.Fatal(err)
-		}
-		conn, err := packet.Listen(ifi, packet.Raw, initiator.EtherType, nil)
-		if err != nil {
-			l.t.Fatal(err)
-		}
-		t.MAC = ifi.HardwareAddr
-		go t.Serve(conn)
-		l.t.Cleanup(func() {
-			conn.SetReadDeadline(time.Now())
-			conn.Close()
-		})
+	l.serveRaw(ns, ifname, func(mac net.HardwareAddr) func(net.PacketConn) error {
+		t.MAC = mac
+		return t.Serve
 	})
 }
 
@@ -292,6 +280,22 @@ func (l *Lab) ServeTarget(ns, ifname string, t *aoetest.Target) {
 // ifname in namespace ns until the test ends; its MAC defaults to the
 // interface's. Its floods are bounded: Flood replies per request.
 func (l *Lab) ServeHostile(ns, ifname string, h *aoetest.Hostile) {
+	l.t.Helper()
+	l.serveRaw(ns, ifname, func(mac net.HardwareAddr) func(net.PacketConn) error {
+		if h.MAC == nil {
+			h.MAC = mac
+		}
+		if h.Target != nil {
+			h.Target.MAC = mac
+		}
+		return h.Serve
+	})
+}
+
+// serveRaw opens a raw AoE socket on ifname inside ns and runs the server
+// that setup returns for the interface's MAC on it, until cleanup, which
+// waits for the server to stop.
+func (l *Lab) serveRaw(ns, ifname string, setup func(mac net.HardwareAddr) func(net.PacketConn) error) {
 	l.t.Helper()
 	l.Do(ns, func() {
 		ifi, err := net.InterfaceByName(ifname)
@@ -302,16 +306,11 @@ func (l *Lab) ServeHostile(ns, ifname string, h *aoetest.Hostile) {
 		if err != nil {
 			l.t.Fatal(err)
 		}
-		if h.MAC == nil {
-			h.MAC = ifi.HardwareAddr
-		}
-		if h.Target != nil {
-			h.Target.MAC = ifi.HardwareAddr
-		}
+		serve := setup(ifi.HardwareAddr)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			h.Serve(conn)
+			serve(conn)
 		}()
 		l.t.Cleanup(func() {
 			conn.SetDeadline(time.Now())

@@ -245,6 +245,20 @@ func (l *Lab) BootVM(ns string, cfg VMConfig) *VM {
 	l.procs = append(l.procs, cmd)
 	l.mu.Unlock()
 
+	vm := &VM{t: t, cmd: cmd, Console: console}
+	consoleLog := func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "console.log"))
+		return console.String() + string(b)
+	}
+	vm.connect(t, ln, consoleLog, 5*time.Minute)
+	return vm
+}
+
+// connect waits for qemu to connect the control port listened on by ln,
+// then for the guest's agent to say @@READY (within boot), and closes the
+// port at the end of the test (printing the console if the test failed).
+func (vm *VM) connect(t testing.TB, ln net.Listener, consoleLog func() string, boot time.Duration) {
+	t.Helper()
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -252,11 +266,6 @@ func (l *Lab) BootVM(ns string, cfg VMConfig) *VM {
 			accepted <- c
 		}
 	}()
-	vm := &VM{t: t, cmd: cmd, Console: console}
-	consoleLog := func() string {
-		b, _ := os.ReadFile(filepath.Join(dir, "console.log"))
-		return console.String() + string(b)
-	}
 	select {
 	case vm.ctl = <-accepted:
 	case <-time.After(60 * time.Second):
@@ -283,7 +292,7 @@ func (l *Lab) BootVM(ns string, cfg VMConfig) *VM {
 			t.Fatalf("the guest closed its control port:\n%s", consoleLog())
 		}
 		t.Logf("guest up after boot: %s", line)
-	case <-time.After(5 * time.Minute):
+	case <-time.After(boot):
 		t.Fatalf("the guest did not come up:\n%s", consoleLog())
 	}
 	t.Cleanup(func() {
@@ -292,7 +301,6 @@ func (l *Lab) BootVM(ns string, cfg VMConfig) *VM {
 			t.Logf("guest console:\n%s", consoleLog())
 		}
 	})
-	return vm
 }
 
 // Result is what a guest command did.

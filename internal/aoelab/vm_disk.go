@@ -3,7 +3,6 @@
 package aoelab
 
 import (
-	"bufio"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -153,47 +151,7 @@ func (l *Lab) BootDisk(ns string, cfg DiskVMConfig) *DiskVM {
 		b, _ := os.ReadFile(consoleFile)
 		return console.String() + string(b)
 	}
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
-	select {
-	case vm.ctl = <-accepted:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("qemu did not connect its control port:\n%s", consoleLog())
-	}
-	vm.rd = bufio.NewReader(vm.ctl)
-	ready := make(chan string, 1)
-	go func() {
-		defer close(ready)
-		for {
-			line, err := vm.rd.ReadString('\n')
-			if err != nil {
-				return
-			}
-			if strings.HasPrefix(line, "@@READY") {
-				ready <- strings.TrimSpace(line)
-				return
-			}
-		}
-	}()
-	select {
-	case line, ok := <-ready:
-		if !ok {
-			t.Fatalf("the guest closed its control port:\n%s", consoleLog())
-		}
-		t.Logf("guest up: %s", line)
-	case <-time.After(10 * time.Minute):
-		t.Fatalf("the guest did not come up:\n%s", consoleLog())
-	}
-	t.Cleanup(func() {
-		vm.ctl.Close()
-		if t.Failed() {
-			t.Logf("guest console:\n%s", consoleLog())
-		}
-	})
+	vm.connect(t, ln, consoleLog, 10*time.Minute)
 	return &DiskVM{VM: vm, consoleLog: consoleLog}
 }
 
