@@ -1,0 +1,61 @@
+package sysfs
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// FuzzParseMountInfo: any mount table parses without panic, and every
+// entry's device number comes from its line's third field.
+func FuzzParseMountInfo(f *testing.F) {
+	if b, err := os.ReadFile("testdata/proc/self/mountinfo"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw\n"))
+	f.Add([]byte("1 2 152:16 / /srv\\040data rw - ext4 /dev/etherd/e1.2p1 rw"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, mi := range parseMountInfo(b) {
+			if !strings.Contains(string(b), mi.Dev) {
+				t.Fatalf("device %q is not in the input", mi.Dev)
+			}
+		}
+	})
+}
+
+// FuzzParseName: what parses is canonical and formats back to itself.
+func FuzzParseName(f *testing.F) {
+	for _, s := range []string{"e1.2", "e65535.255", "e01.2", "e1.02", "e1.", "e.1", "e1.2.3", "e99999.1", "ee1.2", "e1.256"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		shelf, slot, err := ParseName(s)
+		if err != nil {
+			return
+		}
+		if shelf > MaxShelf || slot > MaxSlot || FormatName(shelf, slot) != s {
+			t.Fatalf("%q parsed as %d.%d", s, shelf, slot)
+		}
+	})
+}
+
+// FuzzParseInterfaceList: the names are non-empty, carry no separator,
+// and come from the input in order.
+func FuzzParseInterfaceList(f *testing.F) {
+	for _, s := range []string{"eth0 eth1\n", "eth0,eth1", "  ", "", "eth0\x00eth1", "é\tx"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		rest := s
+		for _, n := range ParseInterfaceList(s) {
+			if n == "" || strings.ContainsAny(n, " ,\t\n") {
+				t.Fatalf("name %q from %q", n, s)
+			}
+			i := strings.Index(rest, n)
+			if i < 0 {
+				t.Fatalf("name %q not in %q in order", n, s)
+			}
+			rest = rest[i+len(n):]
+		}
+	})
+}
