@@ -92,7 +92,8 @@ type Disk struct {
 	cancel  context.CancelFunc
 	rmw     sync.Mutex // serializes read-modify-write of edge sectors
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced when a slot frees or a path changes
+	changed chan struct{} // closed and replaced when a slot frees or a path changes, if waiters
+	waiters int           // goroutines waiting on changed
 	dirty   bool          // written since the last flush
 	noFlush bool          // the target aborted FLUSH CACHE
 	closed  bool
