@@ -392,9 +392,9 @@ func (c *Client) closedErr() error {
 // replies to the calls waiting for their tags.
 func (c *Client) readLoop() {
 	defer close(c.done)
-	buf := make([]byte, 1<<16)
+	r := newFrameReader(c.conn)
 	for {
-		n, _, err := c.conn.ReadFrom(buf)
+		frames, err := r.read()
 		if err != nil {
 			c.mu.Lock()
 			if c.err == nil {
@@ -403,29 +403,36 @@ func (c *Client) readLoop() {
 			c.mu.Unlock()
 			return
 		}
-		var f *Frame
-		inPlace := isATAReply(buf[:n])
-		if inPlace {
-			f = decodeATAReply(buf[:n])
-		} else {
-			f = new(Frame)
-			if err := f.UnmarshalBinary(buf[:n]); err != nil {
-				if !errors.Is(err, ErrNotAoE) {
-					c.stats.malformed.Add(1)
-				}
-				continue
-			}
+		for _, b := range frames {
+			c.handle(b)
 		}
-		if !f.Response {
-			continue // another initiator's request
-		}
-		c.stats.received.Add(1)
-		if forgedSource(f.Source, c.ifi.MAC) {
-			c.stats.forged.Add(1)
-			continue
-		}
-		c.deliver(f, inPlace)
 	}
+}
+
+// handle decodes one frame read and delivers it if it is a reply.
+func (c *Client) handle(b []byte) {
+	var f *Frame
+	inPlace := isATAReply(b)
+	if inPlace {
+		f = decodeATAReply(b)
+	} else {
+		f = new(Frame)
+		if err := f.UnmarshalBinary(b); err != nil {
+			if !errors.Is(err, ErrNotAoE) {
+				c.stats.malformed.Add(1)
+			}
+			return
+		}
+	}
+	if !f.Response {
+		return // another initiator's request
+	}
+	c.stats.received.Add(1)
+	if forgedSource(f.Source, c.ifi.MAC) {
+		c.stats.forged.Add(1)
+		return
+	}
+	c.deliver(f, inPlace)
 }
 
 // deliver hands reply f to the call waiting for its tag, if it matches.
