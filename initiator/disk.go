@@ -92,8 +92,7 @@ type Disk struct {
 	cancel  context.CancelFunc
 	rmw     sync.Mutex // serializes read-modify-write of edge sectors
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced when a slot frees or a path changes, if waiters
-	waiters int           // goroutines waiting on changed
+	waitq   []*slotWaiter // acquires waiting for a slot, oldest first
 	dirty   bool          // written since the last flush
 	noFlush bool          // the target aborted FLUSH CACHE
 	closed  bool
@@ -119,7 +118,7 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 		return nil, ErrNoPaths
 	}
 	opts = opts.withDefaults()
-	d := &Disk{name: DeviceName(shelf, slot), shelf: shelf, slot: slot, opts: opts, changed: make(chan struct{})}
+	d := &Disk{name: DeviceName(shelf, slot), shelf: shelf, slot: slot, opts: opts}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	byMAC := map[string]*diskTarget{}
 	for _, p := range paths {

@@ -95,3 +95,62 @@ func BenchmarkTargetHandle(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDiskReadQD32 is 32 concurrent 4 KiB reads against a window of
+// 16 (aoe bench's rand-read QD32): the cost of waiting for slots.
+func BenchmarkDiskReadQD32(b *testing.B) {
+	nw := &aoetest.Network{}
+	tg := diskTarget(16<<20, 1500)
+	tg.BufferCount = 16
+	nw.Serve(b, tg)
+	c := nw.Client(b, "a0", hostA, 1500)
+	d := openDisk1(b, tg, c)
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	d.ResetStats()
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	b.SetParallelism(16) // 32 goroutines on 2 CPUs
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 4096)
+		i := int64(0)
+		for pb.Next() {
+			i += 7919
+			off := (i * 4096) % (16<<20 - 4096)
+			if _, err := d.ReadAt(buf, off); err != nil {
+				b.Error(err)
+				return
+			}
+			if !bytes.Equal(buf, tg.Disk[off:off+4096]) {
+				b.Error("wrong data")
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
+	var frames uint64
+	for _, s := range d.PathStats() {
+		frames += s.Frames
+	}
+	if frames > 0 {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(frames), "ns/frame")
+		b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(frames), "allocs/frame")
+	}
+}
+
+func openDisk1(b *testing.B, tg *aoetest.Target, c *initiator.Client) *initiator.Disk {
+	f, err := c.Request(context.Background(), &initiator.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
+		Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := initiator.OpenDisk(context.Background(), tg.Shelf, tg.Slot,
+		[]initiator.DiskPath{{Client: c, MAC: tg.MAC, Config: f.Arg.(*initiator.ConfigArg)}}, initiator.DiskOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	return d
+}

@@ -114,14 +114,50 @@ type op struct {
 	live [maxLive + 1]attempt
 }
 
-// wakeLocked tells waiters that a slot or a path changed. d.mu held.
-// Without waiters there is nobody to tell, and no channel to replace.
+// slotWaiter is an acquire waiting for a slot (on target t when not nil).
+// A waker removes it from Disk.waitq and puts a token in wake (room for
+// one: it is queued at most once at a time).
+type slotWaiter struct {
+	t    *diskTarget
+	wake chan struct{}
+}
+
+// wakeLocked wakes every waiter: a path changed (died, came back, is
+// gone). d.mu held.
 func (d *Disk) wakeLocked() {
-	if d.waiters == 0 {
-		return
+	for _, w := range d.waitq {
+		w.wake <- struct{}{}
 	}
-	close(d.changed)
-	d.changed = make(chan struct{})
+	clear(d.waitq)
+	d.waitq = d.waitq[:0]
+}
+
+// wakeOneLocked wakes the oldest waiter that can use a slot of target t:
+// one slot freed, one waiter to take it (not all of them: with a queue
+// depth of 32 and a window of 16, waking everyone at each reply cost
+// more than the reply). d.mu held.
+func (d *Disk) wakeOneLocked(t *diskTarget) {
+	for i, w := range d.waitq {
+		if w.t == nil || w.t == t {
+			d.waitq = append(d.waitq[:i], d.waitq[i+1:]...)
+			d.waitq[len(d.waitq):cap(d.waitq)][0] = nil
+			w.wake <- struct{}{}
+			return
+		}
+	}
+}
+
+// unqueueLocked removes w from the queue; it reports false when w is no
+// longer queued (a waker took it out and sent a token). d.mu held.
+func (d *Disk) unqueueLocked(w *slotWaiter) bool {
+	for i, q := range d.waitq {
+		if q == w {
+			d.waitq = append(d.waitq[:i], d.waitq[i+1:]...)
+			d.waitq[len(d.waitq):cap(d.waitq)][0] = nil
+			return true
+		}
+	}
+	return false
 }
 
 // acquire takes a window slot on the best path (of target t when not nil):
@@ -129,6 +165,7 @@ func (d *Disk) wakeLocked() {
 // paths are used when none is alive, and probed once every probeEvery.
 func (d *Disk) acquire(ctx context.Context, t *diskTarget) (*diskPath, error) {
 	var probe *time.Timer
+	var w *slotWaiter
 	defer func() {
 		if probe != nil {
 			probe.Stop()
@@ -151,11 +188,13 @@ func (d *Disk) acquire(ctx context.Context, t *diskTarget) (*diskPath, error) {
 			d.mu.Unlock()
 			return p, nil
 		}
-		ch := d.changed
-		d.waiters++
+		if w == nil {
+			w = &slotWaiter{t: t, wake: make(chan struct{}, 1)}
+		}
+		d.waitq = append(d.waitq, w)
 		// Only a dead path is worth a timer: it is probed again after
 		// probeEvery. Anything else that frees a slot (a release, a path
-		// dying or coming back) closes ch.
+		// dying or coming back) wakes w.
 		var probeC <-chan time.Time
 		if d.anyDeadLocked() {
 			if probe == nil {
@@ -166,18 +205,24 @@ func (d *Disk) acquire(ctx context.Context, t *diskTarget) (*diskPath, error) {
 			probeC = probe.C
 		}
 		d.mu.Unlock()
-		var err error
 		select {
-		case <-ch:
+		case <-w.wake:
+			continue
 		case <-ctx.Done():
-			err = ctx.Err()
 		case <-probeC:
 		}
 		d.mu.Lock()
-		d.waiters--
+		if !d.unqueueLocked(w) {
+			// Woken meanwhile: take the token, and when leaving, hand
+			// the wake on (everyone: rare) so that no slot is lost.
+			<-w.wake
+			if ctx.Err() != nil {
+				d.wakeLocked()
+			}
+		}
 		d.mu.Unlock()
-		if err != nil {
-			return nil, err
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
 	}
 }
@@ -253,7 +298,7 @@ func (d *Disk) release(p *diskPath) {
 	d.mu.Lock()
 	p.out--
 	p.target.out--
-	d.wakeLocked()
+	d.wakeOneLocked(p.target)
 	d.mu.Unlock()
 }
 
