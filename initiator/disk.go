@@ -338,24 +338,22 @@ func (d *Disk) transfer(ctx context.Context, lba uint64, buf []byte, write bool)
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
-	for len(buf) > 0 && ctx.Err() == nil {
-		p, err := d.acquire(ctx, nil)
+	cur := &cursor{buf: buf, lba: lba}
+	for ctx.Err() == nil && !cur.empty() {
+		p, err := d.acquireFor(ctx, nil, cur)
 		if err != nil {
 			fail(err)
 			break
 		}
-		n := min(len(buf)/SectorSize, p.maxSectors)
-		o := &op{lba: lba, buf: buf[:n*SectorSize], write: write, path: p}
-		if write {
-			o.cmd = ATAWriteSectors
-		} else {
-			o.cmd = ATAReadSectors
+		o := cur.next(p, write)
+		if o == nil {
+			d.release(p)
+			break
 		}
-		buf, lba = buf[n*SectorSize:], lba+uint64(n)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := d.run(ctx, o); err != nil {
+			if err := d.runChain(ctx, o, cur); err != nil {
 				fail(err)
 			}
 		}()
@@ -376,6 +374,61 @@ func (d *Disk) transfer(ctx context.Context, lba uint64, buf []byte, write bool)
 		return ErrDiskClosed
 	}
 	return firstErr
+}
+
+// cursor hands out the frames of one transfer, in order.
+type cursor struct {
+	mu  sync.Mutex
+	buf []byte
+	lba uint64
+}
+
+func (c *cursor) empty() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.buf) == 0
+}
+
+// next returns the op of the next frame for path p (which holds a slot),
+// or nil when every frame is handed out.
+func (c *cursor) next(p *diskPath, write bool) *op {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.buf) == 0 {
+		return nil
+	}
+	n := min(len(c.buf)/SectorSize, p.maxSectors)
+	o := &op{lba: c.lba, buf: c.buf[:n*SectorSize], write: write, path: p, cmd: ATAReadSectors}
+	if write {
+		o.cmd = ATAWriteSectors
+	}
+	c.buf, c.lba = c.buf[n*SectorSize:], c.lba+uint64(n)
+	return o
+}
+
+// runChain runs op o, then, keeping its slot, the next frames of cur
+// while no other transfer waits for a slot: one goroutine and no
+// release-and-acquire per frame. It releases the slot at the end.
+func (d *Disk) runChain(ctx context.Context, o *op, cur *cursor) error {
+	for {
+		err := d.runHeld(ctx, o, time.Now())
+		if err != nil || ctx.Err() != nil {
+			d.release(o.path)
+			return err
+		}
+		d.mu.Lock()
+		keep := !d.othersWaitLocked(cur) && !o.path.dead && !o.path.gone
+		d.mu.Unlock()
+		var next *op
+		if keep {
+			next = cur.next(o.path, o.write)
+		}
+		if next == nil {
+			d.release(o.path)
+			return nil
+		}
+		o = next
+	}
 }
 
 // do runs one op that needs no splitting (IDENTIFY, FLUSH), taking a slot.

@@ -118,8 +118,20 @@ type op struct {
 // A waker removes it from Disk.waitq and puts a token in wake (room for
 // one: it is queued at most once at a time).
 type slotWaiter struct {
-	t    *diskTarget
-	wake chan struct{}
+	t     *diskTarget
+	owner *cursor // the transfer it waits for, if any
+	wake  chan struct{}
+}
+
+// othersWaitLocked reports whether an acquire other than cur's waits for
+// a slot. d.mu held.
+func (d *Disk) othersWaitLocked(cur *cursor) bool {
+	for _, w := range d.waitq {
+		if w.owner != cur {
+			return true
+		}
+	}
+	return false
 }
 
 // wakeLocked wakes every waiter: a path changed (died, came back, is
@@ -164,6 +176,11 @@ func (d *Disk) unqueueLocked(w *slotWaiter) bool {
 // alive, its target's window not full, fewest frames outstanding. Dead
 // paths are used when none is alive, and probed once every probeEvery.
 func (d *Disk) acquire(ctx context.Context, t *diskTarget) (*diskPath, error) {
+	return d.acquireFor(ctx, t, nil)
+}
+
+// acquireFor is acquire on behalf of transfer cur (nil: none).
+func (d *Disk) acquireFor(ctx context.Context, t *diskTarget, cur *cursor) (*diskPath, error) {
 	var probe *time.Timer
 	var w *slotWaiter
 	defer func() {
@@ -189,7 +206,7 @@ func (d *Disk) acquire(ctx context.Context, t *diskTarget) (*diskPath, error) {
 			return p, nil
 		}
 		if w == nil {
-			w = &slotWaiter{t: t, wake: make(chan struct{}, 1)}
+			w = &slotWaiter{t: t, owner: cur, wake: make(chan struct{}, 1)}
 		}
 		d.waitq = append(d.waitq, w)
 		// Only a dead path is worth a timer: it is probed again after
