@@ -406,18 +406,26 @@ func (c *cursor) next(p *diskPath, write bool) *op {
 	return o
 }
 
-// runChain runs op o, then, keeping its slot, the next frames of cur
-// while no other transfer waits for a slot: one goroutine and no
-// release-and-acquire per frame. It releases the slot at the end.
+// chainMax is how many frames in a row a slot serves one transfer while
+// another waits for a slot.
+const chainMax = 32
+
+// runChain runs op o, then, keeping its slot, the next frames of cur:
+// one goroutine and no release-and-acquire per frame. While another
+// transfer waits for a slot, the slot goes back after chainMax frames
+// (to the oldest waiter). It releases the slot at the end.
 func (d *Disk) runChain(ctx context.Context, o *op, cur *cursor) error {
-	for {
+	for n := 1; ; n++ {
 		err := d.runHeld(ctx, o, time.Now())
 		if err != nil || ctx.Err() != nil {
 			d.release(o.path)
 			return err
 		}
 		d.mu.Lock()
-		keep := !d.othersWaitLocked(cur) && !o.path.dead && !o.path.gone
+		keep := !o.path.dead && !o.path.gone
+		if keep && n >= chainMax && d.othersWaitLocked(cur) {
+			keep = false
+		}
 		d.mu.Unlock()
 		var next *op
 		if keep {
