@@ -8,14 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/mdlayher/packet"
-	"golang.org/x/sys/unix"
 )
 
 // BroadcastMAC is the Ethernet broadcast address.
@@ -76,10 +73,6 @@ type Client struct {
 	// lastAddr is the socket address of the last destination, reused
 	// while it does not change (a Disk's frames all go to one MAC).
 	lastAddr atomic.Pointer[packet.Addr]
-	// raw is the packet socket under conn, when it is one: a frame is
-	// written on it with write(2), the socket being bound to the
-	// interface (SOCK_RAW: the frame carries its destination).
-	raw syscall.RawConn
 
 	mu      sync.Mutex
 	calls   map[uint32]*call
@@ -150,11 +143,6 @@ func New(ifi Interface, conn net.PacketConn) *Client {
 	var seed [4]byte
 	_, _ = rand.Read(seed[:])
 	c.tag.Store(binary.BigEndian.Uint32(seed[:]))
-	if _, ok := conn.(*packet.Conn); ok {
-		if raw, err := conn.(syscall.Conn).SyscallConn(); err == nil {
-			c.raw = raw
-		}
-	}
 	go c.readLoop()
 	return c
 }
@@ -298,36 +286,10 @@ func (c *Client) send(req *Frame, tag uint32) error {
 	if cap(b) <= 1<<16 {
 		*bp = b[:0]
 	}
-	if c.raw != nil {
-		err = c.write(b)
-	} else {
-		_, err = c.conn.WriteTo(b, c.addr(f.Destination))
-	}
-	if err != nil {
+	if _, err := c.conn.WriteTo(b, c.addr(f.Destination)); err != nil {
 		return fmt.Errorf("%w on %s: %w", ErrSend, c.ifi.Name, err)
 	}
 	c.stats.sent.Add(1)
-	return nil
-}
-
-// write writes frame b on the raw socket with write(2), through the
-// runtime's poller (a full send queue waits; a closed socket fails).
-func (c *Client) write(b []byte) error {
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for {
-			_, werr = unix.Write(int(fd), b)
-			if werr != unix.EINTR {
-				return werr != unix.EAGAIN
-			}
-		}
-	})
-	if err != nil {
-		return err
-	}
-	if werr != nil {
-		return os.NewSyscallError("write", werr)
-	}
 	return nil
 }
 
