@@ -341,6 +341,9 @@ func (d *Disk) transfer(ctx context.Context, lba uint64, buf []byte, write bool)
 	cur := &cursor{buf: buf, lba: lba}
 	for ctx.Err() == nil && !cur.empty() {
 		p, err := d.acquireFor(ctx, nil, cur)
+		if errors.Is(err, errDrained) {
+			break
+		}
 		if err != nil {
 			fail(err)
 			break
@@ -432,7 +435,14 @@ func (d *Disk) runChain(ctx context.Context, o *op, cur *cursor) error {
 			next = cur.next(o.path, o.write)
 		}
 		if next == nil {
-			d.release(o.path)
+			// Every frame is handed out: the transfer's own acquire,
+			// if waiting, has nothing left to wait for.
+			d.mu.Lock()
+			o.path.out--
+			o.path.target.out--
+			d.wakeOneLocked(o.path.target)
+			d.wakeOwnerLocked(cur)
+			d.mu.Unlock()
 			return nil
 		}
 		o = next

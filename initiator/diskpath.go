@@ -159,6 +159,21 @@ func (d *Disk) wakeOneLocked(t *diskTarget) {
 	}
 }
 
+// wakeOwnerLocked wakes the waiter of transfer cur, if any. d.mu held.
+func (d *Disk) wakeOwnerLocked(cur *cursor) {
+	for _, w := range d.waitq {
+		if w.owner == cur {
+			d.unqueueLocked(w)
+			w.wake <- struct{}{}
+			return
+		}
+	}
+}
+
+// errDrained is returned by acquireFor when its transfer has no frame
+// left to hand out.
+var errDrained = errors.New("aoe: transfer drained")
+
 // unqueueLocked removes w from the queue; it reports false when w is no
 // longer queued (a waker took it out and sent a token). d.mu held.
 func (d *Disk) unqueueLocked(w *slotWaiter) bool {
@@ -197,6 +212,10 @@ func (d *Disk) acquireFor(ctx context.Context, t *diskTarget, cur *cursor) (*dis
 		if err := d.allGoneLocked(t); err != nil {
 			d.mu.Unlock()
 			return nil, err
+		}
+		if cur != nil && cur.empty() {
+			d.mu.Unlock()
+			return nil, errDrained
 		}
 		p := d.pickLocked(t, nil)
 		if p != nil {
