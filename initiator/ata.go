@@ -79,25 +79,28 @@ type ATAArg struct {
 
 // MarshalBinary encodes the argument.
 func (a *ATAArg) MarshalBinary() ([]byte, error) {
-	b := make([]byte, ataArgLen+len(a.Data))
+	return a.AppendBinary(make([]byte, 0, ataArgLen+len(a.Data))), nil
+}
+
+// AppendBinary appends the encoded argument to b.
+func (a *ATAArg) AppendBinary(b []byte) []byte {
+	var fl uint8
 	if a.Extended {
-		b[0] |= aflagExtended
+		fl |= aflagExtended
 	}
 	if a.Device {
-		b[0] |= aflagDevice
+		fl |= aflagDevice
 	}
 	if a.Async {
-		b[0] |= aflagAsync
+		fl |= aflagAsync
 	}
 	if a.Write {
-		b[0] |= aflagWrite
+		fl |= aflagWrite
 	}
-	b[1] = a.FeatureErr
-	b[2] = a.SectorCount
-	b[3] = a.CmdStatus
-	copy(b[4:10], a.LBA[:])
-	copy(b[ataArgLen:], a.Data)
-	return b, nil
+	b = append(b, fl, a.FeatureErr, a.SectorCount, a.CmdStatus)
+	b = append(b, a.LBA[:]...)
+	b = append(b, 0, 0) // reserved
+	return append(b, a.Data...)
 }
 
 // UnmarshalBinary decodes the argument. Reserved bytes are not checked.
@@ -105,6 +108,14 @@ func (a *ATAArg) UnmarshalBinary(b []byte) error {
 	if len(b) < ataArgLen {
 		return io.ErrUnexpectedEOF
 	}
+	a.decodeHeader(b)
+	a.Data = append([]byte(nil), b[ataArgLen:]...)
+	return nil
+}
+
+// decodeHeader sets every field but Data from the fixed part of the
+// argument, b[:ataArgLen].
+func (a *ATAArg) decodeHeader(b []byte) {
 	*a = ATAArg{
 		Extended:    b[0]&aflagExtended != 0,
 		Device:      b[0]&aflagDevice != 0,
@@ -113,10 +124,8 @@ func (a *ATAArg) UnmarshalBinary(b []byte) error {
 		FeatureErr:  b[1],
 		SectorCount: b[2],
 		CmdStatus:   b[3],
-		Data:        append([]byte(nil), b[ataArgLen:]...),
 	}
 	copy(a.LBA[:], b[4:10])
-	return nil
 }
 
 // SetLBA stores lba: all 48 bits for an extended command, else 28 bits with

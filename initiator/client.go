@@ -70,6 +70,9 @@ type Client struct {
 	Retries int
 
 	tag atomic.Uint32
+	// lastAddr is the socket address of the last destination, reused
+	// while it does not change (a Disk's frames all go to one MAC).
+	lastAddr atomic.Pointer[packet.Addr]
 
 	mu      sync.Mutex
 	calls   map[uint32]*call
@@ -92,6 +95,36 @@ type call struct {
 	ch  chan *Frame
 	// once means a single reply is wanted: the call is removed after it.
 	once bool
+	// dst, when not nil, receives the data of a matching ATA reply (see
+	// into).
+	dst *into
+}
+
+// into is where the read loop puts the data of the ATA replies to the
+// sends of one read (each send under its own tag, maybe on several
+// clients): the first matching reply that carries no error and at least
+// len(buf) bytes is copied into buf, under mu and under the client's mu
+// (so never after the send's call is unregistered), instead of into a
+// fresh buffer; every such reply is delivered with buf as its Data.
+type into struct {
+	mu     sync.Mutex
+	buf    []byte
+	filled bool
+}
+
+// fill copies data into buf unless a reply did already; it reports
+// whether buf now holds a reply's data.
+func (t *into) fill(data []byte) bool {
+	if len(data) < len(t.buf) {
+		return false
+	}
+	t.mu.Lock()
+	if !t.filled {
+		copy(t.buf, data)
+		t.filled = true
+	}
+	t.mu.Unlock()
+	return true
 }
 
 // New returns a client speaking on conn for the interface ifi, and starts
@@ -233,6 +266,10 @@ func (c *Client) unregister(tag uint32) {
 	c.mu.Unlock()
 }
 
+// sendBufs holds the buffers requests are encoded in: a frame is written
+// with one syscall that copies it, so the buffer is free again at once.
+var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 9216); return &b }}
+
 // send encodes req with the given tag and writes it.
 func (c *Client) send(req *Frame, tag uint32) error {
 	f := *req
@@ -241,15 +278,31 @@ func (c *Client) send(req *Frame, tag uint32) error {
 	if f.Destination == nil {
 		f.Destination = BroadcastMAC
 	}
-	b, err := f.MarshalBinary()
+	bp := sendBufs.Get().(*[]byte)
+	defer sendBufs.Put(bp)
+	b, err := f.AppendBinary((*bp)[:0])
 	if err != nil {
 		return err
 	}
-	if _, err := c.conn.WriteTo(b, &packet.Addr{HardwareAddr: f.Destination}); err != nil {
+	if cap(b) <= 1<<16 {
+		*bp = b[:0]
+	}
+	if _, err := c.conn.WriteTo(b, c.addr(f.Destination)); err != nil {
 		return fmt.Errorf("%w on %s: %w", ErrSend, c.ifi.Name, err)
 	}
 	c.stats.sent.Add(1)
 	return nil
+}
+
+// addr returns the socket address of mac, the last one when it is the
+// same (a *packet.Addr is only read by the connection).
+func (c *Client) addr(mac net.HardwareAddr) *packet.Addr {
+	if a := c.lastAddr.Load(); a != nil && bytes.Equal(a.HardwareAddr, mac) {
+		return a
+	}
+	a := &packet.Addr{HardwareAddr: append(net.HardwareAddr(nil), mac...)}
+	c.lastAddr.Store(a)
+	return a
 }
 
 // Request sends req to its Destination (a target's MAC) and returns the
@@ -340,9 +393,9 @@ func (c *Client) closedErr() error {
 // replies to the calls waiting for their tags.
 func (c *Client) readLoop() {
 	defer close(c.done)
-	buf := make([]byte, 1<<16)
+	r := newFrameReader(c.conn)
 	for {
-		n, _, err := c.conn.ReadFrom(buf)
+		frames, err := r.read()
 		if err != nil {
 			c.mu.Lock()
 			if c.err == nil {
@@ -351,26 +404,43 @@ func (c *Client) readLoop() {
 			c.mu.Unlock()
 			return
 		}
-		var f Frame
-		if err := f.UnmarshalBinary(buf[:n]); err != nil {
-			if !errors.Is(err, ErrNotAoE) {
-				c.stats.malformed.Add(1)
-			}
-			continue
+		for _, b := range frames {
+			c.handle(b)
 		}
-		if !f.Response {
-			continue // another initiator's request
-		}
-		c.stats.received.Add(1)
-		if forgedSource(f.Source, c.ifi.MAC) {
-			c.stats.forged.Add(1)
-			continue
-		}
-		c.deliver(&f)
 	}
 }
 
-func (c *Client) deliver(f *Frame) {
+// handle decodes one frame read and delivers it if it is a reply.
+func (c *Client) handle(b []byte) {
+	var f *Frame
+	inPlace := isATAReply(b)
+	if inPlace {
+		f = decodeATAReply(b)
+	} else {
+		f = new(Frame)
+		if err := f.UnmarshalBinary(b); err != nil {
+			if !errors.Is(err, ErrNotAoE) {
+				c.stats.malformed.Add(1)
+			}
+			return
+		}
+	}
+	if !f.Response {
+		return // another initiator's request
+	}
+	c.stats.received.Add(1)
+	if forgedSource(f.Source, c.ifi.MAC) {
+		c.stats.forged.Add(1)
+		return
+	}
+	c.deliver(f, inPlace)
+}
+
+// deliver hands reply f to the call waiting for its tag, if it matches.
+// inPlace says that f's ATA data is still a slice of the read buffer: it
+// is copied out (into the call's dst when it fits, else into a buffer of
+// its own) before f leaves the read loop.
+func (c *Client) deliver(f *Frame, inPlace bool) {
 	c.mu.Lock()
 	cl, ok := c.calls[f.Tag]
 	if ok && !cl.matches(f) {
@@ -378,6 +448,14 @@ func (c *Client) deliver(f *Frame) {
 	}
 	if ok && cl.once {
 		delete(c.calls, f.Tag)
+	}
+	if ok && inPlace {
+		arg := f.Arg.(*ATAArg)
+		if cl.dst != nil && !arg.Failed() && cl.dst.fill(arg.Data) {
+			arg.Data = cl.dst.buf
+		} else {
+			arg.Data = append([]byte(nil), arg.Data...)
+		}
 	}
 	c.mu.Unlock()
 	if !ok {

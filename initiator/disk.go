@@ -92,7 +92,7 @@ type Disk struct {
 	cancel  context.CancelFunc
 	rmw     sync.Mutex // serializes read-modify-write of edge sectors
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced when a slot frees or a path changes
+	waitq   []*slotWaiter // acquires waiting for a slot, oldest first
 	dirty   bool          // written since the last flush
 	noFlush bool          // the target aborted FLUSH CACHE
 	closed  bool
@@ -118,7 +118,7 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 		return nil, ErrNoPaths
 	}
 	opts = opts.withDefaults()
-	d := &Disk{name: DeviceName(shelf, slot), shelf: shelf, slot: slot, opts: opts, changed: make(chan struct{})}
+	d := &Disk{name: DeviceName(shelf, slot), shelf: shelf, slot: slot, opts: opts}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	byMAC := map[string]*diskTarget{}
 	for _, p := range paths {
@@ -338,24 +338,25 @@ func (d *Disk) transfer(ctx context.Context, lba uint64, buf []byte, write bool)
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
-	for len(buf) > 0 && ctx.Err() == nil {
-		p, err := d.acquire(ctx, nil)
+	cur := &cursor{buf: buf, lba: lba}
+	for ctx.Err() == nil && !cur.empty() {
+		p, err := d.acquireFor(ctx, nil, cur)
+		if errors.Is(err, errDrained) {
+			break
+		}
 		if err != nil {
 			fail(err)
 			break
 		}
-		n := min(len(buf)/SectorSize, p.maxSectors)
-		o := &op{lba: lba, buf: buf[:n*SectorSize], write: write, path: p}
-		if write {
-			o.cmd = ATAWriteSectors
-		} else {
-			o.cmd = ATAReadSectors
+		o := cur.next(p, write)
+		if o == nil {
+			d.release(p)
+			break
 		}
-		buf, lba = buf[n*SectorSize:], lba+uint64(n)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := d.run(ctx, o); err != nil {
+			if err := d.runChain(ctx, o, cur); err != nil {
 				fail(err)
 			}
 		}()
@@ -376,6 +377,76 @@ func (d *Disk) transfer(ctx context.Context, lba uint64, buf []byte, write bool)
 		return ErrDiskClosed
 	}
 	return firstErr
+}
+
+// cursor hands out the frames of one transfer, in order.
+type cursor struct {
+	mu  sync.Mutex
+	buf []byte
+	lba uint64
+}
+
+func (c *cursor) empty() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.buf) == 0
+}
+
+// next returns the op of the next frame for path p (which holds a slot),
+// or nil when every frame is handed out.
+func (c *cursor) next(p *diskPath, write bool) *op {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.buf) == 0 {
+		return nil
+	}
+	n := min(len(c.buf)/SectorSize, p.maxSectors)
+	o := &op{lba: c.lba, buf: c.buf[:n*SectorSize], write: write, path: p, cmd: ATAReadSectors}
+	if write {
+		o.cmd = ATAWriteSectors
+	}
+	c.buf, c.lba = c.buf[n*SectorSize:], c.lba+uint64(n)
+	return o
+}
+
+// chainMax is how many frames in a row a slot serves one transfer while
+// another waits for a slot.
+const chainMax = 32
+
+// runChain runs op o, then, keeping its slot, the next frames of cur:
+// one goroutine and no release-and-acquire per frame. While another
+// transfer waits for a slot, the slot goes back after chainMax frames
+// (to the oldest waiter). It releases the slot at the end.
+func (d *Disk) runChain(ctx context.Context, o *op, cur *cursor) error {
+	for n := 1; ; n++ {
+		err := d.runHeld(ctx, o, time.Now())
+		if err != nil || ctx.Err() != nil {
+			d.release(o.path)
+			return err
+		}
+		d.mu.Lock()
+		keep := !o.path.dead && !o.path.gone
+		if keep && n >= chainMax && d.othersWaitLocked(cur) {
+			keep = false
+		}
+		d.mu.Unlock()
+		var next *op
+		if keep {
+			next = cur.next(o.path, o.write)
+		}
+		if next == nil {
+			// Every frame is handed out: the transfer's own acquire,
+			// if waiting, has nothing left to wait for.
+			d.mu.Lock()
+			o.path.out--
+			o.path.target.out--
+			d.wakeOneLocked(o.path.target)
+			d.wakeOwnerLocked(cur)
+			d.mu.Unlock()
+			return nil
+		}
+		o = next
+	}
 }
 
 // do runs one op that needs no splitting (IDENTIFY, FLUSH), taking a slot.

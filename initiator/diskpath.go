@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -104,18 +105,104 @@ type op struct {
 	write  bool
 	target *diskTarget // when set, the op must go to this target (FLUSH)
 	path   *diskPath   // the path holding the op's window slot
+
+	// Reused by each send of the op: the request, and where the read loop
+	// puts a read's data (straight into buf).
+	req  Frame
+	arg  ATAArg
+	sink into
+	live [maxLive + 1]attempt
 }
 
-// wakeLocked tells waiters that a slot or a path changed. d.mu held.
+// slotWaiter is an acquire waiting for a slot (on target t when not nil).
+// A waker removes it from Disk.waitq and puts a token in wake (room for
+// one: it is queued at most once at a time).
+type slotWaiter struct {
+	t     *diskTarget
+	owner *cursor // the transfer it waits for, if any
+	wake  chan struct{}
+}
+
+// othersWaitLocked reports whether an acquire other than cur's waits for
+// a slot. d.mu held.
+func (d *Disk) othersWaitLocked(cur *cursor) bool {
+	for _, w := range d.waitq {
+		if w.owner != cur {
+			return true
+		}
+	}
+	return false
+}
+
+// wakeLocked wakes every waiter: a path changed (died, came back, is
+// gone). d.mu held.
 func (d *Disk) wakeLocked() {
-	close(d.changed)
-	d.changed = make(chan struct{})
+	for _, w := range d.waitq {
+		w.wake <- struct{}{}
+	}
+	clear(d.waitq)
+	d.waitq = d.waitq[:0]
+}
+
+// wakeOneLocked wakes the oldest waiter that can use a slot of target t:
+// one slot freed, one waiter to take it (not all of them: with a queue
+// depth of 32 and a window of 16, waking everyone at each reply cost
+// more than the reply). d.mu held.
+func (d *Disk) wakeOneLocked(t *diskTarget) {
+	for i, w := range d.waitq {
+		if w.t == nil || w.t == t {
+			d.waitq = append(d.waitq[:i], d.waitq[i+1:]...)
+			d.waitq[len(d.waitq):cap(d.waitq)][0] = nil
+			w.wake <- struct{}{}
+			return
+		}
+	}
+}
+
+// wakeOwnerLocked wakes the waiter of transfer cur, if any. d.mu held.
+func (d *Disk) wakeOwnerLocked(cur *cursor) {
+	for _, w := range d.waitq {
+		if w.owner == cur {
+			d.unqueueLocked(w)
+			w.wake <- struct{}{}
+			return
+		}
+	}
+}
+
+// errDrained is returned by acquireFor when its transfer has no frame
+// left to hand out.
+var errDrained = errors.New("aoe: transfer drained")
+
+// unqueueLocked removes w from the queue; it reports false when w is no
+// longer queued (a waker took it out and sent a token). d.mu held.
+func (d *Disk) unqueueLocked(w *slotWaiter) bool {
+	for i, q := range d.waitq {
+		if q == w {
+			d.waitq = append(d.waitq[:i], d.waitq[i+1:]...)
+			d.waitq[len(d.waitq):cap(d.waitq)][0] = nil
+			return true
+		}
+	}
+	return false
 }
 
 // acquire takes a window slot on the best path (of target t when not nil):
 // alive, its target's window not full, fewest frames outstanding. Dead
 // paths are used when none is alive, and probed once every probeEvery.
 func (d *Disk) acquire(ctx context.Context, t *diskTarget) (*diskPath, error) {
+	return d.acquireFor(ctx, t, nil)
+}
+
+// acquireFor is acquire on behalf of transfer cur (nil: none).
+func (d *Disk) acquireFor(ctx context.Context, t *diskTarget, cur *cursor) (*diskPath, error) {
+	var probe *time.Timer
+	var w *slotWaiter
+	defer func() {
+		if probe != nil {
+			probe.Stop()
+		}
+	}()
 	for {
 		d.mu.Lock()
 		if d.closed {
@@ -126,6 +213,10 @@ func (d *Disk) acquire(ctx context.Context, t *diskTarget) (*diskPath, error) {
 			d.mu.Unlock()
 			return nil, err
 		}
+		if cur != nil && cur.empty() {
+			d.mu.Unlock()
+			return nil, errDrained
+		}
 		p := d.pickLocked(t, nil)
 		if p != nil {
 			p.out++
@@ -133,15 +224,53 @@ func (d *Disk) acquire(ctx context.Context, t *diskTarget) (*diskPath, error) {
 			d.mu.Unlock()
 			return p, nil
 		}
-		ch := d.changed
+		if w == nil {
+			w = &slotWaiter{t: t, owner: cur, wake: make(chan struct{}, 1)}
+		}
+		d.waitq = append(d.waitq, w)
+		// Only a dead path is worth a timer: it is probed again after
+		// probeEvery. Anything else that frees a slot (a release, a path
+		// dying or coming back) wakes w.
+		var probeC <-chan time.Time
+		if d.anyDeadLocked() {
+			if probe == nil {
+				probe = time.NewTimer(probeEvery)
+			} else {
+				probe.Reset(probeEvery)
+			}
+			probeC = probe.C
+		}
 		d.mu.Unlock()
 		select {
-		case <-ch:
+		case <-w.wake:
+			continue
 		case <-ctx.Done():
+		case <-probeC:
+		}
+		d.mu.Lock()
+		if !d.unqueueLocked(w) {
+			// Woken meanwhile: take the token, and when leaving, hand
+			// the wake on (everyone: rare) so that no slot is lost.
+			<-w.wake
+			if ctx.Err() != nil {
+				d.wakeLocked()
+			}
+		}
+		d.mu.Unlock()
+		if ctx.Err() != nil {
 			return nil, ctx.Err()
-		case <-time.After(probeEvery):
 		}
 	}
+}
+
+// anyDeadLocked reports whether a path is dead (and not gone). d.mu held.
+func (d *Disk) anyDeadLocked() bool {
+	for _, p := range d.paths {
+		if p.dead && !p.gone {
+			return true
+		}
+	}
+	return false
 }
 
 // pickLocked chooses a path with a free slot, or nil. d.mu held. A path
@@ -205,7 +334,7 @@ func (d *Disk) release(p *diskPath) {
 	d.mu.Lock()
 	p.out--
 	p.target.out--
-	d.wakeLocked()
+	d.wakeOneLocked(p.target)
 	d.mu.Unlock()
 }
 
@@ -247,22 +376,32 @@ func (d *Disk) switchPath(ctx context.Context, o *op) (bool, error) {
 	return p != cur, nil
 }
 
-// frame builds the request of op o for path p.
+// frame builds the request of op o for path p, in o.
 func (d *Disk) frame(o *op, p *diskPath) *Frame {
-	var arg *ATAArg
+	arg := &o.arg
 	ext := d.id.LBA48
 	switch o.cmd {
 	case ATAIdentify:
-		arg = NewIdentify()
+		*arg = ATAArg{SectorCount: 1, CmdStatus: ATAIdentify}
+		arg.LBA[3] = 0xa0
 	case ATAReadSectors:
-		arg = NewRead(o.lba, uint8(len(o.buf)/SectorSize), ext)
+		*arg = ATAArg{Extended: ext, SectorCount: uint8(len(o.buf) / SectorSize), CmdStatus: ATAReadSectors}
+		if ext {
+			arg.CmdStatus = ATAReadSectorsExt
+		}
+		arg.SetLBA(o.lba)
 	case ATAWriteSectors:
-		arg = NewWrite(o.lba, o.buf, ext)
+		*arg = ATAArg{Extended: ext, Write: true, SectorCount: uint8(len(o.buf) / SectorSize), CmdStatus: ATAWriteSectors, Data: o.buf}
+		if ext {
+			arg.CmdStatus = ATAWriteSectorsExt
+		}
+		arg.SetLBA(o.lba)
 	default: // FLUSH CACHE (EXT)
-		arg = &ATAArg{Extended: o.cmd == ATAFlushCacheExt, CmdStatus: o.cmd}
+		*arg = ATAArg{Extended: o.cmd == ATAFlushCacheExt, CmdStatus: o.cmd}
 		arg.LBA[3] = 0xe0
 	}
-	return &Frame{Destination: p.mac, Shelf: d.shelf, Slot: d.slot, Command: CommandATA, Arg: arg}
+	o.req = Frame{Destination: p.mac, Shelf: d.shelf, Slot: d.slot, Command: CommandATA, Arg: arg}
+	return &o.req
 }
 
 // maxLive bounds the sends of one request kept waiting for a reply: a
@@ -289,15 +428,21 @@ func (d *Disk) run(ctx context.Context, o *op) error {
 // may change path). An op too big for the only path left is split.
 func (d *Disk) runHeld(ctx context.Context, o *op, start time.Time) error {
 	deadline := start.Add(d.opts.Deadline)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	timer := getTimer()
+	defer putTimer(timer)
 	replies := make(chan *Frame, maxLive+1)
-	var live []attempt
-	defer func() {
+	live := o.live[:0]
+	cancelLive := func() {
 		for _, a := range live {
 			a.x.Cancel()
 		}
-	}()
+		live = nil
+	}
+	defer func() { cancelLive() }()
+	var sink *into
+	if o.cmd == ATAIdentify || o.cmd == ATAReadSectors {
+		o.sink.buf, sink = o.buf, &o.sink
+	}
 	var lastErr error
 	tries := 0 // on the current path
 	for n := 0; ; n++ {
@@ -309,6 +454,9 @@ func (d *Disk) runHeld(ctx context.Context, o *op, start time.Time) error {
 			if moved {
 				tries = 0
 				if o.path.maxSectors*SectorSize < len(o.buf) {
+					// The pieces are read anew: no earlier send may
+					// still write into o.buf meanwhile.
+					cancelLive()
 					return d.split(ctx, o, start)
 				}
 			}
@@ -325,7 +473,7 @@ func (d *Disk) runHeld(ctx context.Context, o *op, start time.Time) error {
 		if left := time.Until(deadline); rto > left {
 			rto = max(left, time.Millisecond)
 		}
-		x, err := p.client.StartTo(d.frame(o, p), replies)
+		x, err := p.client.startInto(d.frame(o, p), replies, sink)
 		if err == nil {
 			live = append(live, attempt{x: x, sent: time.Now(), path: p})
 			if len(live) > maxLive {
@@ -360,6 +508,24 @@ func (d *Disk) runHeld(ctx context.Context, o *op, start time.Time) error {
 			return d.deadlineErr(o, start, n+1, lastErr)
 		}
 	}
+}
+
+// opTimers holds stopped timers for runHeld (Go 1.23 timers: a stopped or
+// reset timer never delivers a stale tick, so reuse is safe).
+var opTimers sync.Pool
+
+func getTimer() *time.Timer {
+	if t, ok := opTimers.Get().(*time.Timer); ok {
+		return t
+	}
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	opTimers.Put(t)
 }
 
 // split runs o in pieces that o.path carries, one after the other, under
@@ -447,7 +613,9 @@ func (d *Disk) answered(o *op, p *diskPath, f *Frame, rtt time.Duration) error {
 			p.stats.Dropped++
 			return fmt.Errorf("%s: %s answered %d bytes for %d: %w (%w)", d.name, f.Source, len(arg.Data), len(o.buf), ErrShortReply, errLost)
 		}
-		copy(o.buf, arg.Data)
+		if &arg.Data[0] != &o.buf[0] { // else the read loop put it there
+			copy(o.buf, arg.Data)
+		}
 	}
 	p.stats.Bytes += uint64(len(o.buf))
 	return nil

@@ -129,32 +129,47 @@ var (
 
 // MarshalBinary encodes the frame, zero-padded to MinFrameLen.
 func (f *Frame) MarshalBinary() ([]byte, error) {
+	n := MinFrameLen
+	if a, ok := f.Arg.(*ATAArg); ok {
+		n = max(n, HeaderLen+ataArgLen+len(a.Data))
+	}
+	return f.AppendBinary(make([]byte, 0, n))
+}
+
+// AppendBinary appends the encoded frame, zero-padded to MinFrameLen, to b
+// (encoding.BinaryAppender). An *ATAArg is encoded in place, without an
+// intermediate buffer: the send path of a request costs no allocation when
+// b has room.
+func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 	if len(f.Destination) != 6 || len(f.Source) != 6 {
 		return nil, ErrBadAddress
 	}
-	var arg []byte
-	if f.Arg != nil {
-		var err error
-		if arg, err = f.Arg.MarshalBinary(); err != nil {
-			return nil, err
-		}
-	}
-	n := max(HeaderLen+len(arg), MinFrameLen)
-	b := make([]byte, n)
-	copy(b[0:6], f.Destination)
-	copy(b[6:12], f.Source)
-	binary.BigEndian.PutUint16(b[12:14], EtherType)
+	start := len(b)
+	b = append(b, f.Destination...)
+	b = append(b, f.Source...)
 	v := f.Version
 	if v == 0 {
 		v = Version
 	}
-	b[14] = v<<4 | f.flags()
-	b[15] = uint8(f.Err)
-	binary.BigEndian.PutUint16(b[16:18], f.Shelf)
-	b[18] = f.Slot
-	b[19] = uint8(f.Command)
-	binary.BigEndian.PutUint32(b[20:24], f.Tag)
-	copy(b[HeaderLen:], arg)
+	b = binary.BigEndian.AppendUint16(b, EtherType)
+	b = append(b, v<<4|f.flags(), uint8(f.Err))
+	b = binary.BigEndian.AppendUint16(b, f.Shelf)
+	b = append(b, f.Slot, uint8(f.Command))
+	b = binary.BigEndian.AppendUint32(b, f.Tag)
+	switch a := f.Arg.(type) {
+	case nil:
+	case *ATAArg:
+		b = a.AppendBinary(b)
+	default:
+		arg, err := a.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, arg...)
+	}
+	for len(b)-start < MinFrameLen {
+		b = append(b, 0)
+	}
 	return b, nil
 }
 
@@ -167,6 +182,43 @@ func (f *Frame) flags() uint8 {
 		fl |= flagError
 	}
 	return fl
+}
+
+// isATAReply reports whether b is a plain ATA reply: EtherType 0x88a2, R
+// set, E clear, command ATA, a whole ATA argument.
+func isATAReply(b []byte) bool {
+	return len(b) >= HeaderLen+ataArgLen && binary.BigEndian.Uint16(b[12:14]) == EtherType &&
+		b[14]&(flagResponse|flagError) == flagResponse && Command(b[19]) == CommandATA
+}
+
+// ataReply is a decoded ATA reply in one allocation.
+type ataReply struct {
+	f     Frame
+	arg   ATAArg
+	addrs [12]byte
+}
+
+// decodeATAReply decodes b, a plain ATA reply (isATAReply), as
+// UnmarshalBinary would, except that the argument's Data is a slice of b,
+// not a copy: the read loop copies it where it belongs before b is reused.
+func decodeATAReply(b []byte) *Frame {
+	r := new(ataReply)
+	copy(r.addrs[:], b[0:12])
+	r.f = Frame{
+		Destination: net.HardwareAddr(r.addrs[0:6:6]),
+		Source:      net.HardwareAddr(r.addrs[6:12:12]),
+		Version:     b[14] >> 4,
+		Response:    true,
+		Err:         ErrorCode(b[15]),
+		Shelf:       binary.BigEndian.Uint16(b[16:18]),
+		Slot:        b[18],
+		Command:     CommandATA,
+		Tag:         binary.BigEndian.Uint32(b[20:24]),
+	}
+	r.arg.decodeHeader(b[HeaderLen:])
+	r.arg.Data = b[HeaderLen+ataArgLen:]
+	r.f.Arg = &r.arg
+	return &r.f
 }
 
 // UnmarshalBinary decodes a frame. It fails with io.ErrUnexpectedEOF when b

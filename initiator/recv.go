@@ -1,0 +1,110 @@
+package initiator
+
+import (
+	"errors"
+	"net"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// recvBatch is how many frames the read loop takes per recvmmsg(2).
+const recvBatch = 16
+
+// frameReader reads whole frames from a connection, several per syscall
+// when it is a packet socket.
+type frameReader interface {
+	// read fills the reader's buffers and returns the frames read (slices
+	// of those buffers, valid until the next call).
+	read() ([][]byte, error)
+}
+
+// newFrameReader returns a reader of conn: recvmmsg(2) on its socket when
+// conn gives one (syscall.Conn), else one ReadFrom per frame.
+func newFrameReader(conn net.PacketConn) frameReader {
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			return newMmsgReader(raw)
+		}
+	}
+	return &plainReader{conn: conn, buf: make([]byte, 1<<16), out: make([][]byte, 1)}
+}
+
+type plainReader struct {
+	conn net.PacketConn
+	buf  []byte
+	out  [][]byte
+}
+
+func (r *plainReader) read() ([][]byte, error) {
+	n, _, err := r.conn.ReadFrom(r.buf)
+	if err != nil {
+		return nil, err
+	}
+	r.out[0] = r.buf[:n]
+	return r.out, nil
+}
+
+// mmsgReader reads up to recvBatch frames per recvmmsg(2), through the
+// runtime's poller (so the connection's read deadline and Close apply).
+type mmsgReader struct {
+	raw  syscall.RawConn
+	bufs [recvBatch][]byte
+	iovs [recvBatch]unix.Iovec
+	hdrs [recvBatch]unix.Mmsghdr
+	out  [][]byte
+}
+
+func newMmsgReader(raw syscall.RawConn) *mmsgReader {
+	r := &mmsgReader{raw: raw, out: make([][]byte, 0, recvBatch)}
+	for i := range r.bufs {
+		// A whole frame of any MTU: a truncated reply would only be
+		// dropped as short and sent again, forever.
+		r.bufs[i] = make([]byte, 1<<16)
+		r.iovs[i].Base = &r.bufs[i][0]
+		r.iovs[i].SetLen(len(r.bufs[i]))
+		r.hdrs[i].Hdr.Iov = &r.iovs[i]
+		r.hdrs[i].Hdr.SetIovlen(1)
+	}
+	return r
+}
+
+func (r *mmsgReader) read() ([][]byte, error) {
+	var (
+		n     int
+		errno syscall.Errno
+	)
+	err := r.raw.Read(func(fd uintptr) bool {
+		for {
+			for i := range r.hdrs {
+				r.hdrs[i].Len = 0
+				r.hdrs[i].Hdr.Flags = 0
+			}
+			got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), recvBatch, unix.MSG_DONTWAIT, 0, 0)
+			switch e {
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false // wait for the poller
+			}
+			n, errno = int(got), e
+			return true
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if errno != 0 {
+		return nil, errors.Join(ErrRecv, errno)
+	}
+	r.out = r.out[:0]
+	for i := range n {
+		r.out = append(r.out, r.bufs[i][:r.hdrs[i].Len])
+	}
+	return r.out, nil
+}
+
+// ErrRecv is returned (by Client.Err) when the socket fails with an error
+// of recvmmsg(2), which follows it.
+var ErrRecv = errors.New("aoe: recvmmsg")
