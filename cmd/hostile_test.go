@@ -93,7 +93,6 @@ func TestHostileFloodOthers(t *testing.T) {
 	f := hostileSAN(t, &aoetest.Hostile{Flood: 10000})
 	for _, argv := range [][]string{
 		{"aoe", "ping", "e1.1", "-i", "eth0", "-c", "5", "--interval", "10ms"},
-		{"aoecfg", "1", "1", "eth0"},
 		{"aoeping", "-I", "1", "1", "eth0"},
 	} {
 		if r := f.run(t, argv...); r.code != 0 {
@@ -102,8 +101,10 @@ func TestHostileFloodOthers(t *testing.T) {
 	}
 	// The flood fills the receive buffer: a path of e1.1 may have been
 	// lost with it, which these say (exit 1) rather than edit or show an
-	// incomplete set of paths as the whole.
+	// incomplete set of paths as the whole. Whether the queue overflows
+	// while they listen depends on the machine's speed: both are right.
 	for _, argv := range [][]string{
+		{"aoecfg", "1", "1", "eth0"},
 		{"aoe", "mask", "e1.1", "-i", "eth0"},
 		{"aoe", "reserve", "e1.1", "-i", "eth0"},
 		{"aoe", "cfg", "e1.1", "-i", "eth0"},
