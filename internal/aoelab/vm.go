@@ -231,7 +231,16 @@ func (l *Lab) BootVM(ns string, cfg VMConfig) *VM {
 		"-chardev", "socket,id=ctl,path=" + sock,
 		"-serial", "chardev:ctl",
 	}
-	for i, tap := range cfg.Taps {
+	vm, _ := l.startQEMU(t, args, cfg.Taps, filepath.Join(dir, "console.log"), ln, 5*time.Minute)
+	return vm
+}
+
+// startQEMU starts qemu (args: "netns exec NS qemu-system-x86_64 ...")
+// with an e1000 NIC on each tap, and waits for its agent on the control
+// port ln (see connect). consoleLog returns what the guest printed.
+func (l *Lab) startQEMU(t testing.TB, args, taps []string, consoleFile string, ln net.Listener, boot time.Duration) (vm *VM, consoleLog func() string) {
+	t.Helper()
+	for i, tap := range taps {
 		args = append(args, "-netdev", fmt.Sprintf("tap,id=n%d,ifname=%s,script=no,downscript=no", i, tap),
 			"-device", fmt.Sprintf("e1000,netdev=n%d,mac=52:54:00:ae:00:%02x", i, i+1))
 	}
@@ -244,14 +253,13 @@ func (l *Lab) BootVM(ns string, cfg VMConfig) *VM {
 	l.mu.Lock()
 	l.procs = append(l.procs, cmd)
 	l.mu.Unlock()
-
-	vm := &VM{t: t, cmd: cmd, Console: console}
-	consoleLog := func() string {
-		b, _ := os.ReadFile(filepath.Join(dir, "console.log"))
+	vm = &VM{t: t, cmd: cmd, Console: console}
+	consoleLog = func() string {
+		b, _ := os.ReadFile(consoleFile)
 		return console.String() + string(b)
 	}
-	vm.connect(t, ln, consoleLog, 5*time.Minute)
-	return vm
+	vm.connect(t, ln, consoleLog, boot)
+	return vm, consoleLog
 }
 
 // connect waits for qemu to connect the control port listened on by ln,

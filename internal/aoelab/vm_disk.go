@@ -133,25 +133,7 @@ func (l *Lab) BootDisk(ns string, cfg DiskVMConfig) *DiskVM {
 	for _, x := range cfg.Extra {
 		args = append(args, "-drive", "file="+x+",if=virtio,format=raw,readonly=on")
 	}
-	for i, tap := range cfg.Taps {
-		args = append(args, "-netdev", fmt.Sprintf("tap,id=n%d,ifname=%s,script=no,downscript=no", i, tap),
-			"-device", fmt.Sprintf("e1000,netdev=n%d,mac=52:54:00:ae:00:%02x", i, i+1))
-	}
-	cmd := exec.Command("ip", args...)
-	console := &SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = console, console
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	l.mu.Lock()
-	l.procs = append(l.procs, cmd)
-	l.mu.Unlock()
-	vm := &VM{t: t, cmd: cmd, Console: console}
-	consoleLog := func() string {
-		b, _ := os.ReadFile(consoleFile)
-		return console.String() + string(b)
-	}
-	vm.connect(t, ln, consoleLog, 10*time.Minute)
+	vm, consoleLog := l.startQEMU(t, args, cfg.Taps, consoleFile, ln, 10*time.Minute)
 	return &DiskVM{VM: vm, consoleLog: consoleLog}
 }
 
