@@ -101,6 +101,37 @@ func FormatBytes(n int64) string {
 // while the previous one is written. It returns the bytes written and the
 // first error (of d or of w).
 func ReadTo(ctx context.Context, d io.ReaderAt, off, length int64, w io.Writer, p *Progress) (int64, error) {
+	pos, end := off, off+length
+	var total int64
+	err := readAhead(ctx, func() ([]byte, bool, error) {
+		if pos >= end {
+			return nil, false, nil
+		}
+		b := make([]byte, min(ChunkSize, end-pos))
+		n, err := readAt(ctx, d, b, pos)
+		if errors.Is(err, io.EOF) && n == len(b) {
+			err = nil
+		}
+		pos += int64(n)
+		return b[:n], pos < end, err
+	}, func(b []byte, rerr error) error {
+		if len(b) > 0 {
+			n, err := w.Write(b)
+			total += int64(n)
+			p.Add(int64(n))
+			if err != nil {
+				return err
+			}
+		}
+		return rerr
+	})
+	return total, err
+}
+
+// readAhead calls next in a goroutine, up to two chunks ahead of use, until
+// next says there is no more or fails; use gets every chunk, with next's
+// error, in order. It returns use's first error, else ctx's.
+func readAhead(ctx context.Context, next func() (b []byte, more bool, err error), use func(b []byte, err error) error) error {
 	type chunk struct {
 		b   []byte
 		err error
@@ -110,35 +141,24 @@ func ReadTo(ctx context.Context, d io.ReaderAt, off, length int64, w io.Writer, 
 	ch := make(chan chunk, 2)
 	go func() {
 		defer close(ch)
-		for pos := off; pos < off+length; pos += ChunkSize {
-			b := make([]byte, min(ChunkSize, off+length-pos))
-			n, err := readAt(ctx, d, b, pos)
-			if errors.Is(err, io.EOF) && n == len(b) {
-				err = nil
-			}
+		for {
+			b, more, err := next()
 			select {
-			case ch <- chunk{b[:n], err}:
+			case ch <- chunk{b, err}:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil {
+			if err != nil || !more {
 				return
 			}
 		}
 	}()
-	var total int64
 	for c := range ch {
-		n, err := w.Write(c.b)
-		total += int64(n)
-		p.Add(int64(n))
-		if err != nil {
-			return total, err
-		}
-		if c.err != nil {
-			return total, c.err
+		if err := use(c.b, c.err); err != nil {
+			return err
 		}
 	}
-	return total, ctx.Err()
+	return ctx.Err()
 }
 
 type contextReaderAt interface {
@@ -166,47 +186,27 @@ func writeAt(ctx context.Context, d io.WriterAt, b []byte, off int64) (int, erro
 // WriteFrom copies r to d at off until r ends, reading the next chunk
 // while the previous one is written. It returns the bytes written.
 func WriteFrom(ctx context.Context, d io.WriterAt, off int64, r io.Reader, p *Progress) (int64, error) {
-	type chunk struct {
-		b   []byte
-		err error
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch := make(chan chunk, 2)
-	go func() {
-		defer close(ch)
-		for {
-			b := make([]byte, ChunkSize)
-			n, err := io.ReadFull(r, b)
-			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				err = io.EOF
-			}
-			select {
-			case ch <- chunk{b[:n], err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
 	var total int64
-	for c := range ch {
-		if len(c.b) > 0 {
-			n, err := writeAt(ctx, d, c.b, off+total)
+	err := readAhead(ctx, func() ([]byte, bool, error) {
+		b := make([]byte, ChunkSize)
+		n, err := io.ReadFull(r, b)
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			err = io.EOF
+		}
+		return b[:n], true, err
+	}, func(b []byte, rerr error) error {
+		if len(b) > 0 {
+			n, err := writeAt(ctx, d, b, off+total)
 			total += int64(n)
 			p.Add(int64(n))
 			if err != nil {
-				return total, err
+				return err
 			}
 		}
-		if errors.Is(c.err, io.EOF) {
-			return total, nil
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return fmt.Errorf("reading the input: %w", rerr)
 		}
-		if c.err != nil {
-			return total, fmt.Errorf("reading the input: %w", c.err)
-		}
-	}
-	return total, ctx.Err()
+		return nil
+	})
+	return total, err
 }
