@@ -240,6 +240,14 @@ func BenchmarkE2EBlockIO(b *testing.B) {
 			b.ReportMetric(x.MBps, fmt.Sprintf("MB/s-%s-%s-qd%d", metric, x.Test, x.QueueDepth))
 		}
 		fmt.Fprintf(&report, "%-30s sequential 1 MiB reads: %s\n", r.name, r.seqDD)
+		for _, x := range r.results {
+			for _, p := range x.Paths {
+				if p.SendCalls > 0 && p.Wakeups > 0 {
+					fmt.Fprintf(&report, "%-30s %s qd%d on %s: %.1f frames per send call, %.1f replies per wake-up, %d retransmits\n",
+						r.name, x.Test, x.QueueDepth, p.Interface, float64(p.Frames)/float64(p.SendCalls), float64(p.Frames)/float64(p.Wakeups), p.Retransmits)
+				}
+			}
+		}
 	}
 	b.Logf("same vblade target, one e1000 link, qemu TCG guest, %s per test:\n%s", dur, report.String())
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mdlayher/packet"
@@ -98,6 +99,25 @@ type call struct {
 	// dst, when not nil, receives the data of a matching ATA reply (see
 	// into).
 	dst *into
+	// eng, when not nil, replaces ch: the reply is handed to a Disk's
+	// engine as a value (no Frame is kept), for the send att.
+	eng chan<- engReply
+	att *attempt
+}
+
+// engReply is what the read loop tells a Disk's engine of a reply to one
+// of its sends: the call it matched (so the send), and the reply's
+// status. When filled, the reply's data is in the call's dst.
+type engReply struct {
+	cl      *call
+	att     *attempt // cl.att when the reply came
+	tag     uint32
+	errFlag bool      // the AoE E flag
+	code    ErrorCode // with errFlag
+	ata     bool      // it has an ATA argument
+	status  uint8     // ATA status
+	errReg  uint8     // ATA error register
+	filled  bool
 }
 
 // into is where the read loop puts the data of the ATA replies to the
@@ -394,8 +414,19 @@ func (c *Client) closedErr() error {
 func (c *Client) readLoop() {
 	defer close(c.done)
 	r := newFrameReader(c.conn)
+	downs := 0
 	for {
 		frames, err := r.read()
+		if errors.Is(err, syscall.ENETDOWN) && downs < maxDowns {
+			// The interface went down: the socket reports it once and
+			// reads again when the link is back (sends fail meanwhile,
+			// so a Disk marks the path dead and probes it). A socket
+			// that says nothing else is read on; one that keeps saying
+			// it is given up after maxDowns.
+			downs++
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
 		if err != nil {
 			c.mu.Lock()
 			if c.err == nil {
@@ -404,16 +435,26 @@ func (c *Client) readLoop() {
 			c.mu.Unlock()
 			return
 		}
+		if len(frames) > 0 {
+			downs = 0
+		}
 		for _, b := range frames {
 			c.handle(b)
 		}
 	}
 }
 
+// maxDowns is how many ENETDOWN errors in a row, with no frame read in
+// between, the read loop takes before it stops.
+const maxDowns = 1000
+
 // handle decodes one frame read and delivers it if it is a reply.
 func (c *Client) handle(b []byte) {
-	var f *Frame
 	inPlace := isATAReply(b)
+	if inPlace && c.deliverEngine(b) {
+		return
+	}
+	var f *Frame
 	if inPlace {
 		f = decodeATAReply(b)
 	} else {
@@ -449,6 +490,19 @@ func (c *Client) deliver(f *Frame, inPlace bool) {
 	if ok && cl.once {
 		delete(c.calls, f.Tag)
 	}
+	if ok && cl.eng != nil {
+		r := engReply{cl: cl, att: cl.att, tag: f.Tag, errFlag: f.Error, code: f.Err}
+		if arg, isATA := f.Arg.(*ATAArg); isATA {
+			r.ata, r.status, r.errReg = true, arg.CmdStatus, arg.FeatureErr
+			if !f.Error && !arg.Failed() && cl.dst != nil {
+				r.filled = cl.dst.fill(arg.Data)
+			}
+		}
+		eng := cl.eng
+		c.mu.Unlock()
+		c.toEngine(eng, r)
+		return
+	}
 	if ok && inPlace {
 		arg := f.Arg.(*ATAArg)
 		if cl.dst != nil && !arg.Failed() && cl.dst.fill(arg.Data) {
@@ -467,6 +521,48 @@ func (c *Client) deliver(f *Frame, inPlace bool) {
 		c.stats.matched.Add(1)
 	default:
 		c.stats.dropped.Add(1) // a full broadcast queue: lost, as in a full socket buffer
+	}
+}
+
+// deliverEngine is deliver for a plain ATA reply (isATAReply) to a Disk
+// engine's send, straight from the frame's bytes: no Frame is decoded or
+// allocated. It reports false, doing nothing, when b is not that (the
+// general path then handles it).
+func (c *Client) deliverEngine(b []byte) bool {
+	src := b[6:12]
+	if forgedSource(src, c.ifi.MAC) {
+		return false
+	}
+	tag := binary.BigEndian.Uint32(b[20:24])
+	c.mu.Lock()
+	cl, ok := c.calls[tag]
+	if !ok || cl.eng == nil || Command(b[19]) != cl.command || !bytes.Equal(src, cl.src) ||
+		binary.BigEndian.Uint16(b[16:18]) != cl.shelf || b[18] != cl.slot {
+		c.mu.Unlock()
+		return false
+	}
+	delete(c.calls, tag)
+	arg := b[HeaderLen : HeaderLen+ataArgLen]
+	r := engReply{cl: cl, att: cl.att, tag: tag, ata: true, status: arg[3], errReg: arg[1]}
+	if r.status&ATAStatusFailed == 0 && cl.dst != nil {
+		r.filled = cl.dst.fill(b[HeaderLen+ataArgLen:])
+	}
+	eng := cl.eng
+	c.mu.Unlock()
+	c.stats.received.Add(1)
+	c.toEngine(eng, r)
+	return true
+}
+
+// toEngine hands r to an engine (read from the call under c.mu: the call
+// may be reused once unregistered). A full queue loses it, as a full
+// socket buffer would: the engine sends again.
+func (c *Client) toEngine(eng chan<- engReply, r engReply) {
+	select {
+	case eng <- r:
+		c.stats.matched.Add(1)
+	default:
+		c.stats.dropped.Add(1)
 	}
 }
 

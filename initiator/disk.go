@@ -90,11 +90,11 @@ type Disk struct {
 	targets []*diskTarget
 	ctx     context.Context
 	cancel  context.CancelFunc
+	eng     *engine
 	rmw     sync.Mutex // serializes read-modify-write of edge sectors
-	mu      sync.Mutex
-	waitq   []*slotWaiter // acquires waiting for a slot, oldest first
-	dirty   bool          // written since the last flush
-	noFlush bool          // the target aborted FLUSH CACHE
+	mu      sync.Mutex // the engine's state, and what follows
+	dirty   bool       // written since the last flush
+	noFlush bool       // the target aborted FLUSH CACHE
 	closed  bool
 }
 
@@ -146,14 +146,15 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 			_ = c.SetReadBuffer(n)
 		}
 	}
+	d.eng = newEngine(d)
 	buf := make([]byte, SectorSize)
-	if err := d.do(ctx, &op{cmd: ATAIdentify, buf: buf}); err != nil {
-		d.cancel()
+	if err := d.eng.do(&request{ctx: ctx, cmd: ATAIdentify, buf: buf}); err != nil {
+		d.stop()
 		return nil, err
 	}
 	id, err := ParseIdentify(buf)
 	if err != nil {
-		d.cancel()
+		d.stop()
 		return nil, err
 	}
 	d.id = id
@@ -184,8 +185,19 @@ func (d *Disk) Close() error {
 	d.mu.Lock()
 	d.closed = true
 	d.mu.Unlock()
-	d.cancel()
+	d.stop()
 	return err
+}
+
+// stop ends the engine (requests under way fail with ErrDiskClosed).
+func (d *Disk) stop() {
+	d.cancel()
+	select {
+	case <-d.eng.stop:
+	default:
+		close(d.eng.stop)
+	}
+	<-d.eng.exited
 }
 
 // ReadAt reads len(p) bytes at off (io.ReaderAt). It returns io.EOF when
@@ -300,7 +312,7 @@ func (d *Disk) Sync() error {
 			continue // this target MAC is unreachable; another one serves the disk
 		}
 		flushed++
-		err := d.do(d.ctx, &op{cmd: cmd, target: t})
+		err := d.eng.do(&request{ctx: d.ctx, cmd: cmd, target: t, single: true})
 		var ae *ATAError
 		if errors.As(err, &ae) && ae.Aborted() {
 			d.mu.Lock()
@@ -325,138 +337,24 @@ func (d *Disk) FlushUnsupported() bool {
 	return d.noFlush
 }
 
-// transfer reads (or writes) buf at sector lba, cutting it into frames
-// issued concurrently within the targets' windows.
+// transfer reads (or writes) buf at sector lba: the engine cuts it into
+// frames.
 func (d *Disk) transfer(ctx context.Context, lba uint64, buf []byte, write bool) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err; cancel() })
+	q := &request{ctx: ctx, cmd: ATAReadSectors, write: write, buf: buf, lba: lba}
+	if write {
+		q.cmd = ATAWriteSectors
 	}
-	cur := &cursor{buf: buf, lba: lba}
-	for ctx.Err() == nil && !cur.empty() {
-		p, err := d.acquireFor(ctx, nil, cur)
-		if errors.Is(err, errDrained) {
-			break
-		}
-		if err != nil {
-			fail(err)
-			break
-		}
-		o := cur.next(p, write)
-		if o == nil {
-			d.release(p)
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := d.runChain(ctx, o, cur); err != nil {
-				fail(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		// The caller's context ended (ours is only canceled after it, or
-		// by fail).
-		firstErr = ctx.Err()
-	}
-	if firstErr == nil {
+	err := d.eng.do(q)
+	if err == nil {
 		return nil
 	}
 	d.mu.Lock()
 	closed := d.closed
 	d.mu.Unlock()
-	if closed && errors.Is(firstErr, context.Canceled) {
+	if closed && errors.Is(err, context.Canceled) {
 		return ErrDiskClosed
 	}
-	return firstErr
-}
-
-// cursor hands out the frames of one transfer, in order.
-type cursor struct {
-	mu  sync.Mutex
-	buf []byte
-	lba uint64
-}
-
-func (c *cursor) empty() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.buf) == 0
-}
-
-// next returns the op of the next frame for path p (which holds a slot),
-// or nil when every frame is handed out.
-func (c *cursor) next(p *diskPath, write bool) *op {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.buf) == 0 {
-		return nil
-	}
-	n := min(len(c.buf)/SectorSize, p.maxSectors)
-	o := &op{lba: c.lba, buf: c.buf[:n*SectorSize], write: write, path: p, cmd: ATAReadSectors}
-	if write {
-		o.cmd = ATAWriteSectors
-	}
-	c.buf, c.lba = c.buf[n*SectorSize:], c.lba+uint64(n)
-	return o
-}
-
-// chainMax is how many frames in a row a slot serves one transfer while
-// another waits for a slot.
-const chainMax = 32
-
-// runChain runs op o, then, keeping its slot, the next frames of cur:
-// one goroutine and no release-and-acquire per frame. While another
-// transfer waits for a slot, the slot goes back after chainMax frames
-// (to the oldest waiter). It releases the slot at the end.
-func (d *Disk) runChain(ctx context.Context, o *op, cur *cursor) error {
-	for n := 1; ; n++ {
-		err := d.runHeld(ctx, o, time.Now())
-		if err != nil || ctx.Err() != nil {
-			d.release(o.path)
-			return err
-		}
-		d.mu.Lock()
-		keep := !o.path.dead && !o.path.gone
-		if keep && n >= chainMax && d.othersWaitLocked(cur) {
-			keep = false
-		}
-		d.mu.Unlock()
-		var next *op
-		if keep {
-			next = cur.next(o.path, o.write)
-		}
-		if next == nil {
-			// Every frame is handed out: the transfer's own acquire,
-			// if waiting, has nothing left to wait for.
-			d.mu.Lock()
-			o.path.out--
-			o.path.target.out--
-			d.wakeOneLocked(o.path.target)
-			d.wakeOwnerLocked(cur)
-			d.mu.Unlock()
-			return nil
-		}
-		o = next
-	}
-}
-
-// do runs one op that needs no splitting (IDENTIFY, FLUSH), taking a slot.
-func (d *Disk) do(ctx context.Context, o *op) error {
-	p, err := d.acquire(ctx, o.target)
-	if err != nil {
-		return err
-	}
-	o.path = p
-	return d.run(ctx, o)
+	return err
 }
 
 // Address returns the disk's shelf and slot.

@@ -37,16 +37,10 @@ func (c *Client) Start(req *Frame) (*Exchange, error) {
 // exchange it answers. A reply that finds ch full is dropped (counted
 // unmatched); give ch room for one reply per exchange.
 func (c *Client) StartTo(req *Frame, ch chan *Frame) (*Exchange, error) {
-	return c.startInto(req, ch, nil)
-}
-
-// startInto is StartTo with the data of the reply copied into dst by the
-// read loop (see into) when dst is not nil.
-func (c *Client) startInto(req *Frame, ch chan *Frame, dst *into) (*Exchange, error) {
 	if len(req.Destination) != 6 || bytes.Equal(req.Destination, BroadcastMAC) {
 		return nil, fmt.Errorf("aoe: Start needs a target's MAC, not %v", req.Destination)
 	}
-	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, src: req.Destination, ch: ch, once: true, dst: dst}
+	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, src: req.Destination, ch: ch, once: true}
 	tag, err := c.register(cl, 0)
 	if err != nil {
 		return nil, err

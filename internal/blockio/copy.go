@@ -103,11 +103,12 @@ func FormatBytes(n int64) string {
 func ReadTo(ctx context.Context, d io.ReaderAt, off, length int64, w io.Writer, p *Progress) (int64, error) {
 	pos, end := off, off+length
 	var total int64
+	var bufs chunks
 	err := readAhead(ctx, func() ([]byte, bool, error) {
 		if pos >= end {
 			return nil, false, nil
 		}
-		b := make([]byte, min(ChunkSize, end-pos))
+		b := bufs.get()[:min(ChunkSize, end-pos)]
 		n, err := readAt(ctx, d, b, pos)
 		if errors.Is(err, io.EOF) && n == len(b) {
 			err = nil
@@ -123,9 +124,42 @@ func ReadTo(ctx context.Context, d io.ReaderAt, off, length int64, w io.Writer, 
 				return err
 			}
 		}
+		bufs.put(b)
 		return rerr
 	})
 	return total, err
+}
+
+// chunks recycles the buffers of a copy: a fresh 8 MiB buffer is zeroed
+// by the runtime, as many bytes cleared as the copy moves.
+type chunks struct {
+	free chan []byte
+	once sync.Once
+}
+
+func (c *chunks) init() { c.once.Do(func() { c.free = make(chan []byte, 4) }) }
+
+// get returns a buffer of ChunkSize bytes.
+func (c *chunks) get() []byte {
+	c.init()
+	select {
+	case b := <-c.free:
+		return b[:ChunkSize]
+	default:
+		return make([]byte, ChunkSize)
+	}
+}
+
+// put gives b back once its content is used.
+func (c *chunks) put(b []byte) {
+	c.init()
+	if cap(b) < ChunkSize {
+		return
+	}
+	select {
+	case c.free <- b[:0]:
+	default:
+	}
 }
 
 // readAhead calls next in a goroutine, up to two chunks ahead of use, until
@@ -187,8 +221,9 @@ func writeAt(ctx context.Context, d io.WriterAt, b []byte, off int64) (int, erro
 // while the previous one is written. It returns the bytes written.
 func WriteFrom(ctx context.Context, d io.WriterAt, off int64, r io.Reader, p *Progress) (int64, error) {
 	var total int64
+	var bufs chunks
 	err := readAhead(ctx, func() ([]byte, bool, error) {
-		b := make([]byte, ChunkSize)
+		b := bufs.get()
 		n, err := io.ReadFull(r, b)
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			err = io.EOF
@@ -203,6 +238,7 @@ func WriteFrom(ctx context.Context, d io.WriterAt, off int64, r io.Reader, p *Pr
 				return err
 			}
 		}
+		bufs.put(b)
 		if rerr != nil && !errors.Is(rerr, io.EOF) {
 			return fmt.Errorf("reading the input: %w", rerr)
 		}

@@ -1,0 +1,731 @@
+package initiator
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The data path of a Disk is one event loop, its engine: a goroutine that
+// owns every frame in flight. It hands the frames of the requests (reads,
+// writes, IDENTIFY, FLUSH) out to the paths' window slots, round robin
+// over the requests, sends them in batches (one sendmmsg per client), takes
+// the replies the clients' read loops hand it, and times the frames out
+// with one timer. Per reply there is no goroutine switch of its own and no
+// allocation; per batch one wake-up and one send syscall per client. It is
+// how the kernel driver works (one state machine per device and a timer),
+// and what keeps a userspace initiator near it on a slow CPU.
+
+// request is one I/O of a caller: a buffer cut into frames.
+type request struct {
+	ctx    context.Context
+	cmd    uint8 // ATAReadSectors, ATAWriteSectors, ATAIdentify, a FLUSH
+	write  bool
+	target *diskTarget // when set, every frame goes to this target (FLUSH)
+	buf    []byte      // not yet handed out
+	lba    uint64      // of buf[0]
+	single bool        // one frame without data (FLUSH): not yet handed out
+
+	pending  int // frames handed out and not done
+	finished bool
+	err      error
+	done     chan struct{}
+}
+
+// more reports whether the request has frames left to hand out.
+func (q *request) more() bool { return len(q.buf) > 0 || q.single }
+
+// op is one frame of a request: one ATA command, sent until answered.
+type op struct {
+	req   *request
+	cmd   uint8
+	lba   uint64
+	buf   []byte // read: where the data goes; write: the data
+	write bool
+
+	path    *diskPath // holds a window slot there while in flight
+	avoid   *diskPath // a path it left (dead): another is preferred
+	first   time.Time // the first send: the deadline counts from it
+	expire  time.Time // when the last send times out
+	tries   int       // sends on the current path
+	sends   int       // in all
+	sendErr error     // the last send failed (not sent)
+	flying  bool      // in engine.inflight (also while in engine.retry)
+	cur     *attempt  // the send queued for the next flush
+
+	live [maxLive + 1]attempt
+	sink into
+	fr   Frame
+	arg  ATAArg
+	hdr  [MinFrameLen]byte
+}
+
+// attempt is one send of an op under its own tag; cl is what the client
+// has registered for it.
+type attempt struct {
+	op     *op
+	active bool
+	tag    uint32
+	sent   time.Time
+	path   *diskPath
+	cl     call
+}
+
+// maxLive bounds the sends of one frame kept waiting for a reply: a reply
+// to an earlier send that was only late still completes the frame (and its
+// round trip, measured from that send, raises the estimate).
+const maxLive = 4
+
+// engine is a Disk's event loop (see above). Its state is touched only by
+// its goroutine, under Disk.mu (which PathStats takes).
+type engine struct {
+	d       *Disk
+	replies chan engReply
+	submit  chan *request
+	cancel  chan *request
+	gone    chan *Client
+	stop    chan struct{} // closed by Disk.Close
+	exited  chan struct{}
+
+	active   []*request // with frames left to hand out
+	rr       int
+	retry    []*op // frames waiting for a path (theirs died)
+	inflight []*op
+	free     []*op
+	writers  map[*Client]*batchWriter
+	batch    map[*Client][]*op // to send at the next flush
+	frames   []outFrame
+	timer    *time.Timer
+	armed    time.Time // when the timer fires; zero: stopped
+	seq      uint64    // flushes and wake-ups, for PathStats
+}
+
+// count adds one to the SendCalls (or Wakeups) of p, once per flush (or
+// wake-up) e.seq.
+func (e *engine) count(p *diskPath, wake bool) {
+	if p.mark == e.seq {
+		return
+	}
+	p.mark = e.seq
+	if wake {
+		p.stats.Wakeups++
+	} else {
+		p.stats.SendCalls++
+	}
+}
+
+func newEngine(d *Disk) *engine {
+	window := 0
+	for _, t := range d.targets {
+		window += t.window
+	}
+	e := &engine{
+		d:       d,
+		replies: make(chan engReply, max(1024, 2*(maxLive+1)*window)),
+		submit:  make(chan *request),
+		cancel:  make(chan *request),
+		gone:    make(chan *Client),
+		stop:    make(chan struct{}),
+		exited:  make(chan struct{}),
+		writers: map[*Client]*batchWriter{},
+		batch:   map[*Client][]*op{},
+		timer:   time.NewTimer(time.Hour),
+	}
+	e.timer.Stop()
+	for _, p := range d.paths {
+		if _, ok := e.writers[p.client]; ok {
+			continue
+		}
+		e.writers[p.client] = newBatchWriter(p.client)
+		go func(c *Client) {
+			select {
+			case <-c.Done():
+				select {
+				case e.gone <- c:
+				case <-e.exited:
+				}
+			case <-e.exited:
+			}
+		}(p.client)
+	}
+	go e.run()
+	return e
+}
+
+// do runs q and returns its error: q's context's when it ends first,
+// ErrDiskClosed when the disk is closed. When do returns, no reply writes
+// into q's buffer any more.
+func (e *engine) do(q *request) error {
+	q.done = make(chan struct{})
+	select {
+	case e.submit <- q:
+	case <-e.exited:
+		return ErrDiskClosed
+	case <-q.ctx.Done():
+		return q.ctx.Err()
+	}
+	select {
+	case <-q.done:
+	case <-q.ctx.Done():
+		select {
+		case e.cancel <- q:
+		case <-q.done:
+		}
+		<-q.done
+	}
+	return q.err
+}
+
+func (e *engine) run() {
+	defer close(e.exited)
+	d := e.d
+	for {
+		d.mu.Lock()
+		now := time.Now()
+		e.expireOps(now)
+		e.issue(now)
+		e.flush()
+		e.arm(time.Now())
+		d.mu.Unlock()
+		select {
+		case r := <-e.replies:
+			d.mu.Lock()
+			e.seq++
+			now := time.Now()
+			e.onReply(r, now)
+			for more := true; more; {
+				select {
+				case r := <-e.replies:
+					e.onReply(r, now)
+				default:
+					more = false
+				}
+			}
+			d.mu.Unlock()
+		case q := <-e.submit:
+			d.mu.Lock()
+			e.add(q)
+			d.mu.Unlock()
+		case q := <-e.cancel:
+			d.mu.Lock()
+			e.fail(q, q.ctx.Err())
+			d.mu.Unlock()
+		case c := <-e.gone:
+			d.mu.Lock()
+			e.clientGone(c)
+			d.mu.Unlock()
+		case <-e.timer.C:
+			e.armed = time.Time{}
+		case <-e.stop:
+			d.mu.Lock()
+			e.shutdown()
+			d.mu.Unlock()
+			return
+		}
+	}
+}
+
+// add takes a new request.
+func (e *engine) add(q *request) {
+	if err := e.d.allGoneLocked(q.target); err != nil {
+		e.finish(q, err)
+		return
+	}
+	e.active = append(e.active, q)
+}
+
+// issue hands frames to free window slots: first the frames that wait for
+// a new path, then new frames of the active requests, one each in turn.
+func (e *engine) issue(now time.Time) {
+	for len(e.retry) > 0 {
+		o := e.retry[0]
+		p := e.pick(o.req.target, o.avoid, now)
+		if p == nil {
+			break
+		}
+		e.retry = e.retry[1:]
+		if len(o.buf) > p.maxSectors*SectorSize {
+			e.splitFor(o, p)
+			o = e.retry[0]
+			e.retry = e.retry[1:]
+		}
+		e.take(o, p)
+		o.tries = 0
+		p.stats.Retransmits++
+		p.client.CountRetransmit()
+		e.send(o, now)
+	}
+	misses := 0
+	for len(e.active) > 0 && misses < len(e.active) {
+		i := e.rr % len(e.active)
+		q := e.active[i]
+		p := e.pick(q.target, nil, now)
+		if p == nil {
+			misses++
+			e.rr++
+			continue
+		}
+		misses = 0
+		o := e.cut(q, p)
+		if q.more() {
+			e.rr = i + 1
+		} else {
+			e.active = append(e.active[:i], e.active[i+1:]...)
+			e.active[len(e.active):cap(e.active)][0] = nil
+			e.rr = i
+		}
+		e.take(o, p)
+		o.first = now
+		e.send(o, now)
+	}
+}
+
+// cut takes the next frame of q for path p.
+func (e *engine) cut(q *request, p *diskPath) *op {
+	o := e.newOp(q)
+	if q.single {
+		q.single = false
+		return o
+	}
+	n := len(q.buf)
+	if q.cmd != ATAIdentify {
+		n = min(n, p.maxSectors*SectorSize)
+	}
+	o.buf, o.lba = q.buf[:n], q.lba
+	q.buf, q.lba = q.buf[n:], q.lba+uint64(n/SectorSize)
+	return o
+}
+
+func (e *engine) newOp(q *request) *op {
+	var o *op
+	if n := len(e.free); n > 0 {
+		o, e.free = e.free[n-1], e.free[:n-1]
+	} else {
+		o = new(op)
+	}
+	o.req, o.cmd, o.write = q, q.cmd, q.write
+	q.pending++
+	return o
+}
+
+// splitFor cuts o, too big for p, into frames that p carries, and puts
+// them first in the retry queue. o's sends are given up first: none may
+// write into its buffer while the pieces are read anew.
+func (e *engine) splitFor(o *op, p *diskPath) {
+	e.cancelSends(o)
+	o.sink = into{}
+	var pieces []*op
+	for off := 0; off < len(o.buf); {
+		n := min(len(o.buf)-off, p.maxSectors*SectorSize)
+		s := o
+		if off > 0 {
+			s = e.newOp(o.req)
+			s.first, s.avoid, s.sends = o.first, o.avoid, o.sends
+		}
+		pieces = append(pieces, s)
+		off += n
+	}
+	buf, lba := o.buf, o.lba
+	for _, s := range pieces {
+		n := min(len(buf), p.maxSectors*SectorSize)
+		s.buf, s.lba = buf[:n], lba
+		buf, lba = buf[n:], lba+uint64(n/SectorSize)
+	}
+	e.retry = append(pieces, e.retry...)
+}
+
+// take gives o a window slot on p.
+func (e *engine) take(o *op, p *diskPath) {
+	o.path = p
+	p.out++
+	p.target.out++
+	if !o.flying {
+		o.flying = true
+		e.inflight = append(e.inflight, o)
+	}
+}
+
+// release gives o's slot back.
+func (e *engine) release(o *op) {
+	if o.path != nil {
+		o.path.out--
+		o.path.target.out--
+		o.path = nil
+	}
+}
+
+// send sends o (again) on o.path: it registers a fresh tag with the
+// client and queues the frame for the next flush.
+func (e *engine) send(o *op, now time.Time) {
+	p := o.path
+	o.tries++
+	o.sends++
+	o.sendErr = nil
+	a := o.slot()
+	a.op = o
+	o.cur = a
+	a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: CommandATA, src: p.mac, once: true, eng: e.replies, att: a}
+	if o.cmd == ATAIdentify || o.cmd == ATAReadSectors {
+		if o.sink.buf == nil {
+			o.sink = into{buf: o.buf}
+		}
+		a.cl.dst = &o.sink
+	}
+	tag, err := p.client.register(&a.cl, 0)
+	if err != nil {
+		// The client is closed: its path is reported gone soon.
+		o.sendErr = err
+		o.expire = now.Add(10 * time.Millisecond)
+		return
+	}
+	a.active, a.tag, a.path, a.sent = true, tag, p, now
+	rto := p.rtt.backedOff(o.tries)
+	if left := o.first.Add(e.d.opts.Deadline).Sub(now); rto > left {
+		rto = max(left, time.Millisecond)
+	}
+	o.expire = now.Add(rto)
+	e.batch[p.client] = append(e.batch[p.client], o)
+}
+
+// slot returns a free attempt of o, giving up its oldest send when
+// maxLive are waiting.
+func (o *op) slot() *attempt {
+	var oldest *attempt
+	n := 0
+	for i := range o.live {
+		a := &o.live[i]
+		if !a.active {
+			continue
+		}
+		n++
+		if oldest == nil || a.sent.Before(oldest.sent) {
+			oldest = a
+		}
+	}
+	if n >= maxLive {
+		oldest.path.client.unregister(oldest.tag)
+		oldest.active = false
+	}
+	for i := range o.live {
+		if !o.live[i].active {
+			return &o.live[i]
+		}
+	}
+	panic("aoe: no free attempt") // unreachable: len(live) > maxLive
+}
+
+// flush writes the queued frames, one batch per client.
+func (e *engine) flush() {
+	for c, ops := range e.batch {
+		if len(ops) == 0 {
+			continue
+		}
+		e.frames = e.frames[:0]
+		e.seq++
+		for _, o := range ops {
+			e.frames = append(e.frames, e.encode(o))
+			e.count(o.path, false)
+		}
+		e.writers[c].write(e.frames, func(i int, err error) {
+			o := ops[i]
+			if a := o.cur; a != nil && a.active {
+				c.unregister(a.tag)
+				a.active = false
+			}
+			// Sent again soon (a link that is down should not spin).
+			o.sendErr = err
+			o.expire = time.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
+		})
+		clear(e.frames)
+		clear(ops)
+		e.batch[c] = ops[:0]
+	}
+}
+
+// encode builds the frame of o's latest send.
+func (e *engine) encode(o *op) outFrame {
+	a := o.cur
+	p := a.path
+	o.arg = e.d.ataArg(o)
+	o.fr = Frame{Destination: p.mac, Source: p.client.ifi.MAC, Shelf: e.d.shelf, Slot: e.d.slot, Command: CommandATA, Tag: a.tag, Arg: &o.arg}
+	b, _ := o.fr.AppendBinary(o.hdr[:0]) // cannot fail: both MACs are 6 bytes
+	if o.write {
+		return outFrame{hdr: b[:HeaderLen+ataArgLen], data: o.buf}
+	}
+	return outFrame{hdr: b}
+}
+
+// cancelSends gives up every send of o: after it, no reply touches o.
+func (e *engine) cancelSends(o *op) {
+	for i := range o.live {
+		a := &o.live[i]
+		if a.active {
+			a.path.client.unregister(a.tag)
+			a.active = false
+		}
+	}
+}
+
+// onReply takes a reply to one of the sends.
+func (e *engine) onReply(r engReply, now time.Time) {
+	a := r.att
+	if !a.active || a.tag != r.tag || &a.cl != r.cl {
+		return // to a send given up: its op went on without it
+	}
+	a.active = false
+	o := a.op
+	p := a.path
+	d := e.d
+	p.rtt.sample(now.Sub(a.sent))
+	p.timeouts, p.answered = 0, now
+	if p.dead && !p.gone {
+		p.dead = false
+	}
+	switch {
+	case r.errFlag:
+		e.fail(o.req, fmt.Errorf("%s: %s refused the request: %w", d.name, p.mac, r.code))
+		return
+	case !r.ata:
+		p.stats.Dropped++
+		return // wait for another send, or the timer
+	case r.status&ATAStatusFailed != 0:
+		e.fail(o.req, &ATAError{Device: d.name, Command: d.ataArg(o).CmdStatus, LBA: o.lba, Status: r.status, Err: r.errReg})
+		return
+	case (o.cmd == ATAIdentify || o.cmd == ATAReadSectors) && !r.filled:
+		p.stats.Dropped++ // short: a target whose MTU is smaller than it said
+		return
+	}
+	p.stats.Frames++
+	p.stats.Bytes += uint64(len(o.buf))
+	e.count(p, true)
+	e.complete(o)
+}
+
+// complete ends o, answered.
+func (e *engine) complete(o *op) {
+	q := o.req
+	e.drop(o)
+	q.pending--
+	if !q.more() && q.pending == 0 {
+		e.finish(q, nil)
+	}
+}
+
+// drop takes o out of flight and out of the retry queue (its sends given
+// up, its slot released) and recycles it.
+func (e *engine) drop(o *op) {
+	e.cancelSends(o)
+	e.release(o)
+	e.inflight = remove(e.inflight, o)
+	e.retry = remove(e.retry, o)
+	o.reset()
+	e.free = append(e.free, o)
+}
+
+// reset readies o, out of flight with no active send, for reuse. (Zeroing
+// the whole op, a kilobyte with its sends, cost as much as a frame's data.)
+func (o *op) reset() {
+	o.req, o.buf, o.lba, o.cmd, o.write = nil, nil, 0, 0, false
+	o.path, o.avoid, o.cur = nil, nil, nil
+	o.first, o.expire = time.Time{}, time.Time{}
+	o.tries, o.sends, o.sendErr, o.flying = 0, 0, nil, false
+	o.sink = into{}
+	o.fr.Arg = nil
+}
+
+// remove deletes o from ops, keeping the order.
+func remove(ops []*op, o *op) []*op {
+	for i, x := range ops {
+		if x == o {
+			ops = append(ops[:i], ops[i+1:]...)
+			ops[len(ops):cap(ops)][0] = nil
+			return ops
+		}
+	}
+	return ops
+}
+
+// fail ends q with err: its frames in flight or waiting are given up.
+func (e *engine) fail(q *request, err error) {
+	if q.finished {
+		return
+	}
+	for _, list := range []*[]*op{&e.retry, &e.inflight} {
+		for i := 0; i < len(*list); {
+			if o := (*list)[i]; o.req == q {
+				e.drop(o)
+				continue
+			}
+			i++
+		}
+	}
+	for i, x := range e.active {
+		if x == q {
+			e.active = append(e.active[:i], e.active[i+1:]...)
+			e.active[len(e.active):cap(e.active)][0] = nil
+			break
+		}
+	}
+	e.finish(q, err)
+}
+
+func (e *engine) finish(q *request, err error) {
+	if q.finished {
+		return
+	}
+	q.finished, q.err = true, err
+	close(q.done)
+}
+
+// expireOps handles the frames whose send timed out: sent again on their
+// path, moved to another when theirs is dead, or their request failed at
+// the deadline.
+func (e *engine) expireOps(now time.Time) {
+	for i := 0; i < len(e.inflight); i++ {
+		o := e.inflight[i]
+		if o.path == nil || now.Before(o.expire) {
+			continue
+		}
+		p := o.path
+		e.timedOut(p, now)
+		if now.After(o.first.Add(e.d.opts.Deadline)) {
+			e.fail(o.req, e.d.deadlineErr(o, p, now.Sub(o.first), o.sends, o.sendErr))
+			i = -1 // fail dropped ops: start again
+			continue
+		}
+		if p.dead || p.gone {
+			if e.otherPath(p, o.req.target) {
+				e.release(o)
+				o.avoid = p
+				e.retry = append(e.retry, o)
+				continue
+			}
+			if p.gone {
+				e.fail(o.req, e.d.allGoneLocked(nil))
+				i = -1
+				continue
+			}
+		}
+		p.stats.Retransmits++
+		p.client.CountRetransmit()
+		e.send(o, now)
+	}
+}
+
+// otherPath reports whether a path other than p, not gone, serves t (any
+// target when nil).
+func (e *engine) otherPath(p *diskPath, t *diskTarget) bool {
+	for _, x := range e.d.paths {
+		if x != p && !x.gone && (t == nil || x.target == t) {
+			return true
+		}
+	}
+	return false
+}
+
+// timedOut counts a lost frame on p; p dies after deadAfter in a row
+// with no reply for deadTime.
+func (e *engine) timedOut(p *diskPath, now time.Time) {
+	p.stats.Timeouts++
+	p.timeouts++
+	if p.timeouts >= deadAfter && now.Sub(p.answered) > deadTime && !p.dead {
+		p.dead = true
+		p.lastProbe = now
+	}
+}
+
+// clientGone marks the paths of c gone and moves their frames.
+func (e *engine) clientGone(c *Client) {
+	for _, p := range e.d.paths {
+		if p.client == c {
+			p.gone, p.dead = true, true
+		}
+	}
+	now := time.Now()
+	for _, o := range e.inflight {
+		if o.path != nil && o.path.gone {
+			o.expire = now // expireOps moves them, or fails them
+		}
+	}
+	if err := e.d.allGoneLocked(nil); err != nil {
+		for len(e.active) > 0 {
+			e.fail(e.active[0], err)
+		}
+		for len(e.inflight) > 0 {
+			e.fail(e.inflight[0].req, err)
+		}
+		for len(e.retry) > 0 {
+			e.fail(e.retry[0].req, err)
+		}
+	}
+}
+
+// pick chooses a path with a free slot (of target t when not nil), or
+// nil: alive first, fewest bytes outstanding; a dead path only when none
+// is alive, or to probe it once every probeEvery; avoid last.
+func (e *engine) pick(t *diskTarget, avoid *diskPath, now time.Time) *diskPath {
+	anyAlive := false
+	for _, p := range e.d.paths {
+		if !p.dead && !p.gone && (t == nil || p.target == t) {
+			anyAlive = true
+		}
+	}
+	var best *diskPath
+	for _, p := range e.d.paths {
+		if (t != nil && p.target != t) || p.target.out >= p.target.window || p.gone {
+			continue
+		}
+		if p.dead && anyAlive && now.Sub(p.lastProbe) < probeEvery {
+			continue
+		}
+		if best == nil || better(p, best, avoid) {
+			best = p
+		}
+	}
+	if best != nil && best.dead {
+		best.lastProbe = now
+	}
+	return best
+}
+
+// arm sets the timer to the earliest expiry (and the next probe of a
+// dead path when frames wait), unless it fires before that anyway.
+func (e *engine) arm(now time.Time) {
+	var next time.Time
+	for _, o := range e.inflight {
+		if o.path != nil && (next.IsZero() || o.expire.Before(next)) {
+			next = o.expire
+		}
+	}
+	if len(e.retry) > 0 || len(e.active) > 0 {
+		for _, p := range e.d.paths {
+			if p.dead && !p.gone {
+				if t := p.lastProbe.Add(probeEvery); next.IsZero() || t.Before(next) {
+					next = t
+				}
+			}
+		}
+	}
+	if next.IsZero() {
+		return // nothing to time; a stale firing only loops once
+	}
+	if !e.armed.IsZero() && !next.Before(e.armed) {
+		return // it fires earlier; the loop re-arms then
+	}
+	e.armed = next
+	e.timer.Reset(max(next.Sub(now), 0))
+}
+
+// shutdown fails every request with ErrDiskClosed.
+func (e *engine) shutdown() {
+	e.timer.Stop()
+	for len(e.active) > 0 {
+		e.fail(e.active[0], ErrDiskClosed)
+	}
+	for len(e.inflight) > 0 {
+		e.fail(e.inflight[0].req, ErrDiskClosed)
+	}
+	for len(e.retry) > 0 {
+		e.fail(e.retry[0].req, ErrDiskClosed)
+	}
+}
