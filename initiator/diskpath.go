@@ -28,7 +28,7 @@ type diskPath struct {
 
 	out       int // frames outstanding on this path
 	rtt       rttEstimator
-	mark      uint64 // the engine's flush or wake-up that counted it last
+	mark      uint64    // the engine's flush or wake-up that counted it last
 	timeouts  int       // in a row
 	answered  time.Time // the last reply
 	dead      bool
@@ -40,24 +40,24 @@ type diskPath struct {
 
 // PathStats count what went over one path.
 type PathStats struct {
-	Interface   string        `json:"interface"`
-	MAC         string        `json:"mac"`
-	MTU         int           `json:"mtu"`
-	Sectors     int           `json:"sectors_per_frame"`
-	Window      int           `json:"window"`
-	Frames      uint64        `json:"frames"` // answered
-	Bytes       uint64        `json:"bytes"`
-	Retransmits uint64        `json:"retransmits"`
-	Timeouts    uint64        `json:"timeouts"`
-	Dropped     uint64        `json:"dropped"` // short or malformed replies
+	Interface   string `json:"interface"`
+	MAC         string `json:"mac"`
+	MTU         int    `json:"mtu"`
+	Sectors     int    `json:"sectors_per_frame"`
+	Window      int    `json:"window"`
+	Frames      uint64 `json:"frames"` // answered
+	Bytes       uint64 `json:"bytes"`
+	Retransmits uint64 `json:"retransmits"`
+	Timeouts    uint64 `json:"timeouts"`
+	Dropped     uint64 `json:"dropped"` // short or malformed replies
 	// SendCalls counts the send syscalls that carried this path's
 	// frames (Frames/SendCalls is how many a batch held on average),
 	// Wakeups the engine's wake-ups that brought replies of this path.
-	SendCalls uint64 `json:"send_calls"`
-	Wakeups   uint64 `json:"wakeups"`
-	SRTT        time.Duration `json:"srtt_ns"`
-	RTO         time.Duration `json:"rto_ns"`
-	Dead        bool          `json:"dead"`
+	SendCalls uint64        `json:"send_calls"`
+	Wakeups   uint64        `json:"wakeups"`
+	SRTT      time.Duration `json:"srtt_ns"`
+	RTO       time.Duration `json:"rto_ns"`
+	Dead      bool          `json:"dead"`
 }
 
 func newDiskPath(p DiskPath, t *diskTarget, opts DiskOptions) *diskPath {
