@@ -81,7 +81,10 @@ func (r *mmsgReader) read() ([][]byte, error) {
 				r.hdrs[i].Len = 0
 				r.hdrs[i].Hdr.Flags = 0
 			}
-			got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), recvBatch, unix.MSG_DONTWAIT, 0, 0)
+			// Raw: the socket never blocks (MSG_DONTWAIT), and the
+			// scheduler must not hand this thread's P to another thread
+			// while the call runs (see batchWriter.write).
+			got, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), recvBatch, unix.MSG_DONTWAIT, 0, 0)
 			switch e {
 			case unix.EINTR:
 				continue

@@ -73,7 +73,15 @@ func (w *batchWriter) write(frames []outFrame, failed func(i int, err error)) in
 		)
 		err := w.raw.Write(func(fd uintptr) bool {
 			for {
-				r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hdrs[i])), uintptr(n-i), 0, 0, 0)
+				// RawSyscall6, not Syscall6: the call never blocks
+				// (MSG_DONTWAIT on a non-blocking socket: a full send
+				// buffer is EAGAIN, and the poller waits). Through
+				// Syscall6 the runtime counts it as a blocking call, and
+				// when it lasts more than a scheduler tick (sending 16
+				// frames can, on a slow CPU) sysmon hands the P to another
+				// thread: a thread switch or two per batch, which cost
+				// more than the send itself on a virtual CPU.
+				r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hdrs[i])), uintptr(n-i), unix.MSG_DONTWAIT, 0, 0)
 				switch e {
 				case unix.EINTR:
 					continue
