@@ -202,8 +202,8 @@ func readRequest(r io.Reader) (request, error) {
 //	 4   4   error (0 or an errno value)
 //	 8   8   cookie
 //	16   ..  data (successful NBD_CMD_READ)
-func simpleReply(errno uint32, cookie uint64) []byte {
-	b := make([]byte, 16)
+func simpleReply(buf *[16]byte, errno uint32, cookie uint64) []byte {
+	b := buf[:]
 	binary.BigEndian.PutUint32(b[0:4], magicSimpleRep)
 	binary.BigEndian.PutUint32(b[4:8], errno)
 	binary.BigEndian.PutUint64(b[8:16], cookie)

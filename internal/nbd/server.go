@@ -123,13 +123,15 @@ func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) error {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	r := bufio.NewReaderSize(conn, 256<<10)
+	sk := newSock(conn)
+	r := bufio.NewReaderSize(sk, 256<<10)
 	w := bufio.NewWriter(conn)
 	exp, err := s.handshake(r, w)
 	if err != nil {
 		return err
 	}
-	return s.transmit(ctx, exp, r, w)
+	// The handshake flushed all it wrote: replies go straight to sk.
+	return s.transmit(ctx, exp, r, sk)
 }
 
 // handshake runs the fixed newstyle negotiation and returns the export the

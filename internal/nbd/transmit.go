@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/bits"
 	"sync"
 )
 
@@ -12,14 +13,15 @@ import (
 type conn struct {
 	s   *Server
 	exp *Export
-	w   *bufio.Writer
+	w   *sock
 	wmu sync.Mutex
 	err error // first write error
+	hdr [16]byte
 }
 
 // transmit reads requests and serves them, up to Workers at once, until
 // NBD_CMD_DISCONNECT or an error.
-func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *bufio.Writer) error {
+func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *sock) error {
 	c := &conn{s: s, exp: exp, w: w}
 	workers := s.Workers
 	if workers <= 0 {
@@ -46,7 +48,7 @@ func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *
 				c.reply(req, errInval, nil)
 				continue
 			}
-			data = make([]byte, req.length)
+			data = getBuf(int(req.length))
 			if _, err := io.ReadFull(r, data); err != nil {
 				return err
 			}
@@ -61,6 +63,8 @@ func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *
 			defer func() { <-sem; wg.Done() }()
 			errno, payload := c.serve(req, data)
 			c.reply(req, errno, payload)
+			putBuf(data)
+			putBuf(payload)
 		}()
 		if err := c.writeErr(); err != nil {
 			return err
@@ -81,14 +85,11 @@ func (c *conn) reply(req request, errno uint32, payload []byte) {
 	if c.err != nil {
 		return
 	}
-	_, err := c.w.Write(simpleReply(errno, req.cookie))
-	if err == nil && errno == 0 && req.typ == cmdRead {
-		_, err = c.w.Write(payload)
+	hdr := simpleReply(&c.hdr, errno, req.cookie)
+	if errno != 0 || req.typ != cmdRead {
+		payload = nil
 	}
-	if err == nil {
-		err = c.w.Flush()
-	}
-	c.err = err
+	c.err = c.w.write(hdr, payload)
 }
 
 // serve runs one request and returns the reply's error value and data.
@@ -106,9 +107,10 @@ func (c *conn) serve(req request, data []byte) (uint32, []byte) {
 		if end > uint64(exp.Size) || end < req.offset {
 			return errInval, nil
 		}
-		buf := make([]byte, req.length)
+		buf := getBuf(int(req.length))
 		if _, err := exp.Backend.ReadAt(buf, int64(req.offset)); err != nil && !(errors.Is(err, io.EOF) && end == uint64(exp.Size)) {
 			c.s.logf("nbd: read of %d bytes at %d: %v", req.length, req.offset, err)
+			putBuf(buf)
 			return errIO, nil
 		}
 		return 0, buf
@@ -146,4 +148,44 @@ func (c *conn) sync() (uint32, []byte) {
 		return errIO, nil
 	}
 	return 0, nil
+}
+
+// Data buffers are recycled by size class, powers of two from 4 KiB: the
+// kernel's nbd driver asks for up to max_sectors_kb (often 1 MiB) at a
+// time, and a new buffer per request is zeroed, then garbage.
+const (
+	minBufShift = 12
+	bufClasses  = 14 // up to 32 MiB, the default MaxBlock
+)
+
+var bufPools [bufClasses]sync.Pool
+
+func bufClass(n int) int {
+	if n <= 1<<minBufShift {
+		return 0
+	}
+	return bits.Len(uint(n-1)) - minBufShift
+}
+
+// getBuf returns a buffer of length n (contents undefined).
+func getBuf(n int) []byte {
+	k := bufClass(n)
+	if k >= bufClasses {
+		return make([]byte, n)
+	}
+	if p, ok := bufPools[k].Get().(*[]byte); ok {
+		return (*p)[:n]
+	}
+	return make([]byte, n, 1<<(k+minBufShift))
+}
+
+// putBuf gives back a buffer from getBuf (nil is ignored).
+func putBuf(b []byte) {
+	c := cap(b)
+	if c == 0 || c&(c-1) != 0 || c < 1<<minBufShift {
+		return
+	}
+	if k := bufClass(c); k < bufClasses {
+		bufPools[k].Put(&b)
+	}
 }
