@@ -121,7 +121,7 @@ bench: build links
 
 # The data path in the real-kernel guest: aoe read/bench, aoe nbd with
 # /dev/nbd0, and the kernel aoe driver's /dev/etherd on one vblade target,
-# side by side (root; e2e's needs plus nbd-client).
+# side by side, at MTU 1500 and 9000 (root; e2e's needs plus nbd-client).
 bench-vm: build links
 	AOE_E2E_CACHE=$(E2E_CACHE) $(GO) test -tags e2e -count=1 -run '^$$' -bench BenchmarkE2EBlockIO -benchtime 1x -v -timeout 30m ./cmd
 
