@@ -65,18 +65,21 @@ func dial(t *testing.T, s *Server) *client {
 	return hello(t, a)
 }
 
-// dialUnix connects over a Unix socket: the server reads and writes it
-// with raw system calls (sock), not through net.Conn.
-func dialUnix(t *testing.T, s *Server) *client {
-	path := filepath.Join(t.TempDir(), "nbd.sock")
-	l, err := net.Listen("unix", path)
+// dialSocket connects over a Unix socket or TCP on loopback: the server
+// reads and writes it with raw system calls (sock), not through net.Conn.
+func dialSocket(t *testing.T, s *Server, network string) *client {
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(t.TempDir(), "nbd.sock")
+	}
+	l, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, l) }()
-	a, err := net.Dial("unix", path)
+	a, err := net.Dial(network, l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,13 +371,19 @@ func TestTransmission(t *testing.T) {
 	}
 }
 
-// TestUnixSocket: over a real socket, replies larger than the socket's
-// buffer (written in parts) and many requests in flight at once come back
-// whole and matched to their cookies.
-func TestUnixSocket(t *testing.T) {
+// TestSockets: over a real socket (Unix, TCP), replies larger than the
+// socket's buffer (written in parts) and many requests in flight at once
+// come back whole and matched to their cookies.
+func TestSockets(t *testing.T) {
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) { testSocket(t, network) })
+	}
+}
+
+func testSocket(t *testing.T, network string) {
 	m := newMem(32 << 20)
 	s := &Server{Exports: []*Export{{Name: "d", Size: 32 << 20, Backend: m}}}
-	c := dialUnix(t, s)
+	c := dialSocket(t, s, network)
 	c.goExport("d")
 	data := make([]byte, 3<<20+5)
 	rand.Read(data)

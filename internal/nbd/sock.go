@@ -24,6 +24,7 @@ import (
 type sock struct {
 	conn io.ReadWriter
 	raw  syscall.RawConn // nil: not a socket
+	net  string          // "unix", "tcp"
 	iov  [2]unix.Iovec
 }
 
@@ -36,7 +37,7 @@ func newSock(conn io.ReadWriter) *sock {
 		syscall.Conn
 	}); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			s.raw = raw
+			s.raw, s.net = raw, sc.LocalAddr().Network()
 		}
 	}
 	return s
@@ -46,28 +47,15 @@ func (s *sock) Read(p []byte) (int, error) {
 	if s.raw == nil || len(p) == 0 {
 		return s.conn.Read(p)
 	}
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := s.raw.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false
-			}
-			n, errno = int(r), e
-			return true
-		}
+	n, errno, err := nonblocking(s.raw.Read, func(fd uintptr) (uintptr, syscall.Errno) {
+		r, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		return r, e
 	})
 	switch {
 	case err != nil:
 		return 0, err
 	case errno != 0:
-		return 0, &net.OpError{Op: "read", Net: "unix", Err: errno}
+		return 0, &net.OpError{Op: "read", Net: s.net, Err: errno}
 	case n == 0:
 		return 0, io.EOF
 	}
@@ -92,29 +80,16 @@ func (s *sock) write(hdr, data []byte) error {
 				niov++
 			}
 		}
-		var (
-			n     int
-			errno syscall.Errno
-		)
-		err := s.raw.Write(func(fd uintptr) bool {
-			for {
-				r, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(niov))
-				switch e {
-				case unix.EINTR:
-					continue
-				case unix.EAGAIN:
-					return false
-				}
-				n, errno = int(r), e
-				return true
-			}
+		n, errno, err := nonblocking(s.raw.Write, func(fd uintptr) (uintptr, syscall.Errno) {
+			r, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(niov))
+			return r, e
 		})
 		s.iov = [2]unix.Iovec{} // keep no pointers to the caller's data
 		switch {
 		case err != nil:
 			return err
 		case errno != 0:
-			return &net.OpError{Op: "write", Net: "unix", Err: errno}
+			return &net.OpError{Op: "write", Net: s.net, Err: errno}
 		case n == 0:
 			return io.ErrShortWrite
 		}
@@ -123,4 +98,27 @@ func (s *sock) write(hdr, data []byte) error {
 		data = data[n:]
 	}
 	return nil
+}
+
+// nonblocking runs call on the descriptor through wait (RawConn's Read or
+// Write): again after EINTR, and once the poller reports the socket ready
+// after EAGAIN. It returns call's result and errno, or wait's error.
+func nonblocking(wait func(func(uintptr) bool) error, call func(fd uintptr) (uintptr, syscall.Errno)) (int, syscall.Errno, error) {
+	var (
+		n     uintptr
+		errno syscall.Errno
+	)
+	err := wait(func(fd uintptr) bool {
+		for {
+			n, errno = call(fd)
+			switch errno {
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false
+			}
+			return true
+		}
+	})
+	return int(n), errno, err
 }
