@@ -69,4 +69,3 @@ func Addr(t testing.TB, lab *aoelab.Lab, ns, ifname string) net.HardwareAddr {
 	})
 	return mac
 }
-
