@@ -193,6 +193,31 @@ func TestVbladeFaults(t *testing.T) {
 	if fileSum(t, img, off, int64(len(p))) != sha256.Sum256(p) {
 		t.Error("the image does not hold what was written")
 	}
+	// i1 comes back up: its client read on through the ENETDOWN, the dead
+	// path is probed (a frame a second while I/O goes on), answers, and
+	// carries frames again.
+	lab.Run("ip", "-n", ini, "link", "set", "i1", "up")
+	lab.WaitUp(ini, "i1")
+	before := st["i1"].Frames
+	buf := make([]byte, 8<<20)
+	for give := time.Now().Add(30 * time.Second); ; {
+		if _, err := d.ReadAt(buf, 0); err != nil {
+			t.Fatal(err)
+		}
+		var s1 initiator.PathStats
+		for _, s := range d.PathStats() {
+			if s.Interface == "i1" {
+				s1 = s
+			}
+		}
+		if !s1.Dead && s1.Frames > before+1000 {
+			t.Logf("i1 back: %+v", s1)
+			break
+		}
+		if time.Now().After(give) {
+			t.Fatalf("i1 is up again but its path did not come back: %+v", s1)
+		}
+	}
 	// The target dies: the I/O fails after the deadline.
 	v0.Process.Kill()
 	v1.Process.Kill()
