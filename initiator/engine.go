@@ -52,6 +52,7 @@ type op struct {
 	sendErr error     // the last send failed (not sent)
 	flying  bool      // in engine.inflight (also while in engine.retry)
 	cur     *attempt  // the send queued for the next flush
+	flushed uint64    // the engine.seq of the flush that last encoded it
 
 	live [maxLive + 1]attempt
 	sink into
@@ -94,6 +95,7 @@ type engine struct {
 	free     []*op
 	writers  map[*Client]*batchWriter
 	batch    map[*Client][]*op // to send at the next flush
+	sending  []*op             // flush's ops of one batch
 	frames   []outFrame
 	timer    *time.Timer
 	armed    time.Time // when the timer fires; zero: stopped
@@ -414,17 +416,33 @@ func (o *op) slot() *attempt {
 	panic("aoe: no free attempt") // unreachable: len(live) > maxLive
 }
 
-// flush writes the queued frames, one batch per client.
+// flush writes the queued frames, one batch per client. A queued op may
+// have been given up since (its request failed while the same pass went
+// on: it is reset, and may even be queued again for another request), or
+// sent again on another client's path: only the op's current send goes,
+// once, by its own path's client.
 func (e *engine) flush() {
-	for c, ops := range e.batch {
-		if len(ops) == 0 {
+	for c, queued := range e.batch {
+		if len(queued) == 0 {
 			continue
 		}
 		e.frames = e.frames[:0]
 		e.seq++
-		for _, o := range ops {
+		ops := e.sending[:0]
+		for _, o := range queued {
+			if a := o.cur; a == nil || !a.active || a.path.client != c || o.flushed == e.seq {
+				continue
+			}
+			o.flushed = e.seq
+			ops = append(ops, o)
 			e.frames = append(e.frames, e.encode(o))
 			e.count(o.path, false)
+		}
+		e.sending = ops
+		if len(ops) == 0 {
+			clear(queued)
+			e.batch[c] = queued[:0]
+			continue
 		}
 		e.writers[c].write(e.frames, func(i int, err error) {
 			o := ops[i]
@@ -438,7 +456,8 @@ func (e *engine) flush() {
 		})
 		clear(e.frames)
 		clear(ops)
-		e.batch[c] = ops[:0]
+		clear(queued)
+		e.batch[c] = queued[:0]
 	}
 }
 

@@ -1,0 +1,91 @@
+package initiator
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recConn records the frames written to it; reads wait until it closes.
+type recConn struct {
+	mu     sync.Mutex
+	frames [][]byte
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newRecConn() *recConn { return &recConn{closed: make(chan struct{})} }
+
+func (r *recConn) ReadFrom([]byte) (int, net.Addr, error) {
+	<-r.closed
+	return 0, nil, net.ErrClosed
+}
+
+func (r *recConn) WriteTo(b []byte, _ net.Addr) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.frames = append(r.frames, append([]byte(nil), b...))
+	return len(b), nil
+}
+
+func (r *recConn) Close() error {
+	r.once.Do(func() { close(r.closed) })
+	return nil
+}
+
+func (r *recConn) LocalAddr() net.Addr                { return nil }
+func (r *recConn) SetDeadline(time.Time) error        { return nil }
+func (r *recConn) SetReadDeadline(time.Time) error    { return nil }
+func (r *recConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// TestFlushSkipsGivenUpOps: in one pass of the engine, frames are queued,
+// then their request fails (the deadline of another of its frames) and a
+// freed op is taken by a new request before the flush. The flush must
+// neither touch the given-up ops (reset: no send) nor send the reused one
+// twice: one frame goes, the new request's.
+func TestFlushSkipsGivenUpOps(t *testing.T) {
+	conn := newRecConn()
+	c := New(Interface{Name: "rec0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, MTU: 1500}, conn)
+	defer c.Close()
+	d := &Disk{name: "e1.2", shelf: 1, slot: 2, opts: DiskOptions{Deadline: time.Second}}
+	d.id.LBA48 = true
+	tg := &diskTarget{mac: net.HardwareAddr{2, 0, 0, 0, 0, 2}, window: 16}
+	p := &diskPath{client: c, mac: tg.mac, target: tg, mtu: 1500, maxSectors: 2,
+		rtt: rttEstimator{min: time.Millisecond, max: time.Second, initial: 200 * time.Millisecond}}
+	d.paths, d.targets = []*diskPath{p}, []*diskTarget{tg}
+	e := &engine{d: d, replies: make(chan engReply, 16), batch: map[*Client][]*op{}, writers: map[*Client]*batchWriter{c: newBatchWriter(c)}}
+	d.eng = e
+	now := time.Now()
+	start := func(q *request) *op {
+		o := e.cut(q, p)
+		e.take(o, p)
+		o.first = now
+		e.send(o, now)
+		return o
+	}
+	q := &request{cmd: ATAWriteSectors, write: true, buf: make([]byte, 4*SectorSize), done: make(chan struct{})}
+	start(q)
+	start(q)
+	e.fail(q, errors.New("deadline"))
+	q2 := &request{cmd: ATAReadSectors, buf: make([]byte, 2*SectorSize), lba: 1000, done: make(chan struct{})}
+	o3 := start(q2)
+	if n := len(e.batch[c]); n != 3 {
+		t.Fatalf("%d ops queued, want 3 (two given up, one reused)", n)
+	}
+	e.flush()
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	if len(conn.frames) != 1 {
+		t.Fatalf("%d frames sent, want 1", len(conn.frames))
+	}
+	f := conn.frames[0]
+	if tag := binary.BigEndian.Uint32(f[20:24]); tag != o3.cur.tag || f[HeaderLen+3] != ATAReadSectorsExt {
+		t.Errorf("sent tag %#x command %#x, want the new read's tag %#x", tag, f[HeaderLen+3], o3.cur.tag)
+	}
+	if len(e.batch[c]) != 0 {
+		t.Errorf("%d ops still queued", len(e.batch[c]))
+	}
+}
