@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"net"
 	"strings"
 	"testing"
 
@@ -10,15 +9,7 @@ import (
 
 // selfMAC returns the MAC of i0 in the initiator namespace.
 func (w *wireLab) selfMAC(t *testing.T) string {
-	var mac string
-	w.Do(w.ini, func() {
-		ifi, err := net.InterfaceByName("i0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		mac = ifi.HardwareAddr.String()
-	})
-	return mac
+	return w.MAC(w.ini, "i0").String()
 }
 
 func TestMaskAndReserveFakeTarget(t *testing.T) {

@@ -205,6 +205,20 @@ func (l *Lab) Vblade(ns, ifname string, shelf, slot int, image string, opts ...s
 	return cmd
 }
 
+// MAC returns the hardware address of ifname in namespace ns.
+func (l *Lab) MAC(ns, ifname string) net.HardwareAddr {
+	l.t.Helper()
+	var mac net.HardwareAddr
+	l.Do(ns, func() {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		mac = ifi.HardwareAddr
+	})
+	return mac
+}
+
 // Do runs fn with the calling goroutine's thread inside namespace ns, so
 // that the sockets fn opens belong to ns (they keep it afterwards).
 func (l *Lab) Do(ns string, fn func()) {

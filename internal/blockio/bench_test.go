@@ -3,7 +3,6 @@ package blockio_test
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -69,14 +68,7 @@ func BenchmarkVbladeRead(b *testing.B) {
 	}
 	for _, tc := range []struct{ name, tgt, ini string }{{"floor-mtu1500", "t0", "i0"}, {"floor-mtu9000", "t1", "i1"}} {
 		b.Run(tc.name, func(b *testing.B) {
-			var mac net.HardwareAddr
-			lab.Do(tgt, func() {
-				ifi, err := net.InterfaceByName(tc.tgt)
-				if err != nil {
-					b.Fatal(err)
-				}
-				mac = ifi.HardwareAddr
-			})
+			mac := lab.MAC(tgt, tc.tgt)
 			b.SetBytes(size)
 			var elapsed time.Duration
 			var last floor.Result

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -30,7 +29,7 @@ func TestFloor(t *testing.T) {
 	lab.Vblade(tgt, "t0", 1, 2, img)
 	lab.Vblade(tgt, "t1", 1, 2, img)
 	for _, tc := range []struct{ tgt, ini string }{{"t0", "i0"}, {"t1", "i1"}} {
-		mac := Addr(t, lab, tgt, tc.tgt)
+		mac := lab.MAC(tgt, tc.tgt)
 		var (
 			got []byte
 			res floor.Result
@@ -48,24 +47,11 @@ func TestFloor(t *testing.T) {
 		t.Logf("%s: %v", tc.ini, res)
 	}
 	// No such target (e7.7): nothing answers.
-	mac := Addr(t, lab, tgt, "t0")
+	mac := lab.MAC(tgt, "t0")
 	lab.Do(ini, func() {
 		_, _, err := floor.Read(floor.Options{Interface: "i0", Target: mac, Shelf: 7, Slot: 7, Length: 4096, Timeout: 200 * time.Millisecond})
 		if !errors.Is(err, floor.ErrLost) {
 			t.Errorf("no target: %v, want ErrLost", err)
 		}
 	})
-}
-
-// Addr is the MAC of ifname in namespace ns.
-func Addr(t testing.TB, lab *aoelab.Lab, ns, ifname string) net.HardwareAddr {
-	var mac net.HardwareAddr
-	lab.Do(ns, func() {
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mac = ifi.HardwareAddr
-	})
-	return mac
 }
