@@ -247,7 +247,7 @@ func benchBlockIO(b *testing.B, mtu int) {
 		startup = strings.Join(strings.Fields(v.must(b, "time -p aoe read e1.2 -i eth0 --length 1M -o /dev/null 2>&1 | tail -3", 5*time.Minute)), " ")
 		read := timed("aoe read e1.2 -i eth0 --length 128M -o /dev/null")
 		// Not fatal: the floor does not retransmit, a lost frame ends it.
-		r := v.vm.Run("aoefloor -i eth0 -target 02:ae:00:01:02:01 -e 1.2 -length 128M", 10*time.Minute)
+		r := v.vm.Run("aoefloor -i eth0 -target 02:ae:00:01:02:01 -e e1.2 -length 128M", 10*time.Minute)
 		floorOut = strings.TrimSpace(r.Stdout + r.Stderr)
 		rows = append(rows, row{"aoe read/bench (userspace)", read, bench("e1.2 -i eth0")})
 		v.startNBD(b)

@@ -439,21 +439,18 @@ func (e *engine) flush() {
 			e.count(o.path, false)
 		}
 		e.sending = ops
-		if len(ops) == 0 {
-			clear(queued)
-			e.batch[c] = queued[:0]
-			continue
+		if len(ops) > 0 {
+			e.writers[c].write(e.frames, func(i int, err error) {
+				o := ops[i]
+				if a := o.cur; a != nil && a.active {
+					c.unregister(a.tag)
+					a.active = false
+				}
+				// Sent again soon (a link that is down should not spin).
+				o.sendErr = err
+				o.expire = time.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
+			})
 		}
-		e.writers[c].write(e.frames, func(i int, err error) {
-			o := ops[i]
-			if a := o.cur; a != nil && a.active {
-				c.unregister(a.tag)
-				a.active = false
-			}
-			// Sent again soon (a link that is down should not spin).
-			o.sendErr = err
-			o.expire = time.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
-		})
 		clear(e.frames)
 		clear(ops)
 		clear(queued)
