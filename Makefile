@@ -18,7 +18,7 @@ DEBVERSION ?= $(shell sh dist/debian/version.sh)
 # The aoetools names the binary answers to (symlinks to aoe).
 CLASSIC := aoe-stat aoe-discover aoe-interfaces aoe-revalidate aoe-flush aoe-version aoecfg aoeping aoe-sancheck
 
-.PHONY: all build links completions install uninstall test e2e e2e-boot bench bench-vm docs deb deb-lint clean
+.PHONY: all build links completions install uninstall test lint e2e e2e-boot bench bench-vm docs deb deb-lint clean
 
 all: build links completions
 
@@ -97,9 +97,26 @@ deb-lint: deb
 	lintian --fail-on error,warning --tag-display-limit 0 $(DEB)
 
 # Unit, golden and comparison tests (the comparison needs Debian's aoetools).
-test:
-	$(GO) vet ./...
+# `make test` also holds the code to the project's habits: gofmt, go vet,
+# staticcheck (installed on first use into $(GOBIN) from the module proxy,
+# at a pinned version) and the race detector over the packages that run
+# goroutines.
+STATICCHECK_VERSION ?= v0.6.1
+GOBIN ?= $(shell $(GO) env GOPATH)/bin
+RACE_PKGS ?= ./initiator/... ./discover/... ./internal/nbd/... ./internal/blockio/... ./internal/events/... ./internal/exporter/...
+test: lint
 	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 $(RACE_PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./...
+	@test -x $(GOBIN)/staticcheck && $(GOBIN)/staticcheck -version | grep -q '$(STATICCHECK_VERSION:v%=%)' || \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GOBIN)/staticcheck ./...
+	$(GOBIN)/staticcheck -tags e2e ./...
 
 # End-to-end against the real aoe driver: Debian 12's kernel in qemu, vblade
 # targets on bridges in a network namespace (root; needs qemu-system-x86,

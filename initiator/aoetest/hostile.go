@@ -89,9 +89,7 @@ func (h *Hostile) Replies(b []byte) [][]byte {
 		out = append(out, h.flood(&req)...)
 	}
 	for range h.Duplicate {
-		for _, r := range out[:len(out):len(out)] {
-			out = append(out, r)
-		}
+		out = append(out, out[:len(out):len(out)]...)
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package blockio_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -63,7 +62,7 @@ func BenchmarkVbladeRead(b *testing.B) {
 				retrans += p.Retransmits
 			}
 			b.ReportMetric(float64(retrans)/float64(b.N), "retransmits/op")
-			b.Log(fmt.Sprintf("%+v", d.PathStats()))
+			b.Logf("%+v", d.PathStats())
 		})
 	}
 	for _, tc := range []struct{ name, tgt, ini string }{{"floor-mtu1500", "t0", "i0"}, {"floor-mtu9000", "t1", "i1"}} {

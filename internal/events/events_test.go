@@ -144,7 +144,7 @@ func TestRender(t *testing.T) {
 	if human.String() != wantHuman {
 		t.Errorf("human:\n%s\nwant:\n%s", human.String(), wantHuman)
 	}
-	if strings.ContainsAny(human.String()+js.String(), "\x1b\x07\xff") {
+	if out := human.String() + js.String(); strings.ContainsAny(out, "\x1b\x07") || strings.IndexByte(out, 0xff) >= 0 {
 		t.Error("raw control bytes in the output")
 	}
 	lines := strings.Split(strings.TrimSuffix(js.String(), "\n"), "\n")
