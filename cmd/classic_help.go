@@ -89,7 +89,7 @@ func applyClassicHelp(cmd *cobra.Command, name string) {
 	}
 	cmd.Use = h.use
 	cmd.Example = h.example
-	rest := cmd.Long
+	rest := strings.Replace(cmd.Long, exitCodesHelp, exitCodesTable, 1)
 	if i := strings.Index(rest, "Under the name "+name); i >= 0 {
 		rest = rest[i:]
 	} else if i := strings.Index(rest, "\n\nExit status:"); i >= 0 {

@@ -84,7 +84,7 @@ kept.` + exitCodesHelp,
 	} else {
 		f := cmd.Flags()
 		f.StringSliceVar(&o.wait, "wait", nil, "wait until these devices (eX.Y, comma separated or repeated) are up")
-		f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long --wait waits; with --probe, the longest a probe takes (default 5s)")
+		f.DurationVar(&o.timeout, "timeout", 0, "how long --wait waits (default 30s); with --probe, the longest a probe takes (default 5s)")
 		f.BoolVar(&o.probe, "probe", false, "find targets on the wire from userspace, without the aoe driver")
 		f.StringSliceVarP(&o.ifaces, "interface", "i", nil, "with --probe: interfaces to probe (comma separated or repeated)")
 		f.BoolVar(&o.json, "json", false, "with --probe: print JSON")
@@ -130,6 +130,9 @@ func runDiscover(cmd *cobra.Command, o *discoverOptions) error {
 	return err
 }
 
+// defaultWaitTimeout is how long --wait waits without --timeout.
+const defaultWaitTimeout = 30 * time.Second
+
 // checkDriverFlags checks the flags of the driver side (without --probe).
 func (o *discoverOptions) checkDriverFlags(cmd *cobra.Command) error {
 	if o.classic {
@@ -148,6 +151,9 @@ func (o *discoverOptions) checkDriverFlags(cmd *cobra.Command) error {
 	}
 	if cmd.Flags().Changed("timeout") && len(o.wait) == 0 {
 		return usageErrorf("--timeout goes with --wait or --probe")
+	}
+	if !cmd.Flags().Changed("timeout") {
+		o.timeout = defaultWaitTimeout
 	}
 	if len(o.wait) > 0 && o.timeout <= 0 {
 		return usageErrorf("--timeout must be positive")

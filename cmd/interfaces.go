@@ -28,8 +28,9 @@ An empty list means every interface is allowed; it is then said on stderr.
 
 With interface names (separated by blanks or commas), restrict the driver to
 them; -c clears the restriction. The list, names joined by blanks, must fit
-the driver's parameter: at most 1,023 bytes (a usage error otherwise). Every name is checked against
-SYSFS/class/net and all bad ones are reported before anything is changed.
+the driver's parameter: at most 1,023 bytes (a usage error otherwise).
+Every name is checked against SYSFS/class/net and all bad ones are
+reported before anything is changed.
 The list is written to the module parameter when it is writable, else to
 DEVDIR/interfaces. Devices and paths already known are kept; run
 'aoe discover' to look for targets on newly allowed interfaces.

@@ -208,7 +208,7 @@ It replaces aoetools: invoked through a symlink named aoe-stat, aoe-discover,
 aoe-interfaces, aoe-revalidate, aoe-flush, aoe-version, aoe-sancheck,
 aoeping or aoecfg, it behaves as that aoetools 36 command, with the same
 output, messages and exit codes, except for the aoetools bugs that each
-command's page lists as fixed.` + exitCodesHelp,
+command's page lists as fixed.` + exitCodesTable,
 		Example: `  sudo modprobe aoe
   aoe stat
   aoe discover --wait e1.2 --timeout 60s
@@ -226,8 +226,16 @@ command's page lists as fixed.` + exitCodesHelp,
 	return root
 }
 
-// exitCodesHelp documents the exit codes; it ends every page.
+// exitCodesHelp ends every subcommand's page: the codes in two lines (the
+// table is on aoe --help, under each classic name, and in every man
+// page's EXIT STATUS, which cmd/gendocs makes from exitCodesTable).
 const exitCodesHelp = `
+
+Exit status: 0 success, 1 failure, 2 usage error, 3 aoe driver not loaded,
+4 permission denied, 5 timed out, 130/143 interrupted (see aoe --help).` + notationHelp
+
+// exitCodesTable documents the exit codes in full.
+const exitCodesTable = `
 
 Exit status:
 
@@ -242,7 +250,10 @@ Exit status:
 
 Under a classic aoetools name the exit status is aoetools': 0 or 1
 (aoe-stat: 2 for a bad regular expression or extra arguments), and 130 or
-143 when a signal ends it, as the shell reports a script it ends.
+143 when a signal ends it, as the shell reports a script it ends.` + notationHelp
+
+// notationHelp says what SYSFS and DEVDIR in the pages stand for.
+const notationHelp = `
 
 SYSFS is the sysfs root (--sysfs, else $sysfs_dir, else /sys) and DEVDIR the
 directory of the driver's control nodes (--devdir, /dev/etherd).`
@@ -252,6 +263,11 @@ directory of the driver's control nodes (--devdir, /dev/etherd).`
 const ownFlagErrors = "goaoe/own-flag-errors"
 
 func setCommon(cmd *cobra.Command, version string) {
+	// Flag help wrapped to 80 columns, as the rest of the page is.
+	t := cmd.UsageTemplate()
+	t = strings.ReplaceAll(t, ".LocalFlags.FlagUsages ", ".LocalFlags.FlagUsagesWrapped 80 ")
+	t = strings.ReplaceAll(t, ".InheritedFlags.FlagUsages ", ".InheritedFlags.FlagUsagesWrapped 80 ")
+	cmd.SetUsageTemplate(t)
 	cmd.SilenceErrors = true
 	cmd.SilenceUsage = true
 	cmd.DisableAutoGenTag = true

@@ -32,7 +32,7 @@ func newSancheckCmd(g *globalOptions) *cobra.Command {
 	o := &sancheckOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "sancheck",
-		Short: "Check the SAN: interfaces, paths, MTUs and the frames that get through",
+		Short: "Check the SAN: interfaces, paths, MTUs, frames that get through",
 		Long: `Check the AoE SAN from this host, on the wire (root or CAP_NET_RAW; the
 driver is not needed): list the interfaces (state, MTU, PCI id) and the
 targets (MACs, payload, local interfaces), and measure for every path the
@@ -54,9 +54,10 @@ anything on the segment can answer for any address.
 
 Under the name aoe-sancheck it prints aoetools' report layout (exit 0).
 Fixed: any interface names (aoe-sancheck probed at most 32, and Debian's
-only eth*), -v lists paths in a stable order (by address and MAC), and the payload check uses the same 36 bytes
-of headers as the probes (aoe-sancheck used 32 there: false warnings for
-MTUs 32-35 above a multiple of 512).` + exitCodesHelp,
+only eth*), -v lists paths in a stable order (by address and MAC), and
+the payload check uses the same 36 bytes of headers as the probes
+(aoe-sancheck used 32 there: false warnings for MTUs 32-35 above a
+multiple of 512).` + exitCodesHelp,
 		Example: `  aoe sancheck
   aoe sancheck -v -i eth2,eth3
   aoe sancheck --json`,

@@ -33,14 +33,24 @@ func GenDocs(manDir, mdDir string) error {
 			Manual:  "System Administration",
 			Date:    &docsDate,
 		}
-		if err := doc.GenManTree(root, header, manDir); err != nil {
+		manRoot := cmd.NewRootCmd(&cmd.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
+		manRoot.InitDefaultHelpCmd()
+		splitExit(manRoot)
+		if err := doc.GenManTree(manRoot, header, manDir); err != nil {
+			return err
+		}
+		if err := addSections(manRoot, header.Section, manDir); err != nil {
 			return err
 		}
 		// aoeping and aoecfg take aoetools' arguments, not those of aoe ping
 		// and aoe cfg: they get pages of their own.
 		for _, name := range []string{"aoeping", "aoecfg"} {
 			c := cmd.NewCommand(name, &cmd.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
+			splitExit(c)
 			if err := doc.GenManTree(c, header, manDir); err != nil {
+				return err
+			}
+			if err := addSections(c, header.Section, manDir); err != nil {
 				return err
 			}
 		}
