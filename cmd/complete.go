@@ -24,6 +24,9 @@ var deviceArgCommands = map[string]bool{
 	"aoe-stat": true, "aoe-flush": true, "aoe-revalidate": true,
 }
 
+// oneDeviceCommands take one AoE device name, then nothing.
+var oneDeviceCommands = map[string]bool{"read": true, "write": true, "bench": true, "nbd": true}
+
 // interfaceArgCommands take interface names as arguments.
 var interfaceArgCommands = map[string]bool{"interfaces": true, "aoe-interfaces": true}
 
@@ -39,6 +42,8 @@ func attachCompletions(root *cobra.Command, g *globalOptions) {
 		switch {
 		case deviceArgCommands[name]:
 			c.ValidArgsFunction = g.completeDevices
+		case oneDeviceCommands[name]:
+			c.ValidArgsFunction = g.completeOneDevice
 		case interfaceArgCommands[name]:
 			c.ValidArgsFunction = g.completeInterfaces
 		case noArgCommands[name]:
@@ -49,6 +54,8 @@ func attachCompletions(root *cobra.Command, g *globalOptions) {
 			c.ValidArgsFunction = g.completeShelfSlotNetif(3)
 		}
 		registerFlag(c, "interface", g.completeInterfaces)
+		registerFlag(c, "probe.interface", g.completeInterfaces)
+		registerFlag(c, "wait", g.completeDeviceList)
 		registerFlag(c, "sysfs", dirsOnly)
 		registerFlag(c, "devdir", dirsOnly)
 		for _, f := range []string{"config", "legacy-config", "fstab"} {
@@ -99,14 +106,29 @@ func (g *globalOptions) completeDevices(cmd *cobra.Command, args []string, toCom
 	return filterCandidates(names, args, toComplete), cobra.ShellCompDirectiveNoFileComp
 }
 
-// completeInterfaces offers the network interfaces in SYSFS/class/net,
-// after the last comma of a comma-separated list.
-func (g *globalOptions) completeInterfaces(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+// completeOneDevice offers the AoE devices for the first argument only.
+func (g *globalOptions) completeOneDevice(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return g.completeDevices(cmd, args, toComplete)
+}
+
+// completeDeviceList offers the AoE devices after the last comma of a
+// comma-separated list (--wait e1.2,e1.3).
+func (g *globalOptions) completeDeviceList(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	fs, ok := g.completionFS(cmd)
 	if !ok {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	names := netInterfaces(fs)
+	names, _ := fs.DeviceNames()
+	sysfs.SortNames(names)
+	return afterComma(names, nil, toComplete), cobra.ShellCompDirectiveNoFileComp
+}
+
+// afterComma completes the last item of a comma-separated list from names,
+// leaving out the items already given.
+func afterComma(names, args []string, toComplete string) []string {
 	prefix := ""
 	if i := strings.LastIndexByte(toComplete, ','); i >= 0 {
 		prefix, toComplete = toComplete[:i+1], toComplete[i+1:]
@@ -115,19 +137,43 @@ func (g *globalOptions) completeInterfaces(cmd *cobra.Command, args []string, to
 	for _, n := range filterCandidates(names, append(args, strings.Split(prefix, ",")...), toComplete) {
 		out = append(out, prefix+n)
 	}
-	return out, cobra.ShellCompDirectiveNoFileComp
+	return out
 }
 
+// completeInterfaces offers the network interfaces in SYSFS/class/net,
+// after the last comma of a comma-separated list.
+func (g *globalOptions) completeInterfaces(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	fs, ok := g.completionFS(cmd)
+	if !ok {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return afterComma(netInterfaces(fs), args, toComplete), cobra.ShellCompDirectiveNoFileComp
+}
+
+// netInterfaces lists the interfaces that are up (IFF_UP in their
+// flags): AoE cannot use the others, nor the loopback.
 func netInterfaces(fs sysfs.FS) []string {
 	entries, _ := os.ReadDir(fs.Path("class", "net"))
 	var names []string
 	for _, e := range entries {
-		if n := e.Name(); n != "lo" && printableName(n) {
+		if n := e.Name(); n != "lo" && printableName(n) && interfaceUp(fs, n) {
 			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
 	return names
+}
+
+// interfaceUp reports whether SYSFS/class/net/NAME/flags has IFF_UP; an
+// interface whose flags cannot be read is offered (a fixture tree, an
+// older kernel).
+func interfaceUp(fs sysfs.FS, name string) bool {
+	b, err := os.ReadFile(fs.Path("class", "net", name, "flags"))
+	if err != nil {
+		return true
+	}
+	v, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"), 16, 32)
+	return err != nil || v&1 != 0
 }
 
 // completeShelfSlotNetif completes aoetools' "SHELF SLOT NETIF"
