@@ -124,12 +124,16 @@ func runUp(cmd *cobra.Command, o *upOptions) error {
 	case errors.Is(err, boot.ErrNoDriver):
 		return kindErrorf(ErrNoDriver, "%v", err)
 	case errors.Is(err, boot.ErrNoInterface):
-		return fmt.Errorf("%w (AOE_INTERFACES in %s)", err, cfg.Source)
+		key := boot.KeyInterfaces
+		if cfg.Source == o.files.Legacy {
+			key = "INTERFACES"
+		}
+		return fmt.Errorf("%w (%s in %s)", err, key, cfg.Source)
 	case err != nil:
 		return o.nodeError(cmd, err, false)
 	}
 	if res.Off {
-		o.warnf("AoE boot discovery is off (set AOE_BOOT=yes and AOE_INTERFACES in %s)", boot.DefaultConfigPath)
+		o.warnf("AoE boot discovery is off (set AOE_BOOT=yes and AOE_INTERFACES in %s)", o.files.Config)
 		return nil
 	}
 	if len(res.Ready) > 0 {

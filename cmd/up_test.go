@@ -25,7 +25,7 @@ func TestUpCheckAndErrors(t *testing.T) {
 		t.Errorf("off: %+v", r)
 	}
 	r = execute(t, argv(), runOpts{})
-	if r.code != 0 || !strings.Contains(r.stderr, "AoE boot discovery is off") || len(r.writes) != 0 {
+	if r.code != 0 || !strings.Contains(r.stderr, "AoE boot discovery is off (set AOE_BOOT=yes and AOE_INTERFACES in "+conf+")") || len(r.writes) != 0 {
 		t.Errorf("off, up: %+v", r)
 	}
 	write("AOE_BOOT=yes\nAOE_INTERFACES=eth0,eth1\nAOE_WAIT=e1.2p1\n")
@@ -40,8 +40,18 @@ func TestUpCheckAndErrors(t *testing.T) {
 	}
 	write("AOE_BOOT=yes\nAOE_INTERFACES=nosuchif0\n")
 	r = execute(t, append(argv(), "--sysfs", filepath.Join(fixtures, "basic")), runOpts{})
-	if r.code != ExitFailure || !strings.Contains(r.stderr, `"nosuchif0": no such network interface`) {
+	if r.code != ExitFailure || !strings.Contains(r.stderr, `"nosuchif0": no such network interface (AOE_INTERFACES in `+conf+")") {
 		t.Errorf("missing interface: %+v", r)
+	}
+	// From aoetools' file: its key and its name.
+	legacy := filepath.Join(dir, "aoetools")
+	if err := os.WriteFile(legacy, []byte("INTERFACES=nosuchif0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write("# nothing\n")
+	r = execute(t, []string{"aoe", "up", "--config", conf, "--legacy-config", legacy, "--fstab", none, "--sysfs", filepath.Join(fixtures, "basic")}, runOpts{})
+	if r.code != ExitFailure || !strings.Contains(r.stderr, `"nosuchif0": no such network interface (INTERFACES in `+legacy+")") {
+		t.Errorf("missing interface, aoetools: %+v", r)
 	}
 }
 
