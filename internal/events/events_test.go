@@ -261,10 +261,10 @@ func TestWatchEmitError(t *testing.T) {
 	}
 }
 
-// TestWatchIntervalBounds: an interval below MinInterval (a nanosecond,
+// TestEventsIntervalBounds: an interval below MinInterval (a nanosecond,
 // zero or less excepted: 0 is the default) is refused before anything is
 // read, rather than burning a CPU.
-func TestWatchIntervalBounds(t *testing.T) {
+func TestEventsIntervalBounds(t *testing.T) {
 	for _, d := range []time.Duration{time.Nanosecond, MinInterval - 1, -time.Second} {
 		err := Watch(context.Background(), Options{SysfsRoot: "../../sysfs/testdata/basic", Interval: d}, func(Event) error {
 			t.Fatalf("%v: an event was emitted", d)
