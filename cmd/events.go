@@ -40,10 +40,11 @@ interrupted (SIGINT or SIGTERM end it cleanly, exit status 0):
     retransmit, unexpected-response, unknown-device, driver-message
                       a message the driver queued on DEVDIR/err
 
-Changes are found by reading SYSFS every --interval and at once when the
-kernel announces an etherd block device (uevent). The driver's err messages
-are read when DEVDIR/err exists and can be read (root or group disk); reads
-are destructive, so another reader of err gets other messages.
+Changes are found by reading SYSFS every --interval (at least 10ms; a
+shorter one is a usage error) and at once when the kernel announces an
+etherd block device (uevent). The driver's err messages are read when
+DEVDIR/err exists and can be read (root or group disk); reads are
+destructive, so another reader of err gets other messages.
 
 Each line starts with the time (UTC, RFC 3339). With --json each event is
 one JSON object per line: time, event, device, old, new, interface,
@@ -57,7 +58,7 @@ from the driver have control bytes escaped as \xNN.` + exitCodesHelp,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.json, "json", false, "one JSON object per line")
-	f.DurationVar(&o.interval, "interval", time.Second, "how often to read sysfs")
+	f.DurationVar(&o.interval, "interval", time.Second, "how often to read sysfs (at least "+events.MinInterval.String()+")")
 	f.BoolVar(&o.initial, "initial", false, "first report the devices present (event present)")
 	f.BoolVar(&o.noErr, "no-err", false, "do not read DEVDIR/err (leave its messages to another reader)")
 	f.BoolVar(&o.noUevent, "no-uevents", false, "poll only; do not listen to the kernel's uevents")
@@ -65,8 +66,8 @@ from the driver have control bytes escaped as \xNN.` + exitCodesHelp,
 }
 
 func runEvents(cmd *cobra.Command, o *eventsOptions) error {
-	if o.interval <= 0 {
-		return usageErrorf("--interval must be positive")
+	if o.interval < events.MinInterval {
+		return usageErrorf("--interval must be at least %v, got %v", events.MinInterval, o.interval)
 	}
 	root := o.sysfsDir(cmd)
 	if _, err := sysfs.NewFS(root); err != nil {

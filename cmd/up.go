@@ -15,6 +15,7 @@ type upOptions struct {
 	files   boot.Files
 	timeout time.Duration
 	check   bool
+	print   string
 }
 
 func newUpCmd(g *globalOptions) *cobra.Command {
@@ -34,18 +35,30 @@ and no frame is sent. Running it again is harmless.
 
 While aoe.conf does not set AOE_BOOT, the INTERFACES ('none' is off; blank
 is every interface) and AOEMOUNTS of aoetools' /etc/default/aoetools are
-honoured; LVMGROUPS and RAID_ARRAYS are ignored with a message, since LVM
-and md activate volumes on AoE disks through their own udev rules.
+honoured (aoe.conf's other keys still apply); LVMGROUPS and RAID_ARRAYS are
+ignored with a message, since LVM and md activate volumes on AoE disks
+through their own udev rules.
 
 --check parses the configuration, prints what 'aoe up' would do, and exits.
+
+--print KEY prints the effective value of one key, as 'aoe up' reads it
+(aoe.conf, then aoetools' file and fstab as above), for scripts such as the
+initramfs hook: yes or no for AOE_BOOT, AOE_FSTAB and AOE_INITRAMFS; names
+separated by one space for AOE_INTERFACES ("all" for every interface, empty
+when none is configured) and AOE_WAIT (with the fstab's devices); whole
+seconds for AOE_TIMEOUT (--timeout applied). It prints nothing else, and
+exits 1 naming the file and line when the configuration is invalid (2
+without --print), 2 for an unknown key.
 
 aoe.conf is KEY=VALUE lines with shell-like quoting and no expansion; an
 error names the file and line. Keys: AOE_BOOT (yes/no), AOE_INTERFACES
 (names, or all), AOE_WAIT (eX.Y or eX.YpN), AOE_FSTAB (yes/no),
-AOE_TIMEOUT (seconds, or 90s, 2m).` + exitCodesHelp,
+AOE_TIMEOUT (whole seconds, or 90s, 2m; from 1s to 1h), AOE_INITRAMFS
+(yes/no). A NUL or control byte in a value is an error.` + exitCodesHelp,
 		Example: `  aoe up --check
   aoe up && mount /srv
-  aoe up --config /etc/aoe/test.conf --timeout 10s`,
+  aoe up --config /etc/aoe/test.conf --timeout 10s
+  aoe up --print AOE_INTERFACES`,
 		Args: argsCheck(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error { return runUp(cmd, o) },
 	}
@@ -53,24 +66,47 @@ AOE_TIMEOUT (seconds, or 90s, 2m).` + exitCodesHelp,
 	f.StringVar(&o.files.Config, "config", o.files.Config, "the configuration file")
 	f.StringVar(&o.files.Legacy, "legacy-config", o.files.Legacy, "aoetools' configuration file, honoured while the configuration does not set AOE_BOOT")
 	f.StringVar(&o.files.Fstab, "fstab", o.files.Fstab, "the fstab whose /dev/etherd entries are waited for")
-	f.DurationVar(&o.timeout, "timeout", 0, "how long to wait (default: AOE_TIMEOUT)")
+	f.DurationVar(&o.timeout, "timeout", 0, "how long to wait, from 1s to 1h (default: AOE_TIMEOUT)")
 	f.BoolVar(&o.check, "check", false, "check the configuration and say what would be done")
+	f.StringVar(&o.print, "print", "", "print the effective value of `KEY` (AOE_BOOT, AOE_INTERFACES, ...) and exit")
+	_ = cmd.RegisterFlagCompletionFunc("print", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return boot.Keys, cobra.ShellCompDirectiveNoFileComp
+	})
 	return cmd
 }
 
 func runUp(cmd *cobra.Command, o *upOptions) error {
+	printing := cmd.Flags().Changed("print")
+	if printing {
+		if o.check {
+			return usageErrorf("--print and --check cannot be combined")
+		}
+		if _, err := boot.Default().Value(o.print); err != nil {
+			return usageErrorf("--print: %v", err)
+		}
+	}
+	if cmd.Flags().Changed("timeout") && (o.timeout < boot.MinTimeout || o.timeout > boot.MaxTimeout) {
+		return usageErrorf("--timeout must be from %v to %v, got %v", boot.MinTimeout, boot.MaxTimeout, o.timeout)
+	}
 	cfg, err := boot.Load(o.files)
 	if err != nil {
-		if errors.Is(err, boot.ErrSyntax) {
+		if errors.Is(err, boot.ErrSyntax) && !printing {
 			return usageErrorf("%v", err)
 		}
+		// --print: 2 is kept for the question (an unknown key), so
+		// that a script tells a bad configuration (1) from its own bug.
 		return err
-	}
-	if o.timeout < 0 {
-		return usageErrorf("--timeout must be positive")
 	}
 	if o.timeout > 0 {
 		cfg.Timeout = o.timeout
+	}
+	if printing {
+		v, err := cfg.Value(o.print)
+		if err != nil {
+			return usageErrorf("--print: %v", err)
+		}
+		fmt.Fprintln(o.stdout(), v)
+		return nil
 	}
 	for _, n := range cfg.Notes {
 		o.warnf("%s", n)
@@ -88,12 +124,16 @@ func runUp(cmd *cobra.Command, o *upOptions) error {
 	case errors.Is(err, boot.ErrNoDriver):
 		return kindErrorf(ErrNoDriver, "%v", err)
 	case errors.Is(err, boot.ErrNoInterface):
-		return fmt.Errorf("%w (AOE_INTERFACES in %s)", err, cfg.Source)
+		key := boot.KeyInterfaces
+		if cfg.Source == o.files.Legacy {
+			key = "INTERFACES"
+		}
+		return fmt.Errorf("%w (%s in %s)", err, key, cfg.Source)
 	case err != nil:
 		return o.nodeError(cmd, err, false)
 	}
 	if res.Off {
-		o.warnf("AoE boot discovery is off (set AOE_BOOT=yes and AOE_INTERFACES in %s)", boot.DefaultConfigPath)
+		o.warnf("AoE boot discovery is off (set AOE_BOOT=yes and AOE_INTERFACES in %s)", o.files.Config)
 		return nil
 	}
 	if len(res.Ready) > 0 {

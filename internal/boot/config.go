@@ -27,8 +27,13 @@ const (
 // AOE_TIMEOUT is not set.
 const DefaultTimeout = 60 * time.Second
 
-// MaxTimeout bounds AOE_TIMEOUT.
-const MaxTimeout = time.Hour
+// MinTimeout and MaxTimeout bound AOE_TIMEOUT (and aoe up --timeout): less
+// than a second cannot bring a disk up, and a boot that waits more than an
+// hour for its disks is stuck, not slow.
+const (
+	MinTimeout = time.Second
+	MaxTimeout = time.Hour
+)
 
 // ErrSyntax is returned (wrapped in a *ParseError) when a configuration file
 // has a line that is not KEY=VALUE, a bad quote, an unknown key, or a value
@@ -92,17 +97,27 @@ type Assignment struct {
 // (with \" \\ \$ \` escapes), and a # after a value starts a comment.
 // Nothing is expanded: $, `, unquoted blanks and shell operators in a value
 // are errors. It returns a *ParseError naming file and line.
+//
+// A NUL byte anywhere is an error naming its line, in a value (quoted or
+// not) with the key: the driver and C programs would take it as the end of
+// the string and silently drop what follows. So are the other control
+// bytes in a value, except a tab inside quotes.
 func ParseAssignments(file string, data []byte) ([]Assignment, error) {
 	var out []Assignment
 	for i, raw := range strings.Split(string(data), "\n") {
-		line := strings.TrimSpace(strings.TrimSuffix(raw, "\r"))
-		if line == "" || line[0] == '#' {
-			continue
-		}
 		perr := func(format string, args ...any) error {
 			return &ParseError{File: file, Line: i + 1, Msg: fmt.Sprintf(format, args...)}
 		}
-		line = strings.TrimPrefix(line, "export ")
+		line := strings.TrimSpace(strings.TrimSuffix(raw, "\r"))
+		if line == "" || line[0] == '#' {
+			if strings.IndexByte(line, 0) >= 0 {
+				return nil, perr("NUL byte in a comment (is the file corrupt?)")
+			}
+			continue
+		}
+		if w, ok := strings.CutPrefix(line, "export"); ok && w != "" && (w[0] == ' ' || w[0] == '\t') {
+			line = strings.TrimLeft(w, " \t")
+		}
 		key, rest, ok := strings.Cut(line, "=")
 		if !ok {
 			return nil, perr("want KEY=VALUE, got %s", quoteForMsg(line))
@@ -113,6 +128,10 @@ func ParseAssignments(file string, data []byte) ([]Assignment, error) {
 		val, err := parseValue(rest)
 		if err != nil {
 			return nil, perr("%s: %v", key, err)
+		}
+		if strings.IndexByte(rest, 0) >= 0 {
+			// In the comment after the value.
+			return nil, perr("%s: NUL byte after the value (is the file corrupt?)", key)
 		}
 		out = append(out, Assignment{Key: key, Value: val, Line: i + 1})
 	}
@@ -142,7 +161,11 @@ func parseValue(s string) (string, error) {
 			if end < 0 {
 				return "", errors.New("unterminated single quote")
 			}
-			b.WriteString(s[i+1 : i+1+end])
+			body := s[i+1 : i+1+end]
+			if err := checkQuoted(body); err != nil {
+				return "", err
+			}
+			b.WriteString(body)
 			i += end + 2
 		case c == '"':
 			n, err := parseDouble(s[i+1:], &b)
@@ -162,18 +185,39 @@ func parseValue(s string) (string, error) {
 			if i+1 >= len(s) {
 				return "", errors.New("backslash at end of line (continuation lines are not supported)")
 			}
+			if e := s[i+1]; (e < 0x20 && e != '\t') || e == 0x7f {
+				return "", controlByteError(e)
+			}
 			b.WriteByte(s[i+1])
 			i += 2
 		case strings.IndexByte("$`;&|<>()", c) >= 0:
 			return "", fmt.Errorf("%q is not allowed unquoted (nothing is expanded)", c)
 		case c < 0x20 || c == 0x7f:
-			return "", fmt.Errorf("control byte %s in value", quoteForMsg(string(c)))
+			return "", controlByteError(c)
 		default:
 			b.WriteByte(c)
 			i++
 		}
 	}
 	return b.String(), nil
+}
+
+// controlByteError is the error for control byte c in a value.
+func controlByteError(c byte) error {
+	if c == 0 {
+		return errors.New("NUL byte in value (it would end the value there; is the file corrupt?)")
+	}
+	return fmt.Errorf("control byte %s in value", quoteForMsg(string(c)))
+}
+
+// checkQuoted rejects the control bytes of a quoted value but tab.
+func checkQuoted(s string) error {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return controlByteError(c)
+		}
+	}
+	return nil
 }
 
 // parseDouble reads a double-quoted string's body from s (after the opening
@@ -192,7 +236,12 @@ func parseDouble(s string, b *strings.Builder) (int, error) {
 			b.WriteByte(c)
 		case '$', '`':
 			return 0, fmt.Errorf("%q in double quotes (nothing is expanded; use single quotes)", c)
+		case '\t':
+			b.WriteByte(c)
 		default:
+			if c < 0x20 || c == 0x7f {
+				return 0, controlByteError(c)
+			}
 			b.WriteByte(c)
 		}
 	}
@@ -216,6 +265,62 @@ const (
 	KeyFstab      = "AOE_FSTAB"
 	KeyInitramfs  = "AOE_INITRAMFS"
 )
+
+// Keys are the keys of /etc/aoe/aoe.conf.
+var Keys = []string{KeyBoot, KeyInterfaces, KeyWait, KeyTimeout, KeyFstab, KeyInitramfs}
+
+// ErrUnknownKey is returned by Config.Value for a key that aoe.conf does
+// not have.
+var ErrUnknownKey = errors.New("unknown key")
+
+// Value returns the effective setting of key, normalized for shell
+// scripts: yes or no for AOE_BOOT, AOE_FSTAB and AOE_INITRAMFS; names
+// separated by one space for AOE_INTERFACES ("all" for every interface,
+// empty when none is configured) and AOE_WAIT; whole seconds, rounded up,
+// for AOE_TIMEOUT. Errors: ErrUnknownKey.
+func (c Config) Value(key string) (string, error) {
+	yesNo := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	switch key {
+	case KeyBoot:
+		return yesNo(c.Boot), nil
+	case KeyFstab:
+		return yesNo(c.Fstab), nil
+	case KeyInitramfs:
+		return yesNo(c.Initramfs), nil
+	case KeyInterfaces:
+		if c.AllInterfaces {
+			return "all", nil
+		}
+		return strings.Join(c.Interfaces, " "), nil
+	case KeyWait:
+		return strings.Join(c.Wait, " "), nil
+	case KeyTimeout:
+		return strconv.FormatInt(int64((c.Timeout+time.Second-1)/time.Second), 10), nil
+	}
+	return "", fmt.Errorf("%s: %w (known: %s)", quoteForMsg(key), ErrUnknownKey, strings.Join(Keys, ", "))
+}
+
+// withLegacy returns c, read from an aoe.conf that does not set AOE_BOOT,
+// with what aoetools' file l turns on: when l turns boot discovery on, its
+// interfaces and its devices (before c's) are used, and it is the source.
+// c's AOE_TIMEOUT, AOE_FSTAB and AOE_INITRAMFS stay. l's notes are kept.
+func (c Config) withLegacy(l Config) Config {
+	c.Notes = append(c.Notes, l.Notes...)
+	if !l.Boot {
+		return c
+	}
+	if c.Interfaces != nil || c.AllInterfaces {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s: %s is not used while %s is not set; %s's INTERFACES is", c.Source, KeyInterfaces, KeyBoot, l.Source))
+	}
+	c.Boot, c.Interfaces, c.AllInterfaces, c.Source = true, l.Interfaces, l.AllInterfaces, l.Source
+	c.Wait = appendNew(append([]string(nil), l.Wait...), c.Wait...)
+	return c
+}
 
 // Parse parses /etc/aoe/aoe.conf. Unknown keys, repeated keys and bad
 // values are errors (*ParseError wrapping ErrSyntax). set reports whether
@@ -263,7 +368,7 @@ func Parse(file string, data []byte) (cfg Config, set bool, err error) {
 				return cfg, false, perr("%v", err)
 			}
 		default:
-			return cfg, false, perr("unknown key (known: %s, %s, %s, %s, %s, %s)", KeyBoot, KeyInterfaces, KeyWait, KeyTimeout, KeyFstab, KeyInitramfs)
+			return cfg, false, perr("unknown key (known: %s)", strings.Join(Keys, ", "))
 		}
 	}
 	if cfg.Boot && cfg.Interfaces == nil && !cfg.AllInterfaces {
@@ -349,17 +454,38 @@ func ParseDeviceName(n string) (disk string, part int, err error) {
 	return disk, part, nil
 }
 
+// parseTimeout parses AOE_TIMEOUT: whole seconds (digits only) or a Go
+// duration (90s, 2m, 1m30s), from MinTimeout to MaxTimeout. Overflow is an
+// error, never a wrapped-around value.
 func parseTimeout(v string) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		n, nerr := strconv.Atoi(v)
-		if nerr != nil {
-			return 0, fmt.Errorf("want seconds or a duration such as 90s or 2m, got %s", quoteForMsg(v))
+	bounds := fmt.Sprintf("from %d to %d seconds", MinTimeout/time.Second, MaxTimeout/time.Second)
+	var d time.Duration
+	if isDigits(v) {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n > uint64(MaxTimeout/time.Second) {
+			return 0, fmt.Errorf("%s seconds is too long: want %s", quoteForMsg(v), bounds)
 		}
 		d = time.Duration(n) * time.Second
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, fmt.Errorf("want seconds or a duration such as 90s or 2m (%s), got %s", bounds, quoteForMsg(v))
+		}
 	}
-	if d <= 0 || d > MaxTimeout {
-		return 0, fmt.Errorf("want more than 0 and at most %v, got %s", MaxTimeout, quoteForMsg(v))
+	if d < MinTimeout || d > MaxTimeout {
+		return 0, fmt.Errorf("%s is out of range: want %s", quoteForMsg(v), bounds)
 	}
 	return d, nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

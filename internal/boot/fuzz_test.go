@@ -2,6 +2,7 @@ package boot
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -12,12 +13,28 @@ func FuzzParse(f *testing.F) {
 		"AOE_BOOT=yes\nAOE_INTERFACES=\"eth1 eth2\"\nAOE_WAIT='e1.2p1'\n",
 		"# comment\n\nAOE_TIMEOUT=90s\n",
 		"AOE_BOGUS=1\n", "AOE_BOOT=\"unterminated\n", "AOE_WAIT=e01.2\n", "AOE_INTERFACES=all\n",
+		// Overflow, NUL bytes, junk after values.
+		"AOE_TIMEOUT=18446744074\n", "AOE_TIMEOUT=2562048h\n", "AOE_TIMEOUT=1ns\n",
+		"AOE_BOOT=yes\nAOE_INTERFACES=\"eth0\x00eth1\"\n", "AOE_INTERFACES='eth0\x00eth1'\n",
+		"AOE_INTERFACES=eth0\\\x00\n", "# \x00\n", "AOE_BOOT=no # \x00\n", "\x00\x00\x00\x00",
+		"AOE_BOOT='yes'junk\n", "export AOE_INITRAMFS=yesplease\n", "export\tAOE_INITRAMFS=YES\n",
+		"AOE_WAIT=e1.2p99999999999999999999\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _, err := Parse("aoe.conf", b)
+		cfg, _, err := Parse("aoe.conf", b)
 		if err == nil {
+			// What parses is what a shell would read: no NUL in a
+			// value, a timeout within its bounds.
+			for _, k := range Keys {
+				if v, verr := cfg.Value(k); verr != nil || strings.IndexByte(v, 0) >= 0 {
+					t.Fatalf("%s = %q, %v", k, v, verr)
+				}
+			}
+			if cfg.Timeout < MinTimeout || cfg.Timeout > MaxTimeout {
+				t.Fatalf("timeout %v out of bounds", cfg.Timeout)
+			}
 			return
 		}
 		var pe *ParseError

@@ -61,9 +61,11 @@ func Load(f Files) (Config, error) {
 			return cfg, err
 		}
 		if ok {
-			if cfg, err = ParseLegacy(f.Legacy, ldata, fstab); err != nil {
-				return cfg, err
+			l, err := ParseLegacy(f.Legacy, ldata, f.Fstab, fstab)
+			if err != nil {
+				return l, err
 			}
+			cfg = cfg.withLegacy(l)
 		}
 	}
 	if cfg.Boot && cfg.Fstab {
@@ -82,9 +84,12 @@ func Load(f Files) (Config, error) {
 // activate volumes on AoE disks through their own udev rules. Other keys
 // (it is a shell file) are skipped. Errors: a *ParseError for a line that
 // is not a plain assignment.
-func ParseLegacy(file string, data, fstab []byte) (Config, error) {
+func ParseLegacy(file string, data []byte, fstabFile string, fstab []byte) (Config, error) {
 	cfg := Default()
 	cfg.Source = file
+	if fstabFile == "" {
+		fstabFile = "fstab (none was read)"
+	}
 	as, err := ParseAssignments(file, data)
 	if err != nil {
 		return cfg, err
@@ -114,7 +119,7 @@ func ParseLegacy(file string, data, fstab []byte) (Config, error) {
 		name, isAoE := strings.CutPrefix(dev, "/dev/etherd/")
 		switch {
 		case !found:
-			cfg.Notes = append(cfg.Notes, fmt.Sprintf("%s: AOEMOUNTS: %s is not in /etc/fstab; it is not mounted (add it to fstab with _netdev)", file, quoteForMsg(mp)))
+			cfg.Notes = append(cfg.Notes, fmt.Sprintf("%s: AOEMOUNTS: %s is not in %s; it is not mounted (add it to fstab with _netdev)", file, quoteForMsg(mp), fstabFile))
 		case isAoE:
 			if _, _, err := ParseDeviceName(name); err == nil {
 				cfg.Wait = appendNew(cfg.Wait, name)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -257,5 +258,28 @@ func TestWatchEmitError(t *testing.T) {
 	}
 	if err := Watch(context.Background(), Options{SysfsRoot: t.TempDir()}, nil); err == nil {
 		t.Error("no error for a tree without block/")
+	}
+}
+
+// TestEventsIntervalBounds: an interval below MinInterval (a nanosecond,
+// zero or less excepted: 0 is the default) is refused before anything is
+// read, rather than burning a CPU.
+func TestEventsIntervalBounds(t *testing.T) {
+	for _, d := range []time.Duration{time.Nanosecond, MinInterval - 1, -time.Second} {
+		err := Watch(context.Background(), Options{SysfsRoot: "../../sysfs/testdata/basic", Interval: d}, func(Event) error {
+			t.Fatalf("%v: an event was emitted", d)
+			return nil
+		})
+		if !errors.Is(err, ErrInterval) {
+			t.Errorf("%v: %v, want ErrInterval", d, err)
+		}
+	}
+	// At the floor (and 0, the default) it runs until canceled.
+	for _, d := range []time.Duration{MinInterval, 0} {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := Watch(ctx, Options{SysfsRoot: "../../sysfs/testdata/basic", Interval: d}, func(Event) error { return nil }); err != nil {
+			t.Errorf("%v: %v", d, err)
+		}
 	}
 }

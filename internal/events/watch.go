@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 )
@@ -14,7 +15,8 @@ type Options struct {
 	// ErrNode is the driver's err node (/dev/etherd/err); empty, or a
 	// missing node: not read.
 	ErrNode string
-	// Interval is the polling interval (default 1s).
+	// Interval is the polling interval: 0 for the default, 1s; else at
+	// least MinInterval.
 	Interval time.Duration
 	// Uevents makes the kernel's uevents trigger a poll at once.
 	Uevents bool
@@ -25,12 +27,24 @@ type Options struct {
 	Warn func(error)
 }
 
+// MinInterval is the shortest polling interval: each poll reads every
+// device's attributes, and a shorter interval only burns a CPU.
+const MinInterval = 10 * time.Millisecond
+
+// ErrInterval is returned by Watch for an interval below MinInterval
+// (negative included).
+var ErrInterval = errors.New("polling interval out of range")
+
 // Watch reports the driver's changes to emit until ctx is done, and then
-// returns nil. It fails when the first snapshot cannot be taken, or with
-// emit's error (such as a closed output).
+// returns nil. It fails (ErrInterval) for an interval below MinInterval,
+// when the first snapshot cannot be taken, or with emit's error (such as a
+// closed output).
 func Watch(ctx context.Context, o Options, emit func(Event) error) error {
-	if o.Interval <= 0 {
+	if o.Interval == 0 {
 		o.Interval = time.Second
+	}
+	if o.Interval < MinInterval {
+		return fmt.Errorf("%w: %v is less than %v", ErrInterval, o.Interval, MinInterval)
 	}
 	warn := func(err error) {
 		if o.Warn != nil && err != nil && ctx.Err() == nil {
