@@ -26,6 +26,42 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
+// TestEveryAlertTested: each alert of aoe-alerts.yml has a promtool test
+// case in aoe-alerts.test.yml where it fires.
+func TestEveryAlertTested(t *testing.T) {
+	rules, err := os.ReadFile(filepath.Join(distDir, "monitoring", "aoe-alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, err := os.ReadFile(filepath.Join(distDir, "monitoring", "aoe-alerts.test.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firing := map[string]bool{}
+	var current string
+	for _, line := range strings.Split(string(tests), "\n") {
+		line = strings.TrimSpace(line)
+		if name, ok := strings.CutPrefix(line, "alertname: "); ok {
+			current = name
+		}
+		if strings.HasPrefix(line, "- exp_labels:") {
+			firing[current] = true
+		}
+	}
+	n := 0
+	for _, line := range strings.Split(string(rules), "\n") {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "- alert: "); ok {
+			n++
+			if !firing[name] {
+				t.Errorf("alert %s has no test case where it fires", name)
+			}
+		}
+	}
+	if n < 12 {
+		t.Errorf("%d alerts in aoe-alerts.yml", n)
+	}
+}
+
 // TestRulesUseExportedMetrics: every aoe_ metric the rules query exists in
 // the exporter's output.
 func TestRulesUseExportedMetrics(t *testing.T) {

@@ -3,6 +3,8 @@ package exporter
 import (
 	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -10,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,7 +96,7 @@ func TestCollectorBasic(t *testing.T) {
 	want(t, got, `aoe_device_payload_bytes{device="e2.1"}`, 1024)
 	want(t, got, `aoe_device_interfaces{device="e2.1"}`, 2)
 	want(t, got, `aoe_device_open{device="e1.2"}`, 0)
-	want(t, got, "aoe_scrape_error", 0)
+	want(t, got, "aoe_scrape_success", 1)
 	for k := range got {
 		if strings.Contains(k, "sda") {
 			t.Errorf("a non-AoE disk leaked: %s", k)
@@ -118,7 +121,7 @@ func TestCollectorNoDriver(t *testing.T) {
 	}
 	got = samples(t, Registry(NewCollector(Options{SysfsRoot: t.TempDir()}), false))
 	want(t, got, "aoe_driver_loaded", 0)
-	want(t, got, "aoe_scrape_error", 1)
+	want(t, got, "aoe_scrape_success", 0)
 }
 
 func TestCollectorCap(t *testing.T) {
@@ -242,7 +245,7 @@ func fakeProber(t testing.TB) *Prober {
 	}
 	targets, rtts := fakeTargets()
 	now := time.Now()
-	p.record(targets, rtts, now.Add(-20*time.Millisecond), now, false, nil)
+	p.record(&probeResult{targets: targets, rtts: rtts, start: now.Add(-20 * time.Millisecond), end: now})
 	return p
 }
 
@@ -266,14 +269,14 @@ func TestProberRecord(t *testing.T) {
 	p := fakeProber(t)
 	reg := Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false)
 	got := samples(t, reg)
-	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
-	want(t, got, `aoe_target_up{interface="eth1",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
-	want(t, got, `aoe_target_buffers{interface="eth0",mac="02:ae:00:00:00:02",target="e9.9"}`, 8)
-	want(t, got, `aoe_target_conflict{target="e9.9"}`, 1)
-	want(t, got, `aoe_target_conflict{target="e1.2"}`, 0)
-	want(t, got, `aoe_target_rtt_seconds_count{interface="eth1",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
-	want(t, got, `aoe_target_rtt_seconds_bucket{interface="eth1",le="0.0025",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
-	want(t, got, `aoe_target_rtt_seconds_bucket{interface="eth1",le="0.001",mac="02:ae:00:00:00:01",target="e1.2"}`, 0)
+	want(t, got, `aoe_target_up{device="e1.2",interface="eth0",mac="02:ae:00:00:00:01"}`, 1)
+	want(t, got, `aoe_target_up{device="e1.2",interface="eth1",mac="02:ae:00:00:00:01"}`, 1)
+	want(t, got, `aoe_target_buffers{device="e9.9",interface="eth0",mac="02:ae:00:00:00:02"}`, 8)
+	want(t, got, `aoe_target_conflict{device="e9.9"}`, 1)
+	want(t, got, `aoe_target_conflict{device="e1.2"}`, 0)
+	want(t, got, `aoe_target_rtt_seconds_count{device="e1.2",interface="eth1",mac="02:ae:00:00:00:01"}`, 1)
+	want(t, got, `aoe_target_rtt_seconds_bucket{device="e1.2",interface="eth1",le="0.0025",mac="02:ae:00:00:00:01"}`, 1)
+	want(t, got, `aoe_target_rtt_seconds_bucket{device="e1.2",interface="eth1",le="0.001",mac="02:ae:00:00:00:01"}`, 0)
 	want(t, got, "aoe_probes_total", 1)
 	want(t, got, "aoe_probe_truncated", 0)
 	if d := got["aoe_probe_duration_seconds"]; d < 0.019 || d > 0.021 {
@@ -281,26 +284,57 @@ func TestProberRecord(t *testing.T) {
 	}
 	promtoolCheckMetrics(t, exposition(t, reg))
 
+	want(t, got, "aoe_probe_success", 1)
+	want(t, got, "aoe_probe_failures_total", 0)
+	want(t, got, `aoe_probe_interface_up{interface="eth0"}`, 1)
+	firstSuccess := got["aoe_probe_last_success_timestamp_seconds"]
+	if firstSuccess == 0 {
+		t.Error("no aoe_probe_last_success_timestamp_seconds after a successful probe")
+	}
+
 	// The next probe: e1.2's eth1 path is gone, e9.9 no longer in conflict.
 	targets, _ := fakeTargets()
 	targets[0].Paths = targets[0].Paths[:1]
 	targets[1].Conflict = false
-	now := time.Now()
-	p.record(targets, nil, now, now, false, nil)
+	now := time.Now().Add(time.Minute)
+	p.record(&probeResult{targets: targets, start: now, end: now})
 	got = samples(t, reg)
-	want(t, got, `aoe_target_up{interface="eth1",mac="02:ae:00:00:00:01",target="e1.2"}`, 0)
-	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
-	want(t, got, `aoe_target_conflict{target="e9.9"}`, 0)
+	want(t, got, `aoe_target_up{device="e1.2",interface="eth1",mac="02:ae:00:00:00:01"}`, 0)
+	want(t, got, `aoe_target_up{device="e1.2",interface="eth0",mac="02:ae:00:00:00:01"}`, 1)
+	want(t, got, `aoe_target_conflict{device="e9.9"}`, 0)
 	want(t, got, `aoe_probe_incomplete`, 0)
+	want(t, got, "aoe_probe_last_success_timestamp_seconds", float64(now.UnixNano())/1e9)
 
-	// An incomplete answer (a flood) that misses e1.2: unknown, not down.
-	p.record(targets[1:], nil, now, now, true, nil)
+	// An incomplete answer (a flood) that misses e1.2: not confirmed, so
+	// not up; the probe is no success.
+	later := now.Add(time.Minute)
+	p.record(&probeResult{targets: targets[1:], start: later, end: later, incomplete: &initiator.IncompleteError{Dropped: 3}})
 	got = samples(t, reg)
-	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
+	want(t, got, `aoe_target_up{device="e1.2",interface="eth0",mac="02:ae:00:00:00:01"}`, 0)
+	want(t, got, `aoe_target_up{device="e9.9",interface="eth0",mac="02:ae:00:00:00:02"}`, 1)
 	want(t, got, `aoe_probe_incomplete`, 1)
+	want(t, got, "aoe_probe_success", 0)
+	want(t, got, "aoe_probe_failures_total", 0)
+	want(t, got, "aoe_probe_last_success_timestamp_seconds", float64(now.UnixNano())/1e9)
+
+	// A probe that fails as a whole confirms nothing: every path is down,
+	// the failure counted, the last success unchanged.
+	p.record(&probeResult{start: later, end: later, err: errors.New("send: network is down")})
+	got = samples(t, reg)
+	for k, v := range got {
+		if strings.HasPrefix(k, "aoe_target_up{") && v != 0 {
+			t.Errorf("%s = %v after a failed probe", k, v)
+		}
+	}
+	want(t, got, "aoe_probe_success", 0)
+	want(t, got, "aoe_probe_incomplete", 0)
+	want(t, got, "aoe_probe_failures_total", 1)
+	want(t, got, `aoe_probe_interface_up{interface="eth0"}`, 0)
+	want(t, got, "aoe_probe_last_success_timestamp_seconds", float64(now.UnixNano())/1e9)
+	promtoolCheckMetrics(t, exposition(t, reg))
 
 	// Paths silent for longer than ForgetAfter go away, with their RTTs.
-	p.record(nil, nil, now.Add(2*time.Hour), now.Add(2*time.Hour), false, nil)
+	p.record(&probeResult{start: now.Add(2 * time.Hour), end: now.Add(2 * time.Hour)})
 	got = samples(t, reg)
 	for k := range got {
 		if strings.HasPrefix(k, "aoe_target_") {
@@ -315,41 +349,147 @@ func TestProberCap(t *testing.T) {
 	p.paths = map[pathID]*pathState{}
 	targets, _ := fakeTargets()
 	now := time.Now()
-	p.record(targets, nil, now, now, false, nil)
+	p.record(&probeResult{targets: targets, start: now, end: now})
 	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false))
 	want(t, got, "aoe_probe_truncated", 1)
-	if _, ok := got[`aoe_target_conflict{target="e9.9"}`]; ok {
+	if _, ok := got[`aoe_target_conflict{device="e9.9"}`]; ok {
 		t.Error("a target over the cap has series")
 	}
 }
 
-// TestProberProbe probes fake targets on an in-memory segment.
+// TestProberProbe probes fake targets on an in-memory segment reached
+// through two interfaces, then with one of them down.
 func TestProberProbe(t *testing.T) {
 	n := &aoetest.Network{}
-	c := n.Client(t, "eth0", net.HardwareAddr{2, 0, 0, 0, 0, 1}, 1500)
+	c0 := n.Client(t, "eth0", net.HardwareAddr{2, 0, 0, 0, 0, 1}, 1500)
+	c1 := n.Client(t, "eth1", net.HardwareAddr{2, 0, 0, 0, 0, 2}, 1500)
 	tg := &aoetest.Target{Shelf: 4, Slot: 2, MAC: net.HardwareAddr{2, 0xae, 0, 0, 4, 2}, BufferCount: 16, MTU: 1500, Sectors: 1 << 20, Model: "m", Serial: "s"}
 	n.Serve(t, tg)
-	p, err := NewProber(ProberOptions{Group: initiator.NewGroup(c), Interval: time.Minute, Timeout: 2 * time.Second})
+	var mu sync.Mutex
+	down := map[string]error{}
+	var logs syncBuffer
+	p, err := NewProber(ProberOptions{Group: initiator.NewGroup(c0, c1), Interval: time.Minute, Timeout: 2 * time.Second,
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+		LinkState: func(name string) error { mu.Lock(); defer mu.Unlock(); return down[name] }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.ProbeOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false))
-	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 1)
-	want(t, got, `aoe_target_buffers{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 16)
-	want(t, got, `aoe_target_rtt_seconds_count{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 1)
-	want(t, got, `aoe_target_conflict{target="e4.2"}`, 0)
-	want(t, got, `aoe_probe_retransmits_total{interface="eth0"}`, 0)
+	reg := Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false)
+	got := samples(t, reg)
+	for _, ifc := range []string{"eth0", "eth1"} {
+		path := `{device="e4.2",interface="` + ifc + `",mac="02:ae:00:00:04:02"}`
+		want(t, got, `aoe_target_up`+path, 1)
+		want(t, got, `aoe_target_buffers`+path, 16)
+		want(t, got, `aoe_target_rtt_seconds_count`+path, 1)
+		want(t, got, `aoe_probe_retransmits_total{interface="`+ifc+`"}`, 0)
+		want(t, got, `aoe_probe_interface_up{interface="`+ifc+`"}`, 1)
+	}
+	want(t, got, `aoe_target_conflict{device="e4.2"}`, 0)
+	want(t, got, "aoe_probe_success", 1)
 
+	// eth1 goes down: the probe does not send there, its path is not
+	// confirmed; eth0's still is. The failure is counted and logged once.
+	mu.Lock()
+	down["eth1"] = errors.New("interface down")
+	mu.Unlock()
+	for range 2 {
+		if err := p.ProbeOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "eth1 (interface down)") {
+			t.Errorf("probe with eth1 down: %v", err)
+		}
+	}
+	got = samples(t, reg)
+	want(t, got, `aoe_target_up{device="e4.2",interface="eth0",mac="02:ae:00:00:04:02"}`, 1)
+	want(t, got, `aoe_target_up{device="e4.2",interface="eth1",mac="02:ae:00:00:04:02"}`, 0)
+	want(t, got, `aoe_probe_interface_up{interface="eth0"}`, 1)
+	want(t, got, `aoe_probe_interface_up{interface="eth1"}`, 0)
+	want(t, got, "aoe_probe_success", 0)
+	want(t, got, "aoe_probe_failures_total", 2)
+	want(t, got, "aoe_probes_total", 3)
+	if n := strings.Count(logs.String(), `msg="AoE probe failing"`); n != 1 || !strings.Contains(logs.String(), "eth1 (interface down)") {
+		t.Errorf("%d failure messages, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), `msg="AoE target path no longer confirmed" device=e4.2 mac=02:ae:00:00:04:02 interface=eth1`) {
+		t.Errorf("the lost path is not logged:\n%s", logs.String())
+	}
+
+	// Both down: nothing is sent, nothing confirmed.
+	mu.Lock()
+	down["eth0"] = errors.New("no carrier")
+	mu.Unlock()
+	if err := p.ProbeOnce(context.Background()); err == nil {
+		t.Error("no error with every interface down")
+	}
+	got = samples(t, reg)
+	want(t, got, `aoe_target_up{device="e4.2",interface="eth0",mac="02:ae:00:00:04:02"}`, 0)
+	want(t, got, "aoe_probe_failures_total", 3)
+
+	// Back up, and the target silent: the probe succeeds and finds it down.
+	mu.Lock()
+	clear(down)
+	mu.Unlock()
 	tg.Silent = true
 	if err := p.ProbeOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	got = samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false))
-	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 0)
-	want(t, got, "aoe_probes_total", 2)
+	got = samples(t, reg)
+	want(t, got, `aoe_target_up{device="e4.2",interface="eth0",mac="02:ae:00:00:04:02"}`, 0)
+	want(t, got, "aoe_probe_success", 1)
+	want(t, got, "aoe_probes_total", 5)
+	if !strings.Contains(logs.String(), `msg="AoE probe succeeds again"`) {
+		t.Errorf("recovery not logged:\n%s", logs.String())
+	}
+}
+
+// TestProberLogRate: a failure that lasts is logged when it starts, every
+// LogEvery while it lasts, again when what fails changes, and when it ends.
+func TestProberLogRate(t *testing.T) {
+	p := fakeProber(t)
+	var logs syncBuffer
+	p.log = slog.New(slog.NewTextHandler(&logs, nil))
+	start := time.Now()
+	down := map[string]error{"eth0": errors.New("interface down")}
+	for i := range 60 { // an hour of probes a minute apart
+		at := start.Add(time.Duration(i) * time.Minute)
+		p.record(&probeResult{start: at, end: at, down: down})
+	}
+	text := logs.String()
+	if n := strings.Count(text, `msg="AoE probe failing"`); n != 1 {
+		t.Errorf("%d start messages, want 1:\n%s", n, text)
+	}
+	if n := strings.Count(text, `msg="AoE probe still failing"`); n != 5 { // at 10, 20 ... 50 minutes
+		t.Errorf("%d reminders, want 5:\n%s", n, text)
+	}
+	at := start.Add(time.Hour)
+	p.record(&probeResult{start: at, end: at, err: errors.New("send: no buffer space")})
+	p.record(&probeResult{start: at, end: at})
+	text = logs.String()
+	if n := strings.Count(text, `msg="AoE probe failing"`); n != 2 {
+		t.Errorf("a new kind of failure: %d start messages, want 2:\n%s", n, text)
+	}
+	if !strings.Contains(text, `msg="AoE probe succeeds again"`) {
+		t.Errorf("no recovery message:\n%s", text)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestWriteTextfile(t *testing.T) {
