@@ -474,6 +474,34 @@ func TestProberLogRate(t *testing.T) {
 	}
 }
 
+// TestProberLogPaths: paths lost or back are logged one by one up to
+// maxPathLogs, the rest summed up; paths found for the first time are not
+// logged at info level.
+func TestProberLogPaths(t *testing.T) {
+	p := fakeProber(t)
+	p.paths = map[pathID]*pathState{}
+	var logs syncBuffer
+	p.log = slog.New(slog.NewTextHandler(&logs, nil))
+	var targets []discover.Target
+	for slot := range uint8(15) {
+		targets = append(targets, discover.Target{Shelf: 3, Slot: slot, Paths: []discover.Path{{MAC: net.HardwareAddr{2, 0xae, 0, 0, 3, slot}, Interface: "eth0"}}})
+	}
+	now := time.Now()
+	p.record(&probeResult{targets: targets, start: now, end: now})
+	if logs.String() != "" {
+		t.Errorf("new paths logged at info level:\n%s", logs.String())
+	}
+	p.record(&probeResult{start: now, end: now, down: map[string]error{"eth0": errors.New("interface down")}})
+	p.record(&probeResult{targets: targets, start: now, end: now})
+	text := logs.String()
+	for msg, n := range map[string]int{`msg="AoE target path no longer confirmed"`: maxPathLogs, `msg="AoE target path answers again"`: maxPathLogs,
+		`msg="AoE target paths changed state" more=5`: 2} {
+		if got := strings.Count(text, msg); got != n {
+			t.Errorf("%d times %s, want %d:\n%s", got, msg, n, text)
+		}
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
 type syncBuffer struct {
 	mu sync.Mutex

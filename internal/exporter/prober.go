@@ -407,20 +407,23 @@ func (p *Prober) logProbe(r *probeResult) {
 	p.logged, p.loggedAt = state, r.end
 }
 
-// logPaths logs the paths that went down or came up in the latest probe,
-// at most maxPathLogs one by one.
+// logPaths logs the known paths that went down or came back up in the
+// latest probe, at most maxPathLogs one by one; new paths only at debug
+// level (each run of --textfile finds every path anew).
 func (p *Prober) logPaths(wasUp map[pathID]bool) {
-	ids := p.sortedIDs()
 	n := 0
-	for _, id := range ids {
+	for _, id := range p.sortedIDs() {
 		s := p.paths[id]
 		was, known := wasUp[id]
 		var msg string
 		switch {
-		case known && was && !s.up:
+		case !known:
+			p.log.Debug("AoE target path found", "device", id.device, "mac", id.mac, "interface", Label(id.iface))
+			continue
+		case was && !s.up:
 			msg = "AoE target path no longer confirmed"
-		case (!known || !was) && s.up:
-			msg = "AoE target path answers"
+		case !was && s.up:
+			msg = "AoE target path answers again"
 		default:
 			continue
 		}
