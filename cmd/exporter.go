@@ -87,7 +87,7 @@ to standard error (--log.level, --log.format).
 
 With --textfile PATH it writes the same metrics once to PATH for
 node_exporter's textfile collector (atomically: a temporary file in the same
-directory, renamed) and exits.`, exporter.DefaultPort, exporter.MinProbeInterval, exporter.MaxProbeInterval) + exitCodesHelp,
+directory, renamed) and exits.`, exporter.DefaultPort, roundDuration(exporter.MinProbeInterval), roundDuration(exporter.MaxProbeInterval)) + exitCodesHelp,
 		Example: `  aoe exporter
   aoe exporter --web.listen-address 127.0.0.1:10085 --web.config.file /etc/aoe/web.yml
   sudo aoe exporter --probe.interval 30s --probe.interface eth2,eth3
@@ -104,11 +104,23 @@ directory, renamed) and exits.`, exporter.DefaultPort, exporter.MinProbeInterval
 	f.Var(promslogValue{o.logFormat, "format"}, "log.format", "format of log messages: logfmt or json")
 	f.StringVar(&o.textfile, "textfile", "", "write the metrics once to this file (node_exporter textfile collector) and exit")
 	f.IntVar(&o.maxDevices, "max-devices", exporter.DefaultMaxDevices, "at most this many devices get per-device series")
-	f.DurationVar(&o.probeInterval, "probe.interval", 0, fmt.Sprintf("probe the SAN from userspace this often, %v to %v (0: no probing; needs CAP_NET_RAW)", exporter.MinProbeInterval, exporter.MaxProbeInterval))
+	f.DurationVar(&o.probeInterval, "probe.interval", 0, fmt.Sprintf("probe the SAN from userspace this often, %s to %s (0: no probing; needs CAP_NET_RAW)", roundDuration(exporter.MinProbeInterval), roundDuration(exporter.MaxProbeInterval)))
 	f.DurationVar(&o.probeTimeout, "probe.timeout", 0, fmt.Sprintf("time limit of each probe, %v to the interval (default: the interval, at most 5s)", exporter.MinProbeTimeout))
 	f.StringSliceVar(&o.probeIfaces, "probe.interface", nil, "interfaces to probe on (default: aoe_iflist, else every up Ethernet interface)")
 	f.IntVar(&o.maxTargets, "probe.max-targets", exporter.DefaultMaxTargets, "at most this many targets get per-target series")
 	return cmd
+}
+
+// roundDuration writes a whole number of hours or minutes as 1h or 5m
+// rather than 1h0m0s.
+func roundDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
 }
 
 // check validates the flags: a usage error (exit 2) names the first bad one.
@@ -119,7 +131,7 @@ func (o *exporterOptions) check() error {
 	case o.maxTargets < 1:
 		return usageErrorf("--probe.max-targets must be at least 1")
 	case o.probeInterval < 0 || o.probeInterval > 0 && o.probeInterval < exporter.MinProbeInterval || o.probeInterval > exporter.MaxProbeInterval:
-		return usageErrorf("--probe.interval %v: 0 (no probing) or from %v to %v", o.probeInterval, exporter.MinProbeInterval, exporter.MaxProbeInterval)
+		return usageErrorf("--probe.interval %v: 0 (no probing) or from %s to %s", o.probeInterval, roundDuration(exporter.MinProbeInterval), roundDuration(exporter.MaxProbeInterval))
 	case o.probeTimeout < 0 || o.probeTimeout > 0 && o.probeTimeout < exporter.MinProbeTimeout:
 		return usageErrorf("--probe.timeout %v: at least %v", o.probeTimeout, exporter.MinProbeTimeout)
 	case o.probeTimeout > 0 && o.probeInterval > 0 && o.probeTimeout > o.probeInterval:
