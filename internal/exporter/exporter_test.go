@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,6 +102,53 @@ func TestCollectorBasic(t *testing.T) {
 		if strings.Contains(k, "sda") {
 			t.Errorf("a non-AoE disk leaked: %s", k)
 		}
+	}
+}
+
+func TestBuildInfo(t *testing.T) {
+	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Version: "1.2.3"}), false))
+	n := 0
+	for k, v := range got {
+		if !strings.HasPrefix(k, "aoe_exporter_build_info{") {
+			continue
+		}
+		n++
+		for _, l := range []string{`version="1.2.3"`, `goversion="` + runtime.Version() + `"`, `goos="` + runtime.GOOS + `"`, `goarch="` + runtime.GOARCH + `"`, `revision="`} {
+			if !strings.Contains(k, l) {
+				t.Errorf("%s lacks %s", k, l)
+			}
+		}
+		if v != 1 {
+			t.Errorf("%s = %v", k, v)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d aoe_exporter_build_info series", n)
+	}
+	got = samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic"}), false))
+	if _, ok := got[`aoe_exporter_build_info{goarch="`+runtime.GOARCH+`",goos="`+runtime.GOOS+`",goversion="`+runtime.Version()+`",revision="`+Label(buildRevision())+`",version="unknown"}`]; !ok {
+		t.Errorf("no build info with version unknown: %v", got)
+	}
+}
+
+func TestValidFlags(t *testing.T) {
+	for p, ok := range map[string]bool{"/metrics": true, "/": true, "/aoe/metrics": true, "/a-b_c.d~e": true,
+		"metrics": false, "": false, "/metrics/": false, "//metrics": false, "/a/./b": false, "/a/../b": false,
+		"/a b": false, "/{x}": false, "/a?b": false, "/a#b": false, "/%41": false, "GET /metrics": false, "/é": false} {
+		if err := ValidTelemetryPath(p); (err == nil) != ok {
+			t.Errorf("ValidTelemetryPath(%q) = %v", p, err)
+		}
+	}
+	for a, ok := range map[string]bool{":10085": true, "127.0.0.1:10085": true, "[::1]:0": true, "vsock://:9100": true, "host.example:65535": true,
+		"10085": false, "": false, ":http": false, ":65536": false, "127.0.0.1": false, ":-1": false} {
+		if err := ValidListenAddress(a); (err == nil) != ok {
+			t.Errorf("ValidListenAddress(%q) = %v", a, err)
+		}
+	}
+	// Serve refuses a bad path (it was a panic in http.ServeMux).
+	err := Serve(context.Background(), prometheus.NewRegistry(), ServeOptions{ListenAddresses: []string{"127.0.0.1:0"}, TelemetryPath: "metrics"})
+	if err == nil {
+		t.Error("Serve took telemetry path \"metrics\"")
 	}
 }
 

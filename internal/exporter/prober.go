@@ -220,8 +220,9 @@ func (p *Prober) ProbeOnce(ctx context.Context) error {
 		r.targets, err = discover.Probe(ctx, initiator.NewGroup(up...), discover.Options{Timeout: p.opts.Timeout})
 	}
 	// An incomplete answer (the reply cap, or replies the receive buffer
-	// lost: a flood) still tells which targets answered; it cannot tell
-	// that a path missing from it is down.
+	// lost: a flood) still tells which targets answered; the paths missing
+	// from it are not confirmed (aoe_target_up 0), and the probe is no
+	// success.
 	if errors.As(err, &r.incomplete) {
 		err = nil
 	}
