@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -39,14 +41,33 @@ func TestExporterTextfile(t *testing.T) {
 	}
 }
 
+// TestExporterUsage: every bad flag is a usage error (exit 2) with a
+// message, never a panic, and nothing is served or probed.
 func TestExporterUsage(t *testing.T) {
-	for _, args := range [][]string{{"--max-devices", "0"}, {"extra"}, {"--probe.interval", "-1s"}, {"--bogus"}} {
-		r := execute(t, append([]string{"aoe", "exporter"}, args...), runOpts{})
-		if r.code != ExitUsage {
+	for _, args := range [][]string{
+		{"--max-devices", "0"}, {"extra"}, {"--bogus"}, {"--probe.max-targets", "0"},
+		{"--probe.interval", "-1s"}, {"--probe.interval", "1ns"}, {"--probe.interval", "999ms"}, {"--probe.interval", "2h"},
+		{"--probe.interval", "10s", "--probe.timeout", "1ms"}, {"--probe.interval", "10s", "--probe.timeout", "11s"},
+		{"--probe.interval", "10s", "--probe.interface", "eth0,"},
+		{"--web.telemetry-path", "metrics"}, {"--web.telemetry-path", ""}, {"--web.telemetry-path", "/a b"},
+		{"--web.telemetry-path", "/{x}"}, {"--web.telemetry-path", "/metrics/"}, {"--web.telemetry-path", "/a/../b"},
+		{"--web.telemetry-path", "/a?b"}, {"--web.telemetry-path", "GET /metrics"},
+		{"--web.listen-address", "10085"}, {"--web.listen-address", "localhost:http"}, {"--web.listen-address", ":99999"},
+		{"--web.listen-address", ""},
+		{"--log.level", "verbose"}, {"--log.format", "xml"},
+	} {
+		r := execute(t, append([]string{"aoe", "exporter", "--sysfs", "../sysfs/testdata/basic"}, args...), runOpts{})
+		if r.code != ExitUsage || r.stderr == "" || strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine") {
 			t.Errorf("%v: %+v", args, r)
 		}
 	}
-	r := execute(t, []string{"aoe", "events", "--interval", "0s"}, runOpts{})
+	r := execute(t, []string{"aoe", "exporter", "--help"}, runOpts{})
+	for _, floor := range []string{"1s to 1h", "100ms to the interval"} {
+		if !strings.Contains(r.stdout, floor) {
+			t.Errorf("--help does not give the bounds %q:\n%s", floor, r.stdout)
+		}
+	}
+	r = execute(t, []string{"aoe", "events", "--interval", "0s"}, runOpts{})
 	if r.code != ExitUsage {
 		t.Errorf("events --interval 0s: %+v", r)
 	}
@@ -126,16 +147,64 @@ func get(t *testing.T, url, user, pass string) (int, string) {
 func TestExporterServe(t *testing.T) {
 	addr := freeAddr(t)
 	_, stderr, stop := startMain(t, []string{"aoe", "exporter", "--sysfs", "../sysfs/testdata/basic",
-		"--web.listen-address", addr, "--web.telemetry-path", "/aoe-metrics"})
+		"--web.listen-address", addr, "--web.telemetry-path", "/aoe-metrics", "--log.format", "json"})
 	code, body := get(t, "http://"+addr+"/aoe-metrics", "", "")
-	if code != 200 || !strings.Contains(body, `aoe_device_size_bytes{device="e1.3"} 1.073741824e+10`) || !strings.Contains(body, "go_goroutines") {
+	if code != 200 || !strings.Contains(body, `aoe_device_size_bytes{device="e1.3"} 1.073741824e+10`) || !strings.Contains(body, "go_goroutines") ||
+		!strings.Contains(body, `aoe_exporter_build_info{goarch="`) || !strings.Contains(body, `version="test"} 1`) || !strings.Contains(body, "aoe_scrape_success 1") {
 		t.Errorf("metrics: %d\n%s", code, body)
 	}
-	if code, body := get(t, "http://"+addr+"/", "", ""); code != 200 || !strings.Contains(body, "/aoe-metrics") {
+	code, body = get(t, "http://"+addr+"/", "", "")
+	if code != 200 || !strings.Contains(body, `href="/aoe-metrics"`) {
 		t.Errorf("landing page: %d %s", code, body)
+	}
+	// Every link of the landing page answers.
+	links := regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(body, -1)
+	if len(links) == 0 {
+		t.Errorf("no link on the landing page:\n%s", body)
+	}
+	for _, l := range links {
+		u, err := url.Parse("http://" + addr + "/")
+		if err == nil {
+			u, err = u.Parse(l[1])
+		}
+		if err != nil || u.Host != addr {
+			t.Errorf("landing page links %q, not a page of the exporter", l[1])
+			continue
+		}
+		if code, _ := get(t, u.String(), "", ""); code != 200 {
+			t.Errorf("landing page link %q: %d", l[1], code)
+		}
+	}
+	if code, _ := get(t, "http://"+addr+"/debug/pprof/heap", "", ""); code != http.StatusNotFound {
+		t.Errorf("/debug/pprof/heap: %d", code)
 	}
 	if c := stop(); c != 0 {
 		t.Errorf("exit %d: %s", c, stderr)
+	}
+	// --log.format json: every line is a JSON object, with a level.
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	for _, line := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m["level"] == nil {
+			t.Errorf("not a JSON log line: %q", line)
+		}
+	}
+	if !strings.Contains(stderr.String(), `"msg":"Listening on"`) {
+		t.Errorf("log: %s", stderr)
+	}
+}
+
+// TestExporterLogLevel: --log.level warn keeps the informational start
+// messages out.
+func TestExporterLogLevel(t *testing.T) {
+	addr := freeAddr(t)
+	_, stderr, stop := startMain(t, []string{"aoe", "exporter", "--sysfs", "../sysfs/testdata/basic",
+		"--web.listen-address", addr, "--log.level", "warn"})
+	if code, _ := get(t, "http://"+addr+"/metrics", "", ""); code != 200 {
+		t.Errorf("metrics: %d", code)
+	}
+	if c := stop(); c != 0 || stderr.String() != "" {
+		t.Errorf("exit %d, log at warn: %q", c, stderr)
 	}
 }
 

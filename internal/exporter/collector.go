@@ -10,6 +10,8 @@ package exporter
 import (
 	"errors"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -35,12 +37,16 @@ type Options struct {
 	MaxDevices int
 	// Prober, when set, adds the metrics of its latest probe.
 	Prober *Prober
+	// Version is the exporter's version, the version label of
+	// aoe_exporter_build_info ("unknown" when empty).
+	Version string
 }
 
 // Collector is a prometheus.Collector reading the aoe driver's state from
 // sysfs at each Collect.
 type Collector struct {
-	opts Options
+	opts     Options
+	revision string
 }
 
 // NewCollector returns a Collector with opts.
@@ -51,7 +57,10 @@ func NewCollector(opts Options) *Collector {
 	if opts.MaxDevices <= 0 {
 		opts.MaxDevices = DefaultMaxDevices
 	}
-	return &Collector{opts: opts}
+	if opts.Version == "" {
+		opts.Version = "unknown"
+	}
+	return &Collector{opts: opts, revision: Label(buildRevision())}
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -59,29 +68,56 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descDriverInfo      = desc("aoe_driver_info", "The aoe driver's version (/sys/module/aoe/version); 1 when the driver is loaded.", "version")
-	descDriverLoaded    = desc("aoe_driver_loaded", "1 when the aoe driver is loaded (/sys/module/aoe exists), else 0.")
-	descIfAllowed       = desc("aoe_interfaces_allowed", "Interfaces the driver may use (aoe_iflist); interface=\"*\" when the list is empty (every interface).", "interface")
-	descIfListReadable  = desc("aoe_interfaces_list_readable", "1 when aoe_iflist could be read (it is readable by root only), else 0.")
-	descDevices         = desc("aoe_devices", "AoE devices in sysfs, whether or not they have per-device series.")
-	descDevicesTrunc    = desc("aoe_devices_truncated", "AoE devices left out of the per-device series because of the device cap (--max-devices).")
-	descDevInfo         = desc("aoe_device_info", "An AoE device and its address, first path MAC and firmware; always 1.", "device", "shelf", "slot", "mac", "firmware")
-	descDevUp           = desc("aoe_device_up", "1 when the driver says the device is up, else 0.", "device")
-	descDevState        = desc("aoe_device_state", "The device's state attribute as the driver writes it (up, down, down,closewait, up,kickme); always 1.", "device", "state")
-	descDevSize         = desc("aoe_device_size_bytes", "The device's capacity in bytes (0 while down).", "device")
-	descDevPayload      = desc("aoe_device_payload_bytes", "Data bytes per ATA frame on the device's paths (the smallest).", "device")
-	descDevIfaces       = desc("aoe_device_interfaces", "Local interfaces the device is reached through (its paths' interfaces).", "device")
-	descDevOpen         = desc("aoe_device_open", "1 when the device is in use: held open while down (closewait), held by a holder (device-mapper, md), or mounted.", "device")
-	descScrapeDuration  = desc("aoe_scrape_duration_seconds", "Time taken to read the driver's state from sysfs for this scrape.")
-	descScrapeReadError = desc("aoe_scrape_error", "1 when the device list or a device could not be read from sysfs in this scrape, else 0.")
+	descDriverInfo     = desc("aoe_driver_info", "The aoe driver's version (/sys/module/aoe/version); 1 when the driver is loaded.", "version")
+	descDriverLoaded   = desc("aoe_driver_loaded", "1 when the aoe driver is loaded (/sys/module/aoe exists), else 0.")
+	descIfAllowed      = desc("aoe_interfaces_allowed", "Interfaces the driver may use (aoe_iflist); interface=\"*\" when the list is empty (every interface).", "interface")
+	descIfListReadable = desc("aoe_interfaces_list_readable", "1 when aoe_iflist could be read (it is readable by root only), else 0.")
+	descDevices        = desc("aoe_devices", "AoE devices in sysfs, whether or not they have per-device series.")
+	descDevicesTrunc   = desc("aoe_devices_truncated", "AoE devices left out of the per-device series because of the device cap (--max-devices).")
+	descDevInfo        = desc("aoe_device_info", "An AoE device and its address, first path MAC and firmware; always 1.", "device", "shelf", "slot", "mac", "firmware")
+	descDevUp          = desc("aoe_device_up", "1 when the driver says the device is up, else 0.", "device")
+	descDevState       = desc("aoe_device_state", "The device's state attribute as the driver writes it (up, down, down,closewait, up,kickme); always 1.", "device", "state")
+	descDevSize        = desc("aoe_device_size_bytes", "The device's capacity in bytes (0 while down).", "device")
+	descDevPayload     = desc("aoe_device_payload_bytes", "Data bytes per ATA frame on the device's paths (the smallest).", "device")
+	descDevIfaces      = desc("aoe_device_interfaces", "Local interfaces the device is reached through (its paths' interfaces).", "device")
+	descDevOpen        = desc("aoe_device_open", "1 when the device is in use: held open while down (closewait), held by a holder (device-mapper, md), or mounted.", "device")
+	descScrapeDuration = desc("aoe_scrape_duration_seconds", "Time taken to read the driver's state from sysfs for this scrape.")
+	descScrapeSuccess  = desc("aoe_scrape_success", "1 when the driver's state (the device list and every device) could be read from sysfs in this scrape, else 0.")
+	descBuildInfo      = desc("aoe_exporter_build_info", "The exporter's version, VCS revision and Go version; always 1.", "version", "revision", "goversion", "goos", "goarch")
 )
+
+// buildRevision is the VCS revision the binary was built from, as the Go
+// toolchain recorded it ("unknown" when it did not: go build -buildvcs=false,
+// or a build outside a repository); "-dirty" marks local changes.
+func buildRevision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "unknown"
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
+}
 
 // Describe sends the descriptors of the sysfs metrics and, with a Prober,
 // of the probe metrics.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDriverInfo, descDriverLoaded, descIfAllowed, descIfListReadable,
 		descDevices, descDevicesTrunc, descDevInfo, descDevUp, descDevState, descDevSize, descDevPayload,
-		descDevIfaces, descDevOpen, descScrapeDuration, descScrapeReadError} {
+		descDevIfaces, descDevOpen, descScrapeDuration, descScrapeSuccess, descBuildInfo} {
 		ch <- d
 	}
 	if c.opts.Prober != nil {
@@ -93,8 +129,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
 	readErr := c.collectSysfs(ch)
-	ch <- gauge(descScrapeReadError, b2f(readErr))
+	ch <- gauge(descScrapeSuccess, b2f(!readErr))
 	ch <- gauge(descScrapeDuration, time.Since(start).Seconds())
+	ch <- gauge(descBuildInfo, 1, Label(c.opts.Version), c.revision, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	if c.opts.Prober != nil {
 		c.opts.Prober.collect(ch)
 	}

@@ -26,6 +26,42 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
+// TestEveryAlertTested: each alert of aoe-alerts.yml has a promtool test
+// case in aoe-alerts.test.yml where it fires.
+func TestEveryAlertTested(t *testing.T) {
+	rules, err := os.ReadFile(filepath.Join(distDir, "monitoring", "aoe-alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, err := os.ReadFile(filepath.Join(distDir, "monitoring", "aoe-alerts.test.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firing := map[string]bool{}
+	var current string
+	for _, line := range strings.Split(string(tests), "\n") {
+		line = strings.TrimSpace(line)
+		if name, ok := strings.CutPrefix(line, "alertname: "); ok {
+			current = name
+		}
+		if strings.HasPrefix(line, "- exp_labels:") {
+			firing[current] = true
+		}
+	}
+	n := 0
+	for _, line := range strings.Split(string(rules), "\n") {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "- alert: "); ok {
+			n++
+			if !firing[name] {
+				t.Errorf("alert %s has no test case where it fires", name)
+			}
+		}
+	}
+	if n < 12 {
+		t.Errorf("%d alerts in aoe-alerts.yml", n)
+	}
+}
+
 // TestRulesUseExportedMetrics: every aoe_ metric the rules query exists in
 // the exporter's output.
 func TestRulesUseExportedMetrics(t *testing.T) {
@@ -125,8 +161,14 @@ func TestSystemdUnits(t *testing.T) {
 	}
 	dir := t.TempDir()
 	units, _ := filepath.Glob(filepath.Join(distDir, "systemd", "aoe-exporter*"))
-	if len(units) != 3 {
-		t.Fatalf("units: %v", units)
+	have := map[string]bool{}
+	for _, u := range units {
+		have[filepath.Base(u)] = true
+	}
+	for _, name := range []string{"aoe-exporter.service", "aoe-exporter-textfile.service", "aoe-exporter-textfile.timer"} {
+		if !have[name] {
+			t.Fatalf("%s missing from %v", name, units)
+		}
 	}
 	var args []string
 	for _, u := range units {

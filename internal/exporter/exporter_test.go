@@ -3,13 +3,17 @@ package exporter
 import (
 	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,11 +97,58 @@ func TestCollectorBasic(t *testing.T) {
 	want(t, got, `aoe_device_payload_bytes{device="e2.1"}`, 1024)
 	want(t, got, `aoe_device_interfaces{device="e2.1"}`, 2)
 	want(t, got, `aoe_device_open{device="e1.2"}`, 0)
-	want(t, got, "aoe_scrape_error", 0)
+	want(t, got, "aoe_scrape_success", 1)
 	for k := range got {
 		if strings.Contains(k, "sda") {
 			t.Errorf("a non-AoE disk leaked: %s", k)
 		}
+	}
+}
+
+func TestBuildInfo(t *testing.T) {
+	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Version: "1.2.3"}), false))
+	n := 0
+	for k, v := range got {
+		if !strings.HasPrefix(k, "aoe_exporter_build_info{") {
+			continue
+		}
+		n++
+		for _, l := range []string{`version="1.2.3"`, `goversion="` + runtime.Version() + `"`, `goos="` + runtime.GOOS + `"`, `goarch="` + runtime.GOARCH + `"`, `revision="`} {
+			if !strings.Contains(k, l) {
+				t.Errorf("%s lacks %s", k, l)
+			}
+		}
+		if v != 1 {
+			t.Errorf("%s = %v", k, v)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d aoe_exporter_build_info series", n)
+	}
+	got = samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic"}), false))
+	if _, ok := got[`aoe_exporter_build_info{goarch="`+runtime.GOARCH+`",goos="`+runtime.GOOS+`",goversion="`+runtime.Version()+`",revision="`+Label(buildRevision())+`",version="unknown"}`]; !ok {
+		t.Errorf("no build info with version unknown: %v", got)
+	}
+}
+
+func TestValidFlags(t *testing.T) {
+	for p, ok := range map[string]bool{"/metrics": true, "/": true, "/aoe/metrics": true, "/a-b_c.d~e": true,
+		"metrics": false, "": false, "/metrics/": false, "//metrics": false, "/a/./b": false, "/a/../b": false,
+		"/a b": false, "/{x}": false, "/a?b": false, "/a#b": false, "/%41": false, "GET /metrics": false, "/é": false} {
+		if err := ValidTelemetryPath(p); (err == nil) != ok {
+			t.Errorf("ValidTelemetryPath(%q) = %v", p, err)
+		}
+	}
+	for a, ok := range map[string]bool{":10085": true, "127.0.0.1:10085": true, "[::1]:0": true, "vsock://:9100": true, "host.example:65535": true,
+		"10085": false, "": false, ":http": false, ":65536": false, "127.0.0.1": false, ":-1": false} {
+		if err := ValidListenAddress(a); (err == nil) != ok {
+			t.Errorf("ValidListenAddress(%q) = %v", a, err)
+		}
+	}
+	// Serve refuses a bad path (it was a panic in http.ServeMux).
+	err := Serve(context.Background(), prometheus.NewRegistry(), ServeOptions{ListenAddresses: []string{"127.0.0.1:0"}, TelemetryPath: "metrics"})
+	if err == nil {
+		t.Error("Serve took telemetry path \"metrics\"")
 	}
 }
 
@@ -118,7 +169,7 @@ func TestCollectorNoDriver(t *testing.T) {
 	}
 	got = samples(t, Registry(NewCollector(Options{SysfsRoot: t.TempDir()}), false))
 	want(t, got, "aoe_driver_loaded", 0)
-	want(t, got, "aoe_scrape_error", 1)
+	want(t, got, "aoe_scrape_success", 0)
 }
 
 func TestCollectorCap(t *testing.T) {
@@ -242,7 +293,7 @@ func fakeProber(t testing.TB) *Prober {
 	}
 	targets, rtts := fakeTargets()
 	now := time.Now()
-	p.record(targets, rtts, now.Add(-20*time.Millisecond), now, false, nil)
+	p.record(&probeResult{targets: targets, rtts: rtts, start: now.Add(-20 * time.Millisecond), end: now})
 	return p
 }
 
@@ -266,14 +317,14 @@ func TestProberRecord(t *testing.T) {
 	p := fakeProber(t)
 	reg := Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false)
 	got := samples(t, reg)
-	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
-	want(t, got, `aoe_target_up{interface="eth1",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
-	want(t, got, `aoe_target_buffers{interface="eth0",mac="02:ae:00:00:00:02",target="e9.9"}`, 8)
-	want(t, got, `aoe_target_conflict{target="e9.9"}`, 1)
-	want(t, got, `aoe_target_conflict{target="e1.2"}`, 0)
-	want(t, got, `aoe_target_rtt_seconds_count{interface="eth1",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
-	want(t, got, `aoe_target_rtt_seconds_bucket{interface="eth1",le="0.0025",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
-	want(t, got, `aoe_target_rtt_seconds_bucket{interface="eth1",le="0.001",mac="02:ae:00:00:00:01",target="e1.2"}`, 0)
+	want(t, got, `aoe_target_up{device="e1.2",interface="eth0",mac="02:ae:00:00:00:01"}`, 1)
+	want(t, got, `aoe_target_up{device="e1.2",interface="eth1",mac="02:ae:00:00:00:01"}`, 1)
+	want(t, got, `aoe_target_buffers{device="e9.9",interface="eth0",mac="02:ae:00:00:00:02"}`, 8)
+	want(t, got, `aoe_target_conflict{device="e9.9"}`, 1)
+	want(t, got, `aoe_target_conflict{device="e1.2"}`, 0)
+	want(t, got, `aoe_target_rtt_seconds_count{device="e1.2",interface="eth1",mac="02:ae:00:00:00:01"}`, 1)
+	want(t, got, `aoe_target_rtt_seconds_bucket{device="e1.2",interface="eth1",le="0.0025",mac="02:ae:00:00:00:01"}`, 1)
+	want(t, got, `aoe_target_rtt_seconds_bucket{device="e1.2",interface="eth1",le="0.001",mac="02:ae:00:00:00:01"}`, 0)
 	want(t, got, "aoe_probes_total", 1)
 	want(t, got, "aoe_probe_truncated", 0)
 	if d := got["aoe_probe_duration_seconds"]; d < 0.019 || d > 0.021 {
@@ -281,26 +332,57 @@ func TestProberRecord(t *testing.T) {
 	}
 	promtoolCheckMetrics(t, exposition(t, reg))
 
+	want(t, got, "aoe_probe_success", 1)
+	want(t, got, "aoe_probe_failures_total", 0)
+	want(t, got, `aoe_probe_interface_up{interface="eth0"}`, 1)
+	firstSuccess := got["aoe_probe_last_success_timestamp_seconds"]
+	if firstSuccess == 0 {
+		t.Error("no aoe_probe_last_success_timestamp_seconds after a successful probe")
+	}
+
 	// The next probe: e1.2's eth1 path is gone, e9.9 no longer in conflict.
 	targets, _ := fakeTargets()
 	targets[0].Paths = targets[0].Paths[:1]
 	targets[1].Conflict = false
-	now := time.Now()
-	p.record(targets, nil, now, now, false, nil)
+	now := time.Now().Add(time.Minute)
+	p.record(&probeResult{targets: targets, start: now, end: now})
 	got = samples(t, reg)
-	want(t, got, `aoe_target_up{interface="eth1",mac="02:ae:00:00:00:01",target="e1.2"}`, 0)
-	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
-	want(t, got, `aoe_target_conflict{target="e9.9"}`, 0)
+	want(t, got, `aoe_target_up{device="e1.2",interface="eth1",mac="02:ae:00:00:00:01"}`, 0)
+	want(t, got, `aoe_target_up{device="e1.2",interface="eth0",mac="02:ae:00:00:00:01"}`, 1)
+	want(t, got, `aoe_target_conflict{device="e9.9"}`, 0)
 	want(t, got, `aoe_probe_incomplete`, 0)
+	want(t, got, "aoe_probe_last_success_timestamp_seconds", float64(now.UnixNano())/1e9)
 
-	// An incomplete answer (a flood) that misses e1.2: unknown, not down.
-	p.record(targets[1:], nil, now, now, true, nil)
+	// An incomplete answer (a flood) that misses e1.2: not confirmed, so
+	// not up; the probe is no success.
+	later := now.Add(time.Minute)
+	p.record(&probeResult{targets: targets[1:], start: later, end: later, incomplete: &initiator.IncompleteError{Dropped: 3}})
 	got = samples(t, reg)
-	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:00:01",target="e1.2"}`, 1)
+	want(t, got, `aoe_target_up{device="e1.2",interface="eth0",mac="02:ae:00:00:00:01"}`, 0)
+	want(t, got, `aoe_target_up{device="e9.9",interface="eth0",mac="02:ae:00:00:00:02"}`, 1)
 	want(t, got, `aoe_probe_incomplete`, 1)
+	want(t, got, "aoe_probe_success", 0)
+	want(t, got, "aoe_probe_failures_total", 0)
+	want(t, got, "aoe_probe_last_success_timestamp_seconds", float64(now.UnixNano())/1e9)
+
+	// A probe that fails as a whole confirms nothing: every path is down,
+	// the failure counted, the last success unchanged.
+	p.record(&probeResult{start: later, end: later, err: errors.New("send: network is down")})
+	got = samples(t, reg)
+	for k, v := range got {
+		if strings.HasPrefix(k, "aoe_target_up{") && v != 0 {
+			t.Errorf("%s = %v after a failed probe", k, v)
+		}
+	}
+	want(t, got, "aoe_probe_success", 0)
+	want(t, got, "aoe_probe_incomplete", 0)
+	want(t, got, "aoe_probe_failures_total", 1)
+	want(t, got, `aoe_probe_interface_up{interface="eth0"}`, 0)
+	want(t, got, "aoe_probe_last_success_timestamp_seconds", float64(now.UnixNano())/1e9)
+	promtoolCheckMetrics(t, exposition(t, reg))
 
 	// Paths silent for longer than ForgetAfter go away, with their RTTs.
-	p.record(nil, nil, now.Add(2*time.Hour), now.Add(2*time.Hour), false, nil)
+	p.record(&probeResult{start: now.Add(2 * time.Hour), end: now.Add(2 * time.Hour)})
 	got = samples(t, reg)
 	for k := range got {
 		if strings.HasPrefix(k, "aoe_target_") {
@@ -315,41 +397,175 @@ func TestProberCap(t *testing.T) {
 	p.paths = map[pathID]*pathState{}
 	targets, _ := fakeTargets()
 	now := time.Now()
-	p.record(targets, nil, now, now, false, nil)
+	p.record(&probeResult{targets: targets, start: now, end: now})
 	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false))
 	want(t, got, "aoe_probe_truncated", 1)
-	if _, ok := got[`aoe_target_conflict{target="e9.9"}`]; ok {
+	if _, ok := got[`aoe_target_conflict{device="e9.9"}`]; ok {
 		t.Error("a target over the cap has series")
 	}
 }
 
-// TestProberProbe probes fake targets on an in-memory segment.
+// TestProberProbe probes fake targets on an in-memory segment reached
+// through two interfaces, then with one of them down.
 func TestProberProbe(t *testing.T) {
 	n := &aoetest.Network{}
-	c := n.Client(t, "eth0", net.HardwareAddr{2, 0, 0, 0, 0, 1}, 1500)
+	c0 := n.Client(t, "eth0", net.HardwareAddr{2, 0, 0, 0, 0, 1}, 1500)
+	c1 := n.Client(t, "eth1", net.HardwareAddr{2, 0, 0, 0, 0, 2}, 1500)
 	tg := &aoetest.Target{Shelf: 4, Slot: 2, MAC: net.HardwareAddr{2, 0xae, 0, 0, 4, 2}, BufferCount: 16, MTU: 1500, Sectors: 1 << 20, Model: "m", Serial: "s"}
 	n.Serve(t, tg)
-	p, err := NewProber(ProberOptions{Group: initiator.NewGroup(c), Interval: time.Minute, Timeout: 2 * time.Second})
+	var mu sync.Mutex
+	down := map[string]error{}
+	var logs syncBuffer
+	p, err := NewProber(ProberOptions{Group: initiator.NewGroup(c0, c1), Interval: time.Minute, Timeout: 2 * time.Second,
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+		LinkState: func(name string) error { mu.Lock(); defer mu.Unlock(); return down[name] }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.ProbeOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	got := samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false))
-	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 1)
-	want(t, got, `aoe_target_buffers{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 16)
-	want(t, got, `aoe_target_rtt_seconds_count{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 1)
-	want(t, got, `aoe_target_conflict{target="e4.2"}`, 0)
-	want(t, got, `aoe_probe_retransmits_total{interface="eth0"}`, 0)
+	reg := Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false)
+	got := samples(t, reg)
+	for _, ifc := range []string{"eth0", "eth1"} {
+		path := `{device="e4.2",interface="` + ifc + `",mac="02:ae:00:00:04:02"}`
+		want(t, got, `aoe_target_up`+path, 1)
+		want(t, got, `aoe_target_buffers`+path, 16)
+		want(t, got, `aoe_target_rtt_seconds_count`+path, 1)
+		want(t, got, `aoe_probe_retransmits_total{interface="`+ifc+`"}`, 0)
+		want(t, got, `aoe_probe_interface_up{interface="`+ifc+`"}`, 1)
+	}
+	want(t, got, `aoe_target_conflict{device="e4.2"}`, 0)
+	want(t, got, "aoe_probe_success", 1)
 
+	// eth1 goes down: the probe does not send there, its path is not
+	// confirmed; eth0's still is. The failure is counted and logged once.
+	mu.Lock()
+	down["eth1"] = errors.New("interface down")
+	mu.Unlock()
+	for range 2 {
+		if err := p.ProbeOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "eth1 (interface down)") {
+			t.Errorf("probe with eth1 down: %v", err)
+		}
+	}
+	got = samples(t, reg)
+	want(t, got, `aoe_target_up{device="e4.2",interface="eth0",mac="02:ae:00:00:04:02"}`, 1)
+	want(t, got, `aoe_target_up{device="e4.2",interface="eth1",mac="02:ae:00:00:04:02"}`, 0)
+	want(t, got, `aoe_probe_interface_up{interface="eth0"}`, 1)
+	want(t, got, `aoe_probe_interface_up{interface="eth1"}`, 0)
+	want(t, got, "aoe_probe_success", 0)
+	want(t, got, "aoe_probe_failures_total", 2)
+	want(t, got, "aoe_probes_total", 3)
+	if n := strings.Count(logs.String(), `msg="AoE probe failing"`); n != 1 || !strings.Contains(logs.String(), "eth1 (interface down)") {
+		t.Errorf("%d failure messages, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), `msg="AoE target path no longer confirmed" device=e4.2 mac=02:ae:00:00:04:02 interface=eth1`) {
+		t.Errorf("the lost path is not logged:\n%s", logs.String())
+	}
+
+	// Both down: nothing is sent, nothing confirmed.
+	mu.Lock()
+	down["eth0"] = errors.New("no carrier")
+	mu.Unlock()
+	if err := p.ProbeOnce(context.Background()); err == nil {
+		t.Error("no error with every interface down")
+	}
+	got = samples(t, reg)
+	want(t, got, `aoe_target_up{device="e4.2",interface="eth0",mac="02:ae:00:00:04:02"}`, 0)
+	want(t, got, "aoe_probe_failures_total", 3)
+
+	// Back up, and the target silent: the probe succeeds and finds it down.
+	mu.Lock()
+	clear(down)
+	mu.Unlock()
 	tg.Silent = true
 	if err := p.ProbeOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	got = samples(t, Registry(NewCollector(Options{SysfsRoot: testdata + "/basic", Prober: p}), false))
-	want(t, got, `aoe_target_up{interface="eth0",mac="02:ae:00:00:04:02",target="e4.2"}`, 0)
-	want(t, got, "aoe_probes_total", 2)
+	got = samples(t, reg)
+	want(t, got, `aoe_target_up{device="e4.2",interface="eth0",mac="02:ae:00:00:04:02"}`, 0)
+	want(t, got, "aoe_probe_success", 1)
+	want(t, got, "aoe_probes_total", 5)
+	if !strings.Contains(logs.String(), `msg="AoE probe succeeds again"`) {
+		t.Errorf("recovery not logged:\n%s", logs.String())
+	}
+}
+
+// TestProberLogRate: a failure that lasts is logged when it starts, every
+// LogEvery while it lasts, again when what fails changes, and when it ends.
+func TestProberLogRate(t *testing.T) {
+	p := fakeProber(t)
+	var logs syncBuffer
+	p.log = slog.New(slog.NewTextHandler(&logs, nil))
+	start := time.Now()
+	down := map[string]error{"eth0": errors.New("interface down")}
+	for i := range 60 { // an hour of probes a minute apart
+		at := start.Add(time.Duration(i) * time.Minute)
+		p.record(&probeResult{start: at, end: at, down: down})
+	}
+	text := logs.String()
+	if n := strings.Count(text, `msg="AoE probe failing"`); n != 1 {
+		t.Errorf("%d start messages, want 1:\n%s", n, text)
+	}
+	if n := strings.Count(text, `msg="AoE probe still failing"`); n != 5 { // at 10, 20 ... 50 minutes
+		t.Errorf("%d reminders, want 5:\n%s", n, text)
+	}
+	at := start.Add(time.Hour)
+	p.record(&probeResult{start: at, end: at, err: errors.New("send: no buffer space")})
+	p.record(&probeResult{start: at, end: at})
+	text = logs.String()
+	if n := strings.Count(text, `msg="AoE probe failing"`); n != 2 {
+		t.Errorf("a new kind of failure: %d start messages, want 2:\n%s", n, text)
+	}
+	if !strings.Contains(text, `msg="AoE probe succeeds again"`) {
+		t.Errorf("no recovery message:\n%s", text)
+	}
+}
+
+// TestProberLogPaths: paths lost or back are logged one by one up to
+// maxPathLogs, the rest summed up; paths found for the first time are not
+// logged at info level.
+func TestProberLogPaths(t *testing.T) {
+	p := fakeProber(t)
+	p.paths = map[pathID]*pathState{}
+	var logs syncBuffer
+	p.log = slog.New(slog.NewTextHandler(&logs, nil))
+	var targets []discover.Target
+	for slot := range uint8(15) {
+		targets = append(targets, discover.Target{Shelf: 3, Slot: slot, Paths: []discover.Path{{MAC: net.HardwareAddr{2, 0xae, 0, 0, 3, slot}, Interface: "eth0"}}})
+	}
+	now := time.Now()
+	p.record(&probeResult{targets: targets, start: now, end: now})
+	if logs.String() != "" {
+		t.Errorf("new paths logged at info level:\n%s", logs.String())
+	}
+	p.record(&probeResult{start: now, end: now, down: map[string]error{"eth0": errors.New("interface down")}})
+	p.record(&probeResult{targets: targets, start: now, end: now})
+	text := logs.String()
+	for msg, n := range map[string]int{`msg="AoE target path no longer confirmed"`: maxPathLogs, `msg="AoE target path answers again"`: maxPathLogs,
+		`msg="AoE target paths changed state" more=5`: 2} {
+		if got := strings.Count(text, msg); got != n {
+			t.Errorf("%d times %s, want %d:\n%s", got, msg, n, text)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestWriteTextfile(t *testing.T) {

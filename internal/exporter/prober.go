@@ -3,7 +3,11 @@ package exporter
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +24,22 @@ const DefaultMaxTargets = 1000
 // where a round trip takes from tens of microseconds to a few milliseconds.
 var RTTBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
 
+// MinProbeInterval and MaxProbeInterval bound ProberOptions.Interval (and
+// --probe.interval): a shorter interval only burns CPU and floods the SAN
+// with broadcasts; a longer one outlives ForgetAfter.
+const (
+	MinProbeInterval = time.Second
+	MaxProbeInterval = time.Hour
+	// MinProbeTimeout bounds ProberOptions.Timeout from below: AoE
+	// answers take well under a millisecond on a LAN, but a probe that
+	// cannot wait for a few retransmissions sees nothing.
+	MinProbeTimeout = 100 * time.Millisecond
+)
+
+// DefaultLogEvery is how often a Prober repeats that probing still fails
+// (it also logs every change of state).
+const DefaultLogEvery = 10 * time.Minute
+
 // ProberOptions configure a Prober.
 type ProberOptions struct {
 	// Group holds the raw AoE clients, one per interface, that the probes
@@ -34,27 +54,52 @@ type ProberOptions struct {
 	// ForgetAfter is how long a path that stopped answering keeps its
 	// series, at aoe_target_up 0 (default 1h).
 	ForgetAfter time.Duration
+	// Logger receives probe failures and path changes (default: none).
+	Logger *slog.Logger
+	// LogEvery is how often a failure that persists is logged again
+	// (DefaultLogEvery when 0).
+	LogEvery time.Duration
+	// LinkState tells whether the named interface can carry a probe: it
+	// exists, is up and has a carrier (default: LinkState, from the
+	// kernel). A probe does not send on an interface that cannot.
+	LinkState func(name string) error
 }
 
 // Prober probes the SAN from userspace (discover.Probe, then a timed unicast
 // Query Config on each path) and keeps the latest result for the Collector.
+//
+// The model, as the metric help texts say: aoe_target_up is 1 only for a
+// path that answered the latest probe. A path on an interface the probe
+// could not send on (down, no carrier, gone), or a path missing from a
+// failed or incomplete probe, is 0: the exporter does not know that it is
+// up. aoe_probe_success is 1 when the latest probe sent on every interface
+// and read a complete answer, and aoe_probe_last_success_timestamp_seconds
+// is when such a probe last ended.
 type Prober struct {
 	opts ProberOptions
 	rtt  *prometheus.HistogramVec
+	log  *slog.Logger
 
-	mu        sync.Mutex
-	paths     map[pathID]*pathState
-	conflict  map[string]bool
-	last      time.Time // end of the latest probe
-	duration  time.Duration
-	truncated int
+	mu          sync.Mutex
+	paths       map[pathID]*pathState
+	conflict    map[string]bool
+	ifaceUp     map[string]bool // per probing interface: could the latest probe send on it
+	lastSuccess time.Time       // end of the latest successful probe; zero: none yet
+	duration    time.Duration
+	truncated   int
 	// incomplete is set when the latest probe's answer was incomplete.
 	incomplete bool
+	success    bool // the latest probe's
 	probes     uint64
 	failures   uint64
+
+	// Logging state: the latest probe's state as logged, and when.
+	logged       string    // what failed in the latest probe ("": nothing)
+	loggedAt     time.Time // when it was last logged
+	failingSince time.Time
 }
 
-type pathID struct{ target, mac, iface string }
+type pathID struct{ device, mac, iface string }
 
 type pathState struct {
 	up       bool
@@ -64,6 +109,22 @@ type pathState struct {
 
 // ErrNoInterface is returned by NewProber when it is given no client.
 var ErrNoInterface = errors.New("exporter: probing needs at least one interface")
+
+// LinkState reports whether the interface name exists, is up and has a
+// carrier (IFF_UP and IFF_RUNNING), as the kernel says in this process's
+// network namespace.
+func LinkState(name string) error {
+	ifi, err := net.InterfaceByName(name)
+	switch {
+	case err != nil:
+		return err
+	case ifi.Flags&net.FlagUp == 0:
+		return errors.New("interface down")
+	case ifi.Flags&net.FlagRunning == 0:
+		return errors.New("no carrier")
+	}
+	return nil
+}
 
 // NewProber returns a Prober over opts.Group. It fails with
 // ErrNoInterface when there is none.
@@ -83,15 +144,27 @@ func NewProber(opts ProberOptions) (*Prober, error) {
 	if opts.ForgetAfter <= 0 {
 		opts.ForgetAfter = time.Hour
 	}
+	if opts.LogEvery <= 0 {
+		opts.LogEvery = DefaultLogEvery
+	}
+	if opts.LinkState == nil {
+		opts.LinkState = LinkState
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Prober{
 		opts: opts,
+		log:  log,
 		rtt: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "aoe_target_rtt_seconds",
 			Help:    "Round-trip time of a unicast Query Config to the target on each path, one observation per probe.",
 			Buckets: RTTBuckets,
-		}, []string{"target", "mac", "interface"}),
+		}, []string{"device", "mac", "interface"}),
 		paths:    map[pathID]*pathState{},
 		conflict: map[string]bool{},
+		ifaceUp:  map[string]bool{},
 	}, nil
 }
 
@@ -109,37 +182,90 @@ func (p *Prober) Run(ctx context.Context) {
 	}
 }
 
+// probeResult is what one probe found out.
+type probeResult struct {
+	targets    []discover.Target
+	rtts       map[pathID]time.Duration
+	start, end time.Time
+	// down maps the interfaces the probe could not send on to why.
+	down       map[string]error
+	incomplete *initiator.IncompleteError
+	err        error // the probe failed as a whole
+}
+
+// failed reports whether the probe could not send everywhere.
+func (r *probeResult) failed() bool { return r.err != nil || len(r.down) > 0 }
+
 // ProbeOnce runs one probe and records its result. It returns the probe's
 // error (none when only ctx ended it), also counted in
-// aoe_probe_failures_total.
+// aoe_probe_failures_total: an interface it could not send on, or a probe
+// that failed as a whole.
 func (p *Prober) ProbeOnce(ctx context.Context) error {
-	start := time.Now()
-	targets, err := discover.Probe(ctx, p.opts.Group, discover.Options{Timeout: p.opts.Timeout})
+	r := &probeResult{start: time.Now(), down: map[string]error{}}
+	var up []*initiator.Client
+	for _, c := range p.opts.Group.Clients() {
+		name := c.Interface().Name
+		err := p.opts.LinkState(name)
+		if err == nil {
+			err = c.Err() // its socket failed for good
+		}
+		if err != nil {
+			r.down[name] = err
+			continue
+		}
+		up = append(up, c)
+	}
+	var err error
+	if len(up) > 0 {
+		r.targets, err = discover.Probe(ctx, initiator.NewGroup(up...), discover.Options{Timeout: p.opts.Timeout})
+	}
 	// An incomplete answer (the reply cap, or replies the receive buffer
-	// lost: a flood) still tells which targets answered; it cannot tell
-	// that a path missing from it is down.
-	var inc *initiator.IncompleteError
-	incomplete := errors.As(err, &inc)
-	if incomplete {
+	// lost: a flood) still tells which targets answered; the paths missing
+	// from it are not confirmed (aoe_target_up 0), and the probe is no
+	// success.
+	if errors.As(err, &r.incomplete) {
 		err = nil
 	}
-	var rtts map[pathID]time.Duration
-	if err == nil {
-		rtts = p.measure(ctx, targets)
+	if err != nil {
+		r.targets, r.err = nil, err
+	} else {
+		r.rtts = p.measure(ctx, up, r.targets)
 	}
 	if ctx.Err() != nil {
 		return nil // shutting down: keep the previous result
 	}
-	p.record(targets, rtts, start, time.Now(), incomplete, err)
-	return err
+	r.end = time.Now()
+	p.record(r)
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.down) > 0 {
+		return fmt.Errorf("exporter: cannot probe on %s", downList(r.down))
+	}
+	return nil
 }
 
-// measure times a unicast Query Config on every path, 16 at a time.
-func (p *Prober) measure(ctx context.Context, targets []discover.Target) map[pathID]time.Duration {
+// downList formats the interfaces a probe could not send on, in name order.
+func downList(down map[string]error) string {
+	names := make([]string, 0, len(down))
+	for n := range down {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = Label(n) + " (" + down[n].Error() + ")"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// measure times a unicast Query Config on every path through clients, 16
+// at a time.
+func (p *Prober) measure(ctx context.Context, up []*initiator.Client, targets []discover.Target) map[pathID]time.Duration {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
 	clients := map[string]*initiator.Client{}
-	for _, c := range p.opts.Group.Clients() {
+	for _, c := range up {
 		clients[c.Interface().Name] = c
 	}
 	var mu sync.Mutex
@@ -152,7 +278,7 @@ func (p *Prober) measure(ctx context.Context, targets []discover.Target) map[pat
 			if c == nil {
 				continue
 			}
-			id := pathID{target: t.Name(), mac: path.MAC.String(), iface: path.Interface}
+			id := pathID{device: t.Name(), mac: path.MAC.String(), iface: path.Interface}
 			tgt := initiator.Target{MAC: path.MAC, Shelf: t.Shelf, Slot: t.Slot}
 			wg.Add(1)
 			go func() {
@@ -172,29 +298,44 @@ func (p *Prober) measure(ctx context.Context, targets []discover.Target) map[pat
 	return out
 }
 
-// record stores a probe's result: the paths that answered are up, the
-// known paths that did not are down, paths silent for ForgetAfter are
-// forgotten, and targets beyond MaxTargets are counted as truncated.
-func (p *Prober) record(targets []discover.Target, rtts map[pathID]time.Duration, start, end time.Time, incomplete bool, err error) {
+// maxPathLogs is how many path changes one probe logs one by one; more are
+// summed up in one line.
+const maxPathLogs = 10
+
+// record stores a probe's result: the paths that answered are up, every
+// other known path is down (not confirmed: silent, on an interface the probe
+// could not send on, or left out of a failed or incomplete answer), paths
+// silent for ForgetAfter are forgotten, and targets beyond MaxTargets are
+// counted as truncated. It logs the changes.
+func (p *Prober) record(r *probeResult) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.probes++
-	p.last, p.duration = end, end.Sub(start)
-	if err != nil {
+	p.duration = r.end.Sub(r.start)
+	p.incomplete = r.incomplete != nil
+	p.success = !r.failed() && !p.incomplete
+	if r.failed() {
 		p.failures++
-		return // a failed probe (no socket) says nothing of the targets
 	}
-	p.incomplete = incomplete
+	if p.success {
+		p.lastSuccess = r.end
+	}
+	p.ifaceUp = map[string]bool{}
+	for _, c := range p.opts.Group.Clients() {
+		name := c.Interface().Name
+		_, down := r.down[name]
+		p.ifaceUp[name] = !down && r.err == nil
+	}
 	known := map[string]bool{}
-	for id := range p.paths {
-		known[id.target] = true
-	}
-	for _, s := range p.paths {
-		s.up = s.up && incomplete // unseen in an incomplete answer: unknown, kept
+	wasUp := map[pathID]bool{}
+	for id, s := range p.paths {
+		known[id.device] = true
+		wasUp[id] = s.up
+		s.up = false
 	}
 	p.truncated = 0
 	p.conflict = map[string]bool{}
-	for _, t := range targets {
+	for _, t := range r.targets {
 		name := t.Name()
 		if !known[name] {
 			if len(known) >= p.opts.MaxTargets {
@@ -205,37 +346,135 @@ func (p *Prober) record(targets []discover.Target, rtts map[pathID]time.Duration
 		}
 		p.conflict[name] = t.Conflict
 		for _, path := range t.Paths {
-			id := pathID{target: name, mac: path.MAC.String(), iface: path.Interface}
-			p.paths[id] = &pathState{up: true, bufcnt: path.BufferCount, lastSeen: end}
-			if d, ok := rtts[id]; ok {
-				p.rtt.WithLabelValues(id.target, id.mac, id.iface).Observe(d.Seconds())
+			id := pathID{device: name, mac: path.MAC.String(), iface: path.Interface}
+			p.paths[id] = &pathState{up: true, bufcnt: path.BufferCount, lastSeen: r.end}
+			if d, ok := r.rtts[id]; ok {
+				p.rtt.WithLabelValues(id.device, id.mac, Label(id.iface)).Observe(d.Seconds())
 			}
 		}
 	}
 	for id, s := range p.paths {
-		if end.Sub(s.lastSeen) > p.opts.ForgetAfter {
+		if r.end.Sub(s.lastSeen) > p.opts.ForgetAfter {
 			delete(p.paths, id)
-			p.rtt.DeleteLabelValues(id.target, id.mac, id.iface)
+			p.rtt.DeleteLabelValues(id.device, id.mac, Label(id.iface))
 		}
+	}
+	p.logProbe(r)
+	p.logPaths(wasUp)
+}
+
+// logProbe logs the probe's state when it changes (an interface the probe
+// could not send on, a failure, an incomplete answer, recovery) and repeats
+// a bad state every LogEvery; a good probe is logged at debug level. The
+// state compared is what failed, not the error's text, which may vary from
+// probe to probe.
+func (p *Prober) logProbe(r *probeResult) {
+	var key, detail []string
+	if r.err != nil {
+		key = append(key, "failed")
+		detail = append(detail, r.err.Error())
+	}
+	if len(r.down) > 0 {
+		names := make([]string, 0, len(r.down))
+		for n := range r.down {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		key = append(key, "down:"+strings.Join(names, ","))
+		detail = append(detail, "cannot send on "+downList(r.down))
+	}
+	if r.incomplete != nil {
+		key = append(key, "incomplete")
+		detail = append(detail, r.incomplete.Error())
+	}
+	state := strings.Join(key, " ")
+	attrs := []any{"targets", len(r.targets), "duration", r.end.Sub(r.start)}
+	changed := state != p.logged
+	switch {
+	case changed && state == "":
+		p.log.Info("AoE probe succeeds again", attrs...)
+	case changed:
+		p.failingSince = r.end
+		p.log.Warn("AoE probe failing", append([]any{"err", strings.Join(detail, "; ")}, attrs...)...)
+	case state != "" && r.end.Sub(p.loggedAt) >= p.opts.LogEvery:
+		p.log.Warn("AoE probe still failing", append([]any{"err", strings.Join(detail, "; "),
+			"since", p.failingSince.Format(time.RFC3339), "failures", p.failures}, attrs...)...)
+	case state == "":
+		p.log.Debug("AoE probe", attrs...)
+		return
+	default:
+		return
+	}
+	p.logged, p.loggedAt = state, r.end
+}
+
+// logPaths logs the known paths that went down or came back up in the
+// latest probe, at most maxPathLogs one by one; new paths only at debug
+// level (each run of --textfile finds every path anew).
+func (p *Prober) logPaths(wasUp map[pathID]bool) {
+	n := 0
+	for _, id := range p.sortedIDs() {
+		s := p.paths[id]
+		was, known := wasUp[id]
+		var msg string
+		switch {
+		case !known:
+			p.log.Debug("AoE target path found", "device", id.device, "mac", id.mac, "interface", Label(id.iface))
+			continue
+		case was && !s.up:
+			msg = "AoE target path no longer confirmed"
+		case !was && s.up:
+			msg = "AoE target path answers again"
+		default:
+			continue
+		}
+		if n++; n <= maxPathLogs {
+			p.log.Info(msg, "device", id.device, "mac", id.mac, "interface", Label(id.iface))
+		}
+	}
+	if n > maxPathLogs {
+		p.log.Info("AoE target paths changed state", "more", n-maxPathLogs)
 	}
 }
 
+// sortedIDs returns the known paths in device, interface, MAC order.
+func (p *Prober) sortedIDs() []pathID {
+	ids := make([]pathID, 0, len(p.paths))
+	for id := range p.paths {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := ids[i], ids[j]
+		if a.device != b.device {
+			return a.device < b.device
+		}
+		if a.iface != b.iface {
+			return a.iface < b.iface
+		}
+		return a.mac < b.mac
+	})
+	return ids
+}
+
 var (
-	descTargetUp        = desc("aoe_target_up", "1 when the target answered on this path (interface, target MAC) in the latest probe; 0 when a path seen before did not.", "target", "mac", "interface")
-	descTargetBufcnt    = desc("aoe_target_buffers", "The target's buffer count (outstanding frames it accepts) on this path, from its latest Query Config reply.", "target", "mac", "interface")
-	descTargetConflict  = desc("aoe_target_conflict", "1 when different disks answered for this address in the latest probe (serial, model or capacity differ).", "target")
-	descProbeDuration   = desc("aoe_probe_duration_seconds", "Duration of the latest probe.")
-	descProbeTime       = desc("aoe_probe_timestamp_seconds", "Unix time at which the latest probe ended: the probe metrics are that old.")
-	descProbeTrunc      = desc("aoe_probe_truncated", "Targets of the latest probe left out because of the target cap (--probe.max-targets).")
-	descProbes          = desc("aoe_probes_total", "Probes run.")
-	descProbeIncomplete = desc("aoe_probe_incomplete", "1 when the latest probe's answer was incomplete (more answers than the reply cap, or replies lost in the receive buffer: a flood); paths it did not see keep their previous state.")
-	descProbeFailures   = desc("aoe_probe_failures_total", "Probes that failed (no interface could send).")
-	descRetransmits     = desc("aoe_probe_retransmits_total", "Requests the prober sent again for want of a reply, per interface.", "interface")
+	descTargetUp         = desc("aoe_target_up", "1 when the target answered on this path (interface, target MAC) in the latest probe; 0 when a path seen in the last hour was not confirmed by it: it did not answer, the probe could not send on the interface, or the probe failed or was incomplete (see aoe_probe_success).", "device", "mac", "interface")
+	descTargetBufcnt     = desc("aoe_target_buffers", "The target's buffer count (outstanding frames it accepts) on this path, from its latest Query Config reply.", "device", "mac", "interface")
+	descTargetConflict   = desc("aoe_target_conflict", "1 when different disks answered for this address in the latest probe (serial, model or capacity differ).", "device")
+	descProbeDuration    = desc("aoe_probe_duration_seconds", "Duration of the latest probe, successful or not.")
+	descProbeSuccess     = desc("aoe_probe_success", "1 when the latest probe sent on every probing interface and read a complete answer, else 0 (see aoe_probe_interface_up and aoe_probe_incomplete).")
+	descProbeLastSuccess = desc("aoe_probe_last_success_timestamp_seconds", "Unix time at which the latest successful probe (aoe_probe_success 1) ended; absent until one has.")
+	descProbeTrunc       = desc("aoe_probe_truncated", "Targets of the latest probe left out because of the target cap (--probe.max-targets).")
+	descProbes           = desc("aoe_probes_total", "Probes run.")
+	descProbeIncomplete  = desc("aoe_probe_incomplete", "1 when the latest probe's answer was incomplete (more answers than the reply cap, or replies lost in the receive buffer: a flood); paths it did not see are at aoe_target_up 0.")
+	descProbeFailures    = desc("aoe_probe_failures_total", "Probes that could not send on every probing interface (down, no carrier, gone) or failed as a whole.")
+	descProbeInterfaceUp = desc("aoe_probe_interface_up", "1 when the latest probe could send on this probing interface; 0 when it was down, without carrier or gone.", "interface")
+	descProbeRetransmits = desc("aoe_probe_retransmits_total", "Requests the prober sent again for want of a reply, per interface.", "interface")
 )
 
 func (p *Prober) describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTargetUp, descTargetBufcnt, descTargetConflict, descProbeDuration,
-		descProbeTime, descProbeTrunc, descProbeIncomplete, descProbes, descProbeFailures, descRetransmits} {
+		descProbeSuccess, descProbeLastSuccess, descProbeTrunc, descProbeIncomplete, descProbes, descProbeFailures,
+		descProbeInterfaceUp, descProbeRetransmits} {
 		ch <- d
 	}
 	p.rtt.Describe(ch)
@@ -244,40 +483,33 @@ func (p *Prober) describe(ch chan<- *prometheus.Desc) {
 func (p *Prober) collect(ch chan<- prometheus.Metric) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ids := make([]pathID, 0, len(p.paths))
-	for id := range p.paths {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool {
-		a, b := ids[i], ids[j]
-		if a.target != b.target {
-			return a.target < b.target
-		}
-		if a.iface != b.iface {
-			return a.iface < b.iface
-		}
-		return a.mac < b.mac
-	})
 	conflicts := map[string]bool{}
-	for _, id := range ids {
+	for _, id := range p.sortedIDs() {
 		s := p.paths[id]
-		ch <- gauge(descTargetUp, b2f(s.up), id.target, id.mac, Label(id.iface))
-		ch <- gauge(descTargetBufcnt, float64(s.bufcnt), id.target, id.mac, Label(id.iface))
-		conflicts[id.target] = p.conflict[id.target]
+		ch <- gauge(descTargetUp, b2f(s.up), id.device, id.mac, Label(id.iface))
+		ch <- gauge(descTargetBufcnt, float64(s.bufcnt), id.device, id.mac, Label(id.iface))
+		conflicts[id.device] = p.conflict[id.device]
 	}
 	for name, c := range conflicts {
 		ch <- gauge(descTargetConflict, b2f(c), name)
 	}
 	if p.probes > 0 {
 		ch <- gauge(descProbeDuration, p.duration.Seconds())
-		ch <- gauge(descProbeTime, float64(p.last.UnixNano())/1e9)
+		ch <- gauge(descProbeSuccess, b2f(p.success))
+		for _, c := range p.opts.Group.Clients() {
+			name := c.Interface().Name
+			ch <- gauge(descProbeInterfaceUp, b2f(p.ifaceUp[name]), Label(name))
+		}
+	}
+	if !p.lastSuccess.IsZero() {
+		ch <- gauge(descProbeLastSuccess, float64(p.lastSuccess.UnixNano())/1e9)
 	}
 	ch <- gauge(descProbeTrunc, float64(p.truncated))
 	ch <- gauge(descProbeIncomplete, b2f(p.incomplete))
 	ch <- prometheus.MustNewConstMetric(descProbes, prometheus.CounterValue, float64(p.probes))
 	ch <- prometheus.MustNewConstMetric(descProbeFailures, prometheus.CounterValue, float64(p.failures))
 	for _, c := range p.opts.Group.Clients() {
-		ch <- prometheus.MustNewConstMetric(descRetransmits, prometheus.CounterValue, float64(c.Stats().Retransmits), Label(c.Interface().Name))
+		ch <- prometheus.MustNewConstMetric(descProbeRetransmits, prometheus.CounterValue, float64(c.Stats().Retransmits), Label(c.Interface().Name))
 	}
 	p.rtt.Collect(ch)
 }

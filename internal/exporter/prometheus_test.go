@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,9 +68,10 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// promConfig writes a Prometheus configuration scraping target every second
-// and returns the arguments to run Prometheus on it, listening on listen.
-func promArgs(t testing.TB, target, listen string) []string {
+// promArgs writes a Prometheus configuration scraping target every second
+// (and evaluating the rule files every second) and returns the arguments
+// to run Prometheus on it, listening on listen.
+func promArgs(t testing.TB, target, listen string, ruleFiles ...string) []string {
 	t.Helper()
 	bin := tool(t, "prometheus", "prometheus")
 	dir := t.TempDir()
@@ -82,6 +85,12 @@ scrape_configs:
     static_configs:
       - targets: ['%s']
 `, target)
+	if len(ruleFiles) > 0 {
+		conf += "rule_files:\n"
+		for _, f := range ruleFiles {
+			conf += fmt.Sprintf("  - '%s'\n", f)
+		}
+	}
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +162,86 @@ func (p promClient) query(q string) ([]promSample, error) {
 		out = append(out, promSample{s.Metric, v})
 	}
 	return out, nil
+}
+
+// promAlert is an alert as /api/v1/alerts gives it.
+type promAlert struct {
+	Labels map[string]string `json:"labels"`
+	State  string            `json:"state"`
+}
+
+// alerts returns the server's pending and firing alerts.
+func (p promClient) alerts() ([]promAlert, error) {
+	resp, err := p.http.Get(p.base + "/api/v1/alerts")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			Alerts []promAlert `json:"alerts"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" {
+		return nil, fmt.Errorf("alerts: %v: %s", err, body)
+	}
+	return r.Data.Alerts, nil
+}
+
+// firing reports whether alerts hold a firing alert named name whose labels
+// include labels.
+func firing(alerts []promAlert, name string, labels map[string]string) bool {
+	for _, a := range alerts {
+		if a.State != "firing" || a.Labels["alertname"] != name {
+			continue
+		}
+		match := true
+		for k, v := range labels {
+			match = match && a.Labels[k] == v
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}
+
+// waitAlert waits until the alert name with labels is firing (want true) or
+// no longer firing (want false).
+func (p promClient) waitAlert(t *testing.T, name string, labels map[string]string, want bool, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last []promAlert
+	var err error
+	for time.Now().Before(deadline) {
+		last, err = p.alerts()
+		if err == nil && firing(last, name, labels) == want {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("alert %s%v firing=%v not reached within %v: %+v (%v)", name, labels, want, timeout, last, err)
+}
+
+// fastRules copies dist/monitoring/aoe-alerts.yml with every `for` cut to
+// 2s, for a test that cannot wait minutes; the expressions are the rules'.
+func fastRules(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(distDir, "monitoring", "aoe-alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := regexp.MustCompile(`(?m)^(\s+for:) \d+m$`).ReplaceAllString(string(b), "$1 2s")
+	if fast == string(b) {
+		t.Fatal("no `for` in aoe-alerts.yml")
+	}
+	path := filepath.Join(t.TempDir(), "aoe-alerts.yml")
+	if err := os.WriteFile(path, []byte(fast), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // waitValue waits until query q returns exactly one sample of value v.
@@ -267,16 +356,16 @@ func TestPrometheusProbesVblade(t *testing.T) {
 	p := promClient{base: "http://127.0.0.1:9090", http: nsHTTPClient(host)}
 
 	p.waitValue(t, `up{job="aoe"}`, 1, 60*time.Second)
-	p.waitValue(t, `aoe_target_up{target="e1.1",interface="eth0"}`, 1, 20*time.Second)
-	p.waitValue(t, `aoe_target_up{target="e1.2",interface="eth1"}`, 1, 10*time.Second)
-	p.waitValue(t, `aoe_target_buffers{target="e1.1"}`, 16, 10*time.Second)
-	p.waitValue(t, `aoe_target_conflict{target="e5.5"}`, 1, 10*time.Second)
-	p.waitValue(t, `aoe_target_conflict{target="e1.1"}`, 0, 10*time.Second)
-	p.waitValue(t, `count(aoe_target_up{target="e5.5"} == 1)`, 2, 10*time.Second)
+	p.waitValue(t, `aoe_target_up{device="e1.1",interface="eth0"}`, 1, 20*time.Second)
+	p.waitValue(t, `aoe_target_up{device="e1.2",interface="eth1"}`, 1, 10*time.Second)
+	p.waitValue(t, `aoe_target_buffers{device="e1.1"}`, 16, 10*time.Second)
+	p.waitValue(t, `aoe_target_conflict{device="e5.5"}`, 1, 10*time.Second)
+	p.waitValue(t, `aoe_target_conflict{device="e1.1"}`, 0, 10*time.Second)
+	p.waitValue(t, `count(aoe_target_up{device="e5.5"} == 1)`, 2, 10*time.Second)
 	p.waitValue(t, `aoe_device_size_bytes{device="e1.2"}`, 2097152*512, 10*time.Second) // the fixture's
 	p.waitValue(t, `aoe_probe_truncated`, 0, 10*time.Second)
-	p.waitValue(t, `aoe_target_rtt_seconds_count{target="e1.1"} > bool 0`, 1, 10*time.Second)
-	rtt, err := p.query(`aoe_target_rtt_seconds_sum{target="e1.1"} / aoe_target_rtt_seconds_count{target="e1.1"}`)
+	p.waitValue(t, `aoe_target_rtt_seconds_count{device="e1.1"} > bool 0`, 1, 10*time.Second)
+	rtt, err := p.query(`aoe_target_rtt_seconds_sum{device="e1.1"} / aoe_target_rtt_seconds_count{device="e1.1"}`)
 	if err != nil || len(rtt) != 1 || rtt[0].Value <= 0 || rtt[0].Value > 0.5 {
 		t.Errorf("mean RTT of e1.1: %+v %v", rtt, err)
 	} else {
@@ -287,7 +376,115 @@ func TestPrometheusProbesVblade(t *testing.T) {
 	e11.Process.Kill()
 	e11.Wait()
 	start := time.Now()
-	p.waitValue(t, `aoe_target_up{target="e1.1",interface="eth0"}`, 0, 15*time.Second)
+	p.waitValue(t, `aoe_target_up{device="e1.1",interface="eth0"}`, 0, 15*time.Second)
 	t.Logf("aoe_target_up of the stopped target went to 0 in Prometheus after %v", time.Since(start).Round(100*time.Millisecond))
-	p.waitValue(t, `aoe_target_up{target="e1.2",interface="eth1"}`, 1, 5*time.Second)
+	p.waitValue(t, `aoe_target_up{device="e1.2",interface="eth1"}`, 1, 5*time.Second)
+}
+
+// TestPrometheusAlertsInterfaceDown brings the probing interface down under
+// a scraping Prometheus server loaded with the shipped alert rules (their
+// `for` cut to seconds), inside network namespaces, and sees the exporter
+// stop claiming the targets behind it: AoETargetPathDown and
+// AoEProbeFailing fire, the other interface's paths stay up, the failure is
+// logged once; with the interface back up, the alerts resolve.
+func TestPrometheusAlertsInterfaceDown(t *testing.T) {
+	lab := aoelab.NewLab(t)
+	promBin := promArgs(t, "127.0.0.1:10085", "127.0.0.1:9090", fastRules(t))
+	bin := aoeBinary(t)
+	host := lab.Namespace("host")
+	san := lab.Namespace("san")
+	lab.Veth(host, "eth0", san, "s0", 1500)
+	lab.Veth(host, "eth1", san, "s1", 1500)
+	lab.Vblade(san, "s0", 1, 1, lab.Image(16<<20))
+	lab.Vblade(san, "s1", 1, 2, lab.Image(16<<20))
+
+	_, exporterLog := lab.Start(host, bin, "exporter", "--sysfs", testdata+"/basic", "--web.listen-address", "127.0.0.1:10085",
+		"--probe.interval", "1s", "--probe.timeout", "500ms", "--probe.interface", "eth0,eth1")
+	_, promLog := lab.Start(host, promBin...)
+	p := promClient{base: "http://127.0.0.1:9090", http: nsHTTPClient(host)}
+	defer func() {
+		if t.Failed() {
+			t.Logf("exporter log:\n%s\nprometheus log:\n%s", exporterLog, promLog)
+		}
+	}()
+
+	p.waitValue(t, `up{job="aoe"}`, 1, 60*time.Second)
+	p.waitValue(t, `aoe_target_up{device="e1.1",interface="eth0"}`, 1, 20*time.Second)
+	p.waitValue(t, `aoe_target_up{device="e1.2",interface="eth1"}`, 1, 10*time.Second)
+	p.waitValue(t, `aoe_probe_success`, 1, 10*time.Second)
+	if a, err := p.alerts(); err != nil || firing(a, "AoETargetPathDown", nil) || firing(a, "AoEProbeFailing", nil) {
+		t.Fatalf("alerts before the interface goes down: %+v %v", a, err)
+	}
+
+	lab.Run("ip", "-n", host, "link", "set", "eth0", "down")
+	start := time.Now()
+	p.waitAlert(t, "AoETargetPathDown", map[string]string{"device": "e1.1", "interface": "eth0"}, true, 30*time.Second)
+	p.waitAlert(t, "AoEProbeFailing", map[string]string{"job": "aoe"}, true, 30*time.Second)
+	t.Logf("AoETargetPathDown and AoEProbeFailing fired %v after eth0 went down", time.Since(start).Round(100*time.Millisecond))
+	p.waitValue(t, `aoe_probe_interface_up{interface="eth0"}`, 0, 5*time.Second)
+	p.waitValue(t, `aoe_probe_interface_up{interface="eth1"}`, 1, 5*time.Second)
+	p.waitValue(t, `aoe_target_up{device="e1.2",interface="eth1"}`, 1, 5*time.Second)
+	if a, _ := p.alerts(); firing(a, "AoETargetPathDown", map[string]string{"device": "e1.2"}) {
+		t.Errorf("e1.2, reached through eth1, reported down: %+v", a)
+	}
+	time.Sleep(3 * time.Second) // more failing probes: logged once, not every second
+	log := exporterLog.String()
+	if n := strings.Count(log, `msg="AoE probe failing"`); n != 1 || !strings.Contains(log, "eth0 (interface down)") {
+		t.Errorf("%d failure messages, want 1, naming eth0", n)
+	}
+
+	lab.Run("ip", "-n", host, "link", "set", "eth0", "up")
+	lab.WaitUp(host, "eth0")
+	p.waitValue(t, `aoe_target_up{device="e1.1",interface="eth0"}`, 1, 20*time.Second)
+	p.waitValue(t, `aoe_probe_success`, 1, 10*time.Second)
+	p.waitAlert(t, "AoEProbeFailing", nil, false, 30*time.Second)
+	p.waitAlert(t, "AoETargetPathDown", nil, false, 30*time.Second)
+	if !strings.Contains(exporterLog.String(), `msg="AoE probe succeeds again"`) {
+		t.Error("recovery not logged")
+	}
+}
+
+// TestExporterSystemdSocket starts the exporter as systemd would for a
+// socket unit: the listening socket as fd 3, LISTEN_PID and LISTEN_FDS set.
+func TestExporterSystemdSocket(t *testing.T) {
+	bin := aoeBinary(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1; export LISTEN_PID LISTEN_FDS; exec "$0" "$@"`,
+		bin, "exporter", "--sysfs", testdata+"/basic", "--web.systemd-socket")
+	cmd.ExtraFiles = []*os.File{f}
+	out := &aoelab.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	l.Close() // the exporter holds the socket now
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("exporter output:\n%s", out)
+		}
+	})
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "aoe_driver_loaded 1") {
+		t.Errorf("metrics over the systemd socket: %d\n%s", resp.StatusCode, body)
+	}
+	if !strings.Contains(out.String(), "systemd activated listeners") {
+		t.Errorf("log: %s", out)
+	}
 }

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,8 +44,12 @@ func Registry(c *Collector, process bool) *prometheus.Registry {
 
 // ServeOptions configure Serve.
 type ServeOptions struct {
-	// ListenAddresses are the addresses to listen on (host:port).
+	// ListenAddresses are the addresses to listen on (host:port, or
+	// vsock://:port).
 	ListenAddresses []string
+	// SystemdSocket serves on the sockets systemd passes (socket
+	// activation) instead of ListenAddresses.
+	SystemdSocket bool
 	// ConfigFile is the exporter-toolkit web configuration (TLS, basic
 	// authentication); empty: plain HTTP.
 	ConfigFile string
@@ -53,12 +61,50 @@ type ServeOptions struct {
 	Logger *slog.Logger
 }
 
+// ValidTelemetryPath checks a --web.telemetry-path: an absolute, clean URL
+// path ("/metrics") of letters, digits and - . _ ~ / only, so that it is a
+// literal route and a link that works (no wildcard, method, query, escape or
+// "..").
+func ValidTelemetryPath(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("telemetry path %q does not start with /", p)
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~/", r)) {
+			return fmt.Errorf("telemetry path %q: only letters, digits and - . _ ~ / are allowed", p)
+		}
+	}
+	if path.Clean(p) != p {
+		return fmt.Errorf("telemetry path %q is not clean (//, /./, /../ or a trailing /): try %q", p, path.Clean(p))
+	}
+	return nil
+}
+
+// ValidListenAddress checks a --web.listen-address: host:port with a port
+// number (host empty: every address), or vsock://:port as exporter-toolkit
+// takes it.
+func ValidListenAddress(a string) error {
+	hostport := strings.TrimPrefix(a, "vsock://")
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %v", a, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("listen address %q: port %q is not a number from 0 to 65535", a, port)
+	}
+	return nil
+}
+
 // Serve serves reg's metrics over HTTP until ctx is done, then shuts the
 // server down. It returns the listener's error (an address in use, a bad
-// web configuration file), or nil after ctx ended it.
+// web configuration file, no socket from systemd), an invalid telemetry
+// path, or nil after ctx ended it.
 func Serve(ctx context.Context, reg *prometheus.Registry, o ServeOptions) error {
 	if o.TelemetryPath == "" {
 		o.TelemetryPath = "/metrics"
+	}
+	if err := ValidTelemetryPath(o.TelemetryPath); err != nil {
+		return err
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -76,6 +122,9 @@ func Serve(ctx context.Context, reg *prometheus.Registry, o ServeOptions) error 
 			Description: "Prometheus exporter for ATA over Ethernet (the Linux aoe driver and the SAN's targets)",
 			Version:     o.Version,
 			Links:       []web.LandingLinks{{Address: o.TelemetryPath, Text: "Metrics"}},
+			// No profiling links: the exporter does not serve
+			// /debug/pprof (profiles are no business of a scraper).
+			Profiling: "false",
 		})
 		if err != nil {
 			return err
@@ -83,8 +132,7 @@ func Serve(ctx context.Context, reg *prometheus.Registry, o ServeOptions) error 
 		mux.Handle("/", landing)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	systemdSocket := false
-	flags := &web.FlagConfig{WebListenAddresses: &o.ListenAddresses, WebSystemdSocket: &systemdSocket, WebConfigFile: &o.ConfigFile}
+	flags := &web.FlagConfig{WebListenAddresses: &o.ListenAddresses, WebSystemdSocket: &o.SystemdSocket, WebConfigFile: &o.ConfigFile}
 	done := make(chan error, 1)
 	go func() { done <- web.ListenAndServe(srv, flags, o.Logger) }()
 	select {
