@@ -360,7 +360,7 @@ func TestMaxConns(t *testing.T) {
 		extra.Close()
 	}
 	mu.Lock()
-	if len(logs) != 1 || !strings.Contains(logs[0], "refused: 3 connections are served already") {
+	if len(logs) != 1 || !strings.Contains(logs[0], "refused: 3 connections are served, the limit") {
 		t.Errorf("logs %q, want one line about the refusal", logs)
 	}
 	mu.Unlock()

@@ -218,7 +218,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 				if unlogged > 0 {
 					more = fmt.Sprintf(" (and %d more since the last report)", unlogged)
 				}
-				s.logf("nbd: %v: connection refused: %d connections are served already, the most allowed%s", c.RemoteAddr(), limit, more)
+				s.logf("nbd: %v: connection refused: %d connections are served, the limit%s", c.RemoteAddr(), limit, more)
 				lastLog, unlogged = now, 0
 			} else {
 				unlogged++
