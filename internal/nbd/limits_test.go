@@ -378,9 +378,6 @@ func TestMaxConns(t *testing.T) {
 // handshake timeout, are all kept and served when the limit allows them;
 // the 1001st is refused.
 func TestIdleConnections(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1000 connections")
-	}
 	const n = 1000
 	s := &Server{Exports: []*Export{{Name: "d", Size: 1 << 20, Backend: newMem(1 << 20)}}, MaxConns: n, HandshakeTimeout: 100 * time.Millisecond}
 	path := serveOn(t, s)
