@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -121,46 +122,47 @@ func (o *nbdOptions) server() (*nbd.Server, error) {
 	}, nil
 }
 
-// nbdListener opens the socket the options ask for.
-func (o *nbdOptions) nbdListener() (net.Listener, error) {
-	if o.socket != "" && o.listen != "" {
-		return nil, usageErrorf("--socket and --listen exclude each other")
-	}
-	if o.socket != "" {
-		if err := removeStaleSocket(o.socket); err != nil {
-			return nil, err
-		}
-		return net.Listen("unix", o.socket)
-	}
+// tcpAddr checks --listen and returns the address to listen on.
+func (o *nbdOptions) tcpAddr() (string, error) {
 	addr := o.listen
 	if addr == "" {
 		addr = "127.0.0.1:10809"
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, usageErrorf("--listen %s: %v", addr, err)
+		return "", usageErrorf("--listen %s: %v", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", usageErrorf("--listen %s: the port is a number, 0 to 65535", addr)
 	}
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	return net.Listen("tcp", net.JoinHostPort(host, port))
+	return net.JoinHostPort(host, port), nil
 }
 
-// removeStaleSocket makes way at path for the server's socket: nothing
-// there is fine; a Unix socket nobody listens on (connecting is refused) is
-// left from an earlier run and removed. Anything else is refused and left
-// alone: a regular file, a directory or a symbolic link is a usage error
+// checkSocket refuses a --socket path where a stale socket could not be
+// replaced (see removeStaleSocket), touching nothing.
+func checkSocket(path string) error {
+	_, err := staleSocket(path)
+	return err
+}
+
+// staleSocket tells what is at path, where the server's socket is to be
+// made: nothing is fine; a Unix socket nobody listens on (connecting is
+// refused) is left from an earlier run (stale is true). Anything else is
+// refused: a regular file, a directory or a symbolic link is a usage error
 // (exit 2: the path names something that is not a socket, and never will
 // be while it is there); a socket a server answers on, or one that cannot
 // be tried, is a failure (exit 1, as a TCP address in use is: the same
 // command works once the other server is gone).
-func removeStaleSocket(path string) error {
+func staleSocket(path string) (stale bool, err error) {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("--socket %s: %w", path, err)
+		return false, fmt.Errorf("--socket %s: %w", path, err)
 	}
 	if fi.Mode().Type() != fs.ModeSocket {
 		what := "a regular file"
@@ -170,22 +172,34 @@ func removeStaleSocket(path string) error {
 		case fi.Mode().Type() == fs.ModeSymlink:
 			what = "a symbolic link"
 		case !fi.Mode().IsRegular():
-			what = "not a socket"
+			what = "something other than a socket"
 		}
-		return usageErrorf("--socket %s: %s is there; give a path that does not exist (or an old socket of aoe nbd)", path, what)
+		return false, usageErrorf("--socket %s: %s is there; give a path that does not exist (or an old socket of aoe nbd)", path, what)
 	}
 	c, err := net.DialTimeout("unix", path, time.Second)
 	if err == nil {
 		c.Close()
-		return fmt.Errorf("--socket %s: a server is listening on it", path)
+		return false, fmt.Errorf("--socket %s: a server is listening on it", path)
 	}
 	if !errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Errorf("--socket %s: cannot tell whether a server listens on it: %w", path, err)
+		return false, fmt.Errorf("--socket %s: cannot tell whether a server listens on it: %w", path, err)
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("--socket %s: removing the stale socket: %w", path, err)
+	return true, nil
+}
+
+// listenUnix listens on path, in place of a stale socket there; anything
+// else there is refused and left alone.
+func listenUnix(path string) (net.Listener, error) {
+	stale, err := staleSocket(path)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if stale {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("--socket %s: removing the stale socket: %w", path, err)
+		}
+	}
+	return net.Listen("unix", path)
 }
 
 func runNBD(cmd *cobra.Command, o *nbdOptions, dev string) error {
@@ -196,12 +210,29 @@ func runNBD(cmd *cobra.Command, o *nbdOptions, dev string) error {
 	if _, err := addressArg(dev); err != nil {
 		return err
 	}
-	l, err := o.nbdListener()
-	if err != nil {
-		return err
+	// Every check before anything is sent or touched. A TCP address is
+	// taken at once (in use: fail before the target is asked); a Unix
+	// socket's path is checked now, and a stale socket there is replaced
+	// only once the target is open, so that a command that fails removes
+	// nothing.
+	var l net.Listener
+	switch {
+	case o.socket != "" && o.listen != "":
+		return usageErrorf("--socket and --listen exclude each other")
+	case o.socket != "":
+		if err := checkSocket(o.socket); err != nil {
+			return err
+		}
+	default:
+		addr, err := o.tcpAddr()
+		if err != nil {
+			return err
+		}
+		if l, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("--listen %s: %w", addr, err)
+		}
+		defer l.Close()
 	}
-	// Closing the listener removes the socket it made (and only that).
-	defer l.Close()
 	t, closeAll, err := o.open(cmd, dev)
 	if err != nil {
 		return err
@@ -213,6 +244,14 @@ func runNBD(cmd *cobra.Command, o *nbdOptions, dev string) error {
 			return fmt.Errorf("%w (or export it with --read-only)", err)
 		}
 		defer release()
+	}
+	if l == nil {
+		if l, err = listenUnix(o.socket); err != nil {
+			return err
+		}
+		// Closing the listener removes the socket it made (and only
+		// that).
+		defer l.Close()
 	}
 	exp := &nbd.Export{Name: dev, Description: "AoE " + dev, Size: t.Size(), Backend: t, ReadOnly: o.readOnly}
 	s.Exports = []*nbd.Export{exp}

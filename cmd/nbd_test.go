@@ -64,7 +64,7 @@ func TestNBDUsage(t *testing.T) {
 		{"--handshake-timeout", "soon"},
 		{"--reply-timeout", "0"},
 		{"--reply-timeout", "-3m"},
-		{"--listen", "127.0.0.1:10809"},
+		{"--listen", "127.0.0.1:10809"}, // and --socket
 	} {
 		argv := append([]string{"aoe", "nbd", "e1.1", "-i", "eth0", "--socket", sock}, args...)
 		r := f.run(t, argv...)
@@ -75,8 +75,10 @@ func TestNBDUsage(t *testing.T) {
 	if r := f.run(t, "aoe", "nbd", "e01.1", "--socket", sock); r.code != ExitUsage {
 		t.Errorf("bad device name: exit %d %q", r.code, r.stderr)
 	}
-	if r := f.run(t, "aoe", "nbd", "e1.1", "--listen", "no-port"); r.code != ExitUsage {
-		t.Errorf("--listen no-port: exit %d %q", r.code, r.stderr)
+	for _, addr := range []string{"no-port", "127.0.0.1:99999", "127.0.0.1:-1", "[::1]:0x10", ":nbd"} {
+		if r := f.run(t, "aoe", "nbd", "e1.1", "-i", "eth0", "--listen", addr); r.code != ExitUsage {
+			t.Errorf("--listen %s: exit %d %q", addr, r.code, r.stderr)
+		}
 	}
 	if n := f.requestsSent(); n != 0 {
 		t.Errorf("%d AoE requests sent for usage errors", n)
@@ -139,7 +141,9 @@ func TestNBDSocketPath(t *testing.T) {
 		t.Errorf("%d AoE requests sent for refused paths", n)
 	}
 
-	// A stale socket: left by a listener that is gone.
+	// A stale socket, left by a listener that is gone: a command that
+	// fails leaves it; one that serves replaces it, and removes its own
+	// at exit.
 	stale := filepath.Join(dir, "stale.sock")
 	sl, err := net.Listen("unix", stale)
 	if err != nil {
@@ -147,6 +151,21 @@ func TestNBDSocketPath(t *testing.T) {
 	}
 	sl.(*net.UnixListener).SetUnlinkOnClose(false)
 	sl.Close()
+	before, err := os.Lstat(stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, argv := range [][]string{
+		{"aoe", "nbd", "e9.9", "-i", "eth0", "--timeout", "100ms", "--socket", stale},
+		{"aoe", "nbd", "e1.1", "-i", "bogus0", "--socket", stale},
+	} {
+		if r := f.run(t, argv...); r.code == 0 {
+			t.Errorf("%s: exit 0 %q", strings.Join(argv, " "), r.stderr)
+		}
+		if fi, err := os.Lstat(stale); err != nil || !os.SameFile(fi, before) {
+			t.Errorf("%s: the stale socket was touched (%v)", strings.Join(argv, " "), err)
+		}
+	}
 	srv := startNBD(t, f, "e1.1", "-i", "eth0", "--read-only", "--socket", stale)
 	c, err := net.Dial("unix", stale)
 	if err != nil {
@@ -158,14 +177,6 @@ func TestNBDSocketPath(t *testing.T) {
 	}
 	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
 		t.Errorf("the socket is still there after aoe nbd: %v", err)
-	}
-	// A failure after the socket was made removes it, and nothing else.
-	r := f.run(t, "aoe", "nbd", "e9.9", "-i", "eth0", "--timeout", "100ms", "--socket", stale)
-	if r.code == 0 {
-		t.Errorf("e9.9: exit 0 %q", r.stderr)
-	}
-	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
-		t.Errorf("the socket is still there after a failure: %v", err)
 	}
 }
 
