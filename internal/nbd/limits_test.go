@@ -117,9 +117,10 @@ func heapPeak() (stop func() uint64) {
 }
 
 // TestBudgetHostileWriters: two clients pipeline 4 MiB writes and read no
-// reply while the backend is stuck. The server takes requests until the
-// budget is spent and then stops reading their sockets; a well-behaved
-// client waits its turn and is served when the backend moves.
+// reply while the backend is stuck. The server takes requests from each
+// until its share (half the budget) is spent and then stops reading its
+// socket; a well-behaved client waits its turn and is served when the
+// backend moves.
 func TestBudgetHostileWriters(t *testing.T) {
 	const (
 		limit = 16 << 20
@@ -156,7 +157,7 @@ func TestBudgetHostileWriters(t *testing.T) {
 	}
 	waitFor(t, "the budget to be spent", func() bool {
 		used, _, _ := s.InflightBytes()
-		return used == limit && s.BudgetWaiters() == 2
+		return used == limit
 	})
 
 	// A well-behaved client: one write, then a read of it.
@@ -184,7 +185,7 @@ func TestBudgetHostileWriters(t *testing.T) {
 		}
 		result <- ""
 	}()
-	waitFor(t, "the good client to wait too", func() bool { return s.BudgetWaiters() == 3 })
+	waitFor(t, "the good client to wait", func() bool { return s.BudgetWaiters() == 1 })
 
 	close(g.gate)
 	writers.Wait()
@@ -208,51 +209,97 @@ func TestBudgetHostileWriters(t *testing.T) {
 		n, limit>>20, peak>>20, peakHeap()>>20)
 }
 
-// TestBudgetHostileReader: a client pipelines 4 MiB reads and reads no
-// reply: it holds the budget until ReplyTimeout, then is dropped and the
-// budget comes back; a well-behaved client queued behind it is served.
-func TestBudgetHostileReader(t *testing.T) {
-	const limit = 16 << 20
-	m := newMem(32 << 20)
-	s := &Server{Exports: []*Export{{Name: "d", Size: 32 << 20, Backend: m}}, MaxInflightBytes: limit, ReplyTimeout: 300 * time.Millisecond, ErrorLog: t.Logf}
-	path := serveOn(t, s)
-	bad := connect(t, path)
-	bad.goExport("d")
+// hostileReader connects to path and pipelines 4 MiB reads, reading no
+// reply.
+func hostileReader(t *testing.T, path string) *client {
+	c := connect(t, path)
+	c.goExport("d")
 	go func() {
 		for k := range uint64(64) {
-			if _, err := bad.c.Write(requestBytes(cmdRead, k, (k%28)<<20, 4<<20, nil)); err != nil {
+			if _, err := c.c.Write(requestBytes(cmdRead, k, (k%28)<<20, 4<<20, nil)); err != nil {
 				return
 			}
 		}
 	}()
-	waitFor(t, "the budget to be spent", func() bool { used, _, _ := s.InflightBytes(); return used == limit })
+	return c
+}
+
+// TestBudgetShare: a client that pipelines reads and reads no reply holds
+// its share, half the budget, and no more: a well-behaved client is
+// served meanwhile.
+func TestBudgetShare(t *testing.T) {
+	const limit = 16 << 20
+	m := newMem(32 << 20)
+	s := &Server{Exports: []*Export{{Name: "d", Size: 32 << 20, Backend: m}}, MaxInflightBytes: limit, ReplyTimeout: time.Hour}
+	path := serveOn(t, s)
+	bad := hostileReader(t, path)
+	waitFor(t, "the share to be spent", func() bool { used, _, _ := s.InflightBytes(); return used == limit/2 })
 
 	good := connect(t, path)
 	good.goExport("d")
-	good.request(cmdRead, 0, 7, 1<<20, 1<<20, nil)
-	if e, cookie := good.simple(); e != 0 || cookie != 7 {
-		t.Fatalf("read: error %d cookie %d", e, cookie)
+	for k := range uint64(8) {
+		good.request(cmdRead, 0, k, k<<20, 4<<20, nil)
+		if e, cookie := good.simple(); e != 0 || cookie != k {
+			t.Fatalf("read: error %d cookie %d", e, cookie)
+		}
+		got := make([]byte, 4<<20)
+		good.read(got)
+		if !bytes.Equal(got, m.b[k<<20:k<<20+4<<20]) {
+			t.Fatal("read differs")
+		}
 	}
-	got := make([]byte, 1<<20)
-	good.read(got)
-	if !bytes.Equal(got, m.b[1<<20:2<<20]) {
-		t.Error("read differs")
+	if used, peak, _ := s.InflightBytes(); used != limit/2 || peak > limit {
+		t.Errorf("in flight %d (want the stuck share, %d), at most %d", used, limit/2, peak)
 	}
-	// The hostile connection was closed: after what the socket held, EOF
-	// (or a reset: the server dropped requests it had not read).
+	bad.c.Close()
+	waitFor(t, "the budget to be given back", func() bool { used, _, _ := s.InflightBytes(); return used == 0 })
+}
+
+// TestReplyTimeout: a client that leaves its replies unread for
+// ReplyTimeout is dropped, and what its reads held comes back.
+func TestReplyTimeout(t *testing.T) {
+	const limit = 16 << 20
+	var mu sync.Mutex
+	var logs []string
+	s := &Server{Exports: []*Export{{Name: "d", Size: 32 << 20, Backend: newMem(32 << 20)}}, MaxInflightBytes: limit, ReplyTimeout: 200 * time.Millisecond,
+		ErrorLog: func(f string, a ...any) {
+			mu.Lock()
+			logs = append(logs, fmt.Sprintf(f, a...))
+			mu.Unlock()
+		}}
+	path := serveOn(t, s)
+	bad := hostileReader(t, path)
+	waitFor(t, "the share to be spent", func() bool { used, _, _ := s.InflightBytes(); return used == limit/2 })
+	waitFor(t, "the client to be dropped", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(logs) > 0
+	})
+	// Dropped: after what the socket held, EOF (or a reset: the server
+	// dropped requests it had not read).
 	if _, err := io.Copy(io.Discard, bad.c); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("hostile reader: %v", err)
 	}
 	waitFor(t, "the budget to be given back", func() bool { used, _, _ := s.InflightBytes(); return used == 0 })
-	if _, peak, _ := s.InflightBytes(); peak > limit {
-		t.Errorf("%d bytes in flight at once, over the budget of %d", peak, limit)
+	mu.Lock()
+	if len(logs) != 1 || !strings.Contains(logs[0], ErrReplyTimeout.Error()) {
+		t.Errorf("logs %q", logs)
 	}
+	mu.Unlock()
+	// A client that reads its replies, however large, is not dropped.
+	c := connect(t, path)
+	c.goExport("d")
+	c.request(cmdRead, 0, 1, 0, 8<<20, nil)
+	if e, _ := c.simple(); e != 0 {
+		t.Fatalf("read: %d", e)
+	}
+	c.read(make([]byte, 8<<20))
 }
 
-// TestBudgetBlockSize: the advertised maximum block size is at most the
-// budget, and a request over it is refused as the protocol says.
+// TestBudgetBlockSize: the advertised maximum block size is at most half
+// the budget, and a request over it is refused as the protocol says.
 func TestBudgetBlockSize(t *testing.T) {
-	const limit = 1 << 20
+	const limit = 2 << 20
 	m := newMem(4 << 20)
 	s := &Server{Exports: []*Export{{Name: "d", Size: 4 << 20, Backend: m}}, MaxInflightBytes: limit}
 	c := dial(t, s)
@@ -263,8 +310,8 @@ func TestBudgetBlockSize(t *testing.T) {
 			break
 		}
 		if binary.BigEndian.Uint16(data) == infoBlockSize {
-			if lo, pref, hi := binary.BigEndian.Uint32(data[2:]), binary.BigEndian.Uint32(data[6:]), binary.BigEndian.Uint32(data[10:]); lo != 1 || pref != 4096 || hi != limit {
-				t.Errorf("block sizes %d %d %d, want 1 4096 %d", lo, pref, hi, limit)
+			if lo, pref, hi := binary.BigEndian.Uint32(data[2:]), binary.BigEndian.Uint32(data[6:]), binary.BigEndian.Uint32(data[10:]); lo != 1 || pref != 4096 || hi != limit/2 {
+				t.Errorf("block sizes %d %d %d, want 1 4096 %d", lo, pref, hi, limit/2)
 			}
 		}
 	}
@@ -274,10 +321,10 @@ func TestBudgetBlockSize(t *testing.T) {
 		n    uint32
 		want uint32
 	}{
-		{cmdWrite, limit, 0},
-		{cmdRead, limit, 0},
-		{cmdWrite, limit + 1, errInval},
-		{cmdRead, limit + 1, errOverflow},
+		{cmdWrite, limit / 2, 0},
+		{cmdRead, limit / 2, 0},
+		{cmdWrite, limit/2 + 1, errInval},
+		{cmdRead, limit/2 + 1, errOverflow},
 		{cmdWrite, 1, 0}, // the connection goes on
 	} {
 		var data []byte
@@ -293,8 +340,8 @@ func TestBudgetBlockSize(t *testing.T) {
 			c.read(make([]byte, tc.n))
 		}
 	}
-	if _, peak, _ := s.InflightBytes(); peak != limit {
-		t.Errorf("peak in flight %d, want %d", peak, limit)
+	if _, peak, _ := s.InflightBytes(); peak != limit/2 {
+		t.Errorf("peak in flight %d, want %d", peak, limit/2)
 	}
 }
 

@@ -32,7 +32,7 @@ type Export struct {
 	// ReadOnly refuses writes (EPERM) and says so in the export's flags.
 	ReadOnly bool
 	// PreferredBlock and MaxBlock are advertised in NBD_INFO_BLOCK_SIZE
-	// (defaults 4096 and 32 MiB, both at most the server's
+	// (defaults 4096 and 32 MiB, both at most half the server's
 	// MaxInflightBytes); the minimum is 1: any offset and length is served.
 	// A write longer than the maximum is refused with EINVAL (its data is
 	// read and dropped), a read with EOVERFLOW.
@@ -86,8 +86,9 @@ type Server struct {
 	// connections: write payloads until the backend has them, read data
 	// until it is sent (default DefaultMaxInflightBytes). A connection
 	// whose next request would pass it waits, not reading its socket,
-	// until earlier requests complete. An export's maximum block size (as
-	// advertised and enforced) is at most this.
+	// until earlier requests complete. One connection holds at most half
+	// of it, and an export's maximum block size (as advertised and
+	// enforced) is at most that half.
 	MaxInflightBytes int64
 	// MaxConns bounds the connections Serve serves at once, in the
 	// handshake or in transmission, idle or not (default DefaultMaxConns;
@@ -140,10 +141,10 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// maxBlock is e's maximum block size: its own, at most the in-flight
-// budget (so that any request it accepts fits in the budget alone).
+// maxBlock is e's maximum block size: its own, at most half the in-flight
+// budget (so that any request it accepts fits in one connection's share).
 func (s *Server) maxBlock(e *Export) uint32 {
-	return uint32(min(int64(e.maxBlock()), s.budget.limit))
+	return uint32(max(1, min(int64(e.maxBlock()), s.budget.limit/2)))
 }
 
 // preferredBlock is e's preferred block size, at most its maximum.

@@ -18,6 +18,13 @@ type conn struct {
 	wmu      sync.Mutex
 	err      error // first write error
 	hdr      [16]byte
+
+	// The connection's share of the server's budget: what its requests
+	// in flight hold, and the most they may (see transmit).
+	hmu   sync.Mutex
+	held  int64
+	share int64
+	freed chan struct{} // a token when held goes down
 }
 
 // transmit reads requests and serves them, up to Workers at once, until
@@ -25,8 +32,15 @@ type conn struct {
 // read's data is allocated), it takes the request's share of the
 // server's in-flight budget, waiting for it if need be: while it waits it
 // does not read the socket, and the client is held back.
+//
+// One connection holds at most half the budget (its share; no request is
+// larger, see Server.maxBlock): a client that sends reads and leaves the replies
+// unread holds what it holds until ReplyTimeout, but it cannot leave the
+// other connections nothing, and it waits for its own requests, not at
+// the head of the server's queue.
 func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *sock) error {
-	c := &conn{s: s, exp: exp, maxBlock: s.maxBlock(exp), w: w}
+	c := &conn{s: s, exp: exp, maxBlock: s.maxBlock(exp), w: w, freed: make(chan struct{}, 1)}
+	c.share = max(s.budget.limit/2, int64(c.maxBlock))
 	workers := s.Workers
 	if workers <= 0 {
 		workers = 32
@@ -59,7 +73,7 @@ func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *
 		}
 		sem <- struct{}{}
 		cost := c.cost(req)
-		if err := s.budget.acquire(ctx, cost); err != nil {
+		if err := c.acquire(ctx, cost); err != nil {
 			<-sem
 			return err
 		}
@@ -68,7 +82,7 @@ func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *
 			data = getBuf(int(req.length))
 			if _, err := io.ReadFull(r, data); err != nil {
 				putBuf(data)
-				s.budget.release(cost)
+				c.release(cost)
 				<-sem
 				return err
 			}
@@ -82,12 +96,12 @@ func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *
 				// The backend has the data: the 16-byte reply
 				// need not hold the budget while the client
 				// takes it.
-				s.budget.release(cost)
+				c.release(cost)
 				cost = 0
 			}
 			c.reply(req, errno, payload)
 			putBuf(payload)
-			s.budget.release(cost)
+			c.release(cost)
 		}()
 		if err := c.writeErr(); err != nil {
 			return err
@@ -103,6 +117,55 @@ func (c *conn) cost(req request) int64 {
 		return int64(req.length)
 	}
 	return 0
+}
+
+// acquire takes n bytes for a request of this connection: from its share,
+// waiting for its own requests to give some back if need be, then from
+// the server's budget. It fails only when ctx ends.
+func (c *conn) acquire(ctx context.Context, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	for {
+		c.hmu.Lock()
+		ok := c.held == 0 || c.held+n <= c.share
+		if ok {
+			c.held += n
+		}
+		c.hmu.Unlock()
+		if ok {
+			break
+		}
+		select {
+		case <-c.freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := c.s.budget.acquire(ctx, n); err != nil {
+		c.unhold(n)
+		return err
+	}
+	return nil
+}
+
+// release gives back n bytes taken by acquire.
+func (c *conn) release(n int64) {
+	if n <= 0 {
+		return
+	}
+	c.s.budget.release(n)
+	c.unhold(n)
+}
+
+func (c *conn) unhold(n int64) {
+	c.hmu.Lock()
+	c.held -= n
+	c.hmu.Unlock()
+	select {
+	case c.freed <- struct{}{}:
+	default:
+	}
 }
 
 func (c *conn) writeErr() error {
