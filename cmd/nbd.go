@@ -53,12 +53,13 @@ directory, a socket a server answers on) is refused and left alone.
 
 Its memory is bounded. The data of the requests in flight, all
 connections together (writes until the target has them, reads until the
-client has them), is at most --max-inflight-bytes (default 128M): a
-client whose next request does not fit is not read from until earlier
-requests complete, which holds it back without failing it. The largest
-request the server accepts, advertised to clients as the maximum block
-size, is 32M or --max-inflight-bytes if smaller; a write over it fails
-with EINVAL, a read with EOVERFLOW. Each connection adds about 300 KiB of
+client has them), is at most --max-inflight-bytes (default 128M), and
+one connection's at most half of that: a client whose next request does
+not fit is not read from until earlier requests complete, which holds it
+back without failing it. The largest request the server accepts,
+advertised to clients as the maximum block size, is 32M or half
+--max-inflight-bytes if smaller; a write over it fails with EINVAL, a read
+with EOVERFLOW. Each connection adds about 300 KiB of
 buffers, and at most --max-conns connections (default 128) are served at
 once: more are closed as soon as accepted, with a line on stderr (one a
 second at most). A client that has not chosen an export within
@@ -83,17 +84,18 @@ reservation for this host while serving. It runs until interrupted.` + exitCodes
 	f.StringVar(&o.socket, "socket", "", "listen on this Unix socket")
 	f.StringVar(&o.listen, "listen", "", "listen on this TCP address (default 127.0.0.1:10809)")
 	f.BoolVar(&o.readOnly, "read-only", false, "export read-only")
-	f.StringVar(&o.maxInflight, "max-inflight-bytes", "128M", "the most request data held in memory at once, all connections together (K, M, G suffixes; at least 1M)")
+	f.StringVar(&o.maxInflight, "max-inflight-bytes", "128M", "the most request data held in memory at once, all connections together (K, M, G suffixes; at least 4M)")
 	f.IntVar(&o.maxConns, "max-conns", nbd.DefaultMaxConns, "the most connections served at once")
 	f.DurationVar(&o.handshakeTimeout, "handshake-timeout", nbd.DefaultHandshakeTimeout, "disconnect a client that has not chosen an export by then")
 	f.DurationVar(&o.replyTimeout, "reply-timeout", nbd.DefaultReplyTimeout, "disconnect a client that leaves a reply unread this long")
 	return cmd
 }
 
-// minInflight is the smallest --max-inflight-bytes: below it, requests
-// that clients commonly send (the kernel's up to max_sectors_kb, often
-// 1280 KiB) would be refused.
-const minInflight = 1 << 20
+// minInflight is the smallest --max-inflight-bytes. The maximum block size
+// is half the budget at most, and below 2 MiB requests that clients
+// commonly send (the kernel's up to max_sectors_kb, often 1280 KiB) would
+// be refused.
+const minInflight = 4 << 20
 
 // server checks the limits' flags and returns the server they ask for.
 func (o *nbdOptions) server() (*nbd.Server, error) {
@@ -102,7 +104,7 @@ func (o *nbdOptions) server() (*nbd.Server, error) {
 		return nil, usageErrorf("--max-inflight-bytes: %v", err)
 	}
 	if inflight < minInflight {
-		return nil, usageErrorf("--max-inflight-bytes %s: at least 1M", o.maxInflight)
+		return nil, usageErrorf("--max-inflight-bytes %s: at least 4M", o.maxInflight)
 	}
 	if o.maxConns < 1 {
 		return nil, usageErrorf("--max-conns %d: at least 1", o.maxConns)

@@ -54,6 +54,7 @@ func TestNBDUsage(t *testing.T) {
 		{"--max-inflight-bytes", "-1"},
 		{"--max-inflight-bytes", "1X"},
 		{"--max-inflight-bytes", "512K"},
+		{"--max-inflight-bytes", "3M"},
 		{"--max-inflight-bytes", ""},
 		{"--max-inflight-bytes", "99999999999G"},
 		{"--max-conns", "0"},
@@ -228,8 +229,8 @@ func startNBD(t *testing.T, f *fakeSAN, args ...string) *nbdServer {
 	return s
 }
 
-// TestNBDLimits: the limits' flags reach the server: nbdinfo sees the
-// budget as the maximum block size, and a connection over --max-conns is
+// TestNBDLimits: the limits' flags reach the server: nbdinfo sees half
+// the budget as the maximum block size, and a connection over --max-conns is
 // closed with a line on stderr.
 func TestNBDLimits(t *testing.T) {
 	if _, err := exec.LookPath("nbdinfo"); err != nil {
@@ -237,25 +238,31 @@ func TestNBDLimits(t *testing.T) {
 	}
 	f := newFakeSAN(t)
 	sock := filepath.Join(t.TempDir(), "e1.1.nbd")
-	srv := startNBD(t, f, "e1.1", "-i", "eth0", "--read-only", "--socket", sock, "--max-inflight-bytes", "4M", "--max-conns", "1", "--handshake-timeout", "5s")
+	srv := startNBD(t, f, "e1.1", "-i", "eth0", "--read-only", "--socket", sock, "--max-inflight-bytes", "6M", "--max-conns", "1", "--handshake-timeout", "5s")
 	out, err := exec.Command("nbdinfo", "--json", "nbd+unix:///e1.1?socket="+sock).CombinedOutput()
 	if err != nil {
 		t.Fatalf("nbdinfo: %v\n%s", err, out)
 	}
-	for _, want := range []string{`"block_size_maximum": 4194304`, `"export-size": 1073741824`, `"is_read_only": true`} {
+	for _, want := range []string{`"block_size_maximum": 3145728`, `"export-size": 1073741824`, `"is_read_only": true`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("nbdinfo lacks %s:\n%s", want, out)
 		}
 	}
-	// One connection held; the next is closed at once.
-	held, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
+	// One connection held (once nbdinfo's has ended on the server's
+	// side too); the next is closed at once.
+	var held net.Conn
+	for start := time.Now(); held == nil; {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Read(make([]byte, 18)); err == nil {
+			held = c
+		} else if c.Close(); time.Since(start) > 10*time.Second {
+			t.Fatalf("first connection: %v", err)
+		}
 	}
 	defer held.Close()
-	if _, err := held.Read(make([]byte, 18)); err != nil {
-		t.Fatalf("first connection: %v", err)
-	}
 	extra, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatal(err)
