@@ -121,3 +121,46 @@ func TestRealClients(t *testing.T) {
 		t.Errorf("write to read-only export: %s", out)
 	}
 }
+
+// TestRealClientsSmallBudget: nbdcopy, with 4 connections of 64 requests
+// of 256 KiB in flight each (64 MiB asked for), through a 1 MiB budget
+// (512 KiB a connection, the maximum block size):
+// held back, never failed, the data whole, the budget never passed.
+func TestRealClientsSmallBudget(t *testing.T) {
+	need(t, "nbdcopy", "nbdinfo")
+	const size, limit = 16 << 20, 1 << 20
+	f, content := randomFile(t, size)
+	sock := filepath.Join(t.TempDir(), "nbd.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Exports: []*Export{{Name: "d", Size: size, Backend: f}}, MaxInflightBytes: limit, ErrorLog: t.Logf}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx, l); close(done) }()
+	defer func() { cancel(); <-done }()
+	uri := "nbd+unix:///d?socket=" + sock
+
+	if info := run(t, "nbdinfo", "--json", uri); !strings.Contains(info, `"block_size_maximum": 524288`) {
+		t.Errorf("nbdinfo: %s", info)
+	}
+	out := filepath.Join(t.TempDir(), "out.img")
+	run(t, "nbdcopy", "--connections=4", "--requests=64", "--request-size=262144", uri, out)
+	if got, _ := os.ReadFile(out); sha256.Sum256(got) != sha256.Sum256(content) {
+		t.Error("nbdcopy out: differs")
+	}
+	src := filepath.Join(t.TempDir(), "src.img")
+	fresh := make([]byte, size)
+	rand.Read(fresh)
+	os.WriteFile(src, fresh, 0o600)
+	run(t, "nbdcopy", "--connections=4", "--requests=64", "--request-size=262144", src, uri)
+	if got, _ := os.ReadFile(f.Name()); !bytes.Equal(got, fresh) {
+		t.Error("nbdcopy in: the export differs")
+	}
+	used, peak, _ := s.InflightBytes()
+	if used != 0 || peak > limit {
+		t.Errorf("in flight now %d, at most %d; budget %d", used, peak, limit)
+	}
+	t.Logf("peak in flight %d KiB of %d KiB", peak>>10, limit>>10)
+}

@@ -89,6 +89,12 @@ var (
 	// ErrAborted is returned by ServeConn when the client ends the
 	// handshake with NBD_OPT_ABORT (or closes the connection in it).
 	ErrAborted = errors.New("nbd: client aborted the handshake")
+	// ErrHandshakeTimeout is returned by ServeConn when the client did not
+	// choose an export within the server's HandshakeTimeout.
+	ErrHandshakeTimeout = errors.New("nbd: handshake timed out")
+	// ErrReplyTimeout is returned by ServeConn when the client left a
+	// reply unread for the server's ReplyTimeout.
+	ErrReplyTimeout = errors.New("nbd: client left a reply unread too long")
 )
 
 // option is one client option.

@@ -9,6 +9,9 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
 )
 
 // Backend is what an export serves. Sync makes completed writes durable
@@ -29,8 +32,10 @@ type Export struct {
 	// ReadOnly refuses writes (EPERM) and says so in the export's flags.
 	ReadOnly bool
 	// PreferredBlock and MaxBlock are advertised in NBD_INFO_BLOCK_SIZE
-	// (defaults 4096 and 32 MiB); the minimum is 1: any offset and length
-	// is served.
+	// (defaults 4096 and 32 MiB, both at most half the server's
+	// MaxInflightBytes); the minimum is 1: any offset and length is served.
+	// A write longer than the maximum is refused with EINVAL (its data is
+	// read and dropped), a read with EOVERFLOW.
 	PreferredBlock, MaxBlock uint32
 }
 
@@ -56,8 +61,20 @@ func (e *Export) flags() uint16 {
 	return f
 }
 
+// Defaults of the Server's limits.
+const (
+	DefaultMaxInflightBytes = 128 << 20
+	DefaultMaxConns         = 128
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultReplyTimeout     = 60 * time.Second
+)
+
 // Server serves exports to NBD clients; each connection is served on its
 // own, and requests within one are served concurrently (up to Workers).
+//
+// Its memory is bounded: request data in flight by MaxInflightBytes (all
+// connections together), and the rest by the connections: MaxConns of
+// them, each with a 256 KiB read buffer and up to Workers goroutines.
 type Server struct {
 	// Exports are the exports; the first is also the default export, the
 	// one the empty name selects.
@@ -65,9 +82,74 @@ type Server struct {
 	// Workers bounds the requests served at once per connection
 	// (default 32).
 	Workers int
+	// MaxInflightBytes bounds the request data held at once, across all
+	// connections: write payloads until the backend has them, read data
+	// until it is sent (default DefaultMaxInflightBytes). A connection
+	// whose next request would pass it waits, not reading its socket,
+	// until earlier requests complete. One connection holds at most half
+	// of it, and an export's maximum block size (as advertised and
+	// enforced) is at most that half.
+	MaxInflightBytes int64
+	// MaxConns bounds the connections Serve serves at once, in the
+	// handshake or in transmission, idle or not (default DefaultMaxConns;
+	// negative: no bound). A connection beyond it is closed at once.
+	MaxConns int
+	// HandshakeTimeout bounds the negotiation: a client that has not
+	// chosen an export by then is disconnected (default
+	// DefaultHandshakeTimeout; negative: no bound).
+	HandshakeTimeout time.Duration
+	// ReplyTimeout bounds how long a reply may wait for the client to take
+	// it (to make room in the socket's buffer): a client that leaves its
+	// replies unread that long is disconnected, and the memory its reads
+	// hold is freed (default DefaultReplyTimeout; negative: no bound). A
+	// connection with no reply to send is never timed out.
+	ReplyTimeout time.Duration
 	// ErrorLog, when set, is told why a connection ended badly and about
 	// I/O errors returned to clients.
 	ErrorLog func(format string, args ...any)
+
+	once   sync.Once
+	budget *budget
+	conns  atomic.Int64 // connections Serve serves now
+}
+
+// setup fills in the defaults; it runs once.
+func (s *Server) setup() {
+	s.once.Do(func() {
+		limit := s.MaxInflightBytes
+		if limit <= 0 {
+			limit = DefaultMaxInflightBytes
+		}
+		s.budget = newBudget(limit)
+	})
+}
+
+func (s *Server) maxConns() int64 {
+	switch {
+	case s.MaxConns == 0:
+		return DefaultMaxConns
+	case s.MaxConns < 0:
+		return -1
+	}
+	return int64(s.MaxConns)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// maxBlock is e's maximum block size: its own, at most half the in-flight
+// budget (so that any request it accepts fits in one connection's share).
+func (s *Server) maxBlock(e *Export) uint32 {
+	return uint32(max(1, min(int64(e.maxBlock()), s.budget.limit/2)))
+}
+
+// preferredBlock is e's preferred block size, at most its maximum.
+func (s *Server) preferredBlock(e *Export) uint32 {
+	return min(e.preferredBlock(), s.maxBlock(e))
 }
 
 func (s *Server) logf(format string, args ...any) {
@@ -89,44 +171,109 @@ func (s *Server) export(name string) *Export {
 }
 
 // Serve accepts connections on l and serves each in its own goroutine
-// until l fails or ctx ends (then l is closed). It returns the accept
-// error, or nil after ctx ended.
+// until l fails or ctx ends (then l is closed). Temporary accept errors
+// (out of file descriptors, a connection aborted before it was accepted,
+// ...) are logged and retried after a pause, 5 ms doubling up to 1 s. A
+// connection beyond MaxConns is closed as soon as accepted. Serve returns
+// the accept error that was not temporary, or nil after ctx ended.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	s.setup()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var (
+		delay    time.Duration // the pause before the next accept after an error
+		lastLog  time.Time     // of a refused connection
+		unlogged int           // refused connections not logged since
+	)
+	limit := s.maxConns()
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			if !temporary(err) {
+				return err
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.logf("nbd: accept: %v; retrying in %v", err, delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
+			continue
+		}
+		delay = 0
+		if n := s.conns.Add(1); limit >= 0 && n > limit {
+			s.conns.Add(-1)
+			c.Close()
+			// One line a second at most: a flood of connections
+			// does not flood the log.
+			if now := time.Now(); now.Sub(lastLog) >= time.Second {
+				more := ""
+				if unlogged > 0 {
+					more = fmt.Sprintf(" (and %d more since the last report)", unlogged)
+				}
+				s.logf("nbd: %v: connection refused: %d connections are served, the limit%s", c.RemoteAddr(), limit, more)
+				lastLog, unlogged = now, 0
+			} else {
+				unlogged++
+			}
+			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.ServeConn(ctx, c); err != nil && !errors.Is(err, ErrAborted) {
+			defer s.conns.Add(-1)
+			if err := s.ServeConn(ctx, c); err != nil && !errors.Is(err, ErrAborted) && ctx.Err() == nil {
 				s.logf("nbd: %v: %v", c.RemoteAddr(), err)
 			}
 		}()
 	}
 }
 
+// temporary reports whether an accept error is worth retrying: the
+// listener is fine, but this connection, or the process's file
+// descriptors or memory, are not.
+func temporary(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ECONNABORTED, syscall.ECONNRESET,
+		syscall.ENOBUFS, syscall.ENOMEM, syscall.EAGAIN, syscall.EINTR, syscall.EPROTO, syscall.EPERM, syscall.ETIMEDOUT} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // ServeConn runs the handshake and then serves requests on one connection
 // until the client disconnects, the connection fails, or ctx ends. It
 // closes conn. It returns nil after NBD_CMD_DISCONNECT, ErrAborted when
 // the client left during the handshake, or what went wrong (ErrBadMagic,
-// ErrNotFixedNewstyle, ErrOptionTooLong, a read or write error).
+// ErrNotFixedNewstyle, ErrOptionTooLong, ErrHandshakeTimeout,
+// ErrReplyTimeout, a read or write error).
 func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) error {
+	s.setup()
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	sk := newSock(conn)
+	sk := newSock(conn, orDefault(s.ReplyTimeout, DefaultReplyTimeout))
+	defer sk.stop()
 	r := bufio.NewReaderSize(sk, 256<<10)
 	w := bufio.NewWriter(conn)
+	var timer *time.Timer
+	if d := orDefault(s.HandshakeTimeout, DefaultHandshakeTimeout); d > 0 {
+		timer = time.AfterFunc(d, func() { conn.Close() })
+	}
 	exp, err := s.handshake(r, w)
+	if timer != nil && !timer.Stop() {
+		return ErrHandshakeTimeout
+	}
 	if err != nil {
 		return err
 	}
@@ -244,8 +391,8 @@ func (s *Server) info(w *bufio.Writer, o option, reply func(uint32, []byte) erro
 	}
 	b = binary.BigEndian.AppendUint16(nil, infoBlockSize)
 	b = binary.BigEndian.AppendUint32(b, 1)
-	b = binary.BigEndian.AppendUint32(b, exp.preferredBlock())
-	b = binary.BigEndian.AppendUint32(b, exp.maxBlock())
+	b = binary.BigEndian.AppendUint32(b, s.preferredBlock(exp))
+	b = binary.BigEndian.AppendUint32(b, s.maxBlock(exp))
 	if err := reply(repInfo, b); err != nil {
 		return nil, false, err
 	}

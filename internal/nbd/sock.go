@@ -3,7 +3,9 @@ package nbd
 import (
 	"io"
 	"net"
+	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -21,15 +23,24 @@ import (
 // one-vCPU test guest a 4 KiB read through /dev/nbd0 took 17 context
 // switches. A socket here is non-blocking (EAGAIN returns to the poller),
 // so these calls never block and need not give up the P.
+//
+// A reply that cannot be written for stallTimeout (the client does not
+// read, and the socket's buffer is full) closes the connection: the
+// timer is armed only while a write waits, so it costs nothing when the
+// client keeps up.
 type sock struct {
-	conn io.ReadWriter
+	conn io.ReadWriteCloser
 	raw  syscall.RawConn // nil: not a socket
 	net  string          // "unix", "tcp"
 	iov  [2]unix.Iovec
+
+	stallTimeout time.Duration // <= 0: none
+	stall        *time.Timer   // made when first needed
+	stalled      atomic.Bool   // the timer closed the connection
 }
 
-func newSock(conn io.ReadWriter) *sock {
-	s := &sock{conn: conn}
+func newSock(conn io.ReadWriteCloser, stallTimeout time.Duration) *sock {
+	s := &sock{conn: conn, stallTimeout: stallTimeout}
 	// Only sockets of the net package: their descriptors are
 	// non-blocking and registered with the poller.
 	if sc, ok := conn.(interface {
@@ -62,15 +73,57 @@ func (s *sock) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// write writes hdr and then data (may be empty), all of both.
+// arm starts (or restarts) the stall timer; writes are serialized, so
+// arm and disarm are never called at once.
+func (s *sock) arm() {
+	if s.stallTimeout <= 0 {
+		return
+	}
+	if s.stall == nil {
+		s.stall = time.AfterFunc(s.stallTimeout, func() {
+			s.stalled.Store(true)
+			s.conn.Close()
+		})
+		return
+	}
+	s.stall.Reset(s.stallTimeout)
+}
+
+func (s *sock) disarm() {
+	if s.stall != nil {
+		s.stall.Stop()
+	}
+}
+
+// stop stops the stall timer for good, once no write runs.
+func (s *sock) stop() { s.disarm() }
+
+// write writes hdr and then data (may be empty), all of both. It fails
+// with ErrReplyTimeout when the client took none of it for stallTimeout.
 func (s *sock) write(hdr, data []byte) error {
+	err := s.writeAll(hdr, data)
+	if err != nil && s.stalled.Load() {
+		return ErrReplyTimeout
+	}
+	return err
+}
+
+func (s *sock) writeAll(hdr, data []byte) error {
 	if s.raw == nil {
+		s.arm()
+		defer s.disarm()
 		if _, err := s.conn.Write(hdr); err != nil || len(data) == 0 {
 			return err
 		}
 		_, err := s.conn.Write(data)
 		return err
 	}
+	waited := false
+	defer func() {
+		if waited {
+			s.disarm()
+		}
+	}()
 	for len(hdr)+len(data) > 0 {
 		niov := 0
 		for _, b := range [][]byte{hdr, data} {
@@ -82,6 +135,12 @@ func (s *sock) write(hdr, data []byte) error {
 		}
 		n, errno, err := nonblocking(s.raw.Write, func(fd uintptr) (uintptr, syscall.Errno) {
 			r, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(niov))
+			if e == unix.EAGAIN {
+				// The socket is full: the client has this long
+				// to make room.
+				waited = true
+				s.arm()
+			}
 			return r, e
 		})
 		s.iov = [2]unix.Iovec{} // keep no pointers to the caller's data

@@ -11,18 +11,36 @@ import (
 
 // conn is the transmission phase of one connection.
 type conn struct {
-	s   *Server
-	exp *Export
-	w   *sock
-	wmu sync.Mutex
-	err error // first write error
-	hdr [16]byte
+	s        *Server
+	exp      *Export
+	maxBlock uint32
+	w        *sock
+	wmu      sync.Mutex
+	err      error // first write error
+	hdr      [16]byte
+
+	// The connection's share of the server's budget: what its requests
+	// in flight hold, and the most they may (see transmit).
+	hmu   sync.Mutex
+	held  int64
+	share int64
+	freed chan struct{} // a token when held goes down
 }
 
 // transmit reads requests and serves them, up to Workers at once, until
-// NBD_CMD_DISCONNECT or an error.
+// NBD_CMD_DISCONNECT or an error. Before it reads a request's data (or a
+// read's data is allocated), it takes the request's share of the
+// server's in-flight budget, waiting for it if need be: while it waits it
+// does not read the socket, and the client is held back.
+//
+// One connection holds at most half the budget (its share; no request is
+// larger, see Server.maxBlock): a client that sends reads and leaves the replies
+// unread holds what it holds until ReplyTimeout, but it cannot leave the
+// other connections nothing, and it waits for its own requests, not at
+// the head of the server's queue.
 func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *sock) error {
-	c := &conn{s: s, exp: exp, w: w}
+	c := &conn{s: s, exp: exp, maxBlock: s.maxBlock(exp), w: w, freed: make(chan struct{}, 1)}
+	c.share = max(s.budget.limit/2, int64(c.maxBlock))
 	workers := s.Workers
 	if workers <= 0 {
 		workers = 32
@@ -38,37 +56,115 @@ func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *
 			}
 			return err
 		}
-		var data []byte
-		if req.typ == cmdWrite {
-			if req.length > exp.maxBlock() {
-				// Too big to buffer: skip the data and refuse.
-				if _, err := io.CopyN(io.Discard, r, int64(req.length)); err != nil {
-					return err
-				}
-				c.reply(req, errInval, nil)
-				continue
-			}
-			data = getBuf(int(req.length))
-			if _, err := io.ReadFull(r, data); err != nil {
-				return err
-			}
-		}
 		if req.typ == cmdDisc {
 			wg.Wait()
 			return c.writeErr()
 		}
+		if req.typ == cmdWrite && req.length > c.maxBlock {
+			// Too big to buffer: skip the data and refuse.
+			if _, err := io.CopyN(io.Discard, r, int64(req.length)); err != nil {
+				return err
+			}
+			c.reply(req, errInval, nil)
+			if err := c.writeErr(); err != nil {
+				return err
+			}
+			continue
+		}
 		sem <- struct{}{}
+		cost := c.cost(req)
+		if err := c.acquire(ctx, cost); err != nil {
+			<-sem
+			return err
+		}
+		var data []byte
+		if req.typ == cmdWrite {
+			data = getBuf(int(req.length))
+			if _, err := io.ReadFull(r, data); err != nil {
+				putBuf(data)
+				c.release(cost)
+				<-sem
+				return err
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			errno, payload := c.serve(req, data)
-			c.reply(req, errno, payload)
 			putBuf(data)
+			if req.typ == cmdWrite {
+				// The backend has the data: the 16-byte reply
+				// need not hold the budget while the client
+				// takes it.
+				c.release(cost)
+				cost = 0
+			}
+			c.reply(req, errno, payload)
 			putBuf(payload)
+			c.release(cost)
 		}()
 		if err := c.writeErr(); err != nil {
 			return err
 		}
+	}
+}
+
+// cost is the memory req holds while in flight: the data of a read or a
+// write the server accepts (no more than maxBlock, so no more than the
+// whole budget).
+func (c *conn) cost(req request) int64 {
+	if (req.typ == cmdRead || req.typ == cmdWrite) && req.length <= c.maxBlock {
+		return int64(req.length)
+	}
+	return 0
+}
+
+// acquire takes n bytes for a request of this connection: from its share,
+// waiting for its own requests to give some back if need be, then from
+// the server's budget. It fails only when ctx ends.
+func (c *conn) acquire(ctx context.Context, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	for {
+		c.hmu.Lock()
+		ok := c.held == 0 || c.held+n <= c.share
+		if ok {
+			c.held += n
+		}
+		c.hmu.Unlock()
+		if ok {
+			break
+		}
+		select {
+		case <-c.freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := c.s.budget.acquire(ctx, n); err != nil {
+		c.unhold(n)
+		return err
+	}
+	return nil
+}
+
+// release gives back n bytes taken by acquire.
+func (c *conn) release(n int64) {
+	if n <= 0 {
+		return
+	}
+	c.s.budget.release(n)
+	c.unhold(n)
+}
+
+func (c *conn) unhold(n int64) {
+	c.hmu.Lock()
+	c.held -= n
+	c.hmu.Unlock()
+	select {
+	case c.freed <- struct{}{}:
+	default:
 	}
 }
 
@@ -101,7 +197,7 @@ func (c *conn) serve(req request, data []byte) (uint32, []byte) {
 		if req.flags&^uint16(cmdFlagFUA) != 0 {
 			return errInval, nil
 		}
-		if req.length > exp.maxBlock() {
+		if req.length > c.maxBlock {
 			return errOverflow, nil
 		}
 		if end > uint64(exp.Size) || end < req.offset {
