@@ -50,6 +50,10 @@ type diskPath struct {
 	cwnd, ssthresh int
 	acked          int // answered since cwnd last grew (additive phase)
 	cutAt          time.Time
+	undo           cutUndo
+	// sendSeq numbers the sends on the path; highSeq is the highest
+	// answered (see reorderThresh).
+	sendSeq, highSeq uint64
 
 	lastBad badInfo
 	stats   PathStats
@@ -58,6 +62,14 @@ type diskPath struct {
 // initialWindow is a path's first congestion window (at most the target's
 // buffer count).
 const initialWindow = 4
+
+// cutUndo is the window before the last cut and the send whose timeout
+// made it.
+type cutUndo struct {
+	a              *attempt
+	tag            uint32
+	cwnd, ssthresh int
+}
 
 // PathStats count what went over one path.
 type PathStats struct {
@@ -68,14 +80,20 @@ type PathStats struct {
 	// Window is the path's congestion window now; MaxWindow the target's
 	// buffer count (DiskOptions.Window when set), which bounds it and the
 	// frames outstanding to the target over all its paths.
-	Window      int    `json:"window"`
-	MaxWindow   int    `json:"max_window"`
-	WindowCuts  uint64 `json:"window_cuts"` // loss events that halved Window
-	Frames      uint64 `json:"frames"`      // answered
+	Window     int    `json:"window"`
+	MaxWindow  int    `json:"max_window"`
+	WindowCuts uint64 `json:"window_cuts"` // loss events that halved Window
+	// LateReplies counts the cuts undone: the send whose timeout made
+	// the cut was answered after all (late, not lost).
+	LateReplies uint64 `json:"late_replies"`
+	Frames      uint64 `json:"frames"` // answered
 	Bytes       uint64 `json:"bytes"`
 	Retransmits uint64 `json:"retransmits"`
 	Timeouts    uint64 `json:"timeouts"`
-	Dropped     uint64 `json:"dropped"` // replies without an ATA argument
+	// Overtaken counts the frames taken for lost before their timeout,
+	// because frames sent after them were answered (and sent again).
+	Overtaken uint64 `json:"overtaken"`
+	Dropped   uint64 `json:"dropped"` // replies without an ATA argument
 	// Probes counts the IDENTIFY probes sent to prove the path (dead or
 	// unverified) leads to the disk.
 	Probes uint64 `json:"probes"`
