@@ -77,12 +77,13 @@ type PathStats struct {
 	MAC       string `json:"mac"`
 	MTU       int    `json:"mtu"`
 	Sectors   int    `json:"sectors_per_frame"`
-	// Window is the path's congestion window now; MaxWindow the target's
-	// buffer count (DiskOptions.Window when set), which bounds it and the
-	// frames outstanding to the target over all its paths.
-	Window     int    `json:"window"`
-	MaxWindow  int    `json:"max_window"`
-	WindowCuts uint64 `json:"window_cuts"` // loss events that halved Window
+	// Window is the target's buffer count (DiskOptions.Window when
+	// set): the bound of the frames outstanding to it over all its paths,
+	// and of each path's CongestionWindow, the frames the path may have
+	// outstanding now (AIMD: halved by a loss, grown by answers).
+	Window           int    `json:"window"`
+	CongestionWindow int    `json:"congestion_window"`
+	WindowCuts       uint64 `json:"window_cuts"` // loss events that halved CongestionWindow
 	// LateReplies counts the cuts undone: the send whose timeout made
 	// the cut was answered after all (late, not lost).
 	LateReplies uint64 `json:"late_replies"`
@@ -147,7 +148,7 @@ func (d *Disk) PathStats() []PathStats {
 	for _, p := range d.paths {
 		s := p.stats
 		s.Interface, s.MAC, s.MTU = p.client.Interface().Name, p.mac.String(), p.mtu
-		s.Sectors, s.Window, s.MaxWindow = p.maxSectors, p.cwnd, p.target.window
+		s.Sectors, s.Window, s.CongestionWindow = p.maxSectors, p.target.window, p.cwnd
 		s.SRTT, s.RTO, s.Dead = p.rtt.srtt, p.rtt.rto(), p.dead
 		s.Verified = p.usable()
 		s.IdentityMismatch, s.Mismatch = p.excluded, append([]string(nil), p.mismatch...)

@@ -387,9 +387,9 @@ func TestDiskLyingWindow(t *testing.T) {
 			st := d.PathStats()[0]
 			frames := st.Frames
 			t.Logf("MTU %d, read %d: 1 MiB in %v: %d frames, %d retransmissions, %d timeouts, %d window cuts, window %d of %d; the target dropped %d so far",
-				mtu, i, el, frames, st.Retransmits, st.Timeouts, st.WindowCuts, st.Window, st.MaxWindow, h.Dropped())
-			if st.MaxWindow != 64 || st.Window > 32 {
-				t.Errorf("window %d of %d", st.Window, st.MaxWindow)
+				mtu, i, el, frames, st.Retransmits, st.Timeouts, st.WindowCuts, st.CongestionWindow, st.Window, h.Dropped())
+			if st.Window != 64 || st.CongestionWindow > 32 {
+				t.Errorf("window %d of %d", st.CongestionWindow, st.Window)
 			}
 			if st.Retransmits > frames/2+32 {
 				t.Errorf("%d retransmissions for %d frames", st.Retransmits, frames)
@@ -409,7 +409,7 @@ func TestDiskWindowOpens(t *testing.T) {
 	}
 	// A timeout of a frame only late (a loaded machine) may cut the
 	// window; its late reply undoes the cut.
-	if st := d.PathStats()[0]; st.Window != 16 || st.MaxWindow != 16 || st.WindowCuts != 0 {
+	if st := d.PathStats()[0]; st.CongestionWindow != 16 || st.Window != 16 || st.WindowCuts != 0 {
 		t.Errorf("%+v", st)
 	}
 }
