@@ -1010,9 +1010,16 @@ func (e *engine) arm(now time.Time) {
 			at(q.since.Add(e.deadline(q)))
 		}
 	}
-	if len(e.retry) > 0 || len(e.active) > 0 || len(e.inflight) > 0 {
-		for _, p := range e.d.paths {
-			if p.dead && !p.gone && !p.excluded && !p.probing {
+	busy := -1 // unknown yet: e.busy walks the frames
+	for _, p := range e.d.paths {
+		if p.dead && !p.gone && !p.excluded && !p.probing {
+			if busy < 0 {
+				busy = 0
+				if e.busy() { // probes alone do not wait for probes
+					busy = 1
+				}
+			}
+			if busy == 1 {
 				at(p.lastProbe.Add(probeEvery))
 			}
 		}

@@ -67,3 +67,24 @@ func TestReplyErrorText(t *testing.T) {
 		t.Errorf("%v", d)
 	}
 }
+
+// TestDeadlineErrTellsBadReplies: a frame that reached its deadline after
+// bad replies says so, and matches ErrBadReply besides ErrDeadline.
+func TestDeadlineErrTellsBadReplies(t *testing.T) {
+	c := New(Interface{Name: "eth7", MAC: []byte{2, 0, 0, 0, 0, 1}, MTU: 1500}, newRecConn())
+	defer c.Close()
+	d := &Disk{name: "e1.2"}
+	d.id.LBA48 = true
+	p := &diskPath{client: c, mac: []byte{2, 0, 0, 0, 0, 2}}
+	o := &op{cmd: ATAReadSectors, lba: 40, buf: make([]byte, 1024), bad: 2, badPath: p,
+		lastBad: badInfo{kind: BadReplyShort, want: 1024, got: 512}}
+	err := d.deadlineErr(o, p, 60e9, 9, nil)
+	if !errors.Is(err, ErrDeadline) || !errors.Is(err, ErrBadReply) ||
+		!strings.Contains(err.Error(), "2 bad replies from 02:00:00:00:00:02 on eth7, the last short: got 512 of 1024 bytes") {
+		t.Errorf("%v", err)
+	}
+	var re *ReplyError
+	if !errors.As(err, &re) || re.LBA != 40 || re.Command != ATAReadSectorsExt {
+		t.Errorf("%+v", re)
+	}
+}
