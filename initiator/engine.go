@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 )
 
@@ -533,6 +534,11 @@ func (e *engine) flush() {
 				// Sent again soon (a link that is down should not spin).
 				o.sendErr = err
 				o.expire = time.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
+				if p := o.path; linkDown(err) && !p.dead {
+					// Whatever answers when the link is back
+					// proves itself with IDENTIFY first.
+					p.dead, p.lastProbe = true, time.Now()
+				}
 			})
 		}
 		clear(e.frames)
@@ -1032,6 +1038,12 @@ func (e *engine) arm(now time.Time) {
 	}
 	e.armed = next
 	e.timer.Reset(max(next.Sub(now), 0))
+}
+
+// linkDown reports whether a send failed because the interface is down
+// or gone.
+func linkDown(err error) bool {
+	return errors.Is(err, syscall.ENETDOWN) || errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENODEV)
 }
 
 // shutdown fails every request with ErrDiskClosed.
