@@ -77,7 +77,9 @@ interface and read a complete answer), aoe_probe_last_success_timestamp_seconds,
 aoe_probe_interface_up{interface}, aoe_probe_incomplete,
 aoe_probe_duration_seconds, aoe_probe_truncated (targets over
 --probe.max-targets), aoe_probes_total, aoe_probe_failures_total,
-aoe_probe_retransmits_total{interface}. Probe failures are logged when they
+aoe_probe_retransmits_total{interface},
+aoe_probe_bad_replies_total{interface,reason} (malformed, forged, bad_ata:
+frames dropped as bad). Probe failures are logged when they
 start and end, and every 10 minutes while they last.
 
 --web.config.file takes the exporter-toolkit web configuration (TLS, basic

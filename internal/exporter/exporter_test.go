@@ -433,6 +433,9 @@ func TestProberProbe(t *testing.T) {
 		want(t, got, `aoe_target_buffers`+path, 16)
 		want(t, got, `aoe_target_rtt_seconds_count`+path, 1)
 		want(t, got, `aoe_probe_retransmits_total{interface="`+ifc+`"}`, 0)
+		for _, reason := range []string{"malformed", "forged", "bad_ata"} {
+			want(t, got, `aoe_probe_bad_replies_total{interface="`+ifc+`",reason="`+reason+`"}`, 0)
+		}
 		want(t, got, `aoe_probe_interface_up{interface="`+ifc+`"}`, 1)
 	}
 	want(t, got, `aoe_target_conflict{device="e4.2"}`, 0)

@@ -469,12 +469,13 @@ var (
 	descProbeFailures    = desc("aoe_probe_failures_total", "Probes that could not send on every probing interface (down, no carrier, gone) or failed as a whole.")
 	descProbeInterfaceUp = desc("aoe_probe_interface_up", "1 when the latest probe could send on this probing interface; 0 when it was down, without carrier or gone.", "interface")
 	descProbeRetransmits = desc("aoe_probe_retransmits_total", "Requests the prober sent again for want of a reply, per interface.", "interface")
+	descProbeBadReplies  = desc("aoe_probe_bad_replies_total", "AoE frames the prober's interface dropped as bad, per reason: malformed (did not decode), forged (impossible source MAC: broadcast, multicast, zero or our own), bad_ata (an ATA reply that did not answer its request: another LBA, sectors remaining, short).", "interface", "reason")
 )
 
 func (p *Prober) describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTargetUp, descTargetBufcnt, descTargetConflict, descProbeDuration,
 		descProbeSuccess, descProbeLastSuccess, descProbeTrunc, descProbeIncomplete, descProbes, descProbeFailures,
-		descProbeInterfaceUp, descProbeRetransmits} {
+		descProbeInterfaceUp, descProbeRetransmits, descProbeBadReplies} {
 		ch <- d
 	}
 	p.rtt.Describe(ch)
@@ -509,7 +510,14 @@ func (p *Prober) collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descProbes, prometheus.CounterValue, float64(p.probes))
 	ch <- prometheus.MustNewConstMetric(descProbeFailures, prometheus.CounterValue, float64(p.failures))
 	for _, c := range p.opts.Group.Clients() {
-		ch <- prometheus.MustNewConstMetric(descProbeRetransmits, prometheus.CounterValue, float64(c.Stats().Retransmits), Label(c.Interface().Name))
+		st, name := c.Stats(), Label(c.Interface().Name)
+		ch <- prometheus.MustNewConstMetric(descProbeRetransmits, prometheus.CounterValue, float64(st.Retransmits), name)
+		for _, r := range []struct {
+			reason string
+			n      uint64
+		}{{"malformed", st.Malformed}, {"forged", st.Forged}, {"bad_ata", st.BadATA}} {
+			ch <- prometheus.MustNewConstMetric(descProbeBadReplies, prometheus.CounterValue, float64(r.n), name, r.reason)
+		}
 	}
 	p.rtt.Collect(ch)
 }
