@@ -1,6 +1,7 @@
 package initiator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -259,12 +260,77 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 	n, _ := first.id.Capacity()
 	now := time.Now()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.id, d.sectors, d.size = first.id, n, int64(n)*SectorSize
 	for i, p := range d.paths {
 		p.probing = false
 		p.dead = got[i].err != nil
 		p.lastProbe = now
+	}
+	d.mu.Unlock()
+	return d.sameContent(ctx, ok, func(j int) PathIdentity {
+		return PathIdentity{Interface: d.paths[j].client.Interface().Name, MAC: d.paths[j].mac, Identity: got[j].id}
+	})
+}
+
+// contentSamples is how many sectors sameContent compares.
+const contentSamples = 8
+
+// sameContent reads the same few sectors (the first, the last, and some
+// spread between) through one verified path of each target MAC and fails
+// with a *ConflictError when they differ. IDENTIFY cannot tell two
+// targets apart that export different files of the same size from hosts
+// of the same name (vblade's serial is SHELF.SLOT:HOSTNAME): used
+// together, they would splice two disks. Several MACs of one disk
+// (multipath) read the same sectors. ok indexes the verified paths.
+func (d *Disk) sameContent(ctx context.Context, ok []int, answer func(int) PathIdentity) error {
+	var byTarget []int // one verified path per target MAC, in order
+	seen := map[*diskTarget]bool{}
+	for _, i := range ok {
+		if t := d.paths[i].target; !seen[t] {
+			seen[t] = true
+			byTarget = append(byTarget, i)
+		}
+	}
+	if len(byTarget) < 2 || d.sectors == 0 {
+		return nil
+	}
+	lbas := make([]uint64, 0, contentSamples)
+	for k := range uint64(contentSamples) {
+		lba := k * (d.sectors - 1) / (contentSamples - 1)
+		if len(lbas) == 0 || lbas[len(lbas)-1] != lba {
+			lbas = append(lbas, lba)
+		}
+	}
+	read := func(i int) ([]byte, error) {
+		buf := make([]byte, len(lbas)*SectorSize)
+		for k, lba := range lbas {
+			q := &request{ctx: ctx, cmd: ATAReadSectors, buf: buf[k*SectorSize : (k+1)*SectorSize], lba: lba, path: d.paths[i]}
+			if err := d.eng.do(q); err != nil {
+				return nil, err
+			}
+		}
+		return buf, nil
+	}
+	want, err := read(byTarget[0])
+	if err != nil {
+		return err
+	}
+	for _, i := range byTarget[1:] {
+		b, err := read(i)
+		if err != nil {
+			return err
+		}
+		for k := range lbas {
+			if bytes.Equal(b[k*SectorSize:(k+1)*SectorSize], want[k*SectorSize:(k+1)*SectorSize]) {
+				continue
+			}
+			return &ConflictError{
+				Device:  d.name,
+				Answers: []PathIdentity{answer(byTarget[0]), answer(i)},
+				First:   0, Other: 1,
+				Differs: []string{fmt.Sprintf("same IDENTIFY, different data in sector %d", lbas[k])},
+			}
+		}
 	}
 	return nil
 }

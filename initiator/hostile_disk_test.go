@@ -452,3 +452,51 @@ func TestDiskCloseConcurrent(t *testing.T) {
 		t.Errorf("Close again: %v", err)
 	}
 }
+
+// TestDiskSameIdentityOtherData: two targets whose IDENTIFY answers are
+// the same (vblades exporting different files of one size from hosts of
+// one name: same serial SHELF.SLOT:HOSTNAME) but whose data differ are
+// refused as a conflict; a second port of the same disk (multipath: the
+// same bytes behind another MAC) is not.
+func TestDiskSameIdentityOtherData(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sameData bool
+	}{{"other data", false}, {"multipath", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			nw := &aoetest.Network{}
+			tg := diskTarget(1<<20, 1500)
+			twin := tg.Impostor(net.HardwareAddr{0x02, 0, 0, 0, 0, 0x67})
+			twin.Serial = tg.Serial // the same IDENTIFY
+			if tc.sameData {
+				twin.Disk = tg.Read(0, len(tg.Disk))
+			} else {
+				copy(twin.Disk, tg.Disk)
+				twin.Disk[len(twin.Disk)-1] ^= 0xff // only the last sector differs
+			}
+			nw.Serve(t, tg)
+			nw.Serve(t, twin)
+			c := nw.Client(t, "a0", hostA, 1500)
+			d, err := initiator.OpenDisk(context.Background(), tg.Shelf, tg.Slot, append(paths(t, tg, c), paths(t, twin, c)...), initiator.DiskOptions{Deadline: 3 * time.Second})
+			if tc.sameData {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				if err := checkRead(t, d, tg, 0, 1<<20); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ce *initiator.ConflictError
+			if !errors.As(err, &ce) || !errors.Is(err, initiator.ErrConflict) {
+				t.Fatalf("err %v, want a conflict", err)
+			}
+			for _, want := range []string{tgtMAC.String(), twin.MAC.String(), "different data in sector 2047"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}
