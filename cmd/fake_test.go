@@ -119,6 +119,7 @@ var wireCases = []struct {
 	{"sancheck", []string{"aoe", "sancheck", "--sysfs", "/nonexistent", "-v"}},
 	{"sancheck-json", []string{"aoe", "sancheck", "--sysfs", "/nonexistent", "-i", "eth2", "--json"}},
 	{"aoe-sancheck", []string{"aoe-sancheck"}},
+	{"exporter-bad-interface", []string{"aoe", "exporter", "--textfile", "/nonexistent/aoe.prom", "--probe.interval", "10s", "--probe.interface", "nosuch0"}},
 }
 
 // TestWireGolden runs the wire commands against the in-memory SAN: whole
