@@ -144,10 +144,8 @@ func (o *discoverOptions) checkDriverFlags(cmd *cobra.Command) error {
 	if cmd.Flags().Changed("wait") && len(o.wait) == 0 {
 		return usageErrorf("--wait needs device names (eSHELF.SLOT, comma separated)")
 	}
-	for _, name := range o.wait {
-		if _, _, err := sysfs.ParseName(name); err != nil {
-			return usageErrorf("--wait: %v", err)
-		}
+	if err := checkDeviceArgs("--wait: ", o.wait); err != nil {
+		return err
 	}
 	if cmd.Flags().Changed("timeout") && len(o.wait) == 0 {
 		return usageErrorf("--timeout goes with --wait or --probe")

@@ -142,12 +142,3 @@ func (g *globalOptions) openNames(names []string) (*initiator.Group, error) {
 	grp.Now = g.now
 	return grp, nil
 }
-
-// addressArg parses a DEV argument (eSHELF.SLOT) as a usage error.
-func addressArg(s string) (initiator.Address, error) {
-	var a initiator.Address
-	if err := a.Set(s); err != nil {
-		return a, usageErrorf("%v", err)
-	}
-	return a, nil
-}
