@@ -56,8 +56,8 @@ target; the refusal and the current string are reported (exit 1). A test or
 prefix that does not match gets no answer, which is reported as a mismatch
 (exit 1). Interfaces: -i, else the driver's aoe_iflist, else every up
 Ethernet interface. Every path of a multipath target answers. Without
---timeout the search ends once no new answer has come for 300ms (stderr
-says so for --all); a given --timeout is waited out. --timeout must be
+--timeout the search ends once no new answer has come for 300ms (a slower
+target may be missing); a given --timeout is waited out. --timeout must be
 positive, and -s goes with test, prefix, set and fset only. At most 4096
 answers are kept: more, or answers lost in a full receive buffer, make
 exit 1 with the reason on stderr. The table
@@ -223,9 +223,6 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 	if incomplete {
 		return fmt.Errorf("%w; the list above is not complete", err)
 	}
-	if !full && len(replies) > 0 && (o.all || q.Command == initiator.ConfigTestPrefix) {
-		o.warnf("the search ended once no new target answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
-	}
 	return o.cfgOutcome(q, args, g.Names(), replies, full)
 }
 
@@ -244,7 +241,7 @@ func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, r
 	on := strings.Join(names, ", ")
 	within := fmt.Sprintf("within %v", o.timeout)
 	if !full {
-		within = fmt.Sprintf("(the search ended after %v without an answer; --timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
+		within = fmt.Sprintf("(the search ended after %v without an answer; a slower target may be missing: --timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
 	}
 	switch {
 	case len(replies) > 0:

@@ -38,9 +38,9 @@ the driver: its tags have bit 31 set, which the driver ignores). It
 broadcasts a Query Config on each interface (-i; default: the driver's
 aoe_iflist when set, else every up Ethernet interface), several times so that
 a lost frame loses no target, asks every responder for its ATA IDENTIFY data
-(32 at a time), and ends once no new target has answered for 300ms, saying
-so on stderr (a slower target may be missing); a given --timeout is waited
-out, so that every target that answers within it is listed. It prints one
+(32 at a time), and ends once no new target has answered for 300ms (a
+slower target may be missing); a given --timeout is waited out, so that
+every target that answers within it is listed. It prints one
 row per shelf.slot: size, number of paths (target MAC and local interface),
 interfaces, buffer count, firmware, payload (data bytes per frame on the
 interface's MTU), config string, and a state: ok, CONFLICT when different

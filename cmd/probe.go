@@ -53,11 +53,14 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 		return fmt.Errorf("%w; the list above is not complete", err)
 	}
 	if len(targets) == 0 {
-		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets", strings.Join(g.Names(), ", "), o.now().Sub(start).Round(10*time.Millisecond))
+		hint := ""
+		if !full {
+			hint = fmt.Sprintf("; a slower target may be missing (--timeout %v waits that long)", timeout)
+		}
+		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets%s", strings.Join(g.Names(), ", "), o.now().Sub(start).Round(10*time.Millisecond), hint)
 	}
-	if !full {
-		o.warnf("the probe ended once no new target answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, timeout)
-	}
+	// A probe that found targets is quiet: it ended once no new target
+	// answered for discover.DefaultQuiet, as --help says; --timeout waits.
 	return nil
 }
 

@@ -45,9 +45,9 @@ different disks answer for one address. -v lists every path.
 
 Interfaces: -i, else every Ethernet interface (down ones are listed, not
 probed; naming a non-Ethernet one is an error). It ends once no new path
-has answered for 300ms and says so (a slower target may be missing); a
-given --timeout is waited out, so that every target that answers within
-it is listed. At most 4096 paths are kept: more make a truncated report,
+has answered for 300ms (a slower target may be missing; -v says so on
+stderr); a given --timeout is waited out, so that every target that
+answers within it is listed. At most 4096 paths are kept: more make a truncated report,
 said on stderr, and exit 1 (so do replies lost in a full receive buffer).
 A path that answers Query Config but no IDENTIFY is marked unverified:
 anything on the segment can answer for any address.
@@ -219,8 +219,8 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 	if err != nil && !incomplete {
 		return err
 	}
-	if err := o.writeReport(rep, up); err != nil || !incomplete {
-		if err == nil && !full && len(rep.Devices) > 0 {
+	if err := o.writeReport(rep, up, full); err != nil || !incomplete {
+		if err == nil && !full && len(rep.Devices) > 0 && o.verbose {
 			o.warnf("the search for paths ended once no new one answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
 		}
 		return err
@@ -233,7 +233,7 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 }
 
 // writeReport prints the report in the chosen format.
-func (o *sancheckOptions) writeReport(rep *discover.Report, up []string) error {
+func (o *sancheckOptions) writeReport(rep *discover.Report, up []string, full bool) error {
 	devs := []sanDevice{}
 	for _, d := range rep.Devices {
 		devs = append(devs, toSanDevice(d))
@@ -259,7 +259,11 @@ func (o *sancheckOptions) writeReport(rep *discover.Report, up []string) error {
 	case len(up) == 0:
 		return errors.New("no Ethernet interface is up to check (ip link set IFACE up)")
 	default:
-		return fmt.Errorf("no AoE target answered on %s", safetext.String(strings.Join(up, ", ")))
+		hint := ""
+		if !full {
+			hint = fmt.Sprintf("; a slower target may be missing (--timeout %v waits that long)", o.timeout)
+		}
+		return fmt.Errorf("no AoE target answered on %s%s", safetext.String(strings.Join(up, ", ")), hint)
 	}
 	return nil
 }
