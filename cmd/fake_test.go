@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/internal/units"
 )
 
 // fakeSAN is the environment of the wire commands' golden tests: an
@@ -131,7 +132,8 @@ func TestWireGolden(t *testing.T) {
 			f := newFakeSAN(t)
 			argv := append([]string(nil), c.argv...)
 			// $sysfs_dir: no aoe_iflist, no PCI ids.
-			r := execute(t, argv, runOpts{setup: f.setup, env: map[string]string{"sysfs_dir": "/nonexistent"}})
+			// A UTF-8 locale, as most terminals have (LC_ALL=C: probe-ascii).
+			r := execute(t, argv, runOpts{setup: f.setup, env: map[string]string{"sysfs_dir": "/nonexistent", "LANG": "C.UTF-8"}})
 			checkGolden(t, "wire/"+c.name, r.transcript(argv, nil))
 		})
 	}
@@ -193,8 +195,12 @@ func TestEscapeBytes(t *testing.T) {
 		}
 	}
 	// The probe table's cell is cut between characters, never inside one.
-	cell := configCell([]byte(strings.Repeat("é", 40)))
+	cell := configCell([]byte(strings.Repeat("é", 40)), units.Charset{UTF8: true})
 	if cell != strings.Repeat("é", 31)+"…" {
 		t.Errorf("configCell: %q", cell)
+	}
+	// Outside UTF-8 locales the ellipsis is ASCII, the cell as wide.
+	if cell := configCell([]byte(strings.Repeat("é", 40)), units.Charset{}); cell != strings.Repeat("é", 29)+"..." {
+		t.Errorf("configCell, ASCII: %q", cell)
 	}
 }

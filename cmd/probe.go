@@ -7,10 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/safetext"
+	"github.com/goaoe/aoe/internal/units"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
@@ -45,7 +47,7 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 			return err
 		}
 	} else if len(targets) > 0 {
-		if err := writeProbeTable(o.stdout(), targets); err != nil {
+		if err := writeProbeTable(o.stdout(), targets, o.charset()); err != nil {
 			return err
 		}
 	}
@@ -198,7 +200,7 @@ func writeProbeJSON(w io.Writer, targets []discover.Target) error {
 	return writeJSON(w, out)
 }
 
-func writeProbeTable(w io.Writer, targets []discover.Target) error {
+func writeProbeTable(w io.Writer, targets []discover.Target, cs units.Charset) error {
 	header := []string{"DEVICE", "SIZE", "PATHS", "IFACES", "BUFCNT", "FIRMWARE", "PAYLOAD", "CONFIG", "STATE"}
 	aligns := []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}
 	var rows [][]string
@@ -216,20 +218,22 @@ func writeProbeTable(w io.Writer, targets []discover.Target) error {
 			state = "unverified"
 		}
 		rows = append(rows, []string{j.Device, size, strconv.Itoa(len(t.Paths)), safetext.String(strings.Join(t.Interfaces(), ",")),
-			strconv.Itoa(int(j.BufCnt)), j.Firmware, strconv.Itoa(j.Payload), configCell(t.Paths[0].Config), state})
+			strconv.Itoa(int(j.BufCnt)), j.Firmware, strconv.Itoa(j.Payload), configCell(t.Paths[0].Config, cs), state})
 	}
 	return writeTable(w, header, rows, aligns)
 }
 
 // configCell shows a config string in a table cell: escaped (see
-// escapeBytes), cut at 32 characters, never inside one.
-func configCell(b []byte) string {
+// escapeBytes), cut to 32 characters, never inside one, with the
+// charset's ellipsis.
+func configCell(b []byte, cs units.Charset) string {
 	if len(b) == 0 {
 		return "-"
 	}
 	s := []rune(escapeBytes(b))
 	if len(s) > 32 {
-		return string(s[:31]) + "…"
+		e := cs.Ellipsis()
+		return string(s[:32-utf8.RuneCountInString(e)]) + e
 	}
 	return string(s)
 }
