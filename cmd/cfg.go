@@ -114,15 +114,17 @@ type cfgAnswer struct {
 	MAC       string `json:"mac"`
 	Interface string `json:"interface"`
 	Config    string `json:"config"`
-	// Error is the AoE error of a refusal, such as "config string present".
-	Error string `json:"error,omitempty"`
+	// Error is the AoE error of a refusal, such as "config string
+	// present"; null for an answer.
+	Error *string `json:"error"`
 }
 
 func toCfgAnswer(r initiator.ConfigReply) cfgAnswer {
 	a := cfgAnswer{Device: r.Target.Name(), MAC: r.Target.MAC.String(), Interface: r.Interface.Name, Config: string(r.Config.String)}
 	var ec initiator.ErrorCode
 	if errors.As(r.Err, &ec) {
-		a.Error = ec.Description()
+		d := ec.Description()
+		a.Error = &d
 	}
 	return a
 }
@@ -262,7 +264,11 @@ func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, r
 		case errors.Is(r.Err, initiator.ErrConfigStringPresent):
 			refused = append(refused, refusal{fmt.Sprintf("%s (%s) refused: its config string is already %q; use -c fset to replace it", a.Device, a.MAC, a.Config), r.Err})
 		case r.Err != nil:
-			refused = append(refused, refusal{fmt.Sprintf("%s (%s) refused: %s", a.Device, a.MAC, a.Error), r.Err})
+			why := r.Err.Error()
+			if a.Error != nil {
+				why = *a.Error
+			}
+			refused = append(refused, refusal{fmt.Sprintf("%s (%s) refused: %s", a.Device, a.MAC, why), r.Err})
 		}
 	}
 	return errors.Join(refused...)
@@ -275,8 +281,8 @@ func writeCfgTable(w io.Writer, answers []cfgAnswer) error {
 		if a.Config != "" {
 			c = escapeBytes([]byte(a.Config))
 		}
-		if a.Error != "" {
-			c = "REFUSED (" + a.Error + "): " + c
+		if a.Error != nil {
+			c = "REFUSED (" + *a.Error + "): " + c
 		}
 		rows = append(rows, []string{a.Device, a.MAC, safetext.String(a.Interface), c})
 	}

@@ -49,8 +49,9 @@ destructive, so another reader of err gets other messages.
 
 Each line starts with the time (UTC, RFC 3339). With --json each event is
 one JSON object per line: time, event, device, old, new, interface,
-message, source (poll, uevent or err); empty fields are left out. Strings
-from the driver have control bytes escaped as \xNN.` + exitCodesHelp,
+message, source (poll, uevent or err); a field the event has none of is
+null (the schema: docs/json.md). Strings from the driver have control
+bytes escaped as \xNN.` + exitCodesHelp,
 		Example: `  aoe events
   aoe events --json | jq -r 'select(.event == "state") | "\(.device) \(.new)"'
   aoe events --initial --interval 5s`,

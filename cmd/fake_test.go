@@ -92,6 +92,8 @@ var wireCases = []struct {
 	{"probe-bogus", []string{"aoe", "discover", "--probe", "-i", "bogus0"}},
 	{"ping", []string{"aoe", "ping", "e1.1", "-i", "eth0", "-c", "2", "--interval", "10ms", "--timeout", "200ms", "--identify"}},
 	{"ping-json", []string{"aoe", "ping", "e2.1", "-i", "eth1", "-c", "1", "--timeout", "200ms", "--json"}},
+	{"ping-identify-json", []string{"aoe", "ping", "e1.1", "-i", "eth0", "-c", "1", "--timeout", "200ms", "--identify", "--json"}},
+	{"mask-json", []string{"aoe", "mask", "e1.2", "-i", "eth0,eth1", "--json"}},
 	{"ping-none", []string{"aoe", "ping", "e9.9", "-i", "eth0", "-c", "2", "--interval", "0s", "--timeout", "100ms"}},
 	{"ping-bad-name", []string{"aoe", "ping", "e01.2"}},
 	{"aoeping", []string{"aoeping", "-v", "-I", "-s", "2", "1", "1", "eth0"}},

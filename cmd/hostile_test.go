@@ -284,8 +284,14 @@ func TestHostileCapacity(t *testing.T) {
 			t.Errorf("%d sectors: %s%s", sectors, r.stdout, r.stderr)
 		}
 		r = f.run(t, "aoe", "ping", "e8.8", "-i", "eth0", "-c", "1", "--identify", "--json")
-		var sum pingSummary
-		if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || len(sum.Identify) != 1 || sum.Identify[0].Bytes != 0 || !sum.Identify[0].CapacityInvalid {
+		var sum struct {
+			Identify []struct {
+				Sectors         uint64  `json:"sectors"`
+				Bytes           *uint64 `json:"bytes"`
+				CapacityInvalid bool    `json:"capacity_invalid"`
+			} `json:"identify"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || len(sum.Identify) != 1 || sum.Identify[0].Sectors != sectors || sum.Identify[0].Bytes != nil || !sum.Identify[0].CapacityInvalid {
 			t.Errorf("ping %d sectors: %v %s", sectors, err, r.stdout)
 		}
 	}
@@ -305,7 +311,7 @@ func TestHostileACLErrors(t *testing.T) {
 		}
 		r = f.run(t, append(argv, "--json")...)
 		var paths []aclPath
-		if err := json.Unmarshal([]byte(r.stdout), &paths); err != nil || len(paths) != 1 || paths[0].List != nil || paths[0].Error == "" {
+		if err := json.Unmarshal([]byte(r.stdout), &paths); err != nil || len(paths) != 1 || paths[0].List != nil || paths[0].Error == nil {
 			t.Errorf("%s --json: %v %s", argv[1], err, r.stdout)
 		}
 	}

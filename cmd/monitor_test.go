@@ -256,7 +256,7 @@ func TestEventsCommand(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	waitFor(`"event":"present","device":"e7.0","new":"up"`)
+	waitFor(`"event":"present","device":"e7.0","old":null,"new":"up"`)
 	dev := filepath.Join(root, "devices/virtual/block/etherd!e7.0")
 	if err := os.WriteFile(filepath.Join(dev, "state"), []byte("down,closewait\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -128,10 +128,10 @@ type probeJSON struct {
 	Shelf           uint16          `json:"shelf"`
 	Slot            uint8           `json:"slot"`
 	Paths           []probePathJSON `json:"paths"`
-	BufCnt          uint16          `json:"bufcnt"`
+	Buffers         uint16          `json:"buffers"`
 	Firmware        string          `json:"firmware"`
 	SectorsPerFrame int             `json:"sectors_per_frame"`
-	Payload         int             `json:"payload"`
+	Payload         int             `json:"payload_bytes"`
 	AoEVersion      uint8           `json:"aoe_version"`
 	Config          string          `json:"config"`
 	Sectors         *uint64         `json:"sectors"`
@@ -140,7 +140,7 @@ type probeJSON struct {
 	Serial          *string         `json:"serial"`
 	// CapacityInvalid: the disk claims more sectors than LBA48 addresses
 	// (sectors is the claim, bytes null).
-	CapacityInvalid bool `json:"capacity_invalid,omitempty"`
+	CapacityInvalid bool `json:"capacity_invalid"`
 	Conflict        bool `json:"conflict"`
 	// Unverified: a path's IDENTIFY got no answer, its disk is unknown.
 	Unverified bool `json:"unverified"`
@@ -150,13 +150,13 @@ type probePathJSON struct {
 	MAC       string `json:"mac"`
 	Interface string `json:"interface"`
 	// Per path, since the paths of a conflict lead to different disks:
-	BufCnt   uint16  `json:"bufcnt"`
-	Payload  int     `json:"payload"`
+	Buffers  uint16  `json:"buffers"`
+	Payload  int     `json:"payload_bytes"`
 	Config   string  `json:"config"`
 	Sectors  *uint64 `json:"sectors"`
 	Model    *string `json:"model"`
 	Serial   *string `json:"serial"`
-	Identify *string `json:"identify_error,omitempty"`
+	Identify *string `json:"identify_error"` // null when IDENTIFY answered
 	// Unverified: IDENTIFY got no answer on this path.
 	Unverified bool `json:"unverified"`
 }
@@ -165,7 +165,7 @@ func toProbeJSON(t discover.Target) probeJSON {
 	first := t.Paths[0]
 	j := probeJSON{
 		Device: t.Name(), Shelf: t.Shelf, Slot: t.Slot,
-		BufCnt: first.BufferCount, Firmware: fmt.Sprintf("0x%04x", first.Firmware),
+		Buffers: first.BufferCount, Firmware: fmt.Sprintf("0x%04x", first.Firmware),
 		SectorsPerFrame: first.SectorsPerFrame, Payload: t.Payload(), AoEVersion: first.AoEVersion,
 		Config: string(first.Config), Conflict: t.Conflict, Unverified: t.Unverified(), Paths: []probePathJSON{},
 	}
@@ -179,7 +179,7 @@ func toProbeJSON(t discover.Target) probeJSON {
 		}
 	}
 	for _, p := range t.Paths {
-		pj := probePathJSON{MAC: p.MAC.String(), Interface: p.Interface, BufCnt: p.BufferCount, Payload: p.Payload, Config: string(p.Config), Unverified: p.Unverified()}
+		pj := probePathJSON{MAC: p.MAC.String(), Interface: p.Interface, Buffers: p.BufferCount, Payload: p.Payload, Config: string(p.Config), Unverified: p.Unverified()}
 		if p.Identity != nil {
 			n := p.Identity.Sectors()
 			pj.Sectors, pj.Model, pj.Serial = &n, &p.Identity.Model, &p.Identity.Serial
@@ -218,7 +218,7 @@ func writeProbeTable(w io.Writer, targets []discover.Target, cs units.Charset) e
 			state = "unverified"
 		}
 		rows = append(rows, []string{j.Device, size, strconv.Itoa(len(t.Paths)), safetext.String(strings.Join(t.Interfaces(), ",")),
-			strconv.Itoa(int(j.BufCnt)), j.Firmware, strconv.Itoa(j.Payload), configCell(t.Paths[0].Config, cs), state})
+			strconv.Itoa(int(j.Buffers)), j.Firmware, strconv.Itoa(j.Payload), configCell(t.Paths[0].Config, cs), state})
 	}
 	return writeTable(w, header, rows, aligns)
 }

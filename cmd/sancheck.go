@@ -91,17 +91,26 @@ type sanPath struct {
 	MTU       int    `json:"mtu"`
 	// Sectors is the target's sector count per ATA frame (config).
 	Sectors int `json:"sectors_per_frame"`
-	// MaxSectors is the largest IDENTIFY padding, in sectors, answered.
-	MaxSectors int `json:"max_sectors"`
+	// MaxSectors is the largest IDENTIFY padding, in sectors, answered:
+	// the largest frame that got through.
+	MaxSectors int `json:"max_sectors_per_frame"`
 	// Unverified: no IDENTIFY answered on this path.
 	Unverified bool `json:"unverified"`
+}
+
+// sanInterface is a local interface of the JSON report.
+type sanInterface struct {
+	Name  string  `json:"name"`
+	Up    bool    `json:"up"`
+	MTU   int     `json:"mtu"`
+	PCIID *string `json:"pci_id"` // vendor:device, null when not PCI or unknown
 }
 
 // sanDevice is a target of the JSON report.
 type sanDevice struct {
 	Device     string    `json:"device"`
 	MACs       int       `json:"macs"`
-	Payload    int       `json:"payload"`
+	Payload    int       `json:"payload_bytes"`
 	Interfaces []string  `json:"interfaces"`
 	Paths      []sanPath `json:"paths"`
 	Conflict   bool      `json:"conflict"`
@@ -111,7 +120,7 @@ type sanDevice struct {
 }
 
 func toSanDevice(d discover.Device) sanDevice {
-	j := sanDevice{Device: d.Name(), MACs: d.MACs, Payload: d.Payload, Interfaces: d.Interfaces, Conflict: d.Conflict, Unverified: d.Unverified(), Warnings: []string{}}
+	j := sanDevice{Device: d.Name(), MACs: d.MACs, Payload: d.Payload, Interfaces: append([]string{}, d.Interfaces...), Paths: []sanPath{}, Conflict: d.Conflict, Unverified: d.Unverified(), Warnings: []string{}}
 	for _, p := range d.Paths {
 		j.Paths = append(j.Paths, sanPath{MAC: p.Target.MAC.String(), Interface: p.Interface, MTU: p.MTU, Sectors: p.Sectors, MaxSectors: p.MaxSectors, Unverified: p.Unverified()})
 	}
@@ -243,10 +252,19 @@ func (o *sancheckOptions) writeReport(rep *discover.Report, up []string, full bo
 		classic.Sancheck(o.stdout(), rep, o.verbose)
 		return nil
 	case o.json:
+		ifaces := []sanInterface{}
+		for _, i := range rep.Interfaces {
+			si := sanInterface{Name: i.Name, Up: i.Up, MTU: i.MTU}
+			if i.PCIID != "" {
+				id := i.PCIID
+				si.PCIID = &id
+			}
+			ifaces = append(ifaces, si)
+		}
 		if err := writeJSON(o.stdout(), struct {
-			Interfaces []discover.Interface `json:"interfaces"`
-			Devices    []sanDevice          `json:"devices"`
-		}{append([]discover.Interface{}, rep.Interfaces...), devs}); err != nil {
+			Interfaces []sanInterface `json:"interfaces"`
+			Devices    []sanDevice    `json:"devices"`
+		}{ifaces, devs}); err != nil {
 			return err
 		}
 	default:

@@ -43,9 +43,10 @@ three significant digits (999 kB, 1.00 MB, 10.0 MB, 100 MB).
 REGEX (Go syntax, unanchored) keeps the devices whose name matches: "^e1[.]"
 for shelf 1, "^e1[.]2$" for e1.2 alone.
 --wide adds the first path's MAC address, the target's firmware version, the
-major:minor numbers and the partitions. --json prints an array of objects
-with device, shelf, slot, sectors, bytes, state, netifs, payload, mac,
-firmware, dev and partitions; an attribute the kernel does not show is null.
+major:minor numbers and the partitions. --json prints an array of objects with device, shelf,
+slot, sectors, bytes, state, interfaces, payload_bytes, mac, firmware, dev
+and partitions; an attribute the kernel does not show is null (the schema:
+docs/json.md).
 
 Under the name aoe-stat, or with --classic, the output is aoetools 36's
 aoe-stat run with LC_ALL=C, byte for byte: the two printf layouts
@@ -205,8 +206,8 @@ type statJSON struct {
 	Sectors    *uint64  `json:"sectors"`
 	Bytes      *uint64  `json:"bytes"`
 	State      *string  `json:"state"`
-	Netifs     []string `json:"netifs"`
-	Payload    *int64   `json:"payload"`
+	Interfaces []string `json:"interfaces"`
+	Payload    *int64   `json:"payload_bytes"`
 	MAC        *string  `json:"mac"`
 	Firmware   *string  `json:"firmware"`
 	Dev        *string  `json:"dev"`
@@ -219,7 +220,7 @@ func toStatJSON(d sysfs.Device) statJSON {
 		Shelf:      d.Shelf,
 		Slot:       d.Slot,
 		State:      trimmed(d.State),
-		Netifs:     d.NetIfs(),
+		Interfaces: d.NetIfs(),
 		Firmware:   trimmed(d.Firmware),
 		Dev:        trimmed(d.Dev),
 		Partitions: []string{},
@@ -273,8 +274,8 @@ func writeStatTable(w io.Writer, devs []sysfs.Device, wide bool) error {
 			size = units.Sectors(*j.Sectors)
 		}
 		ifaces := "-"
-		if len(j.Netifs) > 0 {
-			ifaces = strings.Join(j.Netifs, ",")
+		if len(j.Interfaces) > 0 {
+			ifaces = strings.Join(j.Interfaces, ",")
 		}
 		payload := "-"
 		if j.Payload != nil {
