@@ -13,7 +13,6 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
-	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
 
@@ -218,7 +217,7 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 			return err
 		}
 	} else if len(answers) > 0 {
-		if err := writeCfgTable(o.stdout(), answers); err != nil {
+		if err := writeCfgTable(o.stdout(), answers, o.tableWidth()); err != nil {
 			return err
 		}
 	}
@@ -274,7 +273,7 @@ func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, r
 	return errors.Join(refused...)
 }
 
-func writeCfgTable(w io.Writer, answers []cfgAnswer) error {
+func writeCfgTable(w io.Writer, answers []cfgAnswer, width int) error {
 	var rows [][]string
 	for _, a := range answers {
 		c := "-"
@@ -286,7 +285,10 @@ func writeCfgTable(w io.Writer, answers []cfgAnswer) error {
 		}
 		rows = append(rows, []string{a.Device, a.MAC, safetext.String(a.Interface), c})
 	}
-	return writeTable(w, []string{"DEVICE", "MAC", "IFACE", "CONFIG"}, rows, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft})
+	// On a narrow terminal IFACE goes first, then MAC; the config string
+	// is shown whole.
+	cols := []column{{header: "DEVICE"}, {header: "MAC", drop: 2}, {header: "IFACE", drop: 1}, {header: "CONFIG"}}
+	return table{cols: cols, rows: rows}.render(w, width)
 }
 
 // escapeBytes shows untrusted bytes whole and safely (safetext.Bytes):

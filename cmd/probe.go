@@ -13,7 +13,6 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/internal/units"
-	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
 
@@ -47,7 +46,7 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 			return err
 		}
 	} else if len(targets) > 0 {
-		if err := writeProbeTable(o.stdout(), targets, o.charset()); err != nil {
+		if err := writeProbeTable(o.stdout(), targets, o.charset(), o.tableWidth()); err != nil {
 			return err
 		}
 	}
@@ -200,9 +199,12 @@ func writeProbeJSON(w io.Writer, targets []discover.Target) error {
 	return writeJSON(w, out)
 }
 
-func writeProbeTable(w io.Writer, targets []discover.Target, cs units.Charset) error {
-	header := []string{"DEVICE", "SIZE", "PATHS", "IFACES", "BUFCNT", "FIRMWARE", "PAYLOAD", "CONFIG", "STATE"}
-	aligns := []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}
+func writeProbeTable(w io.Writer, targets []discover.Target, cs units.Charset, width int) error {
+	// On a narrow terminal BUFCNT goes first, then FIRMWARE, PAYLOAD,
+	// PATHS, IFACES, CONFIG, SIZE; DEVICE and STATE stay.
+	cols := []column{{header: "DEVICE"}, {header: "SIZE", right: true, drop: 7}, {header: "PATHS", right: true, drop: 4},
+		{header: "IFACES", drop: 5}, {header: "BUFCNT", right: true, drop: 1}, {header: "FIRMWARE", drop: 2},
+		{header: "PAYLOAD", right: true, drop: 3}, {header: "CONFIG", drop: 6}, {header: "STATE"}}
 	var rows [][]string
 	for _, t := range targets {
 		j := toProbeJSON(t)
@@ -220,7 +222,7 @@ func writeProbeTable(w io.Writer, targets []discover.Target, cs units.Charset) e
 		rows = append(rows, []string{j.Device, size, strconv.Itoa(len(t.Paths)), safetext.String(strings.Join(t.Interfaces(), ",")),
 			strconv.Itoa(int(j.Buffers)), j.Firmware, strconv.Itoa(j.Payload), configCell(t.Paths[0].Config, cs), state})
 	}
-	return writeTable(w, header, rows, aligns)
+	return table{cols: cols, rows: rows}.render(w, width)
 }
 
 // configCell shows a config string in a table cell: escaped (see

@@ -50,17 +50,22 @@ type Env struct {
 	OpenClient func(name string) (*initiator.Client, error)
 	// Now is the clock of the wire commands' times (default time.Now).
 	Now func() time.Time
+	// TermWidth returns the width of stdout in columns when it is a
+	// terminal, and 0 when it is not (nil: never a terminal). Tables fit
+	// it; output that is not to a terminal never depends on it.
+	TermWidth func() int
 }
 
 // DefaultEnv returns the environment of the running process.
 func DefaultEnv(version string) *Env {
 	return &Env{
-		Stdin:   os.Stdin,
-		Stdout:  os.Stdout,
-		Stderr:  os.Stderr,
-		Getenv:  os.Getenv,
-		Version: version,
-		Host:    sysfs.DefaultHost(),
+		Stdin:     os.Stdin,
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		Getenv:    os.Getenv,
+		Version:   version,
+		Host:      sysfs.DefaultHost(),
+		TermWidth: stdoutTermWidth(1),
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
-	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
 
@@ -268,7 +267,7 @@ func (o *sancheckOptions) writeReport(rep *discover.Report, up []string, full bo
 			return err
 		}
 	default:
-		if err := writeSancheck(o.stdout(), rep, o.verbose); err != nil {
+		if err := writeSancheck(o.stdout(), rep, o.verbose, o.tableWidth()); err != nil {
 			return err
 		}
 	}
@@ -286,7 +285,7 @@ func (o *sancheckOptions) writeReport(rep *discover.Report, up []string, full bo
 	return nil
 }
 
-func writeSancheck(w io.Writer, rep *discover.Report, verbose bool) error {
+func writeSancheck(w io.Writer, rep *discover.Report, verbose bool, width int) error {
 	var rows [][]string
 	for _, i := range rep.Interfaces {
 		state := "DOWN"
@@ -295,7 +294,8 @@ func writeSancheck(w io.Writer, rep *discover.Report, verbose bool) error {
 		}
 		rows = append(rows, []string{safetext.String(i.Name), state, strconv.Itoa(i.MTU), orDashS(i.PCIID)})
 	}
-	if err := writeTable(w, []string{"INTERFACE", "STATE", "MTU", "PCI ID"}, rows, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft}); err != nil {
+	ifCols := []column{{header: "INTERFACE"}, {header: "STATE"}, {header: "MTU", right: true, drop: 2}, {header: "PCI ID", drop: 1}}
+	if err := (table{cols: ifCols, rows: rows}).render(w, width); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
@@ -312,12 +312,13 @@ func writeSancheck(w io.Writer, rep *discover.Report, verbose bool) error {
 		}
 		rows = append(rows, []string{d.Name(), strconv.Itoa(d.MACs), strconv.Itoa(d.Payload), strconv.Itoa(d.Tested()), safetext.String(strings.Join(d.Interfaces, ",")), state})
 	}
-	if err := writeTable(w, []string{"DEVICE", "MACS", "PAYLOAD", "TESTED", "IFACES", "STATE"}, rows,
-		[]tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}); err != nil {
+	devCols := []column{{header: "DEVICE"}, {header: "MACS", right: true, drop: 2}, {header: "PAYLOAD", right: true, drop: 3},
+		{header: "TESTED", right: true, drop: 4}, {header: "IFACES", drop: 1}, {header: "STATE"}}
+	if err := (table{cols: devCols, rows: rows}).render(w, width); err != nil {
 		return err
 	}
 	if verbose {
-		if err := writeSanPaths(w, rep); err != nil {
+		if err := writeSanPaths(w, rep, width); err != nil {
 			return err
 		}
 	}
@@ -335,7 +336,7 @@ func writeSancheck(w io.Writer, rep *discover.Report, verbose bool) error {
 }
 
 // writeSanPaths is the -v table: every path.
-func writeSanPaths(w io.Writer, rep *discover.Report) error {
+func writeSanPaths(w io.Writer, rep *discover.Report, width int) error {
 	fmt.Fprintln(w)
 	var rows [][]string
 	for _, d := range rep.Devices {
@@ -343,8 +344,9 @@ func writeSanPaths(w io.Writer, rep *discover.Report) error {
 			rows = append(rows, []string{d.Name(), p.Target.MAC.String(), safetext.String(p.Interface), strconv.Itoa(p.MTU), strconv.Itoa(p.Sectors * 512), strconv.Itoa(p.MaxSectors * 512)})
 		}
 	}
-	return writeTable(w, []string{"DEVICE", "MAC", "IFACE", "MTU", "PAYLOAD", "TESTED"}, rows,
-		[]tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight})
+	cols := []column{{header: "DEVICE"}, {header: "MAC", drop: 1}, {header: "IFACE", drop: 2},
+		{header: "MTU", right: true, drop: 3}, {header: "PAYLOAD", right: true, drop: 4}, {header: "TESTED", right: true, drop: 5}}
+	return table{cols: cols, rows: rows}.render(w, width)
 }
 
 func orDashS(s string) string {
