@@ -147,11 +147,11 @@ func (o *aclOptions) aclRun(cmd *cobra.Command, dev, what, empty string,
 		var reserved *discover.ReservedError
 		switch {
 		case errors.As(p.Err, &reserved):
-			ap.Error = strPtr("reserved by another host")
+			ap.Error = nullable("reserved by another host")
 			failed = append(failed, fmt.Errorf("%w; --force takes it over", p.Err))
 		case p.Err != nil:
 			// The list was not read: no list, never an empty one.
-			ap.List, ap.Error = nil, strPtr(p.Err.Error())
+			ap.List, ap.Error = nil, nullable(p.Err.Error())
 			failed = append(failed, fmt.Errorf("%s list of %s via %s on %s: %w", what, dev, ap.MAC, safetext.String(ap.Interface), p.Err))
 		}
 		out = append(out, ap)
@@ -161,8 +161,6 @@ func (o *aclOptions) aclRun(cmd *cobra.Command, dev, what, empty string,
 	}
 	return errors.Join(failed...)
 }
-
-func strPtr(s string) *string { return &s }
 
 func macStrings(list []net.HardwareAddr) []string {
 	out := []string{}

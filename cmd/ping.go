@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -239,75 +238,45 @@ func writePingSummary(w io.Writer, sum pingSummary, hex bool) {
 // identifyJSON is the decoded IDENTIFY data of one path. When IDENTIFY
 // failed, Error says why and every field of the data is null.
 type identifyJSON struct {
-	MAC       string `json:"mac"`
-	Interface string `json:"interface"`
-	*identifyData
-	Error *string `json:"error"`
-}
-
-// identifyData is what IDENTIFY told; its fields are all null when it
-// failed (see identifyJSON.MarshalJSON).
-type identifyData struct {
-	Model    string `json:"model"`
-	Serial   string `json:"serial"`
-	Firmware string `json:"firmware"`
-	Sectors  uint64 `json:"sectors"`
+	MAC       string  `json:"mac"`
+	Interface string  `json:"interface"`
+	Model     *string `json:"model"`
+	Serial    *string `json:"serial"`
+	Firmware  *string `json:"firmware"`
+	Sectors   *uint64 `json:"sectors"`
 	// Bytes is null, and CapacityInvalid true, for a claim beyond LBA48.
 	Bytes           *uint64 `json:"bytes"`
-	CapacityInvalid bool    `json:"capacity_invalid"`
-	LBA28Sectors    uint32  `json:"lba28_sectors"`
-	LBA48Sectors    uint64  `json:"lba48_sectors"`
-	LBA48           bool    `json:"lba48"`
-	Flush           bool    `json:"flush_cache"`
-	SMART           bool    `json:"smart"`
+	CapacityInvalid *bool   `json:"capacity_invalid"`
+	LBA28Sectors    *uint32 `json:"lba28_sectors"`
+	LBA48Sectors    *uint64 `json:"lba48_sectors"`
+	LBA48           *bool   `json:"lba48"`
+	Flush           *bool   `json:"flush_cache"`
+	SMART           *bool   `json:"smart"`
 	Data            []byte  `json:"data"` // the 512 bytes, base64
-}
-
-// MarshalJSON writes the data's fields as null when IDENTIFY failed, so
-// that every object has the same fields.
-func (j identifyJSON) MarshalJSON() ([]byte, error) {
-	type failed struct {
-		MAC             string  `json:"mac"`
-		Interface       string  `json:"interface"`
-		Model           *string `json:"model"`
-		Serial          *string `json:"serial"`
-		Firmware        *string `json:"firmware"`
-		Sectors         *uint64 `json:"sectors"`
-		Bytes           *uint64 `json:"bytes"`
-		CapacityInvalid *bool   `json:"capacity_invalid"`
-		LBA28Sectors    *uint32 `json:"lba28_sectors"`
-		LBA48Sectors    *uint64 `json:"lba48_sectors"`
-		LBA48           *bool   `json:"lba48"`
-		Flush           *bool   `json:"flush_cache"`
-		SMART           *bool   `json:"smart"`
-		Data            []byte  `json:"data"`
-		Error           *string `json:"error"`
-	}
-	if j.identifyData == nil {
-		return json.Marshal(failed{MAC: j.MAC, Interface: j.Interface, Error: j.Error})
-	}
-	type plain identifyJSON // without this method
-	return json.Marshal(plain(j))
+	Error           *string `json:"error"`
 }
 
 func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
 	j := identifyJSON{MAC: p.Target.MAC.String(), Interface: p.Interface}
 	if p.Err != nil {
-		e := p.Err.Error()
-		j.Error = &e
+		j.Error = nullable(p.Err.Error())
 		return j
 	}
 	id := p.Identity
-	d := &identifyData{Model: id.Model, Serial: id.Serial, Firmware: id.Firmware, Sectors: id.Sectors(),
-		LBA28Sectors: id.LBA28Sectors, LBA48Sectors: id.LBA48Sectors, LBA48: id.LBA48, Flush: id.Flush, SMART: id.SMART, Data: p.Data}
-	if b, ok := id.Bytes(); ok {
-		d.Bytes = &b
-	} else {
-		d.CapacityInvalid = true
+	b, ok := id.Bytes()
+	j.Model, j.Serial, j.Firmware = nullable(id.Model), nullable(id.Serial), nullable(id.Firmware)
+	j.Sectors, j.CapacityInvalid = nullable(id.Sectors()), nullable(!ok)
+	if ok {
+		j.Bytes = &b
 	}
-	j.identifyData = d
+	j.LBA28Sectors, j.LBA48Sectors = nullable(id.LBA28Sectors), nullable(id.LBA48Sectors)
+	j.LBA48, j.Flush, j.SMART = nullable(id.LBA48), nullable(id.Flush), nullable(id.SMART)
+	j.Data = p.Data
 	return j
 }
+
+// nullable returns a pointer to a copy of v: a JSON value that may be null.
+func nullable[T any](v T) *T { return &v }
 
 func writeIdentify(w io.Writer, id identifyJSON, hex bool) {
 	fmt.Fprintf(w, "IDENTIFY via %s on %s:\n", id.MAC, safetext.String(id.Interface))
@@ -316,13 +285,13 @@ func writeIdentify(w io.Writer, id identifyJSON, hex bool) {
 		return
 	}
 	yes := map[bool]string{true: "yes", false: "no"}
-	fmt.Fprintf(w, "  model:     %s\n  serial:    %s\n  firmware:  %s\n", safetext.String(id.Model), safetext.String(id.Serial), safetext.String(id.Firmware))
-	size := humanSize(id.Sectors)
-	if id.CapacityInvalid {
+	fmt.Fprintf(w, "  model:     %s\n  serial:    %s\n  firmware:  %s\n", safetext.String(*id.Model), safetext.String(*id.Serial), safetext.String(*id.Firmware))
+	size := humanSize(*id.Sectors)
+	if *id.CapacityInvalid {
 		size = fmt.Sprintf("INVALID: beyond LBA48's %d sectors", uint64(initiator.MaxLBA48Sectors))
 	}
-	fmt.Fprintf(w, "  capacity:  %d sectors (%s); LBA28 %d, LBA48 %d\n", id.Sectors, size, id.LBA28Sectors, id.LBA48Sectors)
-	fmt.Fprintf(w, "  supports:  LBA48 %s, FLUSH CACHE %s, SMART %s\n", yes[id.LBA48], yes[id.Flush], yes[id.SMART])
+	fmt.Fprintf(w, "  capacity:  %d sectors (%s); LBA28 %d, LBA48 %d\n", *id.Sectors, size, *id.LBA28Sectors, *id.LBA48Sectors)
+	fmt.Fprintf(w, "  supports:  LBA48 %s, FLUSH CACHE %s, SMART %s\n", yes[*id.LBA48], yes[*id.Flush], yes[*id.SMART])
 	if hex {
 		hexdumpC(w, id.Data)
 	}
