@@ -59,11 +59,12 @@ Ethernet interface. Every path of a multipath target answers. Without
 target may be missing); a given --timeout is waited out. --timeout must be
 positive, and -s goes with test, prefix, set and fset only. At most 4096
 answers are kept: more, or answers lost in a full receive buffer, make
-exit 1 with the reason on stderr. The table
-shows each config string whole, with control bytes and bytes that are not
-UTF-8 escaped as \xNN (and a backslash doubled), so that no byte is lost
-or reaches the terminal raw; --json has the exact string (with C1 and
-bidi controls as \uXXXX escapes).
+exit 1 with the reason on stderr. The table shows each config string
+whole, with control bytes and bytes that are not UTF-8 escaped as \xNN
+(and a backslash doubled), so that no byte is lost or reaches the terminal
+raw; on a narrow terminal IFACE, then MAC, are left out, and a last line
+says so. --json has the exact string (with C1 and bidi controls as \uXXXX
+escapes; the schema: docs/json.md).
 
 Under the name aoecfg it is aoetools' aoecfg:
 

@@ -49,9 +49,11 @@ unverified when a path answered no IDENTIFY (its disk is unknown: anything
 on the segment can answer for any address). Several MACs of one disk is
 multipath, not a conflict. A capacity beyond LBA48 is shown INVALID (JSON:
 the sectors claimed, capacity_invalid). Untrusted text is escaped (\x1b).
---json prints every field, each path included (the schema:
-docs/json.md). At most 4096 paths are
-kept: when more answer, or when replies were lost in a full receive
+On a terminal the table fits its width ($COLUMNS if set): BUFCNT,
+FIRMWARE, PAYLOAD, PATHS, IFACES, CONFIG and SIZE are left out in that
+order until it does, and a last line names them. --json prints every
+field, each path included (the schema: docs/json.md). At most 4096 paths
+are kept: when more answer, or when replies were lost in a full receive
 buffer, the list is printed, stderr says why it is incomplete, and the
 exit status is 1. It exits 0 when targets answered, 1 when none did.
 

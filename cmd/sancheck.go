@@ -46,10 +46,12 @@ Interfaces: -i, else every Ethernet interface (down ones are listed, not
 probed; naming a non-Ethernet one is an error). It ends once no new path
 has answered for 300ms (a slower target may be missing; -v says so on
 stderr); a given --timeout is waited out, so that every target that
-answers within it is listed. At most 4096 paths are kept: more make a truncated report,
-said on stderr, and exit 1 (so do replies lost in a full receive buffer).
-A path that answers Query Config but no IDENTIFY is marked unverified:
-anything on the segment can answer for any address.
+answers within it is listed. At most 4096 paths are kept: more make a
+truncated report, said on stderr, and exit 1 (so do replies lost in a full
+receive buffer). A path that answers Query Config but no IDENTIFY is marked
+unverified: anything on the segment can answer for any address. On a
+terminal the tables fit its width ($COLUMNS if set), leaving out columns
+and naming them; --json has every field (the schema: docs/json.md).
 
 Under the name aoe-sancheck it prints aoetools' report layout (exit 0).
 Fixed: any interface names (aoe-sancheck probed at most 32, and Debian's
