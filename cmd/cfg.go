@@ -13,7 +13,6 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
-	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
 
@@ -56,15 +55,16 @@ target; the refusal and the current string are reported (exit 1). A test or
 prefix that does not match gets no answer, which is reported as a mismatch
 (exit 1). Interfaces: -i, else the driver's aoe_iflist, else every up
 Ethernet interface. Every path of a multipath target answers. Without
---timeout the search ends once no new answer has come for 300ms (stderr
-says so for --all); a given --timeout is waited out. --timeout must be
+--timeout the search ends once no new answer has come for 300ms (a slower
+target may be missing); a given --timeout is waited out. --timeout must be
 positive, and -s goes with test, prefix, set and fset only. At most 4096
 answers are kept: more, or answers lost in a full receive buffer, make
-exit 1 with the reason on stderr. The table
-shows each config string whole, with control bytes and bytes that are not
-UTF-8 escaped as \xNN (and a backslash doubled), so that no byte is lost
-or reaches the terminal raw; --json has the exact string (with C1 and
-bidi controls as \uXXXX escapes).
+exit 1 with the reason on stderr. The table shows each config string
+whole, with control bytes and bytes that are not UTF-8 escaped as \xNN
+(and a backslash doubled), so that no byte is lost or reaches the terminal
+raw; on a narrow terminal IFACE, then MAC, are left out, and a last line
+says so. --json has the exact string (with C1 and bidi controls as \uXXXX
+escapes; the schema: docs/json.md).
 
 Under the name aoecfg it is aoetools' aoecfg:
 
@@ -114,15 +114,17 @@ type cfgAnswer struct {
 	MAC       string `json:"mac"`
 	Interface string `json:"interface"`
 	Config    string `json:"config"`
-	// Error is the AoE error of a refusal, such as "config string present".
-	Error string `json:"error,omitempty"`
+	// Error is the AoE error of a refusal, such as "config string
+	// present"; null for an answer.
+	Error *string `json:"error"`
 }
 
 func toCfgAnswer(r initiator.ConfigReply) cfgAnswer {
 	a := cfgAnswer{Device: r.Target.Name(), MAC: r.Target.MAC.String(), Interface: r.Interface.Name, Config: string(r.Config.String)}
 	var ec initiator.ErrorCode
 	if errors.As(r.Err, &ec) {
-		a.Error = ec.Description()
+		d := ec.Description()
+		a.Error = &d
 	}
 	return a
 }
@@ -216,15 +218,12 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 			return err
 		}
 	} else if len(answers) > 0 {
-		if err := writeCfgTable(o.stdout(), answers); err != nil {
+		if err := writeCfgTable(o.stdout(), answers, o.tableWidth()); err != nil {
 			return err
 		}
 	}
 	if incomplete {
 		return fmt.Errorf("%w; the list above is not complete", err)
-	}
-	if !full && len(replies) > 0 && (o.all || q.Command == initiator.ConfigTestPrefix) {
-		o.warnf("the search ended once no new target answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
 	}
 	return o.cfgOutcome(q, args, g.Names(), replies, full)
 }
@@ -244,7 +243,7 @@ func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, r
 	on := strings.Join(names, ", ")
 	within := fmt.Sprintf("within %v", o.timeout)
 	if !full {
-		within = fmt.Sprintf("(the search ended after %v without an answer; --timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
+		within = fmt.Sprintf("(the search ended after %v without an answer; a slower target may be missing: --timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
 	}
 	switch {
 	case len(replies) > 0:
@@ -265,25 +264,32 @@ func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, r
 		case errors.Is(r.Err, initiator.ErrConfigStringPresent):
 			refused = append(refused, refusal{fmt.Sprintf("%s (%s) refused: its config string is already %q; use -c fset to replace it", a.Device, a.MAC, a.Config), r.Err})
 		case r.Err != nil:
-			refused = append(refused, refusal{fmt.Sprintf("%s (%s) refused: %s", a.Device, a.MAC, a.Error), r.Err})
+			why := r.Err.Error()
+			if a.Error != nil {
+				why = *a.Error
+			}
+			refused = append(refused, refusal{fmt.Sprintf("%s (%s) refused: %s", a.Device, a.MAC, why), r.Err})
 		}
 	}
 	return errors.Join(refused...)
 }
 
-func writeCfgTable(w io.Writer, answers []cfgAnswer) error {
+func writeCfgTable(w io.Writer, answers []cfgAnswer, width int) error {
 	var rows [][]string
 	for _, a := range answers {
 		c := "-"
 		if a.Config != "" {
 			c = escapeBytes([]byte(a.Config))
 		}
-		if a.Error != "" {
-			c = "REFUSED (" + a.Error + "): " + c
+		if a.Error != nil {
+			c = "REFUSED (" + *a.Error + "): " + c
 		}
 		rows = append(rows, []string{a.Device, a.MAC, safetext.String(a.Interface), c})
 	}
-	return writeTable(w, []string{"DEVICE", "MAC", "IFACE", "CONFIG"}, rows, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft})
+	// On a narrow terminal IFACE goes first, then MAC; the config string
+	// is shown whole.
+	cols := []column{{header: "DEVICE"}, {header: "MAC", drop: 2}, {header: "IFACE", drop: 1}, {header: "CONFIG"}}
+	return table{cols: cols, rows: rows}.render(w, width)
 }
 
 // escapeBytes shows untrusted bytes whole and safely (safetext.Bytes):

@@ -38,9 +38,9 @@ the driver: its tags have bit 31 set, which the driver ignores). It
 broadcasts a Query Config on each interface (-i; default: the driver's
 aoe_iflist when set, else every up Ethernet interface), several times so that
 a lost frame loses no target, asks every responder for its ATA IDENTIFY data
-(32 at a time), and ends once no new target has answered for 300ms, saying
-so on stderr (a slower target may be missing); a given --timeout is waited
-out, so that every target that answers within it is listed. It prints one
+(32 at a time), and ends once no new target has answered for 300ms (a
+slower target may be missing); a given --timeout is waited out, so that
+every target that answers within it is listed. It prints one
 row per shelf.slot: size, number of paths (target MAC and local interface),
 interfaces, buffer count, firmware, payload (data bytes per frame on the
 interface's MTU), config string, and a state: ok, CONFLICT when different
@@ -49,8 +49,11 @@ unverified when a path answered no IDENTIFY (its disk is unknown: anything
 on the segment can answer for any address). Several MACs of one disk is
 multipath, not a conflict. A capacity beyond LBA48 is shown INVALID (JSON:
 the sectors claimed, capacity_invalid). Untrusted text is escaped (\x1b).
---json prints every field, each path included. At most 4096 paths are
-kept: when more answer, or when replies were lost in a full receive
+On a terminal the table fits its width ($COLUMNS if set): BUFCNT,
+FIRMWARE, PAYLOAD, PATHS, IFACES, CONFIG and SIZE are left out in that
+order until it does, and a last line names them. --json prints every
+field, each path included (the schema: docs/json.md). At most 4096 paths
+are kept: when more answer, or when replies were lost in a full receive
 buffer, the list is printed, stderr says why it is incomplete, and the
 exit status is 1. It exits 0 when targets answered, 1 when none did.
 
@@ -144,10 +147,8 @@ func (o *discoverOptions) checkDriverFlags(cmd *cobra.Command) error {
 	if cmd.Flags().Changed("wait") && len(o.wait) == 0 {
 		return usageErrorf("--wait needs device names (eSHELF.SLOT, comma separated)")
 	}
-	for _, name := range o.wait {
-		if _, _, err := sysfs.ParseName(name); err != nil {
-			return usageErrorf("--wait: %v", err)
-		}
+	if err := checkDeviceArgs("--wait: ", o.wait); err != nil {
+		return err
 	}
 	if cmd.Flags().Changed("timeout") && len(o.wait) == 0 {
 		return usageErrorf("--timeout goes with --wait or --probe")

@@ -203,8 +203,8 @@ $`)
 				t.Errorf("%s: json %+v, sysfs %q", d.Device, d, sys)
 			}
 		}
-		if strings.Join(devs[2].Netifs, "+") != "eth0+eth1" && strings.Join(devs[2].Netifs, "+") != "eth1+eth0" {
-			t.Errorf("e2.1 (multipath) netifs %q", devs[2].Netifs)
+		if strings.Join(devs[2].Interfaces, "+") != "eth0+eth1" && strings.Join(devs[2].Interfaces, "+") != "eth1+eth0" {
+			t.Errorf("e2.1 (multipath) interfaces %q", devs[2].Interfaces)
 		}
 		wide := s.must("aoe stat --wide '^e1[.]2$'")
 		if !regexp.MustCompile(`e1\.2 .* up +02:ae:00:01:02:01 +0x4019 +152:\d+ +-\n$`).MatchString(wide) {

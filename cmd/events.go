@@ -27,7 +27,8 @@ func newEventsCmd(g *globalOptions) *cobra.Command {
 		Use:   "events",
 		Short: "Stream the aoe driver's changes as they happen",
 		Long: `events prints the aoe driver's changes as they happen, one per line, until
-interrupted (SIGINT or SIGTERM end it cleanly, exit status 0):
+interrupted (SIGINT or SIGTERM end it cleanly, with exit status 130 or 143
+as for every command):
 
     present           a device there at the start (with --initial)
     appeared          a device appeared
@@ -48,8 +49,9 @@ destructive, so another reader of err gets other messages.
 
 Each line starts with the time (UTC, RFC 3339). With --json each event is
 one JSON object per line: time, event, device, old, new, interface,
-message, source (poll, uevent or err); empty fields are left out. Strings
-from the driver have control bytes escaped as \xNN.` + exitCodesHelp,
+message, source (poll, uevent or err); a field the event has none of is
+null (the schema: docs/json.md). Strings from the driver have control
+bytes escaped as \xNN.` + exitCodesHelp,
 		Example: `  aoe events
   aoe events --json | jq -r 'select(.event == "state") | "\(.device) \(.new)"'
   aoe events --initial --interval 5s`,
@@ -86,6 +88,11 @@ func runEvents(cmd *cobra.Command, o *eventsOptions) error {
 	err := events.Watch(cmd.Context(), opts, func(e events.Event) error { return write(out, e) })
 	if errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe) {
 		return nil // the reader went away (| head)
+	}
+	if err == nil {
+		// Watch ends cleanly when the context is done: a signal (exit 130
+		// or 143, as every command), never a success.
+		err = cmd.Context().Err()
 	}
 	return err
 }

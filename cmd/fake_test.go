@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/internal/units"
 )
 
 // fakeSAN is the environment of the wire commands' golden tests: an
@@ -91,6 +92,8 @@ var wireCases = []struct {
 	{"probe-bogus", []string{"aoe", "discover", "--probe", "-i", "bogus0"}},
 	{"ping", []string{"aoe", "ping", "e1.1", "-i", "eth0", "-c", "2", "--interval", "10ms", "--timeout", "200ms", "--identify"}},
 	{"ping-json", []string{"aoe", "ping", "e2.1", "-i", "eth1", "-c", "1", "--timeout", "200ms", "--json"}},
+	{"ping-identify-json", []string{"aoe", "ping", "e1.1", "-i", "eth0", "-c", "1", "--timeout", "200ms", "--identify", "--json"}},
+	{"mask-json", []string{"aoe", "mask", "e1.2", "-i", "eth0,eth1", "--json"}},
 	{"ping-none", []string{"aoe", "ping", "e9.9", "-i", "eth0", "-c", "2", "--interval", "0s", "--timeout", "100ms"}},
 	{"ping-bad-name", []string{"aoe", "ping", "e01.2"}},
 	{"aoeping", []string{"aoeping", "-v", "-I", "-s", "2", "1", "1", "eth0"}},
@@ -119,6 +122,7 @@ var wireCases = []struct {
 	{"sancheck", []string{"aoe", "sancheck", "--sysfs", "/nonexistent", "-v"}},
 	{"sancheck-json", []string{"aoe", "sancheck", "--sysfs", "/nonexistent", "-i", "eth2", "--json"}},
 	{"aoe-sancheck", []string{"aoe-sancheck"}},
+	{"exporter-bad-interface", []string{"aoe", "exporter", "--textfile", "/nonexistent/aoe.prom", "--probe.interval", "10s", "--probe.interface", "nosuch0"}},
 }
 
 // TestWireGolden runs the wire commands against the in-memory SAN: whole
@@ -130,7 +134,8 @@ func TestWireGolden(t *testing.T) {
 			f := newFakeSAN(t)
 			argv := append([]string(nil), c.argv...)
 			// $sysfs_dir: no aoe_iflist, no PCI ids.
-			r := execute(t, argv, runOpts{setup: f.setup, env: map[string]string{"sysfs_dir": "/nonexistent"}})
+			// A UTF-8 locale, as most terminals have (LC_ALL=C: probe-ascii).
+			r := execute(t, argv, runOpts{setup: f.setup, env: map[string]string{"sysfs_dir": "/nonexistent", "LANG": "C.UTF-8"}})
 			checkGolden(t, "wire/"+c.name, r.transcript(argv, nil))
 		})
 	}
@@ -192,8 +197,12 @@ func TestEscapeBytes(t *testing.T) {
 		}
 	}
 	// The probe table's cell is cut between characters, never inside one.
-	cell := configCell([]byte(strings.Repeat("é", 40)))
+	cell := configCell([]byte(strings.Repeat("é", 40)), units.Charset{UTF8: true})
 	if cell != strings.Repeat("é", 31)+"…" {
 		t.Errorf("configCell: %q", cell)
+	}
+	// Outside UTF-8 locales the ellipsis is ASCII, the cell as wide.
+	if cell := configCell([]byte(strings.Repeat("é", 40)), units.Charset{}); cell != strings.Repeat("é", 29)+"..." {
+		t.Errorf("configCell, ASCII: %q", cell)
 	}
 }

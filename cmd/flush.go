@@ -128,10 +128,8 @@ func (o *flushOptions) checkFlushArgs(args []string) error {
 		return usageErrorf("--force is for named devices")
 	}
 	if !o.classic {
-		for _, a := range args {
-			if _, _, err := sysfs.ParseName(a); err != nil {
-				return usageErrorf("%v", err)
-			}
+		if err := checkDeviceArgs("", args); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -111,8 +111,9 @@ type aclPath struct {
 	MAC       string `json:"mac"`
 	Interface string `json:"interface"`
 	// List is null when it could not be read (Error says why).
-	List  []string `json:"list"`
-	Error string   `json:"error,omitempty"`
+	List []string `json:"list"`
+	// Error is null when the path's command succeeded.
+	Error *string `json:"error"`
 }
 
 // aclRun finds the device's paths and runs op on them (discover.Mask or
@@ -146,11 +147,11 @@ func (o *aclOptions) aclRun(cmd *cobra.Command, dev, what, empty string,
 		var reserved *discover.ReservedError
 		switch {
 		case errors.As(p.Err, &reserved):
-			ap.Error = "reserved by another host"
+			ap.Error = nullable("reserved by another host")
 			failed = append(failed, fmt.Errorf("%w; --force takes it over", p.Err))
 		case p.Err != nil:
 			// The list was not read: no list, never an empty one.
-			ap.List, ap.Error = nil, p.Err.Error()
+			ap.List, ap.Error = nil, nullable(p.Err.Error())
 			failed = append(failed, fmt.Errorf("%s list of %s via %s on %s: %w", what, dev, ap.MAC, safetext.String(ap.Interface), p.Err))
 		}
 		out = append(out, ap)
@@ -195,12 +196,12 @@ func (o *aclOptions) writeACL(paths []aclPath, what, empty string) error {
 		list := strings.Join(p.List, " ")
 		switch {
 		case p.List == nil:
-			list = "unknown (not read: " + safetext.String(p.Error) + ")"
+			list = "unknown (not read: " + safetext.String(*p.Error) + ")"
 		case list == "":
 			list = "(empty: " + empty + ")"
 		}
-		if p.Error != "" && p.List != nil {
-			list += "  [" + safetext.String(p.Error) + "]"
+		if p.Error != nil && p.List != nil {
+			list += "  [" + safetext.String(*p.Error) + "]"
 		}
 		fmt.Fprintf(w, "%s via %s on %s: %s %s\n", p.Device, p.MAC, safetext.String(p.Interface), what, list)
 	}

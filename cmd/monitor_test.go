@@ -62,7 +62,7 @@ func TestExporterUsage(t *testing.T) {
 		}
 	}
 	r := execute(t, []string{"aoe", "exporter", "--help"}, runOpts{})
-	help := strings.Join(strings.Fields(r.stdout), " ") // flag help is wrapped
+	help := strings.Join(strings.Fields(r.stdout), " ") // flag help is wrapped to 80 columns
 	for _, floor := range []string{"1s to 1h", "100ms to the interval"} {
 		if !strings.Contains(help, floor) {
 			t.Errorf("--help does not give the bounds %q:\n%s", floor, r.stdout)
@@ -256,13 +256,13 @@ func TestEventsCommand(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	waitFor(`"event":"present","device":"e7.0","new":"up"`)
+	waitFor(`"event":"present","device":"e7.0","old":null,"new":"up"`)
 	dev := filepath.Join(root, "devices/virtual/block/etherd!e7.0")
 	if err := os.WriteFile(filepath.Join(dev, "state"), []byte("down,closewait\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(`"event":"state","device":"e7.0","old":"up","new":"down,closewait"`)
-	if c := stop(); c != 0 {
+	if c := stop(); c != ExitCanceled { // interrupted, as every command
 		t.Errorf("exit %d: %s", c, stderr)
 	}
 	for _, line := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {

@@ -72,22 +72,26 @@ Under the name aoeping it is aoetools' aoeping (see 'aoeping -h').` + exitCodesH
 
 // pingReply is one reply.
 type pingReply struct {
-	Seq       int     `json:"seq"`
-	MAC       string  `json:"mac"`
-	Interface string  `json:"interface"`
-	RTTms     float64 `json:"rtt_ms"`
+	Seq        int     `json:"seq"`
+	MAC        string  `json:"mac"`
+	Interface  string  `json:"interface"`
+	RTTSeconds float64 `json:"rtt_seconds"`
 	// Error is the AoE error of a reply with the error flag (a refusal,
-	// not counted as answered).
-	Error string `json:"error,omitempty"`
+	// not counted as answered); null for a good reply.
+	Error *string `json:"error"`
 }
 
 func toPingReply(r discover.PingReply) pingReply {
-	j := pingReply{Seq: r.Seq, MAC: r.Target.MAC.String(), Interface: r.Interface, RTTms: float64(r.RTT.Microseconds()) / 1000}
+	j := pingReply{Seq: r.Seq, MAC: r.Target.MAC.String(), Interface: r.Interface, RTTSeconds: r.RTT.Seconds()}
 	if r.Err != nil {
-		j.Error = r.Err.Error()
+		e := r.Err.Error()
+		j.Error = &e
 	}
 	return j
 }
+
+// ms is a time in seconds as milliseconds, for people.
+func ms(seconds float64) float64 { return seconds * 1000 }
 
 // pingSummary is the statistics of a ping.
 type pingSummary struct {
@@ -95,32 +99,35 @@ type pingSummary struct {
 	Sent     int            `json:"sent"`
 	Answered int            `json:"answered"`
 	Refused  int            `json:"refused"`
-	Dropped  uint64         `json:"dropped,omitempty"`
+	Dropped  uint64         `json:"dropped"`
 	Loss     float64        `json:"loss_percent"`
 	Replies  []pingReply    `json:"replies"`
-	MinMs    *float64       `json:"rtt_min_ms"`
-	AvgMs    *float64       `json:"rtt_avg_ms"`
-	MaxMs    *float64       `json:"rtt_max_ms"`
-	Identify []identifyJSON `json:"identify,omitempty"`
+	Min      *float64       `json:"rtt_min_seconds"` // null: no good reply
+	Avg      *float64       `json:"rtt_avg_seconds"`
+	Max      *float64       `json:"rtt_max_seconds"`
+	Identify []identifyJSON `json:"identify"` // null without --identify
 	paths    int
 }
 
-func toPingSummary(dev string, res *discover.PingResult) pingSummary {
+func toPingSummary(dev string, res *discover.PingResult, identify bool) pingSummary {
 	sum := pingSummary{Device: dev, Sent: res.Sent, Answered: res.Answered, Refused: res.Refused, Dropped: res.Dropped, Replies: []pingReply{}, paths: res.Paths}
 	good := 0
 	lo, hi, total := math.Inf(1), 0.0, 0.0
 	for _, r := range res.Replies {
 		j := toPingReply(r)
 		sum.Replies = append(sum.Replies, j)
-		if j.Error == "" {
+		if j.Error == nil {
 			good++
-			lo, hi, total = math.Min(lo, j.RTTms), math.Max(hi, j.RTTms), total+j.RTTms
+			lo, hi, total = math.Min(lo, j.RTTSeconds), math.Max(hi, j.RTTSeconds), total+j.RTTSeconds
 		}
 	}
 	sum.Loss = 100 * float64(sum.Sent-sum.Answered) / float64(max(sum.Sent, 1))
 	if good > 0 {
 		avg := total / float64(good)
-		sum.MinMs, sum.AvgMs, sum.MaxMs = &lo, &avg, &hi
+		sum.Min, sum.Avg, sum.Max = &lo, &avg, &hi
+	}
+	if identify {
+		sum.Identify = []identifyJSON{}
 	}
 	for _, id := range res.Identities {
 		sum.Identify = append(sum.Identify, toIdentifyJSON(id))
@@ -160,7 +167,7 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 	// Interrupted (Ctrl-C): the statistics of the rounds done, as ping(8)
 	// prints them, then exit 130.
 	canceled := err
-	sum := toPingSummary(dev, res)
+	sum := toPingSummary(dev, res, o.identify)
 	if o.json {
 		if err := writeJSON(o.stdout(), sum); err != nil {
 			return err
@@ -178,8 +185,8 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 		return fmt.Errorf("no reply from %s on %s (%d requests)", dev, on, sum.Sent)
 	}
 	for _, id := range sum.Identify {
-		if id.Error != "" {
-			return fmt.Errorf("IDENTIFY of %s via %s on %s failed: %s", dev, id.MAC, safetext.String(id.Interface), id.Error)
+		if id.Error != nil {
+			return fmt.Errorf("IDENTIFY of %s via %s on %s failed: %s", dev, id.MAC, safetext.String(id.Interface), *id.Error)
 		}
 	}
 	return nil
@@ -188,8 +195,8 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 // firstError returns the first error reply's error.
 func (s pingSummary) firstError() string {
 	for _, r := range s.Replies {
-		if r.Error != "" {
-			return r.Error
+		if r.Error != nil {
+			return *r.Error
 		}
 	}
 	return ""
@@ -198,11 +205,11 @@ func (s pingSummary) firstError() string {
 func writePingRound(w io.Writer, dev string, seq int, replies []discover.PingReply) {
 	for _, r := range replies {
 		j := toPingReply(r)
-		if j.Error != "" {
-			fmt.Fprintf(w, "error reply from %s (%s) on %s: seq=%d time=%.3f ms: %s\n", dev, j.MAC, safetext.String(j.Interface), seq, j.RTTms, j.Error)
+		if j.Error != nil {
+			fmt.Fprintf(w, "error reply from %s (%s) on %s: seq=%d time=%.3f ms: %s\n", dev, j.MAC, safetext.String(j.Interface), seq, ms(j.RTTSeconds), *j.Error)
 			continue
 		}
-		fmt.Fprintf(w, "reply from %s (%s) on %s: seq=%d time=%.3f ms\n", dev, j.MAC, safetext.String(j.Interface), seq, j.RTTms)
+		fmt.Fprintf(w, "reply from %s (%s) on %s: seq=%d time=%.3f ms\n", dev, j.MAC, safetext.String(j.Interface), seq, ms(j.RTTSeconds))
 	}
 	if len(replies) == 0 {
 		fmt.Fprintf(w, "no reply from %s: seq=%d\n", dev, seq)
@@ -220,65 +227,71 @@ func writePingSummary(w io.Writer, sum pingSummary, hex bool) {
 	}
 	fmt.Fprintf(w, "%d requests sent, %d answered%s, %.0f%% loss, %d replies from %d paths\n",
 		sum.Sent, sum.Answered, refused, sum.Loss, len(sum.Replies), sum.paths)
-	if sum.MinMs != nil {
-		fmt.Fprintf(w, "rtt min/avg/max = %.3f/%.3f/%.3f ms\n", *sum.MinMs, *sum.AvgMs, *sum.MaxMs)
+	if sum.Min != nil {
+		fmt.Fprintf(w, "rtt min/avg/max = %.3f/%.3f/%.3f ms\n", ms(*sum.Min), ms(*sum.Avg), ms(*sum.Max))
 	}
 	for _, id := range sum.Identify {
 		writeIdentify(w, id, hex)
 	}
 }
 
-// identifyJSON is the decoded IDENTIFY data of one path.
+// identifyJSON is the decoded IDENTIFY data of one path. When IDENTIFY
+// failed, Error says why and every field of the data is null.
 type identifyJSON struct {
-	MAC       string `json:"mac"`
-	Interface string `json:"interface"`
-	Model     string `json:"model,omitempty"`
-	Serial    string `json:"serial,omitempty"`
-	Firmware  string `json:"firmware,omitempty"`
-	Sectors   uint64 `json:"sectors,omitempty"`
-	// Bytes is omitted, and CapacityInvalid set, for a claim beyond LBA48.
-	Bytes           uint64 `json:"bytes,omitempty"`
-	CapacityInvalid bool   `json:"capacity_invalid,omitempty"`
-	LBA28Sectors    uint32 `json:"lba28_sectors,omitempty"`
-	LBA48Sectors    uint64 `json:"lba48_sectors,omitempty"`
-	LBA48           bool   `json:"lba48"`
-	Flush           bool   `json:"flush_cache"`
-	SMART           bool   `json:"smart"`
-	Data            []byte `json:"data,omitempty"`
-	Error           string `json:"error,omitempty"`
+	MAC       string  `json:"mac"`
+	Interface string  `json:"interface"`
+	Model     *string `json:"model"`
+	Serial    *string `json:"serial"`
+	Firmware  *string `json:"firmware"`
+	Sectors   *uint64 `json:"sectors"`
+	// Bytes is null, and CapacityInvalid true, for a claim beyond LBA48.
+	Bytes           *uint64 `json:"bytes"`
+	CapacityInvalid *bool   `json:"capacity_invalid"`
+	LBA28Sectors    *uint32 `json:"lba28_sectors"`
+	LBA48Sectors    *uint64 `json:"lba48_sectors"`
+	LBA48           *bool   `json:"lba48"`
+	Flush           *bool   `json:"flush_cache"`
+	SMART           *bool   `json:"smart"`
+	Data            []byte  `json:"data"` // the 512 bytes, base64
+	Error           *string `json:"error"`
 }
 
 func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
 	j := identifyJSON{MAC: p.Target.MAC.String(), Interface: p.Interface}
 	if p.Err != nil {
-		j.Error = p.Err.Error()
+		j.Error = nullable(p.Err.Error())
 		return j
 	}
 	id := p.Identity
-	j.Model, j.Serial, j.Firmware = id.Model, id.Serial, id.Firmware
-	j.Sectors = id.Sectors()
-	j.Bytes, j.CapacityInvalid = id.Bytes()
-	j.CapacityInvalid = !j.CapacityInvalid
-	j.LBA28Sectors, j.LBA48Sectors = id.LBA28Sectors, id.LBA48Sectors
-	j.LBA48, j.Flush, j.SMART = id.LBA48, id.Flush, id.SMART
+	b, ok := id.Bytes()
+	j.Model, j.Serial, j.Firmware = nullable(id.Model), nullable(id.Serial), nullable(id.Firmware)
+	j.Sectors, j.CapacityInvalid = nullable(id.Sectors()), nullable(!ok)
+	if ok {
+		j.Bytes = &b
+	}
+	j.LBA28Sectors, j.LBA48Sectors = nullable(id.LBA28Sectors), nullable(id.LBA48Sectors)
+	j.LBA48, j.Flush, j.SMART = nullable(id.LBA48), nullable(id.Flush), nullable(id.SMART)
 	j.Data = p.Data
 	return j
 }
 
+// nullable returns a pointer to a copy of v: a JSON value that may be null.
+func nullable[T any](v T) *T { return &v }
+
 func writeIdentify(w io.Writer, id identifyJSON, hex bool) {
 	fmt.Fprintf(w, "IDENTIFY via %s on %s:\n", id.MAC, safetext.String(id.Interface))
-	if id.Error != "" {
-		fmt.Fprintf(w, "  failed: %s\n", id.Error)
+	if id.Error != nil {
+		fmt.Fprintf(w, "  failed: %s\n", *id.Error)
 		return
 	}
 	yes := map[bool]string{true: "yes", false: "no"}
-	fmt.Fprintf(w, "  model:     %s\n  serial:    %s\n  firmware:  %s\n", safetext.String(id.Model), safetext.String(id.Serial), safetext.String(id.Firmware))
-	size := humanSize(id.Sectors)
-	if id.CapacityInvalid {
+	fmt.Fprintf(w, "  model:     %s\n  serial:    %s\n  firmware:  %s\n", safetext.String(*id.Model), safetext.String(*id.Serial), safetext.String(*id.Firmware))
+	size := humanSize(*id.Sectors)
+	if *id.CapacityInvalid {
 		size = fmt.Sprintf("INVALID: beyond LBA48's %d sectors", uint64(initiator.MaxLBA48Sectors))
 	}
-	fmt.Fprintf(w, "  capacity:  %d sectors (%s); LBA28 %d, LBA48 %d\n", id.Sectors, size, id.LBA28Sectors, id.LBA48Sectors)
-	fmt.Fprintf(w, "  supports:  LBA48 %s, FLUSH CACHE %s, SMART %s\n", yes[id.LBA48], yes[id.Flush], yes[id.SMART])
+	fmt.Fprintf(w, "  capacity:  %d sectors (%s); LBA28 %d, LBA48 %d\n", *id.Sectors, size, *id.LBA28Sectors, *id.LBA48Sectors)
+	fmt.Fprintf(w, "  supports:  LBA48 %s, FLUSH CACHE %s, SMART %s\n", yes[*id.LBA48], yes[*id.Flush], yes[*id.SMART])
 	if hex {
 		hexdumpC(w, id.Data)
 	}

@@ -7,11 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/safetext"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/goaoe/aoe/internal/units"
 	"github.com/spf13/cobra"
 )
 
@@ -45,7 +46,7 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 			return err
 		}
 	} else if len(targets) > 0 {
-		if err := writeProbeTable(o.stdout(), targets); err != nil {
+		if err := writeProbeTable(o.stdout(), targets, o.charset(), o.tableWidth()); err != nil {
 			return err
 		}
 	}
@@ -53,11 +54,14 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 		return fmt.Errorf("%w; the list above is not complete", err)
 	}
 	if len(targets) == 0 {
-		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets", strings.Join(g.Names(), ", "), o.now().Sub(start).Round(10*time.Millisecond))
+		hint := ""
+		if !full {
+			hint = fmt.Sprintf("; a slower target may be missing (--timeout %v waits that long)", timeout)
+		}
+		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets%s", strings.Join(g.Names(), ", "), o.now().Sub(start).Round(10*time.Millisecond), hint)
 	}
-	if !full {
-		o.warnf("the probe ended once no new target answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, timeout)
-	}
+	// A probe that found targets is quiet: it ended once no new target
+	// answered for discover.DefaultQuiet, as --help says; --timeout waits.
 	return nil
 }
 
@@ -123,10 +127,10 @@ type probeJSON struct {
 	Shelf           uint16          `json:"shelf"`
 	Slot            uint8           `json:"slot"`
 	Paths           []probePathJSON `json:"paths"`
-	BufCnt          uint16          `json:"bufcnt"`
+	Buffers         uint16          `json:"buffers"`
 	Firmware        string          `json:"firmware"`
 	SectorsPerFrame int             `json:"sectors_per_frame"`
-	Payload         int             `json:"payload"`
+	Payload         int             `json:"payload_bytes"`
 	AoEVersion      uint8           `json:"aoe_version"`
 	Config          string          `json:"config"`
 	Sectors         *uint64         `json:"sectors"`
@@ -135,7 +139,7 @@ type probeJSON struct {
 	Serial          *string         `json:"serial"`
 	// CapacityInvalid: the disk claims more sectors than LBA48 addresses
 	// (sectors is the claim, bytes null).
-	CapacityInvalid bool `json:"capacity_invalid,omitempty"`
+	CapacityInvalid bool `json:"capacity_invalid"`
 	Conflict        bool `json:"conflict"`
 	// Unverified: a path's IDENTIFY got no answer, its disk is unknown.
 	Unverified bool `json:"unverified"`
@@ -145,13 +149,13 @@ type probePathJSON struct {
 	MAC       string `json:"mac"`
 	Interface string `json:"interface"`
 	// Per path, since the paths of a conflict lead to different disks:
-	BufCnt   uint16  `json:"bufcnt"`
-	Payload  int     `json:"payload"`
+	Buffers  uint16  `json:"buffers"`
+	Payload  int     `json:"payload_bytes"`
 	Config   string  `json:"config"`
 	Sectors  *uint64 `json:"sectors"`
 	Model    *string `json:"model"`
 	Serial   *string `json:"serial"`
-	Identify *string `json:"identify_error,omitempty"`
+	Identify *string `json:"identify_error"` // null when IDENTIFY answered
 	// Unverified: IDENTIFY got no answer on this path.
 	Unverified bool `json:"unverified"`
 }
@@ -160,7 +164,7 @@ func toProbeJSON(t discover.Target) probeJSON {
 	first := t.Paths[0]
 	j := probeJSON{
 		Device: t.Name(), Shelf: t.Shelf, Slot: t.Slot,
-		BufCnt: first.BufferCount, Firmware: fmt.Sprintf("0x%04x", first.Firmware),
+		Buffers: first.BufferCount, Firmware: fmt.Sprintf("0x%04x", first.Firmware),
 		SectorsPerFrame: first.SectorsPerFrame, Payload: t.Payload(), AoEVersion: first.AoEVersion,
 		Config: string(first.Config), Conflict: t.Conflict, Unverified: t.Unverified(), Paths: []probePathJSON{},
 	}
@@ -174,7 +178,7 @@ func toProbeJSON(t discover.Target) probeJSON {
 		}
 	}
 	for _, p := range t.Paths {
-		pj := probePathJSON{MAC: p.MAC.String(), Interface: p.Interface, BufCnt: p.BufferCount, Payload: p.Payload, Config: string(p.Config), Unverified: p.Unverified()}
+		pj := probePathJSON{MAC: p.MAC.String(), Interface: p.Interface, Buffers: p.BufferCount, Payload: p.Payload, Config: string(p.Config), Unverified: p.Unverified()}
 		if p.Identity != nil {
 			n := p.Identity.Sectors()
 			pj.Sectors, pj.Model, pj.Serial = &n, &p.Identity.Model, &p.Identity.Serial
@@ -195,9 +199,12 @@ func writeProbeJSON(w io.Writer, targets []discover.Target) error {
 	return writeJSON(w, out)
 }
 
-func writeProbeTable(w io.Writer, targets []discover.Target) error {
-	header := []string{"DEVICE", "SIZE", "PATHS", "IFACES", "BUFCNT", "FIRMWARE", "PAYLOAD", "CONFIG", "STATE"}
-	aligns := []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}
+func writeProbeTable(w io.Writer, targets []discover.Target, cs units.Charset, width int) error {
+	// On a narrow terminal BUFCNT goes first, then FIRMWARE, PAYLOAD,
+	// PATHS, IFACES, CONFIG, SIZE; DEVICE and STATE stay.
+	cols := []column{{header: "DEVICE"}, {header: "SIZE", right: true, drop: 7}, {header: "PATHS", right: true, drop: 4},
+		{header: "IFACES", drop: 5}, {header: "BUFCNT", right: true, drop: 1}, {header: "FIRMWARE", drop: 2},
+		{header: "PAYLOAD", right: true, drop: 3}, {header: "CONFIG", drop: 6}, {header: "STATE"}}
 	var rows [][]string
 	for _, t := range targets {
 		j := toProbeJSON(t)
@@ -213,20 +220,22 @@ func writeProbeTable(w io.Writer, targets []discover.Target) error {
 			state = "unverified"
 		}
 		rows = append(rows, []string{j.Device, size, strconv.Itoa(len(t.Paths)), safetext.String(strings.Join(t.Interfaces(), ",")),
-			strconv.Itoa(int(j.BufCnt)), j.Firmware, strconv.Itoa(j.Payload), configCell(t.Paths[0].Config), state})
+			strconv.Itoa(int(j.Buffers)), j.Firmware, strconv.Itoa(j.Payload), configCell(t.Paths[0].Config, cs), state})
 	}
-	return writeTable(w, header, rows, aligns)
+	return table{cols: cols, rows: rows}.render(w, width)
 }
 
 // configCell shows a config string in a table cell: escaped (see
-// escapeBytes), cut at 32 characters, never inside one.
-func configCell(b []byte) string {
+// escapeBytes), cut to 32 characters, never inside one, with the
+// charset's ellipsis.
+func configCell(b []byte, cs units.Charset) string {
 	if len(b) == 0 {
 		return "-"
 	}
 	s := []rune(escapeBytes(b))
 	if len(s) > 32 {
-		return string(s[:31]) + "…"
+		e := cs.Ellipsis()
+		return string(s[:32-utf8.RuneCountInString(e)]) + e
 	}
 	return string(s)
 }

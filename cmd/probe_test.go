@@ -51,15 +51,15 @@ func TestProbeCLI(t *testing.T) {
 	var got []struct {
 		Device   string `json:"device"`
 		Paths    []struct{ MAC, Interface string }
-		BufCnt   int    `json:"bufcnt"`
+		Buffers  int    `json:"buffers"`
 		Bytes    uint64 `json:"bytes"`
-		Payload  int    `json:"payload"`
+		Payload  int    `json:"payload_bytes"`
 		Conflict bool   `json:"conflict"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
 		t.Fatalf("json (exit %d): %v\n%s", r.code, err, r.stdout)
 	}
-	if len(got) != 3 || got[0].Device != "e1.2" || got[0].Bytes != 1<<30 || got[0].BufCnt != 16 || got[0].Payload != 1024 ||
+	if len(got) != 3 || got[0].Device != "e1.2" || got[0].Bytes != 1<<30 || got[0].Buffers != 16 || got[0].Payload != 1024 ||
 		len(got[0].Paths) != 1 || got[0].Paths[0].Interface != "i1" || got[2].Conflict {
 		t.Errorf("json: %+v", got)
 	}

@@ -59,10 +59,8 @@ func runRevalidate(cmd *cobra.Command, o *revalidateOptions, args []string) erro
 	if o.classic {
 		return o.runClassic(cmd, args)
 	}
-	for _, a := range args {
-		if _, _, err := sysfs.ParseName(a); err != nil {
-			return usageErrorf("%v", err)
-		}
+	if err := checkDeviceArgs("", args); err != nil {
+		return err
 	}
 	if err := o.checkNode(cmd, sysfs.NodeRevalidate, false); err != nil {
 		return err

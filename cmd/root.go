@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/units"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -49,17 +50,22 @@ type Env struct {
 	OpenClient func(name string) (*initiator.Client, error)
 	// Now is the clock of the wire commands' times (default time.Now).
 	Now func() time.Time
+	// TermWidth returns the width of stdout in columns when it is a
+	// terminal, and 0 when it is not (nil: never a terminal). Tables fit
+	// it; output that is not to a terminal never depends on it.
+	TermWidth func() int
 }
 
 // DefaultEnv returns the environment of the running process.
 func DefaultEnv(version string) *Env {
 	return &Env{
-		Stdin:   os.Stdin,
-		Stdout:  os.Stdout,
-		Stderr:  os.Stderr,
-		Getenv:  os.Getenv,
-		Version: version,
-		Host:    sysfs.DefaultHost(),
+		Stdin:     os.Stdin,
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		Getenv:    os.Getenv,
+		Version:   version,
+		Host:      sysfs.DefaultHost(),
+		TermWidth: stdoutTermWidth(1),
 	}
 }
 
@@ -116,10 +122,16 @@ func (g *globalOptions) control() sysfs.Control {
 func (g *globalOptions) stdout() io.Writer { return g.env.Stdout }
 func (g *globalOptions) stderr() io.Writer { return g.env.Stderr }
 
-// warnf prints a message on stderr, prefixed with the program name.
+// warnf prints a message on stderr, prefixed with the program name, with
+// the program's symbols in ASCII under a locale that is not UTF-8.
 func (g *globalOptions) warnf(format string, args ...any) {
-	fmt.Fprintf(g.env.Stderr, g.prog+": "+format+"\n", args...)
+	io.WriteString(g.env.Stderr, g.charset().Text(fmt.Sprintf(g.prog+": "+format+"\n", args...)))
 }
+
+// charset is what the user's locale lets the command print (see
+// units.LocaleCharset): every renderer asks it before printing a symbol
+// that is not ASCII.
+func (g *globalOptions) charset() units.Charset { return units.LocaleCharset(g.env.Getenv) }
 
 // subcommands are the commands of `aoe`, in the order help lists them.
 var subcommands = []func(*globalOptions) *cobra.Command{
@@ -302,7 +314,7 @@ func Main(ctx context.Context, argv []string, env *Env) int {
 		if ran != nil {
 			name = ran.CommandPath()
 		}
-		fmt.Fprintf(env.Stderr, "%s: %v\n", name, err)
+		io.WriteString(env.Stderr, units.LocaleCharset(env.Getenv).Text(fmt.Sprintf("%s: %v\n", name, err)))
 		if exitCode(err) == ExitUsage {
 			fmt.Fprintf(env.Stderr, "Run '%s --help' for usage.\n", name)
 		}

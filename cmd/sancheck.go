@@ -16,7 +16,6 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
-	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
 
@@ -45,12 +44,14 @@ different disks answer for one address. -v lists every path.
 
 Interfaces: -i, else every Ethernet interface (down ones are listed, not
 probed; naming a non-Ethernet one is an error). It ends once no new path
-has answered for 300ms and says so (a slower target may be missing); a
-given --timeout is waited out, so that every target that answers within
-it is listed. At most 4096 paths are kept: more make a truncated report,
-said on stderr, and exit 1 (so do replies lost in a full receive buffer).
-A path that answers Query Config but no IDENTIFY is marked unverified:
-anything on the segment can answer for any address.
+has answered for 300ms (a slower target may be missing; -v says so on
+stderr); a given --timeout is waited out, so that every target that
+answers within it is listed. At most 4096 paths are kept: more make a
+truncated report, said on stderr, and exit 1 (so do replies lost in a full
+receive buffer). A path that answers Query Config but no IDENTIFY is marked
+unverified: anything on the segment can answer for any address. On a
+terminal the tables fit its width ($COLUMNS if set), leaving out columns
+and naming them; --json has every field (the schema: docs/json.md).
 
 Under the name aoe-sancheck it prints aoetools' report layout (exit 0).
 Fixed: any interface names (aoe-sancheck probed at most 32, and Debian's
@@ -91,17 +92,26 @@ type sanPath struct {
 	MTU       int    `json:"mtu"`
 	// Sectors is the target's sector count per ATA frame (config).
 	Sectors int `json:"sectors_per_frame"`
-	// MaxSectors is the largest IDENTIFY padding, in sectors, answered.
-	MaxSectors int `json:"max_sectors"`
+	// MaxSectors is the largest IDENTIFY padding, in sectors, answered:
+	// the largest frame that got through.
+	MaxSectors int `json:"max_sectors_per_frame"`
 	// Unverified: no IDENTIFY answered on this path.
 	Unverified bool `json:"unverified"`
+}
+
+// sanInterface is a local interface of the JSON report.
+type sanInterface struct {
+	Name  string  `json:"name"`
+	Up    bool    `json:"up"`
+	MTU   int     `json:"mtu"`
+	PCIID *string `json:"pci_id"` // vendor:device, null when not PCI or unknown
 }
 
 // sanDevice is a target of the JSON report.
 type sanDevice struct {
 	Device     string    `json:"device"`
 	MACs       int       `json:"macs"`
-	Payload    int       `json:"payload"`
+	Payload    int       `json:"payload_bytes"`
 	Interfaces []string  `json:"interfaces"`
 	Paths      []sanPath `json:"paths"`
 	Conflict   bool      `json:"conflict"`
@@ -111,7 +121,7 @@ type sanDevice struct {
 }
 
 func toSanDevice(d discover.Device) sanDevice {
-	j := sanDevice{Device: d.Name(), MACs: d.MACs, Payload: d.Payload, Interfaces: d.Interfaces, Conflict: d.Conflict, Unverified: d.Unverified(), Warnings: []string{}}
+	j := sanDevice{Device: d.Name(), MACs: d.MACs, Payload: d.Payload, Interfaces: append([]string{}, d.Interfaces...), Paths: []sanPath{}, Conflict: d.Conflict, Unverified: d.Unverified(), Warnings: []string{}}
 	for _, p := range d.Paths {
 		j.Paths = append(j.Paths, sanPath{MAC: p.Target.MAC.String(), Interface: p.Interface, MTU: p.MTU, Sectors: p.Sectors, MaxSectors: p.MaxSectors, Unverified: p.Unverified()})
 	}
@@ -219,8 +229,8 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 	if err != nil && !incomplete {
 		return err
 	}
-	if err := o.writeReport(rep, up); err != nil || !incomplete {
-		if err == nil && !full && len(rep.Devices) > 0 {
+	if err := o.writeReport(rep, up, full); err != nil || !incomplete {
+		if err == nil && !full && len(rep.Devices) > 0 && o.verbose {
 			o.warnf("the search for paths ended once no new one answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
 		}
 		return err
@@ -233,7 +243,7 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 }
 
 // writeReport prints the report in the chosen format.
-func (o *sancheckOptions) writeReport(rep *discover.Report, up []string) error {
+func (o *sancheckOptions) writeReport(rep *discover.Report, up []string, full bool) error {
 	devs := []sanDevice{}
 	for _, d := range rep.Devices {
 		devs = append(devs, toSanDevice(d))
@@ -243,14 +253,23 @@ func (o *sancheckOptions) writeReport(rep *discover.Report, up []string) error {
 		classic.Sancheck(o.stdout(), rep, o.verbose)
 		return nil
 	case o.json:
+		ifaces := []sanInterface{}
+		for _, i := range rep.Interfaces {
+			si := sanInterface{Name: i.Name, Up: i.Up, MTU: i.MTU}
+			if i.PCIID != "" {
+				id := i.PCIID
+				si.PCIID = &id
+			}
+			ifaces = append(ifaces, si)
+		}
 		if err := writeJSON(o.stdout(), struct {
-			Interfaces []discover.Interface `json:"interfaces"`
-			Devices    []sanDevice          `json:"devices"`
-		}{append([]discover.Interface{}, rep.Interfaces...), devs}); err != nil {
+			Interfaces []sanInterface `json:"interfaces"`
+			Devices    []sanDevice    `json:"devices"`
+		}{ifaces, devs}); err != nil {
 			return err
 		}
 	default:
-		if err := writeSancheck(o.stdout(), rep, o.verbose); err != nil {
+		if err := writeSancheck(o.stdout(), rep, o.verbose, o.tableWidth()); err != nil {
 			return err
 		}
 	}
@@ -259,12 +278,16 @@ func (o *sancheckOptions) writeReport(rep *discover.Report, up []string) error {
 	case len(up) == 0:
 		return errors.New("no Ethernet interface is up to check (ip link set IFACE up)")
 	default:
-		return fmt.Errorf("no AoE target answered on %s", safetext.String(strings.Join(up, ", ")))
+		hint := ""
+		if !full {
+			hint = fmt.Sprintf("; a slower target may be missing (--timeout %v waits that long)", o.timeout)
+		}
+		return fmt.Errorf("no AoE target answered on %s%s", safetext.String(strings.Join(up, ", ")), hint)
 	}
 	return nil
 }
 
-func writeSancheck(w io.Writer, rep *discover.Report, verbose bool) error {
+func writeSancheck(w io.Writer, rep *discover.Report, verbose bool, width int) error {
 	var rows [][]string
 	for _, i := range rep.Interfaces {
 		state := "DOWN"
@@ -273,7 +296,8 @@ func writeSancheck(w io.Writer, rep *discover.Report, verbose bool) error {
 		}
 		rows = append(rows, []string{safetext.String(i.Name), state, strconv.Itoa(i.MTU), orDashS(i.PCIID)})
 	}
-	if err := writeTable(w, []string{"INTERFACE", "STATE", "MTU", "PCI ID"}, rows, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft}); err != nil {
+	ifCols := []column{{header: "INTERFACE"}, {header: "STATE"}, {header: "MTU", right: true, drop: 2}, {header: "PCI ID", drop: 1}}
+	if err := (table{cols: ifCols, rows: rows}).render(w, width); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
@@ -290,12 +314,13 @@ func writeSancheck(w io.Writer, rep *discover.Report, verbose bool) error {
 		}
 		rows = append(rows, []string{d.Name(), strconv.Itoa(d.MACs), strconv.Itoa(d.Payload), strconv.Itoa(d.Tested()), safetext.String(strings.Join(d.Interfaces, ",")), state})
 	}
-	if err := writeTable(w, []string{"DEVICE", "MACS", "PAYLOAD", "TESTED", "IFACES", "STATE"}, rows,
-		[]tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}); err != nil {
+	devCols := []column{{header: "DEVICE"}, {header: "MACS", right: true, drop: 2}, {header: "PAYLOAD", right: true, drop: 3},
+		{header: "TESTED", right: true, drop: 4}, {header: "IFACES", drop: 1}, {header: "STATE"}}
+	if err := (table{cols: devCols, rows: rows}).render(w, width); err != nil {
 		return err
 	}
 	if verbose {
-		if err := writeSanPaths(w, rep); err != nil {
+		if err := writeSanPaths(w, rep, width); err != nil {
 			return err
 		}
 	}
@@ -313,7 +338,7 @@ func writeSancheck(w io.Writer, rep *discover.Report, verbose bool) error {
 }
 
 // writeSanPaths is the -v table: every path.
-func writeSanPaths(w io.Writer, rep *discover.Report) error {
+func writeSanPaths(w io.Writer, rep *discover.Report, width int) error {
 	fmt.Fprintln(w)
 	var rows [][]string
 	for _, d := range rep.Devices {
@@ -321,8 +346,9 @@ func writeSanPaths(w io.Writer, rep *discover.Report) error {
 			rows = append(rows, []string{d.Name(), p.Target.MAC.String(), safetext.String(p.Interface), strconv.Itoa(p.MTU), strconv.Itoa(p.Sectors * 512), strconv.Itoa(p.MaxSectors * 512)})
 		}
 	}
-	return writeTable(w, []string{"DEVICE", "MAC", "IFACE", "MTU", "PAYLOAD", "TESTED"}, rows,
-		[]tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight})
+	cols := []column{{header: "DEVICE"}, {header: "MAC", drop: 1}, {header: "IFACE", drop: 2},
+		{header: "MTU", right: true, drop: 3}, {header: "PAYLOAD", right: true, drop: 4}, {header: "TESTED", right: true, drop: 5}}
+	return table{cols: cols, rows: rows}.render(w, width)
 }
 
 func orDashS(s string) string {

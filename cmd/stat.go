@@ -6,13 +6,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/internal/units"
 	"github.com/goaoe/aoe/sysfs"
-	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/spf13/cobra"
 )
 
@@ -43,9 +41,13 @@ three significant digits (999 kB, 1.00 MB, 10.0 MB, 100 MB).
 REGEX (Go syntax, unanchored) keeps the devices whose name matches: "^e1[.]"
 for shelf 1, "^e1[.]2$" for e1.2 alone.
 --wide adds the first path's MAC address, the target's firmware version, the
-major:minor numbers and the partitions. --json prints an array of objects
-with device, shelf, slot, sectors, bytes, state, netifs, payload, mac,
-firmware, dev and partitions; an attribute the kernel does not show is null.
+major:minor numbers and the partitions. On a terminal the table fits its
+width ($COLUMNS if set): columns are left out until it fits, FIRMWARE
+first, then DEV, MAC, PAYLOAD, PARTITIONS, IFACES and SIZE, and a last line
+names them; piped or redirected, every column is printed. --json prints an
+array of objects with device, shelf, slot, sectors, bytes, state,
+interfaces, payload_bytes, mac, firmware, dev and partitions; an attribute
+the kernel does not show is null (the schema: docs/json.md).
 
 Under the name aoe-stat, or with --classic, the output is aoetools 36's
 aoe-stat run with LC_ALL=C, byte for byte: the two printf layouts
@@ -135,7 +137,7 @@ func runStat(cmd *cobra.Command, o *statOptions, haveRegex bool) error {
 			return err
 		}
 	} else if len(devs) > 0 {
-		if err := writeStatTable(o.stdout(), devs, o.wide); err != nil {
+		if err := writeStatTable(o.stdout(), devs, o.wide, o.tableWidth()); err != nil {
 			return err
 		}
 	}
@@ -205,8 +207,8 @@ type statJSON struct {
 	Sectors    *uint64  `json:"sectors"`
 	Bytes      *uint64  `json:"bytes"`
 	State      *string  `json:"state"`
-	Netifs     []string `json:"netifs"`
-	Payload    *int64   `json:"payload"`
+	Interfaces []string `json:"interfaces"`
+	Payload    *int64   `json:"payload_bytes"`
 	MAC        *string  `json:"mac"`
 	Firmware   *string  `json:"firmware"`
 	Dev        *string  `json:"dev"`
@@ -219,7 +221,7 @@ func toStatJSON(d sysfs.Device) statJSON {
 		Shelf:      d.Shelf,
 		Slot:       d.Slot,
 		State:      trimmed(d.State),
-		Netifs:     d.NetIfs(),
+		Interfaces: d.NetIfs(),
 		Firmware:   trimmed(d.Firmware),
 		Dev:        trimmed(d.Dev),
 		Partitions: []string{},
@@ -258,12 +260,22 @@ func writeStatJSON(w interface{ Write([]byte) (int, error) }, devs []sysfs.Devic
 	return writeJSON(w, out)
 }
 
-func writeStatTable(w io.Writer, devs []sysfs.Device, wide bool) error {
-	header := []string{"DEVICE", "SIZE", "IFACES", "PAYLOAD", "STATE"}
-	right := []bool{false, true, false, true, false}
+// statColumns are the columns of the stat table; on a narrow terminal
+// FIRMWARE goes first, then DEV, MAC, PAYLOAD, PARTITIONS, IFACES, SIZE.
+var statColumns = []column{
+	{header: "DEVICE"}, {header: "SIZE", right: true, drop: 7}, {header: "IFACES", drop: 6},
+	{header: "PAYLOAD", right: true, drop: 4}, {header: "STATE"},
+}
+
+// statWideColumns are the columns --wide adds.
+var statWideColumns = []column{
+	{header: "MAC", drop: 3}, {header: "FIRMWARE", drop: 1}, {header: "DEV", drop: 2}, {header: "PARTITIONS", drop: 5},
+}
+
+func writeStatTable(w io.Writer, devs []sysfs.Device, wide bool, width int) error {
+	cols := statColumns
 	if wide {
-		header = append(header, "MAC", "FIRMWARE", "DEV", "PARTITIONS")
-		right = append(right, false, false, false, false)
+		cols = append(append([]column{}, statColumns...), statWideColumns...)
 	}
 	rows := make([][]string, 0, len(devs))
 	for _, d := range devs {
@@ -273,8 +285,8 @@ func writeStatTable(w io.Writer, devs []sysfs.Device, wide bool) error {
 			size = units.Sectors(*j.Sectors)
 		}
 		ifaces := "-"
-		if len(j.Netifs) > 0 {
-			ifaces = strings.Join(j.Netifs, ",")
+		if len(j.Interfaces) > 0 {
+			ifaces = strings.Join(j.Interfaces, ",")
 		}
 		payload := "-"
 		if j.Payload != nil {
@@ -293,67 +305,7 @@ func writeStatTable(w io.Writer, devs []sysfs.Device, wide bool) error {
 		}
 		rows = append(rows, row)
 	}
-	return writeAligned(w, header, rows, right)
-}
-
-// writeAligned prints the same borderless table as writeTable (a header
-// line, then one line per row, columns two blanks apart, no trailing
-// blanks), right-aligning the columns marked in right, in one pass without
-// tablewriter: a listing of 10,000 devices spent a third of its time there.
-// Cells must be single lines.
-func writeAligned(w io.Writer, header []string, rows [][]string, right []bool) error {
-	widths := make([]int, len(header))
-	measure := func(row []string) {
-		for k, c := range row {
-			widths[k] = max(widths[k], cellWidth(c))
-		}
-	}
-	measure(header)
-	for _, r := range rows {
-		measure(r)
-	}
-	var b []byte
-	line := func(row []string) {
-		start := len(b)
-		for k, c := range row {
-			pad := widths[k] - cellWidth(c)
-			if right[k] {
-				b = appendBlanks(b, pad)
-			}
-			b = append(b, c...)
-			if !right[k] {
-				b = appendBlanks(b, pad)
-			}
-			b = appendBlanks(b, 2)
-		}
-		for len(b) > start && b[len(b)-1] == ' ' {
-			b = b[:len(b)-1]
-		}
-		b = append(b, '\n')
-	}
-	line(header)
-	for _, r := range rows {
-		line(r)
-	}
-	_, err := w.Write(b)
-	return err
-}
-
-func appendBlanks(b []byte, n int) []byte {
-	for ; n > 0; n-- {
-		b = append(b, ' ')
-	}
-	return b
-}
-
-// cellWidth is the width of s on a terminal.
-func cellWidth(s string) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return twwidth.Width(s)
-		}
-	}
-	return len(s)
+	return table{cols: cols, rows: rows}.render(w, width)
 }
 
 // escapeControl makes an untrusted string read from sysfs visible

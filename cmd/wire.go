@@ -58,6 +58,12 @@ func (g *globalOptions) wireInterfaces(cmd *cobra.Command, given []string) ([]st
 		names = append(names, sysfs.ParseInterfaceList(i)...)
 	}
 	explicit := len(names) > 0
+	// The flag the names came from, for the messages: the exporter's is
+	// --probe.interface.
+	flag := "-i"
+	if cmd.Flags().Lookup("probe.interface") != nil {
+		flag = "--probe.interface"
+	}
 	if !explicit {
 		if fs, err := sysfs.NewFS(g.sysfsDir(cmd)); err == nil {
 			if list, err := fs.InterfaceList(); err == nil {
@@ -77,7 +83,7 @@ func (g *globalOptions) wireInterfaces(cmd *cobra.Command, given []string) ([]st
 		}
 		sort.Strings(names)
 		if len(names) == 0 {
-			return nil, errors.New("no up Ethernet interface to probe; name one with -i")
+			return nil, fmt.Errorf("no up Ethernet interface to probe; name one with %s", flag)
 		}
 		return names, nil
 	}
@@ -92,13 +98,13 @@ func (g *globalOptions) wireInterfaces(cmd *cobra.Command, given []string) ([]st
 		switch {
 		case !ok:
 			if explicit {
-				return nil, usageErrorf("-i %s: no such network interface (see 'ip link')", shown)
+				return nil, usageErrorf("%s %s: no such network interface (see 'ip link')", flag, shown)
 			}
 			g.warnf("%s (from aoe_iflist) does not exist; skipped", shown)
 		case ifi.Flags&net.FlagUp == 0:
 			g.warnf("%s is down; skipped (ip link set %s up)", shown, shown)
 		case !isEthernet(ifi) && explicit:
-			return nil, usageErrorf("-i %s: not an Ethernet interface; AoE runs on Ethernet only", shown)
+			return nil, usageErrorf("%s %s: not an Ethernet interface; AoE runs on Ethernet only", flag, shown)
 		case !isEthernet(ifi):
 			g.warnf("%s is not an Ethernet interface; skipped", shown)
 		default:
@@ -135,13 +141,4 @@ func (g *globalOptions) openNames(names []string) (*initiator.Group, error) {
 	grp := initiator.NewGroup(clients...)
 	grp.Now = g.now
 	return grp, nil
-}
-
-// addressArg parses a DEV argument (eSHELF.SLOT) as a usage error.
-func addressArg(s string) (initiator.Address, error) {
-	var a initiator.Address
-	if err := a.Set(s); err != nil {
-		return a, usageErrorf("%v", err)
-	}
-	return a, nil
 }

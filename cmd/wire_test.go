@@ -156,7 +156,7 @@ func TestPingVblade(t *testing.T) {
 	}
 	r = w.aoe(t, "aoe", "ping", "e1.2", "-i", "i0", "-c", "1", "--json", "--identify", "--hex")
 	var sum pingSummary
-	if err := jsonUnmarshal(r.stdout, &sum); err != nil || sum.Answered != 1 || len(sum.Identify) != 1 || sum.Identify[0].Sectors != 6442450944 {
+	if err := jsonUnmarshal(r.stdout, &sum); err != nil || sum.Answered != 1 || len(sum.Identify) != 1 || sum.Identify[0].Sectors == nil || *sum.Identify[0].Sectors != 6442450944 {
 		t.Errorf("--json (exit %d): %v %s", r.code, err, r.stdout)
 	}
 	r = w.aoe(t, "aoe", "ping", "e9.9", "-i", "i0", "-c", "2", "--interval", "10ms", "--timeout", "200ms")

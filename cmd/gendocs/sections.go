@@ -27,6 +27,9 @@ var exitTable = []struct{ code, meaning string }{
 	{"143", "terminated (SIGTERM)"},
 }
 
+// tables are the pages of commands whose tables fit the terminal.
+var tables = map[string]bool{"aoe-stat": true, "aoe-discover": true, "aoe-sancheck": true, "aoe-cfg": true}
+
 // files lists, by page (the command path with dashes), the files a
 // command reads or writes. SYSFS and DEVDIR are explained on every page.
 var files = map[string][]struct{ path, what string }{
@@ -117,9 +120,14 @@ func sections(page string, c *cobra.Command) string {
 	b.WriteString(".PP\nUnder a classic aoetools name (aoe\\-stat, aoe\\-discover, aoeping, ...) the exit status is aoetools': 0 or 1\n" +
 		"(aoe\\-stat: 2 for a bad regular expression or extra arguments), and 130 or 143 when a signal ends it.\n")
 	name := strings.TrimSuffix(page, filepath.Ext(page))
+	b.WriteString(".SH ENVIRONMENT\n")
 	if c.Flag("sysfs") != nil && name != "aoeping" && name != "aoecfg" { // the classic wire tools read no sysfs
-		fmt.Fprintf(&b, ".SH ENVIRONMENT\n.TP\n.B %s\nthe sysfs root when \\-\\-sysfs is not given (aoetools' aoe\\-stat honours it too); default /sys.\n", sysfsDirEnv)
+		fmt.Fprintf(&b, ".TP\n.B %s\nthe sysfs root when \\-\\-sysfs is not given (aoetools' aoe\\-stat honours it too); default /sys.\n", sysfsDirEnv)
 	}
+	if tables[name] {
+		b.WriteString(".TP\n.B COLUMNS\n" + roffEscape("when stdout is a terminal, the width tables fit instead of the terminal's (columns that do not fit are left out, and a last line names them); ignored when stdout is not a terminal, where every column is printed.") + "\n")
+	}
+	b.WriteString(".TP\n.B LC_ALL, LC_CTYPE, LANG\n" + roffEscape("the first that is set selects the character set: unless it is UTF-8 (C, POSIX, no locale), the tool's own symbols are printed in ASCII (... for the ellipsis, us for microseconds).") + "\n")
 	if fs := files[name]; len(fs) > 0 {
 		b.WriteString(".SH FILES\n")
 		for _, f := range fs {

@@ -48,16 +48,27 @@ func orNone(s string) string {
 	return Escape(s)
 }
 
-// jsonEvent is an event of `aoe events --json`.
+// jsonEvent is an event of `aoe events --json` (docs/json.md): every
+// field is always there, null when the event has none (a driver-wide
+// event has no device; old is null for an attribute that was not there).
 type jsonEvent struct {
-	Time      string `json:"time"`
-	Event     string `json:"event"`
-	Device    string `json:"device,omitempty"`
-	Old       string `json:"old,omitempty"`
-	New       string `json:"new,omitempty"`
-	Interface string `json:"interface,omitempty"`
-	Message   string `json:"message,omitempty"`
-	Source    string `json:"source"`
+	Time      string  `json:"time"`
+	Event     string  `json:"event"`
+	Device    *string `json:"device"`
+	Old       *string `json:"old"`
+	New       *string `json:"new"`
+	Interface *string `json:"interface"`
+	Message   *string `json:"message"`
+	Source    string  `json:"source"`
+}
+
+// orNull is s escaped as by Escape, or nil (null) when it is empty.
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	e := Escape(s)
+	return &e
 }
 
 // WriteJSON writes e as one JSON object on one line. Untrusted strings are
@@ -65,9 +76,9 @@ type jsonEvent struct {
 // field cannot put a control byte on a terminal.
 func WriteJSON(w io.Writer, e Event) error {
 	b, err := json.Marshal(jsonEvent{
-		Time: e.Time.UTC().Format(time.RFC3339Nano), Event: e.Kind, Device: Escape(e.Device),
-		Old: Escape(e.Old), New: Escape(e.New), Interface: Escape(e.Interface),
-		Message: Escape(e.Message), Source: e.Source,
+		Time: e.Time.UTC().Format(time.RFC3339Nano), Event: e.Kind, Device: orNull(e.Device),
+		Old: orNull(e.Old), New: orNull(e.New), Interface: orNull(e.Interface),
+		Message: orNull(e.Message), Source: e.Source,
 	})
 	if err != nil {
 		return err
