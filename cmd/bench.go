@@ -29,6 +29,10 @@ aoe driver needed; root or CAP_NET_RAW): sequential reads of 1 MiB blocks
 (IOPS), each for --duration; latency p50, p99 and max per test, and each
 path's share (frames, MB/s, retransmissions, smoothed RTT).
 
+--span N uses only the first N bytes of the disk: at least a block of the
+sequential tests (1M), at most the disk's size (else exit 2, as every
+offset or length outside the disk).
+
 --write adds the same tests for writes. They write back, block by block,
 data read from the same place just before (at most the first 64 MiB), so
 the disk's content is unchanged unless another host writes meanwhile; they
@@ -37,7 +41,7 @@ others) unless --force.
 
 With --file, DEV is a local block device or file instead (read tests only,
 O_DIRECT): /dev/etherd/eX.Y of the kernel aoe driver, or /dev/nbdN of an
-'aoe nbd' export, measured the same way for comparison.` + exitCodesHelp,
+'aoe nbd' export, measured the same way for comparison.` + targetHelp + exitCodesHelp,
 		Example: `  aoe bench e1.2
   aoe bench e1.2 --duration 10s --write --json
   aoe bench --file /dev/etherd/e1.2`,
@@ -47,10 +51,11 @@ O_DIRECT): /dev/etherd/eX.Y of the kernel aoe driver, or /dev/nbdN of an
 		},
 	}
 	o.addFlags(cmd, true)
+	o.addTargetFlag(cmd)
 	f := cmd.Flags()
 	f.DurationVar(&o.duration, "duration", 5*time.Second, "how long each test runs")
 	f.BoolVar(&o.write, "write", false, "also measure writes (content-preserving, see above)")
-	f.StringVar(&o.span, "span", "", "use only the first N bytes of the disk (K, M, G suffixes)")
+	f.StringVar(&o.span, "span", "", "use only the first N bytes of the disk (at least 1M; K, M, G suffixes)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.BoolVar(&o.file, "file", false, "DEV is a local block device or file (read tests only)")
 	f.BoolVar(&o.progress, "progress", false, "name each test on stderr even when it is not a terminal")
@@ -64,17 +69,23 @@ func runBench(cmd *cobra.Command, o *benchOptions, dev string) error {
 		if span, err = blockio.ParseSize(o.span); err != nil {
 			return usageErrorf("--span: %v", err)
 		}
+		if span < blockio.MinSpan {
+			return usageErrorf("--span %s is smaller than a block: it must be at least %d bytes (1M, the sequential tests' block)", o.span, blockio.MinSpan)
+		}
 	}
 	if o.file {
 		if o.write {
 			return usageErrorf("--write does not go with --file")
+		}
+		if o.target.mac != nil {
+			return usageErrorf("--target does not go with --file")
 		}
 		f, err := blockio.OpenFile(dev)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		return o.benchAndRender(cmd, f, span)
+		return o.benchAndRender(cmd, dev, f, span)
 	}
 	t, closeAll, err := o.open(cmd, dev)
 	if err != nil {
@@ -88,10 +99,18 @@ func runBench(cmd *cobra.Command, o *benchOptions, dev string) error {
 		}
 		defer release()
 	}
-	return o.benchAndRender(cmd, t, span)
+	return o.benchAndRender(cmd, dev, t, span)
 }
 
-func (o *benchOptions) benchAndRender(cmd *cobra.Command, d blockio.Benchable, span int64) error {
+func (o *benchOptions) benchAndRender(cmd *cobra.Command, dev string, d blockio.Benchable, span int64) error {
+	// A span past the end is the user's mistake (exit 2); a disk smaller
+	// than a block cannot be measured (exit 1).
+	if span > d.Size() {
+		return usageErrorf("--span %s (%d bytes) is more than %s has (%d bytes)", o.span, span, dev, d.Size())
+	}
+	if span == 0 && d.Size() < blockio.MinSpan {
+		return fmt.Errorf("%s is %d bytes, smaller than a block: bench needs at least %d bytes (1 MiB, the sequential tests' block)", dev, d.Size(), blockio.MinSpan)
+	}
 	var progress func(string, int)
 	if o.showProgress() {
 		progress = func(test string, qd int) { o.warnf("%s, queue depth %d, %v...", test, qd, o.duration) }

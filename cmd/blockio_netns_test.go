@@ -114,8 +114,8 @@ func TestReadWriteCLI(t *testing.T) {
 	if r.code != 0 || string(b.image(t)[7:19]) != "hello, world" {
 		t.Errorf("write from stdin: exit %d %s", r.code, r.stderr)
 	}
-	// Past the end.
-	if r = b.aoe(t, runOpts{}, "write", "e1.2", "-i", "i1", "--input", src, "--offset", "15M", "--sysfs", "/nonexistent"); r.code != 1 || !strings.Contains(r.stderr, "do not fit") {
+	// Past the end: the user's mistake, exit 2 as for read.
+	if r = b.aoe(t, runOpts{}, "write", "e1.2", "-i", "i1", "--input", src, "--offset", "15M", "--sysfs", "/nonexistent"); r.code != ExitUsage || !strings.Contains(r.stderr, "do not fit") {
 		t.Errorf("write past the end: exit %d %q", r.code, r.stderr)
 	}
 
