@@ -52,6 +52,10 @@ type Stats struct {
 	// was full (the kernel's PACKET_STATISTICS drops), as far as the
 	// connection reports them (see Client.Dropped).
 	Dropped uint64
+	// BadATA counts ATA replies to a Disk's sends dropped before their
+	// data was used because they did not answer the request: another LBA
+	// echoed, sectors remaining, or less data than asked.
+	BadATA uint64
 }
 
 // Client sends AoE requests on one interface and matches the replies. It
@@ -81,7 +85,7 @@ type Client struct {
 	err     error // set when the read loop stops
 
 	stats struct {
-		sent, retransmits, received, matched, unmatched, malformed, forged, dropped atomic.Uint64
+		sent, retransmits, received, matched, unmatched, malformed, forged, dropped, badATA atomic.Uint64
 	}
 	done chan struct{}
 }
@@ -103,6 +107,10 @@ type call struct {
 	// engine as a value (no Frame is kept), for the send att.
 	eng chan<- engReply
 	att *attempt
+	// want is what an ATA reply for eng must say (see ataWant.check): a
+	// reply that does not is handed to the engine as bad, its data
+	// unused, and the call stays registered for a good one.
+	want ataWant
 }
 
 // engReply is what the read loop tells a Disk's engine of a reply to one
@@ -118,6 +126,7 @@ type engReply struct {
 	status  uint8     // ATA status
 	errReg  uint8     // ATA error register
 	filled  bool
+	bad     badInfo // set: the reply failed the call's want, unused
 }
 
 // into is where the read loop puts the data of the ATA replies to the
@@ -176,7 +185,7 @@ func (c *Client) Stats() Stats {
 		Sent: c.stats.sent.Load(), Retransmits: c.stats.retransmits.Load(),
 		Received: c.stats.received.Load(), Matched: c.stats.matched.Load(),
 		Unmatched: c.stats.unmatched.Load(), Malformed: c.stats.malformed.Load(),
-		Forged: c.stats.forged.Load(), Dropped: c.stats.dropped.Load(),
+		Forged: c.stats.forged.Load(), Dropped: c.stats.dropped.Load(), BadATA: c.stats.badATA.Load(),
 	}
 }
 
@@ -487,21 +496,33 @@ func (c *Client) deliver(f *Frame, inPlace bool) {
 	if ok && !cl.matches(f) {
 		ok = false
 	}
-	if ok && cl.once {
-		delete(c.calls, f.Tag)
-	}
 	if ok && cl.eng != nil {
 		r := engReply{cl: cl, att: cl.att, tag: f.Tag, errFlag: f.Error, code: f.Err}
 		if arg, isATA := f.Arg.(*ATAArg); isATA {
 			r.ata, r.status, r.errReg = true, arg.CmdStatus, arg.FeatureErr
-			if !f.Error && !arg.Failed() && cl.dst != nil {
-				r.filled = cl.dst.fill(arg.Data)
+			if !f.Error && !arg.Failed() {
+				var hdr [ataArgLen]byte // what check reads of it
+				hdr[2], hdr[3] = arg.SectorCount, arg.CmdStatus
+				copy(hdr[4:10], arg.LBA[:])
+				if bad, good := cl.want.check(hdr[:], arg.Data); !good {
+					r.bad = bad
+				} else if cl.dst != nil {
+					r.filled = cl.dst.fill(arg.Data)
+				}
 			}
+		}
+		if r.bad.kind == 0 {
+			delete(c.calls, f.Tag)
+		} else {
+			c.stats.badATA.Add(1)
 		}
 		eng := cl.eng
 		c.mu.Unlock()
 		c.toEngine(eng, r)
 		return
+	}
+	if ok && cl.once {
+		delete(c.calls, f.Tag)
 	}
 	if ok && inPlace {
 		arg := f.Arg.(*ATAArg)
@@ -541,11 +562,22 @@ func (c *Client) deliverEngine(b []byte) bool {
 		c.mu.Unlock()
 		return false
 	}
-	delete(c.calls, tag)
-	arg := b[HeaderLen : HeaderLen+ataArgLen]
+	arg, data := b[HeaderLen:HeaderLen+ataArgLen], b[HeaderLen+ataArgLen:]
 	r := engReply{cl: cl, att: cl.att, tag: tag, ata: true, status: arg[3], errReg: arg[1]}
-	if r.status&ATAStatusFailed == 0 && cl.dst != nil {
-		r.filled = cl.dst.fill(b[HeaderLen+ataArgLen:])
+	if r.status&ATAStatusFailed == 0 {
+		// Checked before a byte of it is used: a reply that does not
+		// answer the request leaves the call registered (the target's
+		// good reply may follow) and the buffer untouched.
+		if bad, good := cl.want.check(arg, data); !good {
+			r.bad = bad
+		} else if cl.dst != nil {
+			r.filled = cl.dst.fill(data)
+		}
+	}
+	if r.bad.kind == 0 {
+		delete(c.calls, tag)
+	} else {
+		c.stats.badATA.Add(1)
 	}
 	eng := cl.eng
 	c.mu.Unlock()

@@ -77,13 +77,20 @@ func (o DiskOptions) withDefaults() DiskOptions {
 // spread over its paths; lost frames are sent again, on another path when
 // one has stopped answering, after a timeout computed from that path's
 // round-trip times, until the deadline. Every reply is matched by tag,
-// source MAC, address and command, and a reply shorter than asked is
-// dropped, so no data lands in the wrong buffer. Safe for concurrent use.
+// source MAC, address and command, and checked against its request (the
+// LBA echoed, no sectors remaining, the data length) before its data is
+// used, so no data lands in the wrong buffer: a target that keeps
+// answering wrong fails the I/O with a *ReplyError. Every path proves
+// with IDENTIFY that it leads to the disk before it carries data (see
+// OpenDisk). The window of frames outstanding on a path adapts to loss
+// (AIMD, PathStats.Window). Nothing is sent past the capacity the
+// addressing mode reaches (Identity.Capacity). Safe for concurrent use.
 type Disk struct {
 	name    string
 	shelf   uint16
 	slot    uint8
 	id      Identity
+	sectors uint64 // Identity.Capacity
 	size    int64
 	opts    DiskOptions
 	paths   []*diskPath
@@ -96,6 +103,9 @@ type Disk struct {
 	dirty   bool       // written since the last flush
 	noFlush bool       // the target aborted FLUSH CACHE
 	closed  bool
+
+	closeOnce, stopOnce sync.Once
+	closeErr            error
 }
 
 // diskTarget is one target MAC with its window.
@@ -105,14 +115,20 @@ type diskTarget struct {
 	out    int // frames outstanding
 }
 
-// OpenDisk opens shelf.slot over the given paths: it asks for the disk's
-// IDENTIFY data on the first path that answers and takes its size and
-// LBA48 support from it.
+// OpenDisk opens shelf.slot over the given paths. Before any data moves
+// it asks every path for the disk's IDENTIFY data, all at once, and waits
+// for every answer: once one has come, the others get a grace of a few
+// round trips (at most openGrace); a path that has not answered then
+// starts unverified and carries no data until a later IDENTIFY of it
+// matches. The disk's size and LBA48 support come from the answers.
 //
-// It fails with ErrNoPaths without paths, with an *ATAError or an
-// ErrorCode when the target refuses IDENTIFY, with an error wrapping
-// ErrDeadline when no path answers within the deadline, or with ctx's
-// error.
+// It fails with ErrNoPaths without paths; with a *ConflictError
+// (errors.Is ErrConflict) when two paths answer with different disks
+// (Identity.Differs: two targets claim the address; pass only one MAC's
+// paths to open its disk); when no path answers, with the error of the
+// first that failed otherwise than by the deadline (an *ATAError or an
+// ErrorCode when the target refuses IDENTIFY, a *ReplyError), else one
+// wrapping ErrDeadline; or with ctx's error.
 func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, opts DiskOptions) (*Disk, error) {
 	if len(paths) == 0 {
 		return nil, ErrNoPaths
@@ -132,7 +148,9 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 			byMAC[string(p.MAC)] = t
 			d.targets = append(d.targets, t)
 		}
-		d.paths = append(d.paths, newDiskPath(p, t, opts))
+		dp := newDiskPath(p, t, opts)
+		dp.probing = true // OpenDisk's IDENTIFY, not the engine's probes
+		d.paths = append(d.paths, dp)
 	}
 	// Room for every target's window of full frames, twice, on each
 	// client's socket (best effort: a smaller buffer only costs
@@ -147,56 +165,150 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 		}
 	}
 	d.eng = newEngine(d)
-	buf := make([]byte, SectorSize)
-	if err := d.eng.do(&request{ctx: ctx, cmd: ATAIdentify, buf: buf}); err != nil {
+	if err := d.identifyPaths(ctx); err != nil {
 		d.stop()
 		return nil, err
 	}
-	id, err := ParseIdentify(buf)
-	if err != nil {
-		d.stop()
-		return nil, err
-	}
-	d.id = id
-	d.size = int64(id.Sectors()) * SectorSize
 	return d, nil
+}
+
+// openGrace bounds how long OpenDisk waits for the other paths' IDENTIFY
+// once one has answered.
+const openGrace = 2 * time.Second
+
+// identifyPaths sends IDENTIFY over every path at once and checks that
+// the answers describe one disk (see OpenDisk).
+func (d *Disk) identifyPaths(ctx context.Context) error {
+	type answer struct {
+		i   int
+		id  Identity
+		err error
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	answers := make(chan answer, len(d.paths))
+	for i, p := range d.paths {
+		go func() {
+			buf := make([]byte, SectorSize)
+			err := d.eng.do(&request{ctx: gctx, cmd: ATAIdentify, buf: buf, path: p})
+			var id Identity
+			if err == nil {
+				id, err = ParseIdentify(buf)
+			}
+			answers <- answer{i, id, err}
+		}()
+	}
+	got := make([]*answer, len(d.paths))
+	var grace <-chan time.Time
+	for range d.paths {
+		var a answer
+		select {
+		case a = <-answers:
+		case <-grace:
+			cancel() // the rest start unverified
+			grace = nil
+			a = <-answers
+		}
+		got[a.i] = &a
+		if a.err == nil && grace == nil {
+			d.mu.Lock()
+			rto := d.paths[a.i].rtt.rto()
+			d.mu.Unlock()
+			t := time.NewTimer(min(openGrace, 2*d.opts.InitialRTO+4*rto))
+			defer t.Stop()
+			grace = t.C
+		}
+	}
+	var ok []int
+	var firstErr, deadlineErr error
+	for i, a := range got {
+		switch {
+		case a.err == nil:
+			ok = append(ok, i)
+		case errors.Is(a.err, ErrDeadline) || errors.Is(a.err, context.Canceled) || errors.Is(a.err, ErrNoPaths):
+			if deadlineErr == nil {
+				deadlineErr = a.err
+			}
+		case firstErr == nil:
+			firstErr = a.err
+		}
+	}
+	if len(ok) == 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if firstErr != nil {
+			return firstErr
+		}
+		return deadlineErr
+	}
+	first := got[ok[0]]
+	for _, i := range ok[1:] {
+		if diff := first.id.Differs(got[i].id); len(diff) > 0 {
+			ce := &ConflictError{Device: d.name, First: 0, Differs: diff}
+			for _, j := range ok {
+				p := d.paths[j]
+				ce.Answers = append(ce.Answers, PathIdentity{Interface: p.client.Interface().Name, MAC: p.mac, Identity: got[j].id})
+				if j == i {
+					ce.Other = len(ce.Answers) - 1
+				}
+			}
+			return ce
+		}
+	}
+	n, _ := first.id.Capacity()
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.id, d.sectors, d.size = first.id, n, int64(n)*SectorSize
+	for i, p := range d.paths {
+		p.probing = false
+		p.dead = got[i].err != nil
+		p.lastProbe = now
+	}
+	return nil
 }
 
 // Name returns "eSHELF.SLOT".
 func (d *Disk) Name() string { return d.name }
 
-// Size returns the disk's size in bytes.
+// Size returns the disk's size in bytes: the capacity its addressing mode
+// reaches (Identity.Capacity), at most 2^57, never what a larger claim
+// would overflow to.
 func (d *Disk) Size() int64 { return d.size }
 
-// Identity returns the disk's IDENTIFY data.
+// Identity returns the disk's IDENTIFY data. Its Capacity says whether
+// the claim was clamped to the addressing mode ("e1.2 claims N sectors;
+// LBA28 addresses only 268435456").
 func (d *Disk) Identity() Identity { return d.id }
 
 // Close flushes the target's cache if the disk was written since the last
 // Sync, and stops the disk (I/O under way fails with ErrDiskClosed). It
-// does not close the clients. It returns the flush's error.
+// does not close the clients. It returns the flush's error. Close may be
+// called more than once, from any goroutine: every call returns when the
+// disk is stopped, with the first one's error.
 func (d *Disk) Close() error {
-	d.mu.Lock()
-	dirty, closed := d.dirty, d.closed
-	d.mu.Unlock()
-	var err error
-	if dirty && !closed {
-		err = d.Sync()
-	}
-	d.mu.Lock()
-	d.closed = true
-	d.mu.Unlock()
-	d.stop()
-	return err
+	d.closeOnce.Do(func() {
+		d.mu.Lock()
+		dirty := d.dirty
+		d.mu.Unlock()
+		if dirty {
+			d.closeErr = d.Sync()
+		}
+		d.mu.Lock()
+		d.closed = true
+		d.mu.Unlock()
+		d.stop()
+	})
+	return d.closeErr
 }
 
 // stop ends the engine (requests under way fail with ErrDiskClosed).
 func (d *Disk) stop() {
-	d.cancel()
-	select {
-	case <-d.eng.stop:
-	default:
+	d.stopOnce.Do(func() {
+		d.cancel()
 		close(d.eng.stop)
-	}
+	})
 	<-d.eng.exited
 }
 
@@ -249,7 +361,7 @@ func (d *Disk) WriteAt(p []byte, off int64) (int, error) {
 
 // WriteAtContext is WriteAt with a context that can cancel it.
 func (d *Disk) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
-	if off < 0 || off+int64(len(p)) > d.size {
+	if off < 0 || off > d.size || int64(len(p)) > d.size-off { // no overflow: d.size <= 2^57
 		return 0, fmt.Errorf("aoe: %s: write of %d bytes at %d passes the end (%d bytes): %w", d.name, len(p), off, d.size, io.ErrShortWrite)
 	}
 	if len(p) == 0 {

@@ -1,16 +1,18 @@
 package initiator
 
 import (
-	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
 // A path is dead after deadAfter timeouts in a row with no reply for
 // deadTime (a burst of losses, such as a full socket buffer, does not kill
-// it): new frames avoid it, and it is tried again only once every
-// probeEvery, until it answers.
+// it): it carries no data until an IDENTIFY probe proves the disk behind it
+// is the disk, sent once every probeEvery while another path serves the
+// target, at once when none does. A path that OpenDisk could not verify
+// starts dead.
 const (
 	deadAfter  = 4
 	deadTime   = 500 * time.Millisecond
@@ -31,25 +33,58 @@ type diskPath struct {
 	mark      uint64    // the engine's flush or wake-up that counted it last
 	timeouts  int       // in a row
 	answered  time.Time // the last reply
-	dead      bool
-	gone      bool // its client stopped (interface gone or down): never used again
+	dead      bool      // unverified: carries no data until a probe matches
+	gone      bool      // its client stopped (interface gone or down): never used again
+	excluded  bool      // its IDENTIFY showed another disk: never used again
+	mismatch  []string  // how (Identity.Differs)
+	probing   bool      // an IDENTIFY of it is under way
+	probeBuf  []byte
 	lastProbe time.Time
 
-	stats PathStats
+	// The congestion window (AIMD, see grow and lost): cwnd frames may be
+	// outstanding on the path (and never more than its target's buffer
+	// count over all the target's paths). It starts at initialWindow,
+	// doubles each round trip (slow start) up to ssthresh, then grows by
+	// one per window of answered frames; a loss halves it, once per loss
+	// event (losses of frames sent before the last cut are that event).
+	cwnd, ssthresh int
+	acked          int // answered since cwnd last grew (additive phase)
+	cutAt          time.Time
+
+	lastBad badInfo
+	stats   PathStats
 }
+
+// initialWindow is a path's first congestion window (at most the target's
+// buffer count).
+const initialWindow = 4
 
 // PathStats count what went over one path.
 type PathStats struct {
-	Interface   string `json:"interface"`
-	MAC         string `json:"mac"`
-	MTU         int    `json:"mtu"`
-	Sectors     int    `json:"sectors_per_frame"`
+	Interface string `json:"interface"`
+	MAC       string `json:"mac"`
+	MTU       int    `json:"mtu"`
+	Sectors   int    `json:"sectors_per_frame"`
+	// Window is the path's congestion window now; MaxWindow the target's
+	// buffer count (DiskOptions.Window when set), which bounds it and the
+	// frames outstanding to the target over all its paths.
 	Window      int    `json:"window"`
-	Frames      uint64 `json:"frames"` // answered
+	MaxWindow   int    `json:"max_window"`
+	WindowCuts  uint64 `json:"window_cuts"` // loss events that halved Window
+	Frames      uint64 `json:"frames"`      // answered
 	Bytes       uint64 `json:"bytes"`
 	Retransmits uint64 `json:"retransmits"`
 	Timeouts    uint64 `json:"timeouts"`
-	Dropped     uint64 `json:"dropped"` // short or malformed replies
+	Dropped     uint64 `json:"dropped"` // replies without an ATA argument
+	// Probes counts the IDENTIFY probes sent to prove the path (dead or
+	// unverified) leads to the disk.
+	Probes uint64 `json:"probes"`
+	// BadReplies counts the replies dropped, their data unused, because
+	// they did not answer their request (a short payload, another LBA
+	// echoed, sectors remaining); LastBadReply says what the last one was,
+	// such as "wrong LBA: asked 8, echoed 0".
+	BadReplies   uint64 `json:"bad_replies"`
+	LastBadReply string `json:"last_bad_reply,omitempty"`
 	// SendCalls counts the send syscalls that carried this path's
 	// frames (Frames/SendCalls is how many a batch held on average),
 	// Wakeups the engine's wake-ups that brought replies of this path.
@@ -57,7 +92,16 @@ type PathStats struct {
 	Wakeups   uint64        `json:"wakeups"`
 	SRTT      time.Duration `json:"srtt_ns"`
 	RTO       time.Duration `json:"rto_ns"`
-	Dead      bool          `json:"dead"`
+	// Dead: the path carries no data until an IDENTIFY probe matches the
+	// disk (it stopped answering, or OpenDisk could not verify it).
+	Dead bool `json:"dead"`
+	// Verified: its IDENTIFY matched the disk's and it has not died
+	// since: it carries data.
+	Verified bool `json:"verified"`
+	// IdentityMismatch: its IDENTIFY answered another disk (Mismatch
+	// says how); it is never used again.
+	IdentityMismatch bool     `json:"identity_mismatch"`
+	Mismatch         []string `json:"mismatch,omitempty"`
 }
 
 func newDiskPath(p DiskPath, t *diskTarget, opts DiskOptions) *diskPath {
@@ -71,7 +115,8 @@ func newDiskPath(p DiskPath, t *diskTarget, opts DiskOptions) *diskPath {
 	if opts.MaxSectors > 0 {
 		n = min(n, opts.MaxSectors)
 	}
-	dp := &diskPath{client: p.Client, mac: p.MAC, target: t, mtu: mtu, maxSectors: max(n, 1), answered: time.Now()}
+	dp := &diskPath{client: p.Client, mac: p.MAC, target: t, mtu: mtu, maxSectors: max(n, 1), answered: time.Now(),
+		cwnd: min(initialWindow, t.window), ssthresh: t.window, dead: true}
 	dp.rtt = rttEstimator{min: opts.MinRTO, max: opts.MaxRTO, initial: opts.InitialRTO}
 	return dp
 }
@@ -84,8 +129,13 @@ func (d *Disk) PathStats() []PathStats {
 	for _, p := range d.paths {
 		s := p.stats
 		s.Interface, s.MAC, s.MTU = p.client.Interface().Name, p.mac.String(), p.mtu
-		s.Sectors, s.Window = p.maxSectors, p.target.window
+		s.Sectors, s.Window, s.MaxWindow = p.maxSectors, p.cwnd, p.target.window
 		s.SRTT, s.RTO, s.Dead = p.rtt.srtt, p.rtt.rto(), p.dead
+		s.Verified = p.usable()
+		s.IdentityMismatch, s.Mismatch = p.excluded, append([]string(nil), p.mismatch...)
+		if p.lastBad.kind != 0 {
+			s.LastBadReply = p.lastBad.String()
+		}
 		out = append(out, s)
 	}
 	return out
@@ -97,8 +147,12 @@ func (d *Disk) ResetStats() {
 	defer d.mu.Unlock()
 	for _, p := range d.paths {
 		p.stats = PathStats{}
+		p.lastBad = badInfo{}
 	}
 }
+
+// usable reports whether p carries data: verified, alive, its client up.
+func (p *diskPath) usable() bool { return !p.dead && !p.gone && !p.excluded }
 
 // ataArg returns the ATA argument of op o (without its data).
 func (d *Disk) ataArg(o *op) ATAArg {
@@ -128,36 +182,36 @@ func (d *Disk) ataArg(o *op) ATAArg {
 }
 
 // allGoneLocked returns an error when every path (to t, when not nil) has
-// lost its client. d.mu held.
+// lost its client or answered IDENTIFY with another disk. d.mu held.
 func (d *Disk) allGoneLocked(t *diskTarget) error {
 	var last error
 	for _, p := range d.paths {
 		if t != nil && p.target != t {
 			continue
 		}
-		if !p.gone {
+		if !p.gone && !p.excluded {
 			return nil
 		}
-		last = p.client.Err()
+		if p.excluded {
+			last = fmt.Errorf("%s on %s answers for another disk: %s", p.mac, p.client.Interface().Name, strings.Join(p.mismatch, ", "))
+		} else {
+			last = p.client.Err()
+		}
 	}
-	return fmt.Errorf("%s: %w: every path's interface stopped (last: %w)", d.name, ErrNoPaths, last)
+	return fmt.Errorf("%s: %w: every path's interface stopped or answers for another disk (last: %w)", d.name, ErrNoPaths, last)
 }
 
 func better(p, q, avoid *diskPath) bool {
 	if (p == avoid) != (q == avoid) {
 		return q == avoid
 	}
-	if p.dead != q.dead {
-		return !p.dead
-	}
 	// Fewest bytes outstanding relative to what a frame carries.
 	return p.out*q.maxSectors < q.out*p.maxSectors
 }
 
-// ErrShortReply is returned when a target answers a read with less data
-// than asked for (a target whose MTU is smaller than it advertised).
-var ErrShortReply = errors.New("aoe: reply shorter than the data asked for")
-
+// deadlineErr is the error of op o unanswered for waited, its last send
+// on p (nil: it waits for a verified path). When bad replies came, it
+// says so, and matches ErrBadReply too.
 func (d *Disk) deadlineErr(o *op, p *diskPath, waited time.Duration, sends int, last error) error {
 	what := "read"
 	switch {
@@ -168,12 +222,57 @@ func (d *Disk) deadlineErr(o *op, p *diskPath, waited time.Duration, sends int, 
 	case o.cmd != ATAReadSectors:
 		what = "FLUSH CACHE"
 	}
-	err := fmt.Errorf("%w: %s: %s at sector %d unanswered for %v (%d sends, the last on %s to %s)", ErrDeadline, d.name, what, o.lba,
-		waited.Round(time.Millisecond), sends, p.client.Interface().Name, p.mac)
+	var err error
+	if p != nil {
+		err = fmt.Errorf("%w: %s: %s at sector %d unanswered for %v (%d sends, the last on %s to %s)", ErrDeadline, d.name, what, o.lba,
+			waited.Round(time.Millisecond), sends, p.client.Interface().Name, p.mac)
+	} else {
+		err = fmt.Errorf("%w: %s: %s at sector %d unanswered for %v (%d sends; no path verified since: %s)", ErrDeadline, d.name, what, o.lba,
+			waited.Round(time.Millisecond), sends, d.pathStates())
+	}
+	if o.bad > 0 {
+		err = fmt.Errorf("%w; %w", err, d.replyErr(o))
+	}
 	if last != nil {
 		err = fmt.Errorf("%w (last: %w)", err, last)
 	}
 	return err
+}
+
+// stallErr is the error of request q, with no frame out, that found no
+// verified path for waited.
+func (d *Disk) stallErr(q *request, waited time.Duration) error {
+	return fmt.Errorf("%w: %s: %s at sector %d waited %v for a verified path: %s", ErrDeadline, d.name, commandName(q.cmd), q.lba,
+		waited.Round(time.Millisecond), d.pathStates())
+}
+
+// pathStates says what each path is, for errors: "a0 to MAC dead, ...".
+func (d *Disk) pathStates() string {
+	var b strings.Builder
+	for i, p := range d.paths {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		state := "verified"
+		switch {
+		case p.gone:
+			state = "gone"
+		case p.excluded:
+			state = "another disk"
+		case p.dead:
+			state = "dead"
+		}
+		fmt.Fprintf(&b, "%s to %s %s", p.client.Interface().Name, p.mac, state)
+	}
+	return b.String()
+}
+
+// replyErr is the *ReplyError of o's bad replies.
+func (d *Disk) replyErr(o *op) *ReplyError {
+	p := o.badPath
+	arg := d.ataArg(o)
+	return &ReplyError{Device: d.name, Interface: p.client.Interface().Name, MAC: p.mac, Command: arg.CmdStatus, LBA: o.lba,
+		Kind: o.lastBad.kind, Want: o.lastBad.want, Got: o.lastBad.got, Count: o.bad}
 }
 
 // rttEstimator keeps a path's smoothed round-trip time and variation

@@ -2,6 +2,7 @@ package initiator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -25,8 +26,15 @@ type request struct {
 	buf    []byte      // not yet handed out
 	lba    uint64      // of buf[0]
 	single bool        // one frame without data (FLUSH): not yet handed out
+	// path, when set, is the only path the request goes on, dead or not
+	// (IDENTIFY of a path: OpenDisk's, and the engine's probes). probe:
+	// the engine's own (probed takes the outcome).
+	path     *diskPath
+	probe    bool
+	deadline time.Duration // when not 0, replaces DiskOptions.Deadline
 
-	pending  int // frames handed out and not done
+	pending  int       // frames handed out and not done
+	since    time.Time // submitted, or a frame last answered
 	finished bool
 	err      error
 	done     chan struct{}
@@ -43,16 +51,21 @@ type op struct {
 	buf   []byte // read: where the data goes; write: the data
 	write bool
 
-	path    *diskPath // holds a window slot there while in flight
-	avoid   *diskPath // a path it left (dead): another is preferred
-	first   time.Time // the first send: the deadline counts from it
-	expire  time.Time // when the last send times out
-	tries   int       // sends on the current path
-	sends   int       // in all
-	sendErr error     // the last send failed (not sent)
-	flying  bool      // in engine.inflight (also while in engine.retry)
-	cur     *attempt  // the send queued for the next flush
-	flushed uint64    // the engine.seq of the flush that last encoded it
+	path     *diskPath // holds a window slot there while in flight
+	avoid    *diskPath // a path it left (dead): another is preferred
+	first    time.Time // the first send: the deadline counts from it
+	expire   time.Time // when the last send times out
+	tries    int       // sends on the current path
+	sends    int       // in all
+	sendErr  error     // the last send failed (not sent)
+	flying   bool      // in engine.inflight (also while in engine.retry)
+	cur      *attempt  // the send queued for the next flush
+	flushed  uint64    // the engine.seq of the flush that last encoded it
+	nudge    bool      // expire is now because of a bad reply, not a loss
+	bad      int       // sends answered badly (see maxBad)
+	badSince time.Time // the first
+	lastBad  badInfo
+	badPath  *diskPath
 
 	live [maxLive + 1]attempt
 	sink into
@@ -69,6 +82,7 @@ type attempt struct {
 	tag    uint32
 	sent   time.Time
 	path   *diskPath
+	bad    bool // answered badly (counted once in op.bad)
 	cl     call
 }
 
@@ -185,6 +199,7 @@ func (e *engine) run() {
 		d.mu.Lock()
 		now := time.Now()
 		e.expireOps(now)
+		e.probe(now)
 		e.issue(now)
 		e.flush()
 		e.arm(time.Now())
@@ -229,11 +244,46 @@ func (e *engine) run() {
 
 // add takes a new request.
 func (e *engine) add(q *request) {
+	q.since = time.Now()
+	if q.path != nil {
+		if q.path.gone {
+			e.finish(q, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, q.path.client.Err()))
+			return
+		}
+		e.active = append(e.active, q)
+		return
+	}
 	if err := e.d.allGoneLocked(q.target); err != nil {
 		e.finish(q, err)
 		return
 	}
+	if err := e.d.beyond(q.cmd, q.lba, len(q.buf)); err != nil {
+		e.finish(q, err)
+		return
+	}
 	e.active = append(e.active, q)
+}
+
+// beyond returns an error when a READ or WRITE of n bytes at sector lba
+// passes the capacity the disk's addressing mode reaches: such a frame is
+// never sent (LBA28 would write sector lba mod 2^28).
+func (d *Disk) beyond(cmd uint8, lba uint64, n int) error {
+	if cmd != ATAReadSectors && cmd != ATAWriteSectors {
+		return nil
+	}
+	if lba > d.sectors || uint64(n/SectorSize) > d.sectors-lba {
+		return fmt.Errorf("aoe: %s: %s of %d sectors at sector %d passes the addressable capacity, %d sectors", d.name, commandName(cmd),
+			n/SectorSize, lba, d.sectors)
+	}
+	return nil
+}
+
+// deadline is how long a frame of q may go unanswered.
+func (e *engine) deadline(q *request) time.Duration {
+	if q.deadline > 0 {
+		return q.deadline
+	}
+	return e.d.opts.Deadline
 }
 
 // issue hands frames to free window slots: first the frames that wait for
@@ -261,13 +311,27 @@ func (e *engine) issue(now time.Time) {
 	for len(e.active) > 0 && misses < len(e.active) {
 		i := e.rr % len(e.active)
 		q := e.active[i]
-		p := e.pick(q.target, nil, now)
+		var p *diskPath
+		if q.path != nil {
+			p = e.pickBound(q.path)
+		} else {
+			p = e.pick(q.target, nil, now)
+		}
 		if p == nil {
 			misses++
 			e.rr++
 			continue
 		}
 		misses = 0
+		if q.cmd == ATAReadSectors || q.cmd == ATAWriteSectors {
+			// The frame-cutting assertion: nothing past the capacity
+			// (add refused such requests; this holds it for any path).
+			if err := e.d.beyond(q.cmd, q.lba, min(len(q.buf), p.maxSectors*SectorSize)); err != nil {
+				e.fail(q, err)
+				e.rr = i
+				continue
+			}
+		}
 		o := e.cut(q, p)
 		if q.more() {
 			e.rr = i + 1
@@ -364,9 +428,17 @@ func (e *engine) send(o *op, now time.Time) {
 	o.sends++
 	o.sendErr = nil
 	a := o.slot()
-	a.op = o
+	a.op, a.bad = o, false
 	o.cur = a
 	a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: CommandATA, src: p.mac, once: true, eng: e.replies, att: a}
+	switch o.cmd {
+	case ATAReadSectors:
+		a.cl.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / SectorSize), data: len(o.buf)}
+	case ATAWriteSectors:
+		a.cl.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / SectorSize)}
+	case ATAIdentify:
+		a.cl.want = ataWant{data: SectorSize}
+	}
 	if o.cmd == ATAIdentify || o.cmd == ATAReadSectors {
 		if o.sink.buf == nil {
 			o.sink = into{buf: o.buf}
@@ -382,7 +454,7 @@ func (e *engine) send(o *op, now time.Time) {
 	}
 	a.active, a.tag, a.path, a.sent = true, tag, p, now
 	rto := p.rtt.backedOff(o.tries)
-	if left := o.first.Add(e.d.opts.Deadline).Sub(now); rto > left {
+	if left := o.first.Add(e.deadline(o.req)).Sub(now); rto > left {
 		rto = max(left, time.Millisecond)
 	}
 	o.expire = now.Add(rto)
@@ -488,15 +560,36 @@ func (e *engine) onReply(r engReply, now time.Time) {
 	if !a.active || a.tag != r.tag || &a.cl != r.cl {
 		return // to a send given up: its op went on without it
 	}
-	a.active = false
 	o := a.op
 	p := a.path
 	d := e.d
+	if r.bad.kind != 0 {
+		// Its data unused; the send stays registered for a good reply.
+		p.stats.BadReplies++
+		p.lastBad = r.bad
+		if a.bad {
+			return // a duplicate
+		}
+		a.bad = true
+		o.bad++
+		o.lastBad, o.badPath = r.bad, p
+		if o.bad == 1 {
+			o.badSince = now
+		}
+		if o.bad >= maxBad && !p.answered.After(o.badSince) {
+			// Nothing but bad replies from this path since: it
+			// keeps answering wrong.
+			e.fail(o.req, d.replyErr(o))
+			return
+		}
+		if o.bad < maxBad && o.path != nil && !o.nudge {
+			o.expire, o.nudge = now, true // ask again at once
+		}
+		return
+	}
+	a.active = false
 	p.rtt.sample(now.Sub(a.sent))
 	p.timeouts, p.answered = 0, now
-	if p.dead && !p.gone {
-		p.dead = false
-	}
 	switch {
 	case r.errFlag:
 		e.fail(o.req, fmt.Errorf("%s: %s refused the request: %w", d.name, p.mac, r.code))
@@ -514,13 +607,47 @@ func (e *engine) onReply(r engReply, now time.Time) {
 	p.stats.Frames++
 	p.stats.Bytes += uint64(len(o.buf))
 	e.count(p, true)
+	if o.path == p {
+		e.grow(p)
+	}
 	e.complete(o)
+}
+
+// grow opens p's window on an answered frame (see diskPath.cwnd), when
+// the window was what limited it.
+func (e *engine) grow(p *diskPath) {
+	if p.cwnd >= p.target.window || p.out < p.cwnd {
+		return
+	}
+	if p.cwnd < p.ssthresh {
+		p.cwnd++ // slow start: doubles per round trip
+		return
+	}
+	p.acked++
+	if p.acked >= p.cwnd {
+		p.cwnd++
+		p.acked = 0
+	}
+}
+
+// lost halves p's window for a frame lost after a send at sent, once per
+// loss event: frames sent before the last cut were lost to the same one.
+func (e *engine) lost(p *diskPath, sent, now time.Time) {
+	if sent.Before(p.cutAt) {
+		return
+	}
+	p.ssthresh = max(p.cwnd/2, 1)
+	p.cwnd = p.ssthresh
+	p.acked = 0
+	p.cutAt = now
+	p.stats.WindowCuts++
 }
 
 // complete ends o, answered.
 func (e *engine) complete(o *op) {
 	q := o.req
 	e.drop(o)
+	q.since = time.Now()
 	q.pending--
 	if !q.more() && q.pending == 0 {
 		e.finish(q, nil)
@@ -545,6 +672,7 @@ func (o *op) reset() {
 	o.path, o.avoid, o.cur = nil, nil, nil
 	o.first, o.expire = time.Time{}, time.Time{}
 	o.tries, o.sends, o.sendErr, o.flying = 0, 0, nil, false
+	o.nudge, o.bad, o.lastBad, o.badPath = false, 0, badInfo{}, nil
 	o.sink = into{}
 	o.fr.Arg = nil
 }
@@ -591,11 +719,16 @@ func (e *engine) finish(q *request, err error) {
 	}
 	q.finished, q.err = true, err
 	close(q.done)
+	if q.probe {
+		e.probed(q, err)
+	}
 }
 
 // expireOps handles the frames whose send timed out: sent again on their
-// path, moved to another when theirs is dead, or their request failed at
-// the deadline.
+// path, put back in the queue for a slot when their path's window was cut
+// below what it has out, moved to another path when theirs is dead, or
+// their request failed at the deadline; and the requests that waited for
+// a verified path longer than the deadline.
 func (e *engine) expireOps(now time.Time) {
 	for i := 0; i < len(e.inflight); i++ {
 		o := e.inflight[i]
@@ -603,40 +736,53 @@ func (e *engine) expireOps(now time.Time) {
 			continue
 		}
 		p := o.path
-		e.timedOut(p, now)
-		if now.After(o.first.Add(e.d.opts.Deadline)) {
+		if o.nudge {
+			o.nudge = false // a bad reply: ask again, no loss
+		} else {
+			e.timedOut(p, now)
+			if a := o.cur; a != nil && o.sendErr == nil {
+				e.lost(p, a.sent, now)
+			}
+		}
+		if now.After(o.first.Add(e.deadline(o.req))) {
 			e.fail(o.req, e.d.deadlineErr(o, p, now.Sub(o.first), o.sends, o.sendErr))
 			i = -1 // fail dropped ops: start again
 			continue
 		}
-		if p.dead || p.gone {
-			if e.otherPath(p, o.req.target) {
-				e.release(o)
-				o.avoid = p
-				e.retry = append(e.retry, o)
-				continue
-			}
+		if o.req.path != nil {
 			if p.gone {
-				e.fail(o.req, e.d.allGoneLocked(nil))
+				e.fail(o.req, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, p.client.Err()))
 				i = -1
 				continue
 			}
+		} else if !p.usable() || p.out > p.cwnd {
+			e.release(o)
+			if !p.usable() {
+				o.avoid = p
+			}
+			e.retry = append(e.retry, o)
+			if err := e.d.allGoneLocked(o.req.target); err != nil {
+				e.fail(o.req, err)
+				i = -1
+			}
+			continue
 		}
 		p.stats.Retransmits++
 		p.client.CountRetransmit()
 		e.send(o, now)
 	}
-}
-
-// otherPath reports whether a path other than p, not gone, serves t (any
-// target when nil).
-func (e *engine) otherPath(p *diskPath, t *diskTarget) bool {
-	for _, x := range e.d.paths {
-		if x != p && !x.gone && (t == nil || x.target == t) {
-			return true
+	for i := 0; i < len(e.retry); i++ {
+		if o := e.retry[i]; now.After(o.first.Add(e.deadline(o.req))) {
+			e.fail(o.req, e.d.deadlineErr(o, nil, now.Sub(o.first), o.sends, o.sendErr))
+			i = -1
 		}
 	}
-	return false
+	for i := 0; i < len(e.active); i++ {
+		if q := e.active[i]; q.pending == 0 && now.Sub(q.since) > e.deadline(q) {
+			e.fail(q, e.d.stallErr(q, now.Sub(q.since)))
+			i = -1
+		}
+	}
 }
 
 // timedOut counts a lost frame on p; p dies after deadAfter in a row
@@ -663,6 +809,12 @@ func (e *engine) clientGone(c *Client) {
 			o.expire = now // expireOps moves them, or fails them
 		}
 	}
+	for i := 0; i < len(e.active); i++ {
+		if q := e.active[i]; q.path != nil && q.path.gone && q.pending == 0 {
+			e.fail(q, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, c.Err()))
+			i = -1
+		}
+	}
 	if err := e.d.allGoneLocked(nil); err != nil {
 		for len(e.active) > 0 {
 			e.fail(e.active[0], err)
@@ -676,49 +828,151 @@ func (e *engine) clientGone(c *Client) {
 	}
 }
 
-// pick chooses a path with a free slot (of target t when not nil), or
-// nil: alive first, fewest bytes outstanding; a dead path only when none
-// is alive, or to probe it once every probeEvery; avoid last.
+// pick chooses a path that carries data (of target t when not nil) with
+// a free slot in its window and its target's, or nil: fewest bytes
+// outstanding, avoid last.
 func (e *engine) pick(t *diskTarget, avoid *diskPath, now time.Time) *diskPath {
-	anyAlive := false
-	for _, p := range e.d.paths {
-		if !p.dead && !p.gone && (t == nil || p.target == t) {
-			anyAlive = true
-		}
-	}
 	var best *diskPath
 	for _, p := range e.d.paths {
-		if (t != nil && p.target != t) || p.target.out >= p.target.window || p.gone {
-			continue
-		}
-		if p.dead && anyAlive && now.Sub(p.lastProbe) < probeEvery {
+		if (t != nil && p.target != t) || !p.usable() || p.out >= p.cwnd || p.target.out >= p.target.window {
 			continue
 		}
 		if best == nil || better(p, best, avoid) {
 			best = p
 		}
 	}
-	if best != nil && best.dead {
-		best.lastProbe = now
-	}
 	return best
 }
 
-// arm sets the timer to the earliest expiry (and the next probe of a
-// dead path when frames wait), unless it fires before that anyway.
-func (e *engine) arm(now time.Time) {
-	var next time.Time
-	for _, o := range e.inflight {
-		if o.path != nil && (next.IsZero() || o.expire.Before(next)) {
-			next = o.expire
+// pickBound returns p for a request bound to it (an IDENTIFY) when its
+// target has a free slot (its own window does not hold back one frame).
+func (e *engine) pickBound(p *diskPath) *diskPath {
+	if p.gone || p.target.out >= p.target.window {
+		return nil
+	}
+	return p
+}
+
+// probe starts an IDENTIFY on each dead path that is due, while I/O
+// waits or is under way: every probeEvery while another path serves its
+// target, at once when none does (the I/O waits for it).
+func (e *engine) probe(now time.Time) {
+	due := false
+	for _, p := range e.d.paths {
+		if p.dead && !p.gone && !p.excluded && !p.probing {
+			due = true
+			break
 		}
 	}
-	if len(e.retry) > 0 || len(e.active) > 0 {
+	if !due || !e.busy() {
+		return
+	}
+	for _, p := range e.d.paths {
+		if !p.dead || p.gone || p.excluded || p.probing {
+			continue
+		}
+		if e.serves(p.target) && now.Sub(p.lastProbe) < probeEvery {
+			continue
+		}
+		if p.probeBuf == nil {
+			p.probeBuf = make([]byte, SectorSize)
+		}
+		p.probing, p.lastProbe = true, now
+		p.stats.Probes++
+		q := &request{ctx: e.d.ctx, cmd: ATAIdentify, buf: p.probeBuf, path: p, probe: true, deadline: probeEvery, done: make(chan struct{})}
+		e.add(q)
+	}
+}
+
+// busy reports whether a caller's frames wait or are out.
+func (e *engine) busy() bool {
+	for _, q := range e.active {
+		if !q.probe {
+			return true
+		}
+	}
+	for _, o := range e.retry {
+		if !o.req.probe {
+			return true
+		}
+	}
+	for _, o := range e.inflight {
+		if !o.req.probe {
+			return true
+		}
+	}
+	return false
+}
+
+// serves reports whether a path carries data to t.
+func (e *engine) serves(t *diskTarget) bool {
+	for _, p := range e.d.paths {
+		if p.target == t && p.usable() {
+			return true
+		}
+	}
+	return false
+}
+
+// probed takes the outcome of a probe of a dead path: an IDENTIFY of the
+// disk makes it carry data again; of another disk, it is excluded for
+// good; no answer leaves it dead, probed again later.
+func (e *engine) probed(q *request, err error) {
+	p := q.path
+	p.probing = false
+	if err != nil {
+		if errors.Is(err, ErrDiskClosed) {
+			return
+		}
+		p.lastProbe = time.Now()
+		return
+	}
+	id, _ := ParseIdentify(p.probeBuf)
+	if diff := e.d.id.Differs(id); len(diff) > 0 {
+		p.excluded, p.mismatch = true, diff
+		if err := e.d.allGoneLocked(nil); err != nil {
+			for len(e.active) > 0 {
+				e.fail(e.active[0], err)
+			}
+			for len(e.inflight) > 0 {
+				e.fail(e.inflight[0].req, err)
+			}
+			for len(e.retry) > 0 {
+				e.fail(e.retry[0].req, err)
+			}
+		}
+		return
+	}
+	p.dead, p.timeouts, p.answered = false, 0, time.Now()
+}
+
+// arm sets the timer to the earliest expiry (and the next probe of a
+// dead path, the deadline of frames that wait for a path, when frames
+// wait), unless it fires before that anyway.
+func (e *engine) arm(now time.Time) {
+	var next time.Time
+	at := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	for _, o := range e.inflight {
+		if o.path != nil {
+			at(o.expire)
+		}
+	}
+	for _, o := range e.retry {
+		at(o.first.Add(e.deadline(o.req)))
+	}
+	for _, q := range e.active {
+		if q.pending == 0 {
+			at(q.since.Add(e.deadline(q)))
+		}
+	}
+	if len(e.retry) > 0 || len(e.active) > 0 || len(e.inflight) > 0 {
 		for _, p := range e.d.paths {
-			if p.dead && !p.gone {
-				if t := p.lastProbe.Add(probeEvery); next.IsZero() || t.Before(next) {
-					next = t
-				}
+			if p.dead && !p.gone && !p.excluded && !p.probing {
+				at(p.lastProbe.Add(probeEvery))
 			}
 		}
 	}

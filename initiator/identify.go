@@ -2,6 +2,7 @@ package initiator
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"strings"
 )
@@ -51,28 +52,66 @@ func (id Identity) Sectors() uint64 {
 	return uint64(id.LBA28Sectors)
 }
 
-// MaxLBA48Sectors is ATA's LBA48 limit: 2^48 sectors (128 PiB). IDENTIFY
-// words 100-103 are 64 bits wide, so a target can claim more; such a claim
-// is not a capacity.
-const MaxLBA48Sectors = 1 << 48
+// Addressing limits: LBA28 commands carry 28 bits of sector address,
+// LBA48 commands 48. IDENTIFY words 60-61 are 32 bits wide and words
+// 100-103 64, so a target can claim more than it can be asked for; such
+// a claim is not a capacity.
+const (
+	MaxLBA28Sectors = 1 << 28 // 128 GiB
+	MaxLBA48Sectors = 1 << 48 // 128 PiB
+)
 
-// Bytes returns the capacity in bytes, and false when the disk claims more
-// sectors than LBA48 can address: show such a claim as claimed (Sectors),
-// never as a byte count, which would overflow.
-func (id Identity) Bytes() (uint64, bool) {
-	n := id.Sectors()
-	if n > MaxLBA48Sectors {
-		return 0, false
+// Capacity returns the sectors a Disk can address: the claim (Sectors),
+// capped by the addressing mode, MaxLBA48Sectors with LBA48 and
+// MaxLBA28Sectors without; clamped reports that the claim was larger. A
+// Disk never sends a sector number at or past it.
+func (id Identity) Capacity() (sectors uint64, clamped bool) {
+	limit := uint64(MaxLBA28Sectors)
+	if id.LBA48 {
+		limit = MaxLBA48Sectors
 	}
-	return n * 512, true
+	n := id.Sectors()
+	if n > limit {
+		return limit, true
+	}
+	return n, false
+}
+
+// Bytes returns the capacity in bytes, Capacity's sectors times 512 (at
+// most 2^57: never an overflow), and false when the claim was clamped to
+// it: show such a claim as claimed (Sectors), with the limit.
+func (id Identity) Bytes() (uint64, bool) {
+	n, clamped := id.Capacity()
+	return n * 512, !clamped
+}
+
+// Differs names what tells two IDENTIFY answers apart as disks, such as
+// `serial "A" vs "B"`: serial, model, claimed capacity and LBA48 support
+// (the firmware revision is not compared: one disk may be exported by
+// two target versions). Empty means the same disk.
+func (id Identity) Differs(other Identity) []string {
+	var d []string
+	if id.Serial != other.Serial {
+		d = append(d, fmt.Sprintf("serial %q vs %q", id.Serial, other.Serial))
+	}
+	if id.Model != other.Model {
+		d = append(d, fmt.Sprintf("model %q vs %q", id.Model, other.Model))
+	}
+	if id.Sectors() != other.Sectors() {
+		d = append(d, fmt.Sprintf("capacity %d vs %d sectors", id.Sectors(), other.Sectors()))
+	}
+	if id.LBA48 != other.LBA48 {
+		d = append(d, fmt.Sprintf("LBA48 %v vs %v", id.LBA48, other.LBA48))
+	}
+	return d
 }
 
 // SameDisk reports whether two IDENTIFY answers describe the same disk:
-// same serial, model and capacity. Two targets that claim one AoE address
-// with different disks are a misconfiguration; one disk seen through
-// several MACs is multipath.
+// nothing Differs. Two targets that claim one AoE address with different
+// disks are a misconfiguration; one disk seen through several MACs is
+// multipath. Discovery and a Disk's paths use this one rule.
 func (id Identity) SameDisk(other Identity) bool {
-	return id.Serial == other.Serial && id.Model == other.Model && id.Sectors() == other.Sectors()
+	return len(id.Differs(other)) == 0
 }
 
 // ataString reads words [from, to) as an ATA string.

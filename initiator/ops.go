@@ -27,9 +27,11 @@ func (t Target) Name() string { return DeviceName(t.Shelf, t.Slot) }
 
 // Operation errors.
 var (
-	// ErrBadReply is returned when a reply lacks the argument its command
-	// must carry.
-	ErrBadReply = errors.New("aoe: reply without the expected argument")
+	// ErrBadReply is returned when a reply does not answer its request:
+	// it lacks the argument its command must carry, or (a Disk's
+	// *ReplyError, which matches it) its data is short, its LBA is not
+	// the one asked, or it says sectors remain.
+	ErrBadReply = errors.New("aoe: bad reply")
 	// ErrShortIdentify is returned when IDENTIFY data is shorter than 512
 	// bytes.
 	ErrShortIdentify = errors.New("aoe: short IDENTIFY data")

@@ -1,6 +1,8 @@
 package aoetest
 
 import (
+	"encoding/binary"
+	mrand "math/rand/v2"
 	"net"
 	"sync"
 	"testing"
@@ -25,6 +27,23 @@ const (
 // Hostile is a misbehaving AoE peer for tests: it answers like Target (when
 // Target is set) and then misbehaves as configured. Everything on an AoE
 // segment can answer a broadcast, so every wire command must survive these.
+//
+// The misbehaviours of a disk (each field says which replies it touches):
+//
+//   - WrongLBA: reads and writes served at, and echoing, another LBA;
+//   - Short: read replies carrying half their data;
+//   - Remaining: replies saying sectors remain (writes then write nothing);
+//   - Status: error bits (ERR, DRQ, DF, BSY) in the ATA status;
+//   - Hold with Delay: a buffer count that lies (Target.BufferCount
+//     advertised, Hold held, the requests beyond dropped);
+//   - DropRate, DupRate, ReorderRate: replies lost, sent twice, or held
+//     back so that later ones overtake them, drawn from a PRNG seeded with
+//     Seed (runs repeat);
+//   - Delay: every reply late.
+//
+// An impostor (a second target on the same address with another disk) is
+// Target.Impostor; a lying capacity is Target.IdentifySectors and
+// Target.NoLBA48.
 type Hostile struct {
 	// Target gives the honest answers to start from; nil answers nothing
 	// but floods.
@@ -50,10 +69,52 @@ type Hostile struct {
 	// Duplicate sends every reply this many extra times.
 	Duplicate int
 
-	mu    sync.Mutex
-	next  int // the next flood address, counted over all requests
-	sent  int
-	delay sync.WaitGroup
+	// WrongLBA, when not 0, is added to the LBA of every READ and WRITE
+	// SECTORS (EXT) request: the target reads or writes that other LBA
+	// and echoes it, as a target that mixes up its requests would.
+	WrongLBA uint64
+	// Short cuts the data of every read reply to half its sectors, the
+	// ATA argument kept (status: success, nothing remaining).
+	Short bool
+	// Remaining, when not 0, is put in the sector count (sectors
+	// remaining) of every read and write reply, the status kept (DRDY):
+	// reads still carry their data; writes write nothing, as a target
+	// that gave up mid-command would.
+	Remaining uint8
+	// Status is ORed into the ATA status of every read and write reply
+	// (ATAStatusErr, ATAStatusDRQ, ATAStatusDF, ATAStatusBSY), the data
+	// kept. IDENTIFY stays honest for all four, so a Disk opens.
+	Status uint8
+	// Hold, when not 0, is how many ATA requests the peer holds at once,
+	// whatever Target.BufferCount advertises: a request that comes while
+	// Hold are waiting out their Delay is dropped, as a target with Hold
+	// buffers drops the excess. Use it with Delay > 0 (without a delay no
+	// request waits).
+	Hold int
+
+	// Random misbehaviour of every reply, drawn from a PCG seeded with
+	// Seed: DropRate of them (0 to 1) are lost, DupRate sent twice,
+	// ReorderRate held back a random time up to Jitter (default 2ms) so
+	// that later replies overtake them.
+	Seed                           uint64
+	DropRate, DupRate, ReorderRate float64
+	Jitter                         time.Duration
+
+	mu      sync.Mutex
+	next    int // the next flood address, counted over all requests
+	sent    int
+	dropped int // requests dropped for Hold, replies for DropRate
+	pending int // ATA requests held (Hold)
+	rnd     *mrand.Rand
+	delay   sync.WaitGroup
+}
+
+// Dropped returns how many requests the peer dropped for Hold and replies
+// it lost for DropRate.
+func (h *Hostile) Dropped() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dropped
 }
 
 // Sent returns how many replies the peer has written.
@@ -81,7 +142,7 @@ func (h *Hostile) Replies(b []byte) [][]byte {
 	}
 	var out [][]byte
 	if h.Target != nil && !(h.NoATA && req.Command == initiator.CommandATA) {
-		if r := h.Target.Handle(b); r != nil {
+		if r := h.ata(b, &req); r != nil {
 			out = append(out, h.rewrite(r, &req))
 		}
 	}
@@ -94,6 +155,66 @@ func (h *Hostile) Replies(b []byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// isData reports whether req is a READ or WRITE SECTORS (EXT).
+func isData(req *initiator.Frame) (*initiator.ATAArg, bool) {
+	arg, ok := req.Arg.(*initiator.ATAArg)
+	if !ok || req.Command != initiator.CommandATA {
+		return nil, false
+	}
+	switch arg.CmdStatus {
+	case initiator.ATAReadSectors, initiator.ATAReadSectorsExt, initiator.ATAWriteSectors, initiator.ATAWriteSectorsExt:
+		return arg, true
+	}
+	return nil, false
+}
+
+// ata returns the target's reply to b with the ATA misbehaviour applied.
+//
+//	reply offsets: 24 AFlags, 25 error, 26 sectors remaining, 27 status,
+//	28-33 LBA, 36.. data
+func (h *Hostile) ata(b []byte, req *initiator.Frame) []byte {
+	arg, data := isData(req)
+	if !data {
+		return h.Target.Handle(b)
+	}
+	write := arg.CmdStatus == initiator.ATAWriteSectors || arg.CmdStatus == initiator.ATAWriteSectorsExt
+	if h.WrongLBA != 0 {
+		moved := *req
+		a := *arg
+		a.SetLBA(arg.Address() + h.WrongLBA)
+		moved.Arg = &a
+		nb, err := moved.MarshalBinary()
+		if err != nil {
+			return nil
+		}
+		b = nb
+	}
+	var r []byte
+	if h.Remaining != 0 && write {
+		// Nothing written: the request's header comes back, with the
+		// sectors it did not write.
+		r = append([]byte(nil), b[:initiator.HeaderLen+12]...)
+		copy(r[0:6], b[6:12])
+		copy(r[6:12], h.Target.MAC)
+		r[14] |= 0x08 // R
+		r[25], r[27] = 0, initiator.ATAStatusDRDY
+	} else if r = h.Target.Handle(b); r == nil {
+		return nil
+	}
+	if len(r) < initiator.HeaderLen+12 || r[14]&0x04 != 0 {
+		return r // an AoE error: no ATA argument to spoil
+	}
+	if h.Short && !write {
+		n := (len(r) - initiator.HeaderLen - 12) / 2
+		r = r[:initiator.HeaderLen+12+n]
+	}
+	if h.Remaining != 0 {
+		r[26] = h.Remaining
+	}
+	r[27] |= h.Status
+	return r
 }
 
 // rewrite applies the source and error misbehaviour to an honest reply.
@@ -145,31 +266,113 @@ func (h *Hostile) flood(req *initiator.Frame) [][]byte {
 func (h *Hostile) Serve(conn net.PacketConn) error {
 	defer h.delay.Wait()
 	return readFrames(conn, func(b []byte) error {
+		held := h.Hold > 0 && isATARequest(b)
+		if held && !h.hold() {
+			return nil // its buffers are full: dropped
+		}
 		replies := h.Replies(b)
 		switch {
-		case len(replies) == 0:
 		case h.Delay > 0:
 			h.delay.Add(1)
 			time.AfterFunc(h.Delay, func() {
 				defer h.delay.Done()
 				h.write(conn, replies)
+				if held {
+					h.unhold()
+				}
 			})
 		default:
 			h.write(conn, replies)
+			if held {
+				h.unhold()
+			}
 		}
 		return nil
 	})
 }
 
+// isATARequest reports whether b is an AoE ATA request.
+//
+//	12-13 EtherType 0x88a2, 14 version|flags (R 0x08), 19 command
+func isATARequest(b []byte) bool {
+	return len(b) >= initiator.HeaderLen && binary.BigEndian.Uint16(b[12:14]) == initiator.EtherType &&
+		b[14]&0x08 == 0 && initiator.Command(b[19]) == initiator.CommandATA
+}
+
+// hold takes a buffer for a request, or reports false when Hold are taken.
+func (h *Hostile) hold() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.pending >= h.Hold {
+		h.dropped++
+		return false
+	}
+	h.pending++
+	return true
+}
+
+func (h *Hostile) unhold() {
+	h.mu.Lock()
+	h.pending--
+	h.mu.Unlock()
+}
+
+// chance draws the random misbehaviour of one reply.
+func (h *Hostile) chance() (drop, dup bool, hold time.Duration) {
+	if h.DropRate == 0 && h.DupRate == 0 && h.ReorderRate == 0 {
+		return false, false, 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.rnd == nil {
+		h.rnd = mrand.New(mrand.NewPCG(h.Seed, h.Seed^0x9e3779b97f4a7c15))
+	}
+	drop = h.rnd.Float64() < h.DropRate
+	dup = h.rnd.Float64() < h.DupRate
+	if h.rnd.Float64() < h.ReorderRate {
+		j := h.Jitter
+		if j <= 0 {
+			j = 2 * time.Millisecond
+		}
+		hold = time.Duration(h.rnd.Int64N(int64(j))) + 1
+	}
+	if drop {
+		h.dropped++
+	}
+	return drop, dup, hold
+}
+
 func (h *Hostile) write(conn net.PacketConn, replies [][]byte) {
 	for _, r := range replies {
-		if _, err := conn.WriteTo(r, &packet.Addr{HardwareAddr: r[0:6]}); err != nil {
+		drop, dup, hold := h.chance()
+		switch {
+		case drop:
+			continue
+		case hold > 0:
+			h.delay.Add(1)
+			time.AfterFunc(hold, func() {
+				defer h.delay.Done()
+				h.send(conn, r)
+			})
+			continue
+		}
+		if !h.send(conn, r) {
 			return
 		}
-		h.mu.Lock()
-		h.sent++
-		h.mu.Unlock()
+		if dup {
+			h.send(conn, r)
+		}
 	}
+}
+
+func (h *Hostile) send(conn net.PacketConn, r []byte) bool {
+	if _, err := conn.WriteTo(r, &packet.Addr{HardwareAddr: r[0:6]}); err != nil {
+		return false
+	}
+	h.mu.Lock()
+	h.sent++
+	h.mu.Unlock()
+	return true
 }
 
 // ServeHostile puts a hostile peer on a new port of the segment until the

@@ -26,6 +26,15 @@ type Target struct {
 	Sectors uint64
 	Model   string
 	Serial  string
+	// IdentifySectors, when not 0, is the capacity IDENTIFY claims
+	// instead of Sectors (a lying target: reads and writes still stop at
+	// Sectors, with IDNF).
+	IdentifySectors uint64
+	// NoLBA48 makes IDENTIFY deny LBA48 (word 83 bit 10 clear) and put
+	// the claimed capacity, cut to 32 bits but not to LBA28's 28, in
+	// words 60-61 (a target without LBA48 that lies about its size). The
+	// target still takes LBA28 addresses as vblade does: the low 28 bits.
+	NoLBA48 bool
 	// Silent makes the target ignore everything.
 	Silent bool
 	// Disk, when not nil, is the disk's content (Sectors*512 bytes): READ
@@ -353,18 +362,56 @@ func (t *Target) identify() []byte {
 	if t.SMART {
 		w(82, 0x0001)
 	}
-	w(83, 0x5400)
 	w(84, 0x4000)
-	w(86, 0x1400)
 	w(87, 0x4000)
 	w(93, 0x400b)
-	lba28 := min(t.Sectors, 0x0fffffff)
+	claim := t.Sectors
+	if t.IdentifySectors != 0 {
+		claim = t.IdentifySectors
+	}
+	if t.NoLBA48 {
+		w(83, 0x5000) // FLUSH CACHE, no LBA48
+		w(86, 0x1000)
+		w(60, uint16(claim))
+		w(61, uint16(claim>>16))
+		return b
+	}
+	w(83, 0x5400)
+	w(86, 0x1400)
+	lba28 := min(claim, 0x0fffffff)
 	w(60, uint16(lba28))
 	w(61, uint16(lba28>>16))
 	for i := range 4 {
-		w(100+i, uint16(t.Sectors>>(16*i)))
+		w(100+i, uint16(claim>>(16*i)))
 	}
 	return b
+}
+
+// Impostor returns a second target for t's address on another MAC, with
+// another disk: same shelf.slot, size, model and buffer count, the serial
+// t.Serial+"-x", and the content of t's disk inverted bit by bit (so that
+// no sector of one equals the other's). Served together with t, it is
+// the misconfiguration a data path must refuse as multipath.
+func (t *Target) Impostor(mac net.HardwareAddr) *Target {
+	x := &Target{Shelf: t.Shelf, Slot: t.Slot, MAC: mac, BufferCount: t.BufferCount, MTU: t.MTU,
+		Sectors: t.Sectors, Model: t.Model, Serial: t.Serial + "-x"}
+	t.mu.Lock()
+	if t.Disk != nil {
+		x.Disk = make([]byte, len(t.Disk))
+		for i, c := range t.Disk {
+			x.Disk[i] = ^c
+		}
+	}
+	t.mu.Unlock()
+	return x
+}
+
+// Read returns a copy of n bytes of the disk at off (tests compare what
+// an initiator read or wrote with it).
+func (t *Target) Read(off, n int) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return bytes.Clone(t.Disk[off : off+n])
 }
 
 func encode(f *initiator.Frame) []byte {
