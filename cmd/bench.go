@@ -27,7 +27,11 @@ func newBenchCmd(g *globalOptions) *cobra.Command {
 aoe driver needed; root or CAP_NET_RAW): sequential reads of 1 MiB blocks
 (MB/s, 4 at a time), then random 4 KiB reads at queue depths 1 and 32
 (IOPS), each for --duration; latency p50, p99 and max per test, and each
-path's share (frames, MB/s, retransmissions, smoothed RTT).
+path's share: MB/s, retransmissions, bad replies (BAD: replies dropped
+unused because they did not answer their request: short, another LBA,
+sectors remaining), its window (the frames it keeps outstanding now, which
+adapts to loss, of the target's buffer count) and smoothed RTT. The JSON
+has every path counter (window, max_window, bad_replies...).
 
 --span N uses only the first N bytes of the disk: at least a block of the
 sequential tests (1M), at most the disk's size (else exit 2, as every
@@ -126,23 +130,33 @@ func (o *benchOptions) benchAndRender(cmd *cobra.Command, dev string, d blockio.
 }
 
 func writeBenchTable(o *benchOptions, res []blockio.BenchResult) error {
-	header := []string{"TEST", "BS", "QD", "PATH", "MB/S", "IOPS", "P50", "P99", "MAX", "RETRANS"}
+	// BAD: replies dropped unused because they did not answer their
+	// request (short, another LBA, sectors remaining); the window is
+	// each path's adaptive window now, of the target's buffer count.
+	header := []string{"TEST", "BS", "QD", "PATH", "MB/S", "IOPS", "P50", "P99", "MAX", "RETRANS", "BAD"}
 	var rows [][]string
 	for _, r := range res {
-		var retrans uint64
+		var retrans, bad uint64
 		for _, p := range r.Paths {
 			retrans += p.Retransmits
+			bad += p.BadReplies
 		}
 		rows = append(rows, []string{r.Test, blockio.FormatBytes(int64(r.BlockSize)), fmt.Sprint(r.QueueDepth), "total",
-			fmt.Sprintf("%.1f", r.MBps), fmt.Sprintf("%.0f", r.IOPS), fmt.Sprintf("%.2fms", r.P50ms), fmt.Sprintf("%.2fms", r.P99ms), fmt.Sprintf("%.2fms", r.Maxms), fmt.Sprint(retrans)})
+			fmt.Sprintf("%.1f", r.MBps), fmt.Sprintf("%.0f", r.IOPS), fmt.Sprintf("%.2fms", r.P50ms), fmt.Sprintf("%.2fms", r.P99ms), fmt.Sprintf("%.2fms", r.Maxms), fmt.Sprint(retrans), fmt.Sprint(bad)})
 		for _, p := range r.Paths {
-			path := fmt.Sprintf("%s>%s (mtu %d, %d sect, srtt %v)", p.Interface, p.MAC, p.MTU, p.Sectors, p.SRTT.Round(time.Microsecond))
-			if p.Dead {
+			path := fmt.Sprintf("%s>%s (mtu %d, %d sect, window %d/%d, srtt %v)", p.Interface, p.MAC, p.MTU, p.Sectors, p.Window, p.MaxWindow, p.SRTT.Round(time.Microsecond))
+			switch {
+			case p.IdentityMismatch:
+				path += " ANOTHER DISK"
+			case p.Dead:
 				path += " DEAD"
 			}
-			rows = append(rows, []string{"", "", "", path, fmt.Sprintf("%.1f", p.MBps), "", "", "", "", fmt.Sprint(p.Retransmits)})
+			if p.LastBadReply != "" {
+				path += " last bad: " + p.LastBadReply
+			}
+			rows = append(rows, []string{"", "", "", path, fmt.Sprintf("%.1f", p.MBps), "", "", "", "", fmt.Sprint(p.Retransmits), fmt.Sprint(p.BadReplies)})
 		}
 	}
-	aligns := []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight}
+	aligns := []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight}
 	return writeTable(o.stdout(), header, rows, aligns)
 }

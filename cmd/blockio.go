@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,6 +120,9 @@ func (o *diskOptions) open(cmd *cobra.Command, dev string) (t *blockio.Target, c
 		g.Close()
 		return nil, nil, diskError(err)
 	}
+	if msg := clampNotice(dev, t.Identity()); msg != "" {
+		o.warnf("%s", msg)
+	}
 	var once sync.Once
 	return t, func() error {
 		once.Do(func() {
@@ -146,9 +151,12 @@ func (o *diskOptions) guard(cmd *cobra.Command, t *blockio.Target) (release func
 // request no path answered before --deadline a timeout (5); anything else
 // (the disk failed, a bad reply, a conflict) a failure (1).
 func diskError(err error) error {
+	var ce *initiator.ConflictError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &ce):
+		return conflictError{ce}
 	case errors.Is(err, blockio.ErrOutOfRange):
 		return usageErrorf("%v", err)
 	case errors.Is(err, initiator.ErrDeadline):
@@ -176,6 +184,55 @@ func (o *diskOptions) newProgress(label string, total int64) *blockio.Progress {
 		return nil
 	}
 	return blockio.NewProgress(o.stderr(), label, total)
+}
+
+// conflictError is the one message of every data command (read, write,
+// bench, nbd) for different disks answering for one address: what differs,
+// between which MACs, and how to choose (exit 1; errors.Is ErrConflict).
+type conflictError struct{ *initiator.ConflictError }
+
+func (e conflictError) Error() string {
+	c := e.ConflictError
+	a, b := c.Answers[c.First], c.Answers[c.Other]
+	var macs []string
+	for _, p := range c.Answers {
+		if m := p.MAC.String(); !slices.Contains(macs, m) {
+			macs = append(macs, m)
+		}
+	}
+	return fmt.Sprintf("%s: different disks answer for this address, their data is not mixed: %s (%s on %s, %s on %s); the MACs that answered: %s; choose one with --target MAC",
+		c.Device, strings.Join(c.Differs, ", "), a.MAC, a.Interface, b.MAC, b.Interface, strings.Join(macs, ", "))
+}
+
+func (e conflictError) Unwrap() error { return e.ConflictError }
+
+// clampNotice says, when the disk claims more sectors than its addressing
+// mode reaches, what is used instead; "" when the claim stands. The one
+// place read, write, bench and nbd say it (once, when the disk opens).
+func clampNotice(dev string, id initiator.Identity) string {
+	n, clamped := id.Capacity()
+	if !clamped {
+		return ""
+	}
+	mode := "without LBA48"
+	if id.LBA48 {
+		mode = "with LBA48"
+	}
+	return fmt.Sprintf("%s claims %d sectors; %s only %d are addressable: using %s", dev, id.Sectors(), mode, n, exactBytes(n*initiator.SectorSize))
+}
+
+// exactBytes prints n in the largest binary unit that divides it (128 GiB),
+// else in bytes.
+func exactBytes(n uint64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{50, "PiB"}, {40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // checkRange refuses an --offset, or length bytes from it (what, e.g.

@@ -46,7 +46,8 @@ type BenchResult struct {
 	Paths []BenchPath `json:"paths,omitempty"`
 }
 
-// BenchPath is one path's share of a test.
+// BenchPath is one path's share of a test: the path's counters (window,
+// bad replies... with their JSON names) and its MB/s.
 type BenchPath struct {
 	initiator.PathStats
 	MBps float64 `json:"mb_per_s"`
