@@ -50,6 +50,10 @@ type diskPath struct {
 	cwnd, ssthresh int
 	acked          int // answered since cwnd last grew (additive phase)
 	cutAt          time.Time
+	undo           cutUndo
+	// sendSeq numbers the sends on the path; highSeq is the highest
+	// answered (see reorderThresh).
+	sendSeq, highSeq uint64
 
 	lastBad badInfo
 	stats   PathStats
@@ -59,23 +63,38 @@ type diskPath struct {
 // buffer count).
 const initialWindow = 4
 
+// cutUndo is the window before the last cut and the send whose timeout
+// made it.
+type cutUndo struct {
+	a              *attempt
+	tag            uint32
+	cwnd, ssthresh int
+}
+
 // PathStats count what went over one path.
 type PathStats struct {
 	Interface string `json:"interface"`
 	MAC       string `json:"mac"`
 	MTU       int    `json:"mtu"`
 	Sectors   int    `json:"sectors_per_frame"`
-	// Window is the path's congestion window now; MaxWindow the target's
-	// buffer count (DiskOptions.Window when set), which bounds it and the
-	// frames outstanding to the target over all its paths.
-	Window      int    `json:"window"`
-	MaxWindow   int    `json:"max_window"`
-	WindowCuts  uint64 `json:"window_cuts"` // loss events that halved Window
-	Frames      uint64 `json:"frames"`      // answered
+	// Window is the target's buffer count (DiskOptions.Window when
+	// set): the bound of the frames outstanding to it over all its paths,
+	// and of each path's CongestionWindow, the frames the path may have
+	// outstanding now (AIMD: halved by a loss, grown by answers).
+	Window           int    `json:"window"`
+	CongestionWindow int    `json:"congestion_window"`
+	WindowCuts       uint64 `json:"window_cuts"` // loss events that halved CongestionWindow
+	// LateReplies counts the cuts undone: the send whose timeout made
+	// the cut was answered after all (late, not lost).
+	LateReplies uint64 `json:"late_replies"`
+	Frames      uint64 `json:"frames"` // answered
 	Bytes       uint64 `json:"bytes"`
 	Retransmits uint64 `json:"retransmits"`
 	Timeouts    uint64 `json:"timeouts"`
-	Dropped     uint64 `json:"dropped"` // replies without an ATA argument
+	// Overtaken counts the frames taken for lost before their timeout,
+	// because frames sent after them were answered (and sent again).
+	Overtaken uint64 `json:"overtaken"`
+	Dropped   uint64 `json:"dropped"` // replies without an ATA argument
 	// Probes counts the IDENTIFY probes sent to prove the path (dead or
 	// unverified) leads to the disk.
 	Probes uint64 `json:"probes"`
@@ -129,7 +148,7 @@ func (d *Disk) PathStats() []PathStats {
 	for _, p := range d.paths {
 		s := p.stats
 		s.Interface, s.MAC, s.MTU = p.client.Interface().Name, p.mac.String(), p.mtu
-		s.Sectors, s.Window, s.MaxWindow = p.maxSectors, p.cwnd, p.target.window
+		s.Sectors, s.Window, s.CongestionWindow = p.maxSectors, p.target.window, p.cwnd
 		s.SRTT, s.RTO, s.Dead = p.rtt.srtt, p.rtt.rto(), p.dead
 		s.Verified = p.usable()
 		s.IdentityMismatch, s.Mismatch = p.excluded, append([]string(nil), p.mismatch...)

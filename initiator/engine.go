@@ -82,9 +82,19 @@ type attempt struct {
 	tag    uint32
 	sent   time.Time
 	path   *diskPath
-	bad    bool // answered badly (counted once in op.bad)
+	seq    uint64 // of the sends on path (diskPath.sendSeq)
+	bad    bool   // answered badly (counted once in op.bad)
 	cl     call
 }
+
+// reorderThresh is how many frames sent after one on its path (or a
+// quarter of its window, when more) must be answered before it counts as
+// lost without waiting for its timeout (as TCP's three duplicate ACKs): a
+// target answers in about the order asked, so a frame overtaken by that
+// many was dropped (a full buffer), once it is later than most round trips
+// (SRTT + 2 RTTVAR; its timeout is at SRTT + 4 RTTVAR). A reply that was
+// only late undoes the window cut (see lost).
+const reorderThresh = 3
 
 // maxLive bounds the sends of one frame kept waiting for a reply: a reply
 // to an earlier send that was only late still completes the frame (and its
@@ -429,6 +439,8 @@ func (e *engine) send(o *op, now time.Time) {
 	o.sendErr = nil
 	a := o.slot()
 	a.op, a.bad = o, false
+	p.sendSeq++
+	a.seq = p.sendSeq
 	o.cur = a
 	a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: CommandATA, src: p.mac, once: true, eng: e.replies, att: a}
 	switch o.cmd {
@@ -590,6 +602,17 @@ func (e *engine) onReply(r engReply, now time.Time) {
 	a.active = false
 	p.rtt.sample(now.Sub(a.sent))
 	p.timeouts, p.answered = 0, now
+	p.highSeq = max(p.highSeq, a.seq)
+	if u := &p.undo; u.a == a && u.tag == a.tag {
+		// The send whose timeout cut the window was answered: late,
+		// not lost.
+		p.cwnd, p.ssthresh = max(p.cwnd, u.cwnd), max(p.ssthresh, u.ssthresh)
+		if p.stats.WindowCuts > 0 { // unless ResetStats came between
+			p.stats.WindowCuts--
+		}
+		p.stats.LateReplies++
+		*u = cutUndo{}
+	}
 	switch {
 	case r.errFlag:
 		e.fail(o.req, fmt.Errorf("%s: %s refused the request: %w", d.name, p.mac, r.code))
@@ -630,12 +653,15 @@ func (e *engine) grow(p *diskPath) {
 	}
 }
 
-// lost halves p's window for a frame lost after a send at sent, once per
-// loss event: frames sent before the last cut were lost to the same one.
-func (e *engine) lost(p *diskPath, sent, now time.Time) {
-	if sent.Before(p.cutAt) {
+// lost halves p's window for send a, timed out, once per loss event:
+// frames sent before the last cut were lost to the same one. When a's
+// reply comes after all, the loss was not one (a late reply): the cut is
+// undone (see onReply).
+func (e *engine) lost(p *diskPath, a *attempt, now time.Time) {
+	if a.sent.Before(p.cutAt) {
 		return
 	}
+	p.undo = cutUndo{a: a, tag: a.tag, cwnd: p.cwnd, ssthresh: p.ssthresh}
 	p.ssthresh = max(p.cwnd/2, 1)
 	p.cwnd = p.ssthresh
 	p.acked = 0
@@ -732,16 +758,31 @@ func (e *engine) finish(q *request, err error) {
 func (e *engine) expireOps(now time.Time) {
 	for i := 0; i < len(e.inflight); i++ {
 		o := e.inflight[i]
-		if o.path == nil || now.Before(o.expire) {
+		if o.path == nil {
 			continue
 		}
 		p := o.path
-		if o.nudge {
+		overtaken := false
+		if now.Before(o.expire) {
+			// Not timed out; but lost when reorderThresh frames sent
+			// after it on its path were answered (fast retransmit).
+			a := o.cur
+			if o.nudge || a == nil || !a.active || a.path != p || a.seq+uint64(max(reorderThresh, p.cwnd/4)) > p.highSeq ||
+				now.Sub(a.sent) <= p.rtt.srtt+2*p.rtt.rttvar {
+				continue
+			}
+			overtaken = true
+			p.stats.Overtaken++
+		}
+		switch {
+		case o.nudge:
 			o.nudge = false // a bad reply: ask again, no loss
-		} else {
+		case overtaken:
+			e.lost(p, o.cur, now)
+		default:
 			e.timedOut(p, now)
-			if a := o.cur; a != nil && o.sendErr == nil {
-				e.lost(p, a.sent, now)
+			if a := o.cur; a != nil && a.active && o.sendErr == nil {
+				e.lost(p, a, now)
 			}
 		}
 		if now.After(o.first.Add(e.deadline(o.req))) {
@@ -969,9 +1010,16 @@ func (e *engine) arm(now time.Time) {
 			at(q.since.Add(e.deadline(q)))
 		}
 	}
-	if len(e.retry) > 0 || len(e.active) > 0 || len(e.inflight) > 0 {
-		for _, p := range e.d.paths {
-			if p.dead && !p.gone && !p.excluded && !p.probing {
+	busy := -1 // unknown yet: e.busy walks the frames
+	for _, p := range e.d.paths {
+		if p.dead && !p.gone && !p.excluded && !p.probing {
+			if busy < 0 {
+				busy = 0
+				if e.busy() { // probes alone do not wait for probes
+					busy = 1
+				}
+			}
+			if busy == 1 {
 				at(p.lastProbe.Add(probeEvery))
 			}
 		}
