@@ -31,7 +31,7 @@ path's share: MB/s, retransmissions, bad replies (BAD: replies dropped
 unused because they did not answer their request: short, another LBA,
 sectors remaining), its window (the frames it keeps outstanding now, which
 adapts to loss, of the target's buffer count) and smoothed RTT. The JSON
-has every path counter (window, max_window, bad_replies...).
+has every path counter (congestion_window, window, bad_replies...).
 
 --span N uses only the first N bytes of the disk: at least a block of the
 sequential tests (1M), at most the disk's size (else exit 2, as every
@@ -144,7 +144,7 @@ func writeBenchTable(o *benchOptions, res []blockio.BenchResult) error {
 		rows = append(rows, []string{r.Test, blockio.FormatBytes(int64(r.BlockSize)), fmt.Sprint(r.QueueDepth), "total",
 			fmt.Sprintf("%.1f", r.MBps), fmt.Sprintf("%.0f", r.IOPS), fmt.Sprintf("%.2fms", r.P50ms), fmt.Sprintf("%.2fms", r.P99ms), fmt.Sprintf("%.2fms", r.Maxms), fmt.Sprint(retrans), fmt.Sprint(bad)})
 		for _, p := range r.Paths {
-			path := fmt.Sprintf("%s>%s (mtu %d, %d sect, window %d/%d, srtt %v)", p.Interface, p.MAC, p.MTU, p.Sectors, p.Window, p.MaxWindow, p.SRTT.Round(time.Microsecond))
+			path := fmt.Sprintf("%s>%s (mtu %d, %d sect, window %d/%d, srtt %v)", p.Interface, p.MAC, p.MTU, p.Sectors, p.CongestionWindow, p.Window, p.SRTT.Round(time.Microsecond))
 			switch {
 			case p.IdentityMismatch:
 				path += " ANOTHER DISK"

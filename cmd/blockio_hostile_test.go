@@ -252,7 +252,7 @@ func TestHostileBench(t *testing.T) {
 			}
 		}
 		p := x["paths"].([]any)[0].(map[string]any)
-		for _, k := range []string{"interface", "mac", "mtu", "sectors_per_frame", "frames", "bytes", "retransmits", "srtt_ns", "dead", "mb_per_s", "window", "max_window", "bad_replies"} {
+		for _, k := range []string{"interface", "mac", "mtu", "sectors_per_frame", "frames", "bytes", "retransmits", "srtt_ns", "dead", "mb_per_s", "window", "congestion_window", "bad_replies"} {
 			if _, ok := p[k]; !ok {
 				t.Errorf("json path: no %q in %v", k, p)
 			}
