@@ -75,7 +75,7 @@ func (p *Progress) print(prefix string) {
 	}
 	line := fmt.Sprintf("%s: %s", p.label, FormatBytes(done))
 	if p.total > 0 {
-		line += fmt.Sprintf(" of %s (%d%%)", FormatBytes(p.total), done*100/p.total)
+		line += fmt.Sprintf(" of %s (%d%%)", FormatBytes(p.total), int(float64(done)*100/float64(p.total))) // done*100 overflows past 82 PiB
 	}
 	line += fmt.Sprintf(", %.1f MB/s", rate/1e6)
 	if p.total > 0 && rate > 0 && done < p.total {
@@ -88,6 +88,10 @@ func (p *Progress) print(prefix string) {
 // FormatBytes prints a byte count with a binary unit.
 func FormatBytes(n int64) string {
 	switch {
+	case n >= 1<<50:
+		return fmt.Sprintf("%.2f PiB", float64(n)/(1<<50))
+	case n >= 1<<40:
+		return fmt.Sprintf("%.2f TiB", float64(n)/(1<<40))
 	case n >= 1<<30:
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:
