@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/internal/blockio"
 )
 
 // dataMAC is the MAC of the data target of dataSAN.
@@ -269,5 +271,36 @@ func TestBlockioDeadline(t *testing.T) {
 	r = f.run(t, "aoe", "bench", "e5.5", "-i", "eth0", "--deadline", "300ms", "--duration", "10ms")
 	if r.code != ExitTimeout || !strings.Contains(r.stderr, "deadline") || r.stdout != "" {
 		t.Errorf("bench: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// TestBlockioExitCodes: the data commands' rule, through diskError and
+// exitCode: outside the disk 2, a failing disk, a bad reply or a conflict
+// 1, the deadline (wrapped however deep) 5.
+func TestBlockioExitCodes(t *testing.T) {
+	conflict := &initiator.ConflictError{Device: "e1.2", Answers: []initiator.PathIdentity{
+		{Interface: "eth0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}}, {Interface: "eth1", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}}}, Other: 1, Differs: []string{`serial "a" vs "b"`}}
+	for _, c := range []struct {
+		err  error
+		code int
+		msg  string
+	}{
+		{fmt.Errorf("after 5 bytes: %w", blockio.CheckRange(10, 5, 6)), ExitUsage, "outside the disk"},
+		{fmt.Errorf("after 0 bytes: %w", &initiator.ReplyError{Device: "e1.2", Interface: "eth0", MAC: dataMAC, Command: initiator.ATAReadSectorsExt, Kind: initiator.BadReplyLBA, Want: 8, Got: 16, Count: 3}), ExitFailure, "wrong LBA: asked 8, echoed 16"},
+		{fmt.Errorf("after 0 bytes: %w", &initiator.ATAError{}), ExitFailure, ""},
+		{conflict, ExitFailure, `e1.2: different disks answer for this address, their data is not mixed: serial "a" vs "b" (02:00:00:00:00:01 on eth0, 02:00:00:00:00:02 on eth1); the MACs that answered: 02:00:00:00:00:01, 02:00:00:00:00:02; choose one with --target MAC`},
+		{fmt.Errorf("after 9 bytes: %w", fmt.Errorf("e1.2: %w", initiator.ErrDeadline)), ExitTimeout, "before the deadline"},
+		{fmt.Errorf("x: %w", initiator.ErrTimeout), ExitTimeout, "no reply"},
+	} {
+		err := diskError(c.err)
+		if got := exitCode(err); got != c.code || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%v: exit %d, want %d; %q", c.err, got, c.code, err)
+		}
+		if got := exitCode(c.err); got != c.code && !errors.Is(c.err, blockio.ErrOutOfRange) && !errors.As(c.err, new(*initiator.ConflictError)) {
+			t.Errorf("%v unmapped: exit %d, want %d", c.err, got, c.code)
+		}
+	}
+	if !errors.Is(diskError(conflict), initiator.ErrConflict) {
+		t.Error("the conflict message lost ErrConflict")
 	}
 }
