@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 )
 
@@ -16,6 +17,23 @@ import (
 // allocation; per batch one wake-up and one send syscall per client. It is
 // how the kernel driver works (one state machine per device and a timer),
 // and what keeps a userspace initiator near it on a slow CPU.
+//
+// Never a wrong byte: a reply's data reaches the caller's buffer only
+// after the client's read loop has checked it against its send (tag,
+// source MAC, address, command, then ataWant: the LBA echoed, no sectors
+// remaining, the length); a path carries frames only once its IDENTIFY
+// matched the disk (OpenDisk, then probe for a path that died); and no
+// frame is cut past the capacity the addressing mode reaches (beyond).
+//
+// The window of a path adapts (AIMD, as Coraid's driver does with its
+// targets' buffer counts): it starts at initialWindow, doubles per round
+// trip up to the target's buffer count (slow start; on a clean link it is
+// open after a few round trips), and once a loss has been seen grows by
+// one per window of answered frames; a loss (a timeout, or a frame
+// overtaken by reorderThresh later ones) halves it, once per loss event,
+// floor 1. A target that advertises more buffers than it holds so gets
+// about what it holds. The price is a lossy link's: random loss shrinks
+// the window too (at 10% each way it stays near 2).
 
 // request is one I/O of a caller: a buffer cut into frames.
 type request struct {
@@ -533,6 +551,11 @@ func (e *engine) flush() {
 				// Sent again soon (a link that is down should not spin).
 				o.sendErr = err
 				o.expire = time.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
+				if p := o.path; linkDown(err) && !p.dead {
+					// Whatever answers when the link is back
+					// proves itself with IDENTIFY first.
+					p.dead, p.lastProbe = true, time.Now()
+				}
 			})
 		}
 		clear(e.frames)
@@ -1032,6 +1055,12 @@ func (e *engine) arm(now time.Time) {
 	}
 	e.armed = next
 	e.timer.Reset(max(next.Sub(now), 0))
+}
+
+// linkDown reports whether a send failed because the interface is down
+// or gone.
+func linkDown(err error) bool {
+	return errors.Is(err, syscall.ENETDOWN) || errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENODEV)
 }
 
 // shutdown fails every request with ErrDiskClosed.

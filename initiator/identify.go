@@ -77,12 +77,17 @@ func (id Identity) Capacity() (sectors uint64, clamped bool) {
 	return n, false
 }
 
-// Bytes returns the capacity in bytes, Capacity's sectors times 512 (at
-// most 2^57: never an overflow), and false when the claim was clamped to
-// it: show such a claim as claimed (Sectors), with the limit.
+// Bytes returns the claimed capacity in bytes (at most 2^57: never an
+// overflow), and 0 and false when the addressing mode does not reach the
+// claim (Capacity clamped it): show such a claim as claimed (Sectors),
+// with the limit, never as a byte count. A Disk's Size is Capacity's
+// sectors times 512 either way.
 func (id Identity) Bytes() (uint64, bool) {
 	n, clamped := id.Capacity()
-	return n * 512, !clamped
+	if clamped {
+		return 0, false
+	}
+	return n * 512, true
 }
 
 // Differs names what tells two IDENTIFY answers apart as disks, such as

@@ -1,6 +1,7 @@
 package aoetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -114,5 +115,72 @@ func TestHostileErrorDelayAndImpostor(t *testing.T) {
 	_, err = c2.Request(ctx2, &initiator.Frame{Destination: tgtMAC, Shelf: 1, Slot: 2, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
 	if !errors.Is(err, initiator.ErrDeviceUnavailable) {
 		t.Fatalf("error flag: got %v, want %v", err, initiator.ErrDeviceUnavailable)
+	}
+}
+
+// TestHostileATA: each ATA misbehaviour, seen on the wire by a client
+// that checks nothing (Client.ATA), and Hold's drops.
+func TestHostileATA(t *testing.T) {
+	disk := make([]byte, 64*512)
+	for i := range disk {
+		disk[i] = byte(i / 512)
+	}
+	read := func(h *Hostile) *initiator.ATAArg {
+		t.Helper()
+		var nw Network
+		c := nw.Client(t, "eth0", iniMAC, 1500)
+		h.Target = &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 16, Sectors: 64, Disk: bytes.Clone(disk)}
+		nw.ServeHostile(t, h)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		rep, err := c.ATA(ctx, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, initiator.NewRead(4, 2, true))
+		if err != nil && rep == nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if r := read(&Hostile{}); r.Address() != 4 || len(r.Data) != 1024 || r.Data[0] != 4 || r.SectorCount != 0 {
+		t.Errorf("honest: %+v", r)
+	}
+	if r := read(&Hostile{WrongLBA: 3}); r.Address() != 7 || r.Data[0] != 7 {
+		t.Errorf("wrong LBA: lba %d, data of sector %d", r.Address(), r.Data[0])
+	}
+	if r := read(&Hostile{Short: true}); len(r.Data) != 512 {
+		t.Errorf("short: %d bytes", len(r.Data))
+	}
+	if r := read(&Hostile{Remaining: 2}); r.SectorCount != 2 || len(r.Data) != 1024 {
+		t.Errorf("remaining: %+v", r)
+	}
+	if r := read(&Hostile{Status: initiator.ATAStatusDF}); r.CmdStatus != initiator.ATAStatusDRDY|initiator.ATAStatusDF {
+		t.Errorf("status %#x", r.CmdStatus)
+	}
+
+	// A write that says sectors remain wrote nothing.
+	var nw Network
+	c := nw.Client(t, "eth0", iniMAC, 1500)
+	tg := &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 16, Sectors: 64, Disk: make([]byte, 64*512)}
+	nw.ServeHostile(t, &Hostile{Target: tg, Remaining: 1})
+	rep, err := c.ATA(context.Background(), initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, initiator.NewWrite(0, bytes.Repeat([]byte{9}, 512), true))
+	if err != nil || rep.SectorCount != 1 || tg.Read(0, 1)[0] != 0 {
+		t.Errorf("remaining write: %+v %v, disk %d", rep, err, tg.Read(0, 1)[0])
+	}
+
+	// Hold 2 with a delay: of 4 requests at once, 2 are dropped.
+	var nw2 Network
+	port := nw2.Port(iniMAC)
+	defer port.Close()
+	h := &Hostile{Target: &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 64, Sectors: 64}, Hold: 2, Delay: 100 * time.Millisecond}
+	nw2.ServeHostile(t, h)
+	for i := range 4 {
+		b, _ := (&initiator.Frame{Destination: tgtMAC, Source: iniMAC, Shelf: 1, Slot: 2, Command: initiator.CommandATA, Tag: uint32(i),
+			Arg: initiator.NewRead(uint64(i), 1, true)}).MarshalBinary()
+		port.WriteTo(b, nil)
+	}
+	for deadline := time.Now().Add(5 * time.Second); h.Sent() < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if h.Sent() != 2 || h.Dropped() != 2 {
+		t.Errorf("hold 2: %d sent, %d dropped", h.Sent(), h.Dropped())
 	}
 }
