@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/goaoe/aoe/initiator"
@@ -15,7 +17,8 @@ import (
 
 // memDisk is a disk in memory for the copy and bench tests.
 type memDisk struct {
-	b []byte
+	mu sync.Mutex
+	b  []byte
 	// fail, when set, fails reads at or past this offset (the bytes
 	// before it returned, as a disk that fails mid-I/O).
 	fail int64
@@ -35,7 +38,9 @@ func (m *memDisk) ReadAt(p []byte, off int64) (int, error) {
 	if off >= m.Size() {
 		return 0, io.EOF
 	}
+	m.mu.Lock()
 	n := copy(p, m.b[off:])
+	m.mu.Unlock()
 	if n < len(p) {
 		return n, io.EOF
 	}
@@ -46,6 +51,8 @@ func (m *memDisk) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 || int64(len(p)) > m.Size()-off {
 		return 0, io.ErrShortWrite
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	return copy(m.b[off:], p), nil
 }
 
@@ -172,18 +179,18 @@ func TestBenchSpanLimits(t *testing.T) {
 	// no write at all.
 	d.fail = 3 << 20
 	w := &countWrites{memDisk: d}
-	if _, err := Bench(context.Background(), w, BenchOptions{Duration: 1, Write: true}, nil); err == nil || w.n != 0 {
-		t.Errorf("failed save: %d writes, %v", w.n, err)
+	if _, err := Bench(context.Background(), w, BenchOptions{Duration: 1, Write: true}, nil); err == nil || w.n.Load() != 0 {
+		t.Errorf("failed save: %d writes, %v", w.n.Load(), err)
 	}
 }
 
 type countWrites struct {
 	*memDisk
-	n int
+	n atomic.Int64
 }
 
 func (c *countWrites) WriteAt(p []byte, off int64) (int, error) {
-	c.n++
+	c.n.Add(1)
 	return c.memDisk.WriteAt(p, off)
 }
 
