@@ -37,11 +37,14 @@ has every path counter (congestion_window, window, bad_replies...).
 sequential tests (1M), at most the disk's size (else exit 2, as every
 offset or length outside the disk).
 
---write adds the same tests for writes. They write back, block by block,
-data read from the same place just before (at most the first 64 MiB), so
-the disk's content is unchanged unless another host writes meanwhile; they
-are refused as 'aoe write' is (device in use here, target reserved for
-others) unless --force.
+--write adds the same tests for writes. Before them the bench reads the
+region they use (the span's first 64 MiB at most), all of it or the bench
+fails before any write; the writes then put back, block by block, what
+was read there, so the disk's content is unchanged unless another host
+writes meanwhile, even when the bench is interrupted or fails. Different
+disks answering for DEV are refused (see below), so that the data of one
+is never written to another. The write tests are refused as 'aoe write'
+is (device in use here, target reserved for others) unless --force.
 
 With --file, DEV is a local block device or file instead (read tests only,
 O_DIRECT): /dev/etherd/eX.Y of the kernel aoe driver, or /dev/nbdN of an

@@ -17,9 +17,10 @@ import (
 type BenchOptions struct {
 	// Duration of each test (default 5s).
 	Duration time.Duration
-	// Write adds the write tests. They write back data just read from the
-	// same place, so the disk's content is unchanged when nobody else
-	// writes to it meanwhile.
+	// Write adds the write tests. They write back data read from the
+	// same place before them (all of it, or no write at all), so the
+	// disk's content is unchanged when nobody else writes to it
+	// meanwhile.
 	Write bool
 	// Span bounds the region of the disk used (default: all of it for
 	// reads; at most 64 MiB, held in memory, for writes). It must lie
