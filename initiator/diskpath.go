@@ -33,6 +33,7 @@ type diskPath struct {
 	mark      uint64    // the engine's flush or wake-up that counted it last
 	timeouts  int       // in a row
 	answered  time.Time // the last reply
+	good      uint64    // replies that answered their send
 	dead      bool      // unverified: carries no data until a probe matches
 	gone      bool      // its client stopped (interface gone or down): never used again
 	excluded  bool      // its IDENTIFY showed another disk: never used again
@@ -51,6 +52,18 @@ type diskPath struct {
 	acked          int // answered since cwnd last grew (additive phase)
 	cutAt          time.Time
 	undo           cutUndo
+	// clean counts the frames answered since the last loss; proven is
+	// the largest window that was answered whole without a loss: after a
+	// cut, slow start goes back to it (a lossy link loses frames at any
+	// window and would else starve at 1 or 2; a target that holds fewer
+	// buffers than it says loses one at every window above what it
+	// holds, so proven stays at what it holds).
+	// proven once every frame sent until the window's last is answered:
+	// candidate and candSeq wait for that, minOut is expireOps' lowest
+	// send out.
+	clean, proven   int
+	candidate       int
+	candSeq, minOut uint64
 	// sendSeq numbers the sends on the path; highSeq is the highest
 	// answered (see reorderThresh).
 	sendSeq, highSeq uint64
@@ -66,9 +79,9 @@ const initialWindow = 4
 // cutUndo is the window before the last cut and the send whose timeout
 // made it.
 type cutUndo struct {
-	a              *attempt
-	tag            uint32
-	cwnd, ssthresh int
+	a                      *attempt
+	tag                    uint32
+	cwnd, ssthresh, proven int
 }
 
 // PathStats count what went over one path.
@@ -81,9 +94,12 @@ type PathStats struct {
 	// set): the bound of the frames outstanding to it over all its paths,
 	// and of each path's CongestionWindow, the frames the path may have
 	// outstanding now (AIMD: halved by a loss, grown by answers).
-	Window           int    `json:"window"`
-	CongestionWindow int    `json:"congestion_window"`
-	WindowCuts       uint64 `json:"window_cuts"` // loss events that halved CongestionWindow
+	Window           int `json:"window"`
+	CongestionWindow int `json:"congestion_window"`
+	// ProvenWindow is the largest window answered whole without a loss:
+	// after a cut the window goes back to it at once (slow start).
+	ProvenWindow int    `json:"proven_window"`
+	WindowCuts   uint64 `json:"window_cuts"` // loss events that halved CongestionWindow
 	// LateReplies counts the cuts undone: the send whose timeout made
 	// the cut was answered after all (late, not lost).
 	LateReplies uint64 `json:"late_replies"`
@@ -149,6 +165,7 @@ func (d *Disk) PathStats() []PathStats {
 		s := p.stats
 		s.Interface, s.MAC, s.MTU = p.client.Interface().Name, p.mac.String(), p.mtu
 		s.Sectors, s.Window, s.CongestionWindow = p.maxSectors, p.target.window, p.cwnd
+		s.ProvenWindow = p.proven
 		s.SRTT, s.RTO, s.Dead = p.rtt.srtt, p.rtt.rto(), p.dead
 		s.Verified = p.usable()
 		s.IdentityMismatch, s.Mismatch = p.excluded, append([]string(nil), p.mismatch...)

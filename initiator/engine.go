@@ -32,8 +32,11 @@ import (
 // one per window of answered frames; a loss (a timeout, or a frame
 // overtaken by reorderThresh later ones) halves it, once per loss event,
 // floor 1. A target that advertises more buffers than it holds so gets
-// about what it holds. The price is a lossy link's: random loss shrinks
-// the window too (at 10% each way it stays near 2).
+// about what it holds. After a cut, slow start goes back at once to the
+// largest window that was answered whole without a loss (proven): a link
+// that loses frames at random, whatever the window, is not starved to a
+// window of 1 or 2, while a target short of buffers never proves more
+// than it holds.
 
 // request is one I/O of a caller: a buffer cut into frames.
 type request struct {
@@ -81,7 +84,7 @@ type op struct {
 	flushed  uint64    // the engine.seq of the flush that last encoded it
 	nudge    bool      // expire is now because of a bad reply, not a loss
 	bad      int       // sends answered badly (see maxBad)
-	badSince time.Time // the first
+	goodSeen uint64    // its path's good replies at the first bad one
 	lastBad  badInfo
 	badPath  *diskPath
 
@@ -609,9 +612,9 @@ func (e *engine) onReply(r engReply, now time.Time) {
 		o.bad++
 		o.lastBad, o.badPath = r.bad, p
 		if o.bad == 1 {
-			o.badSince = now
+			o.goodSeen = p.good
 		}
-		if o.bad >= maxBad && !p.answered.After(o.badSince) {
+		if o.bad >= maxBad && p.good == o.goodSeen {
 			// Nothing but bad replies from this path since: it
 			// keeps answering wrong.
 			e.fail(o.req, d.replyErr(o))
@@ -625,11 +628,12 @@ func (e *engine) onReply(r engReply, now time.Time) {
 	a.active = false
 	p.rtt.sample(now.Sub(a.sent))
 	p.timeouts, p.answered = 0, now
+	p.good++
 	p.highSeq = max(p.highSeq, a.seq)
 	if u := &p.undo; u.a == a && u.tag == a.tag {
 		// The send whose timeout cut the window was answered: late,
 		// not lost.
-		p.cwnd, p.ssthresh = max(p.cwnd, u.cwnd), max(p.ssthresh, u.ssthresh)
+		p.cwnd, p.ssthresh, p.proven = max(p.cwnd, u.cwnd), max(p.ssthresh, u.ssthresh), max(p.proven, u.proven)
 		if p.stats.WindowCuts > 0 { // unless ResetStats came between
 			p.stats.WindowCuts--
 		}
@@ -662,6 +666,12 @@ func (e *engine) onReply(r engReply, now time.Time) {
 // grow opens p's window on an answered frame (see diskPath.cwnd), when
 // the window was what limited it.
 func (e *engine) grow(p *diskPath) {
+	if p.clean++; p.clean >= p.cwnd && p.cwnd > max(p.proven, p.candidate) {
+		// A whole window answered since the last loss: proven once
+		// every frame sent until now is answered (expireOps), unless
+		// one of them turns out lost.
+		p.candidate, p.candSeq = p.cwnd, p.sendSeq
+	}
 	if p.cwnd >= p.target.window || p.out < p.cwnd {
 		return
 	}
@@ -681,12 +691,18 @@ func (e *engine) grow(p *diskPath) {
 // reply comes after all, the loss was not one (a late reply): the cut is
 // undone (see onReply).
 func (e *engine) lost(p *diskPath, a *attempt, now time.Time) {
+	p.clean = 0
+	if a.seq <= p.candSeq {
+		p.candidate = 0
+	}
 	if a.sent.Before(p.cutAt) {
 		return
 	}
-	p.undo = cutUndo{a: a, tag: a.tag, cwnd: p.cwnd, ssthresh: p.ssthresh}
-	p.ssthresh = max(p.cwnd/2, 1)
-	p.cwnd = p.ssthresh
+	p.undo = cutUndo{a: a, tag: a.tag, cwnd: p.cwnd, ssthresh: p.ssthresh, proven: p.proven}
+	p.cwnd = max(p.cwnd/2, 1)
+	// Back to the largest window that once went a whole round without a
+	// loss in one round trip (slow start), then on by one per window.
+	p.ssthresh = max(p.cwnd, min(p.proven, p.target.window))
 	p.acked = 0
 	p.cutAt = now
 	p.stats.WindowCuts++
@@ -779,12 +795,20 @@ func (e *engine) finish(q *request, err error) {
 // their request failed at the deadline; and the requests that waited for
 // a verified path longer than the deadline.
 func (e *engine) expireOps(now time.Time) {
+	candidates := false
+	for _, p := range e.d.paths {
+		p.minOut = ^uint64(0)
+		candidates = candidates || p.candidate > 0
+	}
 	for i := 0; i < len(e.inflight); i++ {
 		o := e.inflight[i]
 		if o.path == nil {
 			continue
 		}
 		p := o.path
+		if a := o.cur; candidates && a != nil && a.active && a.path == p {
+			p.minOut = min(p.minOut, a.seq)
+		}
 		overtaken := false
 		if now.Before(o.expire) {
 			// Not timed out; but lost when reorderThresh frames sent
@@ -834,6 +858,13 @@ func (e *engine) expireOps(now time.Time) {
 		p.stats.Retransmits++
 		p.client.CountRetransmit()
 		e.send(o, now)
+	}
+	for _, p := range e.d.paths {
+		if p.candidate > 0 && p.minOut > p.candSeq {
+			// Every frame sent up to the candidate window's last
+			// one answered: proven.
+			p.proven, p.candidate = max(p.proven, p.candidate), 0
+		}
 	}
 	for i := 0; i < len(e.retry); i++ {
 		if o := e.retry[i]; now.After(o.first.Add(e.deadline(o.req))) {
