@@ -2,10 +2,15 @@ package cmd
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/blockio"
 	"github.com/goaoe/aoe/sysfs"
@@ -23,6 +28,8 @@ type diskOptions struct {
 	progress bool
 	force    bool
 	reserve  bool
+	// target is --target MAC: only that MAC's paths (nil: all).
+	target macFlag
 	// inUse returns a *sysfs.InUseError when the local driver's device is
 	// in use; it defaults to the flush command's check (sysfs.Host.InUse).
 	inUse func(cmd *cobra.Command, dev string) error
@@ -41,6 +48,46 @@ func (o *diskOptions) addFlags(cmd *cobra.Command, write bool) {
 		o.inUse = o.driverInUse
 	}
 }
+
+// targetHelp is the help of --target, for the commands that have it.
+const targetHelp = `
+
+All paths that answer for DEV must lead to one disk: when different disks
+answer for one address (two targets configured alike, an impostor), the
+command refuses (exit 1), names their MACs and what differs; --target MAC
+then uses only the paths to that MAC.`
+
+// addTargetFlag adds --target MAC: use only the paths to that MAC, the one
+// disk to use when several answer for the address.
+func (o *diskOptions) addTargetFlag(cmd *cobra.Command) {
+	cmd.Flags().Var(&o.target, "target", "use only the target at this MAC (when several disks answer for DEV)")
+}
+
+// macFlag is a flag holding one unicast MAC address.
+type macFlag struct{ mac net.HardwareAddr }
+
+func (f *macFlag) String() string {
+	if f.mac == nil {
+		return ""
+	}
+	return f.mac.String()
+}
+
+// Set parses the MAC (aa:bb:cc:dd:ee:ff or aabbccddeeff).
+func (f *macFlag) Set(v string) error {
+	m, err := discover.ParseMAC(v)
+	if err != nil || m.Self {
+		return fmt.Errorf("%q: not a MAC address (aa:bb:cc:dd:ee:ff)", v)
+	}
+	if m.Addr[0]&1 != 0 {
+		return fmt.Errorf("%q: a group (broadcast or multicast) address, not a target's", v)
+	}
+	f.mac = m.Addr
+	return nil
+}
+
+// Type names the flag type in help.
+func (f *macFlag) Type() string { return "MAC" }
 
 // driverInUse is flush's in-use check of the kernel driver's device dev
 // (open, mounted, held); nil when the driver does not have it.
@@ -68,10 +115,13 @@ func (o *diskOptions) open(cmd *cobra.Command, dev string) (t *blockio.Target, c
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err = blockio.Open(cmd.Context(), g, a.Shelf, a.Slot, o.timeout, initiator.DiskOptions{Deadline: o.deadline})
+	t, err = blockio.Open(cmd.Context(), g, a.Shelf, a.Slot, blockio.OpenOptions{Timeout: o.timeout, Target: o.target.mac, Disk: initiator.DiskOptions{Deadline: o.deadline}})
 	if err != nil {
 		g.Close()
 		return nil, nil, diskError(err)
+	}
+	if msg := clampNotice(dev, t.Identity()); msg != "" {
+		o.warnf("%s", msg)
 	}
 	var once sync.Once
 	return t, func() error {
@@ -96,9 +146,20 @@ func (o *diskOptions) guard(cmd *cobra.Command, t *blockio.Target) (release func
 	return blockio.Reserve(cmd.Context(), t)
 }
 
-// diskError gives the data path's errors their exit codes.
+// diskError gives the data path's errors their exit codes (the rule is in
+// exit.go): an offset or length outside the disk is a usage error (2); a
+// request no path answered before --deadline a timeout (5); anything else
+// (the disk failed, a bad reply, a conflict) a failure (1).
 func diskError(err error) error {
-	if errors.Is(err, initiator.ErrDeadline) {
+	var ce *initiator.ConflictError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		return conflictError{ce}
+	case errors.Is(err, blockio.ErrOutOfRange):
+		return usageErrorf("%v", err)
+	case errors.Is(err, initiator.ErrDeadline):
 		return kindErrorf(ErrTimeout, "%v", err)
 	}
 	return err
@@ -123,4 +184,66 @@ func (o *diskOptions) newProgress(label string, total int64) *blockio.Progress {
 		return nil
 	}
 	return blockio.NewProgress(o.stderr(), label, total)
+}
+
+// conflictError is the one message of every data command (read, write,
+// bench, nbd) for different disks answering for one address: what differs,
+// between which MACs, and how to choose (exit 1; errors.Is ErrConflict).
+type conflictError struct{ *initiator.ConflictError }
+
+func (e conflictError) Error() string {
+	c := e.ConflictError
+	a, b := c.Answers[c.First], c.Answers[c.Other]
+	var macs []string
+	for _, p := range c.Answers {
+		if m := p.MAC.String(); !slices.Contains(macs, m) {
+			macs = append(macs, m)
+		}
+	}
+	return fmt.Sprintf("%s: different disks answer for this address, their data is not mixed: %s (%s on %s, %s on %s); the MACs that answered: %s; choose one with --target MAC",
+		c.Device, strings.Join(c.Differs, ", "), a.MAC, a.Interface, b.MAC, b.Interface, strings.Join(macs, ", "))
+}
+
+func (e conflictError) Unwrap() error { return e.ConflictError }
+
+// clampNotice says, when the disk claims more sectors than its addressing
+// mode reaches, what is used instead; "" when the claim stands. The one
+// place read, write, bench and nbd say it (once, when the disk opens).
+func clampNotice(dev string, id initiator.Identity) string {
+	n, clamped := id.Capacity()
+	if !clamped {
+		return ""
+	}
+	mode := "without LBA48"
+	if id.LBA48 {
+		mode = "with LBA48"
+	}
+	return fmt.Sprintf("%s claims %d sectors; %s only %d are addressable: using %s", dev, id.Sectors(), mode, n, exactBytes(n*initiator.SectorSize))
+}
+
+// exactBytes prints n in the largest binary unit that divides it (128 GiB),
+// else in bytes.
+func exactBytes(n uint64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{50, "PiB"}, {40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// checkRange refuses an --offset, or length bytes from it (what, e.g.
+// "--length"), outside dev's size bytes: the user's mistake, a usage error
+// (exit 2), said before any I/O. Overflow-safe for any int64.
+func checkRange(dev string, size, off, length int64, what string) error {
+	switch {
+	case off > size:
+		return usageErrorf("--offset %d is past the end of %s (%d bytes)", off, dev, size)
+	case length > size-off:
+		return usageErrorf("%s %d at --offset %d passes the end of %s (%d bytes): at most %d bytes from there", what, length, off, dev, size, size-off)
+	}
+	return blockio.CheckRange(size, off, length)
 }

@@ -114,8 +114,8 @@ func TestReadWriteCLI(t *testing.T) {
 	if r.code != 0 || string(b.image(t)[7:19]) != "hello, world" {
 		t.Errorf("write from stdin: exit %d %s", r.code, r.stderr)
 	}
-	// Past the end.
-	if r = b.aoe(t, runOpts{}, "write", "e1.2", "-i", "i1", "--input", src, "--offset", "15M", "--sysfs", "/nonexistent"); r.code != 1 || !strings.Contains(r.stderr, "do not fit") {
+	// Past the end: the user's mistake, exit 2 as for read.
+	if r = b.aoe(t, runOpts{}, "write", "e1.2", "-i", "i1", "--input", src, "--offset", "15M", "--sysfs", "/nonexistent"); r.code != ExitUsage || !strings.Contains(r.stderr, "do not fit") {
 		t.Errorf("write past the end: exit %d %q", r.code, r.stderr)
 	}
 
@@ -274,4 +274,66 @@ func TestBenchCLI(t *testing.T) {
 		t.Errorf("--file: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("%s", r.stdout)
+}
+
+// TestBlockioConflictCLI: two real vblades answer for e1.2 with different
+// disks (16 and 8 MiB images, on t0 and t1): read, write and bench refuse
+// with exit 1, naming both MACs and the capacity that differs, and write
+// nothing; --target reads and writes the chosen one.
+func TestBlockioConflictCLI(t *testing.T) {
+	lab := aoelab.NewLab(t)
+	b := &blockLab{lab: lab, tgt: lab.Namespace("tgt"), ini: lab.Namespace("ini")}
+	lab.Veth(b.tgt, "t0", b.ini, "i0", 1500)
+	lab.Veth(b.tgt, "t1", b.ini, "i1", 9000)
+	imgs := map[string]string{}
+	for iface, size := range map[string]int64{"t0": 16 << 20, "t1": 8 << 20} {
+		img := lab.Image(size)
+		data := make([]byte, size)
+		rand.Read(data)
+		if err := os.WriteFile(img, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		imgs[iface] = img
+		lab.Vblade(b.tgt, iface, 1, 2, img)
+	}
+	m0, m1 := lab.MAC(b.tgt, "t0").String(), lab.MAC(b.tgt, "t1").String()
+	sums := func() [2][32]byte {
+		a, _ := os.ReadFile(imgs["t0"])
+		c, _ := os.ReadFile(imgs["t1"])
+		return [2][32]byte{sha256.Sum256(a), sha256.Sum256(c)}
+	}
+	before := sums()
+	out := filepath.Join(t.TempDir(), "out")
+	for _, args := range [][]string{
+		{"read", "-o", out},
+		{"write", "--offset", "1M"},
+		{"bench", "--write", "--duration", "100ms"},
+	} {
+		r := b.aoe(t, runOpts{stdin: "must not land"}, append([]string{args[0], "e1.2", "-i", "i0,i1", "--sysfs", "/nonexistent"}, args[1:]...)...)
+		if r.code != ExitFailure || !strings.Contains(r.stderr, "e1.2: different disks answer for this address") ||
+			!strings.Contains(r.stderr, "capacity 32768 vs 16384 sectors") || !strings.Contains(r.stderr, m0) || !strings.Contains(r.stderr, m1) ||
+			!strings.Contains(r.stderr, "choose one with --target MAC") || r.stdout != "" {
+			t.Errorf("%s: exit %d %q", args[0], r.code, r.stderr)
+		}
+		t.Logf("%s: %s", args[0], r.stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("read made its output file")
+	}
+	if sums() != before {
+		t.Error("a disk was written")
+	}
+	r := b.aoe(t, runOpts{}, "read", "e1.2", "-i", "i0,i1", "--target", m1, "-o", out, "--sysfs", "/nonexistent")
+	got, _ := os.ReadFile(out)
+	if want, _ := os.ReadFile(imgs["t1"]); r.code != 0 || !bytes.Equal(got, want) {
+		t.Errorf("read --target %s: exit %d, %d bytes %q", m1, r.code, len(got), r.stderr)
+	}
+	r = b.aoe(t, runOpts{stdin: "chosen"}, "write", "e1.2", "-i", "i0,i1", "--target", m0, "--offset", "9M", "--sysfs", "/nonexistent")
+	if img, _ := os.ReadFile(imgs["t0"]); r.code != 0 || string(img[9<<20:9<<20+6]) != "chosen" {
+		t.Errorf("write --target %s: exit %d %q", m0, r.code, r.stderr)
+	}
+	r = b.aoe(t, runOpts{}, "read", "e1.2", "-i", "i0,i1", "--target", "02:00:00:00:00:01", "--sysfs", "/nonexistent")
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "did not answer from 02:00:00:00:00:01") || !strings.Contains(r.stderr, m0) || !strings.Contains(r.stderr, m1) {
+		t.Errorf("--target absent: exit %d %q", r.code, r.stderr)
+	}
 }

@@ -13,6 +13,20 @@ import (
 // Exit codes of the aoe command (documented in aoe(8)). Under the classic
 // aoetools names the codes are aoetools' own: 0, 1, and 2 for usage errors of
 // aoe-stat (grep's code).
+//
+// The commands that move data (read, write, bench, nbd) follow one rule,
+// so that the same mistake gives the same code whatever the command:
+//
+//   - an offset, a length, a span or an input outside the disk is the
+//     user's mistake: ExitUsage (2), said before any I/O when the size is
+//     known (blockio.ErrOutOfRange; a flag value that does not parse, such
+//     as a size that overflows, too);
+//   - a disk that fails mid-I/O (an ATA or AoE error, a bad reply, the disk
+//     ending early), different disks answering for one address, or a target
+//     that did not answer the Query Config: ExitFailure (1);
+//   - a request that no path answered before --deadline
+//     (initiator.ErrDeadline), or no reply at all (initiator.ErrTimeout):
+//     ExitTimeout (5).
 const (
 	ExitOK         = 0   // success
 	ExitFailure    = 1   // the command failed, or found nothing to show
@@ -63,7 +77,7 @@ func exitCode(err error) int {
 		return ExitNoDriver
 	case errors.Is(err, ErrPermission), errors.Is(err, os.ErrPermission):
 		return ExitPermission
-	case errors.Is(err, ErrTimeout), errors.Is(err, initiator.ErrTimeout):
+	case errors.Is(err, ErrTimeout), errors.Is(err, initiator.ErrTimeout), errors.Is(err, initiator.ErrDeadline):
 		return ExitTimeout
 	default:
 		return ExitFailure

@@ -34,8 +34,13 @@ no path answers within --deadline fails the read (exit 5).
 
 --offset and --length take dd's sizes: K, M, G, T are powers of 1024, KB,
 MB, GB, TB powers of 1000, b 512-byte sectors; any offset and length, not
-only whole sectors. Progress (bytes, rate, ETA) goes to stderr when it is a
-terminal, or with --progress.` + exitCodesHelp,
+only whole sectors. Without --length the read goes to the end of the disk.
+An --offset past the end, or a --length that passes it, is refused before
+anything is read (exit 2, as every offset or length outside the disk in
+read, write, bench and nbd); a disk that fails mid-read exits 1, a request
+that no path answers within --deadline 5: the output then holds the bytes
+read before, and never a byte the disk did not return. Progress (bytes,
+rate, ETA) goes to stderr when it is a terminal, or with --progress.` + targetHelp + exitCodesHelp,
 		Example: `  aoe read e1.2 -o e1.2.img
   aoe read e1.2 --offset 1M --length 4K | hexdump -C
   aoe read e1.2 -i eth1,eth2 | sha256sum`,
@@ -45,6 +50,7 @@ terminal, or with --progress.` + exitCodesHelp,
 		},
 	}
 	o.addFlags(cmd, false)
+	o.addTargetFlag(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.offset, "offset", "0", "where to start reading (bytes; K, M, G, KB, MB, GB suffixes)")
 	f.StringVar(&o.length, "length", "", "how much to read (default: to the end of the disk)")
@@ -69,11 +75,11 @@ func runRead(cmd *cobra.Command, o *readOptions, dev string) error {
 		return err
 	}
 	defer closeAll()
-	if off > t.Size() {
-		return usageErrorf("--offset %d is past the end of %s (%d bytes)", off, dev, t.Size())
+	if length < 0 {
+		length = max(0, t.Size()-off) // an offset past the end fails below
 	}
-	if length < 0 || off+length > t.Size() {
-		length = t.Size() - off
+	if err := checkRange(dev, t.Size(), off, length, "--length"); err != nil {
+		return err
 	}
 	var w io.Writer = o.stdout()
 	if o.output != "" {

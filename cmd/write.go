@@ -37,8 +37,13 @@ interfaces used) while writing, and releases it after.
 Paths, frames, retransmissions and --deadline are as for 'aoe read'. The
 offset takes dd's sizes (K, M, G powers of 1024; KB, MB, GB powers of 1000)
 and need not be sector-aligned: partial sectors are read, merged and
-written back. Writing past the end of the disk is an error. A read-only
-target (vblade -r) refuses the write, and the error says so.` + exitCodesHelp,
+written back. Writing past the end of the disk is the user's mistake
+(exit 2): an --offset past the end, or an --input file that does not fit,
+is refused before anything is written; stdin, whose size is not known
+before, is written up to the end of the disk, flushed, and the rest
+refused. A disk that fails mid-write exits 1, a request that no path
+answers within --deadline 5. A read-only target (vblade -r) refuses the
+write, and the error says so.` + targetHelp + exitCodesHelp,
 		Example: `  aoe write e1.2 --input disk.img
   xz -dc disk.img.xz | aoe write e1.2 --reserve
   printf 'hello' | aoe write e1.2 --offset 1M`,
@@ -48,6 +53,7 @@ target (vblade -r) refuses the write, and the error says so.` + exitCodesHelp,
 		},
 	}
 	o.addFlags(cmd, true)
+	o.addTargetFlag(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.offset, "offset", "0", "where to start writing (bytes; K, M, G, KB, MB, GB suffixes)")
 	f.StringVar(&o.input, "input", "", "read the data from FILE instead of stdin")
@@ -78,8 +84,11 @@ func runWrite(cmd *cobra.Command, o *writeOptions, dev string) error {
 		return err
 	}
 	defer closeAll()
-	if off > t.Size() || off+total > t.Size() {
-		return fmt.Errorf("%s is %d bytes: %d bytes at %d do not fit", dev, t.Size(), total, off)
+	if off > t.Size() {
+		return usageErrorf("--offset %d is past the end of %s (%d bytes)", off, dev, t.Size())
+	}
+	if total > t.Size()-off {
+		return usageErrorf("%s is %d bytes: the %d bytes of %s at --offset %d do not fit", dev, t.Size(), total, o.input, off)
 	}
 	release, err := o.guard(cmd, t)
 	if err != nil {
@@ -88,14 +97,25 @@ func runWrite(cmd *cobra.Command, o *writeOptions, dev string) error {
 	p := o.newProgress("write "+dev, total)
 	n, err := blockio.WriteFrom(cmd.Context(), t, off, r, p)
 	p.Finish()
-	if err == nil {
-		err = t.Sync()
-		if err == nil && t.FlushUnsupported() {
+	// The input going on past the end: what fits was written; flush it
+	// all the same, then say so (the user's mistake, exit 2).
+	past := errors.Is(err, blockio.ErrOutOfRange)
+	if err == nil || past {
+		serr := t.Sync()
+		if serr == nil && t.FlushUnsupported() {
 			o.warnf("%s does not implement FLUSH CACHE: the data is as safe as the target keeps it (vblade: -s writes synchronously)", dev)
+		}
+		if past && serr == nil {
+			err = usageErrorf("%s is %d bytes: the input does not fit at --offset %d; the %d bytes up to the end were written, the rest of the input was not", dev, t.Size(), off, n)
+		} else if serr != nil {
+			err = serr
 		}
 	}
 	if rerr := release(); rerr != nil {
 		err = errors.Join(err, rerr)
+	}
+	if errors.Is(err, ErrUsage) {
+		return err
 	}
 	if err != nil {
 		return diskError(fmt.Errorf("after %d bytes written: %w", n, err))

@@ -3,6 +3,7 @@ package blockio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -16,12 +17,15 @@ import (
 type BenchOptions struct {
 	// Duration of each test (default 5s).
 	Duration time.Duration
-	// Write adds the write tests. They write back data just read from the
-	// same place, so the disk's content is unchanged when nobody else
-	// writes to it meanwhile.
+	// Write adds the write tests. They write back data read from the
+	// same place before them (all of it, or no write at all), so the
+	// disk's content is unchanged when nobody else writes to it
+	// meanwhile.
 	Write bool
 	// Span bounds the region of the disk used (default: all of it for
-	// reads; at most 64 MiB, held in memory, for writes).
+	// reads; at most 64 MiB, held in memory, for writes). It must lie
+	// within the disk (else an error wrapping ErrOutOfRange) and be at
+	// least MinSpan (else ErrSpanTooSmall).
 	Span int64
 }
 
@@ -43,7 +47,8 @@ type BenchResult struct {
 	Paths []BenchPath `json:"paths,omitempty"`
 }
 
-// BenchPath is one path's share of a test.
+// BenchPath is one path's share of a test: the path's counters (window,
+// bad replies... with their JSON names) and its MB/s.
 type BenchPath struct {
 	initiator.PathStats
 	MBps float64 `json:"mb_per_s"`
@@ -60,6 +65,17 @@ type Benchable interface {
 
 const seqBlock = 1 << 20
 
+// MinSpan is the least span Bench measures: one block of its sequential
+// tests.
+const MinSpan = seqBlock
+
+// ErrSpanTooSmall is returned by Bench when the span (or the whole disk)
+// is smaller than MinSpan.
+var ErrSpanTooSmall = errors.New("smaller than a block")
+
+// maxWriteSpan bounds the data the write tests save and write back.
+const maxWriteSpan = 64 << 20
+
 // Bench measures d: sequential reads of 1 MiB blocks (queue depth 4),
 // random 4 KiB reads at queue depths 1 and 32, and with Write the same
 // for writes. Each test runs for Duration; progress, when set, is called
@@ -70,7 +86,13 @@ func Bench(ctx context.Context, d Benchable, opts BenchOptions, progress func(te
 	}
 	span := d.Size()
 	if opts.Span > 0 {
-		span = min(span, opts.Span)
+		if err := CheckRange(span, 0, opts.Span); err != nil {
+			return nil, err
+		}
+		span = opts.Span
+	}
+	if span < MinSpan {
+		return nil, fmt.Errorf("%d bytes are %w: the sequential tests need at least %d bytes", span, ErrSpanTooSmall, MinSpan)
 	}
 	type test struct {
 		name  string
@@ -83,13 +105,17 @@ func Bench(ctx context.Context, d Benchable, opts BenchOptions, progress func(te
 	var saved []byte
 	if opts.Write {
 		tests = append(tests, test{"seq-write", seqBlock, 4, true, false}, test{"rand-write", 4096, 1, true, true}, test{"rand-write", 4096, 32, true, true})
-		wspan := min(span, 64<<20) / seqBlock * seqBlock
-		if wspan == 0 {
-			wspan = min(span, 64<<20) / 4096 * 4096
+		// What the write tests write back: the first wspan bytes as they
+		// are now, all of them or no write at all.
+		saved = make([]byte, min(span, maxWriteSpan)/seqBlock*seqBlock)
+		n, err := readAt(ctx, d, saved, 0)
+		if (err == nil || errors.Is(err, io.EOF)) && n == len(saved) {
+			err = nil
+		} else if err == nil || errors.Is(err, io.EOF) {
+			err = fmt.Errorf("%w: %d of %d bytes", io.ErrUnexpectedEOF, n, len(saved))
 		}
-		saved = make([]byte, wspan)
-		if _, err := readAt(ctx, d, saved, 0); err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
+		if err != nil {
+			return nil, fmt.Errorf("reading the data the write tests write back: %w", err)
 		}
 	}
 	var out []BenchResult
@@ -114,7 +140,7 @@ func Bench(ctx context.Context, d Benchable, opts BenchOptions, progress func(te
 func runBench(ctx context.Context, d Benchable, name string, block, qd int, write, random bool, span int64, saved []byte, dur time.Duration) (BenchResult, error) {
 	blocks := span / int64(block)
 	if blocks == 0 {
-		return BenchResult{}, errors.New("the disk is smaller than a block")
+		return BenchResult{}, fmt.Errorf("%d bytes are %w of %d bytes", span, ErrSpanTooSmall, block)
 	}
 	d.ResetStats()
 	var (
@@ -147,13 +173,22 @@ func runBench(ctx context.Context, d Benchable, name string, block, qd int, writ
 				}
 				off := b * int64(block)
 				t0 := time.Now()
-				var err error
+				var (
+					n   int
+					err error
+				)
 				if write {
-					_, err = writeAt(context.Background(), d, saved[off:off+int64(block)], off)
+					n, err = writeAt(context.Background(), d, saved[off:off+int64(block)], off)
 				} else {
-					_, err = readAt(context.Background(), d, buf, off)
+					n, err = readAt(context.Background(), d, buf, off)
+					if errors.Is(err, io.EOF) && n == block {
+						err = nil
+					}
 				}
-				if err != nil && !errors.Is(err, io.EOF) {
+				if err == nil && n != block {
+					err = fmt.Errorf("%s: %d of %d bytes at %d", map[bool]string{false: "short read", true: "short write"}[write], n, block, off)
+				}
+				if err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err

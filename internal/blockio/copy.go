@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,7 +75,7 @@ func (p *Progress) print(prefix string) {
 	}
 	line := fmt.Sprintf("%s: %s", p.label, FormatBytes(done))
 	if p.total > 0 {
-		line += fmt.Sprintf(" of %s (%d%%)", FormatBytes(p.total), done*100/p.total)
+		line += fmt.Sprintf(" of %s (%d%%)", FormatBytes(p.total), int(float64(done)*100/float64(p.total))) // done*100 overflows past 82 PiB
 	}
 	line += fmt.Sprintf(", %.1f MB/s", rate/1e6)
 	if p.total > 0 && rate > 0 && done < p.total {
@@ -87,6 +88,10 @@ func (p *Progress) print(prefix string) {
 // FormatBytes prints a byte count with a binary unit.
 func FormatBytes(n int64) string {
 	switch {
+	case n >= 1<<50:
+		return fmt.Sprintf("%.2f PiB", float64(n)/(1<<50))
+	case n >= 1<<40:
+		return fmt.Sprintf("%.2f TiB", float64(n)/(1<<40))
 	case n >= 1<<30:
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:
@@ -97,11 +102,43 @@ func FormatBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
+// ErrOutOfRange is an offset or a length outside the disk: the user's
+// mistake (the aoe command exits 2), never a failure of the disk.
+var ErrOutOfRange = errors.New("outside the disk")
+
+// sizer is a disk that knows its size (initiator.Disk, File).
+type sizer interface{ Size() int64 }
+
+// CheckRange returns an error wrapping ErrOutOfRange unless the length
+// bytes at off lie within a disk of size bytes. It cannot overflow: off
+// and length may be anything an int64 holds.
+func CheckRange(size, off, length int64) error {
+	switch {
+	case off < 0 || length < 0:
+		return fmt.Errorf("%w: negative offset %d or length %d", ErrOutOfRange, off, length)
+	case off > size:
+		return fmt.Errorf("%w: offset %d is past the end (%d bytes)", ErrOutOfRange, off, size)
+	case length > size-off: // size-off >= 0: no overflow
+		return fmt.Errorf("%w: %d bytes at %d pass the end (%d bytes; %d from there)", ErrOutOfRange, length, off, size, size-off)
+	}
+	return nil
+}
+
 // ReadTo copies length bytes of d from off to w, reading the next chunk
 // while the previous one is written. It returns the bytes written and the
-// first error (of d or of w).
+// first error (of d or of w). Only bytes d returned without an error reach
+// w. A range outside d (when d has a Size) fails with an error wrapping
+// ErrOutOfRange before anything is read; a disk that ends early fails with
+// io.ErrUnexpectedEOF.
 func ReadTo(ctx context.Context, d io.ReaderAt, off, length int64, w io.Writer, p *Progress) (int64, error) {
-	pos, end := off, off+length
+	limit := int64(math.MaxInt64)
+	if s, ok := d.(sizer); ok {
+		limit = s.Size()
+	}
+	if err := CheckRange(limit, off, length); err != nil {
+		return 0, err
+	}
+	pos, end := off, off+length // off+length <= limit: no overflow
 	var total int64
 	var bufs chunks
 	err := readAhead(ctx, func() ([]byte, bool, error) {
@@ -110,8 +147,14 @@ func ReadTo(ctx context.Context, d io.ReaderAt, off, length int64, w io.Writer, 
 		}
 		b := bufs.get()[:min(ChunkSize, end-pos)]
 		n, err := readAt(ctx, d, b, pos)
-		if errors.Is(err, io.EOF) && n == len(b) {
+		switch {
+		case err != nil && !errors.Is(err, io.EOF):
+			// What the disk returned with a failure is not data.
+			n = 0
+		case n == len(b):
 			err = nil
+		default:
+			err = fmt.Errorf("%w: the disk ended at %d, before %d", io.ErrUnexpectedEOF, pos+int64(n), end)
 		}
 		pos += int64(n)
 		return b[:n], pos < end, err
@@ -218,8 +261,18 @@ func writeAt(ctx context.Context, d io.WriterAt, b []byte, off int64) (int, erro
 }
 
 // WriteFrom copies r to d at off until r ends, reading the next chunk
-// while the previous one is written. It returns the bytes written.
+// while the previous one is written. It returns the bytes written. When d
+// has a Size and r goes on past its end, WriteFrom writes up to the end
+// and fails with an error wrapping ErrOutOfRange (the input does not fit:
+// the user's mistake).
 func WriteFrom(ctx context.Context, d io.WriterAt, off int64, r io.Reader, p *Progress) (int64, error) {
+	limit := int64(math.MaxInt64)
+	if s, ok := d.(sizer); ok {
+		limit = s.Size()
+	}
+	if err := CheckRange(limit, off, 0); err != nil {
+		return 0, err
+	}
 	var total int64
 	var bufs chunks
 	err := readAhead(ctx, func() ([]byte, bool, error) {
@@ -230,6 +283,11 @@ func WriteFrom(ctx context.Context, d io.WriterAt, off int64, r io.Reader, p *Pr
 		}
 		return b[:n], true, err
 	}, func(b []byte, rerr error) error {
+		var past error
+		if room := limit - off - total; int64(len(b)) > room { // off+total <= limit
+			past = fmt.Errorf("%w: the input goes on past the end (%d bytes) after %d bytes at %d", ErrOutOfRange, limit, room+total, off)
+			b = b[:room]
+		}
 		if len(b) > 0 {
 			n, err := writeAt(ctx, d, b, off+total)
 			total += int64(n)
@@ -239,6 +297,9 @@ func WriteFrom(ctx context.Context, d io.WriterAt, off int64, r io.Reader, p *Pr
 			}
 		}
 		bufs.put(b)
+		if past != nil {
+			return past
+		}
 		if rerr != nil && !errors.Is(rerr, io.EOF) {
 			return fmt.Errorf("reading the input: %w", rerr)
 		}

@@ -63,7 +63,7 @@ func open(t testing.TB, lab *aoelab.Lab, ns string, shelf uint16, slot uint8, op
 			clients = append(clients, c)
 		}
 	})
-	tg, err := blockio.Open(context.Background(), initiator.NewGroup(clients...), shelf, slot, 3*time.Second, opts)
+	tg, err := blockio.Open(context.Background(), initiator.NewGroup(clients...), shelf, slot, blockio.OpenOptions{Timeout: 3 * time.Second, Disk: opts})
 	if err != nil {
 		t.Fatal(err)
 	}

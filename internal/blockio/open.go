@@ -36,13 +36,26 @@ type Target struct {
 	Paths []initiator.DiskPath
 }
 
+// OpenOptions tune Open.
+type OpenOptions struct {
+	// Timeout bounds the wait for Query Config answers.
+	Timeout time.Duration
+	// Target, when set, keeps only the paths to that MAC: the one disk
+	// to use when several answer for the address.
+	Target net.HardwareAddr
+	// Disk are the options of initiator.OpenDisk.
+	Disk initiator.DiskOptions
+}
+
 // Open finds shelf.slot on the group's interfaces with a Query Config
-// broadcast (within timeout) and opens it over every path that answered.
+// broadcast (within o.Timeout) and opens it over every path that answered
+// (from o.Target only, when set).
 //
-// It fails with an error wrapping ErrNotFound when nothing answers, and
-// otherwise as initiator.OpenDisk.
-func Open(ctx context.Context, g *initiator.Group, shelf uint16, slot uint8, timeout time.Duration, opts initiator.DiskOptions) (*Target, error) {
-	found, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: shelf, Slot: slot}, initiator.CollectOptions{Timeout: timeout}, nil)
+// It fails with an error wrapping ErrNotFound when nothing answers (or
+// o.Target did not: the error names the MACs that did), and otherwise as
+// initiator.OpenDisk.
+func Open(ctx context.Context, g *initiator.Group, shelf uint16, slot uint8, o OpenOptions) (*Target, error) {
+	found, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: shelf, Slot: slot}, initiator.CollectOptions{Timeout: o.Timeout}, nil)
 	// An incomplete answer (a flood lost replies) still gives paths that
 	// answered for this address; the disk works over those.
 	var inc *initiator.IncompleteError
@@ -61,19 +74,32 @@ func Open(ctx context.Context, g *initiator.Group, shelf uint16, slot uint8, tim
 		}
 		return bytes.Compare(a.Target.MAC, b.Target.MAC)
 	})
-	var paths []initiator.DiskPath
+	var (
+		paths    []initiator.DiskPath
+		answered []string
+	)
 	for _, r := range found {
 		if r.Err != nil {
+			continue
+		}
+		if m := r.Target.MAC.String(); !slices.Contains(answered, m) {
+			answered = append(answered, m)
+		}
+		if o.Target != nil && !bytes.Equal(r.Target.MAC, o.Target) {
 			continue
 		}
 		cfg := r.Config
 		paths = append(paths, initiator.DiskPath{Client: g.ClientFor(r.Interface.Name), MAC: r.Target.MAC, Config: &cfg})
 	}
 	name := initiator.DeviceName(shelf, slot)
+	if len(paths) == 0 && len(answered) > 0 {
+		slices.Sort(answered)
+		return nil, fmt.Errorf("%s: %w from %s on %s; it answered from %s", name, ErrNotFound, o.Target, strings.Join(g.Names(), ", "), strings.Join(answered, ", "))
+	}
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("%s: %w on %s (see 'aoe discover --probe')", name, ErrNotFound, strings.Join(g.Names(), ", "))
 	}
-	d, err := initiator.OpenDisk(ctx, shelf, slot, paths, opts)
+	d, err := initiator.OpenDisk(ctx, shelf, slot, paths, o.Disk)
 	if err != nil {
 		return nil, err
 	}

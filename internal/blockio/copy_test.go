@@ -1,0 +1,217 @@
+package blockio
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/goaoe/aoe/initiator"
+)
+
+// memDisk is a disk in memory for the copy and bench tests.
+type memDisk struct {
+	mu sync.Mutex
+	b  []byte
+	// fail, when set, fails reads at or past this offset (the bytes
+	// before it returned, as a disk that fails mid-I/O).
+	fail int64
+}
+
+func (m *memDisk) Size() int64 { return int64(len(m.b)) }
+
+func (m *memDisk) ReadAt(p []byte, off int64) (int, error) {
+	if m.fail > 0 && off+int64(len(p)) > m.fail {
+		// Garbage in p, as a failed transfer may leave: it must not
+		// reach the output.
+		for i := range p {
+			p[i] = 0xee
+		}
+		return 0, errors.New("disk failed")
+	}
+	if off >= m.Size() {
+		return 0, io.EOF
+	}
+	m.mu.Lock()
+	n := copy(p, m.b[off:])
+	m.mu.Unlock()
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (m *memDisk) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 || int64(len(p)) > m.Size()-off {
+		return 0, io.ErrShortWrite
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return copy(m.b[off:], p), nil
+}
+
+func (m *memDisk) PathStats() []initiator.PathStats { return nil }
+func (m *memDisk) ResetStats()                      {}
+
+func newMemDisk(n int) *memDisk {
+	m := &memDisk{b: make([]byte, n)}
+	rand.Read(m.b)
+	return m
+}
+
+func TestCheckRange(t *testing.T) {
+	const max = math.MaxInt64
+	for _, c := range []struct {
+		size, off, length int64
+		ok                bool
+	}{
+		{100, 0, 100, true}, {100, 100, 0, true}, {100, 99, 1, true}, {0, 0, 0, true},
+		{100, 101, 0, false}, {100, 99, 2, false}, {100, 1, max, false}, {100, max, max, false},
+		{100, max, 0, false}, {100, -1, 1, false}, {100, 0, -1, false}, {max, 1, max, false},
+		{max, max, 0, true}, {max, 1, max - 1, true}, {max, 0, max, true}, {-512, 0, 0, false},
+	} {
+		err := CheckRange(c.size, c.off, c.length)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrOutOfRange)) {
+			t.Errorf("CheckRange(%d, %d, %d) = %v", c.size, c.off, c.length, err)
+		}
+	}
+}
+
+// TestReadToRanges: ReadTo gives exactly the bytes asked for, refuses a
+// range outside the disk before reading (no overflow near MaxInt64), and
+// never passes on what a failed read left in its buffer.
+func TestReadToRanges(t *testing.T) {
+	const size = 3*ChunkSize + 1000
+	d := newMemDisk(size)
+	for _, c := range []struct {
+		off, length int64
+		ok          bool
+	}{
+		{0, size, true}, {1, size - 1, true}, {size, 0, true}, {ChunkSize - 7, ChunkSize + 9, true},
+		{1, math.MaxInt64, false}, {math.MaxInt64, 1, false}, {size + 1, 0, false}, {size - 1, 2, false}, {0, -1, false},
+	} {
+		var out bytes.Buffer
+		n, err := ReadTo(context.Background(), d, c.off, c.length, &out, nil)
+		if c.ok {
+			if err != nil || n != c.length || !bytes.Equal(out.Bytes(), d.b[c.off:c.off+c.length]) {
+				t.Errorf("ReadTo(%d, %d): %d, %v", c.off, c.length, n, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrOutOfRange) || n != 0 || out.Len() != 0 {
+			t.Errorf("ReadTo(%d, %d): %d bytes, %v", c.off, c.length, n, err)
+		}
+	}
+	// The disk fails in the third chunk: the first two reach the output,
+	// nothing of the third.
+	d.fail = 2*ChunkSize + 5
+	var out bytes.Buffer
+	n, err := ReadTo(context.Background(), d, 0, size, &out, nil)
+	if err == nil || n != 2*ChunkSize || !bytes.Equal(out.Bytes(), d.b[:n]) {
+		t.Errorf("failing disk: %d bytes, %v", n, err)
+	}
+}
+
+// TestWriteFromPastEnd: an input longer than the room from off is written
+// up to the end, the rest refused with ErrOutOfRange; an offset past the
+// end writes nothing.
+func TestWriteFromPastEnd(t *testing.T) {
+	const size = 2*ChunkSize + 100
+	for _, c := range []struct {
+		off   int64
+		input int
+		n     int64
+		ok    bool
+	}{
+		{0, size, size, true}, {7, 100, 100, true}, {size, 0, 0, true},
+		{0, size + 1, size, false}, {ChunkSize + 1, 3 * ChunkSize, size - ChunkSize - 1, false},
+		{size, 1, 0, false}, {size + 1, 0, 0, false}, {math.MaxInt64, 5, 0, false},
+	} {
+		d := newMemDisk(size)
+		before := bytes.Clone(d.b)
+		in := make([]byte, c.input)
+		rand.Read(in)
+		n, err := WriteFrom(context.Background(), d, c.off, bytes.NewReader(in), nil)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrOutOfRange)) || n != c.n {
+			t.Errorf("WriteFrom(%d, %d bytes): %d, %v", c.off, c.input, n, err)
+			continue
+		}
+		want := before
+		if c.n > 0 {
+			want = append(append(bytes.Clone(before[:c.off]), in[:c.n]...), before[c.off+c.n:]...)
+		}
+		if !bytes.Equal(d.b, want) {
+			t.Errorf("WriteFrom(%d, %d bytes): the disk is not as expected", c.off, c.input)
+		}
+	}
+}
+
+// TestBenchSpanLimits: a span below a block or past the disk is refused
+// before any I/O; --write leaves the disk as it was.
+func TestBenchSpanLimits(t *testing.T) {
+	d := newMemDisk(4 << 20)
+	for _, c := range []struct {
+		span int64
+		want error
+	}{{1000, ErrSpanTooSmall}, {MinSpan - 1, ErrSpanTooSmall}, {4<<20 + 1, ErrOutOfRange}, {math.MaxInt64, ErrOutOfRange}} {
+		if _, err := Bench(context.Background(), d, BenchOptions{Duration: 1, Span: c.span}, nil); !errors.Is(err, c.want) {
+			t.Errorf("span %d: %v", c.span, err)
+		}
+	}
+	if _, err := Bench(context.Background(), newMemDisk(MinSpan-512), BenchOptions{Duration: 1}, nil); !errors.Is(err, ErrSpanTooSmall) {
+		t.Errorf("small disk: %v", err)
+	}
+	before := bytes.Clone(d.b)
+	res, err := Bench(context.Background(), d, BenchOptions{Duration: 20e6, Write: true}, nil)
+	if err != nil || len(res) != 6 {
+		t.Fatalf("%d results, %v", len(res), err)
+	}
+	if !bytes.Equal(d.b, before) {
+		t.Error("bench --write changed the disk")
+	}
+	// A disk that fails the read of what the writes would write back:
+	// no write at all.
+	d.fail = 3 << 20
+	w := &countWrites{memDisk: d}
+	if _, err := Bench(context.Background(), w, BenchOptions{Duration: 1, Write: true}, nil); err == nil || w.n.Load() != 0 {
+		t.Errorf("failed save: %d writes, %v", w.n.Load(), err)
+	}
+}
+
+type countWrites struct {
+	*memDisk
+	n atomic.Int64
+}
+
+func (c *countWrites) WriteAt(p []byte, off int64) (int, error) {
+	c.n.Add(1)
+	return c.memDisk.WriteAt(p, off)
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 1023: "1023 B", 4096: "4.0 KiB", 1 << 20: "1.0 MiB", 3 << 30: "3.00 GiB",
+		1 << 40: "1.00 TiB", 1 << 57: "128.00 PiB", math.MaxInt64: "8192.00 PiB",
+	} {
+		if got := FormatBytes(n); got != want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestProgressHuge: the percentage of a 128 PiB copy does not overflow.
+func TestProgressHuge(t *testing.T) {
+	var b bytes.Buffer
+	p := &Progress{w: &b, label: "read", total: 1 << 57}
+	p.done.Store(1<<57 - 1<<50)
+	p.print("")
+	if !strings.Contains(b.String(), "of 128.00 PiB (99%)") {
+		t.Errorf("%q", b.String())
+	}
+}
