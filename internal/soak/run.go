@@ -1,0 +1,312 @@
+package soak
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/internal/blockio"
+)
+
+// HangAfter is how long one operation may take before the soak calls it a
+// hang (the process then panics, naming the seed and the operation).
+var HangAfter = 60 * time.Second
+
+// Device is what a scenario's operations run on: an initiator.Disk, or
+// the NBD server through a client.
+type Device interface {
+	io.ReaderAt
+	io.WriterAt
+	Sync() error
+}
+
+// Lab is a scenario set up in memory: one network per host interface, the
+// peer on each, the impostor too when there is one, and the model.
+type Lab struct {
+	Sc       *Scenario
+	Target   *aoetest.Target
+	Impostor *aoetest.Target
+	Peer     *Peer
+	Model    *Model
+	Nets     []*aoetest.Network
+
+	impostorDisk []byte // as it was
+}
+
+// NewLab sets up sc; everything is closed at the end of the test.
+func NewLab(t testing.TB, sc *Scenario) *Lab {
+	l := &Lab{Sc: sc}
+	l.Target, l.Impostor = sc.NewTarget()
+	l.Model = NewModel(l.Target.Disk)
+	if l.Impostor != nil {
+		l.impostorDisk = append([]byte(nil), l.Impostor.Disk...)
+	}
+	l.Peer = NewPeer(l.Target, sc.Seed)
+	for _, mtu := range sc.MTUs {
+		nw := &aoetest.Network{}
+		l.Peer.Attach(nw, mtu)
+		if l.Impostor != nil {
+			nw.Serve(t, l.Impostor)
+		}
+		l.Nets = append(l.Nets, nw)
+	}
+	t.Cleanup(l.Peer.Close)
+	return l
+}
+
+// Interface is host interface i's name.
+func Interface(i int) string { return fmt.Sprintf("soak%d", i) }
+
+// Client opens a client on host interface i (closed by the caller).
+func (l *Lab) Client(i int) *initiator.Client {
+	c := initiator.New(initiator.Interface{Name: Interface(i), MAC: HostMAC(i), MTU: l.Sc.MTUs[i]}, l.Nets[i].Port(HostMAC(i)))
+	c.RTO, c.MaxRTO = 10*time.Millisecond, 40*time.Millisecond
+	return c
+}
+
+// Open finds the disk on every interface and opens it as the commands
+// do (blockio.Open), under the first operation's phase.
+func (l *Lab) Open(ctx context.Context) (*blockio.Target, *initiator.Group, error) {
+	var cs []*initiator.Client
+	for i := range l.Sc.MTUs {
+		cs = append(cs, l.Client(i))
+	}
+	g := initiator.NewGroup(cs...)
+	if len(l.Sc.Ops) > 0 {
+		l.Peer.SetMix(l.Sc.Phases[l.Sc.Ops[0].Phase])
+	}
+	t, err := blockio.Open(ctx, g, Shelf, Slot, 50*time.Millisecond, DiskOptions)
+	if err != nil {
+		g.Close()
+		return nil, nil, err
+	}
+	return t, g, nil
+}
+
+// CheckOpen checks the outcome of opening the disk: with an impostor it
+// must be refused with ErrConflict; without, it may fail only when the
+// first phase's chaos hits Query Config or IDENTIFY. It reports whether
+// the scenario goes on.
+func (l *Lab) CheckOpen(t testing.TB, err error, st *Stats) bool {
+	t.Helper()
+	switch {
+	case l.Impostor != nil && err == nil:
+		t.Errorf("%v: the disk opened with an impostor on its address", l.Sc)
+	case l.Impostor != nil && !errors.Is(err, initiator.ErrConflict):
+		t.Errorf("%v: with an impostor, open failed with %v, want ErrConflict", l.Sc, err)
+	case l.Impostor != nil:
+		st.Add(func(s *Stats) { s.Refused++ })
+	case err != nil:
+		st.Fail("open:" + Kind(err))
+		if len(l.Sc.Ops) == 0 || !l.Sc.Phases[l.Sc.Ops[0].Phase].Control {
+			t.Errorf("%v: open failed without chaos on its commands: %v", l.Sc, err)
+		}
+	default:
+		return true
+	}
+	return false
+}
+
+// forgetDamage makes what the peer wrote at a wrong LBA unknown.
+func (l *Lab) forgetDamage() {
+	for _, d := range l.Peer.TakeDamage() {
+		l.Model.ForgetSectors(d[0], d[1])
+	}
+}
+
+// Phase sets the peer's phase for op, and its switch; the returned
+// function undoes the switch's timer. benign reports whether the phases
+// the op runs under answer every data request right (the op may then fail
+// only by the deadline).
+func (l *Lab) Phase(op Op) (stop func(), benign bool) {
+	ph := l.Sc.Phases
+	l.Peer.SetMix(ph[op.Phase])
+	next := ph[(op.Phase+1)%len(ph)]
+	benign = !ph[op.Phase].Corrupting()
+	if op.Switch <= 0 {
+		return func() {}, benign
+	}
+	benign = benign && !next.Corrupting()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	tm := time.AfterFunc(op.Switch, func() {
+		defer wg.Done()
+		l.Peer.SetMix(next)
+	})
+	return func() {
+		if tm.Stop() {
+			wg.Done()
+		}
+		wg.Wait()
+	}, benign
+}
+
+// Watch panics when the operation has not ended after HangAfter; call the
+// function returned when it ends.
+func (l *Lab) Watch(i int) func() {
+	op := l.Sc.Ops[i]
+	tm := time.AfterFunc(HangAfter, func() {
+		panic(fmt.Sprintf("soak: %v: op %d (%v) hangs (more than %v)", l.Sc, i, op, HangAfter))
+	})
+	return func() { tm.Stop() }
+}
+
+// Violation reports a broken invariant of op i.
+func (l *Lab) Violation(t testing.TB, i int, format string, args ...any) {
+	t.Helper()
+	op := l.Sc.Ops[i]
+	t.Errorf("%v\n\top %d: %v under [%v]: %s (reproduce: AOE_SOAK_SEED=%d)", l.Sc, i, op, l.Sc.Phases[op.Phase], fmt.Sprintf(format, args...), l.Sc.Seed)
+}
+
+// Do runs op i on dev and checks the invariant; it reports false after a
+// violation (the scenario then stops).
+func (l *Lab) Do(t testing.TB, dev Device, i int, st *Stats) bool {
+	t.Helper()
+	op := l.Sc.Ops[i]
+	size := l.Sc.Size()
+	inRange := op.Off+int64(op.Len) <= size
+	stop, benign := l.Phase(op)
+	unwatch := l.Watch(i)
+	var err error
+	var n int
+	var buf []byte
+	switch op.Kind {
+	case OpRead:
+		buf = make([]byte, op.Len)
+		n, err = dev.ReadAt(buf, op.Off)
+	case OpWrite:
+		n, err = dev.WriteAt(op.Data, op.Off)
+	case OpSync:
+		err = dev.Sync()
+	}
+	unwatch()
+	stop()
+	st.Add(func(s *Stats) {
+		s.Ops++
+		switch op.Kind {
+		case OpRead:
+			s.Reads++
+		case OpWrite:
+			s.Writes++
+		default:
+			s.Syncs++
+		}
+	})
+	ok := true
+	switch op.Kind {
+	case OpRead:
+		l.forgetDamage()
+		want := min(max(size-op.Off, 0), int64(op.Len))
+		if err != nil && !errors.Is(err, io.EOF) {
+			ok = l.failed(t, i, err, benign && inRange, st)
+			break
+		}
+		switch {
+		case err == nil && n != op.Len:
+			l.Violation(t, i, "read %d bytes without an error", n)
+			return false
+		case err == nil && !inRange && op.Len > 0:
+			l.Violation(t, i, "read past the end without an error")
+			return false
+		case int64(n) != want:
+			l.Violation(t, i, "read %d bytes with %v, want %d", n, err, want)
+			return false
+		}
+		bad, compared := l.Model.Check(op.Off, buf[:n])
+		st.Add(func(s *Stats) { s.BytesChecked += compared })
+		if bad >= 0 {
+			l.Violation(t, i, "WRONG BYTE: read returned %#02x at offset %d, the disk holds %#02x", buf[bad-op.Off], bad, l.Model.data[bad])
+			return false
+		}
+	case OpWrite:
+		if err != nil {
+			if inRange && op.Len > 0 {
+				first := op.Off / initiator.SectorSize * initiator.SectorSize
+				l.Model.Forget(first, (op.Off+int64(op.Len)+initiator.SectorSize-1)/initiator.SectorSize*initiator.SectorSize-first)
+			}
+			l.forgetDamage()
+			if !inRange {
+				st.Fail(Kind(err))
+				break
+			}
+			ok = l.failed(t, i, err, benign, st)
+			break
+		}
+		if !inRange {
+			l.Violation(t, i, "write past the end acknowledged")
+			return false
+		}
+		if n != op.Len {
+			l.Violation(t, i, "write of %d acknowledged %d bytes without an error", op.Len, n)
+			return false
+		}
+		l.Model.Write(op.Off, op.Data)
+		l.forgetDamage()
+		st.Add(func(s *Stats) { s.BytesWrote += int64(op.Len) })
+		if bad, _ := l.Model.Check(op.Off, l.Target.Read(int(op.Off), op.Len)); bad >= 0 {
+			l.Violation(t, i, "ACKNOWLEDGED WRITE NOT ON THE DISK: the target holds %#02x at offset %d, written %#02x", l.Target.Read(int(bad), 1)[0], bad, op.Data[bad-op.Off])
+			return false
+		}
+	case OpSync:
+		if err != nil {
+			ok = l.failed(t, i, err, benign, st)
+		}
+	}
+	return ok
+}
+
+// failed counts a failed operation; a failure where only the deadline may
+// fail it is a violation.
+func (l *Lab) failed(t testing.TB, i int, err error, benign bool, st *Stats) bool {
+	t.Helper()
+	k := Kind(err)
+	st.Fail(k)
+	if benign && !strings.HasSuffix(k, "deadline") {
+		l.Violation(t, i, "failed under a phase that answers right: %v", err)
+		return false
+	}
+	return true
+}
+
+// Final reads the whole disk through dev with an honest peer, compares it
+// with the model, and compares the target's own disk with the model.
+func (l *Lab) Final(t testing.TB, dev Device, st *Stats) {
+	t.Helper()
+	l.Peer.SetMix(Mix{})
+	size := l.Sc.Size()
+	buf := make([]byte, size)
+	for off := int64(0); off < size; off += 256 << 10 {
+		end := min(off+256<<10, size)
+		if n, err := dev.ReadAt(buf[off:end], off); err != nil || n != int(end-off) {
+			t.Errorf("%v: final read of %d bytes at %d from an honest target: %d, %v", l.Sc, end-off, off, n, err)
+			return
+		}
+	}
+	bad, compared := l.Model.Check(0, buf)
+	st.Add(func(s *Stats) { s.BytesChecked += compared })
+	if bad >= 0 {
+		t.Errorf("%v: WRONG BYTE in the final read: %#02x at offset %d, the disk holds %#02x (reproduce: AOE_SOAK_SEED=%d)", l.Sc, buf[bad], bad, l.Model.data[bad], l.Sc.Seed)
+	}
+	l.CheckDisk(t)
+}
+
+// CheckDisk compares the target's disk with the model where it is known:
+// nothing was written that was not acknowledged or left unknown.
+func (l *Lab) CheckDisk(t testing.TB) {
+	t.Helper()
+	disk := l.Target.Read(0, int(l.Sc.Size()))
+	if bad, _ := l.Model.Check(0, disk); bad >= 0 {
+		t.Errorf("%v: the target's disk holds %#02x at offset %d, the model %#02x: written without being asked (reproduce: AOE_SOAK_SEED=%d)", l.Sc, disk[bad], bad, l.Model.data[bad], l.Sc.Seed)
+	}
+	if l.Impostor != nil && !bytes.Equal(l.Impostor.Read(0, len(l.impostorDisk)), l.impostorDisk) {
+		t.Errorf("%v: the impostor's disk was written", l.Sc)
+	}
+}
