@@ -91,15 +91,31 @@ func (l *Lab) Open(ctx context.Context) (*blockio.Target, *initiator.Group, erro
 	return t, g, nil
 }
 
-// CheckOpen checks the outcome of opening the disk: with an impostor it
-// must be refused with ErrConflict; without, it may fail only when the
-// first phase's chaos hits Query Config or IDENTIFY. It reports whether
-// the scenario goes on.
-func (l *Lab) CheckOpen(t testing.TB, err error, st *Stats) bool {
+// CheckOpen checks the outcome of opening the disk (serial: the opened
+// disk's IDENTIFY serial). With an impostor the open is refused with
+// ErrConflict, or, when one answer came after the others' grace (that
+// path then carries nothing until it proves the same disk), it opens one
+// of the two: the model is then that one's disk. Without an impostor it
+// may fail only when the first phase's chaos hits Query Config or
+// IDENTIFY. It reports whether the scenario goes on.
+func (l *Lab) CheckOpen(t testing.TB, serial string, err error, st *Stats) bool {
 	t.Helper()
 	switch {
 	case l.Impostor != nil && err == nil:
-		t.Errorf("%v: the disk opened with an impostor on its address", l.Sc)
+		st.Add(func(s *Stats) { s.OneOfTwo++ })
+		switch serial {
+		case l.Target.Serial:
+		case l.Impostor.Serial:
+			// The impostor's disk is the one to check, the peer's must
+			// stay untouched.
+			l.Target, l.Impostor = l.Impostor, l.Target
+			l.impostorDisk = l.Impostor.Read(0, int(l.Sc.Size()))
+			l.Model = NewModel(l.Target.Read(0, int(l.Sc.Size())))
+		default:
+			t.Errorf("%v: opened a disk of serial %q", l.Sc, serial)
+			return false
+		}
+		return true
 	case l.Impostor != nil && !errors.Is(err, initiator.ErrConflict):
 		t.Errorf("%v: with an impostor, open failed with %v, want ErrConflict", l.Sc, err)
 	case l.Impostor != nil:

@@ -216,8 +216,10 @@ func (s *Scenario) NewTarget() (tg, imp *aoetest.Target) {
 	disk := make([]byte, s.Size())
 	r := mrand.NewChaCha8([32]byte{byte(s.Seed), byte(s.Seed >> 8), byte(s.Seed >> 16), byte(s.Seed >> 24), byte(s.Seed >> 32)})
 	r.Read(disk)
+	// The serial is short: IDENTIFY carries 20 bytes of it, and the
+	// impostor's differs by a "-x" at its end.
 	tg = &aoetest.Target{Shelf: Shelf, Slot: Slot, MAC: TargetMAC, BufferCount: 8, MTU: s.TargetMTU,
-		Sectors: s.Sectors, Model: "soak", Serial: fmt.Sprintf("soak-%d", s.Seed), Disk: disk}
+		Sectors: s.Sectors, Model: "soak", Serial: fmt.Sprintf("s%x", s.Seed&(1<<48-1)), Disk: disk}
 	if s.Impostor {
 		imp = tg.Impostor(ImpostorMAC)
 	}
@@ -290,14 +292,14 @@ func (m *Model) Check(off int64, got []byte) (bad int64, compared int64) {
 // Stats are the executions of a soak run: what ran, what was checked,
 // how operations failed.
 type Stats struct {
-	mu                         sync.Mutex
-	Seeds, Refused, Ops        int
-	Reads, Writes, Syncs       int
-	BytesChecked, BytesWrote   int64
-	Failures                   map[string]int
-	BadReplies, Retransmits    uint64
-	Requests, Dropped, Doubled uint64
-	Answers                    [nAnswers]uint64
+	mu                            sync.Mutex
+	Seeds, Refused, OneOfTwo, Ops int
+	Reads, Writes, Syncs          int
+	BytesChecked, BytesWrote      int64
+	Failures                      map[string]int
+	BadReplies, Retransmits       uint64
+	Requests, Dropped, Doubled    uint64
+	Answers                       [nAnswers]uint64
 }
 
 // Fail counts a failed operation by the kind of its error.
@@ -354,9 +356,9 @@ func (s *Stats) String() string {
 	for i, n := range s.Answers {
 		answers = append(answers, fmt.Sprintf("%s %d", answerNames[i], n))
 	}
-	return fmt.Sprintf("%d seeds (%d refused: impostor), %d ops (%d reads, %d writes, %d syncs), %d bytes checked, %d bytes written; "+
+	return fmt.Sprintf("%d seeds (impostor: %d refused, %d opened one of the two), %d ops (%d reads, %d writes, %d syncs), %d bytes checked, %d bytes written; "+
 		"%d failed ops (%s); peer: %d requests, %d frames lost, %d doubled, data answers: %s; initiator: %d bad replies dropped, %d retransmits",
-		s.Seeds, s.Refused, s.Ops, s.Reads, s.Writes, s.Syncs, s.BytesChecked, s.BytesWrote,
+		s.Seeds, s.Refused, s.OneOfTwo, s.Ops, s.Reads, s.Writes, s.Syncs, s.BytesChecked, s.BytesWrote,
 		total, strings.Join(fails, ", "), s.Requests, s.Dropped, s.Doubled, strings.Join(answers, ", "), s.BadReplies, s.Retransmits)
 }
 

@@ -115,14 +115,18 @@ func (d *nbdDevice) Sync() error { return d.wrap(d.c.Sync()) }
 
 // runSeed runs one seed's scenario on the disk, or on the NBD server
 // serving it.
-func runSeed(t *testing.T, seed uint64, maxOps int, overNBD bool, st *Stats) {
+func runSeed(t testing.TB, seed uint64, maxOps int, overNBD bool, st *Stats) {
 	sc := NewScenario(seed, maxOps)
 	l := NewLab(t, sc)
 	st.Add(func(s *Stats) { s.Seeds++ })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	tg, g, err := l.Open(ctx)
-	if !l.CheckOpen(t, err, st) {
+	serial := ""
+	if err == nil {
+		serial = tg.Identity().Serial
+	}
+	if !l.CheckOpen(t, serial, err, st) {
 		return
 	}
 	defer g.Close()
@@ -140,10 +144,12 @@ func runSeed(t *testing.T, seed uint64, maxOps int, overNBD bool, st *Stats) {
 		defer func() { a.Close(); <-done }()
 		c, err := DialNBD(a)
 		if err != nil {
-			t.Fatal(err)
+			t.Errorf("seed %d: NBD handshake: %v", seed, err)
+			return
 		}
 		if c.Size != tg.Size() {
-			t.Fatalf("NBD export of %d bytes, the disk has %d", c.Size, tg.Size())
+			t.Errorf("seed %d: NBD export of %d bytes, the disk has %d", seed, c.Size, tg.Size())
+			return
 		}
 		dev = &nbdDevice{c: c, b: b}
 	}
