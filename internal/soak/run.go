@@ -38,6 +38,12 @@ type Lab struct {
 	Model    *Model
 	Nets     []*aoetest.Network
 
+	// OpenEachOp says that every operation opens the disk again (the
+	// commands): chaos on Query Config and IDENTIFY may then fail any.
+	OpenEachOp bool
+	// FinalChunk is the size of Final's reads (default 256 KiB).
+	FinalChunk int64
+
 	impostorDisk []byte // as it was
 }
 
@@ -146,11 +152,12 @@ func (l *Lab) Phase(op Op) (stop func(), benign bool) {
 	ph := l.Sc.Phases
 	l.Peer.SetMix(ph[op.Phase])
 	next := ph[(op.Phase+1)%len(ph)]
-	benign = !ph[op.Phase].Corrupting()
+	hostile := func(m Mix) bool { return m.Corrupting() || l.OpenEachOp && m.Control }
+	benign = !hostile(ph[op.Phase])
 	if op.Switch <= 0 {
 		return func() {}, benign
 	}
-	benign = benign && !next.Corrupting()
+	benign = benign && !hostile(next)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	tm := time.AfterFunc(op.Switch, func() {
@@ -299,8 +306,12 @@ func (l *Lab) Final(t testing.TB, dev Device, st *Stats) {
 	l.Peer.SetMix(Mix{})
 	size := l.Sc.Size()
 	buf := make([]byte, size)
-	for off := int64(0); off < size; off += 256 << 10 {
-		end := min(off+256<<10, size)
+	chunk := l.FinalChunk
+	if chunk <= 0 {
+		chunk = 256 << 10
+	}
+	for off := int64(0); off < size; off += chunk {
+		end := min(off+chunk, size)
 		if n, err := dev.ReadAt(buf[off:end], off); err != nil || n != int(end-off) {
 			t.Errorf("%v: final read of %d bytes at %d from an honest target: %d, %v", l.Sc, end-off, off, n, err)
 			return

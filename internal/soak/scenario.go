@@ -362,8 +362,13 @@ func (s *Stats) String() string {
 		total, strings.Join(fails, ", "), s.Requests, s.Dropped, s.Doubled, strings.Join(answers, ", "), s.BadReplies, s.Retransmits)
 }
 
-// Kind names an error of the data path for the counters.
+// Kind names an error of the data path for the counters (an error with a
+// SoakKind method names itself: a command's exit).
 func Kind(err error) string {
+	var k interface{ SoakKind() string }
+	if errors.As(err, &k) {
+		return k.SoakKind()
+	}
 	var ne *NBDError
 	if errors.As(err, &ne) {
 		if ne.Errno == 5 { // EIO: the disk's own error follows
