@@ -226,9 +226,13 @@ func (s *Scenario) NewTarget() (tg, imp *aoetest.Target) {
 	return tg, imp
 }
 
-// DiskOptions are the data path's options in a scenario: short deadlines,
-// so that a seed ends in well under a second.
-var DiskOptions = initiator.DiskOptions{Deadline: 250 * time.Millisecond, MinRTO: time.Millisecond,
+// DiskOptions are the data path's options in a scenario: short timeouts,
+// so that a seed ends in well under a second (a wrong answer fails a
+// frame at once; only frames lost on every try wait for the deadline).
+// The deadline counts time the process did not run: on a loaded machine a
+// shorter one fails frames sent once and never answered only because
+// nothing ran before it passed.
+var DiskOptions = initiator.DiskOptions{Deadline: time.Second, MinRTO: time.Millisecond,
 	InitialRTO: 10 * time.Millisecond, MaxRTO: 50 * time.Millisecond}
 
 // Model is what the disk must hold: its bytes, and which of them are

@@ -17,7 +17,7 @@ import (
 // NewScenario); a failure names its seed, which AOE_SOAK_SEED=N reruns
 // alone (go test -run Soak ./internal/soak).
 const (
-	fixedSeeds = 40
+	fixedSeeds = 30
 	fixedOps   = 40
 )
 
