@@ -74,11 +74,9 @@ func (e *exitErr) SoakKind() string {
 
 // cmdDevice runs the scenario's reads and writes as commands.
 type cmdDevice struct {
-	t     testing.TB
 	dir   string
 	setup func(*Env)
 	ifs   string
-	size  int64
 }
 
 func (d *cmdDevice) run(stdin []byte, argv ...string) (string, error) {
@@ -142,7 +140,7 @@ func soakCommands(t testing.TB, dir string, seed uint64, maxOps int, st *soak.St
 			Flags: net.FlagUp | net.FlagBroadcast})
 		names = append(names, soak.Interface(i))
 	}
-	dev := &cmdDevice{t: t, dir: dir, ifs: strings.Join(names, ","), size: sc.Size()}
+	dev := &cmdDevice{dir: dir, ifs: strings.Join(names, ",")}
 	dev.setup = func(env *Env) {
 		env.Interfaces = func() ([]net.Interface, error) { return ifaces, nil }
 		env.OpenClient = func(name string) (*initiator.Client, error) {
