@@ -4,14 +4,27 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // NBDClient is a minimal NBD client (fixed newstyle, NBD_OPT_GO, simple
-// replies), one request at a time: a Device served by an nbd.Server.
+// replies): a Device served by an nbd.Server. It is safe for concurrent
+// use: requests are sent as they come, replies matched by cookie.
 type NBDClient struct {
-	rw     io.ReadWriter
-	Size   int64
-	cookie uint64
+	rw   io.ReadWriter
+	Size int64
+
+	wmu     sync.Mutex // one request written at a time
+	mu      sync.Mutex
+	cookie  uint64
+	waiting map[uint64]*call
+	err     error // the connection failed
+}
+
+// call is a request waiting for its reply.
+type call struct {
+	p    []byte // a read's buffer
+	done chan error
 }
 
 // NBDError is a request the server answered with an error (errno).
@@ -77,6 +90,8 @@ func DialNBD(rw io.ReadWriter) (*NBDClient, error) {
 		}
 		switch typ := binary.BigEndian.Uint32(h[12:]); typ {
 		case nbdRepAck:
+			c.waiting = map[uint64]*call{}
+			go c.receive()
 			return c, nil
 		case nbdRepInfo:
 			if len(data) >= 12 && binary.BigEndian.Uint16(data) == nbdInfoExport {
@@ -88,37 +103,84 @@ func DialNBD(rw io.ReadWriter) (*NBDClient, error) {
 	}
 }
 
-// do sends one request and reads its simple reply (and a read's data
-// into p).
+// do sends one request and waits for its simple reply (and a read's
+// data into p).
 //
 //	request: 4 magic, 2 flags, 2 type, 8 cookie, 8 offset, 4 length, data
-//	reply:   4 magic, 4 error, 8 cookie, data (reads without error)
 func (c *NBDClient) do(typ uint16, name string, off int64, length int, data, p []byte) error {
+	cl := &call{p: p, done: make(chan error, 1)}
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return c.err
+	}
 	c.cookie++
+	cookie := c.cookie
+	c.waiting[cookie] = cl
+	c.mu.Unlock()
 	b := binary.BigEndian.AppendUint32(nil, nbdRequest)
 	b = binary.BigEndian.AppendUint16(b, 0)
 	b = binary.BigEndian.AppendUint16(b, typ)
-	b = binary.BigEndian.AppendUint64(b, c.cookie)
+	b = binary.BigEndian.AppendUint64(b, cookie)
 	b = binary.BigEndian.AppendUint64(b, uint64(off))
 	b = binary.BigEndian.AppendUint32(b, uint32(length))
-	if _, err := c.rw.Write(append(b, data...)); err != nil {
-		return err
+	c.wmu.Lock()
+	_, err := c.rw.Write(append(b, data...))
+	c.wmu.Unlock()
+	if err != nil {
+		return err // the receiver fails the call too when the connection ends
 	}
-	var h [16]byte
-	if _, err := io.ReadFull(c.rw, h[:]); err != nil {
-		return err
+	err = <-cl.done
+	if errno, ok := err.(nbdErrno); ok {
+		return &NBDError{Op: name, Errno: uint32(errno)}
 	}
-	if binary.BigEndian.Uint32(h[0:]) != nbdSimpleRep || binary.BigEndian.Uint64(h[8:]) != c.cookie {
-		return fmt.Errorf("nbd: bad reply %x to cookie %d", h, c.cookie)
+	return err
+}
+
+// nbdErrno is a reply's error value, passed from receive to do.
+type nbdErrno uint32
+
+func (e nbdErrno) Error() string { return fmt.Sprintf("error %d", uint32(e)) }
+
+// receive reads the replies and hands each to its call, until the
+// connection fails; then it fails the calls left.
+//
+//	reply: 4 magic, 4 error, 8 cookie, data (reads without error)
+func (c *NBDClient) receive() {
+	err := func() error {
+		for {
+			var h [16]byte
+			if _, err := io.ReadFull(c.rw, h[:]); err != nil {
+				return err
+			}
+			cookie := binary.BigEndian.Uint64(h[8:])
+			c.mu.Lock()
+			cl := c.waiting[cookie]
+			delete(c.waiting, cookie)
+			c.mu.Unlock()
+			if binary.BigEndian.Uint32(h[0:]) != nbdSimpleRep || cl == nil {
+				return fmt.Errorf("nbd: bad reply %x", h)
+			}
+			if errno := binary.BigEndian.Uint32(h[4:]); errno != 0 {
+				cl.done <- nbdErrno(errno)
+				continue
+			}
+			if cl.p != nil {
+				if _, err := io.ReadFull(c.rw, cl.p); err != nil {
+					cl.done <- err
+					return err
+				}
+			}
+			cl.done <- nil
+		}
+	}()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.err = err
+	for k, cl := range c.waiting {
+		cl.done <- err
+		delete(c.waiting, k)
 	}
-	if errno := binary.BigEndian.Uint32(h[4:]); errno != 0 {
-		return &NBDError{Op: name, Errno: errno}
-	}
-	if p != nil {
-		_, err := io.ReadFull(c.rw, p)
-		return err
-	}
-	return nil
 }
 
 // ReadAt reads p at off (NBD_CMD_READ): all or nothing.

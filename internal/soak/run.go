@@ -45,6 +45,7 @@ type Lab struct {
 	FinalChunk int64
 
 	impostorDisk []byte // as it was
+	batches      [][]int
 }
 
 // NewLab sets up sc; everything is closed at the end of the test.
@@ -193,25 +194,136 @@ func (l *Lab) Violation(t testing.TB, i int, format string, args ...any) {
 // violation (the scenario then stops).
 func (l *Lab) Do(t testing.TB, dev Device, i int, st *Stats) bool {
 	t.Helper()
+	return l.DoBatch(t, dev, []int{i}, st)
+}
+
+// Batch cuts the scenario's operations into batches of up to max that
+// may run at once: reads and writes whose sectors (edges included, which
+// an unaligned write reads first) are disjoint and not adjacent, so that
+// the model of each does not depend on the others' order. A flush runs
+// alone. The operations of a batch take its first one's phase.
+func (l *Lab) Batch(max int) [][]int {
+	defer func() {
+		for _, b := range l.batches {
+			for _, i := range b[1:] {
+				l.Sc.Ops[i].Phase, l.Sc.Ops[i].Switch = l.Sc.Ops[b[0]].Phase, 0
+			}
+		}
+	}()
+	l.batches = l.batch(max)
+	return l.batches
+}
+
+func (l *Lab) batch(max int) [][]int {
+	var out [][]int
+	var cur []int
+	var spans [][2]int64
+	size := l.Sc.Size()
+	for i, op := range l.Sc.Ops {
+		first := min(op.Off, size) / initiator.SectorSize
+		end := (min(op.Off+int64(op.Len), size) + initiator.SectorSize - 1) / initiator.SectorSize
+		fits := op.Kind != OpSync && len(cur) < max
+		for _, sp := range spans {
+			if first < sp[1]+1 && sp[0] < end+1 {
+				fits = false
+			}
+		}
+		if !fits && len(cur) > 0 {
+			out = append(out, cur)
+			cur, spans = nil, nil
+		}
+		cur = append(cur, i)
+		spans = append(spans, [2]int64{first, end})
+		if op.Kind == OpSync {
+			out = append(out, cur)
+			cur, spans = nil, nil
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// result is what an operation returned.
+type result struct {
+	n   int
+	err error
+	buf []byte
+}
+
+func exec(dev Device, op Op) (r result) {
+	switch op.Kind {
+	case OpRead:
+		r.buf = make([]byte, op.Len)
+		r.n, r.err = dev.ReadAt(r.buf, op.Off)
+	case OpWrite:
+		r.n, r.err = dev.WriteAt(op.Data, op.Off)
+	case OpSync:
+		r.err = dev.Sync()
+	}
+	return r
+}
+
+// DoBatch runs the operations batch (see Batch) on dev at once, under the
+// first one's phase, and checks the invariant of each; it reports false
+// after a violation (the scenario then stops).
+func (l *Lab) DoBatch(t testing.TB, dev Device, batch []int, st *Stats) bool {
+	t.Helper()
+	stop, benign := l.Phase(l.Sc.Ops[batch[0]])
+	unwatch := l.Watch(batch[0])
+	res := make([]result, len(batch))
+	var wg sync.WaitGroup
+	for k, i := range batch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[k] = exec(dev, l.Sc.Ops[i])
+		}()
+	}
+	wg.Wait()
+	unwatch()
+	stop()
+	if len(batch) > 1 {
+		st.Add(func(s *Stats) { s.Concurrent += len(batch) })
+	}
+	// The model first: the acknowledged writes, the failed ones
+	// forgotten, then what the peer wrote at wrong LBAs meanwhile (also
+	// into the sectors of another write of the batch).
+	for k, i := range batch {
+		l.apply(l.Sc.Ops[i], res[k])
+	}
+	l.forgetDamage()
+	for k, i := range batch {
+		if !l.check(t, i, res[k], benign, st) {
+			return false
+		}
+	}
+	return true
+}
+
+// apply updates the model with a write's outcome.
+func (l *Lab) apply(op Op, r result) {
+	if op.Kind != OpWrite || op.Off+int64(op.Len) > l.Sc.Size() {
+		return
+	}
+	switch {
+	case r.err == nil && r.n == op.Len:
+		l.Model.Write(op.Off, op.Data)
+	case r.err != nil && op.Len > 0:
+		first := op.Off / initiator.SectorSize * initiator.SectorSize
+		l.Model.Forget(first, (op.Off+int64(op.Len)+initiator.SectorSize-1)/initiator.SectorSize*initiator.SectorSize-first)
+	}
+}
+
+// check checks the invariant of op i after it returned r (the model
+// updated by apply).
+func (l *Lab) check(t testing.TB, i int, r result, benign bool, st *Stats) bool {
+	t.Helper()
 	op := l.Sc.Ops[i]
 	size := l.Sc.Size()
 	inRange := op.Off+int64(op.Len) <= size
-	stop, benign := l.Phase(op)
-	unwatch := l.Watch(i)
-	var err error
-	var n int
-	var buf []byte
-	switch op.Kind {
-	case OpRead:
-		buf = make([]byte, op.Len)
-		n, err = dev.ReadAt(buf, op.Off)
-	case OpWrite:
-		n, err = dev.WriteAt(op.Data, op.Off)
-	case OpSync:
-		err = dev.Sync()
-	}
-	unwatch()
-	stop()
+	n, err, buf := r.n, r.err, r.buf
 	st.Add(func(s *Stats) {
 		s.Ops++
 		switch op.Kind {
@@ -226,7 +338,6 @@ func (l *Lab) Do(t testing.TB, dev Device, i int, st *Stats) bool {
 	ok := true
 	switch op.Kind {
 	case OpRead:
-		l.forgetDamage()
 		want := min(max(size-op.Off, 0), int64(op.Len))
 		if err != nil && !errors.Is(err, io.EOF) {
 			ok = l.failed(t, i, err, benign && inRange, st)
@@ -251,11 +362,6 @@ func (l *Lab) Do(t testing.TB, dev Device, i int, st *Stats) bool {
 		}
 	case OpWrite:
 		if err != nil {
-			if inRange && op.Len > 0 {
-				first := op.Off / initiator.SectorSize * initiator.SectorSize
-				l.Model.Forget(first, (op.Off+int64(op.Len)+initiator.SectorSize-1)/initiator.SectorSize*initiator.SectorSize-first)
-			}
-			l.forgetDamage()
 			if !inRange {
 				st.Fail(Kind(err))
 				break
@@ -271,8 +377,6 @@ func (l *Lab) Do(t testing.TB, dev Device, i int, st *Stats) bool {
 			l.Violation(t, i, "write of %d acknowledged %d bytes without an error", op.Len, n)
 			return false
 		}
-		l.Model.Write(op.Off, op.Data)
-		l.forgetDamage()
 		st.Add(func(s *Stats) { s.BytesWrote += int64(op.Len) })
 		if bad, _ := l.Model.Check(op.Off, l.Target.Read(int(op.Off), op.Len)); bad >= 0 {
 			l.Violation(t, i, "ACKNOWLEDGED WRITE NOT ON THE DISK: the target holds %#02x at offset %d, written %#02x", l.Target.Read(int(bad), 1)[0], bad, op.Data[bad-op.Off])

@@ -298,6 +298,7 @@ func (m *Model) Check(off int64, got []byte) (bad int64, compared int64) {
 type Stats struct {
 	mu                            sync.Mutex
 	Seeds, Refused, OneOfTwo, Ops int
+	Concurrent                    int // ops run in batches of more than one
 	Reads, Writes, Syncs          int
 	BytesChecked, BytesWrote      int64
 	Failures                      map[string]int
@@ -360,9 +361,9 @@ func (s *Stats) String() string {
 	for i, n := range s.Answers {
 		answers = append(answers, fmt.Sprintf("%s %d", answerNames[i], n))
 	}
-	return fmt.Sprintf("%d seeds (impostor: %d refused, %d opened one of the two), %d ops (%d reads, %d writes, %d syncs), %d bytes checked, %d bytes written; "+
+	return fmt.Sprintf("%d seeds (impostor: %d refused, %d opened one of the two), %d ops (%d reads, %d writes, %d syncs; %d run concurrently), %d bytes checked, %d bytes written; "+
 		"%d failed ops (%s); peer: %d requests, %d frames lost, %d doubled, data answers: %s; initiator: %d bad replies dropped, %d retransmits",
-		s.Seeds, s.Refused, s.OneOfTwo, s.Ops, s.Reads, s.Writes, s.Syncs, s.BytesChecked, s.BytesWrote,
+		s.Seeds, s.Refused, s.OneOfTwo, s.Ops, s.Reads, s.Writes, s.Syncs, s.Concurrent, s.BytesChecked, s.BytesWrote,
 		total, strings.Join(fails, ", "), s.Requests, s.Dropped, s.Doubled, strings.Join(answers, ", "), s.BadReplies, s.Retransmits)
 }
 

@@ -153,8 +153,13 @@ func runSeed(t testing.TB, seed uint64, maxOps int, overNBD bool, st *Stats) {
 		}
 		dev = &nbdDevice{c: c, b: b}
 	}
-	for i := range sc.Ops {
-		if !l.Do(t, dev, i, st) {
+	// Odd seeds run up to 4 operations at once (disjoint sectors).
+	batch := 1
+	if seed%2 == 1 {
+		batch = 4
+	}
+	for _, b := range l.Batch(batch) {
+		if !l.DoBatch(t, dev, b, st) {
 			break
 		}
 	}
