@@ -187,7 +187,7 @@ func (l *Lab) Watch(i int) func() {
 func (l *Lab) Violation(t testing.TB, i int, format string, args ...any) {
 	t.Helper()
 	op := l.Sc.Ops[i]
-	t.Errorf("%v\n\top %d: %v under [%v]: %s (reproduce: AOE_SOAK_SEED=%d)", l.Sc, i, op, l.Sc.Phases[op.Phase], fmt.Sprintf(format, args...), l.Sc.Seed)
+	t.Errorf("%v\n\top %d: %v under [%v]: %s (rerun: AOE_SOAK_SEED=%d, same test)", l.Sc, i, op, l.Sc.Phases[op.Phase], fmt.Sprintf(format, args...), l.Sc.Seed)
 }
 
 // Do runs op i on dev and checks the invariant; it reports false after a
@@ -434,7 +434,7 @@ func (l *Lab) Final(t testing.TB, dev Device, st *Stats) {
 	bad, compared := l.Model.Check(0, buf)
 	st.Add(func(s *Stats) { s.BytesChecked += compared })
 	if bad >= 0 {
-		t.Errorf("%v: WRONG BYTE in the final read: %#02x at offset %d, the disk holds %#02x (reproduce: AOE_SOAK_SEED=%d)", l.Sc, buf[bad], bad, l.Model.data[bad], l.Sc.Seed)
+		t.Errorf("%v: WRONG BYTE in the final read: %#02x at offset %d, the disk holds %#02x (rerun: AOE_SOAK_SEED=%d, same test)", l.Sc, buf[bad], bad, l.Model.data[bad], l.Sc.Seed)
 	}
 	l.CheckDisk(t)
 }
@@ -445,7 +445,7 @@ func (l *Lab) CheckDisk(t testing.TB) {
 	t.Helper()
 	disk := l.Target.Read(0, int(l.Sc.Size()))
 	if bad, _ := l.Model.Check(0, disk); bad >= 0 {
-		t.Errorf("%v: the target's disk holds %#02x at offset %d, the model %#02x: written without being asked (reproduce: AOE_SOAK_SEED=%d)", l.Sc, disk[bad], bad, l.Model.data[bad], l.Sc.Seed)
+		t.Errorf("%v: the target's disk holds %#02x at offset %d, the model %#02x: written without being asked (rerun: AOE_SOAK_SEED=%d, same test)", l.Sc, disk[bad], bad, l.Model.data[bad], l.Sc.Seed)
 	}
 	if l.Impostor != nil && !bytes.Equal(l.Impostor.Read(0, len(l.impostorDisk)), l.impostorDisk) {
 		t.Errorf("%v: the impostor's disk was written", l.Sc)
