@@ -390,13 +390,20 @@ func (l *Lab) check(t testing.TB, i int, r result, benign bool, st *Stats) bool 
 	return ok
 }
 
+// Timing reports whether an error of kind k (see Kind) is one of time
+// alone: the deadline passed, or the answers to Query Config came after
+// the collection's timeout (on a loaded machine, a stall).
+func Timing(k string) bool {
+	return strings.HasSuffix(k, "deadline") || strings.HasSuffix(k, "not-found") || strings.HasSuffix(k, "did not answer")
+}
+
 // failed counts a failed operation; a failure where only the deadline may
 // fail it is a violation.
 func (l *Lab) failed(t testing.TB, i int, err error, benign bool, st *Stats) bool {
 	t.Helper()
 	k := Kind(err)
 	st.Fail(k)
-	if benign && !strings.HasSuffix(k, "deadline") {
+	if benign && !Timing(k) {
 		l.Violation(t, i, "failed under a phase that answers right: %v", err)
 		return false
 	}
@@ -423,7 +430,7 @@ func (l *Lab) Final(t testing.TB, dev Device, st *Stats) {
 			if err == nil && n == int(end-off) {
 				break
 			}
-			if err != nil && strings.HasSuffix(Kind(err), "deadline") && try < 3 {
+			if err != nil && Timing(Kind(err)) && try < 3 {
 				st.Fail("final:" + Kind(err))
 				continue
 			}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/goaoe/aoe/internal/blockio"
 	"github.com/goaoe/aoe/internal/nbd"
 )
 
@@ -67,9 +68,11 @@ type backendErr struct {
 }
 
 func (b *backendErr) keep(err error) error {
-	b.mu.Lock()
-	b.err = err
-	b.mu.Unlock()
+	if err != nil {
+		b.mu.Lock()
+		b.err = err // the last failure (of any request under way)
+		b.mu.Unlock()
+	}
 	return err
 }
 
@@ -122,6 +125,12 @@ func runSeed(t testing.TB, seed uint64, maxOps int, overNBD bool, st *Stats) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	tg, g, err := l.Open(ctx)
+	for try := 1; try < 3 && errors.Is(err, blockio.ErrNotFound) && l.Impostor == nil; try++ {
+		// The answer to Query Config came after the 50ms of the
+		// collection: a stalled process on a loaded machine.
+		st.Fail("open:retry")
+		tg, g, err = l.Open(ctx)
+	}
 	serial := ""
 	if err == nil {
 		serial = tg.Identity().Serial
