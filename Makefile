@@ -18,7 +18,7 @@ DEBVERSION ?= $(shell sh dist/debian/version.sh)
 # The aoetools names the binary answers to (symlinks to aoe).
 CLASSIC := aoe-stat aoe-discover aoe-interfaces aoe-revalidate aoe-flush aoe-version aoecfg aoeping aoe-sancheck
 
-.PHONY: all build links completions install uninstall test lint e2e e2e-boot bench bench-vm docs deb deb-lint clean
+.PHONY: all build links completions install uninstall test lint e2e e2e-boot bench bench-vm soak docs deb deb-lint clean
 
 all: build links completions
 
@@ -135,6 +135,15 @@ e2e-boot: deb
 # Benchmarks: aoe-stat on 1,000 and 10,000 devices, against aoetools'.
 bench: build links
 	AOE_BIN=$(CURDIR)/bin/aoe $(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The randomized end-to-end soak of the data path (internal/soak): random
+# seeds for AOE_SOAK_SECONDS (default 300) per package, on initiator.Disk,
+# the NBD server and aoe read/write; a failure prints AOE_SOAK_SEED=N.
+AOE_SOAK_SECONDS ?= 300
+soak:
+	@mkdir -p bin
+	@AOE_SOAK_SECONDS=$(AOE_SOAK_SECONDS) $(GO) test -tags soak -count=1 -run Soak -v -timeout 60m ./internal/soak ./cmd > bin/soak.log 2>&1; \
+		rc=$$?; grep -v -e '^=== RUN' -e '^    --- PASS' -e '^--- PASS: TestSoak[A-Za-z]*/' bin/soak.log; exit $$rc
 
 # The data path in the real-kernel guest: aoe read/bench, aoe nbd with
 # /dev/nbd0, and the kernel aoe driver's /dev/etherd on one vblade target,
