@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// aoe migrate-aoetools is run by the package's postinst when it replaces
+// aoe migrate is run by the package's postinst when it replaces
 // an aoetools that was in use (see dist/debian/preinst): it carries what
 // aoetools did at boot over into /etc/aoe/aoe.conf. Hidden: it is the
 // package's, not the administrator's.
@@ -22,7 +22,7 @@ func newMigrateAoetoolsCmd(g *globalOptions) *cobra.Command {
 	files := boot.DefaultFiles()
 	initDir := "/run/systemd/system"
 	cmd := &cobra.Command{
-		Use:    "migrate-aoetools",
+		Use:    "migrate",
 		Short:  "Carry aoetools' boot behaviour over into aoe.conf (package postinst)",
 		Hidden: true,
 		Args:   argsCheck(cobra.NoArgs),

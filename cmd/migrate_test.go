@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestMigrateAoetoolsCommand: postinst's `aoe migrate-aoetools` appends the
+// TestMigrateAoetoolsCommand: postinst's `aoe migrate` appends the
 // carried-over settings to aoe.conf once, keeping its mode, and says so.
 func TestMigrateAoetoolsCommand(t *testing.T) {
 	d := t.TempDir()
@@ -20,7 +20,7 @@ func TestMigrateAoetoolsCommand(t *testing.T) {
 	run := func() string {
 		var out, errb bytes.Buffer
 		env := &Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
-		if code := Main(context.Background(), []string{"aoe", "migrate-aoetools", "--config", conf, "--legacy-config", legacy, "--fstab", fstab, "--systemd-dir", d}, env); code != 0 {
+		if code := Main(context.Background(), []string{"aoe", "migrate", "--config", conf, "--legacy-config", legacy, "--fstab", fstab, "--systemd-dir", d}, env); code != 0 {
 			t.Fatalf("exit %d: %s", code, errb.String())
 		}
 		return out.String()
