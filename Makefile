@@ -121,7 +121,7 @@ e2e: build links
 # mmdebstrap, qemu-system-x86, qemu-utils, e2fsprogs, vblade, lintian): the
 # image is built once from Debian's archive and cached in $(E2E_CACHE).
 e2e-boot: deb
-	AOE_E2E_CACHE=$(E2E_CACHE) AOE_DEB=$(CURDIR)/$(DEB) $(GO) test -tags e2e -count=1 -run TestBoot -v -timeout 45m ./internal/boot
+	AOE_E2E_CACHE=$(E2E_CACHE) AOE_DEB=$(CURDIR)/$(DEB) $(GO) test -tags e2e -count=1 -run TestBoot -v -timeout 100m ./internal/boot
 
 # Benchmarks: aoe-stat on 1,000 and 10,000 devices, against aoetools'.
 bench: build links
