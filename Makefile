@@ -12,11 +12,13 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-DEBVERSION ?= $(shell sh dist/debian/version.sh)
+# The release is the VERSION file; builds from git add the commit as build
+# metadata (0.9.0+git.59921dc). The package's version is the same string.
+VERSION ?= $(shell sh dist/debian/version.sh)
+DEBVERSION ?= $(VERSION)
 
 # The aoetools names the binary answers to (symlinks to aoe).
-CLASSIC := aoe-stat aoe-discover aoe-interfaces aoe-revalidate aoe-flush aoe-version aoecfg aoeping aoe-sancheck
+CLASSIC := aoe-stat aoe-discover aoe-interfaces aoe-revalidate aoe-flush aoe-version aoecfg aoeping aoe-sancheck aoe-mkdevs aoe-mkshelf
 
 .PHONY: all build links completions install uninstall test lint e2e e2e-boot bench bench-vm soak docs deb deb-lint clean
 
@@ -59,9 +61,13 @@ uninstall:
 	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_aoe $(DESTDIR)$(FISHCOMPDIR)/aoe.fish $(patsubst %,$(DESTDIR)$(FISHCOMPDIR)/%.fish,$(CLASSIC))
 
 # The Debian package (dpkg-deb; works as a normal user). It replaces
-# aoetools: the same names in /usr/sbin, units, udev rules, initramfs hooks,
-# /etc/aoe/aoe.conf (nothing on). Files others add under dist/systemd and
-# dist/monitoring are picked up by the globs.
+# aoetools: the same names in /usr/sbin, units, udev rules, initramfs-tools
+# and dracut hooks. /etc/aoe/aoe.conf is made by postinst from
+# /usr/share/goaoe/aoe.conf (nothing on), or from what aoetools did when it
+# replaces an aoetools in use (see dist/debian/preinst); /etc/default/
+# aoe-exporter is a conffile. Files others add under dist/systemd and
+# dist/monitoring are picked up by the globs. The copyright file lists the
+# Go modules compiled into bin/aoe, with their licences (dist/debian/copyright.sh).
 DEBARCH ?= $(shell dpkg --print-architecture 2>/dev/null || $(GO) env GOARCH)
 DEB     := bin/goaoe_$(DEBVERSION)_$(DEBARCH).deb
 DEBROOT := bin/deb
@@ -70,21 +76,23 @@ deb: all
 	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEBROOT) PREFIX=/usr \
 		ZSHCOMPDIR=/usr/share/zsh/vendor-completions
 	gzip -9n $(DEBROOT)/usr/share/man/man8/*.8
-	install -d $(DEBROOT)/DEBIAN $(DEBROOT)/etc/aoe $(DEBROOT)/lib/systemd/system $(DEBROOT)/lib/udev/rules.d \
+	install -d $(DEBROOT)/DEBIAN $(DEBROOT)/etc/default $(DEBROOT)/lib/systemd/system $(DEBROOT)/lib/udev/rules.d \
 		$(DEBROOT)/usr/share/initramfs-tools/hooks $(DEBROOT)/usr/share/initramfs-tools/scripts/local-top \
-		$(DEBROOT)/usr/share/doc/goaoe
-	install -m 0644 dist/aoe.conf $(DEBROOT)/etc/aoe/aoe.conf
+		$(DEBROOT)/usr/lib/dracut/modules.d/90aoe $(DEBROOT)/usr/share/doc/goaoe $(DEBROOT)/usr/share/goaoe
+	install -m 0644 dist/aoe.conf $(DEBROOT)/usr/share/goaoe/aoe.conf
+	install -m 0644 dist/aoe-exporter.default $(DEBROOT)/etc/default/aoe-exporter
 	install -m 0644 $(wildcard dist/systemd/*.service dist/systemd/*.socket dist/systemd/*.timer dist/systemd/*.path) $(DEBROOT)/lib/systemd/system/
 	ln -s /dev/null $(DEBROOT)/lib/systemd/system/aoetools.service
 	install -m 0644 dist/udev/*.rules $(DEBROOT)/lib/udev/rules.d/
 	install -m 0755 dist/initramfs-tools/hooks/aoe $(DEBROOT)/usr/share/initramfs-tools/hooks/aoe
 	install -m 0755 dist/initramfs-tools/scripts/local-top/aoe $(DEBROOT)/usr/share/initramfs-tools/scripts/local-top/aoe
-	@if [ -d dist/monitoring ]; then install -d $(DEBROOT)/usr/share/goaoe && cp -r dist/monitoring $(DEBROOT)/usr/share/goaoe/ && chmod -R u=rwX,go=rX $(DEBROOT)/usr/share/goaoe; fi
-	install -m 0644 dist/debian/copyright $(DEBROOT)/usr/share/doc/goaoe/copyright
+	install -m 0755 dist/dracut/90aoe/*.sh $(DEBROOT)/usr/lib/dracut/modules.d/90aoe/
+	@if [ -d dist/monitoring ]; then install -d $(DEBROOT)/usr/share/aoe && cp -r dist/monitoring $(DEBROOT)/usr/share/aoe/ && chmod -R u=rwX,go=rX $(DEBROOT)/usr/share/aoe; fi
+	GO=$(GO) sh dist/debian/copyright.sh bin/aoe dist/debian/copyright > $(DEBROOT)/usr/share/doc/goaoe/copyright
 	install -D -m 0644 dist/debian/lintian-overrides $(DEBROOT)/usr/share/lintian/overrides/goaoe
-	printf 'goaoe (%s) unstable; urgency=medium\n\n  * Built from git; see the project history.\n\n -- goaoe developers <goaoe@users.noreply.github.com>  %s\n' \
-		'$(DEBVERSION)' "$$(git log -1 --format=%aD 2>/dev/null || date -R)" | gzip -9n > $(DEBROOT)/usr/share/doc/goaoe/changelog.gz
-	install -m 0755 dist/debian/postinst dist/debian/prerm dist/debian/postrm $(DEBROOT)/DEBIAN/
+	printf 'goaoe (%s) unstable; urgency=medium\n\n  * Release %s (VERSION), built from git commit %s.\n\n -- goaoe developers <goaoe@users.noreply.github.com>  %s\n' \
+		'$(DEBVERSION)' "$$(cat VERSION)" "$$(git rev-parse --short=7 HEAD 2>/dev/null || echo unknown)" "$$(git log -1 --format=%aD 2>/dev/null || date -R)" | gzip -9n > $(DEBROOT)/usr/share/doc/goaoe/changelog.gz
+	install -m 0755 dist/debian/preinst dist/debian/postinst dist/debian/prerm dist/debian/postrm $(DEBROOT)/DEBIAN/
 	install -m 0644 dist/debian/triggers $(DEBROOT)/DEBIAN/triggers
 	cd $(DEBROOT) && find etc -type f | sed 's|^|/|' | sort > DEBIAN/conffiles
 	cd $(DEBROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum > DEBIAN/md5sums
@@ -130,7 +138,7 @@ e2e: build links
 # mmdebstrap, qemu-system-x86, qemu-utils, e2fsprogs, vblade, lintian): the
 # image is built once from Debian's archive and cached in $(E2E_CACHE).
 e2e-boot: deb
-	AOE_E2E_CACHE=$(E2E_CACHE) AOE_DEB=$(CURDIR)/$(DEB) $(GO) test -tags e2e -count=1 -run TestBoot -v -timeout 45m ./internal/boot
+	AOE_E2E_CACHE=$(E2E_CACHE) AOE_DEB=$(CURDIR)/$(DEB) $(GO) test -tags e2e -count=1 -run TestBoot -v -timeout 100m ./internal/boot
 
 # Benchmarks: aoe-stat on 1,000 and 10,000 devices, against aoetools'.
 bench: build links

@@ -14,7 +14,8 @@ import (
 	"github.com/goaoe/aoe/cmd"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..." (the
+// Makefile gives the tree's VERSION plus the commit: 0.9.0+git.59921dc).
 var version string
 
 // grace is how long a command may take to end after SIGINT or SIGTERM
@@ -51,12 +52,38 @@ func run(argv []string, env *cmd.Env, grace time.Duration) int {
 	}
 }
 
+// toolVersion is the version set at build time; else the module's (go
+// install ...@v1.2.3); else "devel", with the commit go build recorded as
+// build metadata (devel+git.59921dc).
 func toolVersion() string {
-	if version != "" {
-		return version
+	bi, _ := debug.ReadBuildInfo()
+	return versionFrom(version, bi)
+}
+
+func versionFrom(set string, bi *debug.BuildInfo) string {
+	if set != "" {
+		return set
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	if bi == nil {
+		return "devel"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "devel"
+	v := "devel"
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = ".dirty"
+			}
+		}
+	}
+	if len(rev) >= 7 {
+		v += "+git." + rev[:7] + dirty
+	}
+	return v
 }

@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,5 +81,46 @@ func TestSignalEndsBlockedCommand(t *testing.T) {
 		if code != 143 || time.Since(start) > 5*time.Second {
 			t.Errorf("%s: exit %d after %v, want 143 promptly", strings.Join(argv, " "), code, time.Since(start))
 		}
+	}
+}
+
+func TestVersionFrom(t *testing.T) {
+	rev := debug.BuildSetting{Key: "vcs.revision", Value: "59921dc88e4c0123456789abcdef012345678901"}
+	for _, c := range []struct {
+		set  string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"0.9.0+git.59921dc", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "0.9.0+git.59921dc"},
+		{"", nil, "devel"},
+		{"", &debug.BuildInfo{Main: debug.Module{Version: "v0.9.0"}}, "v0.9.0"},
+		{"", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{rev}}, "devel+git.59921dc"},
+		{"", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{rev, {Key: "vcs.modified", Value: "true"}}}, "devel+git.59921dc.dirty"},
+		{"", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "devel"},
+	} {
+		if got := versionFrom(c.set, c.bi); got != c.want {
+			t.Errorf("versionFrom(%q, %+v) = %q, want %q", c.set, c.bi, got, c.want)
+		}
+	}
+}
+
+// TestVersionFile: the tree's VERSION is a release (MAJOR.MINOR.PATCH) and
+// dist/debian/version.sh makes the build's version from it.
+func TestVersionFile(t *testing.T) {
+	b, err := os.ReadFile("../../VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.TrimSpace(string(b))
+	if !regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`).MatchString(v) {
+		t.Fatalf("VERSION = %q, want MAJOR.MINOR.PATCH", v)
+	}
+	out, err := exec.Command("sh", "../../dist/debian/version.sh", "../..").Output()
+	if err != nil {
+		t.Fatalf("version.sh: %v", err)
+	}
+	got := strings.TrimSpace(string(out))
+	if !regexp.MustCompile(`^` + regexp.QuoteMeta(v) + `(\+git\.[0-9a-f]{7}(\.dirty)?)?$`).MatchString(got) {
+		t.Errorf("version.sh = %q, want %s[+git.HASH[.dirty]]", got, v)
 	}
 }

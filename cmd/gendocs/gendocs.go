@@ -43,8 +43,9 @@ func GenDocs(manDir, mdDir string) error {
 			return err
 		}
 		// aoeping and aoecfg take aoetools' arguments, not those of aoe ping
-		// and aoe cfg: they get pages of their own.
-		for _, name := range []string{"aoeping", "aoecfg"} {
+		// and aoe cfg, and aoe-mkdevs and aoe-mkshelf exist only under those
+		// names: they get pages of their own.
+		for _, name := range []string{"aoeping", "aoecfg", "aoe-mkdevs", "aoe-mkshelf"} {
 			c := cmd.NewCommand(name, &cmd.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
 			splitExit(c)
 			if err := doc.GenManTree(c, header, manDir); err != nil {

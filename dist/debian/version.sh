@@ -1,16 +1,17 @@
 #!/bin/sh
-# Prints the Debian package version: from the newest v* tag (v0.9.0 ->
-# 0.9.0; 3 commits later -> 0.9.0+git3.gHASH; uncommitted changes add
-# +dirty), else 0.0~gitHASH, else 0.0~devel outside git.
-d=$(git describe --tags --match 'v[0-9]*' --dirty=.dirty 2>/dev/null)
-if [ -n "$d" ]; then
-	d=${d#v}
-	case "$d" in
-	*-*-g*) base=${d%%-*}; rest=${d#*-}; n=${rest%%-*}; echo "$base+git$n.${rest#*-}" | tr - . ;;
-	*) echo "$d" | tr - . | sed 's/\.dirty$/+dirty/' ;;
-	esac
-	exit 0
-fi
-h=$(git rev-parse --short=12 HEAD 2>/dev/null) || { echo 0.0~devel; exit 0; }
-if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then h="$h.dirty"; fi
-echo "0.0~git$h"
+# Prints the version of a build: the release in the tree's VERSION file
+# (git tags do not travel with this repository), plus the commit as build
+# metadata when built from git: 0.9.0+git.59921dc, 0.9.0+git.59921dc.dirty
+# with uncommitted changes to tracked files, plain 0.9.0 outside git. The
+# same string is the Debian package version (+ sorts after the release:
+# 0.9.0 < 0.9.0+git.59921dc < 0.9.1).
+# Usage: version.sh [TOPDIR]
+top=${1:-.}
+v=$(tr -d ' \t\r\n' < "$top/VERSION" 2>/dev/null)
+case "$v" in
+[0-9]*.[0-9]*.[0-9]*) ;;
+*) echo "version.sh: $top/VERSION must hold a version such as 1.2.3, got '$v'" >&2; exit 1 ;;
+esac
+h=$(git -C "$top" rev-parse --short=7 HEAD 2>/dev/null) || { echo "$v"; exit 0; }
+if [ -n "$(git -C "$top" status --porcelain --untracked-files=no 2>/dev/null)" ]; then h="$h.dirty"; fi
+echo "$v+git.$h"

@@ -21,6 +21,11 @@ import (
 //go:embed debian-image.sh
 var debianImageScript []byte
 
+// debianDracutImageScript builds the image of the dracut boot test.
+//
+//go:embed debian-dracut-image.sh
+var debianDracutImageScript []byte
+
 // DebianImage is a Debian 12 root file system with systemd as PID 1 and
 // aoetools installed, with the kernel and initramfs it boots with.
 type DebianImage struct {
@@ -35,8 +40,21 @@ type DebianImage struct {
 // from Debian's archive when the cache has none for this recipe.
 func FetchDebianImage(t testing.TB, cache string) DebianImage {
 	t.Helper()
-	sum := sha256.Sum256(debianImageScript)
-	dir := filepath.Join(cache, "debian12-"+hex.EncodeToString(sum[:])[:12])
+	return fetchImage(t, cache, "debian12-", debianImageScript)
+}
+
+// FetchDebianDracutImage returns the image of the dracut boot test: Debian
+// 12 whose initramfs dracut makes, without aoetools (built once, cached as
+// FetchDebianImage's).
+func FetchDebianDracutImage(t testing.TB, cache string) DebianImage {
+	t.Helper()
+	return fetchImage(t, cache, "debian12-dracut-", debianDracutImageScript)
+}
+
+func fetchImage(t testing.TB, cache, prefix string, recipe []byte) DebianImage {
+	t.Helper()
+	sum := sha256.Sum256(recipe)
+	dir := filepath.Join(cache, prefix+hex.EncodeToString(sum[:])[:12])
 	img := DebianImage{Root: filepath.Join(dir, "root.img"), Vmlinuz: filepath.Join(dir, "vmlinuz"), Initrd: filepath.Join(dir, "initrd.img")}
 	if _, err := os.Stat(img.Root); err == nil {
 		return img
@@ -52,7 +70,7 @@ func FetchDebianImage(t testing.TB, cache string) DebianImage {
 		t.Fatal(err)
 	}
 	script := filepath.Join(tmp, "build.sh")
-	if err := os.WriteFile(script, debianImageScript, 0o755); err != nil {
+	if err := os.WriteFile(script, recipe, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

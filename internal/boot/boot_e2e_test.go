@@ -63,17 +63,29 @@ func countFrames(t *testing.T, lab *aoelab.Lab, ns, tap string) *frameCounter {
 	return fc
 }
 
+// dataUUID is the UUID of the second partition's file system (fstab's
+// UUID= entry), dataLabel its label.
+const (
+	dataUUID  = "3b0f6c2e-8a1d-4c5e-9f7a-0a0e00000002"
+	dataLabel = "aoedata"
+)
+
 // diskWithExt4 makes a 64 MiB disk image with an MBR partition table and
-// one Linux partition (from 1 MiB) holding an ext4 file system with a file
-// "hello".
+// two Linux partitions holding ext4 file systems: p1 (from 1 MiB, 40 MiB)
+// with a file "hello", p2 (the rest) with UUID dataUUID, label dataLabel
+// and a file "data".
 func diskWithExt4(t *testing.T, dir string) string {
-	const size, start = 64 << 20, 2048
+	const size, start1, sectors1 = 64 << 20, 2048, 40 << 11
+	const start2 = start1 + sectors1
 	img := filepath.Join(dir, "aoe-disk.img")
 	mbr := make([]byte, 512)
-	e := mbr[446:462]
-	e[4] = 0x83 // Linux
-	binary.LittleEndian.PutUint32(e[8:], start)
-	binary.LittleEndian.PutUint32(e[12:], size/512-start)
+	for i, p := range [][2]uint32{{start1, sectors1}, {start2, size/512 - start2}} {
+		e := mbr[446+16*i : 462+16*i]
+		e[4] = 0x83 // Linux
+		binary.LittleEndian.PutUint32(e[8:], p[0])
+		binary.LittleEndian.PutUint32(e[12:], p[1])
+	}
+	binary.LittleEndian.PutUint32(mbr[440:], 0x0a0e0e01) // disk identifier (PARTUUID 0a0e0e01-0N)
 	mbr[510], mbr[511] = 0x55, 0xaa
 	if err := os.WriteFile(img, mbr, 0o644); err != nil {
 		t.Fatal(err)
@@ -81,12 +93,22 @@ func diskWithExt4(t *testing.T, dir string) string {
 	if err := os.Truncate(img, size); err != nil {
 		t.Fatal(err)
 	}
-	content := filepath.Join(dir, "content")
-	os.MkdirAll(content, 0o755)
-	os.WriteFile(filepath.Join(content, "hello"), []byte("hello from AoE\n"), 0o644)
-	out, err := exec.Command("mkfs.ext4", "-q", "-F", "-E", fmt.Sprintf("offset=%d", start*512), "-d", content, img, fmt.Sprintf("%dK", (size-start*512)/1024)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("mkfs.ext4: %v: %s", err, out)
+	for i, p := range []struct {
+		start, sectors int
+		file, text     string
+		extra          []string
+	}{
+		{start1, sectors1, "hello", "hello from AoE\n", nil},
+		{start2, size/512 - start2, "data", "data by UUID\n", []string{"-U", dataUUID, "-L", dataLabel}},
+	} {
+		content := filepath.Join(dir, fmt.Sprintf("content%d", i+1))
+		os.MkdirAll(content, 0o755)
+		os.WriteFile(filepath.Join(content, p.file), []byte(p.text), 0o644)
+		args := append([]string{"-q", "-F", "-E", fmt.Sprintf("offset=%d", p.start*512), "-d", content}, p.extra...)
+		args = append(args, img, fmt.Sprintf("%dK", p.sectors/2))
+		if out, err := exec.Command("mkfs.ext4", args...).CombinedOutput(); err != nil {
+			t.Fatalf("mkfs.ext4 %v: %v: %s", args, err, out)
+		}
 	}
 	return img
 }
@@ -181,16 +203,57 @@ func (g guest) settle() string {
 	return strings.TrimSpace(r.Stdout)
 }
 
-func TestBootDebian(t *testing.T) {
-	lab := aoelab.NewLab(t)
-	cache := os.Getenv("AOE_E2E_CACHE")
+// bootEnv is what both boot tests share: the lab, the cache, the .deb.
+func bootEnv(t *testing.T) (lab *aoelab.Lab, cache, deb string) {
+	lab = aoelab.NewLab(t)
+	cache = os.Getenv("AOE_E2E_CACHE")
 	if cache == "" {
 		cache = "/var/tmp/aoe-e2e-cache"
 	}
-	deb := os.Getenv("AOE_DEB")
+	deb = os.Getenv("AOE_DEB")
 	if deb == "" {
 		t.Fatal("AOE_DEB is not set: run make e2e-boot")
 	}
+	return lab, cache, deb
+}
+
+// releaseVersion is the tree's VERSION, which aoe --version must show.
+func releaseVersion(t *testing.T) string {
+	b, err := os.ReadFile("../../VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// units are the package's units.
+const units = "aoe.service aoe-exporter.service aoe-exporter-textfile.service aoe-exporter-textfile.timer"
+
+// unitStates returns "UNIT ACTIVE ENABLED" lines for the package's units.
+func (g guest) unitStates() string {
+	g.t.Helper()
+	return g.must("for u in " + units + "; do echo \"$u $(systemctl is-active $u) $(systemctl is-enabled $u 2>/dev/null)\"; done; true")
+}
+
+// wantUnits checks unitStates against "UNIT ACTIVE ENABLED" lines.
+func wantUnits(t *testing.T, when, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains("\n"+got, "\n"+w+"\n") {
+			t.Errorf("%s: want %q in the unit states:\n%s", when, w, got)
+		}
+	}
+}
+
+// fstabAoE are the fstab lines of the AoE file systems: by name, and by
+// UUID (as printf's format: no % in them).
+const fstabAoE = "/dev/etherd/e1.2p1 /srv/aoe ext4 _netdev 0 0\\nUUID=" + dataUUID + " /srv/uuid ext4 _netdev 0 0\\n"
+
+// aoeConfRoot is what boot 4 and the dracut boot add to aoe.conf.
+const aoeConfRoot = "AOE_BOOT=yes\\nAOE_INTERFACES=eth0\\nAOE_TIMEOUT=120\\nAOE_INITRAMFS=yes\\n"
+
+func TestBootDebian(t *testing.T) {
+	lab, cache, deb := bootEnv(t)
 	t0 := time.Now()
 	img := aoelab.FetchDebianImage(t, cache)
 	if img.Built > 0 {
@@ -201,6 +264,7 @@ func TestBootDebian(t *testing.T) {
 	dir := t.TempDir()
 	extra, debSize := debDisk(t, deb, dir)
 	disk := diskWithExt4(t, dir)
+	version := releaseVersion(t)
 
 	ns := lab.Namespace("boot")
 	lab.Bridge(ns, "br0")
@@ -225,19 +289,48 @@ func TestBootDebian(t *testing.T) {
 	if fc.n.Load() == 0 {
 		t.Fatalf("aoetools' aoe-discover sent no AoE frame that the capture saw: the capture does not work")
 	}
-	before := g.must("find / -xdev \\( -path /proc -o -path /sys -o -path /run -o -path /tmp -o -path /var/log -o -path /var/tmp -o -path /var/cache -o -path /var/lib/dpkg -o -path /var/lib/systemd \\) -prune -o -print | LC_ALL=C sort > /root/before.txt; wc -l < /root/before.txt")
+	before := g.must("find / -xdev \\( -path /proc -o -path /sys -o -path /run -o -path /tmp -o -path /var/log -o -path /var/tmp -o -path /var/cache -o -path /var/lib/dpkg -o -path /var/lib/systemd -o -path /var/lib/apt \\) -prune -o -print | LC_ALL=C sort > /root/before.txt; wc -l < /root/before.txt")
 	t.Logf("files before: %s", strings.TrimSpace(before))
-	t1 := time.Now()
-	out = g.long(fmt.Sprintf("head -c %d /dev/vdb > /root/goaoe.deb && dpkg -i /root/goaoe.deb", debSize), 15*time.Minute)
-	t.Logf("dpkg -i (%v):\n%s", time.Since(t1).Round(time.Second), out)
-	out = g.must("aoe version; for n in aoe-stat aoe-discover aoe-interfaces aoe-revalidate aoe-flush aoe-version aoecfg aoeping aoe-sancheck; do test -x /usr/sbin/$n || echo missing $n; done; dpkg-query -W -f '${db:Status-Abbrev}\\n' aoetools goaoe")
-	t.Logf("after install:\n%s", out)
-	if strings.Contains(out, "missing") || !strings.Contains(out, "ii") {
-		t.Errorf("classic names or package state wrong:\n%s", out)
+	// The aoetools user's fstab: its /dev/etherd entry mounts (aoetools
+	// loaded the driver, which found e1.2); its UUID= entry cannot (no
+	// /dev/disk/by-uuid link for AoE disks without our udev rules).
+	out = g.must("mkdir -p /srv/aoe /srv/uuid && printf '" + fstabAoE + "' >> /etc/fstab && systemctl daemon-reload && systemctl start srv-aoe.mount && findmnt -n -o SOURCE /srv/aoe; test -e /dev/disk/by-uuid/" + dataUUID + " && echo by-uuid || echo no by-uuid link")
+	t.Logf("aoetools, fstab entries added:\n%s", out)
+	if out != "/dev/etherd/e1.2p1\nno by-uuid link\n" {
+		t.Errorf("with aoetools: want /srv/aoe mounted and no by-uuid link, got:\n%s", out)
 	}
-	out = g.must("systemd-analyze verify --man=no /lib/systemd/system/aoe.service 2>&1; echo verify=$?")
-	if !strings.Contains(out, "verify=0") || strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(out), "verify=0")) != "" {
-		t.Errorf("systemd-analyze verify aoe.service:\n%s", out)
+
+	// The upgrade: apt replaces aoetools (removed first: Conflicts) by our
+	// package, which carries what aoetools did at boot into aoe.conf.
+	t1 := time.Now()
+	out = g.long(fmt.Sprintf("head -c %d /dev/vdb > /root/goaoe.deb && apt-get install -y --no-install-recommends /root/goaoe.deb", debSize), 15*time.Minute)
+	t.Logf("apt-get install goaoe over aoetools (%v):\n%s", time.Since(t1).Round(time.Second), out)
+	if n := strings.Count(out, "goaoe: replacing aoetools, which was in use"); n != 1 {
+		t.Errorf("the migration was said %d times in apt's output, want once", n)
+	}
+	out = g.must("aoe --version; for n in aoe-stat aoe-discover aoe-interfaces aoe-revalidate aoe-flush aoe-version aoecfg aoeping aoe-sancheck aoe-mkdevs aoe-mkshelf; do test -x /usr/sbin/$n || echo missing $n; done; dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\\n' aoetools goaoe; grep -v '^#' /etc/aoe/aoe.conf | grep .; journalctl -t goaoe -o cat --no-pager; test -e /var/lib/goaoe && echo marker left; sleep 2; readlink -f /dev/disk/by-uuid/" + dataUUID + " /dev/disk/by-label/" + dataLabel + " /dev/disk/by-id/aoe-e1.2 /dev/disk/by-id/aoe-e1.2-part1 /dev/disk/by-path/aoe-e1.2-part2 /dev/disk/by-partuuid/0a0e0e01-02; aoe-mkdevs /tmp/static; echo mkdevs=$?")
+	t.Logf("after the upgrade:\n%s", out)
+	for _, want := range []string{
+		"aoe version " + version + "+git.", "rc  aoetools ", "ii  goaoe " + version + "+git.",
+		"AOE_BOOT=yes\nAOE_INTERFACES=all\n", "replacing aoetools, which was in use: aoetools loaded the aoe driver at every boot on every interface",
+		"/dev/etherd/e1.2p2\n/dev/etherd/e1.2p2\n/dev/etherd/e1.2\n/dev/etherd/e1.2p1\n/dev/etherd/e1.2p2\n/dev/etherd/e1.2p2\n",
+		"mkdevs=1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("after the upgrade: missing %q", want)
+		}
+	}
+	if strings.Contains(out, "missing") || strings.Contains(out, "marker left") {
+		t.Errorf("classic names missing or the migration marker left")
+	}
+	// First install: aoe.service enabled and started; the exporter and
+	// its timer are the administrator's to enable.
+	states := g.unitStates()
+	wantUnits(t, "after install", states, "aoe.service active enabled", "aoe-exporter.service inactive disabled", "aoe-exporter-textfile.timer inactive disabled", "aoe-exporter-textfile.service inactive static")
+	out = g.must("cd /lib/systemd/system && systemd-analyze verify --man=no aoe.service aoe-exporter.service aoe-exporter-textfile.service aoe-exporter-textfile.timer 2>&1; echo verify=$?; systemd-analyze security --no-pager aoe.service aoe-exporter.service aoe-exporter-textfile.service 2>&1 | grep -i 'overall exposure'")
+	t.Logf("units:\n%s\n%s", states, out)
+	if !strings.HasPrefix(out, "verify=0\n") {
+		t.Errorf("systemd-analyze verify:\n%s", out)
 	}
 	kernel := strings.TrimSpace(g.must("uname -r"))
 	g.vm.Poweroff(3 * time.Minute)
@@ -245,14 +338,93 @@ func TestBootDebian(t *testing.T) {
 	// our hook and script in place of aoetools'.
 	cfg.Image.Initrd = extractFile(t, overlay, "/boot/initrd.img-"+kernel, dir)
 
-	// Boot 2: our package, configuration as shipped: nothing probes.
+	// Boot 2: after the upgrade, what aoetools did goes on: the driver is
+	// loaded, e1.2 found, both fstab entries mounted.
+	fc.n.Store(0)
+	start = time.Now()
+	g = guest{t, lab.BootDisk(ns, cfg)}
+	state = g.settle()
+	out = g.must("findmnt -n -o SOURCE /srv/aoe; findmnt -n -o SOURCE /srv/uuid; cat /srv/aoe/hello /srv/uuid/data; journalctl -b -u aoe.service --no-pager -o cat")
+	check := g.must("aoe up --check 2>&1")
+	t.Logf("boot 2 (after the upgrade from aoetools): %v, %s, %d AoE frames:\n%s%s", time.Since(start).Round(time.Second), state, fc.n.Load(), out, check)
+	if !strings.HasPrefix(out, "/dev/etherd/e1.2p1\n/dev/etherd/e1.2p2\nhello from AoE\ndata by UUID\n") {
+		t.Errorf("after the upgrade, /srv/aoe and /srv/uuid are not mounted from e1.2p1 and e1.2p2")
+	}
+	for _, want := range []string{"boot discovery: on\n", "interfaces: all\n", "wait for: e1.2p1 e1.2p2\n"} {
+		if !strings.Contains(check, want) {
+			t.Errorf("aoe up --check: missing %q", want)
+		}
+	}
+	if strings.Contains(check, "aoe up: ") {
+		t.Errorf("aoe up --check warns on a migrated system")
+	}
+	if state != "running" {
+		t.Errorf("is-system-running: %q\n%s", state, g.must("systemctl --failed --no-pager; true"))
+	}
+
+	// The package's life: the administrator enables the exporter; an
+	// upgrade (the same version again) restarts it, not aoe.service, and
+	// migrates nothing again; remove stops every unit; purge forgets them.
+	g.must("systemctl enable --now aoe-exporter.service aoe-exporter-textfile.timer >/dev/null 2>&1; systemctl show -p InvocationID --value aoe-exporter.service > /root/exporter.id; systemctl show -p InvocationID --value aoe.service > /root/aoe.id")
+	out = g.long("dpkg -i /root/goaoe.deb", 15*time.Minute)
+	t.Logf("dpkg -i (upgrade):\n%s", out)
+	if strings.Contains(out, "replacing aoetools") {
+		t.Errorf("the migration ran again on upgrade")
+	}
+	states = g.unitStates()
+	out = g.must("test \"$(systemctl show -p InvocationID --value aoe-exporter.service)\" != \"$(cat /root/exporter.id)\" && echo exporter restarted; test \"$(systemctl show -p InvocationID --value aoe.service)\" = \"$(cat /root/aoe.id)\" && echo aoe.service kept; findmnt -n -o SOURCE /srv/aoe; grep -c '^AOE_BOOT=' /etc/aoe/aoe.conf")
+	t.Logf("after the upgrade:\n%s%s", states, out)
+	wantUnits(t, "after upgrade", states, "aoe.service active enabled", "aoe-exporter.service active enabled", "aoe-exporter-textfile.timer active enabled")
+	if out != "exporter restarted\naoe.service kept\n/dev/etherd/e1.2p1\n1\n" {
+		t.Errorf("after upgrade: want the exporter restarted, aoe.service and the mount kept, one AOE_BOOT")
+	}
+	out = g.long("dpkg -r goaoe", 15*time.Minute)
+	states = g.unitStates()
+	t.Logf("dpkg -r:\n%s%s", out, states)
+	for _, l := range strings.Split(strings.TrimSpace(states), "\n") {
+		if f := strings.Fields(l); len(f) < 2 || f[1] == "active" || (len(f) > 2 && f[2] == "enabled") {
+			t.Errorf("after dpkg -r: %s", l)
+		}
+	}
+	t1 = time.Now()
+	out = g.long("dpkg --purge goaoe", 15*time.Minute)
+	t.Logf("dpkg --purge (%v):\n%s", time.Since(t1).Round(time.Second), out)
+	out = g.must("ls /etc/systemd/system /etc/systemd/system/*.wants /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-enabled/*.wants /var/lib/systemd/deb-systemd-helper-masked 2>/dev/null | grep -E '^aoe(-exporter(-textfile)?)?[.](service|timer)'; ls -d /etc/aoe /var/lib/goaoe 2>/dev/null; true")
+	if strings.TrimSpace(out) != "" {
+		t.Errorf("after dpkg --purge, units or state remain:\n%s", out)
+	}
+	out = g.must("find / -xdev \\( -path /proc -o -path /sys -o -path /run -o -path /tmp -o -path /var/log -o -path /var/tmp -o -path /var/cache -o -path /var/lib/dpkg -o -path /var/lib/systemd -o -path /var/lib/apt \\) -prune -o -print | LC_ALL=C sort > /root/after.txt; LC_ALL=C comm -13 /root/before.txt /root/after.txt | grep -v -e '^/root/' -e '^/srv/' -e '^/etc/fstab'; true")
+	var left []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "/") {
+			left = append(left, l)
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("left behind after dpkg --purge (not there before the install):\n%s", strings.Join(left, "\n"))
+	}
+
+	// A fresh install (aoetools purged, never in use): opt-in, and aoe up
+	// --check says that fstab's AoE entries will not be mounted at boot.
+	out = g.long("dpkg --purge aoetools && dpkg -i /root/goaoe.deb && aoe up --check", 15*time.Minute)
+	t.Logf("fresh install:\n%s", out)
+	if strings.Contains(out, "replacing aoetools") || !strings.Contains(out, "boot discovery: off") ||
+		!strings.Contains(out, `"/dev/etherd/e1.2p1" is on an AoE disk, but AoE boot discovery is off`) ||
+		!strings.Contains(out, `"UUID=`+dataUUID+`" (e1.2p2) is on an AoE disk, but AoE boot discovery is off`) {
+		t.Errorf("fresh install: want no migration, boot discovery off, and a warning for each fstab entry")
+	}
+	g.must("sed -i '/ \\/srv\\//d' /etc/fstab")
+	g.vm.Poweroff(3 * time.Minute)
+	cfg.Image.Initrd = extractFile(t, overlay, "/boot/initrd.img-"+kernel, dir)
+
+	// Boot 3: fresh install, configuration as shipped: nothing probes.
 	fc.n.Store(0)
 	start = time.Now()
 	g = guest{t, lab.BootDisk(ns, cfg)}
 	state = g.settle()
 	time.Sleep(2 * time.Second)
 	frames := fc.n.Load()
-	t.Logf("boot 2 (goaoe, not configured): %v, %s, %d AoE frames from the VM", time.Since(start).Round(time.Second), state, frames)
+	t.Logf("boot 3 (fresh install, not configured): %v, %s, %d AoE frames from the VM", time.Since(start).Round(time.Second), state, frames)
 	if frames != 0 {
 		t.Errorf("%d AoE frames left the VM at boot with no configuration", frames)
 	}
@@ -264,34 +436,12 @@ func TestBootDebian(t *testing.T) {
 	if strings.Contains(out, "driver loaded") {
 		t.Errorf("the aoe driver was loaded with no configuration")
 	}
-	g.must(`cat > /etc/aoe/aoe.conf <<'EOF'
-AOE_BOOT=yes
-AOE_INTERFACES=eth0
-AOE_TIMEOUT=120
-EOF
-mkdir -p /srv/aoe && echo '/dev/etherd/e1.2p1 /srv/aoe ext4 _netdev 0 0' >> /etc/fstab`)
-	g.vm.Poweroff(3 * time.Minute)
 
-	// Boot 3: configured; the partition is mounted through fstab.
-	start = time.Now()
-	g = guest{t, lab.BootDisk(ns, cfg)}
-	state = g.settle()
-	t.Logf("boot 3 (goaoe, configured): %v, %s", time.Since(start).Round(time.Second), state)
-	out = g.must("findmnt -n -o SOURCE /srv/aoe; cat /srv/aoe/hello; stat -c '%n %G %a' /dev/etherd/discover /dev/etherd/err /dev/etherd/e1.2p1; cat /sys/module/aoe/parameters/aoe_iflist; journalctl -b -u aoe.service --no-pager -o cat")
-	t.Logf("configured:\n%s", out)
-	for _, want := range []string{"/dev/etherd/e1.2p1\n", "hello from AoE\n", "/dev/etherd/discover disk 220\n", "/dev/etherd/err disk 440\n", "/dev/etherd/e1.2p1 disk 660\n", "eth0\n"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("missing %q", want)
-		}
-	}
-	if state != "running" {
-		t.Errorf("is-system-running: %q\n%s", state, g.must("systemctl --failed --no-pager; true"))
-	}
-
-	// Boot 4: root on AoE. The initramfs gets aoe, the driver and the
-	// network drivers (AOE_INITRAMFS=yes); the VM's disk, copied, is
-	// exported by vblade as e1.1 and booted with aoe=eth0:e1.1.
-	g.must("echo AOE_INITRAMFS=yes >> /etc/aoe/aoe.conf")
+	// Boot 4: root on AoE. Configured, with the initramfs getting aoe,
+	// the driver and the network drivers (AOE_INITRAMFS=yes); the VM's
+	// disk, copied, is exported by vblade as e1.1 and booted with
+	// aoe=eth0:e1.1; fstab's entries, by name and by UUID, are mounted.
+	g.must("printf '" + aoeConfRoot + "' >> /etc/aoe/aoe.conf && printf '" + fstabAoE + "' >> /etc/fstab")
 	t1 = time.Now()
 	g.long("update-initramfs -u", 15*time.Minute)
 	out = g.must("lsinitramfs /boot/initrd.img-$(uname -r) | grep -E -e '^usr/sbin/aoe$' -e '/aoe.ko$' -e '^scripts/local-top/aoe$' -e '/e1000.ko$' | sort")
@@ -305,34 +455,84 @@ mkdir -p /srv/aoe && echo '/dev/etherd/e1.2p1 /srv/aoe ext4 _netdev 0 0' >> /etc
 	start = time.Now()
 	g = guest{t, lab.BootDisk(ns, cfg)}
 	state = g.settle()
-	out = g.must("findmnt -n -o SOURCE /; findmnt -n -o SOURCE /srv/aoe; cat /proc/cmdline")
-	t.Logf("boot 4 (root on AoE): %v, %s:\n%s", time.Since(start).Round(time.Second), state, out)
-	if !strings.HasPrefix(out, "/dev/etherd/e1.1\n/dev/etherd/e1.2p1\n") {
-		t.Errorf("root on AoE: / and /srv/aoe are not e1.1 and e1.2p1")
+	out = g.must("findmnt -n -o SOURCE /; findmnt -n -o SOURCE /srv/aoe; findmnt -n -o SOURCE /srv/uuid; cat /proc/cmdline")
+	t.Logf("boot 4 (root on AoE, initramfs-tools): %v, %s:\n%s", time.Since(start).Round(time.Second), state, out)
+	if !strings.HasPrefix(out, "/dev/etherd/e1.1\n/dev/etherd/e1.2p1\n/dev/etherd/e1.2p2\n") {
+		t.Errorf("root on AoE: /, /srv/aoe and /srv/uuid are not e1.1, e1.2p1 and e1.2p2")
 	}
 	if state != "running" {
 		t.Errorf("is-system-running: %q\n%s", state, g.must("systemctl --failed --no-pager; true"))
 	}
-
-	// Remove, then purge: nothing of the package stays.
-	listed := g.long("dpkg-query -L goaoe > /root/goaoe.list; dpkg -r goaoe; journalctl -b -u aoe.service --no-pager -o cat | tail -3", 15*time.Minute)
-	t.Logf("dpkg -r:\n%s", listed)
-	t1 = time.Now()
-	out = g.long("dpkg --purge goaoe", 15*time.Minute)
-	t.Logf("dpkg --purge (%v):\n%s", time.Since(t1).Round(time.Second), out)
-	out = g.must("find / -xdev \\( -path /proc -o -path /sys -o -path /run -o -path /tmp -o -path /var/log -o -path /var/tmp -o -path /var/cache -o -path /var/lib/dpkg -o -path /var/lib/systemd \\) -prune -o -print | LC_ALL=C sort > /root/after.txt; LC_ALL=C comm -13 /root/before.txt /root/after.txt | grep -v -e '^/root/' -e '^/srv/aoe$' -e '^/etc/fstab' ; ls -d /var/lib/systemd/deb-systemd-helper-enabled/*aoe* 2>/dev/null; true")
-	if strings.TrimSpace(out) != "" && !strings.HasPrefix(strings.TrimSpace(out), "(Reading") {
-		t.Logf("after purge:\n%s", out)
-	}
-	left := []string{}
-	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, "/") {
-			left = append(left, l)
-		}
-	}
-	if len(left) > 0 {
-		t.Errorf("left behind after dpkg --purge (not there before the install):\n%s", strings.Join(left, "\n"))
-	}
 	// The VM is killed at cleanup (its root is on AoE).
 	t.Logf("boot test total %v", time.Since(t0).Round(time.Second))
+}
+
+// TestBootDracut: root on AoE with an initramfs that dracut 059 built with
+// our module (90aoe), on the kernel command line of the initramfs-tools
+// script; a _netdev data disk by UUID mounted by the booted system.
+func TestBootDracut(t *testing.T) {
+	lab, cache, deb := bootEnv(t)
+	t0 := time.Now()
+	img := aoelab.FetchDebianDracutImage(t, cache)
+	if img.Built > 0 {
+		t.Logf("built the Debian 12 dracut image with mmdebstrap in %v", img.Built.Round(time.Second))
+	}
+	dir := t.TempDir()
+	extra, debSize := debDisk(t, deb, dir)
+	disk := diskWithExt4(t, dir)
+
+	ns := lab.Namespace("dracut")
+	lab.Bridge(ns, "br0")
+	lab.Tap(ns, "t0", "br0")
+	lab.Port(ns, "v1", "br0", net.HardwareAddr{0x02, 0xae, 0, 1, 2, 1})
+	lab.Vblade(ns, "v1", 1, 2, disk)
+	overlay := aoelab.NewOverlay(t, img.Root)
+	cfg := aoelab.DiskVMConfig{Image: img, Overlay: overlay, Extra: []string{extra}, Taps: []string{"t0"}}
+
+	// Boot 1, from the virtio disk: install goaoe, configure AoE, build
+	// the initramfs with dracut (hostonly: what this machine needs, plus
+	// 90aoe, which AOE_INITRAMFS=yes asks for).
+	start := time.Now()
+	g := guest{t, lab.BootDisk(ns, cfg)}
+	state := g.settle()
+	t.Logf("dracut image, boot 1: %v, %s", time.Since(start).Round(time.Second), state)
+	t1 := time.Now()
+	script := fmt.Sprintf("head -c %d /dev/vdb > /root/goaoe.deb && dpkg -i /root/goaoe.deb && printf '%s' >> /etc/aoe/aoe.conf && mkdir -p /srv/uuid && echo 'UUID=%s /srv/uuid ext4 _netdev 0 0' >> /etc/fstab && dracut --force --hostonly --no-hostonly-cmdline /boot/initrd.img-$(uname -r) $(uname -r) && lsinitrd /boot/initrd.img-$(uname -r)", debSize, aoeConfRoot, dataUUID)
+	out := g.long(script, 20*time.Minute)
+	var listed []string
+	for _, l := range strings.Split(out, "\n") {
+		for _, want := range []string{"usr/sbin/aoe", "/aoe.ko", "aoe-dracut-up", "parse-aoe.sh", "60-aoe.rules", "/e1000.ko"} {
+			if strings.Contains(l, want) {
+				listed = append(listed, l)
+			}
+		}
+	}
+	t.Logf("dpkg -i, dracut (%v):\n%s", time.Since(t1).Round(time.Second), strings.Join(listed, "\n"))
+	for _, want := range []string{"usr/sbin/aoe", "/aoe.ko", "aoe-dracut-up", "parse-aoe.sh", "60-aoe.rules", "/e1000.ko"} {
+		if !strings.Contains(strings.Join(listed, "\n"), want) {
+			t.Errorf("the dracut initramfs lacks %s", want)
+		}
+	}
+	kernel := strings.TrimSpace(g.must("uname -r"))
+	g.vm.Poweroff(3 * time.Minute)
+
+	// Boot 2: the disk, copied, exported as e1.1 and booted with
+	// root=/dev/etherd/e1.1 aoe=eth0:e1.1:120.
+	rootRaw := toRaw(t, overlay, dir)
+	cfg.Image.Initrd = dumpFile(t, rootRaw, "/boot/initrd.img-"+kernel, dir)
+	lab.Port(ns, "v2", "br0", net.HardwareAddr{0x02, 0xae, 0, 1, 1, 2})
+	lab.Vblade(ns, "v2", 1, 1, rootRaw)
+	cfg.Overlay, cfg.Root, cfg.Append = "", "/dev/etherd/e1.1", "aoe=eth0:e1.1:120"
+	start = time.Now()
+	g = guest{t, lab.BootDisk(ns, cfg)}
+	state = g.settle()
+	out = g.must("findmnt -n -o SOURCE /; findmnt -n -o SOURCE /srv/uuid; cat /srv/uuid/data; cat /proc/cmdline; journalctl -b --no-pager -o cat | grep -i 'aoe' | head -20")
+	t.Logf("dracut boot 2 (root on AoE): %v, %s:\n%s", time.Since(start).Round(time.Second), state, out)
+	if !strings.HasPrefix(out, "/dev/etherd/e1.1\n/dev/etherd/e1.2p2\ndata by UUID\n") {
+		t.Errorf("dracut, root on AoE: / and /srv/uuid are not e1.1 and e1.2p2")
+	}
+	if state != "running" {
+		t.Errorf("is-system-running: %q\n%s", state, g.must("systemctl --failed --no-pager; true"))
+	}
+	t.Logf("dracut boot test total %v", time.Since(t0).Round(time.Second))
 }

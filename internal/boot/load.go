@@ -15,18 +15,22 @@ type Files struct {
 	Fstab  string // /etc/fstab
 	// ReadFile reads a file (os.ReadFile when nil).
 	ReadFile func(string) ([]byte, error)
+	// Resolve finds the device of fstab's UUID=, LABEL= and /dev/disk
+	// sources (nil: only /dev/etherd and our by-id/by-path names count).
+	Resolve Resolver
 }
 
 // DefaultFiles returns the system's files.
 func DefaultFiles() Files {
-	return Files{Config: DefaultConfigPath, Legacy: LegacyConfigPath, Fstab: DefaultFstabPath}
+	return Files{Config: DefaultConfigPath, Legacy: LegacyConfigPath, Fstab: DefaultFstabPath, Resolve: DevResolver("/dev")}
 }
 
 // Load reads the configuration: Config when it sets AOE_BOOT; else the
 // values of aoetools' Legacy file that can be honoured (INTERFACES,
 // AOEMOUNTS), with a note for each value it migrates or ignores; then, with
-// AOE_FSTAB on, the /dev/etherd devices Fstab mounts. A missing file counts
-// as empty. Errors: a *ParseError (wrapping ErrSyntax) for a bad line, or
+// AOE_FSTAB on, what Fstab mounts from AoE disks (see FstabWait); and a note
+// for each fstab entry on an AoE disk that boot will not wait for. A
+// missing file counts as empty. Errors: a *ParseError (wrapping ErrSyntax) for a bad line, or
 // the error reading a file that exists.
 func Load(f Files) (Config, error) {
 	read := f.ReadFile
@@ -69,10 +73,11 @@ func Load(f Files) (Config, error) {
 		}
 	}
 	if cfg.Boot && cfg.Fstab {
-		devs, notes := FstabDevices(f.Fstab, fstab)
+		devs, notes := FstabWait(f.Fstab, fstab, f.Resolve)
 		cfg.Wait = appendNew(cfg.Wait, devs...)
 		cfg.Notes = append(cfg.Notes, notes...)
 	}
+	cfg.Notes = append(cfg.Notes, unwaitedNotes(cfg, f.Fstab, fstab, f.Resolve)...)
 	return cfg, nil
 }
 
@@ -192,26 +197,6 @@ func hasOpt(opts []string, o string) bool {
 		}
 	}
 	return false
-}
-
-// FstabDevices returns the AoE devices ("e1.2p1") that fstab mounts at boot
-// (/dev/etherd sources without noauto), and a note for each such entry
-// without _netdev, which systemd would mount before the network is up.
-func FstabDevices(file string, data []byte) (devs, notes []string) {
-	for _, e := range parseFstab(data) {
-		name, ok := strings.CutPrefix(e.source, "/dev/etherd/")
-		if !ok || hasOpt(e.opts, "noauto") {
-			continue
-		}
-		if _, _, err := ParseDeviceName(name); err != nil {
-			continue
-		}
-		devs = appendNew(devs, name)
-		if !hasOpt(e.opts, "_netdev") {
-			notes = append(notes, fmt.Sprintf("%s:%d: %s has no _netdev option: it may be mounted before the network and the AoE disk are up; add _netdev", file, e.line, quoteForMsg(e.source)))
-		}
-	}
-	return devs, notes
 }
 
 // fstabSourceOf returns the source of the fstab entry mounted on dir.

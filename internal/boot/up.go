@@ -57,6 +57,9 @@ type Env struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// IsBlockDevice reports whether path is a block device node.
 	IsBlockDevice func(path string) bool
+	// Resolve finds the device of an fstab source awaited (UUID=...,
+	// /dev/disk/...); nil: such sources are never found.
+	Resolve Resolver
 	// Logf reports progress (to the journal, through stderr).
 	Logf func(format string, args ...any)
 	// Poll is how often state is read while waiting, Rediscover how often
@@ -92,6 +95,7 @@ func DefaultEnv(sysfsRoot, devDir string, logf func(string, ...any)) Env {
 			var st unix.Stat_t
 			return unix.Stat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK
 		},
+		Resolve:    DevResolver(filepath.Dir(filepath.Clean(devDir))),
 		Logf:       logf,
 		Poll:       250 * time.Millisecond,
 		Rediscover: 5 * time.Second,
@@ -105,16 +109,25 @@ type UpResult struct {
 	Off bool
 	// Loaded is true when Up loaded the driver.
 	Loaded bool
-	// Ready are the awaited devices, all present.
+	// Ready are the awaited devices, all present, and the fstab sources
+	// found (UUID=... on e1.2p1).
 	Ready []string
+	// NotFound are the fstab sources (UUID=..., see IsFstabSource) that
+	// had not appeared at the timeout: not known to be on AoE disks, they
+	// do not fail Up.
+	NotFound []string
 }
 
 // Up brings AoE up as cfg says: when cfg.Boot is off it does nothing. Else
 // it loads the driver (modprobe aoe aoe_iflist=...) unless it is there, sets
 // the interface list, asks for discovery, and waits until every device of
 // cfg.Wait is up in sysfs, its partitions exist, and each has its block
-// node in DevDir, asking for discovery again every env.Rediscover. Running
-// it again is harmless. Errors: ErrNoInterface, ErrNoDriver (modprobe
+// node in DevDir, asking for discovery again every env.Rediscover; an fstab
+// source of cfg.Wait (UUID=..., see IsFstabSource) is ready when it
+// resolves, and if it resolves to an AoE device, when that device is. The
+// fstab sources still missing at the timeout are reported in NotFound, not
+// as an error: nothing said they were AoE disks. Running it again is
+// harmless. Errors: ErrNoInterface, ErrNoDriver (modprobe
 // failed or the control nodes did not appear), a *TimeoutError (wrapping
 // ErrTimeout) naming what is missing, ctx.Err(), or a control-node write
 // error.
@@ -145,11 +158,35 @@ func Up(ctx context.Context, env Env, cfg Config) (UpResult, error) {
 			return res, err
 		}
 	}
-	if err := waitDevices(ctx, env, cfg, deadline); err != nil {
+	notFound, err := waitDevices(ctx, env, cfg, deadline)
+	if err != nil {
 		return res, err
 	}
-	res.Ready = cfg.Wait
+	for _, w := range cfg.Wait {
+		if hasOpt(notFound, w) {
+			res.NotFound = append(res.NotFound, w)
+			env.Logf("%s not found after %v: if it is on an AoE disk, that disk did not appear", w, cfg.Timeout)
+			continue
+		}
+		res.Ready = append(res.Ready, describeReady(env, w))
+	}
 	return res, nil
+}
+
+// describeReady names a ready wait item: an fstab source with its device
+// ("UUID=0f3c... on e1.2p1").
+func describeReady(env Env, item string) string {
+	if !IsFstabSource(item) || env.Resolve == nil {
+		return item
+	}
+	dev, ok := env.Resolve(item)
+	if !ok {
+		return item
+	}
+	if name, isAoE := AoEName(dev); isAoE {
+		dev = name
+	}
+	return item + " on " + dev
 }
 
 // loadDriver loads the aoe driver restricted to cfg's interfaces, unless it
@@ -191,47 +228,90 @@ func waitNodes(ctx context.Context, env Env, deadline time.Time, timeout time.Du
 	}
 }
 
-// waitDevices asks for discovery and waits for cfg.Wait.
-func waitDevices(ctx context.Context, env Env, cfg Config, deadline time.Time) error {
+// waitDevices asks for discovery and waits for cfg.Wait. At the timeout it
+// fails when an AoE device is missing, and returns the fstab sources not
+// found when only such sources are.
+func waitDevices(ctx context.Context, env Env, cfg Config, deadline time.Time) ([]string, error) {
 	var last time.Time
 	for {
 		now := env.Now()
 		if last.IsZero() || now.Sub(last) >= env.Rediscover {
 			if err := env.Control.Write(sysfs.NodeDiscover, []byte("\n")); err != nil {
-				return err
+				return nil, err
 			}
 			last = now
 		}
-		missing := Missing(env, cfg.Wait)
+		missing := missingItems(env, cfg.Wait)
 		if len(missing) == 0 {
-			return nil
+			return nil, nil
 		}
 		if !now.Before(deadline) {
-			return &TimeoutError{After: cfg.Timeout, Missing: missing}
+			var notFound, desc []string
+			for _, m := range missing {
+				desc = append(desc, m.item+" ("+m.why+")")
+				if m.unresolved {
+					notFound = append(notFound, m.item)
+				}
+			}
+			if len(notFound) == len(missing) {
+				return notFound, nil
+			}
+			return nil, &TimeoutError{After: cfg.Timeout, Missing: desc}
 		}
 		if err := env.Sleep(ctx, env.Poll); err != nil {
-			return err
+			return nil, err
 		}
 	}
 }
 
 // Missing describes the devices of names that are not ready: "e1.2 (not
 // found)", "e1.2 (down)", "e1.2p1 (no partition 1)", "e1.2p1 (no
-// /dev/etherd/e1.2p1)".
+// /dev/etherd/e1.2p1)", "UUID=0f3c... (not found)", "UUID=0f3c... (on
+// e1.2p1: down)".
 func Missing(env Env, names []string) []string {
 	var out []string
+	for _, m := range missingItems(env, names) {
+		out = append(out, m.item+" ("+m.why+")")
+	}
+	return out
+}
+
+type missingItem struct {
+	item, why string
+	// unresolved: an fstab source that does not resolve (yet).
+	unresolved bool
+}
+
+func missingItems(env Env, names []string) []missingItem {
+	var out []missingItem
 	fs := sysfs.FS{}
 	if f, err := sysfs.NewFS(env.SysfsRoot); err == nil {
 		fs = f
 	}
 	for _, n := range names {
-		disk, part, err := ParseDeviceName(n)
+		name, prefix := n, ""
+		if IsFstabSource(n) {
+			dev, ok := "", false
+			if env.Resolve != nil {
+				dev, ok = env.Resolve(n)
+			}
+			if !ok {
+				out = append(out, missingItem{item: n, why: "not found", unresolved: true})
+				continue
+			}
+			aoe, isAoE := AoEName(dev)
+			if !isAoE {
+				continue // there, and not on AoE
+			}
+			name, prefix = aoe, "on "+aoe+": "
+		}
+		disk, part, err := ParseDeviceName(name)
 		if err != nil {
-			out = append(out, n+" (bad name)")
+			out = append(out, missingItem{item: n, why: "bad name"})
 			continue
 		}
 		if why := notReady(env, fs, disk, part); why != "" {
-			out = append(out, n+" ("+why+")")
+			out = append(out, missingItem{item: n, why: prefix + why})
 		}
 	}
 	return out

@@ -90,7 +90,7 @@ func (l *Lab) Open(ctx context.Context) (*blockio.Target, *initiator.Group, erro
 	if len(l.Sc.Ops) > 0 {
 		l.Peer.SetMix(l.Sc.Phases[l.Sc.Ops[0].Phase])
 	}
-	t, err := blockio.Open(ctx, g, Shelf, Slot, 50*time.Millisecond, DiskOptions)
+	t, err := blockio.Open(ctx, g, Shelf, Slot, blockio.OpenOptions{Timeout: 50 * time.Millisecond, Disk: DiskOptions})
 	if err != nil {
 		g.Close()
 		return nil, nil, err
