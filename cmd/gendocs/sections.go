@@ -109,6 +109,12 @@ func roffEscape(s string) string {
 	return strings.ReplaceAll(s, "-", `\-`)
 }
 
+// pageEnv is the variable a classic tool of its own reads, by page.
+var pageEnv = map[string][2]string{
+	"aoe-mkdevs":  {"n_shelves", "how many shelves get nodes: 0 to n_shelves-1 (default 10), as aoetools."},
+	"aoe-mkshelf": {"n_partitions", "partitions per disk, the whole disk counted (default 16), as aoetools."},
+}
+
 // sections returns the roff of EXIT STATUS, ENVIRONMENT and FILES for the
 // page of c.
 func sections(page string, c *cobra.Command) string {
@@ -123,6 +129,9 @@ func sections(page string, c *cobra.Command) string {
 	b.WriteString(".SH ENVIRONMENT\n")
 	if c.Flag("sysfs") != nil && name != "aoeping" && name != "aoecfg" { // the classic wire tools read no sysfs
 		fmt.Fprintf(&b, ".TP\n.B %s\nthe sysfs root when \\-\\-sysfs is not given (aoetools' aoe\\-stat honours it too); default /sys.\n", sysfsDirEnv)
+	}
+	if v, ok := pageEnv[name]; ok {
+		fmt.Fprintf(&b, ".TP\n.B %s\n%s\n", v[0], roffEscape(v[1]))
 	}
 	if tables[name] {
 		b.WriteString(".TP\n.B COLUMNS\n" + roffEscape("when stdout is a terminal, the width tables fit instead of the terminal's (columns that do not fit are left out, and a last line names them); ignored when stdout is not a terminal, where every column is printed.") + "\n")
