@@ -109,11 +109,16 @@ func roffEscape(s string) string {
 	return strings.ReplaceAll(s, "-", `\-`)
 }
 
-// pageEnv is the variable a classic tool of its own reads, by page.
-var pageEnv = map[string][2]string{
-	"aoe-mkdevs":  {"n_shelves", "how many shelves get nodes: 0 to n_shelves-1 (default 10), as aoetools."},
-	"aoe-mkshelf": {"n_partitions", "partitions per disk, the whole disk counted (default 16), as aoetools."},
+// pageEnv are the variables a classic tool of its own reads, by page.
+var pageEnv = map[string][][2]string{
+	"aoe-mkdevs":  {nShelves, nPartitions},
+	"aoe-mkshelf": {nPartitions},
 }
+
+var (
+	nShelves    = [2]string{"n_shelves", "how many shelves get nodes: 0 to n_shelves-1 (default 10), as aoetools."}
+	nPartitions = [2]string{"n_partitions", "nodes per disk, the whole disk counted (default 16), as aoetools."}
+)
 
 // sections returns the roff of EXIT STATUS, ENVIRONMENT and FILES for the
 // page of c.
@@ -130,7 +135,7 @@ func sections(page string, c *cobra.Command) string {
 	if c.Flag("sysfs") != nil && name != "aoeping" && name != "aoecfg" { // the classic wire tools read no sysfs
 		fmt.Fprintf(&b, ".TP\n.B %s\nthe sysfs root when \\-\\-sysfs is not given (aoetools' aoe\\-stat honours it too); default /sys.\n", sysfsDirEnv)
 	}
-	if v, ok := pageEnv[name]; ok {
+	for _, v := range pageEnv[name] {
 		fmt.Fprintf(&b, ".TP\n.B %s\n%s\n", v[0], roffEscape(v[1]))
 	}
 	if tables[name] {
