@@ -126,6 +126,10 @@ func (d *cmdDevice) WriteAt(p []byte, off int64) (int, error) {
 
 func (d *cmdDevice) Sync() error { return fmt.Errorf("no command flushes a target") }
 
+// PartialPastEnd: aoe write from stdin past the end writes up to the end,
+// then fails (exit 2) saying how much it wrote.
+func (d *cmdDevice) PartialPastEnd() bool { return true }
+
 // soakCommands runs one seed's scenario through the commands.
 func soakCommands(t testing.TB, dir string, seed uint64, maxOps int, st *soak.Stats) {
 	sc := soak.NewScenario(seed, maxOps)

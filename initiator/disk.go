@@ -311,14 +311,17 @@ func (d *Disk) sameContent(ctx context.Context, ok []int, answer func(int) PathI
 		}
 		return buf, nil
 	}
+	// A sample that cannot be read (a reservation held by another host
+	// refuses reads, not IDENTIFY; an ATA error) proves nothing either
+	// way: the disk opens as before, and its I/O meets the same refusal.
 	want, err := read(byTarget[0])
 	if err != nil {
-		return err
+		return ctx.Err()
 	}
 	for _, i := range byTarget[1:] {
 		b, err := read(i)
 		if err != nil {
-			return err
+			return ctx.Err()
 		}
 		for k := range lbas {
 			if bytes.Equal(b[k*SectorSize:(k+1)*SectorSize], want[k*SectorSize:(k+1)*SectorSize]) {

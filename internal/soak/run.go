@@ -28,6 +28,13 @@ type Device interface {
 	Sync() error
 }
 
+// PartialWriter is a Device whose failed write past the end of the disk
+// may have written the part before the end (aoe write from a stream: it
+// cannot know the length before it has written up to the end).
+type PartialWriter interface {
+	PartialPastEnd() bool
+}
+
 // Lab is a scenario set up in memory: one network per host interface, the
 // peer on each, the impostor too when there is one, and the model.
 type Lab struct {
@@ -291,7 +298,7 @@ func (l *Lab) DoBatch(t testing.TB, dev Device, batch []int, st *Stats) bool {
 	// forgotten, then what the peer wrote at wrong LBAs meanwhile (also
 	// into the sectors of another write of the batch).
 	for k, i := range batch {
-		l.apply(l.Sc.Ops[i], res[k])
+		l.apply(dev, l.Sc.Ops[i], res[k])
 	}
 	l.forgetDamage()
 	for k, i := range batch {
@@ -303,8 +310,15 @@ func (l *Lab) DoBatch(t testing.TB, dev Device, batch []int, st *Stats) bool {
 }
 
 // apply updates the model with a write's outcome.
-func (l *Lab) apply(op Op, r result) {
-	if op.Kind != OpWrite || op.Off+int64(op.Len) > l.Sc.Size() {
+func (l *Lab) apply(dev Device, op Op, r result) {
+	if op.Kind != OpWrite {
+		return
+	}
+	if op.Off+int64(op.Len) > l.Sc.Size() {
+		if pw, ok := dev.(PartialWriter); ok && pw.PartialPastEnd() && r.err != nil {
+			first := op.Off / initiator.SectorSize * initiator.SectorSize
+			l.Model.Forget(first, l.Sc.Size()-first) // clamped to the disk
+		}
 		return
 	}
 	switch {
