@@ -31,7 +31,8 @@ path's share: MB/s, retransmissions, bad replies (BAD: replies dropped
 unused because they did not answer their request: short, another LBA,
 sectors remaining), its window (the frames it keeps outstanding now, which
 adapts to loss, of the target's buffer count) and smoothed RTT. The JSON
-has every path counter (congestion_window, window, bad_replies...).
+has every path counter (congestion_window, window, bad_replies...); durations
+are in seconds (the schema: docs/json.md).
 
 --span N uses only the first N bytes of the disk: at least a block of the
 sequential tests (1M), at most the disk's size (else exit 2, as every
