@@ -123,8 +123,8 @@ type PathStats struct {
 	// SendCalls counts the send syscalls that carried this path's
 	// frames (Frames/SendCalls is how many a batch held on average),
 	// Wakeups the engine's wake-ups that brought replies of this path.
-	SendCalls uint64        `json:"send_calls"`
-	Wakeups   uint64        `json:"wakeups"`
+	SendCalls uint64 `json:"send_calls"`
+	Wakeups   uint64 `json:"wakeups"`
 	// SRTT (0: no sample yet) and RTO are in the JSON as
 	// blockio.BenchPath's srtt_seconds and rto_seconds (docs/json.md:
 	// durations are float seconds).
