@@ -31,7 +31,8 @@ path's share: MB/s, retransmissions, bad replies (BAD: replies dropped
 unused because they did not answer their request: short, another LBA,
 sectors remaining), its window (the frames it keeps outstanding now, which
 adapts to loss, of the target's buffer count) and smoothed RTT. The JSON
-has every path counter (congestion_window, window, bad_replies...).
+has every path counter (congestion_window, window, bad_replies...); durations
+are in seconds (the schema: docs/json.md).
 
 --span N uses only the first N bytes of the disk: at least a block of the
 sequential tests (1M), at most the disk's size (else exit 2, as every
@@ -145,9 +146,14 @@ func writeBenchTable(o *benchOptions, res []blockio.BenchResult) error {
 			bad += p.BadReplies
 		}
 		rows = append(rows, []string{r.Test, blockio.FormatBytes(int64(r.BlockSize)), fmt.Sprint(r.QueueDepth), "total",
-			fmt.Sprintf("%.1f", r.MBps), fmt.Sprintf("%.0f", r.IOPS), fmt.Sprintf("%.2fms", r.P50ms), fmt.Sprintf("%.2fms", r.P99ms), fmt.Sprintf("%.2fms", r.Maxms), fmt.Sprint(retrans), fmt.Sprint(bad)})
+			fmt.Sprintf("%.1f", r.MBps), fmt.Sprintf("%.0f", r.IOPS), latencyCell(r.LatencyP50Seconds), latencyCell(r.LatencyP99Seconds), latencyCell(r.LatencyMaxSeconds), fmt.Sprint(retrans), fmt.Sprint(bad)})
 		for _, p := range r.Paths {
-			path := fmt.Sprintf("%s>%s (mtu %d, %d sect, window %d/%d, srtt %v)", p.Interface, p.MAC, p.MTU, p.Sectors, p.CongestionWindow, p.Window, p.SRTT.Round(time.Microsecond))
+			srtt := "-"
+			if p.SRTT > 0 {
+				// "µs" is "us" under a locale that is not UTF-8.
+				srtt = o.charset().Text(p.SRTT.Round(time.Microsecond).String())
+			}
+			path := fmt.Sprintf("%s>%s (mtu %d, %d sect, window %d/%d, srtt %s)", p.Interface, p.MAC, p.MTU, p.Sectors, p.CongestionWindow, p.Window, srtt)
 			switch {
 			case p.IdentityMismatch:
 				path += " ANOTHER DISK"
@@ -162,4 +168,13 @@ func writeBenchTable(o *benchOptions, res []blockio.BenchResult) error {
 	}
 	aligns := []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight}
 	return writeTable(o.stdout(), header, rows, aligns)
+}
+
+// latencyCell prints a latency in milliseconds, "-" when there is none (no
+// I/O completed).
+func latencyCell(sec *float64) string {
+	if sec == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fms", *sec*1e3)
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/goaoe/aoe/internal/blockio"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 // diskOptions are the flags of the commands that move data (read, write,
@@ -165,25 +163,24 @@ func diskError(err error) error {
 	return err
 }
 
+// stderrTerminal reports whether stderr is a terminal (Env.StderrTerminal).
+func (o *diskOptions) stderrTerminal() bool {
+	return o.env.StderrTerminal != nil && o.env.StderrTerminal()
+}
+
 // showProgress reports whether progress goes to stderr: when it is a
 // terminal, or when --progress forces it.
 func (o *diskOptions) showProgress() bool {
-	if o.progress {
-		return true
-	}
-	f, ok := o.env.Stderr.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return o.progress || o.stderrTerminal()
 }
 
+// newProgress returns the progress of a copy of total bytes on stderr (nil
+// when not shown): an in-place line on a terminal, plain lines elsewhere.
 func (o *diskOptions) newProgress(label string, total int64) *blockio.Progress {
 	if !o.showProgress() {
 		return nil
 	}
-	return blockio.NewProgress(o.stderr(), label, total)
+	return blockio.NewProgress(o.stderr(), label, total, o.stderrTerminal())
 }
 
 // conflictError is the one message of every data command (read, write,

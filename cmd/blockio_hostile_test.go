@@ -232,7 +232,8 @@ func TestHostileCapacityData(t *testing.T) {
 }
 
 // TestHostileBench: bench shows each path's window and bad replies, in the
-// table and in the JSON (fields added, none renamed); a disk that answers
+// table and in the JSON (docs/json.md: every field present, durations in
+// _seconds); a disk that answers
 // with another LBA fails it with exit 1.
 func TestHostileBench(t *testing.T) {
 	f, _ := dataSAN(t)
@@ -246,16 +247,32 @@ func TestHostileBench(t *testing.T) {
 		t.Fatalf("json: %v %s", err, r.stdout)
 	}
 	for _, x := range res {
-		for _, k := range []string{"test", "block_size", "queue_depth", "ops", "bytes", "seconds", "mb_per_s", "iops", "p50_ms", "p99_ms", "max_ms", "paths"} {
+		for _, k := range []string{"test", "block_size_bytes", "queue_depth", "ops", "bytes", "elapsed_seconds", "mb_per_s", "iops", "latency_p50_seconds", "latency_p99_seconds", "latency_max_seconds", "paths"} {
 			if _, ok := x[k]; !ok {
 				t.Errorf("json: no %q in %v", k, x)
 			}
 		}
 		p := x["paths"].([]any)[0].(map[string]any)
-		for _, k := range []string{"interface", "mac", "mtu", "sectors_per_frame", "frames", "bytes", "retransmits", "srtt_ns", "dead", "mb_per_s", "window", "congestion_window", "bad_replies"} {
+		for _, k := range []string{"interface", "mac", "mtu", "sectors_per_frame", "frames", "bytes", "retransmits", "srtt_seconds", "rto_seconds", "dead", "mb_per_s", "window", "congestion_window", "bad_replies", "last_bad_reply", "mismatch"} {
 			if _, ok := p[k]; !ok {
 				t.Errorf("json path: no %q in %v", k, p)
 			}
+		}
+		for _, k := range []string{"seconds", "p50_ms", "p99_ms", "max_ms", "block_size"} {
+			if _, ok := x[k]; ok {
+				t.Errorf("json: old field %q in %v", k, x)
+			}
+		}
+		for _, k := range []string{"srtt_ns", "rto_ns"} {
+			if _, ok := p[k]; ok {
+				t.Errorf("json path: old field %q in %v", k, p)
+			}
+		}
+		if s, ok := x["latency_p99_seconds"].(float64); !ok || s <= 0 || s > 60 {
+			t.Errorf("latency_p99_seconds %v: want seconds", x["latency_p99_seconds"])
+		}
+		if s, ok := p["rto_seconds"].(float64); !ok || s <= 0 || s > 60 {
+			t.Errorf("rto_seconds %v: want seconds", p["rto_seconds"])
 		}
 	}
 	f, _ = hostileData(t, func(tg *aoetest.Target) *aoetest.Hostile { return &aoetest.Hostile{Target: tg, WrongLBA: 8} })

@@ -248,7 +248,7 @@ func TestBenchCLI(t *testing.T) {
 		QD    int     `json:"queue_depth"`
 		Ops   int64   `json:"ops"`
 		MBps  float64 `json:"mb_per_s"`
-		P99   float64 `json:"p99_ms"`
+		P99   float64 `json:"latency_p99_seconds"`
 		Paths []struct {
 			Interface string  `json:"interface"`
 			MBps      float64 `json:"mb_per_s"`

@@ -304,3 +304,38 @@ func TestBlockioExitCodes(t *testing.T) {
 		t.Error("the conflict message lost ErrConflict")
 	}
 }
+
+// TestProgressStderr: read's progress follows Env.StderrTerminal: on a
+// terminal an in-place "\r" line without being asked; elsewhere nothing
+// unless --progress, then plain lines (for a log file), never "\r".
+func TestProgressStderr(t *testing.T) {
+	f, _ := dataSAN(t)
+	for _, c := range []struct {
+		terminal, flag bool
+		want           string // "": no progress at all
+	}{
+		{false, false, ""},
+		{false, true, "read e5.5: "},
+		{true, false, "\rread e5.5: "},
+		{true, true, "\rread e5.5: "},
+	} {
+		argv := []string{"aoe", "read", "e5.5", "-i", "eth0", "-o", filepath.Join(t.TempDir(), "out")}
+		if c.flag {
+			argv = append(argv, "--progress")
+		}
+		r := execute(t, argv, runOpts{env: map[string]string{"sysfs_dir": "/nonexistent"}, setup: func(env *Env) {
+			f.setup(env)
+			env.StderrTerminal = func() bool { return c.terminal }
+		}})
+		switch {
+		case r.code != 0:
+			t.Errorf("%+v: exit %d %q", c, r.code, r.stderr)
+		case c.want == "" && r.stderr != "":
+			t.Errorf("%+v: progress %q, want none", c, r.stderr)
+		case c.want != "" && (!strings.HasPrefix(r.stderr, c.want) || !strings.HasSuffix(r.stderr, "\n") || !strings.Contains(r.stderr, "(100%)")):
+			t.Errorf("%+v: progress %q, want %q... (100%%)", c, r.stderr, c.want)
+		case !c.terminal && strings.Contains(r.stderr, "\r"):
+			t.Errorf("%+v: \\r off a terminal: %q", c, r.stderr)
+		}
+	}
+}

@@ -266,7 +266,7 @@ func benchBlockIO(b *testing.B, mtu int) {
 			if kernel[i].MBps > 0 {
 				ratio = x.MBps / kernel[i].MBps
 			}
-			fmt.Fprintf(&report, "%-30s %-12s %-6d %10.1f %10.0f %10.2f %9.2fx\n", r.name, x.Test, x.QueueDepth, x.MBps, x.IOPS, x.P99ms, ratio)
+			fmt.Fprintf(&report, "%-30s %-12s %-6d %10.1f %10.0f %10.2f %9.2fx\n", r.name, x.Test, x.QueueDepth, x.MBps, x.IOPS, p99ms(x), ratio)
 			metric := strings.NewReplacer(" ", "", "/", "", "(", "", ")", "", "+", "").Replace(r.name)
 			b.ReportMetric(x.MBps, fmt.Sprintf("MB/s-%s-%s-qd%d", metric, x.Test, x.QueueDepth))
 		}
@@ -283,4 +283,12 @@ func benchBlockIO(b *testing.B, mtu int) {
 	fmt.Fprintf(&report, "aoe read of 1 MiB (start-up, path discovery): %s\n", startup)
 	fmt.Fprintf(&report, "floor (one thread, raw calls, no retransmission), 128 MiB: %s\n", floorOut)
 	b.Logf("same vblade target, one e1000 link (MTU %d), qemu TCG guest (1 vCPU), %s per test:\n%s", mtu, dur, report.String())
+}
+
+// p99ms is a test's p99 latency in milliseconds (0: no I/O completed).
+func p99ms(r blockio.BenchResult) float64 {
+	if r.LatencyP99Seconds == nil {
+		return 0
+	}
+	return *r.LatencyP99Seconds * 1e3
 }

@@ -173,6 +173,8 @@ var goldenCases = []goldenCase{
 	{name: "aoe-version/no-modinfo", argv: []string{"aoe-version"}, tree: "nomodule", noModinfo: true},
 	{name: "version/loaded", argv: []string{"aoe", "version"}, tree: "basic"},
 	{name: "version/json", argv: []string{"aoe", "version", "--json"}, tree: "nomodule"},
+	{name: "version/json-loaded", argv: []string{"aoe", "version", "--json"}, tree: "basic"},
+	{name: "version/json-no-modinfo", argv: []string{"aoe", "version", "--json"}, tree: "nomodule", noModinfo: true},
 
 	// root
 	{name: "aoe/help", argv: []string{"aoe", "--help"}},

@@ -69,7 +69,7 @@ second at most). A client that has not chosen an export within
 Unless --read-only, the export is writable and is refused as 'aoe write'
 is: when this host's aoe driver has DEV open, mounted or held, or when the
 target is reserved for other hosts (--force overrides); --reserve holds a
-reservation for this host while serving. It runs until interrupted.` + exitCodesHelp,
+reservation for this host while serving. It runs until interrupted.` + targetHelp + exitCodesHelp,
 		Example: `  aoe nbd e1.2 --socket /run/e1.2.nbd &
   nbd-client -unix /run/e1.2.nbd /dev/nbd0 -N e1.2
   aoe nbd e1.2 --read-only --listen 127.0.0.1:10809 &
@@ -80,6 +80,7 @@ reservation for this host while serving. It runs until interrupted.` + exitCodes
 		},
 	}
 	o.addFlags(cmd, true)
+	o.addTargetFlag(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.socket, "socket", "", "listen on this Unix socket")
 	f.StringVar(&o.listen, "listen", "", "listen on this TCP address (default 127.0.0.1:10809)")

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/goaoe/aoe/initiator/aoetest"
 )
 
 // lockedBuffer is a bytes.Buffer for a stderr written from several
@@ -275,5 +277,44 @@ func TestNBDLimits(t *testing.T) {
 	r := srv.stop()
 	if r.code != 0 || !strings.Contains(r.stderr, "connection refused: 1 connections are served, the limit") {
 		t.Errorf("aoe nbd: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// TestNBDTarget: two disks answering for e5.5 (an impostor with another
+// serial and inverted content): aoe nbd refuses to serve them mixed (exit
+// 1, naming --target), and with --target MAC serves the chosen disk's
+// bytes, as nbdcopy reads them.
+func TestNBDTarget(t *testing.T) {
+	if _, err := exec.LookPath("nbdcopy"); err != nil {
+		t.Fatal("nbdcopy is needed (apt-get install libnbd-bin)")
+	}
+	f, tg := dataSAN(t)
+	imp := tg.Impostor(net.HardwareAddr{2, 0xda, 0, 0, 0, 0x15})
+	f.nets["eth0"].Serve(t, imp)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "e5.5.nbd")
+	r := f.run(t, "aoe", "nbd", "e5.5", "-i", "eth0", "--read-only", "--socket", sock)
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "different disks answer for this address") || !strings.Contains(r.stderr, "choose one with --target MAC") {
+		t.Errorf("without --target: exit %d %q", r.code, r.stderr)
+	}
+	if _, err := os.Lstat(sock); err == nil {
+		t.Error("without --target: the socket was made")
+	}
+	if r := f.run(t, "aoe", "nbd", "e5.5", "-i", "eth0", "--target", "ff:ff:ff:ff:ff:ff", "--socket", sock); r.code != ExitUsage {
+		t.Errorf("--target broadcast: exit %d %q", r.code, r.stderr)
+	}
+	for _, d := range []*aoetest.Target{imp, tg} {
+		srv := startNBD(t, f, "e5.5", "-i", "eth0", "--read-only", "--socket", sock, "--target", d.MAC.String())
+		out := filepath.Join(dir, "out")
+		if b, err := exec.Command("nbdcopy", "nbd+unix:///e5.5?socket="+sock, out).CombinedOutput(); err != nil {
+			t.Fatalf("nbdcopy: %v\n%s", err, b)
+		}
+		got, _ := os.ReadFile(out)
+		if !bytes.Equal(got, d.Disk) {
+			t.Errorf("--target %s: %d bytes, not that disk's", d.MAC, len(got))
+		}
+		if r := srv.stop(); r.code != 0 || strings.Contains(r.stderr, "different disks") {
+			t.Errorf("--target %s: exit %d %q", d.MAC, r.code, r.stderr)
+		}
 	}
 }

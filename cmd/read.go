@@ -55,7 +55,7 @@ rate, ETA) goes to stderr when it is a terminal, or with --progress.` + targetHe
 	f.StringVar(&o.offset, "offset", "0", "where to start reading (bytes; K, M, G, KB, MB, GB suffixes)")
 	f.StringVar(&o.length, "length", "", "how much to read (default: to the end of the disk)")
 	f.StringVarP(&o.output, "output", "o", "", "write to FILE instead of stdout")
-	f.BoolVar(&o.progress, "progress", false, "show progress on stderr even when it is not a terminal")
+	f.BoolVar(&o.progress, "progress", false, "show progress on stderr even when it is not a terminal (plain lines: every 10% or 30s)")
 	return cmd
 }
 

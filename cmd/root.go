@@ -19,6 +19,7 @@ import (
 	"github.com/goaoe/aoe/internal/units"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // Env is what a command run gets from its process: streams, environment, and
@@ -54,6 +55,10 @@ type Env struct {
 	// terminal, and 0 when it is not (nil: never a terminal). Tables fit
 	// it; output that is not to a terminal never depends on it.
 	TermWidth func() int
+	// StderrTerminal reports whether stderr is a terminal (nil: never).
+	// Progress shows there by default, as an in-place line; forced with
+	// --progress elsewhere, it prints plain lines.
+	StderrTerminal func() bool
 }
 
 // DefaultEnv returns the environment of the running process.
@@ -66,6 +71,10 @@ func DefaultEnv(version string) *Env {
 		Version:   version,
 		Host:      sysfs.DefaultHost(),
 		TermWidth: stdoutTermWidth(1),
+		StderrTerminal: func() bool {
+			_, err := unix.IoctlGetTermios(2, unix.TCGETS)
+			return err == nil
+		},
 	}
 }
 

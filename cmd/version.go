@@ -23,7 +23,8 @@ func newVersionCmd(g *globalOptions) *cobra.Command {
 		Long: `Show three versions: this tool's; the installed aoe driver's, from
 'modinfo aoe' ((unknown) when modinfo cannot tell); and the running
 driver's, from SYSFS/module/aoe/version ((none) when the driver is not
-loaded).
+loaded). In --json a version nobody can tell is null, and driver_loaded
+says whether the driver is loaded (the schema: docs/json.md).
 
 Under the name aoe-version the layout is aoetools': three lines of
 printf "%22s:\t%s\n". Its first line, "aoetools", gives this tool's
@@ -43,7 +44,8 @@ version ("goaoe VERSION") where aoetools printed 36.` + exitCodesHelp,
 	return cmd
 }
 
-// installedDriverVersion asks modinfo for the aoe module's version.
+// installedDriverVersion asks modinfo for the aoe module's version: ""
+// when modinfo cannot tell.
 func installedDriverVersion(env *Env) string {
 	modinfo := env.Modinfo
 	if modinfo == nil {
@@ -55,23 +57,40 @@ func installedDriverVersion(env *Env) string {
 	out, err := modinfo("aoe")
 	v := strings.TrimSpace(out)
 	if err != nil || v == "" {
-		return "(unknown)"
+		return ""
 	}
 	return strings.Fields(v)[0]
 }
 
-// runningDriverVersion reads SYSFS/module/aoe/version: "(none)" without
-// the driver, "" when the directory has no version file (as aoetools).
-func (o *versionOptions) runningDriverVersion(cmd *cobra.Command) string {
+// runningDriverVersion reads SYSFS/module/aoe/version: loaded is false
+// without the driver; v is "" when the directory has no version file.
+func (o *versionOptions) runningDriverVersion(cmd *cobra.Command) (v string, loaded bool) {
 	dir := strings.TrimRight(o.sysfsDir(cmd), "/") + "/module/aoe"
 	if _, err := os.Stat(dir); err != nil {
-		return "(none)"
+		return "", false
 	}
 	b, err := sysfs.ReadAttr(dir + "/version")
 	if err != nil {
-		return ""
+		return "", true
 	}
-	return strings.TrimSpace(string(b))
+	return strings.TrimSpace(string(b)), true
+}
+
+// versionJSON is `aoe version --json` (docs/json.md): a version nobody can
+// tell is null.
+type versionJSON struct {
+	Tool            string  `json:"aoe"`
+	InstalledDriver *string `json:"installed_driver"`
+	RunningDriver   *string `json:"running_driver"`
+	DriverLoaded    bool    `json:"driver_loaded"`
+}
+
+// nullIfEmpty is nil for "", else a pointer to s.
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func runVersion(cmd *cobra.Command, o *versionOptions) error {
@@ -82,14 +101,24 @@ func runVersion(cmd *cobra.Command, o *versionOptions) error {
 	if tool == "" {
 		tool = "devel"
 	}
-	installed, running := installedDriverVersion(o.env), o.runningDriverVersion(cmd)
+	installed := installedDriverVersion(o.env)
+	running, loaded := o.runningDriverVersion(cmd)
+	if o.json {
+		return writeJSON(o.stdout(), versionJSON{Tool: tool, InstalledDriver: nullIfEmpty(installed), RunningDriver: nullIfEmpty(running), DriverLoaded: loaded})
+	}
+	// The text keeps aoetools' words: (unknown) when modinfo cannot tell,
+	// (none) without the driver, "" without a version file.
+	if installed == "" {
+		installed = "(unknown)"
+	}
+	if !loaded {
+		running = "(none)"
+	}
 	switch {
 	case o.classic:
 		for _, l := range [][2]string{{"aoetools", "goaoe " + tool}, {"installed aoe driver", installed}, {"running aoe driver", running}} {
 			fmt.Fprintf(o.stdout(), "%22s:\t%s\n", l[0], l[1])
 		}
-	case o.json:
-		return writeJSON(o.stdout(), map[string]string{"aoe": tool, "installed_driver": installed, "running_driver": running})
 	default:
 		fmt.Fprintf(o.stdout(), "aoe:                   %s\ninstalled aoe driver:  %s\nrunning aoe driver:    %s\n", tool, installed, running)
 	}

@@ -119,14 +119,17 @@ type PathStats struct {
 	// echoed, sectors remaining); LastBadReply says what the last one was,
 	// such as "wrong LBA: asked 8, echoed 0".
 	BadReplies   uint64 `json:"bad_replies"`
-	LastBadReply string `json:"last_bad_reply,omitempty"`
+	LastBadReply string `json:"-"` // JSON: blockio.BenchPath, null when none
 	// SendCalls counts the send syscalls that carried this path's
 	// frames (Frames/SendCalls is how many a batch held on average),
 	// Wakeups the engine's wake-ups that brought replies of this path.
-	SendCalls uint64        `json:"send_calls"`
-	Wakeups   uint64        `json:"wakeups"`
-	SRTT      time.Duration `json:"srtt_ns"`
-	RTO       time.Duration `json:"rto_ns"`
+	SendCalls uint64 `json:"send_calls"`
+	Wakeups   uint64 `json:"wakeups"`
+	// SRTT (0: no sample yet) and RTO are in the JSON as
+	// blockio.BenchPath's srtt_seconds and rto_seconds (docs/json.md:
+	// durations are float seconds).
+	SRTT time.Duration `json:"-"`
+	RTO  time.Duration `json:"-"`
 	// Dead: the path carries no data until an IDENTIFY probe matches the
 	// disk (it stopped answering, or OpenDisk could not verify it).
 	Dead bool `json:"dead"`
@@ -136,7 +139,7 @@ type PathStats struct {
 	// IdentityMismatch: its IDENTIFY answered another disk (Mismatch
 	// says how); it is never used again.
 	IdentityMismatch bool     `json:"identity_mismatch"`
-	Mismatch         []string `json:"mismatch,omitempty"`
+	Mismatch         []string `json:"-"` // JSON: blockio.BenchPath, [] when none
 }
 
 func newDiskPath(p DiskPath, t *diskTarget, opts DiskOptions) *diskPath {

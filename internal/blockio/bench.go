@@ -29,29 +29,63 @@ type BenchOptions struct {
 	Span int64
 }
 
-// BenchResult is one test's figures.
+// BenchResult is one test's figures. Its JSON is `aoe bench --json`'s
+// (docs/json.md): durations in float seconds, every field present.
 type BenchResult struct {
-	Test       string  `json:"test"` // "seq-read", "rand-read", "seq-write", "rand-write"
-	BlockSize  int     `json:"block_size"`
-	QueueDepth int     `json:"queue_depth"`
-	Ops        int64   `json:"ops"`
-	Bytes      int64   `json:"bytes"`
-	Seconds    float64 `json:"seconds"`
-	MBps       float64 `json:"mb_per_s"` // 10^6 bytes per second
-	IOPS       float64 `json:"iops"`
-	P50ms      float64 `json:"p50_ms"`
-	P99ms      float64 `json:"p99_ms"`
-	Maxms      float64 `json:"max_ms"`
+	Test           string  `json:"test"` // "seq-read", "rand-read", "seq-write", "rand-write"
+	BlockSize      int     `json:"block_size_bytes"`
+	QueueDepth     int     `json:"queue_depth"`
+	Ops            int64   `json:"ops"`
+	Bytes          int64   `json:"bytes"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	MBps           float64 `json:"mb_per_s"` // 10^6 bytes per second
+	IOPS           float64 `json:"iops"`
+	// The latencies of the test's I/Os, in seconds; nil (null) when none
+	// completed.
+	LatencyP50Seconds *float64 `json:"latency_p50_seconds"`
+	LatencyP99Seconds *float64 `json:"latency_p99_seconds"`
+	LatencyMaxSeconds *float64 `json:"latency_max_seconds"`
 	// Paths are the per-path counters during the test (its frames and
-	// bytes; MBps computed from them).
-	Paths []BenchPath `json:"paths,omitempty"`
+	// bytes; MBps computed from them): [] for a local file, which has no
+	// AoE paths.
+	Paths []BenchPath `json:"paths"`
 }
 
 // BenchPath is one path's share of a test: the path's counters (window,
-// bad replies... with their JSON names) and its MB/s.
+// bad replies... with their JSON names), its MB/s, and the fields of
+// PathStats whose JSON follows docs/json.md here: durations in seconds,
+// null or [] rather than left out.
 type BenchPath struct {
 	initiator.PathStats
 	MBps float64 `json:"mb_per_s"`
+	// SRTTSeconds is the smoothed RTT, nil (null) before any sample;
+	// RTOSeconds the retransmission timeout now.
+	SRTTSeconds *float64 `json:"srtt_seconds"`
+	RTOSeconds  float64  `json:"rto_seconds"`
+	// LastBadReplyText is PathStats.LastBadReply, nil (null) when no
+	// reply was bad; Mismatches is PathStats.Mismatch, [] when none.
+	LastBadReplyText *string  `json:"last_bad_reply"`
+	Mismatches       []string `json:"mismatch"`
+}
+
+// NewBenchPath returns p's share of a test that ran el seconds.
+func NewBenchPath(p initiator.PathStats, el float64) BenchPath {
+	b := BenchPath{PathStats: p, RTOSeconds: p.RTO.Seconds(), Mismatches: []string{}}
+	if el > 0 {
+		b.MBps = float64(p.Bytes) / el / 1e6
+	}
+	if p.SRTT > 0 {
+		s := p.SRTT.Seconds()
+		b.SRTTSeconds = &s
+	}
+	if p.LastBadReply != "" {
+		s := p.LastBadReply
+		b.LastBadReplyText = &s
+	}
+	if p.Mismatch != nil {
+		b.Mismatches = p.Mismatch
+	}
+	return b
 }
 
 // Benchable is what Bench measures: a disk with per-path counters.
@@ -206,17 +240,17 @@ func runBench(ctx context.Context, d Benchable, name string, block, qd int, writ
 	if first != nil {
 		return BenchResult{}, first
 	}
-	r := BenchResult{Test: name, BlockSize: block, QueueDepth: qd, Ops: int64(len(lat)), Seconds: el}
+	r := BenchResult{Test: name, BlockSize: block, QueueDepth: qd, Ops: int64(len(lat)), ElapsedSeconds: el, Paths: []BenchPath{}}
 	r.Bytes = r.Ops * int64(block)
 	r.MBps = float64(r.Bytes) / el / 1e6
 	r.IOPS = float64(r.Ops) / el
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {
-		ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
-		r.P50ms, r.P99ms, r.Maxms = ms(lat[n/2]), ms(lat[min(n-1, n*99/100)]), ms(lat[n-1])
+		sec := func(d time.Duration) *float64 { s := d.Seconds(); return &s }
+		r.LatencyP50Seconds, r.LatencyP99Seconds, r.LatencyMaxSeconds = sec(lat[n/2]), sec(lat[min(n-1, n*99/100)]), sec(lat[n-1])
 	}
 	for _, p := range d.PathStats() {
-		r.Paths = append(r.Paths, BenchPath{PathStats: p, MBps: float64(p.Bytes) / el / 1e6})
+		r.Paths = append(r.Paths, NewBenchPath(p, el))
 	}
 	return r, nil
 }

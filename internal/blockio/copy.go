@@ -15,22 +15,37 @@ import (
 // that fill the target's window.
 const ChunkSize = 8 << 20
 
-// Progress prints a one-line progress report (bytes, rate, ETA) on a
-// terminal, rewritten in place twice a second. A nil *Progress prints
-// nothing.
+// Progress reports a copy's progress (bytes, rate, ETA). On a terminal it
+// is one line rewritten in place ("\r") twice a second; elsewhere (a log
+// file, a pipe) it prints plain lines, never "\r": one at each tenth of a
+// known total and one every PlainEvery otherwise, then the final line. A
+// nil *Progress prints nothing.
 type Progress struct {
-	w     io.Writer
-	label string
-	total int64
-	done  atomic.Int64
-	start time.Time
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	w        io.Writer
+	label    string
+	total    int64
+	terminal bool
+	done     atomic.Int64
+	start    time.Time
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	// Of the plain lines, used by the ticking goroutine only: when the
+	// last was printed, and the last tenth of total printed.
+	every    time.Duration
+	lastLine time.Time
+	lastStep int
 }
 
-// NewProgress starts a progress line on w for total bytes (0: unknown).
-func NewProgress(w io.Writer, label string, total int64) *Progress {
-	p := &Progress{w: w, label: label, total: total, start: time.Now(), stop: make(chan struct{})}
+// PlainEvery is how often a Progress that is not on a terminal prints a
+// line when no tenth of the total was passed meanwhile.
+const PlainEvery = 30 * time.Second
+
+// NewProgress starts reporting on w the progress of a copy of total bytes
+// (0: unknown). terminal says whether w is a terminal: an in-place line
+// there, plain lines elsewhere.
+func NewProgress(w io.Writer, label string, total int64, terminal bool) *Progress {
+	p := &Progress{w: w, label: label, total: total, terminal: terminal, start: time.Now(), stop: make(chan struct{}), every: PlainEvery}
+	p.lastLine = p.start
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -38,14 +53,42 @@ func NewProgress(w io.Writer, label string, total int64) *Progress {
 		defer t.Stop()
 		for {
 			select {
-			case <-t.C:
-				p.print("\r")
+			case now := <-t.C:
+				p.tick(now)
 			case <-p.stop:
 				return
 			}
 		}
 	}()
 	return p
+}
+
+// tick prints what is due at now.
+func (p *Progress) tick(now time.Time) {
+	switch {
+	case p.terminal:
+		fmt.Fprintf(p.w, "\r%-72s", p.line())
+	case p.due(now):
+		fmt.Fprintln(p.w, p.line())
+	}
+}
+
+// due reports whether a plain line is due at now: a tenth of the total
+// (10% to 90%; the final line says 100%) was passed since the last line,
+// or p.every went by without one.
+func (p *Progress) due(now time.Time) bool {
+	if p.total > 0 {
+		step := int(float64(p.done.Load()) * 10 / float64(p.total)) // done*10 overflows past 800 PiB
+		if step > p.lastStep && step < 10 {
+			p.lastStep, p.lastLine = step, now
+			return true
+		}
+	}
+	if now.Sub(p.lastLine) >= p.every {
+		p.lastLine = now
+		return true
+	}
+	return false
 }
 
 // Add counts n bytes done.
@@ -62,11 +105,15 @@ func (p *Progress) Finish() {
 	}
 	close(p.stop)
 	p.wg.Wait()
-	p.print("\r")
-	fmt.Fprintln(p.w)
+	if p.terminal {
+		fmt.Fprintf(p.w, "\r%-72s\n", p.line())
+		return
+	}
+	fmt.Fprintln(p.w, p.line())
 }
 
-func (p *Progress) print(prefix string) {
+// line is the progress now, without padding.
+func (p *Progress) line() string {
 	done := p.done.Load()
 	el := time.Since(p.start).Seconds()
 	rate := 0.0
@@ -82,7 +129,7 @@ func (p *Progress) print(prefix string) {
 		eta := time.Duration(float64(p.total-done) / rate * float64(time.Second)).Round(time.Second)
 		line += fmt.Sprintf(", ETA %v", eta)
 	}
-	fmt.Fprintf(p.w, "%s%-72s", prefix, line)
+	return line
 }
 
 // FormatBytes prints a byte count with a binary unit.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/goaoe/aoe/initiator"
 )
@@ -210,8 +211,63 @@ func TestProgressHuge(t *testing.T) {
 	var b bytes.Buffer
 	p := &Progress{w: &b, label: "read", total: 1 << 57}
 	p.done.Store(1<<57 - 1<<50)
-	p.print("")
-	if !strings.Contains(b.String(), "of 128.00 PiB (99%)") {
-		t.Errorf("%q", b.String())
+	if l := p.line(); !strings.Contains(l, "of 128.00 PiB (99%)") {
+		t.Errorf("%q", l)
+	}
+}
+
+// TestProgressPlain: off a terminal, progress is plain lines, never "\r":
+// one at each tenth of the total passed (several tenths at once: one
+// line), one every PlainEvery without, and the final line.
+func TestProgressPlain(t *testing.T) {
+	var b bytes.Buffer
+	start := time.Unix(1000, 0)
+	p := &Progress{w: &b, label: "read e1.2", total: 100 << 20, every: PlainEvery, start: time.Now(), lastLine: start}
+	at := func(s int) time.Time { return start.Add(time.Duration(s) * time.Second) }
+	for _, c := range []struct {
+		done  int64
+		now   time.Time
+		lines int
+	}{
+		{5 << 20, at(1), 0},   // under 10%
+		{12 << 20, at(2), 1},  // 10%
+		{15 << 20, at(3), 1},  // same tenth
+		{15 << 20, at(32), 2}, // PlainEvery without a tenth
+		{15 << 20, at(33), 2},
+		{47 << 20, at(34), 3},  // 40%: one line for three tenths
+		{100 << 20, at(35), 3}, // 100%: the final line says it
+	} {
+		p.done.Store(c.done)
+		p.tick(c.now)
+		if n := strings.Count(b.String(), "\n"); n != c.lines {
+			t.Fatalf("done %d at %v: %d lines, want %d:\n%s", c.done, c.now.Sub(start), n, c.lines, b.String())
+		}
+	}
+	p.stop = make(chan struct{})
+	p.Finish()
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if strings.Contains(b.String(), "\r") || len(lines) != 4 {
+		t.Fatalf("want 4 plain lines:\n%q", b.String())
+	}
+	for i, want := range []string{"read e1.2: 12.0 MiB of 100.0 MiB (12%), ", "(15%)", "(47%)", "read e1.2: 100.0 MiB of 100.0 MiB (100%), "} {
+		if !strings.Contains(lines[i], want) || strings.HasSuffix(lines[i], " ") {
+			t.Errorf("line %d %q: want %q, no padding", i, lines[i], want)
+		}
+	}
+}
+
+// TestProgressTerminal: on a terminal the line is rewritten in place with
+// "\r" at every tick, and the final line ends it.
+func TestProgressTerminal(t *testing.T) {
+	var b bytes.Buffer
+	p := &Progress{w: &b, label: "write e1.2", total: 10 << 20, terminal: true, every: PlainEvery, start: time.Now(), stop: make(chan struct{})}
+	p.done.Store(1 << 20)
+	p.tick(time.Now())
+	p.tick(time.Now())
+	p.done.Store(10 << 20)
+	p.Finish()
+	out := b.String()
+	if strings.Count(out, "\r") != 3 || strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") || !strings.HasPrefix(out, "\rwrite e1.2: 1.0 MiB of 10.0 MiB (10%)") || !strings.Contains(out, "\rwrite e1.2: 10.0 MiB of 10.0 MiB (100%)") {
+		t.Errorf("%q", out)
 	}
 }
