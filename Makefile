@@ -45,9 +45,10 @@ completions: build
 # leave root-owned files in the tree.
 install:
 	@test -x bin/aoe -a -f bin/completions/aoe.bash || { echo "bin/aoe is missing: run 'make' first (as your user), then 'sudo make install'" >&2; exit 1; }
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 bin/aoe $(DESTDIR)$(SBINDIR)/aoe
 	@for n in $(CLASSIC); do ln -sfn aoe $(DESTDIR)$(SBINDIR)/$$n; done
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 bin/completions/aoe.bash $(DESTDIR)$(BASHCOMPDIR)/aoe
 	@for n in $(CLASSIC); do ln -sfn aoe $(DESTDIR)$(BASHCOMPDIR)/$$n; done
@@ -57,6 +58,7 @@ install:
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/aoe $(addprefix $(DESTDIR)$(SBINDIR)/,$(CLASSIC))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/*.5)))
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/aoe $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(CLASSIC))
 	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_aoe $(DESTDIR)$(FISHCOMPDIR)/aoe.fish $(patsubst %,$(DESTDIR)$(FISHCOMPDIR)/%.fish,$(CLASSIC))
 
@@ -75,7 +77,7 @@ deb: all
 	rm -rf $(DEBROOT) bin/goaoe_*.deb
 	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEBROOT) PREFIX=/usr \
 		ZSHCOMPDIR=/usr/share/zsh/vendor-completions
-	gzip -9n $(DEBROOT)/usr/share/man/man8/*.8
+	gzip -9n $(DEBROOT)/usr/share/man/man8/*.8 $(DEBROOT)/usr/share/man/man5/*.5
 	install -d $(DEBROOT)/DEBIAN $(DEBROOT)/etc/default $(DEBROOT)/lib/systemd/system $(DEBROOT)/lib/udev/rules.d \
 		$(DEBROOT)/usr/share/initramfs-tools/hooks $(DEBROOT)/usr/share/initramfs-tools/scripts/local-top \
 		$(DEBROOT)/usr/lib/dracut/modules.d/90aoe $(DEBROOT)/usr/share/doc/goaoe $(DEBROOT)/usr/share/goaoe

@@ -91,7 +91,8 @@ With --textfile PATH it writes the same metrics once to PATH for
 node_exporter's textfile collector (atomically: a temporary file in the same
 directory, renamed) and exits.`, exporter.DefaultPort, roundDuration(exporter.MinProbeInterval), roundDuration(exporter.MaxProbeInterval)) + exitCodesHelp,
 		Example: `  aoe exporter
-  aoe exporter --web.listen-address 127.0.0.1:10085 --web.config.file /etc/aoe/web.yml
+  aoe exporter --web.listen-address 127.0.0.1:10085 \
+      --web.config.file /etc/aoe/web.yml
   sudo aoe exporter --probe.interval 30s --probe.interface eth2,eth3
   aoe exporter --textfile /var/lib/prometheus/node-exporter/aoe.prom`,
 		Args: argsCheck(cobra.NoArgs),

@@ -31,7 +31,7 @@ func newNBDCmd(g *globalOptions) *cobra.Command {
 	o := &nbdOptions{diskOptions: diskOptions{globalOptions: g}}
 	cmd := &cobra.Command{
 		Use:   "nbd DEV [--socket PATH | --listen ADDR] [--read-only]",
-		Short: "Export an AoE disk as a Network Block Device, without the aoe driver",
+		Short: "Export an AoE disk as an NBD device, without the aoe driver",
 		Long: `Serve the AoE target DEV (eSHELF.SLOT) to Network Block Device clients, so
 that a host whose kernel has no aoe driver (but has nbd) can use the disk:
 nbd-client attaches it as /dev/nbdN, and qemu, qemu-img, nbdcopy or nbdfuse

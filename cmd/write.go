@@ -19,7 +19,7 @@ type writeOptions struct {
 func newWriteCmd(g *globalOptions) *cobra.Command {
 	o := &writeOptions{diskOptions: diskOptions{globalOptions: g}}
 	cmd := &cobra.Command{
-		Use:   "write DEV [-i FILE] [--offset N]",
+		Use:   "write DEV [--input FILE] [--offset N]",
 		Short: "Write to an AoE disk from userspace (destructive)",
 		Long: `Write stdin (or FILE, with --input) to the AoE target DEV (eSHELF.SLOT) at
 --offset, over the wire, from userspace: the kernel's aoe driver is not
