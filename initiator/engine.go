@@ -950,7 +950,8 @@ func (e *engine) pickBound(p *diskPath) *diskPath {
 
 // probe starts an IDENTIFY on each dead path that is due, while I/O
 // waits or is under way: every probeEvery while another path serves its
-// target, at once when none does (the I/O waits for it).
+// target, at once when none does (the I/O waits for it) unless its last
+// probe was refused (then every probeEvery too).
 func (e *engine) probe(now time.Time) {
 	due := false
 	for _, p := range e.d.paths {
@@ -966,7 +967,7 @@ func (e *engine) probe(now time.Time) {
 		if !p.dead || p.gone || p.excluded || p.probing {
 			continue
 		}
-		if e.serves(p.target) && now.Sub(p.lastProbe) < probeEvery {
+		if (e.serves(p.target) || p.refused) && now.Sub(p.lastProbe) < probeEvery {
 			continue
 		}
 		if p.probeBuf == nil {
@@ -1020,8 +1021,13 @@ func (e *engine) probed(q *request, err error) {
 			return
 		}
 		p.lastProbe = time.Now()
+		// Answered at once with an error (not unanswered until its
+		// deadline): the next probe waits, or probes would follow each
+		// other as fast as the refusals come.
+		p.refused = !errors.Is(err, ErrDeadline)
 		return
 	}
+	p.refused = false
 	id, _ := ParseIdentify(p.probeBuf)
 	if diff := e.d.id.Differs(id); len(diff) > 0 {
 		p.excluded, p.mismatch = true, diff

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -498,5 +499,53 @@ func TestDiskSameIdentityOtherData(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDiskProbeRefusedNoSpin: the only path dies, and its target comes
+// back answering IDENTIFY at once with an ATA error (data commands
+// unanswered). The read waits for the path; its probes must stay paced
+// (about one per probeEvery), not follow each other as fast as the
+// refusals come back.
+func TestDiskProbeRefusedNoSpin(t *testing.T) {
+	nw := &aoetest.Network{}
+	tg := diskTarget(1<<20, 1500)
+	port := nw.Port(tg.MAC)
+	t.Cleanup(func() { port.Close() })
+	var sick atomic.Bool
+	go func() {
+		buf := make([]byte, 9216)
+		for {
+			n, _, err := port.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			b := buf[:n]
+			r := tg.Handle(b)
+			if r == nil {
+				continue
+			}
+			if sick.Load() {
+				if len(b) < 28 || b[19] != byte(initiator.CommandATA) || b[27] != initiator.ATAIdentify {
+					continue // data unanswered
+				}
+				r[27] |= initiator.ATAStatusErr
+			}
+			port.WriteTo(r, nil)
+		}
+	}()
+	c := nw.Client(t, "a0", hostA, 1500)
+	d := openDisk(t, tg, initiator.DiskOptions{MinRTO: time.Millisecond, InitialRTO: 5 * time.Millisecond, Deadline: 2 * time.Second}, c)
+	if err := checkRead(t, d, tg, 0, 4096); err != nil {
+		t.Fatal(err)
+	}
+	sick.Store(true)
+	if err := checkRead(t, d, tg, 0, 4096); !errors.Is(err, initiator.ErrDeadline) {
+		t.Fatalf("read from a path that only refuses IDENTIFY: %v, want ErrDeadline", err)
+	}
+	// The path died after about deadTime (0.5s): the read waited about
+	// 1.5s more, a probe at once and one a second later.
+	if st := d.PathStats()[0]; st.Probes > 5 {
+		t.Fatalf("%d probes in 2s: they spin (%+v)", st.Probes, st)
 	}
 }
