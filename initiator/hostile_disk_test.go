@@ -549,3 +549,69 @@ func TestDiskProbeRefusedNoSpin(t *testing.T) {
 		t.Fatalf("%d probes in 2s: they spin (%+v)", st.Probes, st)
 	}
 }
+
+// TestDiskLateTwin: a second target MAC with the same IDENTIFY does not
+// answer while the disk opens (its path starts unverified), then does.
+// Its probe's IDENTIFY matches, but its data was never compared: with
+// other data it must never carry data and ends excluded; with the same
+// data (multipath) it carries data. Before, the IDENTIFY alone made it
+// carry data: reads returned the twin's bytes at once.
+func TestDiskLateTwin(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sameData bool
+	}{{"other data", false}, {"multipath", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			nw := &aoetest.Network{}
+			tg := diskTarget(1<<20, 1500)
+			twin := tg.Impostor(net.HardwareAddr{0x02, 0, 0, 0, 0, 0x67})
+			twin.Serial = tg.Serial // the same IDENTIFY
+			if tc.sameData {
+				twin.Disk = tg.Read(0, len(tg.Disk)) // one disk behind two MACs
+			}
+			nw.Serve(t, tg)
+			nw.Serve(t, twin)
+			a := nw.Client(t, "a0", hostA, 1500)
+			b := nw.Client(t, "b0", hostB, 1500)
+			ps := append(paths(t, tg, a), paths(t, twin, b)...)
+			var mu sync.Mutex
+			silent := true
+			nw.Drop = func(f []byte, to net.HardwareAddr) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return silent && bytes.Equal(to, twin.MAC)
+			}
+			d, err := initiator.OpenDisk(context.Background(), tg.Shelf, tg.Slot, ps, initiator.DiskOptions{MinRTO: time.Millisecond, InitialRTO: 20 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			mu.Lock()
+			silent = false
+			mu.Unlock()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if err := checkRead(t, d, tg, 0, 256<<10); err != nil {
+					t.Fatal(err)
+				}
+				st := d.PathStats()[1]
+				if !tc.sameData && st.IdentityMismatch {
+					if st.Verified || !strings.Contains(strings.Join(st.Mismatch, ","), "different data") {
+						t.Errorf("twin path %+v", st)
+					}
+					break
+				}
+				if tc.sameData && st.Verified && st.Frames > contentReads {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the late path was never settled: %+v", st)
+				}
+			}
+		})
+	}
+}
+
+// contentReads is how many frames a content comparison reads on a path
+// (initiator's contentSamples).
+const contentReads = 8
