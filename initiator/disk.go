@@ -114,6 +114,10 @@ type diskTarget struct {
 	mac    net.HardwareAddr
 	window int
 	out    int // frames outstanding
+	// checked: its data was compared with the disk's (sameContent), or
+	// it is the disk's reference: an IDENTIFY that matches is enough
+	// for its paths.
+	checked bool
 }
 
 // OpenDisk opens shelf.slot over the given paths. Before any data moves
@@ -265,6 +269,9 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 		p.probing = false
 		p.dead = got[i].err != nil
 		p.lastProbe = now
+		if !p.dead {
+			p.target.checked = true // compared below, or OpenDisk fails
+		}
 	}
 	d.mu.Unlock()
 	return d.sameContent(ctx, ok, func(j int) PathIdentity {

@@ -39,6 +39,7 @@ type diskPath struct {
 	excluded  bool      // its IDENTIFY showed another disk: never used again
 	mismatch  []string  // how (Identity.Differs)
 	probing   bool      // an IDENTIFY of it is under way
+	refused   bool      // its last probe was answered, not with the disk: the next waits probeEvery
 	probeBuf  []byte
 	lastProbe time.Time
 

@@ -130,7 +130,8 @@ type engine struct {
 	submit  chan *request
 	cancel  chan *request
 	gone    chan *Client
-	stop    chan struct{} // closed by Disk.Close
+	checked chan contentCheck // a late path's sameContent (see probed)
+	stop    chan struct{}     // closed by Disk.Close
 	exited  chan struct{}
 
 	active   []*request // with frames left to hand out
@@ -172,6 +173,7 @@ func newEngine(d *Disk) *engine {
 		submit:  make(chan *request),
 		cancel:  make(chan *request),
 		gone:    make(chan *Client),
+		checked: make(chan contentCheck),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
 		writers: map[*Client]*batchWriter{},
@@ -257,6 +259,10 @@ func (e *engine) run() {
 		case q := <-e.cancel:
 			d.mu.Lock()
 			e.fail(q, q.ctx.Err())
+			d.mu.Unlock()
+		case r := <-e.checked:
+			d.mu.Lock()
+			e.contentChecked(r)
 			d.mu.Unlock()
 		case c := <-e.gone:
 			d.mu.Lock()
@@ -950,7 +956,8 @@ func (e *engine) pickBound(p *diskPath) *diskPath {
 
 // probe starts an IDENTIFY on each dead path that is due, while I/O
 // waits or is under way: every probeEvery while another path serves its
-// target, at once when none does (the I/O waits for it).
+// target, at once when none does (the I/O waits for it) unless its last
+// probe was refused (then every probeEvery too).
 func (e *engine) probe(now time.Time) {
 	due := false
 	for _, p := range e.d.paths {
@@ -966,7 +973,7 @@ func (e *engine) probe(now time.Time) {
 		if !p.dead || p.gone || p.excluded || p.probing {
 			continue
 		}
-		if e.serves(p.target) && now.Sub(p.lastProbe) < probeEvery {
+		if (e.serves(p.target) || p.refused) && now.Sub(p.lastProbe) < probeEvery {
 			continue
 		}
 		if p.probeBuf == nil {
@@ -1010,8 +1017,10 @@ func (e *engine) serves(t *diskTarget) bool {
 }
 
 // probed takes the outcome of a probe of a dead path: an IDENTIFY of the
-// disk makes it carry data again; of another disk, it is excluded for
-// good; no answer leaves it dead, probed again later.
+// disk makes it carry data again (for a target MAC whose data was never
+// compared, once sameContent says its data is the disk's); of another
+// disk, it is excluded for good; no answer leaves it dead, probed again
+// later.
 func (e *engine) probed(q *request, err error) {
 	p := q.path
 	p.probing = false
@@ -1020,25 +1029,92 @@ func (e *engine) probed(q *request, err error) {
 			return
 		}
 		p.lastProbe = time.Now()
+		// Answered at once with an error (not unanswered until its
+		// deadline): the next probe waits, or probes would follow each
+		// other as fast as the refusals come.
+		p.refused = !errors.Is(err, ErrDeadline)
 		return
 	}
+	p.refused = false
 	id, _ := ParseIdentify(p.probeBuf)
 	if diff := e.d.id.Differs(id); len(diff) > 0 {
-		p.excluded, p.mismatch = true, diff
-		if err := e.d.allGoneLocked(nil); err != nil {
-			for len(e.active) > 0 {
-				e.fail(e.active[0], err)
+		e.exclude(p, diff)
+		return
+	}
+	if !p.target.checked {
+		// A target MAC whose data was never compared (it did not
+		// answer at open): the same IDENTIFY may be another disk of
+		// the same size (see sameContent). Its path carries data
+		// once its sectors read as a checked target's do.
+		ref, at := -1, -1
+		for i, r := range e.d.paths {
+			if ref < 0 && r.target.checked && r.usable() {
+				ref = i
 			}
-			for len(e.inflight) > 0 {
-				e.fail(e.inflight[0].req, err)
-			}
-			for len(e.retry) > 0 {
-				e.fail(e.retry[0].req, err)
+			if r == p {
+				at = i
 			}
 		}
+		p.lastProbe = time.Now()
+		if ref < 0 {
+			p.refused = true // nothing to compare with yet: later
+			return
+		}
+		p.probing = true
+		d := e.d
+		go func() {
+			err := d.sameContent(d.ctx, []int{ref, at}, func(j int) PathIdentity {
+				return PathIdentity{Interface: d.paths[j].client.Interface().Name, MAC: d.paths[j].mac, Identity: d.id}
+			})
+			select {
+			case e.checked <- contentCheck{p, err}:
+			case <-e.exited:
+			}
+		}()
 		return
 	}
 	p.dead, p.timeouts, p.answered = false, 0, time.Now()
+}
+
+// contentCheck is the outcome of sameContent for a path probed late.
+type contentCheck struct {
+	p   *diskPath
+	err error
+}
+
+// contentChecked takes the outcome of a late path's sameContent: the
+// same data makes it (and its target) carry data; other data excludes
+// it; a failure leaves it dead, probed again later.
+func (e *engine) contentChecked(r contentCheck) {
+	p := r.p
+	p.probing = false
+	var ce *ConflictError
+	switch {
+	case r.err == nil:
+		p.target.checked = true
+		p.dead, p.timeouts, p.answered, p.refused = false, 0, time.Now(), false
+	case errors.As(r.err, &ce):
+		e.exclude(p, ce.Differs)
+	default:
+		p.lastProbe, p.refused = time.Now(), true
+	}
+}
+
+// exclude takes p out for good (it answers for another disk), and fails
+// the I/O when no path is left.
+func (e *engine) exclude(p *diskPath, diff []string) {
+	p.excluded, p.mismatch = true, diff
+	if err := e.d.allGoneLocked(nil); err != nil {
+		for len(e.active) > 0 {
+			e.fail(e.active[0], err)
+		}
+		for len(e.inflight) > 0 {
+			e.fail(e.inflight[0].req, err)
+		}
+		for len(e.retry) > 0 {
+			e.fail(e.retry[0].req, err)
+		}
+	}
 }
 
 // arm sets the timer to the earliest expiry (and the next probe of a

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -500,3 +501,117 @@ func TestDiskSameIdentityOtherData(t *testing.T) {
 		})
 	}
 }
+
+// TestDiskProbeRefusedNoSpin: the only path dies, and its target comes
+// back answering IDENTIFY at once with an ATA error (data commands
+// unanswered). The read waits for the path; its probes must stay paced
+// (about one per probeEvery), not follow each other as fast as the
+// refusals come back.
+func TestDiskProbeRefusedNoSpin(t *testing.T) {
+	nw := &aoetest.Network{}
+	tg := diskTarget(1<<20, 1500)
+	port := nw.Port(tg.MAC)
+	t.Cleanup(func() { port.Close() })
+	var sick atomic.Bool
+	go func() {
+		buf := make([]byte, 9216)
+		for {
+			n, _, err := port.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			b := buf[:n]
+			r := tg.Handle(b)
+			if r == nil {
+				continue
+			}
+			if sick.Load() {
+				if len(b) < 28 || b[19] != byte(initiator.CommandATA) || b[27] != initiator.ATAIdentify {
+					continue // data unanswered
+				}
+				r[27] |= initiator.ATAStatusErr
+			}
+			port.WriteTo(r, nil)
+		}
+	}()
+	c := nw.Client(t, "a0", hostA, 1500)
+	d := openDisk(t, tg, initiator.DiskOptions{MinRTO: time.Millisecond, InitialRTO: 5 * time.Millisecond, Deadline: 2 * time.Second}, c)
+	if err := checkRead(t, d, tg, 0, 4096); err != nil {
+		t.Fatal(err)
+	}
+	sick.Store(true)
+	if err := checkRead(t, d, tg, 0, 4096); !errors.Is(err, initiator.ErrDeadline) {
+		t.Fatalf("read from a path that only refuses IDENTIFY: %v, want ErrDeadline", err)
+	}
+	// The path died after about deadTime (0.5s): the read waited about
+	// 1.5s more, a probe at once and one a second later.
+	if st := d.PathStats()[0]; st.Probes > 5 {
+		t.Fatalf("%d probes in 2s: they spin (%+v)", st.Probes, st)
+	}
+}
+
+// TestDiskLateTwin: a second target MAC with the same IDENTIFY does not
+// answer while the disk opens (its path starts unverified), then does.
+// Its probe's IDENTIFY matches, but its data was never compared: with
+// other data it must never carry data and ends excluded; with the same
+// data (multipath) it carries data. Before, the IDENTIFY alone made it
+// carry data: reads returned the twin's bytes at once.
+func TestDiskLateTwin(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sameData bool
+	}{{"other data", false}, {"multipath", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			nw := &aoetest.Network{}
+			tg := diskTarget(1<<20, 1500)
+			twin := tg.Impostor(net.HardwareAddr{0x02, 0, 0, 0, 0, 0x67})
+			twin.Serial = tg.Serial // the same IDENTIFY
+			if tc.sameData {
+				twin.Disk = tg.Read(0, len(tg.Disk)) // one disk behind two MACs
+			}
+			nw.Serve(t, tg)
+			nw.Serve(t, twin)
+			a := nw.Client(t, "a0", hostA, 1500)
+			b := nw.Client(t, "b0", hostB, 1500)
+			ps := append(paths(t, tg, a), paths(t, twin, b)...)
+			var mu sync.Mutex
+			silent := true
+			nw.Drop = func(f []byte, to net.HardwareAddr) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return silent && bytes.Equal(to, twin.MAC)
+			}
+			d, err := initiator.OpenDisk(context.Background(), tg.Shelf, tg.Slot, ps, initiator.DiskOptions{MinRTO: time.Millisecond, InitialRTO: 20 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			mu.Lock()
+			silent = false
+			mu.Unlock()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if err := checkRead(t, d, tg, 0, 256<<10); err != nil {
+					t.Fatal(err)
+				}
+				st := d.PathStats()[1]
+				if !tc.sameData && st.IdentityMismatch {
+					if st.Verified || !strings.Contains(strings.Join(st.Mismatch, ","), "different data") {
+						t.Errorf("twin path %+v", st)
+					}
+					break
+				}
+				if tc.sameData && st.Verified && st.Frames > contentReads {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the late path was never settled: %+v", st)
+				}
+			}
+		})
+	}
+}
+
+// contentReads is how many frames a content comparison reads on a path
+// (initiator's contentSamples).
+const contentReads = 8
