@@ -21,15 +21,30 @@ func TestInitramfsHookRootWithoutAoeArg(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name, root, conf, want string
+		slaves                 []string // under / (254:0) when set
 	}{
-		{"aoetools", "/dev/etherd/e1.2p1", "", "all:e1.2p1"},
-		{"migrated", "/dev/etherd/e1.2p1", "AOE_BOOT=yes\nAOE_INTERFACES=all\n", "all:e1.2p1"},
-		{"interfaces", "/dev/etherd/e1.2", "AOE_BOOT=yes\nAOE_INTERFACES=\"eth0 eth1\"\n", "eth0,eth1:e1.2"},
-		{"not-aoe", "/dev/sda1", "AOE_INITRAMFS=yes\n", ""},
+		{"aoetools", "/dev/etherd/e1.2p1", "", "all:e1.2p1", nil},
+		{"migrated", "/dev/etherd/e1.2p1", "AOE_BOOT=yes\nAOE_INTERFACES=all\n", "all:e1.2p1", nil},
+		{"interfaces", "/dev/etherd/e1.2", "AOE_BOOT=yes\nAOE_INTERFACES=\"eth0 eth1\"\n", "eth0,eth1:e1.2", nil},
+		{"not-aoe", "/dev/sda1", "AOE_INITRAMFS=yes\n", "", nil},
+		// / on LVM over md over two AoE partitions.
+		{"lvm-md", "/dev/mapper/vg-root", "", "all:e1.2p1,e1.3p1", []string{"md0/slaves/etherd!e1.3p1", "md0/slaves/etherd!e1.2p1"}},
+		{"lvm-local", "/dev/mapper/vg-root", "", "", []string{"sda2"}},
 	} {
 		for _, shell := range hookShells(t) {
 			h := newHookRoot(t, aoeBin)
 			h.findmnt(c.root)
+			if c.slaves != nil {
+				fm := "#!/bin/sh\ncase \"$*\" in *MAJ:MIN*) echo 254:0 ;; *) echo '" + c.root + "' ;; esac\n"
+				if err := os.WriteFile(filepath.Join(h.bin, "findmnt"), []byte(fm), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range c.slaves {
+					if err := os.MkdirAll(h.path("sys/dev/block/254:0/slaves/"+s), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			if c.conf != "" {
 				h.write("etc/aoe/aoe.conf", c.conf, 0o644)
 			}
