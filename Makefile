@@ -13,7 +13,8 @@ ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 GO      ?= go
 # The release is the VERSION file; builds from git add the commit as build
-# metadata (0.9.0+git.59921dc). The package's version is the same string.
+# metadata (0.9.0+git.20261206114737.59921dc: commit time, hash). The
+# package's version is the same string.
 VERSION ?= $(shell sh dist/debian/version.sh)
 DEBVERSION ?= $(VERSION)
 

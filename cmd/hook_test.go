@@ -84,7 +84,7 @@ func (h *hookRoot) run(shell []string) (code int, stderr string, calls []string)
 	log := filepath.Join(h.root, "hook.log")
 	os.Remove(log)
 	cmd := exec.Command(shell[0], append(shell[1:], hookScript)...)
-	cmd.Env = []string{"AOE_HOOK_ROOT=" + h.root, "HOOK_LOG=" + log, "PATH=" + h.bin + ":/usr/bin:/bin"}
+	cmd.Env = []string{"AOE_HOOK_ROOT=" + h.root, "HOOK_LOG=" + log, "PATH=" + h.bin + ":/usr/bin:/bin", "DESTDIR=" + h.path("initramfs")}
 	var errb strings.Builder
 	cmd.Stderr = &errb
 	out, err := cmd.Output()

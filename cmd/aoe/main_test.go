@@ -120,7 +120,101 @@ func TestVersionFile(t *testing.T) {
 		t.Fatalf("version.sh: %v", err)
 	}
 	got := strings.TrimSpace(string(out))
-	if !regexp.MustCompile(`^` + regexp.QuoteMeta(v) + `(\+git\.[0-9a-f]{7}(\.dirty)?)?$`).MatchString(got) {
-		t.Errorf("version.sh = %q, want %s[+git.HASH[.dirty]]", got, v)
+	if !regexp.MustCompile(`^` + regexp.QuoteMeta(v) + `(\+git\.[0-9]{14}\.[0-9a-f]{7}(\.dirty)?)?$`).MatchString(got) {
+		t.Errorf("version.sh = %q, want %s[+git.TIME.HASH[.dirty]]", got, v)
 	}
+}
+
+// TestVersionOrder: the package's version of a later commit must be newer
+// for dpkg, whatever the commit hashes: apt does not upgrade to a package
+// version that sorts lower, and dpkg -i warns of a downgrade.
+func TestVersionOrder(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Fatal("git not found")
+	}
+	dir := t.TempDir()
+	git := func(date string, args ...string) {
+		t.Helper()
+		c := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		c.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t",
+			"GIT_AUTHOR_DATE="+date, "GIT_COMMITTER_DATE="+date)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	version := func() string {
+		out, err := exec.Command("sh", "../../dist/debian/version.sh", dir).Output()
+		if err != nil {
+			t.Fatalf("version.sh: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	for _, c := range [][2]string{{"1.0", "1.0+git"}, {"1.0~rc1", "1.0"}, {"1.9", "1.10"}, {"1.0+git.a1", "1.0+git.b0"}, {"1.0+git.9", "1.0+git.a"}} {
+		if debVersionCompare(c[0], c[1]) >= 0 || debVersionCompare(c[1], c[0]) <= 0 {
+			t.Fatalf("debVersionCompare: %s is not before %s", c[0], c[1])
+		}
+	}
+	os.WriteFile(dir+"/VERSION", []byte("0.9.0\n"), 0o644)
+	git("2026-12-01T10:00:00Z", "init", "-q")
+	git("2026-12-01T10:00:00Z", "add", "VERSION")
+	git("2026-12-01T10:00:00Z", "commit", "-q", "-m", "a")
+	prev := version()
+	// Enough commits that some later hash sorts before an earlier one.
+	for i := 1; i <= 12; i++ {
+		date := time.Date(2026, 12, 1, 10, i, 0, 0, time.UTC).Format(time.RFC3339)
+		git(date, "commit", "-q", "--allow-empty", "-m", "b")
+		v := version()
+		if debVersionCompare(v, prev) <= 0 {
+			t.Fatalf("commit %d: %q does not sort after %q for dpkg", i, v, prev)
+		}
+		prev = v
+	}
+}
+
+// debVersionCompare compares two Debian upstream versions (no epoch, no
+// revision) as dpkg does: alternating non-digit parts (letters before
+// everything else, ~ before the end) and numeric parts.
+func debVersionCompare(a, b string) int {
+	order := func(c byte) int {
+		switch {
+		case c == '~':
+			return -1
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z':
+			return int(c)
+		}
+		return int(c) + 256
+	}
+	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
+	for a != "" || b != "" {
+		for (a != "" && !isDigit(a[0])) || (b != "" && !isDigit(b[0])) {
+			ac, bc := 0, 0
+			if a != "" && !isDigit(a[0]) {
+				ac = order(a[0])
+				a = a[1:]
+			}
+			if b != "" && !isDigit(b[0]) {
+				bc = order(b[0])
+				b = b[1:]
+			}
+			if ac != bc {
+				return ac - bc
+			}
+		}
+		a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+		i, j := 0, 0
+		for i < len(a) && isDigit(a[i]) {
+			i++
+		}
+		for j < len(b) && isDigit(b[j]) {
+			j++
+		}
+		if i != j {
+			return i - j
+		}
+		if c := strings.Compare(a[:i], b[:j]); c != 0 {
+			return c
+		}
+		a, b = a[i:], b[j:]
+	}
+	return 0
 }

@@ -35,13 +35,21 @@ type Migration struct {
 // *ParseError for a bad aoe.conf (it is not touched).
 func MigrateAoetools(conf, legacy, fstab []byte, systemd bool, date string) (Migration, error) {
 	var m Migration
-	if _, set, err := Parse(DefaultConfigPath, conf); err != nil {
+	_, set, err := Parse(DefaultConfigPath, conf)
+	if err != nil {
 		return m, err
 	} else if set {
 		m.Messages = append(m.Messages, fmt.Sprintf("aoetools was in use; %s already sets %s, so its settings are kept and nothing is carried over", DefaultConfigPath, KeyBoot))
 		return m, nil
 	}
 	m.Needed = true
+	// Keys aoe.conf sets already (without AOE_BOOT, aoetools' file
+	// decided): setting them again would make the file invalid.
+	already := map[string]bool{}
+	as, _ := ParseAssignments(DefaultConfigPath, conf) // Parse accepted it
+	for _, a := range as {
+		already[a.Key] = true
+	}
 	vals := map[string]string{}
 	if as, err := ParseAssignments(LegacyConfigPath, legacy); err == nil {
 		for _, a := range as {
@@ -79,15 +87,25 @@ func MigrateAoetools(conf, legacy, fstab []byte, systemd bool, date string) (Mig
 	fmt.Fprintf(&b, "# %s, and its driver discovered the targets;\n", how)
 	b.WriteString("# fstab's _netdev entries on AoE disks were mounted. This goes on. To\n")
 	b.WriteString("# restrict the interfaces, edit AOE_INTERFACES; to stop, set AOE_BOOT=no.\n")
-	fmt.Fprintf(&b, "%s=yes\n%s=%s\n", KeyBoot, KeyInterfaces, shellQuote(m.Interfaces))
-	if len(m.Wait) > 0 {
-		fmt.Fprintf(&b, "%s=%s\n", KeyWait, shellQuote(strings.Join(m.Wait, " ")))
+	fmt.Fprintf(&b, "%s=yes\n", KeyBoot)
+	what := KeyBoot + "=yes"
+	var kept []string
+	if already[KeyInterfaces] {
+		kept = append(kept, fmt.Sprintf("%s already set in %s: kept (aoetools used: %s)", KeyInterfaces, DefaultConfigPath, m.Interfaces))
+	} else {
+		fmt.Fprintf(&b, "%s=%s\n", KeyInterfaces, shellQuote(m.Interfaces))
+		what += ", " + KeyInterfaces + "=" + m.Interfaces
 	}
+	if len(m.Wait) > 0 {
+		if already[KeyWait] {
+			kept = append(kept, fmt.Sprintf("%s already set in %s: kept (AOEMOUNTS' devices not added: %s)", KeyWait, DefaultConfigPath, strings.Join(m.Wait, " ")))
+		} else {
+			fmt.Fprintf(&b, "%s=%s\n", KeyWait, shellQuote(strings.Join(m.Wait, " ")))
+			what += ", " + KeyWait + "=" + strings.Join(m.Wait, " ") + " (AOEMOUNTS)"
+		}
+	}
+	m.Messages = append(m.Messages, kept...)
 	m.Append = b.String()
-	what := fmt.Sprintf("%s=yes, %s=%s", KeyBoot, KeyInterfaces, m.Interfaces)
-	if len(m.Wait) > 0 {
-		what += ", " + KeyWait + "=" + strings.Join(m.Wait, " ") + " (AOEMOUNTS)"
-	}
 	m.Messages = append([]string{fmt.Sprintf("replacing aoetools, which was in use: %s; AoE at boot goes on as before, now through aoe.service (%s written to %s)", how, what, DefaultConfigPath)}, m.Messages...)
 	return m, nil
 }

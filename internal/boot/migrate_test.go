@@ -68,3 +68,30 @@ func TestMigrateAoetoolsKeepsConfigured(t *testing.T) {
 		t.Errorf("%+v %v", m, err)
 	}
 }
+
+// TestMigrateAoetoolsKeysAlreadySet: an aoe.conf left by a removed (not
+// purged) goaoe may set AOE_INTERFACES or AOE_WAIT without AOE_BOOT (while
+// AOE_BOOT is unset, aoetools' file decides). The migration must not set
+// them a second time: a repeated key is an error, and aoe up (and the
+// initramfs hook) would fail on the file it wrote.
+func TestMigrateAoetoolsKeysAlreadySet(t *testing.T) {
+	conf := "AOE_INTERFACES=eth1\nAOE_WAIT=e9.9\nAOE_TIMEOUT=90\n"
+	fstab := "/dev/etherd/e1.2p1 /srv ext4 _netdev 0 0\n"
+	m, err := MigrateAoetools([]byte(conf), []byte("AOEMOUNTS=/srv\n"), []byte(fstab), true, "d")
+	if err != nil || !m.Needed {
+		t.Fatalf("%+v %v", m, err)
+	}
+	cfg, set, err := Parse(DefaultConfigPath, []byte(conf+m.Append))
+	if err != nil || !set || !cfg.Boot {
+		t.Fatalf("migrated aoe.conf does not parse: %+v %v\n%s", cfg, err, conf+m.Append)
+	}
+	if !reflect.DeepEqual(cfg.Interfaces, []string{"eth1"}) || !reflect.DeepEqual(cfg.Wait, []string{"e9.9"}) {
+		t.Errorf("the administrator's values were not kept: %+v", cfg)
+	}
+	all := strings.Join(m.Messages, "\n")
+	for _, want := range []string{"AOE_INTERFACES", "AOE_WAIT", "already set"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("messages lack %q:\n%s", want, all)
+		}
+	}
+}
