@@ -8,16 +8,36 @@
 # nothing.
 
 # Included when / is on /dev/etherd, when the running kernel was booted
-# with aoe=, or when /etc/aoe/aoe.conf sets AOE_INITRAMFS=yes (as the
-# initramfs-tools hook); otherwise only on request (dracut --add aoe).
+# with aoe=, or when the configuration sets AOE_INITRAMFS=yes (as the
+# initramfs-tools hook); otherwise only on request (dracut --add aoe). The
+# configuration is read by aoe itself (aoe up --print), so that a value
+# means here what it means to aoe.service; an invalid one fails the build
+# on a machine that boots from AoE, and leaves the module out, with a
+# warning, elsewhere.
 check() {
+    local initramfs
     require_binaries aoe ip || return 1
     case "$(findmnt -n -o SOURCE / 2> /dev/null)" in
-        /dev/etherd/*) return 0 ;;
+        /dev/etherd/*) aoe_config_valid || return 1; return 0 ;;
     esac
-    grep -qs '\(^\| \)aoe=' /proc/cmdline && return 0
-    grep -Eqs "^[[:space:]]*AOE_INITRAMFS=[\"']?(yes|true|on|1)" /etc/aoe/aoe.conf && return 0
+    if grep -qs '\(^\| \)aoe=' /proc/cmdline; then
+        aoe_config_valid || return 1
+        return 0
+    fi
+    if ! initramfs=$(aoe up --print AOE_INITRAMFS); then
+        dwarn "aoe: the AoE configuration is invalid (see above): the aoe module is left out"
+        return 255
+    fi
+    [ "$initramfs" = yes ] && return 0
     return 255
+}
+
+# aoe_config_valid says whether aoe can read the configuration, and why
+# not (aoe up names the file and the line).
+aoe_config_valid() {
+    aoe up --print AOE_INTERFACES > /dev/null && return 0
+    derror "aoe: cannot use the AoE configuration (see above): fix it, then build the initramfs again"
+    return 1
 }
 
 depends() {
@@ -34,7 +54,7 @@ aoe_interfaces() {
             ;;
         esac
     done
-    sed -n "s/^[[:space:]]*AOE_INTERFACES=[\"']\{0,1\}\([^\"'#]*\).*/\1/p" /etc/aoe/aoe.conf 2> /dev/null
+    aoe up --print AOE_INTERFACES 2> /dev/null
 }
 
 installkernel() {
