@@ -917,15 +917,7 @@ func (e *engine) clientGone(c *Client) {
 		}
 	}
 	if err := e.d.allGoneLocked(nil); err != nil {
-		for len(e.active) > 0 {
-			e.fail(e.active[0], err)
-		}
-		for len(e.inflight) > 0 {
-			e.fail(e.inflight[0].req, err)
-		}
-		for len(e.retry) > 0 {
-			e.fail(e.retry[0].req, err)
-		}
+		e.failAll(err)
 	}
 }
 
@@ -1105,15 +1097,7 @@ func (e *engine) contentChecked(r contentCheck) {
 func (e *engine) exclude(p *diskPath, diff []string) {
 	p.excluded, p.mismatch = true, diff
 	if err := e.d.allGoneLocked(nil); err != nil {
-		for len(e.active) > 0 {
-			e.fail(e.active[0], err)
-		}
-		for len(e.inflight) > 0 {
-			e.fail(e.inflight[0].req, err)
-		}
-		for len(e.retry) > 0 {
-			e.fail(e.retry[0].req, err)
-		}
+		e.failAll(err)
 	}
 }
 
@@ -1173,13 +1157,18 @@ func linkDown(err error) bool {
 // shutdown fails every request with ErrDiskClosed.
 func (e *engine) shutdown() {
 	e.timer.Stop()
+	e.failAll(ErrDiskClosed)
+}
+
+// failAll fails every request: waiting, in flight, or waiting for a path.
+func (e *engine) failAll(err error) {
 	for len(e.active) > 0 {
-		e.fail(e.active[0], ErrDiskClosed)
+		e.fail(e.active[0], err)
 	}
 	for len(e.inflight) > 0 {
-		e.fail(e.inflight[0].req, ErrDiskClosed)
+		e.fail(e.inflight[0].req, err)
 	}
 	for len(e.retry) > 0 {
-		e.fail(e.retry[0].req, ErrDiskClosed)
+		e.fail(e.retry[0].req, err)
 	}
 }
