@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/internal/classic"
 	"github.com/spf13/cobra"
 )
@@ -13,7 +14,7 @@ import (
 // its query, the interface, and whether shelf and slot were given. It
 // prints aoecfg's messages itself.
 func (o *cfgOptions) aoecfgQuery(args []string) (initiator.ConfigQuery, string, bool, error) {
-	q := initiator.ConfigQuery{Shelf: initiator.BroadcastShelf, Slot: initiator.BroadcastSlot, String: []byte(o.str)}
+	q := initiator.ConfigQuery{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, String: []byte(o.str)}
 	usage := func() error {
 		fmt.Fprint(o.stderr(), classic.AoecfgUsage)
 		return silentExit(ExitFailure)
@@ -25,8 +26,8 @@ func (o *cfgOptions) aoecfgQuery(args []string) (initiator.ConfigQuery, string, 
 	q.Command = ccmd
 	netif, both := "eth0", false
 	if len(args) >= 2 {
-		sh, err1 := initiator.ParseDecimal(args[0], initiator.BroadcastShelf, false)
-		sl, err2 := initiator.ParseDecimal(args[1], initiator.BroadcastSlot, false)
+		sh, err1 := aoeaddr.ParseNumber(args[0], aoeaddr.BroadcastShelf)
+		sl, err2 := aoeaddr.ParseNumber(args[1], aoeaddr.BroadcastSlot)
 		if err1 != nil || err2 != nil {
 			fmt.Fprintf(o.stderr(), "aoecfg Error: shelf and slot must be decimal numbers, shelf 0-65535 and slot 0-255 (65535 and 255: every one): %q %q\n", args[0], args[1])
 			return q, "", false, usage()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/internal/classic"
 	"github.com/spf13/cobra"
 )
@@ -104,8 +105,8 @@ func runAoeping(cmd *cobra.Command, o *aoepingOptions, args []string) error {
 	if cmd.Flags().Changed("timeout") && o.timeout < 1 {
 		return o.fail("aoeping Error: timeout seconds must be one or more\n")
 	}
-	shelf, err1 := initiator.ParseDecimal(args[0], initiator.BroadcastShelf, false)
-	slot, err2 := initiator.ParseDecimal(args[1], initiator.BroadcastSlot, false)
+	shelf, err1 := aoeaddr.ParseNumber(args[0], aoeaddr.BroadcastShelf)
+	slot, err2 := aoeaddr.ParseNumber(args[1], aoeaddr.BroadcastSlot)
 	if err1 != nil || err2 != nil {
 		fmt.Fprintf(o.stderr(), "aoeping Error: shelf and slot must be decimal numbers, shelf 0-65535 and slot 0-255 (65535 and 255: every one): %q %q\n", args[0], args[1])
 		return o.usage(ExitFailure)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
@@ -148,7 +149,7 @@ func sortConfigReplies(answers []initiator.ConfigReply) {
 
 // cfgQuery checks the arguments of aoe cfg and returns its query.
 func (o *cfgOptions) cfgQuery(cmd *cobra.Command, args []string) (initiator.ConfigQuery, error) {
-	q := initiator.ConfigQuery{Shelf: initiator.BroadcastShelf, Slot: initiator.BroadcastSlot, String: []byte(o.str)}
+	q := initiator.ConfigQuery{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, String: []byte(o.str)}
 	ccmd, ok := configCommands[o.command]
 	q.Command = ccmd
 	switch {

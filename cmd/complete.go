@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -192,10 +193,11 @@ func (g *globalOptions) completeShelfSlotNetif(max int) func(*cobra.Command, []s
 		seen := map[string]bool{}
 		var out []string
 		for _, n := range names {
-			shelf, slot, err := sysfs.ParseName(n)
+			a, err := aoeaddr.Parse(n)
 			if err != nil {
 				continue
 			}
+			shelf, slot := int(a.Shelf), int(a.Slot)
 			v := strconv.Itoa(shelf)
 			if len(args) == 1 {
 				if args[0] != v {

@@ -3,7 +3,7 @@ package cmd
 import (
 	"strings"
 
-	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // addressArg parses a DEV argument (eSHELF.SLOT, a whole disk) for every
@@ -12,8 +12,8 @@ import (
 // nbd). A bad name is a usage error (exit 2) that suggests the name meant
 // when there is one (see suggestDevice): "e01.2", "/dev/etherd/e1.2",
 // "1.2", "E1.2" and "e1.2p1" all get "did you mean e1.2?".
-func addressArg(s string) (initiator.Address, error) {
-	a, err := initiator.ParseAddress(s)
+func addressArg(s string) (aoeaddr.Address, error) {
+	a, err := aoeaddr.Parse(s)
 	if err == nil {
 		return a, nil
 	}
@@ -71,17 +71,17 @@ func suggestDevice(s string) string {
 	}
 	if disk, part, ok := strings.Cut(sl, "p"); ok {
 		// A partition, eX.YpN: its disk, if N is a number.
-		if _, err := initiator.ParseDecimal(part, 1<<20-1, false); err != nil {
+		if _, err := aoeaddr.ParseNumber(part, 1<<20-1); err != nil {
 			return ""
 		}
 		sl = disk
 	}
-	shelf, err1 := initiator.ParseDecimal(sh, initiator.MaxShelf, false)
-	slot, err2 := initiator.ParseDecimal(sl, initiator.MaxSlot, false)
+	shelf, err1 := aoeaddr.ParseNumber(sh, aoeaddr.MaxShelf)
+	slot, err2 := aoeaddr.ParseNumber(sl, aoeaddr.MaxSlot)
 	if err1 != nil || err2 != nil {
 		return ""
 	}
-	m := initiator.DeviceName(uint16(shelf), uint8(slot))
+	m := aoeaddr.Address{Shelf: uint16(shelf), Slot: uint8(slot)}.String()
 	if m == s {
 		return ""
 	}

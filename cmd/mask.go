@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
 )
@@ -120,7 +121,7 @@ type aclPath struct {
 // discover.Reserve); it prints the lists, and returns the paths' failures
 // joined.
 func (o *aclOptions) aclRun(cmd *cobra.Command, dev, what, empty string,
-	op func(*initiator.Group, initiator.Address) ([]discover.ACLPath, error)) error {
+	op func(*initiator.Group, aoeaddr.Address) ([]discover.ACLPath, error)) error {
 	a, err := addressArg(dev)
 	if err != nil {
 		return err
@@ -172,7 +173,7 @@ func macStrings(list []net.HardwareAddr) []string {
 
 func runMask(cmd *cobra.Command, o *aclOptions, dev string) error {
 	change := discover.MaskChange{Add: o.add, Del: o.del, Force: o.force}
-	return o.aclRun(cmd, dev, "mask", "every initiator", func(g *initiator.Group, a initiator.Address) ([]discover.ACLPath, error) {
+	return o.aclRun(cmd, dev, "mask", "every initiator", func(g *initiator.Group, a aoeaddr.Address) ([]discover.ACLPath, error) {
 		return discover.Mask(cmd.Context(), g, a, change, discover.Options{Timeout: o.timeout})
 	})
 }
@@ -182,7 +183,7 @@ func runReserve(cmd *cobra.Command, o *aclOptions, dev string) error {
 		return usageErrorf("--set and --release exclude each other")
 	}
 	change := discover.ReserveChange{Set: o.set, Release: o.release, Force: o.force}
-	return o.aclRun(cmd, dev, "reserve", "not reserved", func(g *initiator.Group, a initiator.Address) ([]discover.ACLPath, error) {
+	return o.aclRun(cmd, dev, "reserve", "not reserved", func(g *initiator.Group, a aoeaddr.Address) ([]discover.ACLPath, error) {
 		return discover.Reserve(cmd.Context(), g, a, change, discover.Options{Timeout: o.timeout})
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -106,7 +107,7 @@ func (o *revalidateOptions) runClassic(cmd *cobra.Command, args []string) error 
 	fs, fserr := sysfs.NewFS(o.sysfsDir(cmd))
 	var known []string
 	for i, a := range args {
-		_, _, perr := sysfs.ParseName(a)
+		_, perr := aoeaddr.Parse(a)
 		switch {
 		case perr != nil:
 			fmt.Fprintf(o.stderr(), "%s: %v\n", o.prog, perr)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/internal/soak"
 	"github.com/goaoe/aoe/sysfs"
 )
@@ -99,7 +100,7 @@ func (d *cmdDevice) run(stdin []byte, argv ...string) (string, error) {
 func (d *cmdDevice) ReadAt(p []byte, off int64) (int, error) {
 	out := filepath.Join(d.dir, "read.out")
 	defer os.Remove(out)
-	if _, err := d.run(nil, "aoe", "read", initiator.DeviceName(soak.Shelf, soak.Slot), "--offset", strconv.FormatInt(off, 10),
+	if _, err := d.run(nil, "aoe", "read", aoeaddr.Address{Shelf: soak.Shelf, Slot: soak.Slot}.String(), "--offset", strconv.FormatInt(off, 10),
 		"--length", strconv.Itoa(len(p)), "-o", out); err != nil {
 		return 0, err
 	}
@@ -118,7 +119,7 @@ func (d *cmdDevice) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (d *cmdDevice) WriteAt(p []byte, off int64) (int, error) {
-	if _, err := d.run(p, "aoe", "write", initiator.DeviceName(soak.Shelf, soak.Slot), "--offset", strconv.FormatInt(off, 10)); err != nil {
+	if _, err := d.run(p, "aoe", "write", aoeaddr.Address{Shelf: soak.Shelf, Slot: soak.Slot}.String(), "--offset", strconv.FormatInt(off, 10)); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -160,7 +161,7 @@ func soakCommands(t testing.TB, dir string, seed uint64, maxOps int, st *soak.St
 		// Every command must refuse the address (or, when one answer
 		// comes late, use one disk): the first read says which.
 		l.Peer.SetMix(soak.Mix{})
-		_, err := dev.run(nil, "aoe", "read", initiator.DeviceName(soak.Shelf, soak.Slot), "--length", "512")
+		_, err := dev.run(nil, "aoe", "read", aoeaddr.Address{Shelf: soak.Shelf, Slot: soak.Slot}.String(), "--length", "512")
 		if err == nil {
 			t.Logf("%v: with an impostor, aoe read opened one of the two", sc)
 			st.Add(func(s *soak.Stats) { s.OneOfTwo++ })

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // MAC is an entry of a MAC list given by a user: an address, or Self, the
@@ -134,7 +135,7 @@ func containsMAC(list []net.HardwareAddr, m net.HardwareAddr) bool {
 // its address on every interface of the group, sorted by interface and
 // target MAC. Errors: ErrNotFound, and
 // those of initiator.Group.Collect.
-func Paths(ctx context.Context, g *initiator.Group, a initiator.Address, opts Options) ([]ACLPath, error) {
+func Paths(ctx context.Context, g *initiator.Group, a aoeaddr.Address, opts Options) ([]ACLPath, error) {
 	found, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: a.Shelf, Slot: a.Slot}, opts.collect(), nil)
 	if err != nil {
 		return nil, err
@@ -166,7 +167,7 @@ type MaskChange struct {
 // adds or deletes, edits it. A path's failure is in its Err. Errors: a
 // *LockoutError (nothing edited on that path or after it), and those of
 // Paths.
-func Mask(ctx context.Context, g *initiator.Group, a initiator.Address, change MaskChange, opts Options) ([]ACLPath, error) {
+func Mask(ctx context.Context, g *initiator.Group, a aoeaddr.Address, change MaskChange, opts Options) ([]ACLPath, error) {
 	paths, err := Paths(ctx, g, a, opts)
 	if err != nil {
 		return nil, err
@@ -223,7 +224,7 @@ type ReserveChange struct {
 // Release, changes it. A path's failure is in its Err (a *ReservedError
 // when another host holds the reservation). Errors: a *LockoutError
 // (nothing changed on that path or after it), and those of Paths.
-func Reserve(ctx context.Context, g *initiator.Group, a initiator.Address, change ReserveChange, opts Options) ([]ACLPath, error) {
+func Reserve(ctx context.Context, g *initiator.Group, a aoeaddr.Address, change ReserveChange, opts Options) ([]ACLPath, error) {
 	paths, err := Paths(ctx, g, a, opts)
 	if err != nil {
 		return nil, err

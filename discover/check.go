@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // headers is what an ATA frame carries besides data: Ethernet and AoE
@@ -57,7 +58,7 @@ type Device struct {
 }
 
 // Name returns "eSHELF.SLOT".
-func (d *Device) Name() string { return initiator.DeviceName(d.Shelf, d.Slot) }
+func (d *Device) Name() string { return aoeaddr.Address{Shelf: d.Shelf, Slot: d.Slot}.String() }
 
 // Unverified reports whether a path answered no IDENTIFY (WarnUnverified).
 func (d *Device) Unverified() bool {

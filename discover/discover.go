@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // Options tune a probe. The zero value gives the defaults.
@@ -107,7 +108,7 @@ func (t *Target) Unverified() bool {
 }
 
 // Name returns "eSHELF.SLOT".
-func (t *Target) Name() string { return initiator.DeviceName(t.Shelf, t.Slot) }
+func (t *Target) Name() string { return aoeaddr.Address{Shelf: t.Shelf, Slot: t.Slot}.String() }
 
 // Identity returns the first path's IDENTIFY data, or nil.
 func (t *Target) Identity() *initiator.Identity {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // PingOptions tune Ping.
@@ -66,7 +67,7 @@ type PingResult struct {
 // does not count as answered. With Identify it then asks every path for
 // IDENTIFY. Errors: the context's (the rounds done so far are returned
 // with it), and those of initiator.Group.Collect.
-func Ping(ctx context.Context, g *initiator.Group, a initiator.Address, o PingOptions, onRound func(seq int, replies []PingReply)) (*PingResult, error) {
+func Ping(ctx context.Context, g *initiator.Group, a aoeaddr.Address, o PingOptions, onRound func(seq int, replies []PingReply)) (*PingResult, error) {
 	res := &PingResult{Replies: []PingReply{}}
 	known := map[string]bool{}
 	var order []PingReply
@@ -139,7 +140,7 @@ func good(replies []PingReply) (n int) {
 // pingRound sends one Query Config to a on every interface and returns the
 // replies that come within timeout; it returns early once every path in
 // known has answered.
-func pingRound(ctx context.Context, g *initiator.Group, a initiator.Address, seq int, timeout time.Duration, known map[string]bool) ([]PingReply, error) {
+func pingRound(ctx context.Context, g *initiator.Group, a aoeaddr.Address, seq int, timeout time.Duration, known map[string]bool) ([]PingReply, error) {
 	var replies []PingReply
 	seen := map[string]bool{}
 	q := initiator.ConfigQuery{Shelf: a.Shelf, Slot: a.Slot}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/aoetest"
 )
 
@@ -21,7 +22,7 @@ func TestPing(t *testing.T) {
 	g := initiator.NewGroup(s.client)
 	ctx := context.Background()
 	var rounds []int
-	res, err := discover.Ping(ctx, g, initiator.Address{Shelf: 1, Slot: 2}, discover.PingOptions{Count: 3, Timeout: 300 * time.Millisecond, Identify: true},
+	res, err := discover.Ping(ctx, g, aoeaddr.Address{Shelf: 1, Slot: 2}, discover.PingOptions{Count: 3, Timeout: 300 * time.Millisecond, Identify: true},
 		func(seq int, replies []discover.PingReply) { rounds = append(rounds, len(replies)) })
 	if err != nil || res.Sent != 3 || res.Answered != 3 || len(res.Replies) != 6 || res.Paths != 2 || len(res.Identities) != 2 {
 		t.Fatalf("%+v %v", res, err)
@@ -32,7 +33,7 @@ func TestPing(t *testing.T) {
 	if id := res.Identities[0]; id.Err != nil || id.Identity.Sectors() != 2048 || id.Interface != "eth0" {
 		t.Errorf("identify: %+v", id)
 	}
-	res, _ = discover.Ping(ctx, g, initiator.Address{Shelf: 9, Slot: 9}, discover.PingOptions{Count: 1, Timeout: 100 * time.Millisecond}, nil)
+	res, _ = discover.Ping(ctx, g, aoeaddr.Address{Shelf: 9, Slot: 9}, discover.PingOptions{Count: 1, Timeout: 100 * time.Millisecond}, nil)
 	if res.Answered != 0 || len(res.Replies) != 0 {
 		t.Errorf("e9.9 answered: %+v", res)
 	}
@@ -100,7 +101,7 @@ func TestMaskAndReserve(t *testing.T) {
 	s.serve(t, tg)
 	g := initiator.NewGroup(s.client)
 	ctx := context.Background()
-	a := initiator.Address{Shelf: 4, Slot: 2}
+	a := aoeaddr.Address{Shelf: 4, Slot: 2}
 	mac := func(s string) discover.MAC {
 		m, err := discover.ParseMAC(s)
 		if err != nil {
@@ -129,7 +130,7 @@ func TestMaskAndReserve(t *testing.T) {
 	if !errors.As(paths[0].Err, &re) || !errors.Is(paths[0].Err, initiator.ErrTargetReserved) {
 		t.Errorf("release of another's: %+v", paths)
 	}
-	if _, err := discover.Mask(ctx, g, initiator.Address{Shelf: 9, Slot: 9}, discover.MaskChange{}, discover.Options{Timeout: 200 * time.Millisecond}); !errors.Is(err, discover.ErrNotFound) {
+	if _, err := discover.Mask(ctx, g, aoeaddr.Address{Shelf: 9, Slot: 9}, discover.MaskChange{}, discover.Options{Timeout: 200 * time.Millisecond}); !errors.Is(err, discover.ErrNotFound) {
 		t.Errorf("unknown device: %v", err)
 	}
 	if _, err := discover.ParseMAC("bogus"); !errors.Is(err, discover.ErrBadMAC) {

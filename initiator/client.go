@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/mdlayher/packet"
 )
 
@@ -382,7 +383,7 @@ func (c *Client) Request(ctx context.Context, req *Frame) (*Frame, error) {
 		case <-timer.C:
 		}
 		if attempt >= c.Retries {
-			return nil, fmt.Errorf("%w from %s (%v) on %s after %d tries", ErrTimeout, DeviceName(req.Shelf, req.Slot), req.Destination, c.ifi.Name, attempt+1)
+			return nil, fmt.Errorf("%w from %s (%v) on %s after %d tries", ErrTimeout, aoeaddr.Address{Shelf: req.Shelf, Slot: req.Slot}.String(), req.Destination, c.ifi.Name, attempt+1)
 		}
 		rto = min(rto*2, max(c.MaxRTO, c.RTO))
 	}
@@ -614,10 +615,10 @@ func (cl *call) matches(f *Frame) bool {
 	if cl.src != nil && !bytes.Equal(f.Source, cl.src) {
 		return false
 	}
-	if cl.shelf != BroadcastShelf && f.Shelf != cl.shelf {
+	if cl.shelf != aoeaddr.BroadcastShelf && f.Shelf != cl.shelf {
 		return false
 	}
-	if cl.slot != BroadcastSlot && f.Slot != cl.slot {
+	if cl.slot != aoeaddr.BroadcastSlot && f.Slot != cl.slot {
 		return false
 	}
 	return true

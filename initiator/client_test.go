@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"golang.org/x/net/bpf"
 )
@@ -33,7 +34,7 @@ func setup(t *testing.T, targets ...*aoetest.Target) (*initiator.Client, *aoetes
 
 func newTarget(shelf uint16, slot uint8, mac net.HardwareAddr) *aoetest.Target {
 	return &aoetest.Target{Shelf: shelf, Slot: slot, MAC: mac, BufferCount: 16, Sectors: 2097152,
-		Model: "Coraid EtherDrive vblade", Serial: initiator.DeviceName(shelf, slot)[1:] + ":test"}
+		Model: "Coraid EtherDrive vblade", Serial: aoeaddr.Address{Shelf: shelf, Slot: slot}.String()[1:] + ":test"}
 }
 
 func identify(shelf uint16, slot uint8, mac net.HardwareAddr) *initiator.Frame {
@@ -61,7 +62,7 @@ func TestBroadcastCollectsEveryTarget(t *testing.T) {
 		targets = append(targets, newTarget(uint16(i), 0, net.HardwareAddr{2, 0, 0, 0, 0, byte(i)}))
 	}
 	c, _ := setup(t, targets...)
-	replies, resend, stop, err := c.Broadcast(&initiator.Frame{Shelf: initiator.BroadcastShelf, Slot: initiator.BroadcastSlot,
+	replies, resend, stop, err := c.Broadcast(&initiator.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot,
 		Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
 	if err != nil {
 		t.Fatal(err)

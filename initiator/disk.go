@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // SectorSize is the ATA sector size AoE targets use.
@@ -139,7 +141,7 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 		return nil, ErrNoPaths
 	}
 	opts = opts.withDefaults()
-	d := &Disk{name: DeviceName(shelf, slot), shelf: shelf, slot: slot, opts: opts}
+	d := &Disk{name: aoeaddr.Address{Shelf: shelf, Slot: slot}.String(), shelf: shelf, slot: slot, opts: opts}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	byMAC := map[string]*diskTarget{}
 	for _, p := range paths {

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // EtherType is the Ethernet type of AoE frames.
@@ -23,13 +25,6 @@ const EtherType = 0x88a2
 
 // Version is the AoE protocol version this package sends.
 const Version = 1
-
-// Broadcast addresses: a request to shelf 0xffff and/or slot 0xff is
-// answered by every matching target.
-const (
-	BroadcastShelf = 0xffff
-	BroadcastSlot  = 0xff
-)
 
 // Lengths of the fixed parts of a frame.
 const (
@@ -269,10 +264,7 @@ func (f *Frame) UnmarshalBinary(b []byte) error {
 }
 
 // Name returns the device name of the frame's address, such as "e1.2".
-func (f *Frame) Name() string { return DeviceName(f.Shelf, f.Slot) }
-
-// DeviceName formats an AoE address as the Linux driver names it: "e1.2".
-func DeviceName(shelf uint16, slot uint8) string { return fmt.Sprintf("e%d.%d", shelf, slot) }
+func (f *Frame) Name() string { return aoeaddr.Address{Shelf: f.Shelf, Slot: f.Slot}.String() }
 
 // RawArg is an argument this package does not decode.
 type RawArg struct {

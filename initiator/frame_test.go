@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 func readFrame(t testing.TB, name string) []byte {
@@ -172,7 +174,7 @@ func TestErrorReplies(t *testing.T) {
 func TestMarshalPadsAndSetsFields(t *testing.T) {
 	f := Frame{
 		Destination: mustMAC("ff:ff:ff:ff:ff:ff"), Source: mustMAC("52:54:00:ae:00:01"),
-		Shelf: BroadcastShelf, Slot: BroadcastSlot, Command: CommandQueryConfig, Tag: TagUserspace | 0xa001,
+		Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: CommandQueryConfig, Tag: TagUserspace | 0xa001,
 		Arg: &ConfigArg{},
 	}
 	b, err := f.MarshalBinary()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // Group is one client per local interface, asked together: a broadcast
@@ -353,7 +355,7 @@ type ConfigQuery struct {
 }
 
 // QueryAll is the Query Config read that every target answers.
-var QueryAll = ConfigQuery{Shelf: BroadcastShelf, Slot: BroadcastSlot}
+var QueryAll = ConfigQuery{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot}
 
 // QueryConfig broadcasts q on every interface and returns the answers in
 // arrival order, one per path (interface, target MAC, address), as Collect

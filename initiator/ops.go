@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // Target is one port of an AoE target as a client reaches it: the MAC that
@@ -20,10 +22,10 @@ type Target struct {
 }
 
 // Address returns the target's shelf.slot.
-func (t Target) Address() Address { return Address{Shelf: t.Shelf, Slot: t.Slot} }
+func (t Target) Address() aoeaddr.Address { return aoeaddr.Address{Shelf: t.Shelf, Slot: t.Slot} }
 
 // Name returns the device name, "e1.2".
-func (t Target) Name() string { return DeviceName(t.Shelf, t.Slot) }
+func (t Target) Name() string { return aoeaddr.Address{Shelf: t.Shelf, Slot: t.Slot}.String() }
 
 // Operation errors.
 var (
@@ -112,7 +114,7 @@ type ConfigReply struct {
 // configReply decodes a Query Config reply; ok is false for a frame that
 // answers no question (a broadcast address, or no argument and no error).
 func configReply(ifi Interface, f *Frame, rtt time.Duration) (ConfigReply, bool) {
-	if f.Shelf == BroadcastShelf || f.Slot == BroadcastSlot {
+	if f.Shelf == aoeaddr.BroadcastShelf || f.Slot == aoeaddr.BroadcastSlot {
 		return ConfigReply{}, false
 	}
 	r := ConfigReply{Interface: ifi, Target: Target{MAC: f.Source, Shelf: f.Shelf, Slot: f.Slot}, RTT: rtt, Frame: f}
@@ -189,7 +191,7 @@ func (c *Client) ATA(ctx context.Context, t Target, arg *ATAArg) (*ATAArg, error
 		return nil, ErrBadReply
 	}
 	if rep.Failed() {
-		return rep, &ATAError{Device: DeviceName(t.Shelf, t.Slot), Command: arg.CmdStatus, LBA: arg.Address(), Status: rep.CmdStatus, Err: rep.FeatureErr}
+		return rep, &ATAError{Device: aoeaddr.Address{Shelf: t.Shelf, Slot: t.Slot}.String(), Command: arg.CmdStatus, LBA: arg.Address(), Status: rep.CmdStatus, Err: rep.FeatureErr}
 	}
 	return rep, nil
 }

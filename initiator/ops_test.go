@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 var fastCollect = initiator.CollectOptions{Timeout: 10 * time.Second, Quiet: 50 * time.Millisecond, Resend: []time.Duration{20 * time.Millisecond}}
@@ -26,7 +27,7 @@ func TestGroupQueryConfig(t *testing.T) {
 		}
 		return got
 	}
-	all := q(initiator.BroadcastShelf, initiator.BroadcastSlot, initiator.ConfigRead, "")
+	all := q(aoeaddr.BroadcastShelf, aoeaddr.BroadcastSlot, initiator.ConfigRead, "")
 	if len(all) != 2 || all[0].Interface.Name != "test0" || all[0].Config.BufferCount != 16 {
 		t.Errorf("read all: %+v", all)
 	}
@@ -40,7 +41,7 @@ func TestGroupQueryConfig(t *testing.T) {
 	if got := q(1, 3, initiator.ConfigTest, "rack"); len(got) != 0 {
 		t.Errorf("test mismatch answered: %+v", got)
 	}
-	if got := q(initiator.BroadcastShelf, initiator.BroadcastSlot, initiator.ConfigTestPrefix, "rack"); len(got) != 1 || got[0].Target.Name() != "e1.3" {
+	if got := q(aoeaddr.BroadcastShelf, aoeaddr.BroadcastSlot, initiator.ConfigTestPrefix, "rack"); len(got) != 1 || got[0].Target.Name() != "e1.3" {
 		t.Errorf("prefix: %+v", got)
 	}
 	stopped := 0
@@ -130,24 +131,5 @@ func TestATAError(t *testing.T) {
 	var ae *initiator.ATAError
 	if !errors.As(err, &ae) || rep == nil || ae.Err&initiator.ATAErrAbort == 0 {
 		t.Errorf("%+v %v", rep, err)
-	}
-}
-
-func TestParseAddress(t *testing.T) {
-	for _, s := range []string{"e0.0", "e1.2", "e65534.254"} {
-		if a, err := initiator.ParseAddress(s); err != nil || a.String() != s {
-			t.Errorf("%s: %v %v", s, a, err)
-		}
-	}
-	for _, s := range []string{"", "e", "e1", "1.2", "e01.2", "e1.02", "e+1.2", "e65535.1", "e1.255", "e1.2.3", "E1.2", "e1.2 "} {
-		if _, err := initiator.ParseAddress(s); !errors.Is(err, initiator.ErrBadAddressName) {
-			t.Errorf("%q: %v", s, err)
-		}
-	}
-	if n, err := initiator.ParseDecimal("010", 255, false); err != nil || n != 10 {
-		t.Errorf("classic decimal: %d %v", n, err)
-	}
-	if _, err := initiator.ParseDecimal("010", 255, true); err == nil {
-		t.Error("canonical: leading zero accepted")
 	}
 }

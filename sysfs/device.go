@@ -2,7 +2,6 @@ package sysfs
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"sort"
 	"strconv"
@@ -10,75 +9,13 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"golang.org/x/sys/unix"
 )
 
 // DiskPrefix is how the aoe driver's disks appear in /sys/block: the disk
 // name "etherd/e1.2" with its slash turned into "!".
 const DiskPrefix = "etherd!"
-
-// Address limits of AoE (AoEr11 section 2): shelf 0xffff and slot 0xff are
-// the broadcast values and never name a device.
-const (
-	MaxShelf = 65534
-	MaxSlot  = 254
-)
-
-// ErrBadName reports a device name that is not of the form eX.Y.
-var ErrBadName = errors.New("not an AoE device name (want eSHELF.SLOT, shelf 0-65534, slot 0-254)")
-
-// NonCanonicalError is returned by ParseName for a name with leading zeros
-// ("e01.2"): the driver names its devices without them, so such a name
-// never matches a device. It matches ErrBadName with errors.Is.
-type NonCanonicalError struct {
-	Name      string // as given, "e01.2"
-	Canonical string // the device's name, "e1.2"
-}
-
-func (e *NonCanonicalError) Error() string {
-	return fmt.Sprintf("%q is not a canonical AoE device name: write %s", e.Name, e.Canonical)
-}
-
-// Is makes errors.Is(err, ErrBadName) true.
-func (e *NonCanonicalError) Is(target error) bool { return target == ErrBadName }
-
-// FormatName returns the canonical name of a device, "e1.2".
-func FormatName(shelf, slot int) string {
-	return "e" + strconv.Itoa(shelf) + "." + strconv.Itoa(slot)
-}
-
-// ParseName parses an AoE device name such as "e1.2" into its shelf and slot.
-// It is strict: decimal digits only, no sign, no leading zeros, no leading
-// "/dev/etherd/", and the address must not be a broadcast one. It fails with
-// an error wrapping ErrBadName, a *NonCanonicalError for a name with leading
-// zeros.
-func ParseName(name string) (shelf, slot int, err error) {
-	rest, ok := strings.CutPrefix(name, "e")
-	if !ok {
-		return 0, 0, fmt.Errorf("%q: %w", name, ErrBadName)
-	}
-	sh, sl, ok := strings.Cut(rest, ".")
-	if !ok {
-		return 0, 0, fmt.Errorf("%q: %w", name, ErrBadName)
-	}
-	shelf, ok1 := parseDecimal(sh, MaxShelf)
-	slot, ok2 := parseDecimal(sl, MaxSlot)
-	if !ok1 || !ok2 {
-		return 0, 0, fmt.Errorf("%q: %w", name, ErrBadName)
-	}
-	if c := FormatName(shelf, slot); c != name {
-		return 0, 0, &NonCanonicalError{Name: name, Canonical: c}
-	}
-	return shelf, slot, nil
-}
-
-// parseDecimal parses a shelf or slot number no larger than max; leading
-// zeros are caught by ParseName's canonical check.
-func parseDecimal(s string, max int) (int, bool) {
-	n, err := initiator.ParseDecimal(s, max, false)
-	return n, err == nil
-}
 
 // Device is one AoE disk as the driver shows it in sysfs. The attribute
 // fields hold the file's content with trailing newlines removed (as a shell's
@@ -145,7 +82,7 @@ func (fs FS) DeviceNames() ([]string, error) {
 		if !ok {
 			continue
 		}
-		if _, _, err := ParseName(name); err != nil {
+		if _, err := aoeaddr.Parse(name); err != nil {
 			continue
 		}
 		names = append(names, name)
@@ -217,9 +154,9 @@ func SortDevices(devs []Device) {
 // order) by shelf, then slot.
 func SortNames(names []string) {
 	sort.Slice(names, func(i, j int) bool {
-		si, li, _ := ParseName(names[i])
-		sj, lj, _ := ParseName(names[j])
-		return si < sj || si == sj && li < lj
+		a, _ := aoeaddr.Parse(names[i])
+		b, _ := aoeaddr.Parse(names[j])
+		return a.Shelf < b.Shelf || a.Shelf == b.Shelf && a.Slot < b.Slot
 	})
 }
 
@@ -230,13 +167,13 @@ func (fs FS) Exists(name string) bool {
 }
 
 // Device reads the disk named name ("e1.2"). It fails with an error wrapping
-// ErrBadName for a name that is not canonical, with an error wrapping
+// aoeaddr.ErrBadName for a name that is not canonical, with an error wrapping
 // os.ErrNotExist when there is no such disk, when it vanished while it was
 // read (an attribute listed in its directory was gone when opened), or when
 // none of its attributes can be read; and with a *DeviceError when its
 // entry cannot be read (a symlink loop, no permission).
 func (fs FS) Device(name string) (Device, error) {
-	if _, _, err := ParseName(name); err != nil {
+	if _, err := aoeaddr.Parse(name); err != nil {
 		return Device{}, err
 	}
 	return fs.readDevice(name, newAttrReader())
@@ -244,7 +181,8 @@ func (fs FS) Device(name string) (Device, error) {
 
 // readDevice reads the disk named name, a valid name, with r's buffers.
 func (fs FS) readDevice(name string, r *attrReader) (Device, error) {
-	shelf, slot, _ := ParseName(name)
+	a, _ := aoeaddr.Parse(name)
+	shelf, slot := int(a.Shelf), int(a.Slot)
 	dir := fs.Path("block", DiskPrefix+name)
 	dirfd, err := openat(unix.AT_FDCWD, dir, openDirFlags)
 	if err == unix.ENOENT {
@@ -284,8 +222,8 @@ func (fs FS) readDevice(name string, r *attrReader) (Device, error) {
 		if !ok || e.typ != unix.DT_DIR {
 			continue
 		}
-		n, ok := parseDecimal(num, 1<<16)
-		if !ok {
+		n, err := aoeaddr.ParseNumber(num, 1<<16)
+		if err != nil {
 			continue
 		}
 		p := Partition{Name: name + "p" + num, Number: n}

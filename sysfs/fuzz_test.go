@@ -23,22 +23,6 @@ func FuzzParseMountInfo(f *testing.F) {
 	})
 }
 
-// FuzzParseName: what parses is canonical and formats back to itself.
-func FuzzParseName(f *testing.F) {
-	for _, s := range []string{"e1.2", "e65535.255", "e01.2", "e1.02", "e1.", "e.1", "e1.2.3", "e99999.1", "ee1.2", "e1.256"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		shelf, slot, err := ParseName(s)
-		if err != nil {
-			return
-		}
-		if shelf > MaxShelf || slot > MaxSlot || FormatName(shelf, slot) != s {
-			t.Fatalf("%q parsed as %d.%d", s, shelf, slot)
-		}
-	})
-}
-
 // FuzzParseInterfaceList: the names are non-empty, carry no separator,
 // and come from the input in order.
 func FuzzParseInterfaceList(f *testing.F) {

@@ -10,46 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestParseName(t *testing.T) {
-	tests := []struct {
-		name        string
-		shelf, slot int
-		ok          bool
-	}{
-		{"e0.0", 0, 0, true},
-		{"e1.2", 1, 2, true},
-		{"e65534.254", 65534, 254, true},
-		{"e10.1", 10, 1, true},
-		{"e010.01", 0, 0, false}, // leading zeros: never a device's name
-		{"e01.2", 0, 0, false},
-		{"e1.02", 0, 0, false},
-		{"e0.00", 0, 0, false},
-		{"e65535.0", 0, 0, false},
-		{"e1.255", 0, 0, false},
-		{"e1", 0, 0, false},
-		{"e1.", 0, 0, false},
-		{"e.1", 0, 0, false},
-		{"1.2", 0, 0, false},
-		{"e-1.2", 0, 0, false},
-		{"e+1.2", 0, 0, false},
-		{"e1.2p1", 0, 0, false},
-		{"e1.2\n", 0, 0, false},
-		{"/dev/etherd/e1.2", 0, 0, false},
-		{"e1.2.3", 0, 0, false},
-		{"e999999.1", 0, 0, false},
-		{"", 0, 0, false},
-	}
-	for _, tt := range tests {
-		shelf, slot, err := ParseName(tt.name)
-		if ok := err == nil; ok != tt.ok || shelf != tt.shelf || slot != tt.slot {
-			t.Errorf("ParseName(%q) = %d, %d, %v; want %d, %d, ok=%v", tt.name, shelf, slot, err, tt.shelf, tt.slot, tt.ok)
-		}
-		if err != nil && !errors.Is(err, ErrBadName) {
-			t.Errorf("ParseName(%q): error %v is not ErrBadName", tt.name, err)
-		}
-	}
-}
-
 func TestParseInterfaceList(t *testing.T) {
 	tests := map[string][]string{
 		"":                   {},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 var (
@@ -18,7 +19,7 @@ var (
 
 func queryConfig(t *testing.T, c *initiator.Client, d time.Duration) []*initiator.Frame {
 	t.Helper()
-	ch, _, stop, err := c.Broadcast(&initiator.Frame{Shelf: initiator.BroadcastShelf, Slot: initiator.BroadcastSlot, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+	ch, _, stop, err := c.Broadcast(&initiator.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestHostileFloodAndDrops(t *testing.T) {
 	c := nw.Client(t, "eth0", iniMAC, 1500)
 	h := &Hostile{MAC: tgtMAC, Flood: 10000}
 	nw.ServeHostile(t, h)
-	ch, _, stop, err := c.Broadcast(&initiator.Frame{Shelf: initiator.BroadcastShelf, Slot: initiator.BroadcastSlot, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+	ch, _, stop, err := c.Broadcast(&initiator.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/mdlayher/packet"
 )
 
@@ -111,7 +112,7 @@ func (t *Target) Handle(b []byte) []byte {
 	if !(bytes.Equal(req.Destination, t.MAC) || bytes.Equal(req.Destination, initiator.BroadcastMAC)) {
 		return nil
 	}
-	if (req.Shelf != t.Shelf && req.Shelf != initiator.BroadcastShelf) || (req.Slot != t.Slot && req.Slot != initiator.BroadcastSlot) {
+	if (req.Shelf != t.Shelf && req.Shelf != aoeaddr.BroadcastShelf) || (req.Slot != t.Slot && req.Slot != aoeaddr.BroadcastSlot) {
 		return nil
 	}
 	t.mu.Lock()

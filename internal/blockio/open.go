@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // Errors of the package.
@@ -91,7 +92,7 @@ func Open(ctx context.Context, g *initiator.Group, shelf uint16, slot uint8, o O
 		cfg := r.Config
 		paths = append(paths, initiator.DiskPath{Client: g.ClientFor(r.Interface.Name), MAC: r.Target.MAC, Config: &cfg})
 	}
-	name := initiator.DeviceName(shelf, slot)
+	name := aoeaddr.Address{Shelf: shelf, Slot: slot}.String()
 	if len(paths) == 0 && len(answered) > 0 {
 		slices.Sort(answered)
 		return nil, fmt.Errorf("%s: %w from %s on %s; it answered from %s", name, ErrNotFound, o.Target, strings.Join(g.Names(), ", "), strings.Join(answered, ", "))

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/sysfs"
 )
 
@@ -427,7 +428,7 @@ func ValidInterfaceName(n string) bool {
 func parseWait(v string) ([]string, error) {
 	var out []string
 	for _, n := range splitList(v) {
-		if _, _, err := ParseDeviceName(n); err != nil {
+		if _, _, err := parseDevice(n); err != nil {
 			return nil, err
 		}
 		out = append(out, n)
@@ -435,23 +436,16 @@ func parseWait(v string) ([]string, error) {
 	return out, nil
 }
 
-// ParseDeviceName parses "e1.2" (partition 0) or "e1.2p1" and returns the
-// disk's name and the partition number. It fails with an error wrapping
-// sysfs.ErrBadName.
-func ParseDeviceName(n string) (disk string, part int, err error) {
-	disk = n
-	if i := strings.IndexByte(n, 'p'); i >= 0 {
-		disk = n[:i]
-		p, perr := strconv.Atoi(n[i+1:])
-		if perr != nil || p < 1 || p > 255 || n[i+1] == '0' || n[i+1] == '+' {
-			return "", 0, fmt.Errorf("%s: %w", quoteForMsg(n), sysfs.ErrBadName)
-		}
-		part = p
+// parseDevice parses "e1.2" (partition 0) or "e1.2p1" with
+// aoeaddr.ParseDevice and returns the disk's name and the partition
+// number; the error quotes n as boot's messages do and wraps
+// aoeaddr.ErrBadName.
+func parseDevice(n string) (disk string, part int, err error) {
+	a, part, err := aoeaddr.ParseDevice(n)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %w", quoteForMsg(n), aoeaddr.ErrBadName)
 	}
-	if _, _, err := sysfs.ParseName(disk); err != nil {
-		return "", 0, fmt.Errorf("%s: %w", quoteForMsg(n), sysfs.ErrBadName)
-	}
-	return disk, part, nil
+	return a.String(), part, nil
 }
 
 // parseTimeout parses AOE_TIMEOUT: whole seconds (digits only) or a Go

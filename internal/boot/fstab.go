@@ -96,7 +96,7 @@ func AoEName(path string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if _, _, err := ParseDeviceName(name); err != nil {
+	if _, _, err := parseDevice(name); err != nil {
 		return "", false
 	}
 	return name, true

@@ -126,7 +126,7 @@ func ParseLegacy(file string, data []byte, fstabFile string, fstab []byte) (Conf
 		case !found:
 			cfg.Notes = append(cfg.Notes, fmt.Sprintf("%s: AOEMOUNTS: %s is not in %s; it is not mounted (add it to fstab with _netdev)", file, quoteForMsg(mp), fstabFile))
 		case isAoE:
-			if _, _, err := ParseDeviceName(name); err == nil {
+			if _, _, err := parseDevice(name); err == nil {
 				cfg.Wait = appendNew(cfg.Wait, name)
 			}
 		}

@@ -305,7 +305,7 @@ func missingItems(env Env, names []string) []missingItem {
 			}
 			name, prefix = aoe, "on "+aoe+": "
 		}
-		disk, part, err := ParseDeviceName(name)
+		disk, part, err := parseDevice(name)
 		if err != nil {
 			out = append(out, missingItem{item: n, why: "bad name"})
 			continue

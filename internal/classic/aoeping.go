@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // AoepingUsage is aoeping's usage message, for the program name prog.
@@ -26,7 +27,7 @@ options taking arguments:
 }
 
 // AoepingHeader is what aoeping -v prints before it sends anything.
-func AoepingHeader(w io.Writer, tag uint32, netif string, a initiator.Address) {
+func AoepingHeader(w io.Writer, tag uint32, netif string, a aoeaddr.Address) {
 	fmt.Fprintf(w, "tag: %x\neth: %s\nshelf: %d\nslot: %d\n", tag, netif, a.Shelf, a.Slot)
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/sysfs"
 	"golang.org/x/sys/unix"
 )
@@ -36,7 +37,7 @@ func ParseErrMessage(msg string) Event {
 		e.Kind, e.Device = errNodeKinds[m[1]], "e"+m[2]+"."+m[3]
 	}
 	if e.Device != "" {
-		if _, _, err := sysfs.ParseName(e.Device); err != nil {
+		if _, err := aoeaddr.Parse(e.Device); err != nil {
 			e.Device = "" // out of range: keep it in the message only
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/sysfs"
 )
 
@@ -180,8 +181,9 @@ func sortedNames(m map[string]Device) []string {
 		names = append(names, n)
 	}
 	sort.Slice(names, func(i, j int) bool {
-		si, li, _ := sysfs.ParseName(names[i])
-		sj, lj, _ := sysfs.ParseName(names[j])
+		a, _ := aoeaddr.Parse(names[i])
+		b, _ := aoeaddr.Parse(names[j])
+		si, li, sj, lj := a.Shelf, a.Slot, b.Shelf, b.Slot
 		if si != sj {
 			return si < sj
 		}

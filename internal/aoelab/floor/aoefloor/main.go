@@ -11,7 +11,7 @@ import (
 	"net"
 	"os"
 
-	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/internal/aoelab/floor"
 	"github.com/goaoe/aoe/internal/blockio"
 )
@@ -19,7 +19,7 @@ import (
 func main() {
 	var o floor.Options
 	var target, length string
-	var dev initiator.Address
+	var dev aoeaddr.Address
 	flag.StringVar(&o.Interface, "i", "eth0", "interface")
 	flag.StringVar(&target, "target", "", "the target's MAC address")
 	flag.Var(&dev, "e", "the target's address eSHELF.SLOT")
