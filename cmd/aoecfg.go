@@ -6,6 +6,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/classic"
 	"github.com/spf13/cobra"
 )
@@ -42,7 +43,7 @@ func (o *cfgOptions) aoecfgQuery(args []string) (initiator.ConfigQuery, string, 
 		fmt.Fprintf(o.stderr(), "aoecfg Error: \"%s\" is not a valid network interface\n", netif)
 		return q, "", false, usage()
 	}
-	if len(o.str) > initiator.MaxConfigString {
+	if len(o.str) > wire.MaxConfigString {
 		fmt.Fprintf(o.stderr(), "aoecfg Error: config string longer than 1024 bytes\n")
 		return q, "", false, usage()
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/classic"
 	"github.com/spf13/cobra"
 )
@@ -112,7 +113,7 @@ func runAoeping(cmd *cobra.Command, o *aoepingOptions, args []string) error {
 		return o.usage(ExitFailure)
 	}
 	r := &aoepingRun{aoepingOptions: o, netif: args[2],
-		target: initiator.Target{Shelf: uint16(shelf), Slot: uint8(slot), Tag: initiator.TagUserspace | o.tag}}
+		target: initiator.Target{Shelf: uint16(shelf), Slot: uint8(slot), Tag: wire.TagUserspace | o.tag}}
 	if o.verbose {
 		classic.AoepingHeader(o.stdout(), r.target.Tag, r.netif, r.target.Address())
 	}
@@ -141,7 +142,7 @@ func (r *aoepingRun) run(ctx context.Context) error {
 	r.target.MAC = cfg.Target.MAC
 	r.target.Tag++
 	data, err := r.c.IdentifyData(ctx, r.target)
-	var ae *initiator.ATAError
+	var ae *wire.ATAError
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return r.timedOut(ctx)
@@ -159,7 +160,7 @@ func (r *aoepingRun) run(ctx context.Context) error {
 	if r.smart == "" {
 		return nil
 	}
-	if id, _ := initiator.ParseIdentify(data); !id.SMART {
+	if id, _ := wire.ParseIdentify(data); !id.SMART {
 		return r.fail("Error: %s does not support SMART\n", r.target.Name())
 	}
 	return r.runSMART(ctx)
@@ -216,8 +217,8 @@ func (r *aoepingRun) runSMART(ctx context.Context) error {
 	}
 	r.target.Tag++
 	rep, err := r.c.ATA(ctx, r.target, sc.Arg(data))
-	var ec initiator.ErrorCode
-	var ae *initiator.ATAError
+	var ec wire.ErrorCode
+	var ae *wire.ATAError
 	switch {
 	case errors.As(err, &ec):
 		return r.fail("aoeping: SMART: %s answered with an error: %v\n", r.target.Name(), ec)

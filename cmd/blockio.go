@@ -11,6 +11,7 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/blockio"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
@@ -206,7 +207,7 @@ func (e conflictError) Unwrap() error { return e.ConflictError }
 // clampNotice says, when the disk claims more sectors than its addressing
 // mode reaches, what is used instead; "" when the claim stands. The one
 // place read, write, bench and nbd say it (once, when the disk opens).
-func clampNotice(dev string, id initiator.Identity) string {
+func clampNotice(dev string, id wire.Identity) string {
 	n, clamped := id.Capacity()
 	if !clamped {
 		return ""
@@ -215,7 +216,7 @@ func clampNotice(dev string, id initiator.Identity) string {
 	if id.LBA48 {
 		mode = "with LBA48"
 	}
-	return fmt.Sprintf("%s claims %d sectors; %s only %d are addressable: using %s", dev, id.Sectors(), mode, n, exactBytes(n*initiator.SectorSize))
+	return fmt.Sprintf("%s claims %d sectors; %s only %d are addressable: using %s", dev, id.Sectors(), mode, n, exactBytes(n*wire.SectorSize))
 }
 
 // exactBytes prints n in the largest binary unit that divides it (128 GiB),

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // hostileData is the fake SAN with e5.5 served on eth0 by a hostile peer
@@ -59,16 +59,16 @@ func TestHostileReadWrite(t *testing.T) {
 		{"short", func(tg *aoetest.Target) *aoetest.Hostile { return &aoetest.Hostile{Target: tg, Short: true} }, ExitFailure, "short"},
 		{"remaining", func(tg *aoetest.Target) *aoetest.Hostile { return &aoetest.Hostile{Target: tg, Remaining: 1} }, ExitFailure, "sectors remaining"},
 		{"ERR bit", func(tg *aoetest.Target) *aoetest.Hostile {
-			return &aoetest.Hostile{Target: tg, Status: initiator.ATAStatusErr}
+			return &aoetest.Hostile{Target: tg, Status: wire.ATAStatusErr}
 		}, ExitFailure, "e5.5"},
 		{"DF bit", func(tg *aoetest.Target) *aoetest.Hostile {
-			return &aoetest.Hostile{Target: tg, Status: initiator.ATAStatusDF}
+			return &aoetest.Hostile{Target: tg, Status: wire.ATAStatusDF}
 		}, ExitFailure, "e5.5"},
 		{"BSY bit", func(tg *aoetest.Target) *aoetest.Hostile {
-			return &aoetest.Hostile{Target: tg, Status: initiator.ATAStatusBSY}
+			return &aoetest.Hostile{Target: tg, Status: wire.ATAStatusBSY}
 		}, ExitFailure, "e5.5"},
 		{"DRQ bit", func(tg *aoetest.Target) *aoetest.Hostile {
-			return &aoetest.Hostile{Target: tg, Status: initiator.ATAStatusDRQ}
+			return &aoetest.Hostile{Target: tg, Status: wire.ATAStatusDRQ}
 		}, ExitFailure, "e5.5"},
 		{"lossy", func(tg *aoetest.Target) *aoetest.Hostile {
 			return &aoetest.Hostile{Target: tg, Seed: 1, DropRate: 0.05, DupRate: 0.05, ReorderRate: 0.2}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/blockio"
 )
 
@@ -218,7 +219,7 @@ func TestBenchWritePreserves(t *testing.T) {
 		if !bytes.Equal(tg.Disk, before) {
 			t.Errorf("%v: bench --write changed the disk", args)
 		}
-		if n := tg.Requests[initiator.CommandATA]; n == 0 {
+		if n := tg.Requests[wire.CommandATA]; n == 0 {
 			t.Errorf("%v: no ATA requests", args)
 		}
 	}
@@ -256,7 +257,7 @@ func TestBlockioDeadline(t *testing.T) {
 	f.nets["eth0"].Drop = func(frame []byte, to net.HardwareAddr) bool {
 		// Byte 19: the AoE command; 27: the ATA command. The IDENTIFY
 		// of the open goes through, reads and writes are lost.
-		return bytes.Equal(frame[:6], dataMAC) && len(frame) > 27 && frame[19] == byte(initiator.CommandATA) && frame[27] != initiator.ATAIdentify
+		return bytes.Equal(frame[:6], dataMAC) && len(frame) > 27 && frame[19] == byte(wire.CommandATA) && frame[27] != wire.ATAIdentify
 	}
 	out := filepath.Join(t.TempDir(), "out")
 	r := f.run(t, "aoe", "read", "e5.5", "-i", "eth0", "-o", out, "--deadline", "300ms")
@@ -286,8 +287,8 @@ func TestBlockioExitCodes(t *testing.T) {
 		msg  string
 	}{
 		{fmt.Errorf("after 5 bytes: %w", blockio.CheckRange(10, 5, 6)), ExitUsage, "outside the disk"},
-		{fmt.Errorf("after 0 bytes: %w", &initiator.ReplyError{Device: "e1.2", Interface: "eth0", MAC: dataMAC, Command: initiator.ATAReadSectorsExt, Kind: initiator.BadReplyLBA, Want: 8, Got: 16, Count: 3}), ExitFailure, "wrong LBA: asked 8, echoed 16"},
-		{fmt.Errorf("after 0 bytes: %w", &initiator.ATAError{}), ExitFailure, ""},
+		{fmt.Errorf("after 0 bytes: %w", &initiator.ReplyError{Device: "e1.2", Interface: "eth0", MAC: dataMAC, Command: wire.ATAReadSectorsExt, Kind: initiator.BadReplyLBA, Want: 8, Got: 16, Count: 3}), ExitFailure, "wrong LBA: asked 8, echoed 16"},
+		{fmt.Errorf("after 0 bytes: %w", &wire.ATAError{}), ExitFailure, ""},
 		{conflict, ExitFailure, `e1.2: different disks answer for this address, their data is not mixed: serial "a" vs "b" (02:00:00:00:00:01 on eth0, 02:00:00:00:00:02 on eth1); the MACs that answered: 02:00:00:00:00:01, 02:00:00:00:00:02; choose one with --target MAC`},
 		{fmt.Errorf("after 9 bytes: %w", fmt.Errorf("e1.2: %w", initiator.ErrDeadline)), ExitTimeout, "before the deadline"},
 		{fmt.Errorf("x: %w", initiator.ErrTimeout), ExitTimeout, "no reply"},

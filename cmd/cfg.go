@@ -12,6 +12,7 @@ import (
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
@@ -31,9 +32,9 @@ type cfgOptions struct {
 }
 
 // configCommands maps -c names to Query Config sub-commands.
-var configCommands = map[string]initiator.ConfigCommand{
-	"read": initiator.ConfigRead, "test": initiator.ConfigTest, "prefix": initiator.ConfigTestPrefix,
-	"set": initiator.ConfigSet, "fset": initiator.ConfigForceSet,
+var configCommands = map[string]wire.ConfigCommand{
+	"read": wire.ConfigRead, "test": wire.ConfigTest, "prefix": wire.ConfigTestPrefix,
+	"set": wire.ConfigSet, "fset": wire.ConfigForceSet,
 }
 
 func newCfgCmd(g *globalOptions) *cobra.Command {
@@ -122,7 +123,7 @@ type cfgAnswer struct {
 
 func toCfgAnswer(r initiator.ConfigReply) cfgAnswer {
 	a := cfgAnswer{Device: r.Target.Name(), MAC: r.Target.MAC.String(), Interface: r.Interface.Name, Config: string(r.Config.String)}
-	var ec initiator.ErrorCode
+	var ec wire.ErrorCode
 	if errors.As(r.Err, &ec) {
 		d := ec.Description()
 		a.Error = &d
@@ -155,11 +156,11 @@ func (o *cfgOptions) cfgQuery(cmd *cobra.Command, args []string) (initiator.Conf
 	switch {
 	case !ok:
 		return q, usageErrorf("-c %s: want read, test, prefix, set or fset", o.command)
-	case len(o.str) > initiator.MaxConfigString:
+	case len(o.str) > wire.MaxConfigString:
 		return q, usageErrorf("-s: %d bytes; a config string has at most 1024", len(o.str))
 	case o.all && len(args) > 0, !o.all && len(args) != 1:
 		return q, usageErrorf("name one device (eSHELF.SLOT) or --all")
-	case o.all && (ccmd == initiator.ConfigSet || ccmd == initiator.ConfigForceSet):
+	case o.all && (ccmd == wire.ConfigSet || ccmd == wire.ConfigForceSet):
 		return q, usageErrorf("-c %s changes a target: name the device", o.command)
 	case len(args) == 1:
 		a, err := addressArg(args[0])
@@ -168,10 +169,10 @@ func (o *cfgOptions) cfgQuery(cmd *cobra.Command, args []string) (initiator.Conf
 		}
 		q.Shelf, q.Slot = a.Shelf, a.Slot
 	}
-	if ccmd != initiator.ConfigRead && !cmd.Flags().Changed("string") {
+	if ccmd != wire.ConfigRead && !cmd.Flags().Changed("string") {
 		return q, usageErrorf("-c %s needs -s STRING", o.command)
 	}
-	if ccmd == initiator.ConfigRead && cmd.Flags().Changed("string") {
+	if ccmd == wire.ConfigRead && cmd.Flags().Changed("string") {
 		return q, usageErrorf("-s goes with -c test, prefix, set or fset, not read")
 	}
 	if o.timeout <= 0 {
@@ -198,7 +199,7 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 	if full {
 		opts.Quiet = o.timeout // a given --timeout is waited out: slow targets answer
 	}
-	if q.Command == initiator.ConfigSet || q.Command == initiator.ConfigForceSet {
+	if q.Command == wire.ConfigSet || q.Command == wire.ConfigForceSet {
 		opts.Resend = []time.Duration{} // a change is sent once
 	}
 	replies, err := g.QueryConfig(cmd.Context(), q, opts, nil)
@@ -248,7 +249,7 @@ func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, r
 	}
 	switch {
 	case len(replies) > 0:
-	case q.Command == initiator.ConfigTest || q.Command == initiator.ConfigTestPrefix:
+	case q.Command == wire.ConfigTest || q.Command == wire.ConfigTestPrefix:
 		if o.all {
 			return fmt.Errorf("no target on %s has a config string that matches %q (%s)", on, o.str, o.command)
 		}
@@ -262,7 +263,7 @@ func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, r
 	for _, r := range replies {
 		a := toCfgAnswer(r)
 		switch {
-		case errors.Is(r.Err, initiator.ErrConfigStringPresent):
+		case errors.Is(r.Err, wire.ErrConfigStringPresent):
 			refused = append(refused, refusal{fmt.Sprintf("%s (%s) refused: its config string is already %q; use -c fset to replace it", a.Device, a.MAC, a.Config), r.Err})
 		case r.Err != nil:
 			why := r.Err.Error()

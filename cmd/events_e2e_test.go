@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/aoelab"
 	"github.com/mdlayher/packet"
 )
@@ -125,17 +125,17 @@ func injectUnknownATAReply(t *testing.T, lab *aoelab.Lab, ns string) {
 	frame := make([]byte, 60)
 	copy(frame[0:6], net.HardwareAddr{0x52, 0x54, 0x00, 0xae, 0x00, 0x01})
 	copy(frame[6:12], src)
-	binary.BigEndian.PutUint16(frame[12:14], initiator.EtherType)
+	binary.BigEndian.PutUint16(frame[12:14], wire.EtherType)
 	frame[14], frame[15] = 0x18, 0
 	binary.BigEndian.PutUint16(frame[16:18], 9)
-	frame[18], frame[19] = 9, byte(initiator.CommandATA)
+	frame[18], frame[19] = 9, byte(wire.CommandATA)
 	binary.BigEndian.PutUint32(frame[20:24], 1)
 	lab.Do(ns, func() {
 		ifi, err := net.InterfaceByName("inj")
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn, err := packet.Listen(ifi, packet.Raw, initiator.EtherType, nil)
+		conn, err := packet.Listen(ifi, packet.Raw, wire.EtherType, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/units"
 )
 
@@ -159,7 +160,7 @@ func TestWireGoldenState(t *testing.T) {
 	// A wire timeout on a path exits 5: the target stops answering mask
 	// commands after the discovery.
 	f.nets["eth0"].Drop = func(frame []byte, to net.HardwareAddr) bool {
-		return frame[19] == byte(initiator.CommandMACMask)
+		return frame[19] == byte(wire.CommandMACMask)
 	}
 	r = execute(t, []string{"aoe", "mask", "e1.1", "-i", "eth0"}, runOpts{setup: f.setup})
 	if r.code != ExitTimeout || !strings.Contains(r.stderr, "aoe: no reply") {

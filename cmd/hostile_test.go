@@ -12,6 +12,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // hostileSAN is the fake SAN with misbehaving peers on eth0.
@@ -318,7 +319,7 @@ func TestHostileACLErrors(t *testing.T) {
 	// A target that does not answer the list command at all: no list.
 	f = hostileSAN(t)
 	f.nets["eth0"].Drop = func(frame []byte, to net.HardwareAddr) bool {
-		return frame[19] == byte(initiator.CommandMACMask) || frame[19] == byte(initiator.CommandReserve)
+		return frame[19] == byte(wire.CommandMACMask) || frame[19] == byte(wire.CommandReserve)
 	}
 	for _, what := range []string{"mask", "reserve"} {
 		r := f.run(t, "aoe", what, "e1.1", "-i", "eth0")
@@ -432,7 +433,7 @@ func TestHostileUsage(t *testing.T) {
 		}
 	}
 	for _, e := range []string{"e1.1"} {
-		if n := f.tgts[e].Requests[initiator.CommandMACMask]; n != 0 {
+		if n := f.tgts[e].Requests[wire.CommandMACMask]; n != 0 {
 			t.Errorf("%s got %d mask requests from usage errors", e, n)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // keys returns the sorted field names of a JSON object.
@@ -37,7 +38,7 @@ func keys(t *testing.T, v any) []string {
 // out.
 func TestJSONSameFields(t *testing.T) {
 	tg := initiator.Target{Shelf: 1, Slot: 1, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}}
-	id := &initiator.Identity{Model: "m", Serial: "s", LBA48Sectors: 2048, LBA48: true}
+	id := &wire.Identity{Model: "m", Serial: "s", LBA48Sectors: 2048, LBA48: true}
 	ok := toIdentifyJSON(discover.PathIdentity{Target: tg, Interface: "eth0", Identity: id, Data: make([]byte, 512)})
 	failed := toIdentifyJSON(discover.PathIdentity{Target: tg, Interface: "eth0", Err: errors.New("no answer")})
 	if k1, k2 := keys(t, ok), keys(t, failed); !reflect.DeepEqual(k1, k2) {
@@ -49,7 +50,7 @@ func TestJSONSameFields(t *testing.T) {
 	}
 
 	good := toPingReply(discover.PingReply{Seq: 1, Target: tg, Interface: "eth0", RTT: 1500 * time.Microsecond})
-	bad := toPingReply(discover.PingReply{Seq: 2, Target: tg, Interface: "eth0", RTT: time.Millisecond, Err: initiator.ErrorCode(2)})
+	bad := toPingReply(discover.PingReply{Seq: 2, Target: tg, Interface: "eth0", RTT: time.Millisecond, Err: wire.ErrorCode(2)})
 	if k1, k2 := keys(t, good), keys(t, bad); !reflect.DeepEqual(k1, k2) {
 		t.Errorf("ping reply: %v vs error reply %v", k1, k2)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/discover"
-	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
 )
@@ -288,7 +288,7 @@ func writeIdentify(w io.Writer, id identifyJSON, hex bool) {
 	fmt.Fprintf(w, "  model:     %s\n  serial:    %s\n  firmware:  %s\n", safetext.String(*id.Model), safetext.String(*id.Serial), safetext.String(*id.Firmware))
 	size := humanSize(*id.Sectors)
 	if *id.CapacityInvalid {
-		size = fmt.Sprintf("INVALID: beyond LBA48's %d sectors", uint64(initiator.MaxLBA48Sectors))
+		size = fmt.Sprintf("INVALID: beyond LBA48's %d sectors", uint64(wire.MaxLBA48Sectors))
 	}
 	fmt.Fprintf(w, "  capacity:  %d sectors (%s); LBA28 %d, LBA48 %d\n", *id.Sectors, size, *id.LBA28Sectors, *id.LBA48Sectors)
 	fmt.Fprintf(w, "  supports:  LBA48 %s, FLUSH CACHE %s, SMART %s\n", yes[*id.LBA48], yes[*id.Flush], yes[*id.SMART])

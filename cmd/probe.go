@@ -11,6 +11,7 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/internal/units"
 	"github.com/spf13/cobra"
@@ -242,15 +243,15 @@ func configCell(b []byte, cs units.Charset) string {
 
 // capacity describes an IDENTIFY capacity: a size, or, for a claim beyond
 // LBA48, the claim itself flagged invalid (never an overflowed byte count).
-func capacity(id *initiator.Identity) string {
+func capacity(id *wire.Identity) string {
 	if _, ok := id.Bytes(); ok {
 		return humanSize(id.Sectors())
 	}
-	return fmt.Sprintf("invalid capacity: %d sectors claimed, beyond LBA48's %d", id.Sectors(), uint64(initiator.MaxLBA48Sectors))
+	return fmt.Sprintf("invalid capacity: %d sectors claimed, beyond LBA48's %d", id.Sectors(), uint64(wire.MaxLBA48Sectors))
 }
 
 // sizeCell is a capacity in a table cell.
-func sizeCell(id *initiator.Identity) string {
+func sizeCell(id *wire.Identity) string {
 	if _, ok := id.Bytes(); ok {
 		return humanSize(id.Sectors())
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // MAC is an entry of a MAC list given by a user: an address, or Self, the
@@ -97,7 +98,7 @@ func (e *LockoutError) Error() string {
 }
 
 // ReservedError is a path's error when the target is reserved by another
-// host; it wraps initiator.ErrTargetReserved.
+// host; it wraps wire.ErrTargetReserved.
 type ReservedError struct {
 	Path ACLPath
 }
@@ -106,8 +107,8 @@ func (e *ReservedError) Error() string {
 	return fmt.Sprintf("%s on %s is reserved by %s", e.Path.Target.MAC, e.Path.Interface, joinMACs(e.Path.List, ", "))
 }
 
-// Unwrap returns initiator.ErrTargetReserved.
-func (e *ReservedError) Unwrap() error { return initiator.ErrTargetReserved }
+// Unwrap returns wire.ErrTargetReserved.
+func (e *ReservedError) Unwrap() error { return wire.ErrTargetReserved }
 
 func joinMACs(list []net.HardwareAddr, sep string) string {
 	var s []string
@@ -179,16 +180,16 @@ func Mask(ctx context.Context, g *initiator.Group, a aoeaddr.Address, change Mas
 		if p.Err != nil || len(change.Add)+len(change.Del) == 0 {
 			continue
 		}
-		var ds []initiator.Directive
+		var ds []wire.Directive
 		result := p.List
 		for _, m := range resolve(change.Add, p.Self) {
-			ds = append(ds, initiator.Directive{Command: initiator.DirectiveAdd, MAC: m})
+			ds = append(ds, wire.Directive{Command: wire.DirectiveAdd, MAC: m})
 			if !containsMAC(result, m) {
 				result = append(result, m)
 			}
 		}
 		for _, m := range resolve(change.Del, p.Self) {
-			ds = append(ds, initiator.Directive{Command: initiator.DirectiveDelete, MAC: m})
+			ds = append(ds, wire.Directive{Command: wire.DirectiveDelete, MAC: m})
 			result = removeMAC(result, m)
 		}
 		if lockout(result, p.Self) && !change.Force {
@@ -241,7 +242,7 @@ func Reserve(ctx context.Context, g *initiator.Group, a aoeaddr.Address, change 
 			return nil, &LockoutError{Path: *p, List: macs, Reserve: true}
 		}
 		p.List, p.Err = c.Reserve(ctx, p.Target, macs, change.Force)
-		if errors.Is(p.Err, initiator.ErrTargetReserved) {
+		if errors.Is(p.Err, wire.ErrTargetReserved) {
 			p.Err = &ReservedError{Path: *p}
 		}
 	}

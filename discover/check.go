@@ -12,6 +12,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // headers is what an ATA frame carries besides data: Ethernet and AoE
@@ -37,7 +38,7 @@ type CheckedPath struct {
 	// MaxSectors is the largest IDENTIFY padding, in sectors, answered.
 	MaxSectors int
 	// Identity is the IDENTIFY data of one answered probe, or nil.
-	Identity *initiator.Identity
+	Identity *wire.Identity
 }
 
 // Device is a target of the SAN check: its paths and what is wrong.
@@ -267,7 +268,7 @@ func Devices(paths []CheckedPath, ifaces []Interface) []Device {
 			}
 		}
 		macs := map[string]bool{}
-		var ids []*initiator.Identity
+		var ids []*wire.Identity
 		for _, p := range d.Paths {
 			macs[string(p.Target.MAC)] = true
 			if !contains(d.Interfaces, p.Interface) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // Options tune a probe. The zero value gives the defaults.
@@ -76,7 +77,7 @@ type Path struct {
 	Config     []byte
 	// Identity is the IDENTIFY data; nil when it could not be had
 	// (IdentifyErr says why) or was not asked (NoIdentify).
-	Identity    *initiator.Identity
+	Identity    *wire.Identity
 	IdentifyErr error
 }
 
@@ -111,7 +112,7 @@ func (t *Target) Unverified() bool {
 func (t *Target) Name() string { return aoeaddr.Address{Shelf: t.Shelf, Slot: t.Slot}.String() }
 
 // Identity returns the first path's IDENTIFY data, or nil.
-func (t *Target) Identity() *initiator.Identity {
+func (t *Target) Identity() *wire.Identity {
 	for _, p := range t.Paths {
 		if p.Identity != nil {
 			return p.Identity
@@ -310,7 +311,7 @@ func aggregate(paths map[pathKey]*Path, order []pathKey) []Target {
 	out := make([]Target, 0, len(groups))
 	for _, g := range groups {
 		t := Target{Shelf: g.shelf, Slot: g.slot}
-		var ids []*initiator.Identity
+		var ids []*wire.Identity
 		for _, x := range g.items {
 			t.Paths = append(t.Paths, x.p)
 			ids = append(ids, x.p.Identity)
@@ -366,8 +367,8 @@ func byAddress[T any](items []T, key func(T) (shelf uint16, slot uint8, iface st
 
 // differentDisks reports whether the known identities describe different
 // disks. Several MACs for the same disk is multipath, not a conflict.
-func differentDisks(ids []*initiator.Identity) bool {
-	var first *initiator.Identity
+func differentDisks(ids []*wire.Identity) bool {
+	var first *wire.Identity
 	for _, id := range ids {
 		if id == nil {
 			continue

@@ -12,6 +12,7 @@ import (
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 type segment struct {
@@ -127,7 +128,7 @@ func TestProbeTimeoutKeepsAnswers(t *testing.T) {
 	// A target that answers config but never IDENTIFY.
 	mute := target(1, 2, 2, 2048, "y")
 	s.nw.Drop = func(frame []byte, to net.HardwareAddr) bool {
-		return to.String() == mute.MAC.String() && frame[19] == byte(initiator.CommandATA)
+		return to.String() == mute.MAC.String() && frame[19] == byte(wire.CommandATA)
 	}
 	s.serve(t, mute)
 	s.client.RTO = time.Hour

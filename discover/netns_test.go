@@ -12,6 +12,7 @@ import (
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/aoelab"
 	"github.com/mdlayher/packet"
 )
@@ -43,14 +44,14 @@ func configString(n int) []byte {
 }
 
 // setConfig force-sets the config string of shelf.slot at mac.
-func setConfig(t *testing.T, c *initiator.Client, mac net.HardwareAddr, shelf uint16, slot uint8, s []byte) *initiator.ConfigArg {
+func setConfig(t *testing.T, c *initiator.Client, mac net.HardwareAddr, shelf uint16, slot uint8, s []byte) *wire.ConfigArg {
 	t.Helper()
-	f, err := c.Request(context.Background(), &initiator.Frame{Destination: mac, Shelf: shelf, Slot: slot,
-		Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{Command: initiator.ConfigForceSet, String: s}})
+	f, err := c.Request(context.Background(), &wire.Frame{Destination: mac, Shelf: shelf, Slot: slot,
+		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{Command: wire.ConfigForceSet, String: s}})
 	if err != nil {
 		t.Fatalf("fset e%d.%d (%d bytes): %v", shelf, slot, len(s), err)
 	}
-	return f.Arg.(*initiator.ConfigArg)
+	return f.Arg.(*wire.ConfigArg)
 }
 
 // TestProbeVblade: real vblade 25 targets in a namespace, probed from
@@ -146,17 +147,17 @@ func TestConfigStringEveryLength(t *testing.T) {
 		t.Fatalf("%v %v", found, err)
 	}
 	mac := found[0].Paths[0].MAC
-	for n := 0; n <= initiator.MaxConfigString; n++ {
+	for n := 0; n <= wire.MaxConfigString; n++ {
 		s := configString(n)
 		if got := setConfig(t, c, mac, 1, 2, s); !bytes.Equal(got.String, s) {
 			t.Fatalf("fset %d bytes: reply has %d", n, len(got.String))
 		}
-		f, err := c.Request(context.Background(), &initiator.Frame{Destination: mac, Shelf: 1, Slot: 2,
-			Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+		f, err := c.Request(context.Background(), &wire.Frame{Destination: mac, Shelf: 1, Slot: 2,
+			Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 		if err != nil {
 			t.Fatalf("read after %d bytes: %v", n, err)
 		}
-		if got := f.Arg.(*initiator.ConfigArg).String; !bytes.Equal(got, s) {
+		if got := f.Arg.(*wire.ConfigArg).String; !bytes.Equal(got, s) {
 			t.Fatalf("read %d bytes back as %d", n, len(got))
 		}
 	}
@@ -207,7 +208,7 @@ func TestProbeFakeTargetOnRawSocket(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn, err := packet.Listen(ifi, packet.Raw, initiator.EtherType, nil)
+		conn, err := packet.Listen(ifi, packet.Raw, wire.EtherType, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // PingOptions tune Ping.
@@ -37,7 +38,7 @@ type PingReply struct {
 type PathIdentity struct {
 	Target    initiator.Target
 	Interface string
-	Identity  *initiator.Identity
+	Identity  *wire.Identity
 	// Data is the 512 bytes the Identity was decoded from.
 	Data []byte
 	Err  error
@@ -118,7 +119,7 @@ func Ping(ctx context.Context, g *initiator.Group, a aoeaddr.Address, o PingOpti
 			pi := PathIdentity{Target: p.Target, Interface: p.Interface}
 			pi.Data, pi.Err = g.ClientFor(p.Interface).IdentifyData(ctx, p.Target)
 			if pi.Err == nil {
-				id, _ := initiator.ParseIdentify(pi.Data)
+				id, _ := wire.ParseIdentify(pi.Data)
 				pi.Identity = &id
 			}
 			res.Identities = append(res.Identities, pi)

@@ -12,6 +12,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 func TestPing(t *testing.T) {
@@ -119,7 +120,7 @@ func TestMaskAndReserve(t *testing.T) {
 		t.Errorf("add: %+v %v", paths, err)
 	}
 	paths, _ = discover.Mask(ctx, g, a, discover.MaskChange{Add: []discover.MAC{mac("02:00:00:00:00:0b"), mac("02:00:00:00:00:0c")}}, fast)
-	if !errors.Is(paths[0].Err, initiator.MaskListFull) {
+	if !errors.Is(paths[0].Err, wire.MaskListFull) {
 		t.Errorf("full: %+v", paths)
 	}
 	if _, err := discover.Reserve(ctx, g, a, discover.ReserveChange{Set: []discover.MAC{other}, Force: true}, fast); err != nil {
@@ -127,7 +128,7 @@ func TestMaskAndReserve(t *testing.T) {
 	}
 	paths, _ = discover.Reserve(ctx, g, a, discover.ReserveChange{Release: true}, fast)
 	var re *discover.ReservedError
-	if !errors.As(paths[0].Err, &re) || !errors.Is(paths[0].Err, initiator.ErrTargetReserved) {
+	if !errors.As(paths[0].Err, &re) || !errors.Is(paths[0].Err, wire.ErrTargetReserved) {
 		t.Errorf("release of another's: %+v", paths)
 	}
 	if _, err := discover.Mask(ctx, g, aoeaddr.Address{Shelf: 9, Slot: 9}, discover.MaskChange{}, discover.Options{Timeout: 200 * time.Millisecond}); !errors.Is(err, discover.ErrNotFound) {

@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/mdlayher/packet"
 )
-
-// BroadcastMAC is the Ethernet broadcast address.
-var BroadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 // Interface is the local network interface a Client speaks on.
 type Interface struct {
@@ -95,10 +93,10 @@ type Client struct {
 type call struct {
 	shelf   uint16
 	slot    uint8
-	command Command
+	command wire.Command
 	// src is the MAC the reply must come from; nil accepts any (broadcast).
 	src net.HardwareAddr
-	ch  chan *Frame
+	ch  chan *wire.Frame
 	// once means a single reply is wanted: the call is removed after it.
 	once bool
 	// dst, when not nil, receives the data of a matching ATA reply (see
@@ -121,11 +119,11 @@ type engReply struct {
 	cl      *call
 	att     *attempt // cl.att when the reply came
 	tag     uint32
-	errFlag bool      // the AoE E flag
-	code    ErrorCode // with errFlag
-	ata     bool      // it has an ATA argument
-	status  uint8     // ATA status
-	errReg  uint8     // ATA error register
+	errFlag bool           // the AoE E flag
+	code    wire.ErrorCode // with errFlag
+	ata     bool           // it has an ATA argument
+	status  uint8          // ATA status
+	errReg  uint8          // ATA error register
 	filled  bool
 	bad     badInfo // set: the reply failed the call's want, unused
 }
@@ -235,7 +233,7 @@ func (c *Client) Close() error {
 
 // newTag returns a fresh tag with bit 31 set, unused by pending calls.
 func (c *Client) newTag() uint32 {
-	return c.tag.Add(1) | TagUserspace
+	return c.tag.Add(1) | wire.TagUserspace
 }
 
 // SetWindow limits the requests outstanding at once to the target with
@@ -274,7 +272,7 @@ func (c *Client) register(cl *call, want uint32) (uint32, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	if want&TagUserspace != 0 {
+	if want&wire.TagUserspace != 0 {
 		if _, busy := c.calls[want]; busy {
 			return 0, fmt.Errorf("%w: %#08x", ErrTagInUse, want)
 		}
@@ -301,12 +299,12 @@ func (c *Client) unregister(tag uint32) {
 var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 9216); return &b }}
 
 // send encodes req with the given tag and writes it.
-func (c *Client) send(req *Frame, tag uint32) error {
+func (c *Client) send(req *wire.Frame, tag uint32) error {
 	f := *req
 	f.Tag = tag
 	f.Source = c.ifi.MAC
 	if f.Destination == nil {
-		f.Destination = BroadcastMAC
+		f.Destination = wire.BroadcastMAC
 	}
 	bp := sendBufs.Get().(*[]byte)
 	defer sendBufs.Put(bp)
@@ -340,8 +338,8 @@ func (c *Client) addr(mac net.HardwareAddr) *packet.Addr {
 // must come from that MAC with the request's tag, address and command. A
 // reply with the E flag is returned with its ErrorCode as the error. At most
 // the target's window of requests is outstanding at once.
-func (c *Client) Request(ctx context.Context, req *Frame) (*Frame, error) {
-	if len(req.Destination) != 6 || bytes.Equal(req.Destination, BroadcastMAC) {
+func (c *Client) Request(ctx context.Context, req *wire.Frame) (*wire.Frame, error) {
+	if len(req.Destination) != 6 || bytes.Equal(req.Destination, wire.BroadcastMAC) {
 		return nil, fmt.Errorf("aoe: Request needs a target's MAC, not %v", req.Destination)
 	}
 	w := c.window(req.Destination)
@@ -352,7 +350,7 @@ func (c *Client) Request(ctx context.Context, req *Frame) (*Frame, error) {
 	}
 	defer func() { <-w }()
 
-	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, src: req.Destination, ch: make(chan *Frame, 1), once: true}
+	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, src: req.Destination, ch: make(chan *wire.Frame, 1), once: true}
 	tag, err := c.register(cl, req.Tag)
 	if err != nil {
 		return nil, err
@@ -394,14 +392,14 @@ func (c *Client) Request(ctx context.Context, req *Frame) (*Frame, error) {
 // matching address on the returned channel, until stop is called. resend
 // sends the same request again, with the same tag, so that replies to every
 // copy arrive on the channel (duplicates included).
-func (c *Client) Broadcast(req *Frame) (replies <-chan *Frame, resend func() error, stop func(), err error) {
-	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, ch: make(chan *Frame, 4096)}
+func (c *Client) Broadcast(req *wire.Frame) (replies <-chan *wire.Frame, resend func() error, stop func(), err error) {
+	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, ch: make(chan *wire.Frame, 4096)}
 	tag, err := c.register(cl, req.Tag)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	b := *req
-	b.Destination = BroadcastMAC
+	b.Destination = wire.BroadcastMAC
 	if err := c.send(&b, tag); err != nil {
 		c.unregister(tag)
 		return nil, nil, nil, err
@@ -460,21 +458,15 @@ const maxDowns = 1000
 
 // handle decodes one frame read and delivers it if it is a reply.
 func (c *Client) handle(b []byte) {
-	inPlace := isATAReply(b)
-	if inPlace && c.deliverEngine(b) {
+	if isATAReply(b) && c.deliverEngine(b) {
 		return
 	}
-	var f *Frame
-	if inPlace {
-		f = decodeATAReply(b)
-	} else {
-		f = new(Frame)
-		if err := f.UnmarshalBinary(b); err != nil {
-			if !errors.Is(err, ErrNotAoE) {
-				c.stats.malformed.Add(1)
-			}
-			return
+	f := new(wire.Frame)
+	if err := f.UnmarshalBinary(b); err != nil {
+		if !errors.Is(err, wire.ErrNotAoE) {
+			c.stats.malformed.Add(1)
 		}
+		return
 	}
 	if !f.Response {
 		return // another initiator's request
@@ -484,14 +476,23 @@ func (c *Client) handle(b []byte) {
 		c.stats.forged.Add(1)
 		return
 	}
-	c.deliver(f, inPlace)
+	c.deliver(f)
+}
+
+// ataArgLen is the fixed part of the ATA argument (see wire.ATAArg): the
+// fast path reads a reply's bytes where the wire format puts them.
+const ataArgLen = 12
+
+// isATAReply reports whether b is a plain ATA reply: EtherType 0x88a2, R
+// set, E clear (byte 14: version | R 0x08 | E 0x04), command ATA, a whole
+// ATA argument.
+func isATAReply(b []byte) bool {
+	return len(b) >= wire.HeaderLen+ataArgLen && binary.BigEndian.Uint16(b[12:14]) == wire.EtherType &&
+		b[14]&(0x08|0x04) == 0x08 && wire.Command(b[19]) == wire.CommandATA
 }
 
 // deliver hands reply f to the call waiting for its tag, if it matches.
-// inPlace says that f's ATA data is still a slice of the read buffer: it
-// is copied out (into the call's dst when it fits, else into a buffer of
-// its own) before f leaves the read loop.
-func (c *Client) deliver(f *Frame, inPlace bool) {
+func (c *Client) deliver(f *wire.Frame) {
 	c.mu.Lock()
 	cl, ok := c.calls[f.Tag]
 	if ok && !cl.matches(f) {
@@ -499,7 +500,7 @@ func (c *Client) deliver(f *Frame, inPlace bool) {
 	}
 	if ok && cl.eng != nil {
 		r := engReply{cl: cl, att: cl.att, tag: f.Tag, errFlag: f.Error, code: f.Err}
-		if arg, isATA := f.Arg.(*ATAArg); isATA {
+		if arg, isATA := f.Arg.(*wire.ATAArg); isATA {
 			r.ata, r.status, r.errReg = true, arg.CmdStatus, arg.FeatureErr
 			if !f.Error && !arg.Failed() {
 				var hdr [ataArgLen]byte // what check reads of it
@@ -524,14 +525,6 @@ func (c *Client) deliver(f *Frame, inPlace bool) {
 	}
 	if ok && cl.once {
 		delete(c.calls, f.Tag)
-	}
-	if ok && inPlace {
-		arg := f.Arg.(*ATAArg)
-		if cl.dst != nil && !arg.Failed() && cl.dst.fill(arg.Data) {
-			arg.Data = cl.dst.buf
-		} else {
-			arg.Data = append([]byte(nil), arg.Data...)
-		}
 	}
 	c.mu.Unlock()
 	if !ok {
@@ -558,14 +551,14 @@ func (c *Client) deliverEngine(b []byte) bool {
 	tag := binary.BigEndian.Uint32(b[20:24])
 	c.mu.Lock()
 	cl, ok := c.calls[tag]
-	if !ok || cl.eng == nil || Command(b[19]) != cl.command || !bytes.Equal(src, cl.src) ||
+	if !ok || cl.eng == nil || wire.Command(b[19]) != cl.command || !bytes.Equal(src, cl.src) ||
 		binary.BigEndian.Uint16(b[16:18]) != cl.shelf || b[18] != cl.slot {
 		c.mu.Unlock()
 		return false
 	}
-	arg, data := b[HeaderLen:HeaderLen+ataArgLen], b[HeaderLen+ataArgLen:]
+	arg, data := b[wire.HeaderLen:wire.HeaderLen+ataArgLen], b[wire.HeaderLen+ataArgLen:]
 	r := engReply{cl: cl, att: cl.att, tag: tag, ata: true, status: arg[3], errReg: arg[1]}
-	if r.status&ATAStatusFailed == 0 {
+	if r.status&wire.ATAStatusFailed == 0 {
 		// Checked before a byte of it is used: a reply that does not
 		// answer the request leaves the call registered (the target's
 		// good reply may follow) and the buffer untouched.
@@ -608,7 +601,7 @@ func forgedSource(src, own net.HardwareAddr) bool {
 	return bytes.Equal(src, make(net.HardwareAddr, 6))
 }
 
-func (cl *call) matches(f *Frame) bool {
+func (cl *call) matches(f *wire.Frame) bool {
 	if f.Command != cl.command {
 		return false
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 	"golang.org/x/net/bpf"
 )
 
@@ -37,8 +38,8 @@ func newTarget(shelf uint16, slot uint8, mac net.HardwareAddr) *aoetest.Target {
 		Model: "Coraid EtherDrive vblade", Serial: aoeaddr.Address{Shelf: shelf, Slot: slot}.String()[1:] + ":test"}
 }
 
-func identify(shelf uint16, slot uint8, mac net.HardwareAddr) *initiator.Frame {
-	return &initiator.Frame{Destination: mac, Shelf: shelf, Slot: slot, Command: initiator.CommandATA, Arg: initiator.NewIdentify()}
+func identify(shelf uint16, slot uint8, mac net.HardwareAddr) *wire.Frame {
+	return &wire.Frame{Destination: mac, Shelf: shelf, Slot: slot, Command: wire.CommandATA, Arg: wire.NewIdentify()}
 }
 
 func TestRequestIdentify(t *testing.T) {
@@ -47,10 +48,10 @@ func TestRequestIdentify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Tag&initiator.TagUserspace == 0 {
+	if f.Tag&wire.TagUserspace == 0 {
 		t.Errorf("tag %#x lacks bit 31", f.Tag)
 	}
-	id, err := initiator.ParseIdentify(f.Arg.(*initiator.ATAArg).Data)
+	id, err := wire.ParseIdentify(f.Arg.(*wire.ATAArg).Data)
 	if err != nil || id.Sectors() != 2097152 || id.Serial != "1.2:test" {
 		t.Errorf("identity %+v %v", id, err)
 	}
@@ -62,8 +63,8 @@ func TestBroadcastCollectsEveryTarget(t *testing.T) {
 		targets = append(targets, newTarget(uint16(i), 0, net.HardwareAddr{2, 0, 0, 0, 0, byte(i)}))
 	}
 	c, _ := setup(t, targets...)
-	replies, resend, stop, err := c.Broadcast(&initiator.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot,
-		Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+	replies, resend, stop, err := c.Broadcast(&wire.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot,
+		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,18 +126,18 @@ func TestTimeout(t *testing.T) {
 
 func TestErrorReply(t *testing.T) {
 	c, _ := setup(t, newTarget(1, 2, targetMAC))
-	req := &initiator.Frame{Destination: targetMAC, Shelf: 1, Slot: 2, Command: 5, Arg: &initiator.RawArg{}}
+	req := &wire.Frame{Destination: targetMAC, Shelf: 1, Slot: 2, Command: 5, Arg: &wire.RawArg{}}
 	f, err := c.Request(context.Background(), req)
-	if !errors.Is(err, initiator.ErrUnrecognizedCommand) || f == nil || !f.Error {
+	if !errors.Is(err, wire.ErrUnrecognizedCommand) || f == nil || !f.Error {
 		t.Errorf("reply %+v, err %v", f, err)
 	}
 }
 
 // manualTarget is a port the test answers by hand.
-func manualTarget(t *testing.T, nw *aoetest.Network) (<-chan initiator.Frame, func(initiator.Frame, ...func([]byte) []byte)) {
+func manualTarget(t *testing.T, nw *aoetest.Network) (<-chan wire.Frame, func(wire.Frame, ...func([]byte) []byte)) {
 	p := nw.Port(targetMAC)
 	t.Cleanup(func() { p.Close() })
-	reqs := make(chan initiator.Frame, 100)
+	reqs := make(chan wire.Frame, 100)
 	go func() {
 		buf := make([]byte, 1<<16)
 		for {
@@ -144,17 +145,17 @@ func manualTarget(t *testing.T, nw *aoetest.Network) (<-chan initiator.Frame, fu
 			if err != nil {
 				return
 			}
-			var f initiator.Frame
+			var f wire.Frame
 			if f.UnmarshalBinary(buf[:n]) == nil {
 				reqs <- f
 			}
 		}
 	}()
-	reply := func(req initiator.Frame, mangle ...func([]byte) []byte) {
+	reply := func(req wire.Frame, mangle ...func([]byte) []byte) {
 		rep := req
 		rep.Destination, rep.Source, rep.Response = req.Source, targetMAC, true
-		if a, ok := rep.Arg.(*initiator.ATAArg); ok {
-			a.CmdStatus = initiator.ATAStatusDRDY
+		if a, ok := rep.Arg.(*wire.ATAArg); ok {
+			a.CmdStatus = wire.ATAStatusDRDY
 		}
 		b, err := rep.MarshalBinary()
 		if err != nil {
@@ -222,7 +223,7 @@ func TestWindow(t *testing.T) {
 			}
 		}()
 	}
-	var held []initiator.Frame
+	var held []wire.Frame
 	for len(held) < 2 {
 		held = append(held, <-reqs)
 	}
@@ -300,7 +301,7 @@ func TestResponseFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	read := func(name string) []byte {
-		b, err := os.ReadFile("testdata/frames/" + name)
+		b, err := os.ReadFile("wire/testdata/frames/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,17 +337,17 @@ func TestResponseFilter(t *testing.T) {
 func TestChosenTag(t *testing.T) {
 	c, _ := setup(t, newTarget(1, 2, targetMAC))
 	req := identify(1, 2, targetMAC)
-	req.Tag = initiator.TagUserspace | 41
+	req.Tag = wire.TagUserspace | 41
 	f, err := c.Request(context.Background(), req)
-	if err != nil || f.Tag != initiator.TagUserspace|41 {
+	if err != nil || f.Tag != wire.TagUserspace|41 {
 		t.Fatalf("%v %v", f, err)
 	}
-	_, _, stop, err := c.Broadcast(&initiator.Frame{Shelf: 1, Slot: 2, Tag: initiator.TagUserspace | 7, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+	_, _, stop, err := c.Broadcast(&wire.Frame{Shelf: 1, Slot: 2, Tag: wire.TagUserspace | 7, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	if _, _, _, err := c.Broadcast(&initiator.Frame{Shelf: 1, Slot: 2, Tag: initiator.TagUserspace | 7, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}}); !errors.Is(err, initiator.ErrTagInUse) {
+	if _, _, _, err := c.Broadcast(&wire.Frame{Shelf: 1, Slot: 2, Tag: wire.TagUserspace | 7, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}}); !errors.Is(err, initiator.ErrTagInUse) {
 		t.Errorf("second use of a pending tag: %v", err)
 	}
 }

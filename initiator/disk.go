@@ -11,13 +11,8 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 )
-
-// SectorSize is the ATA sector size AoE targets use.
-const SectorSize = 512
-
-// ATAFlushCacheExt is FLUSH CACHE EXT, the LBA48 form of FLUSH CACHE.
-const ATAFlushCacheExt = 0xea
 
 // Errors of the data path.
 var (
@@ -36,7 +31,7 @@ var (
 type DiskPath struct {
 	Client *Client
 	MAC    net.HardwareAddr
-	Config *ConfigArg
+	Config *wire.ConfigArg
 }
 
 // DiskOptions tune a Disk; the zero value gives the defaults.
@@ -92,8 +87,8 @@ type Disk struct {
 	name    string
 	shelf   uint16
 	slot    uint8
-	id      Identity
-	sectors uint64 // Identity.Capacity
+	id      wire.Identity
+	sectors uint64 // wire.Identity.Capacity
 	size    int64
 	opts    DiskOptions
 	paths   []*diskPath
@@ -164,7 +159,7 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 	// retransmissions).
 	need := map[*Client]int{}
 	for _, p := range d.paths {
-		need[p.client] += 2 * p.target.window * (p.maxSectors*SectorSize + HeaderLen + ataArgLen)
+		need[p.client] += 2 * p.target.window * (p.maxSectors*wire.SectorSize + wire.HeaderLen + ataArgLen)
 	}
 	for c, n := range need {
 		if n > ReceiveBuffer { // NewClient asked for ReceiveBuffer already
@@ -188,7 +183,7 @@ const openGrace = 2 * time.Second
 func (d *Disk) identifyPaths(ctx context.Context) error {
 	type answer struct {
 		i   int
-		id  Identity
+		id  wire.Identity
 		err error
 	}
 	gctx, cancel := context.WithCancel(ctx)
@@ -196,11 +191,11 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 	answers := make(chan answer, len(d.paths))
 	for i, p := range d.paths {
 		go func() {
-			buf := make([]byte, SectorSize)
-			err := d.eng.do(&request{ctx: gctx, cmd: ATAIdentify, buf: buf, path: p})
-			var id Identity
+			buf := make([]byte, wire.SectorSize)
+			err := d.eng.do(&request{ctx: gctx, cmd: wire.ATAIdentify, buf: buf, path: p})
+			var id wire.Identity
 			if err == nil {
-				id, err = ParseIdentify(buf)
+				id, err = wire.ParseIdentify(buf)
 			}
 			answers <- answer{i, id, err}
 		}()
@@ -266,7 +261,7 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 	n, _ := first.id.Capacity()
 	now := time.Now()
 	d.mu.Lock()
-	d.id, d.sectors, d.size = first.id, n, int64(n)*SectorSize
+	d.id, d.sectors, d.size = first.id, n, int64(n)*wire.SectorSize
 	for i, p := range d.paths {
 		p.probing = false
 		p.dead = got[i].err != nil
@@ -311,9 +306,9 @@ func (d *Disk) sameContent(ctx context.Context, ok []int, answer func(int) PathI
 		}
 	}
 	read := func(i int) ([]byte, error) {
-		buf := make([]byte, len(lbas)*SectorSize)
+		buf := make([]byte, len(lbas)*wire.SectorSize)
 		for k, lba := range lbas {
-			q := &request{ctx: ctx, cmd: ATAReadSectors, buf: buf[k*SectorSize : (k+1)*SectorSize], lba: lba, path: d.paths[i]}
+			q := &request{ctx: ctx, cmd: wire.ATAReadSectors, buf: buf[k*wire.SectorSize : (k+1)*wire.SectorSize], lba: lba, path: d.paths[i]}
 			if err := d.eng.do(q); err != nil {
 				return nil, err
 			}
@@ -333,7 +328,7 @@ func (d *Disk) sameContent(ctx context.Context, ok []int, answer func(int) PathI
 			return ctx.Err()
 		}
 		for k := range lbas {
-			if bytes.Equal(b[k*SectorSize:(k+1)*SectorSize], want[k*SectorSize:(k+1)*SectorSize]) {
+			if bytes.Equal(b[k*wire.SectorSize:(k+1)*wire.SectorSize], want[k*wire.SectorSize:(k+1)*wire.SectorSize]) {
 				continue
 			}
 			return &ConflictError{
@@ -358,7 +353,7 @@ func (d *Disk) Size() int64 { return d.size }
 // Identity returns the disk's IDENTIFY data. Its Capacity says whether
 // the claim was clamped to the addressing mode ("e1.2 claims N sectors;
 // LBA28 addresses only 268435456").
-func (d *Disk) Identity() Identity { return d.id }
+func (d *Disk) Identity() wire.Identity { return d.id }
 
 // Close flushes the target's cache if the disk was written since the last
 // Sync, and stops the disk (I/O under way fails with ErrDiskClosed). It
@@ -415,19 +410,19 @@ func (d *Disk) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 	if len(p) == 0 {
 		return 0, nil
 	}
-	first := off / SectorSize
-	last := (off + int64(len(p)) + SectorSize - 1) / SectorSize
-	if off%SectorSize == 0 && len(p)%SectorSize == 0 {
+	first := off / wire.SectorSize
+	last := (off + int64(len(p)) + wire.SectorSize - 1) / wire.SectorSize
+	if off%wire.SectorSize == 0 && len(p)%wire.SectorSize == 0 {
 		if err := d.transfer(ctx, uint64(first), p, false); err != nil {
 			return 0, err
 		}
 		return len(p), eof
 	}
-	buf := make([]byte, (last-first)*SectorSize)
+	buf := make([]byte, (last-first)*wire.SectorSize)
 	if err := d.transfer(ctx, uint64(first), buf, false); err != nil {
 		return 0, err
 	}
-	return copy(p, buf[off-first*SectorSize:]), eof
+	return copy(p, buf[off-first*wire.SectorSize:]), eof
 }
 
 // WriteAt writes p at off (io.WriterAt). Writes past the end of the disk
@@ -448,8 +443,8 @@ func (d *Disk) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 	d.mu.Lock()
 	d.dirty = true
 	d.mu.Unlock()
-	if off%SectorSize == 0 && len(p)%SectorSize == 0 {
-		if err := d.transfer(ctx, uint64(off/SectorSize), p, true); err != nil {
+	if off%wire.SectorSize == 0 && len(p)%wire.SectorSize == 0 {
+		if err := d.transfer(ctx, uint64(off/wire.SectorSize), p, true); err != nil {
 			return 0, err
 		}
 		return len(p), nil
@@ -457,18 +452,18 @@ func (d *Disk) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 	// Read-modify-write of the edge sectors.
 	d.rmw.Lock()
 	defer d.rmw.Unlock()
-	first := off / SectorSize
-	last := (off + int64(len(p)) + SectorSize - 1) / SectorSize
-	buf := make([]byte, (last-first)*SectorSize)
-	if err := d.transfer(ctx, uint64(first), buf[:SectorSize], false); err != nil {
+	first := off / wire.SectorSize
+	last := (off + int64(len(p)) + wire.SectorSize - 1) / wire.SectorSize
+	buf := make([]byte, (last-first)*wire.SectorSize)
+	if err := d.transfer(ctx, uint64(first), buf[:wire.SectorSize], false); err != nil {
 		return 0, err
 	}
 	if last-1 > first {
-		if err := d.transfer(ctx, uint64(last-1), buf[len(buf)-SectorSize:], false); err != nil {
+		if err := d.transfer(ctx, uint64(last-1), buf[len(buf)-wire.SectorSize:], false); err != nil {
 			return 0, err
 		}
 	}
-	copy(buf[off-first*SectorSize:], p)
+	copy(buf[off-first*wire.SectorSize:], p)
 	if err := d.transfer(ctx, uint64(first), buf, true); err != nil {
 		return 0, err
 	}
@@ -482,9 +477,9 @@ func (d *Disk) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 // instead): Sync then returns nil, stops sending it, and FlushUnsupported
 // reports it. Failures are as for ReadAt.
 func (d *Disk) Sync() error {
-	cmd := uint8(ATAFlushCache)
+	cmd := uint8(wire.ATAFlushCache)
 	if d.id.LBA48 {
-		cmd = ATAFlushCacheExt
+		cmd = wire.ATAFlushCacheExt
 	}
 	d.mu.Lock()
 	d.dirty = false
@@ -503,7 +498,7 @@ func (d *Disk) Sync() error {
 		}
 		flushed++
 		err := d.eng.do(&request{ctx: d.ctx, cmd: cmd, target: t, single: true})
-		var ae *ATAError
+		var ae *wire.ATAError
 		if errors.As(err, &ae) && ae.Aborted() {
 			d.mu.Lock()
 			d.noFlush = true
@@ -530,9 +525,9 @@ func (d *Disk) FlushUnsupported() bool {
 // transfer reads (or writes) buf at sector lba: the engine cuts it into
 // frames.
 func (d *Disk) transfer(ctx context.Context, lba uint64, buf []byte, write bool) error {
-	q := &request{ctx: ctx, cmd: ATAReadSectors, write: write, buf: buf, lba: lba}
+	q := &request{ctx: ctx, cmd: wire.ATAReadSectors, write: write, buf: buf, lba: lba}
 	if write {
-		q.cmd = ATAWriteSectors
+		q.cmd = wire.ATAWriteSectors
 	}
 	err := d.eng.do(q)
 	if err == nil {

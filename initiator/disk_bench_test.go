@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // BenchmarkDiskRead measures the data path over the in-memory network:
@@ -33,13 +34,13 @@ func benchDisk(b *testing.B, mtu, size int, write bool) {
 	tg.BufferCount = 16
 	nw.Serve(b, tg)
 	c := nw.Client(b, "a0", hostA, mtu)
-	f, err := c.Request(context.Background(), &initiator.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
-		Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+	f, err := c.Request(context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
+		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	d, err := initiator.OpenDisk(context.Background(), tg.Shelf, tg.Slot,
-		[]initiator.DiskPath{{Client: c, MAC: tg.MAC, Config: f.Arg.(*initiator.ConfigArg)}}, initiator.DiskOptions{})
+		[]initiator.DiskPath{{Client: c, MAC: tg.MAC, Config: f.Arg.(*wire.ConfigArg)}}, initiator.DiskOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,8 +84,8 @@ func benchDisk(b *testing.B, mtu, size int, write bool) {
 // allocs/frame.
 func BenchmarkTargetHandle(b *testing.B) {
 	tg := diskTarget(1<<20, 1500)
-	req, err := (&initiator.Frame{Destination: tg.MAC, Source: hostA, Shelf: tg.Shelf, Slot: tg.Slot, Command: initiator.CommandATA,
-		Arg: initiator.NewRead(8, 2, true)}).MarshalBinary()
+	req, err := (&wire.Frame{Destination: tg.MAC, Source: hostA, Shelf: tg.Shelf, Slot: tg.Slot, Command: wire.CommandATA,
+		Arg: wire.NewRead(8, 2, true)}).MarshalBinary()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -141,13 +142,13 @@ func BenchmarkDiskReadQD32(b *testing.B) {
 }
 
 func openDisk1(b *testing.B, tg *aoetest.Target, c *initiator.Client) *initiator.Disk {
-	f, err := c.Request(context.Background(), &initiator.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
-		Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+	f, err := c.Request(context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
+		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	d, err := initiator.OpenDisk(context.Background(), tg.Shelf, tg.Slot,
-		[]initiator.DiskPath{{Client: c, MAC: tg.MAC, Config: f.Arg.(*initiator.ConfigArg)}}, initiator.DiskOptions{})
+		[]initiator.DiskPath{{Client: c, MAC: tg.MAC, Config: f.Arg.(*wire.ConfigArg)}}, initiator.DiskOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 var (
@@ -35,12 +36,12 @@ func paths(t *testing.T, tg *aoetest.Target, clients ...*initiator.Client) []ini
 	t.Helper()
 	var out []initiator.DiskPath
 	for _, c := range clients {
-		f, err := c.Request(context.Background(), &initiator.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
-			Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+		f, err := c.Request(context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
+			Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, initiator.DiskPath{Client: c, MAC: tg.MAC, Config: f.Arg.(*initiator.ConfigArg)})
+		out = append(out, initiator.DiskPath{Client: c, MAC: tg.MAC, Config: f.Arg.(*wire.ConfigArg)})
 	}
 	return out
 }
@@ -185,7 +186,7 @@ func TestDiskReadOnly(t *testing.T) {
 	nw.Serve(t, tg)
 	d := openDisk(t, tg, initiator.DiskOptions{}, nw.Client(t, "a0", hostA, 1500))
 	_, err := d.WriteAt(make([]byte, 4096), 0)
-	var ae *initiator.ATAError
+	var ae *wire.ATAError
 	if !errors.As(err, &ae) || !ae.Aborted() {
 		t.Fatalf("err %v", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // A path is dead after deadAfter timeouts in a row with no reply for
@@ -37,7 +39,7 @@ type diskPath struct {
 	dead      bool      // unverified: carries no data until a probe matches
 	gone      bool      // its client stopped (interface gone or down): never used again
 	excluded  bool      // its IDENTIFY showed another disk: never used again
-	mismatch  []string  // how (Identity.Differs)
+	mismatch  []string  // how (wire.Identity.Differs)
 	probing   bool      // an IDENTIFY of it is under way
 	refused   bool      // its last probe was answered, not with the disk: the next waits probeEvery
 	probeBuf  []byte
@@ -149,7 +151,7 @@ func newDiskPath(p DiskPath, t *diskTarget, opts DiskOptions) *diskPath {
 	if mtu <= 0 {
 		mtu = 1500
 	}
-	n := p.Config.PayloadForMTU(mtu) / SectorSize
+	n := p.Config.PayloadForMTU(mtu) / wire.SectorSize
 	n = min(n, 255)
 	if opts.MaxSectors > 0 {
 		n = min(n, opts.MaxSectors)
@@ -195,27 +197,27 @@ func (d *Disk) ResetStats() {
 func (p *diskPath) usable() bool { return !p.dead && !p.gone && !p.excluded }
 
 // ataArg returns the ATA argument of op o (without its data).
-func (d *Disk) ataArg(o *op) ATAArg {
+func (d *Disk) ataArg(o *op) wire.ATAArg {
 	ext := d.id.LBA48
-	var arg ATAArg
+	var arg wire.ATAArg
 	switch o.cmd {
-	case ATAIdentify:
-		arg = ATAArg{SectorCount: 1, CmdStatus: ATAIdentify}
+	case wire.ATAIdentify:
+		arg = wire.ATAArg{SectorCount: 1, CmdStatus: wire.ATAIdentify}
 		arg.LBA[3] = 0xa0
-	case ATAReadSectors:
-		arg = ATAArg{Extended: ext, SectorCount: uint8(len(o.buf) / SectorSize), CmdStatus: ATAReadSectors}
+	case wire.ATAReadSectors:
+		arg = wire.ATAArg{Extended: ext, SectorCount: uint8(len(o.buf) / wire.SectorSize), CmdStatus: wire.ATAReadSectors}
 		if ext {
-			arg.CmdStatus = ATAReadSectorsExt
+			arg.CmdStatus = wire.ATAReadSectorsExt
 		}
 		arg.SetLBA(o.lba)
-	case ATAWriteSectors:
-		arg = ATAArg{Extended: ext, Write: true, SectorCount: uint8(len(o.buf) / SectorSize), CmdStatus: ATAWriteSectors}
+	case wire.ATAWriteSectors:
+		arg = wire.ATAArg{Extended: ext, Write: true, SectorCount: uint8(len(o.buf) / wire.SectorSize), CmdStatus: wire.ATAWriteSectors}
 		if ext {
-			arg.CmdStatus = ATAWriteSectorsExt
+			arg.CmdStatus = wire.ATAWriteSectorsExt
 		}
 		arg.SetLBA(o.lba)
 	default: // FLUSH CACHE (EXT)
-		arg = ATAArg{Extended: o.cmd == ATAFlushCacheExt, CmdStatus: o.cmd}
+		arg = wire.ATAArg{Extended: o.cmd == wire.ATAFlushCacheExt, CmdStatus: o.cmd}
 		arg.LBA[3] = 0xe0
 	}
 	return arg
@@ -257,9 +259,9 @@ func (d *Disk) deadlineErr(o *op, p *diskPath, waited time.Duration, sends int, 
 	switch {
 	case o.write:
 		what = "write"
-	case o.cmd == ATAIdentify:
+	case o.cmd == wire.ATAIdentify:
 		what = "IDENTIFY"
-	case o.cmd != ATAReadSectors:
+	case o.cmd != wire.ATAReadSectors:
 		what = "FLUSH CACHE"
 	}
 	var err error

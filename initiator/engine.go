@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // The data path of a Disk is one event loop, its engine: a goroutine that
@@ -41,7 +43,7 @@ import (
 // request is one I/O of a caller: a buffer cut into frames.
 type request struct {
 	ctx    context.Context
-	cmd    uint8 // ATAReadSectors, ATAWriteSectors, ATAIdentify, a FLUSH
+	cmd    uint8 // wire.ATAReadSectors, wire.ATAWriteSectors, wire.ATAIdentify, a FLUSH
 	write  bool
 	target *diskTarget // when set, every frame goes to this target (FLUSH)
 	buf    []byte      // not yet handed out
@@ -90,9 +92,9 @@ type op struct {
 
 	live [maxLive + 1]attempt
 	sink into
-	fr   Frame
-	arg  ATAArg
-	hdr  [MinFrameLen]byte
+	fr   wire.Frame
+	arg  wire.ATAArg
+	hdr  [wire.MinFrameLen]byte
 }
 
 // attempt is one send of an op under its own tag; cl is what the client
@@ -305,12 +307,12 @@ func (e *engine) add(q *request) {
 // passes the capacity the disk's addressing mode reaches: such a frame is
 // never sent (LBA28 would write sector lba mod 2^28).
 func (d *Disk) beyond(cmd uint8, lba uint64, n int) error {
-	if cmd != ATAReadSectors && cmd != ATAWriteSectors {
+	if cmd != wire.ATAReadSectors && cmd != wire.ATAWriteSectors {
 		return nil
 	}
-	if lba > d.sectors || uint64(n/SectorSize) > d.sectors-lba {
+	if lba > d.sectors || uint64(n/wire.SectorSize) > d.sectors-lba {
 		return fmt.Errorf("aoe: %s: %s of %d sectors at sector %d passes the addressable capacity, %d sectors", d.name, commandName(cmd),
-			n/SectorSize, lba, d.sectors)
+			n/wire.SectorSize, lba, d.sectors)
 	}
 	return nil
 }
@@ -333,7 +335,7 @@ func (e *engine) issue(now time.Time) {
 			break
 		}
 		e.retry = e.retry[1:]
-		if len(o.buf) > p.maxSectors*SectorSize {
+		if len(o.buf) > p.maxSectors*wire.SectorSize {
 			e.splitFor(o, p)
 			o = e.retry[0]
 			e.retry = e.retry[1:]
@@ -360,10 +362,10 @@ func (e *engine) issue(now time.Time) {
 			continue
 		}
 		misses = 0
-		if q.cmd == ATAReadSectors || q.cmd == ATAWriteSectors {
+		if q.cmd == wire.ATAReadSectors || q.cmd == wire.ATAWriteSectors {
 			// The frame-cutting assertion: nothing past the capacity
 			// (add refused such requests; this holds it for any path).
-			if err := e.d.beyond(q.cmd, q.lba, min(len(q.buf), p.maxSectors*SectorSize)); err != nil {
+			if err := e.d.beyond(q.cmd, q.lba, min(len(q.buf), p.maxSectors*wire.SectorSize)); err != nil {
 				e.fail(q, err)
 				e.rr = i
 				continue
@@ -391,11 +393,11 @@ func (e *engine) cut(q *request, p *diskPath) *op {
 		return o
 	}
 	n := len(q.buf)
-	if q.cmd != ATAIdentify {
-		n = min(n, p.maxSectors*SectorSize)
+	if q.cmd != wire.ATAIdentify {
+		n = min(n, p.maxSectors*wire.SectorSize)
 	}
 	o.buf, o.lba = q.buf[:n], q.lba
-	q.buf, q.lba = q.buf[n:], q.lba+uint64(n/SectorSize)
+	q.buf, q.lba = q.buf[n:], q.lba+uint64(n/wire.SectorSize)
 	return o
 }
 
@@ -419,7 +421,7 @@ func (e *engine) splitFor(o *op, p *diskPath) {
 	o.sink = into{}
 	var pieces []*op
 	for off := 0; off < len(o.buf); {
-		n := min(len(o.buf)-off, p.maxSectors*SectorSize)
+		n := min(len(o.buf)-off, p.maxSectors*wire.SectorSize)
 		s := o
 		if off > 0 {
 			s = e.newOp(o.req)
@@ -430,9 +432,9 @@ func (e *engine) splitFor(o *op, p *diskPath) {
 	}
 	buf, lba := o.buf, o.lba
 	for _, s := range pieces {
-		n := min(len(buf), p.maxSectors*SectorSize)
+		n := min(len(buf), p.maxSectors*wire.SectorSize)
 		s.buf, s.lba = buf[:n], lba
-		buf, lba = buf[n:], lba+uint64(n/SectorSize)
+		buf, lba = buf[n:], lba+uint64(n/wire.SectorSize)
 	}
 	e.retry = append(pieces, e.retry...)
 }
@@ -469,16 +471,16 @@ func (e *engine) send(o *op, now time.Time) {
 	p.sendSeq++
 	a.seq = p.sendSeq
 	o.cur = a
-	a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: CommandATA, src: p.mac, once: true, eng: e.replies, att: a}
+	a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: wire.CommandATA, src: p.mac, once: true, eng: e.replies, att: a}
 	switch o.cmd {
-	case ATAReadSectors:
-		a.cl.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / SectorSize), data: len(o.buf)}
-	case ATAWriteSectors:
-		a.cl.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / SectorSize)}
-	case ATAIdentify:
-		a.cl.want = ataWant{data: SectorSize}
+	case wire.ATAReadSectors:
+		a.cl.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / wire.SectorSize), data: len(o.buf)}
+	case wire.ATAWriteSectors:
+		a.cl.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / wire.SectorSize)}
+	case wire.ATAIdentify:
+		a.cl.want = ataWant{data: wire.SectorSize}
 	}
-	if o.cmd == ATAIdentify || o.cmd == ATAReadSectors {
+	if o.cmd == wire.ATAIdentify || o.cmd == wire.ATAReadSectors {
 		if o.sink.buf == nil {
 			o.sink = into{buf: o.buf}
 		}
@@ -579,10 +581,10 @@ func (e *engine) encode(o *op) outFrame {
 	a := o.cur
 	p := a.path
 	o.arg = e.d.ataArg(o)
-	o.fr = Frame{Destination: p.mac, Source: p.client.ifi.MAC, Shelf: e.d.shelf, Slot: e.d.slot, Command: CommandATA, Tag: a.tag, Arg: &o.arg}
+	o.fr = wire.Frame{Destination: p.mac, Source: p.client.ifi.MAC, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA, Tag: a.tag, Arg: &o.arg}
 	b, _ := o.fr.AppendBinary(o.hdr[:0]) // cannot fail: both MACs are 6 bytes
 	if o.write {
-		return outFrame{hdr: b[:HeaderLen+ataArgLen], data: o.buf}
+		return outFrame{hdr: b[:wire.HeaderLen+ataArgLen], data: o.buf}
 	}
 	return outFrame{hdr: b}
 }
@@ -653,10 +655,10 @@ func (e *engine) onReply(r engReply, now time.Time) {
 	case !r.ata:
 		p.stats.Dropped++
 		return // wait for another send, or the timer
-	case r.status&ATAStatusFailed != 0:
-		e.fail(o.req, &ATAError{Device: d.name, Command: d.ataArg(o).CmdStatus, LBA: o.lba, Status: r.status, Err: r.errReg})
+	case r.status&wire.ATAStatusFailed != 0:
+		e.fail(o.req, &wire.ATAError{Device: d.name, Command: d.ataArg(o).CmdStatus, LBA: o.lba, Status: r.status, Err: r.errReg})
 		return
-	case (o.cmd == ATAIdentify || o.cmd == ATAReadSectors) && !r.filled:
+	case (o.cmd == wire.ATAIdentify || o.cmd == wire.ATAReadSectors) && !r.filled:
 		p.stats.Dropped++ // short: a target whose MTU is smaller than it said
 		return
 	}
@@ -969,11 +971,11 @@ func (e *engine) probe(now time.Time) {
 			continue
 		}
 		if p.probeBuf == nil {
-			p.probeBuf = make([]byte, SectorSize)
+			p.probeBuf = make([]byte, wire.SectorSize)
 		}
 		p.probing, p.lastProbe = true, now
 		p.stats.Probes++
-		q := &request{ctx: e.d.ctx, cmd: ATAIdentify, buf: p.probeBuf, path: p, probe: true, deadline: probeEvery, done: make(chan struct{})}
+		q := &request{ctx: e.d.ctx, cmd: wire.ATAIdentify, buf: p.probeBuf, path: p, probe: true, deadline: probeEvery, done: make(chan struct{})}
 		e.add(q)
 	}
 }
@@ -1028,7 +1030,7 @@ func (e *engine) probed(q *request, err error) {
 		return
 	}
 	p.refused = false
-	id, _ := ParseIdentify(p.probeBuf)
+	id, _ := wire.ParseIdentify(p.probeBuf)
 	if diff := e.d.id.Differs(id); len(diff) > 0 {
 		e.exclude(p, diff)
 		return

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // recConn records the frames written to it; reads wait until it closes.
@@ -66,11 +68,11 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 		e.send(o, now)
 		return o
 	}
-	q := &request{cmd: ATAWriteSectors, write: true, buf: make([]byte, 4*SectorSize), done: make(chan struct{})}
+	q := &request{cmd: wire.ATAWriteSectors, write: true, buf: make([]byte, 4*wire.SectorSize), done: make(chan struct{})}
 	start(q)
 	start(q)
 	e.fail(q, errors.New("deadline"))
-	q2 := &request{cmd: ATAReadSectors, buf: make([]byte, 2*SectorSize), lba: 1000, done: make(chan struct{})}
+	q2 := &request{cmd: wire.ATAReadSectors, buf: make([]byte, 2*wire.SectorSize), lba: 1000, done: make(chan struct{})}
 	o3 := start(q2)
 	if n := len(e.batch[c]); n != 3 {
 		t.Fatalf("%d ops queued, want 3 (two given up, one reused)", n)
@@ -82,8 +84,8 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 		t.Fatalf("%d frames sent, want 1", len(conn.frames))
 	}
 	f := conn.frames[0]
-	if tag := binary.BigEndian.Uint32(f[20:24]); tag != o3.cur.tag || f[HeaderLen+3] != ATAReadSectorsExt {
-		t.Errorf("sent tag %#x command %#x, want the new read's tag %#x", tag, f[HeaderLen+3], o3.cur.tag)
+	if tag := binary.BigEndian.Uint32(f[20:24]); tag != o3.cur.tag || f[wire.HeaderLen+3] != wire.ATAReadSectorsExt {
+		t.Errorf("sent tag %#x command %#x, want the new read's tag %#x", tag, f[wire.HeaderLen+3], o3.cur.tag)
 	}
 	if len(e.batch[c]) != 0 {
 		t.Errorf("%d ops still queued", len(e.batch[c]))

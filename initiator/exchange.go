@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/goaoe/aoe/initiator/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,7 +19,7 @@ type Exchange struct {
 	tag uint32
 	// Reply receives the one reply that matches the request: same tag,
 	// from the destination MAC, for the same shelf, slot and command.
-	Reply <-chan *Frame
+	Reply <-chan *wire.Frame
 }
 
 // Start registers req under a fresh tag and sends it once to its
@@ -28,16 +29,16 @@ type Exchange struct {
 //
 // It fails with ErrClosed (or the read loop's error) when the client is
 // closed, with an error wrapping ErrSend when the frame cannot be written.
-func (c *Client) Start(req *Frame) (*Exchange, error) {
-	return c.StartTo(req, make(chan *Frame, 1))
+func (c *Client) Start(req *wire.Frame) (*Exchange, error) {
+	return c.StartTo(req, make(chan *wire.Frame, 1))
 }
 
 // StartTo is Start with the reply delivered on ch, which several exchanges
 // (of several clients) may share: the reply's Tag and Source tell which
 // exchange it answers. A reply that finds ch full is dropped (counted
 // unmatched); give ch room for one reply per exchange.
-func (c *Client) StartTo(req *Frame, ch chan *Frame) (*Exchange, error) {
-	if len(req.Destination) != 6 || bytes.Equal(req.Destination, BroadcastMAC) {
+func (c *Client) StartTo(req *wire.Frame, ch chan *wire.Frame) (*Exchange, error) {
+	if len(req.Destination) != 6 || bytes.Equal(req.Destination, wire.BroadcastMAC) {
 		return nil, fmt.Errorf("aoe: Start needs a target's MAC, not %v", req.Destination)
 	}
 	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, src: req.Destination, ch: ch, once: true}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // FuzzDiskReplies feeds attacker frames into a Disk's client during a
@@ -37,7 +38,7 @@ import (
 // not tried: it is the target's own reply, for all the initiator can
 // tell (AoE has no authentication).
 func FuzzDiskReplies(f *testing.F) {
-	files, _ := filepath.Glob("testdata/frames/*ata-*-response-*.bin")
+	files, _ := filepath.Glob("wire/testdata/frames/*ata-*-response-*.bin")
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -70,7 +71,7 @@ func FuzzDiskReplies(f *testing.F) {
 		next := 0
 		nw.Drop = func(b []byte, to net.HardwareAddr) bool {
 			if !bytes.Equal(to, tg.MAC) || len(b) < 36 || b[14]&0x08 != 0 || b[19] != 0 ||
-				(b[27] != initiator.ATAReadSectors && b[27] != initiator.ATAReadSectorsExt) {
+				(b[27] != wire.ATAReadSectors && b[27] != wire.ATAReadSectorsExt) {
 				return false
 			}
 			mu.Lock()
@@ -136,7 +137,7 @@ func craft(r record, req []byte, tg *aoetest.Target) []byte {
 	}
 	switch r.mode {
 	case 0:
-		srcs := []net.HardwareAddr{{0x02, 0, 0, 0, 0, 0x99}, initiator.BroadcastMAC, make(net.HardwareAddr, 6),
+		srcs := []net.HardwareAddr{{0x02, 0, 0, 0, 0, 0x99}, wire.BroadcastMAC, make(net.HardwareAddr, 6),
 			{0x01, 0, 0x5e, 0, 0, 1}, hostA}
 		copy(fr[6:12], srcs[int(r.sel)%len(srcs)])
 		binary.BigEndian.PutUint32(fr[20:24], tag)
@@ -157,7 +158,7 @@ func craft(r record, req []byte, tg *aoetest.Target) []byte {
 		var lb [8]byte
 		copy(lb[:6], fr[28:34])
 		lba := binary.LittleEndian.Uint64(lb[:])
-		if req[27] != initiator.ATAReadSectorsExt {
+		if req[27] != wire.ATAReadSectorsExt {
 			lba &= 0x0fffffff
 		}
 		data := make([]byte, int(r.sel)*512)

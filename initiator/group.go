@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // Group is one client per local interface, asked together: a broadcast
@@ -143,7 +144,7 @@ func (o CollectOptions) withDefaults() CollectOptions {
 // came in on and when, from the first copy.
 type Reply struct {
 	Client *Client
-	Frame  *Frame
+	Frame  *wire.Frame
 	RTT    time.Duration
 }
 
@@ -168,7 +169,7 @@ func (r Reply) key() replyKey {
 // MaxReplies responders, or replies lost in the receive buffers) the
 // replies come with an *IncompleteError. Errors: ErrNoClients, and those
 // of Client.Broadcast (ErrSend, ErrClosed, ErrTagInUse).
-func (g *Group) Collect(ctx context.Context, req *Frame, opts CollectOptions, onNew func(Reply) (stop bool)) ([]Reply, error) {
+func (g *Group) Collect(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(Reply) (stop bool)) ([]Reply, error) {
 	if g == nil || len(g.clients) == 0 {
 		return nil, ErrNoClients
 	}
@@ -196,7 +197,7 @@ func (g *Group) Dropped() uint64 {
 }
 
 // collect is Collect; truncated reports that MaxReplies was reached.
-func (g *Group) collect(ctx context.Context, req *Frame, opts CollectOptions, onNew func(Reply) (stop bool)) (out []Reply, truncated bool, err error) {
+func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(Reply) (stop bool)) (out []Reply, truncated bool, err error) {
 	o := opts.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -246,7 +247,7 @@ func (g *Group) collect(ctx context.Context, req *Frame, opts CollectOptions, on
 
 // broadcast sends req on every client and forwards the replies, stamped,
 // to one channel until ctx is done.
-func (g *Group) broadcast(ctx context.Context, req *Frame) (<-chan Reply, []func() error, error) {
+func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan Reply, []func() error, error) {
 	replies := make(chan Reply, 1024)
 	var resends []func() error
 	start := g.now()
@@ -348,7 +349,7 @@ func (s *collectState) add(r Reply) bool {
 type ConfigQuery struct {
 	Shelf   uint16
 	Slot    uint8
-	Command ConfigCommand
+	Command wire.ConfigCommand
 	String  []byte
 	// Tag as for Request (aoeping's -t); zero picks a fresh one.
 	Tag uint32
@@ -365,11 +366,11 @@ var QueryAll = ConfigQuery{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.Broadcas
 // with Err set. Errors: ErrConfigStringTooLong, and those of Collect (an
 // *IncompleteError comes with the answers read).
 func (g *Group) QueryConfig(ctx context.Context, q ConfigQuery, opts CollectOptions, onAnswer func(ConfigReply) (stop bool)) ([]ConfigReply, error) {
-	if len(q.String) > MaxConfigString {
-		return nil, ErrConfigStringTooLong
+	if len(q.String) > wire.MaxConfigString {
+		return nil, wire.ErrConfigStringTooLong
 	}
-	req := &Frame{Shelf: q.Shelf, Slot: q.Slot, Tag: q.Tag, Command: CommandQueryConfig,
-		Arg: &ConfigArg{Command: q.Command, String: q.String}}
+	req := &wire.Frame{Shelf: q.Shelf, Slot: q.Slot, Tag: q.Tag, Command: wire.CommandQueryConfig,
+		Arg: &wire.ConfigArg{Command: q.Command, String: q.String}}
 	var answers []ConfigReply
 	_, err := g.Collect(ctx, req, opts, func(r Reply) bool {
 		a, ok := configReply(r.Client.Interface(), r.Frame, r.RTT)

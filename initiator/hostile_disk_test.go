@@ -16,6 +16,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // The invariant of every test here: every byte a read returns equals the
@@ -87,10 +88,10 @@ func TestDiskHostile(t *testing.T) {
 		{name: "wrong-lba-far", set: func(h *aoetest.Hostile) { h.WrongLBA = 1000 }, kind: initiator.BadReplyLBA},
 		{name: "short", set: func(h *aoetest.Hostile) { h.Short = true }, kind: initiator.BadReplyShort},
 		{name: "remaining", set: func(h *aoetest.Hostile) { h.Remaining = 1 }, kind: initiator.BadReplyRemaining},
-		{name: "status-err", set: func(h *aoetest.Hostile) { h.Status = initiator.ATAStatusErr }, ata: true},
-		{name: "status-df", set: func(h *aoetest.Hostile) { h.Status = initiator.ATAStatusDF }, ata: true},
-		{name: "status-bsy", set: func(h *aoetest.Hostile) { h.Status = initiator.ATAStatusBSY }, ata: true},
-		{name: "status-drq", set: func(h *aoetest.Hostile) { h.Status = initiator.ATAStatusDRQ }, ata: true},
+		{name: "status-err", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusErr }, ata: true},
+		{name: "status-df", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusDF }, ata: true},
+		{name: "status-bsy", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusBSY }, ata: true},
+		{name: "status-drq", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusDRQ }, ata: true},
 		{name: "drop", set: func(h *aoetest.Hostile) { h.DropRate = 0.2 }, ok: true},
 		{name: "duplicate", set: func(h *aoetest.Hostile) { h.DupRate = 0.5 }, ok: true},
 		{name: "reorder", set: func(h *aoetest.Hostile) { h.ReorderRate = 0.3 }, ok: true},
@@ -124,7 +125,7 @@ func TestDiskHostile(t *testing.T) {
 						t.Fatal(err)
 					}
 				case tc.ata:
-					var ae *initiator.ATAError
+					var ae *wire.ATAError
 					if !errors.As(err, &ae) {
 						t.Fatalf("err %v, want an *ATAError", err)
 					}
@@ -526,10 +527,10 @@ func TestDiskProbeRefusedNoSpin(t *testing.T) {
 				continue
 			}
 			if sick.Load() {
-				if len(b) < 28 || b[19] != byte(initiator.CommandATA) || b[27] != initiator.ATAIdentify {
+				if len(b) < 28 || b[19] != byte(wire.CommandATA) || b[27] != wire.ATAIdentify {
 					continue // data unanswered
 				}
-				r[27] |= initiator.ATAStatusErr
+				r[27] |= wire.ATAStatusErr
 			}
 			port.WriteTo(r, nil)
 		}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
 )
@@ -19,11 +20,11 @@ var ErrPermission = errors.New("sending raw AoE frames needs root or the CAP_NET
 // the kernel driver's replies out of the read loop.
 func ResponseFilter() []bpf.Instruction {
 	return []bpf.Instruction{
-		bpf.LoadAbsolute{Off: 12, Size: 2}, // EtherType
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: EtherType, SkipTrue: 5},
-		bpf.LoadAbsolute{Off: 14, Size: 1}, // version | flags
-		bpf.JumpIf{Cond: bpf.JumpBitsNotSet, Val: flagResponse, SkipTrue: 3},
-		bpf.LoadAbsolute{Off: 20, Size: 1}, // tag, high byte
+		bpf.LoadAbsolute{Off: 12, Size: 2}, // wire.EtherType
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: wire.EtherType, SkipTrue: 5},
+		bpf.LoadAbsolute{Off: 14, Size: 1},                           // version | flags
+		bpf.JumpIf{Cond: bpf.JumpBitsNotSet, Val: 0x08, SkipTrue: 3}, // R flag
+		bpf.LoadAbsolute{Off: 20, Size: 1},                           // tag, high byte
 		bpf.JumpIf{Cond: bpf.JumpBitsNotSet, Val: 0x80, SkipTrue: 1},
 		bpf.RetConstant{Val: 0xffff},
 		bpf.RetConstant{Val: 0},
@@ -47,7 +48,7 @@ func NewClient(name string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := packet.Listen(ifi, packet.Raw, EtherType, &packet.Config{Filter: prog})
+	conn, err := packet.Listen(ifi, packet.Raw, wire.EtherType, &packet.Config{Filter: prog})
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
 			return nil, fmt.Errorf("%w: %v", ErrPermission, err)

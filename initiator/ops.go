@@ -3,11 +3,11 @@ package initiator
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"time"
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // Target is one port of an AoE target as a client reaches it: the MAC that
@@ -39,59 +39,6 @@ var (
 	ErrShortIdentify = errors.New("aoe: short IDENTIFY data")
 )
 
-// ATAError is returned when the target answered an ATA command with a
-// failed status (ERR, DF, BSY or DRQ). Aborted is the usual case: the
-// target refused the command (a read-only vblade -r refuses writes so).
-type ATAError struct {
-	Device  string
-	Command uint8 // the ATA opcode
-	LBA     uint64
-	Status  uint8 // status register
-	Err     uint8 // error register
-}
-
-func (e *ATAError) Error() string {
-	what := fmt.Sprintf("ATA command %#02x", e.Command)
-	switch e.Command {
-	case ATAReadSectors, ATAReadSectorsExt:
-		what = "read"
-	case ATAWriteSectors, ATAWriteSectorsExt:
-		what = "write"
-	case ATAFlushCache, ATAFlushCacheExt:
-		what = "flush cache"
-	}
-	why := ""
-	switch {
-	case e.Err&ATAErrIDNF != 0:
-		why = ": address out of range"
-	case e.Err&ATAErrAbort != 0 && (e.Command == ATAWriteSectors || e.Command == ATAWriteSectorsExt):
-		why = ": aborted by the target (is it read-only, e.g. vblade -r?)"
-	case e.Err&ATAErrAbort != 0:
-		why = ": aborted by the target"
-	}
-	at := ""
-	switch e.Command {
-	case ATAReadSectors, ATAReadSectorsExt, ATAWriteSectors, ATAWriteSectorsExt:
-		at = fmt.Sprintf(" at sector %d", e.LBA)
-	}
-	return fmt.Sprintf("%s: %s%s failed (ATA status %#02x, error %#02x)%s", e.Device, what, at, e.Status, e.Err, why)
-}
-
-// Aborted reports whether the target aborted the command (ABRT).
-func (e *ATAError) Aborted() bool { return e.Err&ATAErrAbort != 0 }
-
-// DirectiveError is returned by EditMask when the target refuses a
-// directive: Index is the directive (0-based), Err the Mac Mask List error.
-type DirectiveError struct {
-	Index int
-	Err   MaskError
-}
-
-func (e *DirectiveError) Error() string { return fmt.Sprintf("directive %d: %v", e.Index+1, e.Err) }
-
-// Unwrap returns the MaskError.
-func (e *DirectiveError) Unwrap() error { return e.Err }
-
 // ConfigReply is a target's answer to Query Config.
 type ConfigReply struct {
 	// Interface is the local interface the answer came in on.
@@ -101,24 +48,24 @@ type ConfigReply struct {
 	// Config is the decoded argument: buffer count, firmware, sector
 	// count, AoE version and the config string (for a refusal, the
 	// target's current string).
-	Config ConfigArg
+	Config wire.ConfigArg
 	// Err is the AoE error of a refusal (an ErrorCode, such as
 	// ErrConfigStringPresent), else nil.
 	Err error
 	// RTT is the time from the (first) request to the answer.
 	RTT time.Duration
 	// Frame is the reply as received, for dumps.
-	Frame *Frame
+	Frame *wire.Frame
 }
 
 // configReply decodes a Query Config reply; ok is false for a frame that
 // answers no question (a broadcast address, or no argument and no error).
-func configReply(ifi Interface, f *Frame, rtt time.Duration) (ConfigReply, bool) {
+func configReply(ifi Interface, f *wire.Frame, rtt time.Duration) (ConfigReply, bool) {
 	if f.Shelf == aoeaddr.BroadcastShelf || f.Slot == aoeaddr.BroadcastSlot {
 		return ConfigReply{}, false
 	}
 	r := ConfigReply{Interface: ifi, Target: Target{MAC: f.Source, Shelf: f.Shelf, Slot: f.Slot}, RTT: rtt, Frame: f}
-	arg, ok := f.Arg.(*ConfigArg)
+	arg, ok := f.Arg.(*wire.ConfigArg)
 	if ok {
 		r.Config = *arg
 	}
@@ -129,14 +76,14 @@ func configReply(ifi Interface, f *Frame, rtt time.Duration) (ConfigReply, bool)
 }
 
 // request sends one unicast request to t and returns the reply.
-func (c *Client) request(ctx context.Context, t Target, cmd Command, arg Arg) (*Frame, error) {
-	return c.Request(ctx, &Frame{Destination: t.MAC, Shelf: t.Shelf, Slot: t.Slot, Tag: t.Tag, Command: cmd, Arg: arg})
+func (c *Client) request(ctx context.Context, t Target, cmd wire.Command, arg wire.Arg) (*wire.Frame, error) {
+	return c.Request(ctx, &wire.Frame{Destination: t.MAC, Shelf: t.Shelf, Slot: t.Slot, Tag: t.Tag, Command: cmd, Arg: arg})
 }
 
 // config sends a Query Config with arg to t.
-func (c *Client) config(ctx context.Context, t Target, arg *ConfigArg) (*ConfigReply, error) {
+func (c *Client) config(ctx context.Context, t Target, arg *wire.ConfigArg) (*ConfigReply, error) {
 	start := time.Now()
-	f, err := c.request(ctx, t, CommandQueryConfig, arg)
+	f, err := c.request(ctx, t, wire.CommandQueryConfig, arg)
 	if f == nil {
 		return nil, err
 	}
@@ -151,18 +98,18 @@ func (c *Client) config(ctx context.Context, t Target, arg *ConfigArg) (*ConfigR
 // ErrTimeout when no answer comes, an ErrorCode when the target answers
 // with an error, ErrSend, ErrClosed or the context's error.
 func (c *Client) QueryConfig(ctx context.Context, t Target) (*ConfigReply, error) {
-	return c.config(ctx, t, &ConfigArg{Command: ConfigRead})
+	return c.config(ctx, t, &wire.ConfigArg{Command: wire.ConfigRead})
 }
 
 // TestConfig asks t whether its config string is s (prefix: starts with
 // s). A target answers only on a match: the reply is returned; ErrTimeout
 // means no match (or no target). Other errors as QueryConfig.
 func (c *Client) TestConfig(ctx context.Context, t Target, s []byte, prefix bool) (*ConfigReply, error) {
-	cmd := ConfigTest
+	cmd := wire.ConfigTest
 	if prefix {
-		cmd = ConfigTestPrefix
+		cmd = wire.ConfigTestPrefix
 	}
-	return c.config(ctx, t, &ConfigArg{Command: cmd, String: s})
+	return c.config(ctx, t, &wire.ConfigArg{Command: cmd, String: s})
 }
 
 // SetConfig sets the config string of t to s: only when it has none, or
@@ -171,46 +118,46 @@ func (c *Client) TestConfig(ctx context.Context, t Target, s []byte, prefix bool
 // Config.String is the current string). ErrConfigStringTooLong for more
 // than 1024 bytes; other errors as QueryConfig.
 func (c *Client) SetConfig(ctx context.Context, t Target, s []byte, force bool) (*ConfigReply, error) {
-	cmd := ConfigSet
+	cmd := wire.ConfigSet
 	if force {
-		cmd = ConfigForceSet
+		cmd = wire.ConfigForceSet
 	}
-	return c.config(ctx, t, &ConfigArg{Command: cmd, String: s})
+	return c.config(ctx, t, &wire.ConfigArg{Command: cmd, String: s})
 }
 
 // ATA sends an ATA command to t and returns the reply's argument. When the
 // reply's status marks the command failed, the argument is returned with
 // an *ATAError. Other errors: ErrBadReply, and those of QueryConfig.
-func (c *Client) ATA(ctx context.Context, t Target, arg *ATAArg) (*ATAArg, error) {
-	f, err := c.request(ctx, t, CommandATA, arg)
+func (c *Client) ATA(ctx context.Context, t Target, arg *wire.ATAArg) (*wire.ATAArg, error) {
+	f, err := c.request(ctx, t, wire.CommandATA, arg)
 	if err != nil {
 		return nil, err
 	}
-	rep, ok := f.Arg.(*ATAArg)
+	rep, ok := f.Arg.(*wire.ATAArg)
 	if !ok {
 		return nil, ErrBadReply
 	}
 	if rep.Failed() {
-		return rep, &ATAError{Device: aoeaddr.Address{Shelf: t.Shelf, Slot: t.Slot}.String(), Command: arg.CmdStatus, LBA: arg.Address(), Status: rep.CmdStatus, Err: rep.FeatureErr}
+		return rep, &wire.ATAError{Device: aoeaddr.Address{Shelf: t.Shelf, Slot: t.Slot}.String(), Command: arg.CmdStatus, LBA: arg.Address(), Status: rep.CmdStatus, Err: rep.FeatureErr}
 	}
 	return rep, nil
 }
 
 // Identify sends ATA IDENTIFY DEVICE to t and decodes the answer. Errors:
 // *ATAError, ErrShortIdentify, and those of ATA.
-func (c *Client) Identify(ctx context.Context, t Target) (*Identity, error) {
+func (c *Client) Identify(ctx context.Context, t Target) (*wire.Identity, error) {
 	return c.IdentifyPadded(ctx, t, 0)
 }
 
 // IdentifyPadded is Identify with the request padded by sectors*512 zero
 // bytes, so that the request (and the reply) are frames of that payload: an
 // answer proves that frames of that size get through the path.
-func (c *Client) IdentifyPadded(ctx context.Context, t Target, sectors int) (*Identity, error) {
+func (c *Client) IdentifyPadded(ctx context.Context, t Target, sectors int) (*wire.Identity, error) {
 	data, err := c.identifyData(ctx, t, sectors)
 	if err != nil {
 		return nil, err
 	}
-	id, _ := ParseIdentify(data)
+	id, _ := wire.ParseIdentify(data)
 	return &id, nil
 }
 
@@ -221,7 +168,7 @@ func (c *Client) IdentifyData(ctx context.Context, t Target) ([]byte, error) {
 }
 
 func (c *Client) identifyData(ctx context.Context, t Target, sectors int) ([]byte, error) {
-	arg := NewIdentify()
+	arg := wire.NewIdentify()
 	if sectors > 0 {
 		arg.Data = make([]byte, 512*sectors)
 	}
@@ -236,17 +183,17 @@ func (c *Client) identifyData(ctx context.Context, t Target, sectors int) ([]byt
 }
 
 // mask sends a Mac Mask List request and returns the list in the reply.
-func (c *Client) mask(ctx context.Context, t Target, arg *MaskArg) ([]net.HardwareAddr, error) {
-	f, err := c.request(ctx, t, CommandMACMask, arg)
+func (c *Client) mask(ctx context.Context, t Target, arg *wire.MaskArg) ([]net.HardwareAddr, error) {
+	f, err := c.request(ctx, t, wire.CommandMACMask, arg)
 	if err != nil {
 		return nil, err
 	}
-	rep, ok := f.Arg.(*MaskArg)
+	rep, ok := f.Arg.(*wire.MaskArg)
 	if !ok {
 		return nil, ErrBadReply
 	}
-	if rep.Error != MaskOK {
-		return nil, &DirectiveError{Index: int(rep.FailedIndex), Err: rep.Error}
+	if rep.Error != wire.MaskOK {
+		return nil, &wire.DirectiveError{Index: int(rep.FailedIndex), Err: rep.Error}
 	}
 	var list []net.HardwareAddr
 	for _, d := range rep.Directives {
@@ -258,25 +205,25 @@ func (c *Client) mask(ctx context.Context, t Target, arg *MaskArg) ([]net.Hardwa
 // MaskList reads the Mac Mask List of t. Errors: ErrBadReply, a
 // *DirectiveError, and those of QueryConfig.
 func (c *Client) MaskList(ctx context.Context, t Target) ([]net.HardwareAddr, error) {
-	return c.mask(ctx, t, &MaskArg{Command: MaskRead})
+	return c.mask(ctx, t, &wire.MaskArg{Command: wire.MaskRead})
 }
 
 // EditMask sends the directives to t and returns the list it then holds.
 // A refused directive fails with a *DirectiveError (wrapping the
 // MaskError, such as MaskListFull); ErrTooManyDirectives for more than
 // 255; other errors as MaskList.
-func (c *Client) EditMask(ctx context.Context, t Target, ds []Directive) ([]net.HardwareAddr, error) {
-	return c.mask(ctx, t, &MaskArg{Command: MaskEdit, Directives: ds})
+func (c *Client) EditMask(ctx context.Context, t Target, ds []wire.Directive) ([]net.HardwareAddr, error) {
+	return c.mask(ctx, t, &wire.MaskArg{Command: wire.MaskEdit, Directives: ds})
 }
 
 // reserve sends a Reserve/Release request and returns the list in the
 // reply, also along with an error reply (ErrTargetReserved) that has one.
-func (c *Client) reserve(ctx context.Context, t Target, arg *ReserveArg) ([]net.HardwareAddr, error) {
-	f, err := c.request(ctx, t, CommandReserve, arg)
+func (c *Client) reserve(ctx context.Context, t Target, arg *wire.ReserveArg) ([]net.HardwareAddr, error) {
+	f, err := c.request(ctx, t, wire.CommandReserve, arg)
 	if f == nil {
 		return nil, err
 	}
-	rep, ok := f.Arg.(*ReserveArg)
+	rep, ok := f.Arg.(*wire.ReserveArg)
 	if !ok {
 		if err == nil {
 			err = ErrBadReply
@@ -289,7 +236,7 @@ func (c *Client) reserve(ctx context.Context, t Target, arg *ReserveArg) ([]net.
 // ReserveList reads the reserve list of t. Errors as QueryConfig, and
 // ErrBadReply.
 func (c *Client) ReserveList(ctx context.Context, t Target) ([]net.HardwareAddr, error) {
-	return c.reserve(ctx, t, &ReserveArg{Command: ReserveRead})
+	return c.reserve(ctx, t, &wire.ReserveArg{Command: wire.ReserveRead})
 }
 
 // Reserve sets the reserve list of t to macs and returns the list the
@@ -298,11 +245,11 @@ func (c *Client) ReserveList(ctx context.Context, t Target) ([]net.HardwareAddr,
 // returned with its current list. ErrTooManyDirectives for more than 255
 // MACs; other errors as ReserveList.
 func (c *Client) Reserve(ctx context.Context, t Target, macs []net.HardwareAddr, force bool) ([]net.HardwareAddr, error) {
-	cmd := ReserveSet
+	cmd := wire.ReserveSet
 	if force {
-		cmd = ReserveForceSet
+		cmd = wire.ReserveForceSet
 	}
-	return c.reserve(ctx, t, &ReserveArg{Command: cmd, MACs: macs})
+	return c.reserve(ctx, t, &wire.ReserveArg{Command: cmd, MACs: macs})
 }
 
 // Release empties the reserve list of t; errors as Reserve.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 var fastCollect = initiator.CollectOptions{Timeout: 10 * time.Second, Quiet: 50 * time.Millisecond, Resend: []time.Duration{20 * time.Millisecond}}
@@ -19,7 +20,7 @@ func TestGroupQueryConfig(t *testing.T) {
 	c, _ := setup(t, a, b)
 	g := initiator.NewGroup(c)
 	ctx := context.Background()
-	q := func(shelf uint16, slot uint8, ccmd initiator.ConfigCommand, s string) []initiator.ConfigReply {
+	q := func(shelf uint16, slot uint8, ccmd wire.ConfigCommand, s string) []initiator.ConfigReply {
 		t.Helper()
 		got, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: shelf, Slot: slot, Command: ccmd, String: []byte(s)}, fastCollect, nil)
 		if err != nil {
@@ -27,21 +28,21 @@ func TestGroupQueryConfig(t *testing.T) {
 		}
 		return got
 	}
-	all := q(aoeaddr.BroadcastShelf, aoeaddr.BroadcastSlot, initiator.ConfigRead, "")
+	all := q(aoeaddr.BroadcastShelf, aoeaddr.BroadcastSlot, wire.ConfigRead, "")
 	if len(all) != 2 || all[0].Interface.Name != "test0" || all[0].Config.BufferCount != 16 {
 		t.Errorf("read all: %+v", all)
 	}
-	if got := q(1, 2, initiator.ConfigSet, "new"); len(got) != 1 || got[0].Err != nil || string(a.Config()) != "new" {
+	if got := q(1, 2, wire.ConfigSet, "new"); len(got) != 1 || got[0].Err != nil || string(a.Config()) != "new" {
 		t.Errorf("set on an empty string: %+v", got)
 	}
-	got := q(1, 3, initiator.ConfigSet, "other")
-	if len(got) != 1 || !errors.Is(got[0].Err, initiator.ErrConfigStringPresent) || string(got[0].Config.String) != "rack-3" {
+	got := q(1, 3, wire.ConfigSet, "other")
+	if len(got) != 1 || !errors.Is(got[0].Err, wire.ErrConfigStringPresent) || string(got[0].Config.String) != "rack-3" {
 		t.Errorf("set on a set string: %+v", got)
 	}
-	if got := q(1, 3, initiator.ConfigTest, "rack"); len(got) != 0 {
+	if got := q(1, 3, wire.ConfigTest, "rack"); len(got) != 0 {
 		t.Errorf("test mismatch answered: %+v", got)
 	}
-	if got := q(aoeaddr.BroadcastShelf, aoeaddr.BroadcastSlot, initiator.ConfigTestPrefix, "rack"); len(got) != 1 || got[0].Target.Name() != "e1.3" {
+	if got := q(aoeaddr.BroadcastShelf, aoeaddr.BroadcastSlot, wire.ConfigTestPrefix, "rack"); len(got) != 1 || got[0].Target.Name() != "e1.3" {
 		t.Errorf("prefix: %+v", got)
 	}
 	stopped := 0
@@ -69,7 +70,7 @@ func TestOperations(t *testing.T) {
 	if _, err := c.SetConfig(ctx, to, []byte("a"), false); err != nil || string(tg.Config()) != "a" {
 		t.Errorf("SetConfig: %v", err)
 	}
-	if r, err := c.SetConfig(ctx, to, []byte("b"), false); !errors.Is(err, initiator.ErrConfigStringPresent) || string(r.Config.String) != "a" {
+	if r, err := c.SetConfig(ctx, to, []byte("b"), false); !errors.Is(err, wire.ErrConfigStringPresent) || string(r.Config.String) != "a" {
 		t.Errorf("SetConfig on a set string: %+v %v", r, err)
 	}
 	if _, err := c.TestConfig(ctx, to, []byte("a"), false); err != nil {
@@ -96,21 +97,21 @@ func TestOperations(t *testing.T) {
 	if l, err := c.MaskList(ctx, to); err != nil || len(l) != 0 {
 		t.Errorf("MaskList: %v %v", l, err)
 	}
-	add := func(m net.HardwareAddr) initiator.Directive {
-		return initiator.Directive{Command: initiator.DirectiveAdd, MAC: m}
+	add := func(m net.HardwareAddr) wire.Directive {
+		return wire.Directive{Command: wire.DirectiveAdd, MAC: m}
 	}
-	if l, err := c.EditMask(ctx, to, []initiator.Directive{add(hostMAC), add(other)}); err != nil || len(l) != 2 {
+	if l, err := c.EditMask(ctx, to, []wire.Directive{add(hostMAC), add(other)}); err != nil || len(l) != 2 {
 		t.Errorf("EditMask: %v %v", l, err)
 	}
-	var de *initiator.DirectiveError
-	if _, err := c.EditMask(ctx, to, []initiator.Directive{add(third)}); !errors.As(err, &de) || de.Index != 0 || !errors.Is(err, initiator.MaskListFull) {
+	var de *wire.DirectiveError
+	if _, err := c.EditMask(ctx, to, []wire.Directive{add(third)}); !errors.As(err, &de) || de.Index != 0 || !errors.Is(err, wire.MaskListFull) {
 		t.Errorf("EditMask on a full list: %v", err)
 	}
 
 	if l, err := c.Reserve(ctx, to, []net.HardwareAddr{other}, true); err != nil || len(l) != 1 {
 		t.Errorf("Reserve: %v %v", l, err)
 	}
-	if l, err := c.Release(ctx, to, false); !errors.Is(err, initiator.ErrTargetReserved) || len(l) != 1 || l[0].String() != other.String() {
+	if l, err := c.Release(ctx, to, false); !errors.Is(err, wire.ErrTargetReserved) || len(l) != 1 || l[0].String() != other.String() {
 		t.Errorf("Release of another's reservation: %v %v", l, err)
 	}
 	if l, err := c.Release(ctx, to, true); err != nil || len(l) != 0 {
@@ -126,10 +127,10 @@ func TestATAError(t *testing.T) {
 	c, _ := setup(t, tg)
 	to := initiator.Target{MAC: targetMAC, Shelf: 1, Slot: 2}
 	// SMART on a target without it: aborted.
-	arg := &initiator.ATAArg{FeatureErr: 0xda, CmdStatus: initiator.ATASmart}
+	arg := &wire.ATAArg{FeatureErr: 0xda, CmdStatus: wire.ATASmart}
 	rep, err := c.ATA(context.Background(), to, arg)
-	var ae *initiator.ATAError
-	if !errors.As(err, &ae) || rep == nil || ae.Err&initiator.ATAErrAbort == 0 {
+	var ae *wire.ATAError
+	if !errors.As(err, &ae) || rep == nil || ae.Err&wire.ATAErrAbort == 0 {
 		t.Errorf("%+v %v", rep, err)
 	}
 }

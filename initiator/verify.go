@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // A Disk trusts no reply and no path: every ATA reply is checked against
@@ -22,7 +24,7 @@ var ErrConflict = errors.New("aoe: different disks answer for one address")
 type PathIdentity struct {
 	Interface string
 	MAC       net.HardwareAddr
-	Identity  Identity
+	Identity  wire.Identity
 }
 
 // ConflictError is returned by OpenDisk when two of its paths answer
@@ -125,7 +127,7 @@ type ReplyError struct {
 func (e *ReplyError) Error() string {
 	what := commandName(e.Command)
 	at := ""
-	if e.Command != ATAIdentify {
+	if e.Command != wire.ATAIdentify {
 		at = fmt.Sprintf(" at sector %d", e.LBA)
 	}
 	return fmt.Sprintf("%s: %s%s: %d bad replies from %s on %s, the last %s", e.Device, what, at, e.Count, e.MAC, e.Interface,
@@ -146,13 +148,13 @@ const maxBad = 3
 // commandName names an ATA opcode in errors.
 func commandName(cmd uint8) string {
 	switch cmd {
-	case ATAReadSectors, ATAReadSectorsExt:
+	case wire.ATAReadSectors, wire.ATAReadSectorsExt:
 		return "read"
-	case ATAWriteSectors, ATAWriteSectorsExt:
+	case wire.ATAWriteSectors, wire.ATAWriteSectorsExt:
 		return "write"
-	case ATAIdentify:
+	case wire.ATAIdentify:
 		return "IDENTIFY"
-	case ATAFlushCache, ATAFlushCacheExt:
+	case wire.ATAFlushCache, wire.ATAFlushCacheExt:
 		return "FLUSH CACHE"
 	}
 	return fmt.Sprintf("ATA command %#02x", cmd)

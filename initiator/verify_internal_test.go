@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // TestCheckATA: the echoed LBA is compared as the addressing mode decodes
@@ -12,7 +14,7 @@ import (
 // the payload must hold what was asked.
 func TestCheckATA(t *testing.T) {
 	arg := func(lba uint64, ext bool, remaining uint8) []byte {
-		a := ATAArg{Extended: ext, SectorCount: remaining, CmdStatus: ATAStatusDRDY}
+		a := wire.ATAArg{Extended: ext, SectorCount: remaining, CmdStatus: wire.ATAStatusDRDY}
 		a.SetLBA(lba)
 		return a.AppendBinary(nil)
 	}
@@ -55,12 +57,12 @@ func TestCheckATA(t *testing.T) {
 }
 
 func TestReplyErrorText(t *testing.T) {
-	err := error(&ReplyError{Device: "e1.2", Interface: "eth0", MAC: []byte{2, 0, 0, 0, 0, 1}, Command: ATAReadSectorsExt, LBA: 8,
+	err := error(&ReplyError{Device: "e1.2", Interface: "eth0", MAC: []byte{2, 0, 0, 0, 0, 1}, Command: wire.ATAReadSectorsExt, LBA: 8,
 		Kind: BadReplyLBA, Want: 8, Got: 0, Count: 3})
 	if !errors.Is(err, ErrBadReply) || err.Error() != "e1.2: read at sector 8: 3 bad replies from 02:00:00:00:00:01 on eth0, the last wrong LBA: asked 8, echoed 0" {
 		t.Errorf("%v", err)
 	}
-	id := Identity{Serial: "A", Model: "m", LBA48: true, LBA48Sectors: 100}
+	id := wire.Identity{Serial: "A", Model: "m", LBA48: true, LBA48Sectors: 100}
 	other := id
 	other.Serial, other.LBA48Sectors = "B", 200
 	if d := id.Differs(other); strings.Join(d, "; ") != `serial "A" vs "B"; capacity 100 vs 200 sectors` || id.SameDisk(other) || !id.SameDisk(id) {
@@ -76,7 +78,7 @@ func TestDeadlineErrTellsBadReplies(t *testing.T) {
 	d := &Disk{name: "e1.2"}
 	d.id.LBA48 = true
 	p := &diskPath{client: c, mac: []byte{2, 0, 0, 0, 0, 2}}
-	o := &op{cmd: ATAReadSectors, lba: 40, buf: make([]byte, 1024), bad: 2, badPath: p,
+	o := &op{cmd: wire.ATAReadSectors, lba: 40, buf: make([]byte, 1024), bad: 2, badPath: p,
 		lastBad: badInfo{kind: BadReplyShort, want: 1024, got: 512}}
 	err := d.deadlineErr(o, p, 60e9, 9, nil)
 	if !errors.Is(err, ErrDeadline) || !errors.Is(err, ErrBadReply) ||
@@ -84,7 +86,7 @@ func TestDeadlineErrTellsBadReplies(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 	var re *ReplyError
-	if !errors.As(err, &re) || re.LBA != 40 || re.Command != ATAReadSectorsExt {
+	if !errors.As(err, &re) || re.LBA != 40 || re.Command != wire.ATAReadSectorsExt {
 		t.Errorf("%+v", re)
 	}
 }

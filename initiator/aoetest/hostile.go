@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/mdlayher/packet"
 )
 
@@ -58,7 +58,7 @@ type Hostile struct {
 	NoATA bool
 	// ErrorCode, when not 0, sets the E flag with this code on every
 	// reply.
-	ErrorCode initiator.ErrorCode
+	ErrorCode wire.ErrorCode
 	// Source is the source MAC the replies claim.
 	Source SourceMode
 	// Flood answers each Query Config request with this many extra
@@ -136,17 +136,17 @@ func (h *Hostile) mac() net.HardwareAddr {
 
 // Replies returns the frames the peer sends in answer to one frame.
 func (h *Hostile) Replies(b []byte) [][]byte {
-	var req initiator.Frame
+	var req wire.Frame
 	if req.UnmarshalBinary(b) != nil || req.Response {
 		return nil
 	}
 	var out [][]byte
-	if h.Target != nil && !(h.NoATA && req.Command == initiator.CommandATA) {
+	if h.Target != nil && !(h.NoATA && req.Command == wire.CommandATA) {
 		if r := h.ata(b, &req); r != nil {
 			out = append(out, h.rewrite(r, &req))
 		}
 	}
-	if h.Flood > 0 && req.Command == initiator.CommandQueryConfig {
+	if h.Flood > 0 && req.Command == wire.CommandQueryConfig {
 		out = append(out, h.flood(&req)...)
 	}
 	for range h.Duplicate {
@@ -156,13 +156,13 @@ func (h *Hostile) Replies(b []byte) [][]byte {
 }
 
 // isData reports whether req is a READ or WRITE SECTORS (EXT).
-func isData(req *initiator.Frame) (*initiator.ATAArg, bool) {
-	arg, ok := req.Arg.(*initiator.ATAArg)
-	if !ok || req.Command != initiator.CommandATA {
+func isData(req *wire.Frame) (*wire.ATAArg, bool) {
+	arg, ok := req.Arg.(*wire.ATAArg)
+	if !ok || req.Command != wire.CommandATA {
 		return nil, false
 	}
 	switch arg.CmdStatus {
-	case initiator.ATAReadSectors, initiator.ATAReadSectorsExt, initiator.ATAWriteSectors, initiator.ATAWriteSectorsExt:
+	case wire.ATAReadSectors, wire.ATAReadSectorsExt, wire.ATAWriteSectors, wire.ATAWriteSectorsExt:
 		return arg, true
 	}
 	return nil, false
@@ -172,12 +172,12 @@ func isData(req *initiator.Frame) (*initiator.ATAArg, bool) {
 //
 //	reply offsets: 24 AFlags, 25 error, 26 sectors remaining, 27 status,
 //	28-33 LBA, 36.. data
-func (h *Hostile) ata(b []byte, req *initiator.Frame) []byte {
+func (h *Hostile) ata(b []byte, req *wire.Frame) []byte {
 	arg, data := isData(req)
 	if !data {
 		return h.Target.Handle(b)
 	}
-	write := arg.CmdStatus == initiator.ATAWriteSectors || arg.CmdStatus == initiator.ATAWriteSectorsExt
+	write := arg.CmdStatus == wire.ATAWriteSectors || arg.CmdStatus == wire.ATAWriteSectorsExt
 	if h.WrongLBA != 0 {
 		moved := *req
 		a := *arg
@@ -193,20 +193,20 @@ func (h *Hostile) ata(b []byte, req *initiator.Frame) []byte {
 	if h.Remaining != 0 && write {
 		// Nothing written: the request's header comes back, with the
 		// sectors it did not write.
-		r = append([]byte(nil), b[:initiator.HeaderLen+12]...)
+		r = append([]byte(nil), b[:wire.HeaderLen+12]...)
 		copy(r[0:6], b[6:12])
 		copy(r[6:12], h.Target.MAC)
 		r[14] |= 0x08 // R
-		r[25], r[27] = 0, initiator.ATAStatusDRDY
+		r[25], r[27] = 0, wire.ATAStatusDRDY
 	} else if r = h.Target.Handle(b); r == nil {
 		return nil
 	}
-	if len(r) < initiator.HeaderLen+12 || r[14]&0x04 != 0 {
+	if len(r) < wire.HeaderLen+12 || r[14]&0x04 != 0 {
 		return r // an AoE error: no ATA argument to spoil
 	}
 	if h.Short && !write {
-		n := (len(r) - initiator.HeaderLen - 12) / 2
-		r = r[:initiator.HeaderLen+12+n]
+		n := (len(r) - wire.HeaderLen - 12) / 2
+		r = r[:wire.HeaderLen+12+n]
 	}
 	if h.Remaining != 0 {
 		r[26] = h.Remaining
@@ -216,10 +216,10 @@ func (h *Hostile) ata(b []byte, req *initiator.Frame) []byte {
 }
 
 // rewrite applies the source and error misbehaviour to an honest reply.
-func (h *Hostile) rewrite(r []byte, req *initiator.Frame) []byte {
+func (h *Hostile) rewrite(r []byte, req *wire.Frame) []byte {
 	switch h.Source {
 	case SourceBroadcast:
-		copy(r[6:12], initiator.BroadcastMAC)
+		copy(r[6:12], wire.BroadcastMAC)
 	case SourceZero:
 		copy(r[6:12], make([]byte, 6))
 	case SourceMulticast:
@@ -236,7 +236,7 @@ func (h *Hostile) rewrite(r []byte, req *initiator.Frame) []byte {
 }
 
 // flood builds Flood Query Config replies from new addresses.
-func (h *Hostile) flood(req *initiator.Frame) [][]byte {
+func (h *Hostile) flood(req *wire.Frame) [][]byte {
 	base := h.FloodShelf
 	if base == 0 {
 		base = 1000
@@ -247,11 +247,11 @@ func (h *Hostile) flood(req *initiator.Frame) [][]byte {
 	h.mu.Unlock()
 	out := make([][]byte, 0, h.Flood)
 	for i := first; i < first+h.Flood; i++ {
-		rep := initiator.Frame{
+		rep := wire.Frame{
 			Destination: req.Source, Source: h.mac(),
 			Shelf: base + uint16(i/255), Slot: uint8(i % 255),
-			Response: true, Command: initiator.CommandQueryConfig, Tag: req.Tag,
-			Arg: &initiator.ConfigArg{BufferCount: 16, FirmwareVersion: 0x4019, SectorCount: 2, Version: 1},
+			Response: true, Command: wire.CommandQueryConfig, Tag: req.Tag,
+			Arg: &wire.ConfigArg{BufferCount: 16, FirmwareVersion: 0x4019, SectorCount: 2, Version: 1},
 		}
 		if b := encode(&rep); b != nil {
 			out = append(out, h.rewrite(b, req))
@@ -293,8 +293,8 @@ func (h *Hostile) Serve(conn net.PacketConn) error {
 //
 //	12-13 EtherType 0x88a2, 14 version|flags (R 0x08), 19 command
 func isATARequest(b []byte) bool {
-	return len(b) >= initiator.HeaderLen && binary.BigEndian.Uint16(b[12:14]) == initiator.EtherType &&
-		b[14]&0x08 == 0 && initiator.Command(b[19]) == initiator.CommandATA
+	return len(b) >= wire.HeaderLen && binary.BigEndian.Uint16(b[12:14]) == wire.EtherType &&
+		b[14]&0x08 == 0 && wire.Command(b[19]) == wire.CommandATA
 }
 
 // hold takes a buffer for a request, or reports false when Hold are taken.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 var (
@@ -17,14 +18,14 @@ var (
 	tgtMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
 )
 
-func queryConfig(t *testing.T, c *initiator.Client, d time.Duration) []*initiator.Frame {
+func queryConfig(t *testing.T, c *initiator.Client, d time.Duration) []*wire.Frame {
 	t.Helper()
-	ch, _, stop, err := c.Broadcast(&initiator.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+	ch, _, stop, err := c.Broadcast(&wire.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	var got []*initiator.Frame
+	var got []*wire.Frame
 	deadline := time.After(d)
 	for {
 		select {
@@ -41,7 +42,7 @@ func TestHostileFloodAndDrops(t *testing.T) {
 	c := nw.Client(t, "eth0", iniMAC, 1500)
 	h := &Hostile{MAC: tgtMAC, Flood: 10000}
 	nw.ServeHostile(t, h)
-	ch, _, stop, err := c.Broadcast(&initiator.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
+	ch, _, stop, err := c.Broadcast(&wire.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestHostileSources(t *testing.T) {
 		mode SourceMode
 		want net.HardwareAddr
 	}{
-		{SourceBroadcast, initiator.BroadcastMAC},
+		{SourceBroadcast, wire.BroadcastMAC},
 		{SourceZero, make(net.HardwareAddr, 6)},
 		{SourceMulticast, net.HardwareAddr{0x01, 0x00, 0x5e, 0, 0, 1}},
 		{SourceRequester, iniMAC},
@@ -103,19 +104,19 @@ func TestHostileErrorDelayAndImpostor(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := c.Request(ctx, &initiator.Frame{Destination: tgtMAC, Shelf: 1, Slot: 2, Command: initiator.CommandATA, Arg: initiator.NewIdentify()})
+	_, err := c.Request(ctx, &wire.Frame{Destination: tgtMAC, Shelf: 1, Slot: 2, Command: wire.CommandATA, Arg: wire.NewIdentify()})
 	if err == nil {
 		t.Fatal("the impostor answered IDENTIFY")
 	}
 
 	var nw2 Network
 	c2 := nw2.Client(t, "eth0", iniMAC, 1500)
-	nw2.ServeHostile(t, &Hostile{Target: &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 16, Sectors: 8}, ErrorCode: initiator.ErrDeviceUnavailable})
+	nw2.ServeHostile(t, &Hostile{Target: &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 16, Sectors: 8}, ErrorCode: wire.ErrDeviceUnavailable})
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
 	defer cancel2()
-	_, err = c2.Request(ctx2, &initiator.Frame{Destination: tgtMAC, Shelf: 1, Slot: 2, Command: initiator.CommandQueryConfig, Arg: &initiator.ConfigArg{}})
-	if !errors.Is(err, initiator.ErrDeviceUnavailable) {
-		t.Fatalf("error flag: got %v, want %v", err, initiator.ErrDeviceUnavailable)
+	_, err = c2.Request(ctx2, &wire.Frame{Destination: tgtMAC, Shelf: 1, Slot: 2, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
+	if !errors.Is(err, wire.ErrDeviceUnavailable) {
+		t.Fatalf("error flag: got %v, want %v", err, wire.ErrDeviceUnavailable)
 	}
 }
 
@@ -126,7 +127,7 @@ func TestHostileATA(t *testing.T) {
 	for i := range disk {
 		disk[i] = byte(i / 512)
 	}
-	read := func(h *Hostile) *initiator.ATAArg {
+	read := func(h *Hostile) *wire.ATAArg {
 		t.Helper()
 		var nw Network
 		c := nw.Client(t, "eth0", iniMAC, 1500)
@@ -134,7 +135,7 @@ func TestHostileATA(t *testing.T) {
 		nw.ServeHostile(t, h)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		rep, err := c.ATA(ctx, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, initiator.NewRead(4, 2, true))
+		rep, err := c.ATA(ctx, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, wire.NewRead(4, 2, true))
 		if err != nil && rep == nil {
 			t.Fatal(err)
 		}
@@ -152,7 +153,7 @@ func TestHostileATA(t *testing.T) {
 	if r := read(&Hostile{Remaining: 2}); r.SectorCount != 2 || len(r.Data) != 1024 {
 		t.Errorf("remaining: %+v", r)
 	}
-	if r := read(&Hostile{Status: initiator.ATAStatusDF}); r.CmdStatus != initiator.ATAStatusDRDY|initiator.ATAStatusDF {
+	if r := read(&Hostile{Status: wire.ATAStatusDF}); r.CmdStatus != wire.ATAStatusDRDY|wire.ATAStatusDF {
 		t.Errorf("status %#x", r.CmdStatus)
 	}
 
@@ -161,7 +162,7 @@ func TestHostileATA(t *testing.T) {
 	c := nw.Client(t, "eth0", iniMAC, 1500)
 	tg := &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 16, Sectors: 64, Disk: make([]byte, 64*512)}
 	nw.ServeHostile(t, &Hostile{Target: tg, Remaining: 1})
-	rep, err := c.ATA(context.Background(), initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, initiator.NewWrite(0, bytes.Repeat([]byte{9}, 512), true))
+	rep, err := c.ATA(context.Background(), initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, wire.NewWrite(0, bytes.Repeat([]byte{9}, 512), true))
 	if err != nil || rep.SectorCount != 1 || tg.Read(0, 1)[0] != 0 {
 		t.Errorf("remaining write: %+v %v, disk %d", rep, err, tg.Read(0, 1)[0])
 	}
@@ -173,8 +174,8 @@ func TestHostileATA(t *testing.T) {
 	h := &Hostile{Target: &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 64, Sectors: 64}, Hold: 2, Delay: 100 * time.Millisecond}
 	nw2.ServeHostile(t, h)
 	for i := range 4 {
-		b, _ := (&initiator.Frame{Destination: tgtMAC, Source: iniMAC, Shelf: 1, Slot: 2, Command: initiator.CommandATA, Tag: uint32(i),
-			Arg: initiator.NewRead(uint64(i), 1, true)}).MarshalBinary()
+		b, _ := (&wire.Frame{Destination: tgtMAC, Source: iniMAC, Shelf: 1, Slot: 2, Command: wire.CommandATA, Tag: uint32(i),
+			Arg: wire.NewRead(uint64(i), 1, true)}).MarshalBinary()
 		port.WriteTo(b, nil)
 	}
 	for deadline := time.Now().Add(5 * time.Second); h.Sent() < 2 && time.Now().Before(deadline); {

@@ -7,8 +7,8 @@ import (
 	"net"
 	"sync"
 
-	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/mdlayher/packet"
 )
 
@@ -55,7 +55,7 @@ type Target struct {
 	masks    []net.HardwareAddr
 	reserved []net.HardwareAddr
 	// Requests counts the requests the target answered, by command.
-	Requests map[initiator.Command]int
+	Requests map[wire.Command]int
 }
 
 // SetConfig sets the config string.
@@ -105,11 +105,11 @@ func readFrames(conn net.PacketConn, handle func([]byte) error) error {
 // Handle returns the reply to one frame, or nil when the target stays
 // silent. Replies are not padded, as vblade's are not on virtual links.
 func (t *Target) Handle(b []byte) []byte {
-	var req initiator.Frame
+	var req wire.Frame
 	if t.Silent || req.UnmarshalBinary(b) != nil || req.Response {
 		return nil
 	}
-	if !(bytes.Equal(req.Destination, t.MAC) || bytes.Equal(req.Destination, initiator.BroadcastMAC)) {
+	if !(bytes.Equal(req.Destination, t.MAC) || bytes.Equal(req.Destination, wire.BroadcastMAC)) {
 		return nil
 	}
 	if (req.Shelf != t.Shelf && req.Shelf != aoeaddr.BroadcastShelf) || (req.Slot != t.Slot && req.Slot != aoeaddr.BroadcastSlot) {
@@ -127,61 +127,61 @@ func (t *Target) Handle(b []byte) []byte {
 	rep.Response = true
 	t.mu.Lock()
 	if t.Requests == nil {
-		t.Requests = map[initiator.Command]int{}
+		t.Requests = map[wire.Command]int{}
 	}
 	t.Requests[req.Command]++
 	t.mu.Unlock()
 	switch arg := req.Arg.(type) {
-	case *initiator.ConfigArg:
+	case *wire.ConfigArg:
 		return t.handleConfig(&rep, arg)
-	case *initiator.ATAArg:
+	case *wire.ATAArg:
 		t.mu.Lock()
-		reserved := len(t.reserved) > 0 && !containsMAC(t.reserved, req.Source) && arg.CmdStatus != initiator.ATAIdentify
+		reserved := len(t.reserved) > 0 && !containsMAC(t.reserved, req.Source) && arg.CmdStatus != wire.ATAIdentify
 		t.mu.Unlock()
 		if reserved {
-			rep.Error, rep.Err = true, initiator.ErrTargetReserved
+			rep.Error, rep.Err = true, wire.ErrTargetReserved
 			break
 		}
 		rep.Arg = t.ata(arg, &rep)
-	case *initiator.MaskArg:
+	case *wire.MaskArg:
 		rep.Arg = t.mask(arg, &rep)
-	case *initiator.ReserveArg:
+	case *wire.ReserveArg:
 		rep.Arg = t.reserve(arg, req.Source, &rep)
 	default:
-		rep.Error, rep.Err = true, initiator.ErrUnrecognizedCommand
+		rep.Error, rep.Err = true, wire.ErrUnrecognizedCommand
 	}
 	return encode(&rep)
 }
 
-func (t *Target) handleConfig(rep *initiator.Frame, arg *initiator.ConfigArg) []byte {
+func (t *Target) handleConfig(rep *wire.Frame, arg *wire.ConfigArg) []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch arg.Command {
-	case initiator.ConfigRead:
-	case initiator.ConfigTest:
+	case wire.ConfigRead:
+	case wire.ConfigTest:
 		if !bytes.Equal(arg.String, t.config) {
 			return nil
 		}
-	case initiator.ConfigTestPrefix:
+	case wire.ConfigTestPrefix:
 		if !bytes.HasPrefix(t.config, arg.String) {
 			return nil
 		}
-	case initiator.ConfigSet:
+	case wire.ConfigSet:
 		if len(t.config) > 0 && !bytes.Equal(arg.String, t.config) {
-			rep.Error, rep.Err = true, initiator.ErrConfigStringPresent
+			rep.Error, rep.Err = true, wire.ErrConfigStringPresent
 		} else {
 			t.config = append([]byte(nil), arg.String...)
 		}
-	case initiator.ConfigForceSet:
+	case wire.ConfigForceSet:
 		t.config = append([]byte(nil), arg.String...)
 	default:
-		rep.Error, rep.Err = true, initiator.ErrBadArgument
+		rep.Error, rep.Err = true, wire.ErrBadArgument
 	}
 	mtu := t.MTU
 	if mtu == 0 {
 		mtu = 1500
 	}
-	rep.Arg = &initiator.ConfigArg{
+	rep.Arg = &wire.ConfigArg{
 		BufferCount:     t.BufferCount,
 		FirmwareVersion: 0x4019,
 		SectorCount:     uint8((mtu - 36) / 512),
@@ -192,21 +192,21 @@ func (t *Target) handleConfig(rep *initiator.Frame, arg *initiator.ConfigArg) []
 	return encode(rep)
 }
 
-func (t *Target) ata(arg *initiator.ATAArg, rep *initiator.Frame) *initiator.ATAArg {
+func (t *Target) ata(arg *wire.ATAArg, rep *wire.Frame) *wire.ATAArg {
 	out := *arg
 	out.Data = nil
-	out.FeatureErr, out.SectorCount, out.CmdStatus = 0, 0, initiator.ATAStatusDRDY
+	out.FeatureErr, out.SectorCount, out.CmdStatus = 0, 0, wire.ATAStatusDRDY
 	switch arg.CmdStatus {
-	case initiator.ATAIdentify:
+	case wire.ATAIdentify:
 		if arg.SectorCount != 1 {
-			rep.Error, rep.Err = true, initiator.ErrBadArgument
+			rep.Error, rep.Err = true, wire.ErrBadArgument
 			return arg
 		}
 		out.Data = t.identify()
-	case initiator.ATAReadSectors, initiator.ATAReadSectorsExt:
+	case wire.ATAReadSectors, wire.ATAReadSectorsExt:
 		lba := arg.Address()
 		if lba+uint64(arg.SectorCount) > t.Sectors {
-			out.FeatureErr, out.CmdStatus = initiator.ATAErrIDNF, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+			out.FeatureErr, out.CmdStatus = wire.ATAErrIDNF, wire.ATAStatusDRDY|wire.ATAStatusErr
 			return &out
 		}
 		out.Data = make([]byte, 512*int(arg.SectorCount))
@@ -215,16 +215,16 @@ func (t *Target) ata(arg *initiator.ATAArg, rep *initiator.Frame) *initiator.ATA
 			copy(out.Data, t.Disk[lba*512:])
 		}
 		t.mu.Unlock()
-	case initiator.ATAWriteSectors, initiator.ATAWriteSectorsExt:
+	case wire.ATAWriteSectors, wire.ATAWriteSectorsExt:
 		if len(arg.Data) < 512*int(arg.SectorCount) {
-			rep.Error, rep.Err = true, initiator.ErrBadArgument
+			rep.Error, rep.Err = true, wire.ErrBadArgument
 			return arg
 		}
 		lba := arg.Address()
 		if t.ReadOnly || lba+uint64(arg.SectorCount) > t.Sectors {
-			out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+			out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
 			if !t.ReadOnly {
-				out.FeatureErr = initiator.ATAErrIDNF
+				out.FeatureErr = wire.ATAErrIDNF
 			}
 			return &out
 		}
@@ -233,10 +233,10 @@ func (t *Target) ata(arg *initiator.ATAArg, rep *initiator.Frame) *initiator.ATA
 			copy(t.Disk[lba*512:], arg.Data[:512*int(arg.SectorCount)])
 		}
 		t.mu.Unlock()
-	case initiator.ATAFlushCache, initiator.ATAFlushCacheExt:
-	case initiator.ATASmart:
+	case wire.ATAFlushCache, wire.ATAFlushCacheExt:
+	case wire.ATASmart:
 		if !t.SMART || arg.LBA[1] != 0x4f || arg.LBA[2] != 0xc2 {
-			out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+			out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
 			break
 		}
 		switch arg.FeatureErr {
@@ -244,14 +244,14 @@ func (t *Target) ata(arg *initiator.ATAArg, rep *initiator.Frame) *initiator.ATA
 			out.Data = bytes.Repeat([]byte{arg.FeatureErr}, 512)
 		case 0xd6: // write log
 			if !arg.Write || len(arg.Data) < 512 {
-				out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+				out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
 			}
 		case 0xd4, 0xd8, 0xd9, 0xda:
 		default:
-			out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+			out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
 		}
 	default:
-		out.FeatureErr, out.CmdStatus = initiator.ATAErrAbort, initiator.ATAStatusDRDY|initiator.ATAStatusErr
+		out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
 	}
 	return &out
 }
@@ -279,7 +279,7 @@ func containsMAC(list []net.HardwareAddr, m net.HardwareAddr) bool {
 	return false
 }
 
-func (t *Target) mask(arg *initiator.MaskArg, rep *initiator.Frame) initiator.Arg {
+func (t *Target) mask(arg *wire.MaskArg, rep *wire.Frame) wire.Arg {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	max := t.MaxMasks
@@ -287,20 +287,20 @@ func (t *Target) mask(arg *initiator.MaskArg, rep *initiator.Frame) initiator.Ar
 		max = 32
 	}
 	switch arg.Command {
-	case initiator.MaskRead:
-	case initiator.MaskEdit:
+	case wire.MaskRead:
+	case wire.MaskEdit:
 		list := append([]net.HardwareAddr(nil), t.masks...)
 		for i, d := range arg.Directives {
 			switch d.Command {
-			case initiator.DirectiveNone:
-			case initiator.DirectiveAdd:
+			case wire.DirectiveNone:
+			case wire.DirectiveAdd:
 				if !containsMAC(list, d.MAC) {
 					if len(list) >= max {
-						return &initiator.MaskArg{Command: arg.Command, Error: initiator.MaskListFull, FailedIndex: uint8(i)}
+						return &wire.MaskArg{Command: arg.Command, Error: wire.MaskListFull, FailedIndex: uint8(i)}
 					}
 					list = append(list, d.MAC)
 				}
-			case initiator.DirectiveDelete:
+			case wire.DirectiveDelete:
 				for j, m := range list {
 					if bytes.Equal(m, d.MAC) {
 						list = append(list[:j:j], list[j+1:]...)
@@ -308,39 +308,39 @@ func (t *Target) mask(arg *initiator.MaskArg, rep *initiator.Frame) initiator.Ar
 					}
 				}
 			default:
-				return &initiator.MaskArg{Command: arg.Command, Error: initiator.MaskBadDirective, FailedIndex: uint8(i)}
+				return &wire.MaskArg{Command: arg.Command, Error: wire.MaskBadDirective, FailedIndex: uint8(i)}
 			}
 		}
 		t.masks = list
 	default:
-		rep.Error, rep.Err = true, initiator.ErrBadArgument
+		rep.Error, rep.Err = true, wire.ErrBadArgument
 		return arg
 	}
-	out := &initiator.MaskArg{Command: arg.Command}
+	out := &wire.MaskArg{Command: arg.Command}
 	for _, m := range t.masks {
-		out.Directives = append(out.Directives, initiator.Directive{Command: initiator.DirectiveNone, MAC: m})
+		out.Directives = append(out.Directives, wire.Directive{Command: wire.DirectiveNone, MAC: m})
 	}
 	return out
 }
 
-func (t *Target) reserve(arg *initiator.ReserveArg, from net.HardwareAddr, rep *initiator.Frame) initiator.Arg {
+func (t *Target) reserve(arg *wire.ReserveArg, from net.HardwareAddr, rep *wire.Frame) wire.Arg {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch arg.Command {
-	case initiator.ReserveRead:
-	case initiator.ReserveSet:
+	case wire.ReserveRead:
+	case wire.ReserveSet:
 		if len(t.reserved) > 0 && !containsMAC(t.reserved, from) {
-			rep.Error, rep.Err = true, initiator.ErrTargetReserved
+			rep.Error, rep.Err = true, wire.ErrTargetReserved
 			break
 		}
 		t.reserved = append([]net.HardwareAddr(nil), arg.MACs...)
-	case initiator.ReserveForceSet:
+	case wire.ReserveForceSet:
 		t.reserved = append([]net.HardwareAddr(nil), arg.MACs...)
 	default:
-		rep.Error, rep.Err = true, initiator.ErrBadArgument
+		rep.Error, rep.Err = true, wire.ErrBadArgument
 		return arg
 	}
-	return &initiator.ReserveArg{Command: arg.Command, MACs: append([]net.HardwareAddr(nil), t.reserved...)}
+	return &wire.ReserveArg{Command: arg.Command, MACs: append([]net.HardwareAddr(nil), t.reserved...)}
 }
 
 // identify builds IDENTIFY DEVICE data like vblade's.
@@ -415,13 +415,13 @@ func (t *Target) Read(off, n int) []byte {
 	return bytes.Clone(t.Disk[off : off+n])
 }
 
-func encode(f *initiator.Frame) []byte {
+func encode(f *wire.Frame) []byte {
 	b, err := f.MarshalBinary()
 	if err != nil {
 		return nil
 	}
 	// vblade does not pad: trim to the argument's real length.
-	n := initiator.HeaderLen
+	n := wire.HeaderLen
 	if f.Arg != nil {
 		arg, err := f.Arg.MarshalBinary()
 		if err != nil {

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 )
@@ -316,7 +316,7 @@ func (l *Lab) serveRaw(ns, ifname string, setup func(mac net.HardwareAddr) func(
 		if err != nil {
 			l.t.Fatal(err)
 		}
-		conn, err := packet.Listen(ifi, packet.Raw, initiator.EtherType, nil)
+		conn, err := packet.Listen(ifi, packet.Raw, wire.EtherType, nil)
 		if err != nil {
 			l.t.Fatal(err)
 		}

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -52,7 +52,7 @@ func (o ReorderOptions) withDefaults() ReorderOptions {
 		o.Seed = rand.Uint64() | 1
 	}
 	if o.EtherType == 0 {
-		o.EtherType = initiator.EtherType
+		o.EtherType = wire.EtherType
 	}
 	return o
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 )
@@ -89,7 +89,7 @@ func testSocket(t *testing.T, ifname string) *packet.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := packet.Listen(ifi, packet.Raw, initiator.EtherType, nil)
+	c, err := packet.Listen(ifi, packet.Raw, wire.EtherType, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func send(t *testing.T, c, peer *packet.Conn, from byte, n int) {
 		f := make([]byte, size)
 		copy(f, dst)
 		copy(f[6:], c.LocalAddr().(*packet.Addr).HardwareAddr)
-		binary.BigEndian.PutUint16(f[12:], initiator.EtherType)
+		binary.BigEndian.PutUint16(f[12:], wire.EtherType)
 		f[14] = from
 		binary.BigEndian.PutUint32(f[15:], uint32(i))
 		if _, err := c.WriteTo(f, &packet.Addr{HardwareAddr: dst}); err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/aoelab"
 	"github.com/goaoe/aoe/internal/blockio"
 )
@@ -307,7 +308,7 @@ func TestVbladeReadOnly(t *testing.T) {
 	lab.Vblade(tgt, "t0", 1, 2, img, "-r")
 	d := open(t, lab, ini, 1, 2, initiator.DiskOptions{Deadline: 5 * time.Second}, "i0")
 	_, err := d.WriteAt(make([]byte, 4096), 0)
-	var ae *initiator.ATAError
+	var ae *wire.ATAError
 	if !errors.As(err, &ae) || !ae.Aborted() || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("write to vblade -r: %v", err)
 	}

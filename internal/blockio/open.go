@@ -172,7 +172,7 @@ func setReserve(ctx context.Context, p initiator.DiskPath, t *Target, macs []net
 // Reserve sets every path's reserve list to this host's MACs (those of
 // the interfaces the paths use) and returns a function that puts back the
 // list each path had before (empty: released). It fails with
-// initiator.ErrTargetReserved when another host holds the reservation.
+// wire.ErrTargetReserved when another host holds the reservation.
 func Reserve(ctx context.Context, t *Target) (release func() error, err error) {
 	var macs []net.HardwareAddr
 	for _, p := range t.Paths {

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/aoelab"
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
@@ -53,7 +53,7 @@ func countFrames(t *testing.T, lab *aoelab.Lab, ns, tap string) *frameCounter {
 				if err != nil {
 					return
 				}
-				if n >= 14 && net.HardwareAddr(buf[6:12]).String() == vmMAC.String() && binary.BigEndian.Uint16(buf[12:14]) == initiator.EtherType {
+				if n >= 14 && net.HardwareAddr(buf[6:12]).String() == vmMAC.String() && binary.BigEndian.Uint16(buf[12:14]) == wire.EtherType {
 					fc.n.Add(1)
 				}
 			}

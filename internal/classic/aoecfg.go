@@ -1,6 +1,7 @@
 package classic
 
 import (
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/safetext"
 
 	"errors"
@@ -31,7 +32,7 @@ func AoecfgAnswer(w io.Writer, r initiator.ConfigReply, one bool) {
 			break
 		}
 	}
-	var ec initiator.ErrorCode
+	var ec wire.ErrorCode
 	if errors.As(r.Err, &ec) {
 		text = []byte(aoecfgErrors[0])
 		if int(ec) < len(aoecfgErrors) {

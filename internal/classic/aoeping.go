@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // AoepingUsage is aoeping's usage message, for the program name prog.
@@ -125,8 +126,8 @@ func SMARTMessage(s string, err error) string {
 
 // Arg returns the ATA argument of the command; data is the sector a
 // write_log sends.
-func (s SMART) Arg(data []byte) *initiator.ATAArg {
-	a := &initiator.ATAArg{FeatureErr: s.Feature, CmdStatus: initiator.ATASmart}
+func (s SMART) Arg(data []byte) *wire.ATAArg {
+	a := &wire.ATAArg{FeatureErr: s.Feature, CmdStatus: wire.ATASmart}
 	a.LBA = [6]byte{s.LBALow, 0x4f, 0xc2, 0xa0, 0, 0}
 	if s.In || s.Out {
 		a.SectorCount = 1
@@ -140,8 +141,8 @@ func (s SMART) Arg(data []byte) *initiator.ATAArg {
 // SMARTResult is what aoeping prints of a SMART reply: the ATA registers
 // and, for a command that reads, the sector in hex. It returns false when
 // the target aborted the command (aoeping's exit 1).
-func SMARTResult(w io.Writer, s SMART, r *initiator.ATAArg) bool {
-	if r.FeatureErr&initiator.ATAErrAbort != 0 {
+func SMARTResult(w io.Writer, s SMART, r *wire.ATAArg) bool {
+	if r.FeatureErr&wire.ATAErrAbort != 0 {
 		fmt.Fprint(w, "SMART command aborted on target.\n")
 		return false
 	}

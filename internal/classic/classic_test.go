@@ -8,11 +8,12 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 func TestAoecfgAnswer(t *testing.T) {
-	full := bytes.Repeat([]byte("x"), initiator.MaxConfigString)
-	r := initiator.ConfigReply{Target: initiator.Target{Shelf: 1, Slot: 2}, Config: initiator.ConfigArg{String: full}}
+	full := bytes.Repeat([]byte("x"), wire.MaxConfigString)
+	r := initiator.ConfigReply{Target: initiator.Target{Shelf: 1, Slot: 2}, Config: wire.ConfigArg{String: full}}
 	var b bytes.Buffer
 	AoecfgAnswer(&b, r, true)
 	// aoetools 36 printed 1,016 of the 1,024 bytes.
@@ -22,9 +23,9 @@ func TestAoecfgAnswer(t *testing.T) {
 	b.Reset()
 	r.Config.String = []byte("rack\x00junk")
 	AoecfgAnswer(&b, r, false)
-	r.Err = initiator.ErrConfigStringPresent
+	r.Err = wire.ErrConfigStringPresent
 	AoecfgAnswer(&b, r, false)
-	r.Err = initiator.ErrorCode(9)
+	r.Err = wire.ErrorCode(9)
 	AoecfgAnswer(&b, r, true)
 	if want := "1.2\track\n1.2\t*badcfg*\n*GOK*\n"; b.String() != want {
 		t.Errorf("%q, want %q", b.String(), want)
@@ -56,7 +57,7 @@ func TestParseSMART(t *testing.T) {
 	if err != nil || s.Feature != 0xd0 || !s.In || s.LBALow != 3 {
 		t.Errorf("%+v %v", s, err)
 	}
-	if a := s.Arg(nil); a.SectorCount != 1 || a.LBA != [6]byte{3, 0x4f, 0xc2, 0xa0, 0, 0} || a.CmdStatus != initiator.ATASmart {
+	if a := s.Arg(nil); a.SectorCount != 1 || a.LBA != [6]byte{3, 0x4f, 0xc2, 0xa0, 0, 0} || a.CmdStatus != wire.ATASmart {
 		t.Errorf("%+v", a)
 	}
 	if _, err := ParseSMART("bogus"); err != ErrNoSuchSMART {

@@ -20,6 +20,7 @@ import (
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 )
@@ -299,8 +300,8 @@ func fakeProber(t testing.TB) *Prober {
 
 func fakeTargets() ([]discover.Target, map[pathID]time.Duration) {
 	mac := func(b byte) net.HardwareAddr { return net.HardwareAddr{2, 0xae, 0, 0, 0, b} }
-	idA := &initiator.Identity{Serial: "A", Model: "vblade"}
-	idB := &initiator.Identity{Serial: "B", Model: "vblade"}
+	idA := &wire.Identity{Serial: "A", Model: "vblade"}
+	idB := &wire.Identity{Serial: "B", Model: "vblade"}
 	targets := []discover.Target{
 		{Shelf: 1, Slot: 2, Paths: []discover.Path{{MAC: mac(1), Interface: "eth0", BufferCount: 16, Identity: idA}, {MAC: mac(1), Interface: "eth1", BufferCount: 16, Identity: idA}}},
 		{Shelf: 9, Slot: 9, Conflict: true, Paths: []discover.Path{{MAC: mac(2), Interface: "eth0", BufferCount: 8, Identity: idA}, {MAC: mac(3), Interface: "eth0", BufferCount: 8, Identity: idB}}},

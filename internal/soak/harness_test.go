@@ -3,7 +3,7 @@ package soak
 import (
 	"testing"
 
-	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // TestModel: writes make bytes known, Forget unknown; Check compares
@@ -52,8 +52,8 @@ func TestBatch(t *testing.T) {
 				if op.Phase != sc.Ops[b[0]].Phase {
 					t.Fatalf("seed %d: phases differ in a batch", seed)
 				}
-				first := min(op.Off, sc.Size()) / initiator.SectorSize
-				end := (min(op.Off+int64(op.Len), sc.Size()) + initiator.SectorSize - 1) / initiator.SectorSize
+				first := min(op.Off, sc.Size()) / wire.SectorSize
+				end := (min(op.Off+int64(op.Len), sc.Size()) + wire.SectorSize - 1) / wire.SectorSize
 				for _, s := range spans {
 					if first <= s[1] && s[0] <= end {
 						t.Fatalf("seed %d: op %d (sectors %d-%d) touches %d-%d", seed, i, first, end, s[0], s[1])

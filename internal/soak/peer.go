@@ -22,8 +22,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/mdlayher/packet"
 )
 
@@ -139,7 +139,7 @@ func (p *Peer) SetMix(m Mix) {
 	p.answer[answerWrongLBA] = &aoetest.Hostile{Target: p.Target, WrongLBA: max(m.Shift, 1)}
 	p.answer[answerShort] = &aoetest.Hostile{Target: p.Target, Short: true}
 	p.answer[answerRemaining] = &aoetest.Hostile{Target: p.Target, Remaining: 1}
-	p.answer[answerStatus] = &aoetest.Hostile{Target: p.Target, Status: max(m.StatusBits, initiator.ATAStatusErr)}
+	p.answer[answerStatus] = &aoetest.Hostile{Target: p.Target, Status: max(m.StatusBits, wire.ATAStatusErr)}
 }
 
 // Attach puts the peer on nw, an interface of the given MTU: it takes the
@@ -193,15 +193,15 @@ func (p *Peer) TakeDamage() [][2]uint64 {
 
 // dataRequest returns the ATA argument of a READ or WRITE SECTORS (EXT)
 // request, and whether it writes.
-func dataRequest(f *initiator.Frame) (*initiator.ATAArg, bool, bool) {
-	arg, ok := f.Arg.(*initiator.ATAArg)
-	if !ok || f.Command != initiator.CommandATA {
+func dataRequest(f *wire.Frame) (*wire.ATAArg, bool, bool) {
+	arg, ok := f.Arg.(*wire.ATAArg)
+	if !ok || f.Command != wire.CommandATA {
 		return nil, false, false
 	}
 	switch arg.CmdStatus {
-	case initiator.ATAReadSectors, initiator.ATAReadSectorsExt:
+	case wire.ATAReadSectors, wire.ATAReadSectorsExt:
 		return arg, false, true
-	case initiator.ATAWriteSectors, initiator.ATAWriteSectorsExt:
+	case wire.ATAWriteSectors, wire.ATAWriteSectorsExt:
 		return arg, true, true
 	}
 	return nil, false, false
@@ -209,7 +209,7 @@ func dataRequest(f *initiator.Frame) (*initiator.ATAArg, bool, bool) {
 
 // handle answers one request, under the current mix.
 func (p *Peer) handle(frame []byte, port *aoetest.Port) {
-	var req initiator.Frame
+	var req wire.Frame
 	if req.UnmarshalBinary(frame) != nil || req.Response {
 		return
 	}

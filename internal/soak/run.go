@@ -13,6 +13,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/blockio"
 )
 
@@ -227,8 +228,8 @@ func (l *Lab) batch(max int) [][]int {
 	var spans [][2]int64
 	size := l.Sc.Size()
 	for i, op := range l.Sc.Ops {
-		first := min(op.Off, size) / initiator.SectorSize
-		end := (min(op.Off+int64(op.Len), size) + initiator.SectorSize - 1) / initiator.SectorSize
+		first := min(op.Off, size) / wire.SectorSize
+		end := (min(op.Off+int64(op.Len), size) + wire.SectorSize - 1) / wire.SectorSize
 		fits := op.Kind != OpSync && len(cur) < max
 		for _, sp := range spans {
 			if first < sp[1]+1 && sp[0] < end+1 {
@@ -316,7 +317,7 @@ func (l *Lab) apply(dev Device, op Op, r result) {
 	}
 	if op.Off+int64(op.Len) > l.Sc.Size() {
 		if pw, ok := dev.(PartialWriter); ok && pw.PartialPastEnd() && r.err != nil {
-			first := op.Off / initiator.SectorSize * initiator.SectorSize
+			first := op.Off / wire.SectorSize * wire.SectorSize
 			l.Model.Forget(first, l.Sc.Size()-first) // clamped to the disk
 		}
 		return
@@ -325,8 +326,8 @@ func (l *Lab) apply(dev Device, op Op, r result) {
 	case r.err == nil && r.n == op.Len:
 		l.Model.Write(op.Off, op.Data)
 	case r.err != nil && op.Len > 0:
-		first := op.Off / initiator.SectorSize * initiator.SectorSize
-		l.Model.Forget(first, (op.Off+int64(op.Len)+initiator.SectorSize-1)/initiator.SectorSize*initiator.SectorSize-first)
+		first := op.Off / wire.SectorSize * wire.SectorSize
+		l.Model.Forget(first, (op.Off+int64(op.Len)+wire.SectorSize-1)/wire.SectorSize*wire.SectorSize-first)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/blockio"
 )
 
@@ -80,7 +81,7 @@ type Scenario struct {
 }
 
 // Size is the disk's size in bytes.
-func (s *Scenario) Size() int64 { return int64(s.Sectors) * initiator.SectorSize }
+func (s *Scenario) Size() int64 { return int64(s.Sectors) * wire.SectorSize }
 
 func (s *Scenario) String() string {
 	var ph []string
@@ -171,7 +172,7 @@ func drawMix(r *mrand.Rand) Mix {
 		return 0
 	}
 	m.Shift = []uint64{1, 2, 7, 64, 1000}[r.IntN(5)]
-	m.StatusBits = []uint8{initiator.ATAStatusErr, initiator.ATAStatusDF, initiator.ATAStatusBSY, initiator.ATAStatusDRQ}[r.IntN(4)]
+	m.StatusBits = []uint8{wire.ATAStatusErr, wire.ATAStatusDF, wire.ATAStatusBSY, wire.ATAStatusDRQ}[r.IntN(4)]
 	kind := r.IntN(10)
 	if kind == 0 {
 		return m // honest
@@ -270,10 +271,10 @@ func (m *Model) Forget(off, n int64) {
 
 // ForgetSectors makes the sectors [first, end) unknown.
 func (m *Model) ForgetSectors(first, end uint64) {
-	if first >= uint64(len(m.data))/initiator.SectorSize {
+	if first >= uint64(len(m.data))/wire.SectorSize {
 		return
 	}
-	m.Forget(int64(first)*initiator.SectorSize, int64(end-first)*initiator.SectorSize)
+	m.Forget(int64(first)*wire.SectorSize, int64(end-first)*wire.SectorSize)
 }
 
 // Check compares got, read at off, with the model: it returns the offset
@@ -386,8 +387,8 @@ func Kind(err error) string {
 
 func diskKind(err error) string {
 	var re *initiator.ReplyError
-	var ae *initiator.ATAError
-	var ec initiator.ErrorCode
+	var ae *wire.ATAError
+	var ec wire.ErrorCode
 	switch {
 	case err == nil:
 		return "ok"

@@ -19,9 +19,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/goaoe/aoe/initiator/wire"
 	"golang.org/x/sys/unix"
-
-	"github.com/goaoe/aoe/initiator"
 )
 
 // Options says what to read and how.
@@ -69,7 +68,7 @@ var (
 
 const (
 	ataArgLen = 12
-	hdrLen    = initiator.HeaderLen + ataArgLen
+	hdrLen    = wire.HeaderLen + ataArgLen
 	batch     = 64 // frames per recvmmsg/sendmmsg
 )
 
@@ -85,7 +84,7 @@ func Read(o Options) (dst []byte, res Result, err error) {
 		return nil, res, err
 	}
 	if o.Sectors <= 0 {
-		o.Sectors = min((ifi.MTU-(hdrLen-14))/initiator.SectorSize, 255)
+		o.Sectors = min((ifi.MTU-(hdrLen-14))/wire.SectorSize, 255)
 	}
 	if o.Window <= 0 {
 		o.Window = 16
@@ -93,20 +92,20 @@ func Read(o Options) (dst []byte, res Result, err error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Second
 	}
-	per := o.Sectors * initiator.SectorSize
+	per := o.Sectors * wire.SectorSize
 	nframes := int((o.Length + int64(per) - 1) / int64(per))
-	total := int((o.Length + initiator.SectorSize - 1) / initiator.SectorSize * initiator.SectorSize)
+	total := int((o.Length + wire.SectorSize - 1) / wire.SectorSize * wire.SectorSize)
 	dst = make([]byte, total)
 	for i := 0; i < len(dst); i += 4096 {
 		dst[i] = 0 // fault the pages in before the clock starts
 	}
 
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(initiator.EtherType)))
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(wire.EtherType)))
 	if err != nil {
 		return nil, res, fmt.Errorf("floor: socket: %w", err)
 	}
 	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(initiator.EtherType), Ifindex: ifi.Index}); err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(wire.EtherType), Ifindex: ifi.Index}); err != nil {
 		return nil, res, fmt.Errorf("floor: bind: %w", err)
 	}
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20) != nil {
@@ -119,8 +118,8 @@ func Read(o Options) (dst []byte, res Result, err error) {
 
 	// One request, encoded once by the initiator's codec; each send
 	// patches its tag and LBA in a copy.
-	f := initiator.Frame{Destination: o.Target, Source: ifi.HardwareAddr, Shelf: o.Shelf, Slot: o.Slot, Command: initiator.CommandATA,
-		Arg: &initiator.ATAArg{Extended: true, SectorCount: uint8(o.Sectors), CmdStatus: initiator.ATAReadSectorsExt}}
+	f := wire.Frame{Destination: o.Target, Source: ifi.HardwareAddr, Shelf: o.Shelf, Slot: o.Slot, Command: wire.CommandATA,
+		Arg: &wire.ATAArg{Extended: true, SectorCount: uint8(o.Sectors), CmdStatus: wire.ATAReadSectorsExt}}
 	proto, err := f.MarshalBinary()
 	if err != nil {
 		return nil, res, err
@@ -153,10 +152,10 @@ func Read(o Options) (dst []byte, res Result, err error) {
 		for i := range n {
 			r := reqs[i]
 			binary.BigEndian.PutUint32(r[20:24], uint32(next))
-			r[initiator.HeaderLen+2] = byte(min(per, total-next*per) / initiator.SectorSize)
+			r[wire.HeaderLen+2] = byte(min(per, total-next*per) / wire.SectorSize)
 			lba := uint64(next) * uint64(o.Sectors)
 			for k := range 6 {
-				r[initiator.HeaderLen+4+k] = byte(lba >> (8 * k))
+				r[wire.HeaderLen+4+k] = byte(lba >> (8 * k))
 			}
 			next++
 		}
@@ -205,7 +204,7 @@ func Read(o Options) (dst []byte, res Result, err error) {
 		answered := 0
 		for i := range int(got) {
 			b := rbufs[i][:rmsg[i].Len]
-			if len(b) < hdrLen || b[14]&0x0c != 0x08 || initiator.Command(b[19]) != initiator.CommandATA ||
+			if len(b) < hdrLen || b[14]&0x0c != 0x08 || wire.Command(b[19]) != wire.CommandATA ||
 				binary.BigEndian.Uint16(b[16:18]) != o.Shelf || b[18] != o.Slot {
 				continue
 			}
@@ -217,7 +216,7 @@ func Read(o Options) (dst []byte, res Result, err error) {
 			if len(b) < hdrLen+len(want) {
 				continue
 			}
-			if b[initiator.HeaderLen+3]&(initiator.ATAStatusErr|initiator.ATAStatusDF) != 0 {
+			if b[wire.HeaderLen+3]&(wire.ATAStatusErr|wire.ATAStatusDF) != 0 {
 				return nil, res, ErrStatus
 			}
 			copy(want, b[hdrLen:])

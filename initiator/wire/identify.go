@@ -1,4 +1,4 @@
-package initiator
+package wire
 
 import (
 	"encoding/binary"

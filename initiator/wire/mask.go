@@ -1,4 +1,4 @@
-package initiator
+package wire
 
 import (
 	"errors"
@@ -134,3 +134,15 @@ func (a *MaskArg) UnmarshalBinary(b []byte) error {
 	}
 	return nil
 }
+
+// DirectiveError is returned by EditMask when the target refuses a
+// directive: Index is the directive (0-based), Err the Mac Mask List error.
+type DirectiveError struct {
+	Index int
+	Err   MaskError
+}
+
+func (e *DirectiveError) Error() string { return fmt.Sprintf("directive %d: %v", e.Index+1, e.Err) }
+
+// Unwrap returns the MaskError.
+func (e *DirectiveError) Unwrap() error { return e.Err }

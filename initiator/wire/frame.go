@@ -8,7 +8,7 @@
 // trailing padding, and a version nibble of 0 (vblade's start-up
 // announcement); it never reads past a length field or the frame; it pads
 // what it sends to 60 bytes.
-package initiator
+package wire
 
 import (
 	"encoding/binary"
@@ -42,6 +42,9 @@ const (
 	flagResponse = 0x08
 	flagError    = 0x04
 )
+
+// BroadcastMAC is the Ethernet broadcast address.
+var BroadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 // TagUserspace is tag bit 31. The Linux driver drops every response whose
 // tag has it, so that userspace tools never disturb it; we always set it.
