@@ -25,17 +25,6 @@ type Interface struct {
 	MTU  int
 }
 
-// Errors of the engine.
-var (
-	// ErrTimeout: no reply came after every retransmission.
-	ErrTimeout = errors.New("aoe: no reply")
-	// ErrClosed: the client was closed.
-	ErrClosed = errors.New("aoe: client closed")
-	// ErrSend: the frame could not be sent (interface down, frame larger
-	// than the link takes...).
-	ErrSend = errors.New("aoe: send failed")
-)
-
 // Stats count what a client did.
 type Stats struct {
 	Sent        uint64 // frames written, retransmissions included
@@ -198,11 +187,11 @@ type statser interface {
 // its receive buffer was full: replies that were sent to us but never
 // read, and replies a full broadcast queue had to discard. A probe that saw
 // drops cannot claim a complete answer. When the connection cannot tell,
-// it returns the queue's count only, with ErrNoDropCount.
+// it returns the queue's count only, with an error.
 func (c *Client) Dropped() (uint64, error) {
 	s, ok := c.conn.(statser)
 	if !ok {
-		return c.stats.dropped.Load(), ErrNoDropCount
+		return c.stats.dropped.Load(), errNoDropCount
 	}
 	st, err := s.Stats()
 	if err != nil {
@@ -210,10 +199,6 @@ func (c *Client) Dropped() (uint64, error) {
 	}
 	return c.stats.dropped.Add(uint64(st.Drops)), nil
 }
-
-// ErrNoDropCount is returned by Dropped when the connection does not count
-// the frames its receive buffer lost.
-var ErrNoDropCount = errors.New("aoe: the connection does not count dropped frames")
 
 // Close stops the client and closes its connection. Pending requests fail
 // with ErrClosed.
@@ -261,9 +246,6 @@ func (c *Client) window(mac net.HardwareAddr) chan struct{} {
 	return w
 }
 
-// ErrTagInUse: a request asked for a tag that a pending request has.
-var ErrTagInUse = errors.New("aoe: tag in use")
-
 // register adds a call under a tag and returns the tag: want when it has
 // bit 31 set (the caller chose it), else a fresh one.
 func (c *Client) register(cl *call, want uint32) (uint32, error) {
@@ -274,7 +256,7 @@ func (c *Client) register(cl *call, want uint32) (uint32, error) {
 	}
 	if want&wire.TagUserspace != 0 {
 		if _, busy := c.calls[want]; busy {
-			return 0, fmt.Errorf("%w: %#08x", ErrTagInUse, want)
+			return 0, fmt.Errorf("%w: %#08x", errTagInUse, want)
 		}
 		c.calls[want] = cl
 		return want, nil

@@ -14,18 +14,6 @@ import (
 	"github.com/goaoe/aoe/initiator/wire"
 )
 
-// Errors of the data path.
-var (
-	// ErrDeadline is returned when a request got no reply on any path
-	// within DiskOptions.Deadline (the driver's aoe_deadsecs): the target
-	// is gone or unreachable.
-	ErrDeadline = errors.New("aoe: target did not answer before the deadline")
-	// ErrNoPaths is returned by OpenDisk when it is given no path.
-	ErrNoPaths = errors.New("aoe: no path to the target")
-	// ErrDiskClosed is returned by I/O on a closed Disk.
-	ErrDiskClosed = errors.New("aoe: disk closed")
-)
-
 // DiskPath is one way to a target: a client (local interface) and the
 // target's MAC there, with the target's Query Config reply on that path.
 type DiskPath struct {
@@ -162,8 +150,8 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 		need[p.client] += 2 * p.target.window * (p.maxSectors*wire.SectorSize + wire.HeaderLen + ataArgLen)
 	}
 	for c, n := range need {
-		if n > ReceiveBuffer { // NewClient asked for ReceiveBuffer already
-			_ = c.SetReadBuffer(n)
+		if n > receiveBuffer { // NewClient asked for receiveBuffer already
+			_ = c.setReadBuffer(n)
 		}
 	}
 	d.eng = newEngine(d)

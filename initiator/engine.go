@@ -190,7 +190,7 @@ func newEngine(d *Disk) *engine {
 		e.writers[p.client] = newBatchWriter(p.client)
 		go func(c *Client) {
 			select {
-			case <-c.Done():
+			case <-c.stopped():
 				select {
 				case e.gone <- c:
 				case <-e.exited:
@@ -343,7 +343,7 @@ func (e *engine) issue(now time.Time) {
 		e.take(o, p)
 		o.tries = 0
 		p.stats.Retransmits++
-		p.client.CountRetransmit()
+		p.client.countRetransmit()
 		e.send(o, now)
 	}
 	misses := 0
@@ -864,7 +864,7 @@ func (e *engine) expireOps(now time.Time) {
 			continue
 		}
 		p.stats.Retransmits++
-		p.client.CountRetransmit()
+		p.client.countRetransmit()
 		e.send(o, now)
 	}
 	for _, p := range e.d.paths {

@@ -3,8 +3,6 @@ package initiator
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
@@ -57,10 +55,6 @@ func (g *Group) now() time.Time {
 	return time.Now()
 }
 
-// ErrNoClients is returned by Collect and QueryConfig when the group has no
-// client.
-var ErrNoClients = errors.New("aoe: no interface to send on")
-
 // CollectOptions tune a broadcast. The zero value gives the defaults.
 type CollectOptions struct {
 	// Timeout bounds the whole exchange (default 5s).
@@ -95,28 +89,6 @@ type CollectOptions struct {
 // possible, a few hundred are seen), small enough that a flood of forged
 // answers costs little memory and time.
 const DefaultMaxReplies = 4096
-
-// IncompleteError is returned by Collect and QueryConfig, together with
-// the replies that were read, when the answer is known to be incomplete:
-// more than MaxReplies distinct responders answered (Truncated; the rest
-// were ignored), or frames addressed to us were lost before they could be
-// read (Dropped: a full socket receive buffer or reply queue).
-type IncompleteError struct {
-	Truncated bool
-	Max       int // the cap, when Truncated
-	Dropped   uint64
-}
-
-func (e *IncompleteError) Error() string {
-	var parts []string
-	if e.Truncated {
-		parts = append(parts, fmt.Sprintf("truncated: more than %d answered", e.Max))
-	}
-	if e.Dropped > 0 {
-		parts = append(parts, fmt.Sprintf("%d replies were lost before they could be read (receive buffer full)", e.Dropped))
-	}
-	return "incomplete answer: " + strings.Join(parts, "; ")
-}
 
 func (o CollectOptions) withDefaults() CollectOptions {
 	if o.Timeout <= 0 {
@@ -168,7 +140,7 @@ func (r Reply) key() replyKey {
 // without error. When the answer is known to be incomplete (more than
 // MaxReplies responders, or replies lost in the receive buffers) the
 // replies come with an *IncompleteError. Errors: ErrNoClients, and those
-// of Client.Broadcast (ErrSend, ErrClosed, ErrTagInUse).
+// of Client.Broadcast (ErrSend, ErrClosed, a tag in use).
 func (g *Group) Collect(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(Reply) (stop bool)) ([]Reply, error) {
 	if g == nil || len(g.clients) == 0 {
 		return nil, ErrNoClients

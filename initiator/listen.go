@@ -11,14 +11,11 @@ import (
 	"golang.org/x/net/bpf"
 )
 
-// ErrPermission: raw AoE frames need CAP_NET_RAW.
-var ErrPermission = errors.New("sending raw AoE frames needs root or the CAP_NET_RAW capability (setcap cap_net_raw+ep on the aoe binary)")
-
-// ResponseFilter is the classic BPF program the raw socket gets: it passes
+// responseFilter is the classic BPF program the raw socket gets: it passes
 // only AoE frames with the R (response) flag and tag bit 31 set, i.e.
 // replies to userspace tools, and so keeps other initiators' requests and
 // the kernel driver's replies out of the read loop.
-func ResponseFilter() []bpf.Instruction {
+func responseFilter() []bpf.Instruction {
 	return []bpf.Instruction{
 		bpf.LoadAbsolute{Off: 12, Size: 2}, // wire.EtherType
 		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: wire.EtherType, SkipTrue: 5},
@@ -32,7 +29,8 @@ func ResponseFilter() []bpf.Instruction {
 }
 
 // NewClient opens a raw AoE socket on the named interface (bound to
-// EtherType 0x88a2, with ResponseFilter) and returns a client for it; New
+// EtherType 0x88a2, with a BPF filter that passes only AoE replies with tag
+// bit 31 set) and returns a client for it; New
 // is the same over any net.PacketConn (tests). Without CAP_NET_RAW it fails
 // with an error wrapping ErrPermission; an unknown interface fails with the
 // error of net.InterfaceByName.
@@ -44,7 +42,7 @@ func NewClient(name string) (*Client, error) {
 	if len(ifi.HardwareAddr) != 6 {
 		return nil, fmt.Errorf("aoe: interface %s is not Ethernet", name)
 	}
-	prog, err := bpf.Assemble(ResponseFilter())
+	prog, err := bpf.Assemble(responseFilter())
 	if err != nil {
 		return nil, err
 	}
@@ -56,13 +54,13 @@ func NewClient(name string) (*Client, error) {
 		return nil, fmt.Errorf("aoe: open %s: %w", name, err)
 	}
 	c := New(Interface{Name: ifi.Name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, conn)
-	_ = c.SetReadBuffer(ReceiveBuffer) // a failure leaves the default; Dropped still reports losses
+	_ = c.setReadBuffer(receiveBuffer) // a failure leaves the default; Dropped still reports losses
 	return c, nil
 }
 
-// ReceiveBuffer is the receive buffer a raw socket asks for: a broadcast
+// receiveBuffer is the receive buffer a raw socket asks for: a broadcast
 // can bring thousands of replies at once (every target answers, hostile
 // peers too), and what overflows the buffer is lost before it is read.
 // 8 MiB holds about 60,000 Query Config replies (the kernel charges about
 // 130 bytes of overhead per frame).
-const ReceiveBuffer = 8 << 20
+const receiveBuffer = 8 << 20

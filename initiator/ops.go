@@ -2,7 +2,6 @@ package initiator
 
 import (
 	"context"
-	"errors"
 	"net"
 	"time"
 
@@ -26,18 +25,6 @@ func (t Target) Address() aoeaddr.Address { return aoeaddr.Address{Shelf: t.Shel
 
 // Name returns the device name, "e1.2".
 func (t Target) Name() string { return aoeaddr.Address{Shelf: t.Shelf, Slot: t.Slot}.String() }
-
-// Operation errors.
-var (
-	// ErrBadReply is returned when a reply does not answer its request:
-	// it lacks the argument its command must carry, or (a Disk's
-	// *ReplyError, which matches it) its data is short, its LBA is not
-	// the one asked, or it says sectors remain.
-	ErrBadReply = errors.New("aoe: bad reply")
-	// ErrShortIdentify is returned when IDENTIFY data is shorter than 512
-	// bytes.
-	ErrShortIdentify = errors.New("aoe: short IDENTIFY data")
-)
 
 // ConfigReply is a target's answer to Query Config.
 type ConfigReply struct {

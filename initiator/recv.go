@@ -99,7 +99,7 @@ func (r *mmsgReader) read() ([][]byte, error) {
 		return nil, err
 	}
 	if errno != 0 {
-		return nil, errors.Join(ErrRecv, errno)
+		return nil, errors.Join(errRecv, errno)
 	}
 	r.out = r.out[:0]
 	for i := range n {
@@ -107,7 +107,3 @@ func (r *mmsgReader) read() ([][]byte, error) {
 	}
 	return r.out, nil
 }
-
-// ErrRecv is returned (by Client.Err) when the socket fails with an error
-// of recvmmsg(2), which follows it.
-var ErrRecv = errors.New("aoe: recvmmsg")

@@ -100,7 +100,7 @@ func (w *batchWriter) write(frames []outFrame, failed func(i int, err error)) in
 		}
 		if errno != 0 {
 			// sendmmsg fails only for its first message.
-			failed(i, fmt.Errorf("%w on %s: %w", ErrSend, w.c.ifi.Name, errors.Join(ErrSendmmsg, errno)))
+			failed(i, fmt.Errorf("%w on %s: %w", ErrSend, w.c.ifi.Name, errors.Join(errSendmmsg, errno)))
 			i++
 			continue
 		}
@@ -113,9 +113,6 @@ func (w *batchWriter) write(frames []outFrame, failed func(i int, err error)) in
 	w.c.stats.sent.Add(uint64(sent))
 	return sent
 }
-
-// ErrSendmmsg is joined with the errno of a failed sendmmsg(2).
-var ErrSendmmsg = errors.New("aoe: sendmmsg")
 
 func (w *batchWriter) writeEach(frames []outFrame, failed func(i int, err error)) int {
 	sent := 0

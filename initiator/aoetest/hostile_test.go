@@ -135,7 +135,7 @@ func TestHostileATA(t *testing.T) {
 		nw.ServeHostile(t, h)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		rep, err := c.ATA(ctx, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, wire.NewRead(4, 2, true))
+		rep, err := c.ATA(ctx, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, newRead(4, 2, true))
 		if err != nil && rep == nil {
 			t.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func TestHostileATA(t *testing.T) {
 	c := nw.Client(t, "eth0", iniMAC, 1500)
 	tg := &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 16, Sectors: 64, Disk: make([]byte, 64*512)}
 	nw.ServeHostile(t, &Hostile{Target: tg, Remaining: 1})
-	rep, err := c.ATA(context.Background(), initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, wire.NewWrite(0, bytes.Repeat([]byte{9}, 512), true))
+	rep, err := c.ATA(context.Background(), initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, newWrite(0, bytes.Repeat([]byte{9}, 512), true))
 	if err != nil || rep.SectorCount != 1 || tg.Read(0, 1)[0] != 0 {
 		t.Errorf("remaining write: %+v %v, disk %d", rep, err, tg.Read(0, 1)[0])
 	}
@@ -175,7 +175,7 @@ func TestHostileATA(t *testing.T) {
 	nw2.ServeHostile(t, h)
 	for i := range 4 {
 		b, _ := (&wire.Frame{Destination: tgtMAC, Source: iniMAC, Shelf: 1, Slot: 2, Command: wire.CommandATA, Tag: uint32(i),
-			Arg: wire.NewRead(uint64(i), 1, true)}).MarshalBinary()
+			Arg: newRead(uint64(i), 1, true)}).MarshalBinary()
 		port.WriteTo(b, nil)
 	}
 	for deadline := time.Now().Add(5 * time.Second); h.Sent() < 2 && time.Now().Before(deadline); {
@@ -186,3 +186,25 @@ func TestHostileATA(t *testing.T) {
 		t.Errorf("hold 2: %d sent, %d dropped", h.Sent(), h.Dropped())
 	}
 }
+
+// newRead returns the argument of a READ SECTORS (EXT) request.
+func newRead(lba uint64, sectors uint8, extended bool) *wire.ATAArg {
+	a := &wire.ATAArg{Extended: extended, SectorCount: sectors, CmdStatus: wire.ATAReadSectors}
+	if extended {
+		a.CmdStatus = wire.ATAReadSectorsExt
+	}
+	a.SetLBA(lba)
+	return a
+}
+
+// newWrite returns the argument of a WRITE SECTORS (EXT) request carrying
+// data, whose length must be a multiple of 512.
+func newWrite(lba uint64, data []byte, extended bool) *wire.ATAArg {
+	a := &wire.ATAArg{Extended: extended, Write: true, SectorCount: uint8(len(data) / 512), CmdStatus: wire.ATAWriteSectors, Data: data}
+	if extended {
+		a.CmdStatus = wire.ATAWriteSectorsExt
+	}
+	a.SetLBA(lba)
+	return a
+}
+

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"fmt"
 	"io"
 )
 
@@ -12,7 +11,6 @@ const (
 	ATAWriteSectors    = 0x30
 	ATAWriteSectorsExt = 0x34
 	ATAIdentify        = 0xec
-	ATACheckPower      = 0xe5
 	ATAFlushCache      = 0xe7
 	ATAFlushCacheExt   = 0xea // FLUSH CACHE EXT, the LBA48 form
 	ATASmart           = 0xb0
@@ -165,67 +163,5 @@ func NewIdentify() *ATAArg {
 	return a
 }
 
-// NewRead returns the argument of a READ SECTORS (EXT) request.
-func NewRead(lba uint64, sectors uint8, extended bool) *ATAArg {
-	a := &ATAArg{Extended: extended, SectorCount: sectors, CmdStatus: ATAReadSectors}
-	if extended {
-		a.CmdStatus = ATAReadSectorsExt
-	}
-	a.SetLBA(lba)
-	return a
-}
-
-// NewWrite returns the argument of a WRITE SECTORS (EXT) request carrying
-// data, whose length must be a multiple of 512.
-func NewWrite(lba uint64, data []byte, extended bool) *ATAArg {
-	a := &ATAArg{Extended: extended, Write: true, SectorCount: uint8(len(data) / 512), CmdStatus: ATAWriteSectors, Data: data}
-	if extended {
-		a.CmdStatus = ATAWriteSectorsExt
-	}
-	a.SetLBA(lba)
-	return a
-}
-
 // SectorSize is the ATA sector size AoE targets use.
 const SectorSize = 512
-
-// ATAError is returned when the target answered an ATA command with a
-// failed status (ERR, DF, BSY or DRQ). Aborted is the usual case: the
-// target refused the command (a read-only vblade -r refuses writes so).
-type ATAError struct {
-	Device  string
-	Command uint8 // the ATA opcode
-	LBA     uint64
-	Status  uint8 // status register
-	Err     uint8 // error register
-}
-
-func (e *ATAError) Error() string {
-	what := fmt.Sprintf("ATA command %#02x", e.Command)
-	switch e.Command {
-	case ATAReadSectors, ATAReadSectorsExt:
-		what = "read"
-	case ATAWriteSectors, ATAWriteSectorsExt:
-		what = "write"
-	case ATAFlushCache, ATAFlushCacheExt:
-		what = "flush cache"
-	}
-	why := ""
-	switch {
-	case e.Err&ATAErrIDNF != 0:
-		why = ": address out of range"
-	case e.Err&ATAErrAbort != 0 && (e.Command == ATAWriteSectors || e.Command == ATAWriteSectorsExt):
-		why = ": aborted by the target (is it read-only, e.g. vblade -r?)"
-	case e.Err&ATAErrAbort != 0:
-		why = ": aborted by the target"
-	}
-	at := ""
-	switch e.Command {
-	case ATAReadSectors, ATAReadSectorsExt, ATAWriteSectors, ATAWriteSectorsExt:
-		at = fmt.Sprintf(" at sector %d", e.LBA)
-	}
-	return fmt.Sprintf("%s: %s%s failed (ATA status %#02x, error %#02x)%s", e.Device, what, at, e.Status, e.Err, why)
-}
-
-// Aborted reports whether the target aborted the command (ABRT).
-func (e *ATAError) Aborted() bool { return e.Err&ATAErrAbort != 0 }

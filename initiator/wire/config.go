@@ -2,7 +2,6 @@ package wire
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 )
@@ -46,9 +45,6 @@ const MaxConfigString = 1024
 
 // configArgLen is the fixed part of the argument.
 const configArgLen = 2 + 2 + 1 + 1 + 2
-
-// ErrConfigStringTooLong: a config string longer than MaxConfigString.
-var ErrConfigStringTooLong = errors.New("aoe: config string longer than 1024 bytes")
 
 // ConfigArg is the argument of Query Config.
 //

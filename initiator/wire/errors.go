@@ -1,6 +1,14 @@
 package wire
 
-import "fmt"
+// The wire format's errors. One naming rule: sentinel values are ErrX
+// (errors.Is), error types XError (errors.As); the codes a target puts in
+// a reply are values of ErrorCode (the AoE error field, named ErrX after
+// AoEr11) and MaskError (the Mac Mask List's error field).
+
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrorCode is the error field of an AoE reply whose E flag is set (AoEr11,
 // section 2.4). It implements error.
@@ -37,5 +45,95 @@ func (e ErrorCode) Description() string {
 	return fmt.Sprintf("error code %d", uint8(e))
 }
 
-// String is Error.
-func (e ErrorCode) String() string { return e.Error() }
+// Errors of the codec.
+var (
+	// ErrNotAoE: the EtherType is not 0x88a2.
+	ErrNotAoE = errors.New("aoe: not an AoE frame")
+	// ErrBadAddress: a MAC address is not 6 bytes.
+	ErrBadAddress = errors.New("aoe: MAC address must be 6 bytes")
+)
+
+// ErrConfigStringTooLong: a config string longer than MaxConfigString.
+var ErrConfigStringTooLong = errors.New("aoe: config string longer than 1024 bytes")
+
+// ErrTooManyDirectives: more than 255 directives in one request.
+var ErrTooManyDirectives = errors.New("aoe: more than 255 mask directives")
+
+// MaskError is the error field of a Mac Mask List reply. A directive error
+// is not an AoE error: the E flag stays clear.
+type MaskError uint8
+
+// Mac Mask List errors.
+const (
+	MaskOK           MaskError = 0
+	MaskUnspecified  MaskError = 1
+	MaskBadDirective MaskError = 2
+	MaskListFull     MaskError = 3
+)
+
+func (e MaskError) Error() string {
+	switch e {
+	case MaskOK:
+		return "aoe: mask list: no error"
+	case MaskUnspecified:
+		return "aoe: mask list: unspecified error"
+	case MaskBadDirective:
+		return "aoe: mask list: bad directive"
+	case MaskListFull:
+		return "aoe: mask list full"
+	}
+	return fmt.Sprintf("aoe: mask list error %d", uint8(e))
+}
+
+// DirectiveError is returned by EditMask when the target refuses a
+// directive: Index is the directive (0-based), Err the Mac Mask List error.
+type DirectiveError struct {
+	Index int
+	Err   MaskError
+}
+
+func (e *DirectiveError) Error() string { return fmt.Sprintf("directive %d: %v", e.Index+1, e.Err) }
+
+// Unwrap returns the MaskError.
+func (e *DirectiveError) Unwrap() error { return e.Err }
+
+// ATAError is returned when the target answered an ATA command with a
+// failed status (ERR, DF, BSY or DRQ). Aborted is the usual case: the
+// target refused the command (a read-only vblade -r refuses writes so).
+type ATAError struct {
+	Device  string
+	Command uint8 // the ATA opcode
+	LBA     uint64
+	Status  uint8 // status register
+	Err     uint8 // error register
+}
+
+func (e *ATAError) Error() string {
+	what := fmt.Sprintf("ATA command %#02x", e.Command)
+	switch e.Command {
+	case ATAReadSectors, ATAReadSectorsExt:
+		what = "read"
+	case ATAWriteSectors, ATAWriteSectorsExt:
+		what = "write"
+	case ATAFlushCache, ATAFlushCacheExt:
+		what = "flush cache"
+	}
+	why := ""
+	switch {
+	case e.Err&ATAErrIDNF != 0:
+		why = ": address out of range"
+	case e.Err&ATAErrAbort != 0 && (e.Command == ATAWriteSectors || e.Command == ATAWriteSectorsExt):
+		why = ": aborted by the target (is it read-only, e.g. vblade -r?)"
+	case e.Err&ATAErrAbort != 0:
+		why = ": aborted by the target"
+	}
+	at := ""
+	switch e.Command {
+	case ATAReadSectors, ATAReadSectorsExt, ATAWriteSectors, ATAWriteSectorsExt:
+		at = fmt.Sprintf(" at sector %d", e.LBA)
+	}
+	return fmt.Sprintf("%s: %s%s failed (ATA status %#02x, error %#02x)%s", e.Device, what, at, e.Status, e.Err, why)
+}
+
+// Aborted reports whether the target aborted the command (ABRT).
+func (e *ATAError) Aborted() bool { return e.Err&ATAErrAbort != 0 }

@@ -1,18 +1,7 @@
-// Package initiator speaks ATA over Ethernet (AoE, protocol revision 11) from
-// userspace: the wire format of every AoE command, and a request/response
-// engine over a net.PacketConn that matches answers by tag, retransmits
-// unicast requests, and keeps within each target's buffer count.
-//
-// The codec receives liberally and sends strictly: it accepts frames shorter
-// than the Ethernet minimum (vblade's replies are unpadded on virtual links),
-// trailing padding, and a version nibble of 0 (vblade's start-up
-// announcement); it never reads past a length field or the frame; it pads
-// what it sends to 60 bytes.
 package wire
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -117,14 +106,6 @@ type Frame struct {
 	Arg Arg
 }
 
-// Errors of the codec.
-var (
-	// ErrNotAoE: the EtherType is not 0x88a2.
-	ErrNotAoE = errors.New("aoe: not an AoE frame")
-	// ErrBadAddress: a MAC address is not 6 bytes.
-	ErrBadAddress = errors.New("aoe: MAC address must be 6 bytes")
-)
-
 // MarshalBinary encodes the frame, zero-padded to MinFrameLen.
 func (f *Frame) MarshalBinary() ([]byte, error) {
 	n := MinFrameLen
@@ -180,43 +161,6 @@ func (f *Frame) flags() uint8 {
 		fl |= flagError
 	}
 	return fl
-}
-
-// isATAReply reports whether b is a plain ATA reply: EtherType 0x88a2, R
-// set, E clear, command ATA, a whole ATA argument.
-func isATAReply(b []byte) bool {
-	return len(b) >= HeaderLen+ataArgLen && binary.BigEndian.Uint16(b[12:14]) == EtherType &&
-		b[14]&(flagResponse|flagError) == flagResponse && Command(b[19]) == CommandATA
-}
-
-// ataReply is a decoded ATA reply in one allocation.
-type ataReply struct {
-	f     Frame
-	arg   ATAArg
-	addrs [12]byte
-}
-
-// decodeATAReply decodes b, a plain ATA reply (isATAReply), as
-// UnmarshalBinary would, except that the argument's Data is a slice of b,
-// not a copy: the read loop copies it where it belongs before b is reused.
-func decodeATAReply(b []byte) *Frame {
-	r := new(ataReply)
-	copy(r.addrs[:], b[0:12])
-	r.f = Frame{
-		Destination: net.HardwareAddr(r.addrs[0:6:6]),
-		Source:      net.HardwareAddr(r.addrs[6:12:12]),
-		Version:     b[14] >> 4,
-		Response:    true,
-		Err:         ErrorCode(b[15]),
-		Shelf:       binary.BigEndian.Uint16(b[16:18]),
-		Slot:        b[18],
-		Command:     CommandATA,
-		Tag:         binary.BigEndian.Uint32(b[20:24]),
-	}
-	r.arg.decodeHeader(b[HeaderLen:])
-	r.arg.Data = b[HeaderLen+ataArgLen:]
-	r.f.Arg = &r.arg
-	return &r.f
 }
 
 // UnmarshalBinary decodes a frame. It fails with io.ErrUnexpectedEOF when b

@@ -1,8 +1,6 @@
 package wire
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"net"
 )
@@ -16,32 +14,6 @@ const (
 	MaskRead MaskCommand = 0
 	MaskEdit MaskCommand = 1
 )
-
-// MaskError is the error field of a Mac Mask List reply. A directive error
-// is not an AoE error: the E flag stays clear.
-type MaskError uint8
-
-// Mac Mask List errors.
-const (
-	MaskOK           MaskError = 0
-	MaskUnspecified  MaskError = 1
-	MaskBadDirective MaskError = 2
-	MaskListFull     MaskError = 3
-)
-
-func (e MaskError) Error() string {
-	switch e {
-	case MaskOK:
-		return "aoe: mask list: no error"
-	case MaskUnspecified:
-		return "aoe: mask list: unspecified error"
-	case MaskBadDirective:
-		return "aoe: mask list: bad directive"
-	case MaskListFull:
-		return "aoe: mask list full"
-	}
-	return fmt.Sprintf("aoe: mask list error %d", uint8(e))
-}
 
 // DirectiveCommand says what a directive does.
 type DirectiveCommand uint8
@@ -64,9 +36,6 @@ const (
 	maskArgLen   = 4
 	directiveLen = 8
 )
-
-// ErrTooManyDirectives: more than 255 directives in one request.
-var ErrTooManyDirectives = errors.New("aoe: more than 255 mask directives")
 
 // MaskArg is the argument of Mac Mask List.
 //
@@ -134,15 +103,3 @@ func (a *MaskArg) UnmarshalBinary(b []byte) error {
 	}
 	return nil
 }
-
-// DirectiveError is returned by EditMask when the target refuses a
-// directive: Index is the directive (0-based), Err the Mac Mask List error.
-type DirectiveError struct {
-	Index int
-	Err   MaskError
-}
-
-func (e *DirectiveError) Error() string { return fmt.Sprintf("directive %d: %v", e.Index+1, e.Err) }
-
-// Unwrap returns the MaskError.
-func (e *DirectiveError) Unwrap() error { return e.Err }

@@ -1,0 +1,216 @@
+package initiator
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/goaoe/aoe/initiator/wire"
+)
+
+// The errors of the transport and of the disk engine. One naming rule:
+// sentinel values are ErrX (match them with errors.Is); error types are
+// XError (errors.As), and a type that stands for a sentinel matches it
+// (ConflictError is ErrConflict, ReplyError is ErrBadReply). The wire
+// format's errors (ErrorCode, ATAError, MaskError, DirectiveError) are in
+// package wire.
+
+// Errors of the engine.
+var (
+	// ErrTimeout: no reply came after every retransmission.
+	ErrTimeout = errors.New("aoe: no reply")
+	// ErrClosed: the client was closed.
+	ErrClosed = errors.New("aoe: client closed")
+	// ErrSend: the frame could not be sent (interface down, frame larger
+	// than the link takes...).
+	ErrSend = errors.New("aoe: send failed")
+)
+
+// errNoDropCount is returned by Client.Dropped when the connection does
+// not count the frames its receive buffer lost.
+var errNoDropCount = errors.New("aoe: the connection does not count dropped frames")
+
+// errTagInUse: a request asked for a tag that a pending request has.
+var errTagInUse = errors.New("aoe: tag in use")
+
+// Operation errors.
+var (
+	// ErrBadReply is returned when a reply does not answer its request:
+	// it lacks the argument its command must carry, or (a Disk's
+	// *ReplyError, which matches it) its data is short, its LBA is not
+	// the one asked, or it says sectors remain.
+	ErrBadReply = errors.New("aoe: bad reply")
+	// ErrShortIdentify is returned when IDENTIFY data is shorter than 512
+	// bytes.
+	ErrShortIdentify = errors.New("aoe: short IDENTIFY data")
+)
+
+// Errors of the data path.
+var (
+	// ErrDeadline is returned when a request got no reply on any path
+	// within DiskOptions.Deadline (the driver's aoe_deadsecs): the target
+	// is gone or unreachable.
+	ErrDeadline = errors.New("aoe: target did not answer before the deadline")
+	// ErrNoPaths is returned by OpenDisk when it is given no path.
+	ErrNoPaths = errors.New("aoe: no path to the target")
+	// ErrDiskClosed is returned by I/O on a closed Disk.
+	ErrDiskClosed = errors.New("aoe: disk closed")
+)
+
+// ErrPermission: raw AoE frames need CAP_NET_RAW.
+var ErrPermission = errors.New("sending raw AoE frames needs root or the CAP_NET_RAW capability (setcap cap_net_raw+ep on the aoe binary)")
+
+// errRecv is joined with the errno of a failed recvmmsg(2) (Client.Err
+// then says it); errSendmmsg with the errno of a failed sendmmsg(2) (the
+// send's error, which wraps ErrSend).
+var (
+	errRecv     = errors.New("aoe: recvmmsg")
+	errSendmmsg = errors.New("aoe: sendmmsg")
+)
+
+// ErrNoClients is returned by Collect and QueryConfig when the group has no
+// client.
+var ErrNoClients = errors.New("aoe: no interface to send on")
+
+// ErrConflict is matched (errors.Is) by a *ConflictError.
+var ErrConflict = errors.New("aoe: different disks answer for one address")
+
+// IncompleteError is returned by Collect and QueryConfig, together with
+// the replies that were read, when the answer is known to be incomplete:
+// more than MaxReplies distinct responders answered (Truncated; the rest
+// were ignored), or frames addressed to us were lost before they could be
+// read (Dropped: a full socket receive buffer or reply queue).
+type IncompleteError struct {
+	Truncated bool
+	Max       int // the cap, when Truncated
+	Dropped   uint64
+}
+
+func (e *IncompleteError) Error() string {
+	var parts []string
+	if e.Truncated {
+		parts = append(parts, fmt.Sprintf("truncated: more than %d answered", e.Max))
+	}
+	if e.Dropped > 0 {
+		parts = append(parts, fmt.Sprintf("%d replies were lost before they could be read (receive buffer full)", e.Dropped))
+	}
+	return "incomplete answer: " + strings.Join(parts, "; ")
+}
+
+// PathIdentity is what one path's IDENTIFY answered.
+type PathIdentity struct {
+	Interface string
+	MAC       net.HardwareAddr
+	Identity  wire.Identity
+}
+
+// ConflictError is returned by OpenDisk when two of its paths answer
+// IDENTIFY with different disks (Identity.Differs): two targets claim one
+// address, and their data must not be mixed as multipath. Pass only the
+// paths of one MAC to open that target's disk.
+type ConflictError struct {
+	Device string
+	// Answers are the paths that answered, in the order given to
+	// OpenDisk.
+	Answers []PathIdentity
+	// First and Other index the first two answers that differ, and
+	// Differs says how (Answers[First].Identity.Differs(Other's)).
+	First, Other int
+	Differs      []string
+}
+
+func (e *ConflictError) Error() string {
+	a, b := e.Answers[e.First], e.Answers[e.Other]
+	var macs []string
+	seen := map[string]bool{}
+	for _, p := range e.Answers {
+		if !seen[p.MAC.String()] {
+			seen[p.MAC.String()] = true
+			macs = append(macs, p.MAC.String())
+		}
+	}
+	return fmt.Sprintf("%s: %v: %s on %s and %s on %s: %s (answering MACs: %s; use one target MAC)",
+		e.Device, ErrConflict, a.MAC, a.Interface, b.MAC, b.Interface, strings.Join(e.Differs, ", "), strings.Join(macs, ", "))
+}
+
+// Is matches ErrConflict.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// BadReply is what was wrong with an ATA reply that a Disk dropped.
+type BadReply uint8
+
+// Kinds of bad replies.
+const (
+	// BadReplyShort: less data than asked (reads: n*512 bytes;
+	// IDENTIFY: 512).
+	BadReplyShort BadReply = iota + 1
+	// BadReplyLBA: a READ or WRITE reply echoing another LBA than asked
+	// (compared as the addressing mode decodes it: 48 bits, or the low
+	// 28 for LBA28).
+	BadReplyLBA
+	// BadReplyRemaining: a READ or WRITE reply whose sector count says
+	// sectors remain (not 0): not done.
+	BadReplyRemaining
+)
+
+func (k BadReply) String() string {
+	switch k {
+	case BadReplyShort:
+		return "short"
+	case BadReplyLBA:
+		return "wrong LBA"
+	case BadReplyRemaining:
+		return "sectors remaining"
+	}
+	return fmt.Sprintf("bad reply %d", uint8(k))
+}
+
+// ReplyError is returned by a Disk's I/O when a target kept answering a
+// frame with replies that do not answer it (short, another LBA, sectors
+// remaining): maxBad sends in a row answered so and none well. It says
+// what the last one was, and from which MAC on which interface.
+type ReplyError struct {
+	Device    string
+	Interface string
+	MAC       net.HardwareAddr
+	Command   uint8  // the ATA opcode asked
+	LBA       uint64 // the frame's first sector
+	Kind      BadReply
+	// Want and Got are, by Kind, the bytes asked and received (short),
+	// the LBA asked and echoed, or the sectors asked and said remaining.
+	Want, Got uint64
+	// Count is how many bad replies the frame had.
+	Count int
+}
+
+func (e *ReplyError) Error() string {
+	what := commandName(e.Command)
+	at := ""
+	if e.Command != wire.ATAIdentify {
+		at = fmt.Sprintf(" at sector %d", e.LBA)
+	}
+	return fmt.Sprintf("%s: %s%s: %d bad replies from %s on %s, the last %s", e.Device, what, at, e.Count, e.MAC, e.Interface,
+		badInfo{kind: e.Kind, want: e.Want, got: e.Got})
+}
+
+// Is matches ErrBadReply.
+func (e *ReplyError) Is(target error) bool { return target == ErrBadReply }
+
+// badInfo is a bad reply's kind with what was asked and what came.
+type badInfo struct {
+	kind      BadReply
+	want, got uint64
+}
+
+func (b badInfo) String() string {
+	switch b.kind {
+	case BadReplyShort:
+		return fmt.Sprintf("short: got %d of %d bytes", b.got, b.want)
+	case BadReplyLBA:
+		return fmt.Sprintf("wrong LBA: asked %d, echoed %d", b.want, b.got)
+	case BadReplyRemaining:
+		return fmt.Sprintf("sectors remaining: %d of %d", b.got, b.want)
+	}
+	return b.kind.String()
+}

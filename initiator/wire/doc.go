@@ -1,0 +1,31 @@
+// Package wire is the AoE wire format (ATA over Ethernet, protocol
+// revision 11): frames, the arguments of the four commands (ATA, Query
+// Config, Mac Mask List, Reserve/Release), the ATA opcodes and status
+// bits, IDENTIFY DEVICE data, and the AoE error codes. It knows nothing of
+// sockets: package initiator sends and receives these frames, and
+// initiator/aoetest serves them in memory.
+//
+// The codec receives liberally and sends strictly: it accepts frames shorter
+// than the Ethernet minimum (vblade's replies are unpadded on virtual links),
+// trailing padding, and a version nibble of 0 (vblade's start-up
+// announcement); it never reads past a length field or the frame; it pads
+// what it sends to 60 bytes.
+//
+// This package is a public library of module github.com/goaoe/aoe, kept
+// stable with initiator (see its documentation): its exported names, the
+// byte layouts they encode, and its errors change only compatibly.
+package wire
+
+import "encoding"
+
+// Every argument, and the frame, encode and decode themselves.
+var (
+	_ encoding.BinaryMarshaler   = (*Frame)(nil)
+	_ encoding.BinaryUnmarshaler = (*Frame)(nil)
+	_ encoding.BinaryAppender    = (*Frame)(nil)
+	_ Arg                        = (*ATAArg)(nil)
+	_ Arg                        = (*ConfigArg)(nil)
+	_ Arg                        = (*MaskArg)(nil)
+	_ Arg                        = (*ReserveArg)(nil)
+	_ Arg                        = (*RawArg)(nil)
+)
