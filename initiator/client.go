@@ -88,60 +88,32 @@ type call struct {
 	ch  chan *wire.Frame
 	// once means a single reply is wanted: the call is removed after it.
 	once bool
-	// dst, when not nil, receives the data of a matching ATA reply (see
-	// into).
-	dst *into
-	// eng, when not nil, replaces ch: the reply is handed to a Disk's
-	// engine as a value (no Frame is kept), for the send att.
-	eng chan<- engReply
-	att *attempt
-	// want is what an ATA reply for eng must say (see ataWant.check): a
-	// reply that does not is handed to the engine as bad, its data
-	// unused, and the call stays registered for a good one.
-	want ataWant
+	// ata, when not nil, replaces ch: it takes the replies itself, in
+	// the read loop (a Disk's sends; see ataHandler).
+	ata ataHandler
 }
 
-// engReply is what the read loop tells a Disk's engine of a reply to one
-// of its sends: the call it matched (so the send), and the reply's
-// status. When filled, the reply's data is in the call's dst.
-type engReply struct {
-	cl      *call
-	att     *attempt // cl.att when the reply came
-	tag     uint32
+// ataHandler takes the replies to a call registered by a Disk's engine,
+// in the client's read loop, under the client's lock: never after its
+// call is unregistered. The transport knows the engine's sends only so.
+type ataHandler interface {
+	// takeReply is given the reply's tag, its header and its data, which
+	// is the read buffer's: it must be copied before takeReply returns.
+	// It reports whether the reply answers the call (then unregistered;
+	// else it stays for a good one, and the reply counts in BadATA) and
+	// whether it reached the engine (else it was lost, as in a full
+	// socket buffer, and counts in Dropped).
+	takeReply(tag uint32, h replyHeader, data []byte) (answered, queued bool)
+}
+
+// replyHeader is what the read loop decoded of a reply for an ataHandler.
+type replyHeader struct {
 	errFlag bool           // the AoE E flag
 	code    wire.ErrorCode // with errFlag
-	ata     bool           // it has an ATA argument
-	status  uint8          // ATA status
-	errReg  uint8          // ATA error register
-	filled  bool
-	bad     badInfo // set: the reply failed the call's want, unused
-}
-
-// into is where the read loop puts the data of the ATA replies to the
-// sends of one read (each send under its own tag, maybe on several
-// clients): the first matching reply that carries no error and at least
-// len(buf) bytes is copied into buf, under mu and under the client's mu
-// (so never after the send's call is unregistered), instead of into a
-// fresh buffer; every such reply is delivered with buf as its Data.
-type into struct {
-	mu     sync.Mutex
-	buf    []byte
-	filled bool
-}
-
-// fill copies data into buf unless a reply did already; it reports
-// whether buf now holds a reply's data.
-func (t *into) fill(data []byte) bool {
-	if len(data) < len(t.buf) {
-		return false
-	}
-	t.mu.Lock()
-	if !t.filled {
-		copy(t.buf, data)
-		t.filled = true
-	}
-	t.mu.Unlock()
-	return true
+	ata     bool           // it has an ATA argument, in arg
+	// arg is the ATA argument as received (see wire.ATAArg):
+	// 0 AFlags, 1 error register, 2 sectors remaining, 3 status, 4-9 LBA.
+	arg [ataArgLen]byte
 }
 
 // New returns a client speaking on conn for the interface ifi, and starts
@@ -480,29 +452,16 @@ func (c *Client) deliver(f *wire.Frame) {
 	if ok && !cl.matches(f) {
 		ok = false
 	}
-	if ok && cl.eng != nil {
-		r := engReply{cl: cl, att: cl.att, tag: f.Tag, errFlag: f.Error, code: f.Err}
+	if ok && cl.ata != nil {
+		h := replyHeader{errFlag: f.Error, code: f.Err}
+		var data []byte
 		if arg, isATA := f.Arg.(*wire.ATAArg); isATA {
-			r.ata, r.status, r.errReg = true, arg.CmdStatus, arg.FeatureErr
-			if !f.Error && !arg.Failed() {
-				var hdr [ataArgLen]byte // what check reads of it
-				hdr[2], hdr[3] = arg.SectorCount, arg.CmdStatus
-				copy(hdr[4:10], arg.LBA[:])
-				if bad, good := cl.want.check(hdr[:], arg.Data); !good {
-					r.bad = bad
-				} else if cl.dst != nil {
-					r.filled = cl.dst.fill(arg.Data)
-				}
-			}
+			h.ata, data = true, arg.Data
+			h.arg[1], h.arg[2], h.arg[3] = arg.FeatureErr, arg.SectorCount, arg.CmdStatus
+			copy(h.arg[4:10], arg.LBA[:])
 		}
-		if r.bad.kind == 0 {
-			delete(c.calls, f.Tag)
-		} else {
-			c.stats.badATA.Add(1)
-		}
-		eng := cl.eng
+		c.toHandler(cl, f.Tag, h, data)
 		c.mu.Unlock()
-		c.toEngine(eng, r)
 		return
 	}
 	if ok && cl.once {
@@ -533,43 +492,31 @@ func (c *Client) deliverEngine(b []byte) bool {
 	tag := binary.BigEndian.Uint32(b[20:24])
 	c.mu.Lock()
 	cl, ok := c.calls[tag]
-	if !ok || cl.eng == nil || wire.Command(b[19]) != cl.command || !bytes.Equal(src, cl.src) ||
+	if !ok || cl.ata == nil || wire.Command(b[19]) != cl.command || !bytes.Equal(src, cl.src) ||
 		binary.BigEndian.Uint16(b[16:18]) != cl.shelf || b[18] != cl.slot {
 		c.mu.Unlock()
 		return false
 	}
-	arg, data := b[wire.HeaderLen:wire.HeaderLen+ataArgLen], b[wire.HeaderLen+ataArgLen:]
-	r := engReply{cl: cl, att: cl.att, tag: tag, ata: true, status: arg[3], errReg: arg[1]}
-	if r.status&wire.ATAStatusFailed == 0 {
-		// Checked before a byte of it is used: a reply that does not
-		// answer the request leaves the call registered (the target's
-		// good reply may follow) and the buffer untouched.
-		if bad, good := cl.want.check(arg, data); !good {
-			r.bad = bad
-		} else if cl.dst != nil {
-			r.filled = cl.dst.fill(data)
-		}
-	}
-	if r.bad.kind == 0 {
+	h := replyHeader{ata: true}
+	copy(h.arg[:], b[wire.HeaderLen:wire.HeaderLen+ataArgLen])
+	c.stats.received.Add(1)
+	c.toHandler(cl, tag, h, b[wire.HeaderLen+ataArgLen:])
+	c.mu.Unlock()
+	return true
+}
+
+// toHandler hands a reply to its call's ataHandler and counts the
+// outcome. c.mu held.
+func (c *Client) toHandler(cl *call, tag uint32, h replyHeader, data []byte) {
+	answered, queued := cl.ata.takeReply(tag, h, data)
+	if answered {
 		delete(c.calls, tag)
 	} else {
 		c.stats.badATA.Add(1)
 	}
-	eng := cl.eng
-	c.mu.Unlock()
-	c.stats.received.Add(1)
-	c.toEngine(eng, r)
-	return true
-}
-
-// toEngine hands r to an engine (read from the call under c.mu: the call
-// may be reused once unregistered). A full queue loses it, as a full
-// socket buffer would: the engine sends again.
-func (c *Client) toEngine(eng chan<- engReply, r engReply) {
-	select {
-	case eng <- r:
+	if queued {
 		c.stats.matched.Add(1)
-	default:
+	} else {
 		c.stats.dropped.Add(1)
 	}
 }

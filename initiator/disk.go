@@ -145,7 +145,7 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 	// Room for every target's window of full frames, twice, on each
 	// client's socket (best effort: a smaller buffer only costs
 	// retransmissions).
-	need := map[*Client]int{}
+	need := map[transport]int{}
 	for _, p := range d.paths {
 		need[p.client] += 2 * p.target.window * (p.maxSectors*wire.SectorSize + wire.HeaderLen + ataArgLen)
 	}

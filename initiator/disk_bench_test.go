@@ -165,4 +165,3 @@ func newRead(lba uint64, sectors uint8, extended bool) *wire.ATAArg {
 	a.SetLBA(lba)
 	return a
 }
-

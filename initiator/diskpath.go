@@ -24,7 +24,7 @@ const (
 // diskPath is one (interface, target MAC) way to the disk, with its round
 // trip estimate and counters. Its mutable fields are guarded by Disk.mu.
 type diskPath struct {
-	client     *Client
+	client     transport
 	mac        net.HardwareAddr
 	target     *diskTarget
 	mtu        int

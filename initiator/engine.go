@@ -91,7 +91,7 @@ type op struct {
 	badPath  *diskPath
 
 	live [maxLive + 1]attempt
-	sink into
+	sink readDest
 	fr   wire.Frame
 	arg  wire.ATAArg
 	hdr  [wire.MinFrameLen]byte
@@ -107,7 +107,13 @@ type attempt struct {
 	path   *diskPath
 	seq    uint64 // of the sends on path (diskPath.sendSeq)
 	bad    bool   // answered badly (counted once in op.bad)
+	// cl is what the client has registered for the send; want, dest and
+	// events are what takeReply reads in the read loop: set before the
+	// send is registered, fixed until it is unregistered.
 	cl     call
+	want   ataWant
+	dest   *readDest // reads and IDENTIFY: the op's
+	events chan<- replyEvent
 }
 
 // reorderThresh is how many frames sent after one on its path (or a
@@ -128,10 +134,10 @@ const maxLive = 4
 // its goroutine, under Disk.mu (which PathStats takes).
 type engine struct {
 	d       *Disk
-	replies chan engReply
+	replies chan replyEvent
 	submit  chan *request
 	cancel  chan *request
-	gone    chan *Client
+	gone    chan transport
 	checked chan contentCheck // a late path's sameContent (see probed)
 	stop    chan struct{}     // closed by Disk.Close
 	exited  chan struct{}
@@ -141,9 +147,9 @@ type engine struct {
 	retry    []*op // frames waiting for a path (theirs died)
 	inflight []*op
 	free     []*op
-	writers  map[*Client]*batchWriter
-	batch    map[*Client][]*op // to send at the next flush
-	sending  []*op             // flush's ops of one batch
+	writers  map[transport]batchSender
+	batch    map[transport][]*op // to send at the next flush
+	sending  []*op               // flush's ops of one batch
 	frames   []outFrame
 	timer    *time.Timer
 	armed    time.Time // when the timer fires; zero: stopped
@@ -171,15 +177,15 @@ func newEngine(d *Disk) *engine {
 	}
 	e := &engine{
 		d:       d,
-		replies: make(chan engReply, max(1024, 2*(maxLive+1)*window)),
+		replies: make(chan replyEvent, max(1024, 2*(maxLive+1)*window)),
 		submit:  make(chan *request),
 		cancel:  make(chan *request),
-		gone:    make(chan *Client),
+		gone:    make(chan transport),
 		checked: make(chan contentCheck),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
-		writers: map[*Client]*batchWriter{},
-		batch:   map[*Client][]*op{},
+		writers: map[transport]batchSender{},
+		batch:   map[transport][]*op{},
 		timer:   time.NewTimer(time.Hour),
 	}
 	e.timer.Stop()
@@ -187,8 +193,8 @@ func newEngine(d *Disk) *engine {
 		if _, ok := e.writers[p.client]; ok {
 			continue
 		}
-		e.writers[p.client] = newBatchWriter(p.client)
-		go func(c *Client) {
+		e.writers[p.client] = p.client.newBatchSender()
+		go func(c transport) {
 			select {
 			case <-c.stopped():
 				select {
@@ -418,7 +424,7 @@ func (e *engine) newOp(q *request) *op {
 // write into its buffer while the pieces are read anew.
 func (e *engine) splitFor(o *op, p *diskPath) {
 	e.cancelSends(o)
-	o.sink = into{}
+	o.sink = readDest{}
 	var pieces []*op
 	for off := 0; off < len(o.buf); {
 		n := min(len(o.buf)-off, p.maxSectors*wire.SectorSize)
@@ -471,22 +477,23 @@ func (e *engine) send(o *op, now time.Time) {
 	p.sendSeq++
 	a.seq = p.sendSeq
 	o.cur = a
-	a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: wire.CommandATA, src: p.mac, once: true, eng: e.replies, att: a}
+	a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: wire.CommandATA, src: p.mac, once: true, ata: a}
+	a.events, a.dest, a.want = e.replies, nil, ataWant{}
 	switch o.cmd {
 	case wire.ATAReadSectors:
-		a.cl.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / wire.SectorSize), data: len(o.buf)}
+		a.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / wire.SectorSize), data: len(o.buf)}
 	case wire.ATAWriteSectors:
-		a.cl.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / wire.SectorSize)}
+		a.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / wire.SectorSize)}
 	case wire.ATAIdentify:
-		a.cl.want = ataWant{data: wire.SectorSize}
+		a.want = ataWant{data: wire.SectorSize}
 	}
 	if o.cmd == wire.ATAIdentify || o.cmd == wire.ATAReadSectors {
 		if o.sink.buf == nil {
-			o.sink = into{buf: o.buf}
+			o.sink = readDest{buf: o.buf}
 		}
-		a.cl.dst = &o.sink
+		a.dest = &o.sink
 	}
-	tag, err := p.client.register(&a.cl, 0)
+	tag, err := p.client.expect(&a.cl)
 	if err != nil {
 		// The client is closed: its path is reported gone soon.
 		o.sendErr = err
@@ -518,7 +525,7 @@ func (o *op) slot() *attempt {
 		}
 	}
 	if n >= maxLive {
-		oldest.path.client.unregister(oldest.tag)
+		oldest.path.client.forget(oldest.tag)
 		oldest.active = false
 	}
 	for i := range o.live {
@@ -553,10 +560,10 @@ func (e *engine) flush() {
 		}
 		e.sending = ops
 		if len(ops) > 0 {
-			e.writers[c].write(e.frames, func(i int, err error) {
+			e.writers[c].send(e.frames, func(i int, err error) {
 				o := ops[i]
 				if a := o.cur; a != nil && a.active {
-					c.unregister(a.tag)
+					c.forget(a.tag)
 					a.active = false
 				}
 				// Sent again soon (a link that is down should not spin).
@@ -581,7 +588,7 @@ func (e *engine) encode(o *op) outFrame {
 	a := o.cur
 	p := a.path
 	o.arg = e.d.ataArg(o)
-	o.fr = wire.Frame{Destination: p.mac, Source: p.client.ifi.MAC, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA, Tag: a.tag, Arg: &o.arg}
+	o.fr = wire.Frame{Destination: p.mac, Source: p.client.Interface().MAC, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA, Tag: a.tag, Arg: &o.arg}
 	b, _ := o.fr.AppendBinary(o.hdr[:0]) // cannot fail: both MACs are 6 bytes
 	if o.write {
 		return outFrame{hdr: b[:wire.HeaderLen+ataArgLen], data: o.buf}
@@ -594,16 +601,16 @@ func (e *engine) cancelSends(o *op) {
 	for i := range o.live {
 		a := &o.live[i]
 		if a.active {
-			a.path.client.unregister(a.tag)
+			a.path.client.forget(a.tag)
 			a.active = false
 		}
 	}
 }
 
 // onReply takes a reply to one of the sends.
-func (e *engine) onReply(r engReply, now time.Time) {
+func (e *engine) onReply(r replyEvent, now time.Time) {
 	a := r.att
-	if !a.active || a.tag != r.tag || &a.cl != r.cl {
+	if !a.active || a.tag != r.tag {
 		return // to a send given up: its op went on without it
 	}
 	o := a.op
@@ -746,7 +753,7 @@ func (o *op) reset() {
 	o.first, o.expire = time.Time{}, time.Time{}
 	o.tries, o.sends, o.sendErr, o.flying = 0, 0, nil, false
 	o.nudge, o.bad, o.lastBad, o.badPath = false, 0, badInfo{}, nil
-	o.sink = into{}
+	o.sink = readDest{}
 	o.fr.Arg = nil
 }
 
@@ -900,7 +907,7 @@ func (e *engine) timedOut(p *diskPath, now time.Time) {
 }
 
 // clientGone marks the paths of c gone and moves their frames.
-func (e *engine) clientGone(c *Client) {
+func (e *engine) clientGone(c transport) {
 	for _, p := range e.d.paths {
 		if p.client == c {
 			p.gone, p.dead = true, true

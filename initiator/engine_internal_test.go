@@ -58,7 +58,7 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 	p := &diskPath{client: c, mac: tg.mac, target: tg, mtu: 1500, maxSectors: 2,
 		rtt: rttEstimator{min: time.Millisecond, max: time.Second, initial: 200 * time.Millisecond}}
 	d.paths, d.targets = []*diskPath{p}, []*diskTarget{tg}
-	e := &engine{d: d, replies: make(chan engReply, 16), batch: map[*Client][]*op{}, writers: map[*Client]*batchWriter{c: newBatchWriter(c)}}
+	e := &engine{d: d, replies: make(chan replyEvent, 16), batch: map[transport][]*op{}, writers: map[transport]batchSender{c: newBatchWriter(c)}}
 	d.eng = e
 	now := time.Now()
 	start := func(q *request) *op {

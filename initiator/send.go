@@ -42,7 +42,7 @@ type outFrame struct {
 // write sends the frames in order and calls failed(i, err) for each one
 // that could not be sent (its error wraps ErrSend). It returns how many
 // were sent.
-func (w *batchWriter) write(frames []outFrame, failed func(i int, err error)) int {
+func (w *batchWriter) send(frames []outFrame, failed func(i int, err error)) int {
 	if w.raw == nil {
 		return w.writeEach(frames, failed)
 	}

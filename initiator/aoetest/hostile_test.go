@@ -207,4 +207,3 @@ func newWrite(lba uint64, data []byte, extended bool) *wire.ATAArg {
 	a.SetLBA(lba)
 	return a
 }
-

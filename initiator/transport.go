@@ -1,0 +1,116 @@
+package initiator
+
+import (
+	"sync"
+
+	"github.com/goaoe/aoe/initiator/wire"
+)
+
+// The disk engine (engine.go) sits above the transport (Client) and uses
+// it through the transport interface only: it registers each send with
+// an ataHandler (the send's attempt) and writes its frames in batches.
+// The client's read loop hands every reply to a registered send to its
+// handler; it knows nothing else of the engine.
+
+// transport is what a Disk's engine uses of a client.
+type transport interface {
+	// Interface is the local interface (its name and MAC, for frames and
+	// errors).
+	Interface() Interface
+	// Err says why the transport stopped, nil while it runs; stopped is
+	// closed when it stops.
+	Err() error
+	stopped() <-chan struct{}
+	// expect registers cl under a fresh tag: its replies go to cl.ata.
+	expect(cl *call) (tag uint32, err error)
+	// forget unregisters tag: when it returns, no reply reaches its
+	// handler any more.
+	forget(tag uint32)
+	// newBatchSender returns a sender of frames in batches, for one
+	// engine goroutine.
+	newBatchSender() batchSender
+	// countRetransmit counts a frame sent again, in the client's Stats.
+	countRetransmit()
+	// setReadBuffer asks for a socket receive buffer of n bytes.
+	setReadBuffer(n int) error
+}
+
+// batchSender writes frames in order, calling failed(i, err) for each one
+// that could not be sent (err wraps ErrSend); it returns how many went.
+type batchSender interface {
+	send(frames []outFrame, failed func(i int, err error)) int
+}
+
+var _ transport = (*Client)(nil)
+
+func (c *Client) expect(cl *call) (uint32, error) { return c.register(cl, 0) }
+func (c *Client) forget(tag uint32)               { c.unregister(tag) }
+func (c *Client) newBatchSender() batchSender     { return newBatchWriter(c) }
+
+// replyEvent is what the read loop tells a Disk's engine of a reply to
+// one of its sends (attempt.takeReply): the send, and the reply's status.
+// When filled, the reply's data is in the send's op's readDest.
+type replyEvent struct {
+	att     *attempt       // the send it answers
+	tag     uint32         // the send's tag when the reply came
+	errFlag bool           // the AoE E flag
+	code    wire.ErrorCode // with errFlag
+	ata     bool           // it has an ATA argument
+	status  uint8          // ATA status
+	errReg  uint8          // ATA error register
+	filled  bool
+	bad     badInfo // set: the reply failed the send's want, unused
+}
+
+// readDest is where the read loop puts the data of the ATA replies to
+// the sends of one frame of a read (each send under its own tag, maybe
+// on several clients): the first matching reply that carries no error and
+// at least len(buf) bytes is copied into buf, under mu and under the
+// client's lock (so never after the send is unregistered), not into a
+// fresh buffer.
+type readDest struct {
+	mu     sync.Mutex
+	buf    []byte
+	filled bool
+}
+
+// fill copies data into buf unless a reply did already; it reports
+// whether buf now holds a reply's data.
+func (t *readDest) fill(data []byte) bool {
+	if len(data) < len(t.buf) {
+		return false
+	}
+	t.mu.Lock()
+	if !t.filled {
+		copy(t.buf, data)
+		t.filled = true
+	}
+	t.mu.Unlock()
+	return true
+}
+
+// takeReply is the attempt's ataHandler (see there): in the client's read
+// loop, it checks the reply against what the send asked (want) before a
+// byte of it is used, copies a read's data into the op's readDest, and
+// queues a replyEvent for the engine. It reads only the fields that are
+// fixed while the send is registered (want, dest, events).
+func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte) (answered, queued bool) {
+	r := replyEvent{att: a, tag: tag, errFlag: h.errFlag, code: h.code, ata: h.ata, status: h.arg[3], errReg: h.arg[1]}
+	if h.ata && !h.errFlag && r.status&wire.ATAStatusFailed == 0 {
+		// A reply that does not answer the send leaves it registered
+		// (the target's good reply may follow) and the buffer untouched.
+		if bad, good := a.want.check(h.arg[:], data); !good {
+			r.bad = bad
+		} else if a.dest != nil {
+			r.filled = a.dest.fill(data)
+		}
+	}
+	select {
+	case a.events <- r:
+		queued = true
+	default: // a full queue loses it, as a full socket buffer would: the engine sends again
+	}
+	return r.bad.kind == 0, queued
+}
+
+var _ ataHandler = (*attempt)(nil)
