@@ -85,9 +85,13 @@ type Disk struct {
 	cancel  context.CancelFunc
 	eng     *engine
 	rmw     sync.Mutex // serializes read-modify-write of edge sectors
-	mu      sync.Mutex // the engine's state, and what follows
-	dirty   bool       // written since the last flush
-	noFlush bool       // the target aborted FLUSH CACHE
+	// The engine's state (paths, targets, frames; id, sectors and size
+	// once open) is owned by its goroutine (see engine). mu guards only
+	// the three flags below, and is never held across a call into the
+	// engine or a system call.
+	mu      sync.Mutex
+	dirty   bool // written since the last flush
+	noFlush bool // the target aborted FLUSH CACHE
 	closed  bool
 
 	closeOnce, stopOnce sync.Once
@@ -201,9 +205,8 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 		}
 		got[a.i] = &a
 		if a.err == nil && grace == nil {
-			d.mu.Lock()
-			rto := d.paths[a.i].rtt.rto()
-			d.mu.Unlock()
+			var rto time.Duration
+			d.eng.inLoop(func() { rto = d.paths[a.i].rtt.rto() })
 			t := time.NewTimer(min(openGrace, 2*d.opts.InitialRTO+4*rto))
 			defer t.Stop()
 			grace = t.C
@@ -248,17 +251,17 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 	}
 	n, _ := first.id.Capacity()
 	now := time.Now()
-	d.mu.Lock()
-	d.id, d.sectors, d.size = first.id, n, int64(n)*wire.SectorSize
-	for i, p := range d.paths {
-		p.probing = false
-		p.dead = got[i].err != nil
-		p.lastProbe = now
-		if !p.dead {
-			p.target.checked = true // compared below, or OpenDisk fails
+	d.eng.inLoop(func() {
+		d.id, d.sectors, d.size = first.id, n, int64(n)*wire.SectorSize
+		for i, p := range d.paths {
+			p.probing = false
+			p.dead = got[i].err != nil
+			p.lastProbe = now
+			if !p.dead {
+				p.target.checked = true // compared below, or OpenDisk fails
+			}
 		}
-	}
-	d.mu.Unlock()
+	})
 	return d.sameContent(ctx, ok, func(j int) PathIdentity {
 		return PathIdentity{Interface: d.paths[j].client.Interface().Name, MAC: d.paths[j].mac, Identity: got[j].id}
 	})
@@ -478,9 +481,8 @@ func (d *Disk) Sync() error {
 	}
 	flushed := 0
 	for _, t := range d.targets {
-		d.mu.Lock()
-		gone := d.allGoneLocked(t)
-		d.mu.Unlock()
+		var gone error
+		d.eng.inLoop(func() { gone = d.allGone(t) })
 		if gone != nil && (flushed > 0 || t != d.targets[len(d.targets)-1]) {
 			continue // this target MAC is unreachable; another one serves the disk
 		}

@@ -164,33 +164,33 @@ func newDiskPath(p DiskPath, t *diskTarget, opts DiskOptions) *diskPath {
 
 // PathStats returns the counters of every path.
 func (d *Disk) PathStats() []PathStats {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	out := make([]PathStats, 0, len(d.paths))
-	for _, p := range d.paths {
-		s := p.stats
-		s.Interface, s.MAC, s.MTU = p.client.Interface().Name, p.mac.String(), p.mtu
-		s.Sectors, s.Window, s.CongestionWindow = p.maxSectors, p.target.window, p.cwnd
-		s.ProvenWindow = p.proven
-		s.SRTT, s.RTO, s.Dead = p.rtt.srtt, p.rtt.rto(), p.dead
-		s.Verified = p.usable()
-		s.IdentityMismatch, s.Mismatch = p.excluded, append([]string(nil), p.mismatch...)
-		if p.lastBad.kind != 0 {
-			s.LastBadReply = p.lastBad.String()
+	d.eng.inLoop(func() {
+		for _, p := range d.paths {
+			s := p.stats
+			s.Interface, s.MAC, s.MTU = p.client.Interface().Name, p.mac.String(), p.mtu
+			s.Sectors, s.Window, s.CongestionWindow = p.maxSectors, p.target.window, p.cwnd
+			s.ProvenWindow = p.proven
+			s.SRTT, s.RTO, s.Dead = p.rtt.srtt, p.rtt.rto(), p.dead
+			s.Verified = p.usable()
+			s.IdentityMismatch, s.Mismatch = p.excluded, append([]string(nil), p.mismatch...)
+			if p.lastBad.kind != 0 {
+				s.LastBadReply = p.lastBad.String()
+			}
+			out = append(out, s)
 		}
-		out = append(out, s)
-	}
+	})
 	return out
 }
 
 // ResetStats zeroes the paths' counters (not their RTT estimates).
 func (d *Disk) ResetStats() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, p := range d.paths {
-		p.stats = PathStats{}
-		p.lastBad = badInfo{}
-	}
+	d.eng.inLoop(func() {
+		for _, p := range d.paths {
+			p.stats = PathStats{}
+			p.lastBad = badInfo{}
+		}
+	})
 }
 
 // usable reports whether p carries data: verified, alive, its client up.
@@ -223,9 +223,10 @@ func (d *Disk) ataArg(o *op) wire.ATAArg {
 	return arg
 }
 
-// allGoneLocked returns an error when every path (to t, when not nil) has
-// lost its client or answered IDENTIFY with another disk. d.mu held.
-func (d *Disk) allGoneLocked(t *diskTarget) error {
+// allGone returns an error when every path (to t, when not nil) has
+// lost its client or answered IDENTIFY with another disk. On the
+// engine's goroutine.
+func (d *Disk) allGone(t *diskTarget) error {
 	var last error
 	for _, p := range d.paths {
 		if t != nil && p.target != t {

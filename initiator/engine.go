@@ -130,8 +130,14 @@ const reorderThresh = 3
 // round trip, measured from that send, raises the estimate).
 const maxLive = 4
 
-// engine is a Disk's event loop (see above). Its state is touched only by
-// its goroutine, under Disk.mu (which PathStats takes).
+// engine is a Disk's event loop (see above). One ownership model: its
+// state, and the Disk's paths and targets, are owned by its goroutine
+// (run) and touched by no other, without a lock. Other goroutines reach
+// them through its channels only: requests (do: submit, cancel), the
+// replies the clients' read loops queue (replies), a client's end (gone),
+// a late path's content check (checked), and functions to run on the
+// loop (inLoop: PathStats, OpenDisk's verdicts). The read loops read only
+// what a registered send fixes (attempt.takeReply).
 type engine struct {
 	d       *Disk
 	replies chan replyEvent
@@ -139,6 +145,7 @@ type engine struct {
 	cancel  chan *request
 	gone    chan transport
 	checked chan contentCheck // a late path's sameContent (see probed)
+	calls   chan loopCall     // functions to run on the loop (inLoop)
 	stop    chan struct{}     // closed by Disk.Close
 	exited  chan struct{}
 
@@ -182,6 +189,7 @@ func newEngine(d *Disk) *engine {
 		cancel:  make(chan *request),
 		gone:    make(chan transport),
 		checked: make(chan contentCheck),
+		calls:   make(chan loopCall),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
 		writers: map[transport]batchSender{},
@@ -235,19 +243,15 @@ func (e *engine) do(q *request) error {
 
 func (e *engine) run() {
 	defer close(e.exited)
-	d := e.d
 	for {
-		d.mu.Lock()
 		now := time.Now()
 		e.expireOps(now)
 		e.probe(now)
 		e.issue(now)
 		e.flush()
 		e.arm(time.Now())
-		d.mu.Unlock()
 		select {
 		case r := <-e.replies:
-			d.mu.Lock()
 			e.seq++
 			now := time.Now()
 			e.onReply(r, now)
@@ -259,32 +263,45 @@ func (e *engine) run() {
 					more = false
 				}
 			}
-			d.mu.Unlock()
 		case q := <-e.submit:
-			d.mu.Lock()
 			e.add(q)
-			d.mu.Unlock()
 		case q := <-e.cancel:
-			d.mu.Lock()
 			e.fail(q, q.ctx.Err())
-			d.mu.Unlock()
 		case r := <-e.checked:
-			d.mu.Lock()
 			e.contentChecked(r)
-			d.mu.Unlock()
 		case c := <-e.gone:
-			d.mu.Lock()
 			e.clientGone(c)
-			d.mu.Unlock()
+		case f := <-e.calls:
+			f.fn()
+			close(f.done)
 		case <-e.timer.C:
 			e.armed = time.Time{}
 		case <-e.stop:
-			d.mu.Lock()
 			e.shutdown()
-			d.mu.Unlock()
 			return
 		}
 	}
+}
+
+// inLoop runs fn on the engine's goroutine, which owns the engine's state
+// (the paths, the targets, the frames), and returns when it has run: the
+// way another goroutine reads or changes that state (PathStats,
+// OpenDisk's verdicts, Sync's choice of targets). Once the engine has
+// exited, its state is no one's: fn runs on the caller's goroutine.
+func (e *engine) inLoop(fn func()) {
+	f := loopCall{fn: fn, done: make(chan struct{})}
+	select {
+	case e.calls <- f:
+		<-f.done
+	case <-e.exited:
+		fn()
+	}
+}
+
+// loopCall is a function for the engine's goroutine to run (inLoop).
+type loopCall struct {
+	fn   func()
+	done chan struct{}
 }
 
 // add takes a new request.
@@ -298,7 +315,7 @@ func (e *engine) add(q *request) {
 		e.active = append(e.active, q)
 		return
 	}
-	if err := e.d.allGoneLocked(q.target); err != nil {
+	if err := e.d.allGone(q.target); err != nil {
 		e.finish(q, err)
 		return
 	}
@@ -864,7 +881,7 @@ func (e *engine) expireOps(now time.Time) {
 				o.avoid = p
 			}
 			e.retry = append(e.retry, o)
-			if err := e.d.allGoneLocked(o.req.target); err != nil {
+			if err := e.d.allGone(o.req.target); err != nil {
 				e.fail(o.req, err)
 				i = -1
 			}
@@ -925,7 +942,7 @@ func (e *engine) clientGone(c transport) {
 			i = -1
 		}
 	}
-	if err := e.d.allGoneLocked(nil); err != nil {
+	if err := e.d.allGone(nil); err != nil {
 		e.failAll(err)
 	}
 }
@@ -1105,7 +1122,7 @@ func (e *engine) contentChecked(r contentCheck) {
 // the I/O when no path is left.
 func (e *engine) exclude(p *diskPath, diff []string) {
 	p.excluded, p.mismatch = true, diff
-	if err := e.d.allGoneLocked(nil); err != nil {
+	if err := e.d.allGone(nil); err != nil {
 		e.failAll(err)
 	}
 }
