@@ -30,20 +30,20 @@ type diskPath struct {
 	mtu        int
 	maxSectors int
 
-	out       int // frames outstanding on this path
-	rtt       rttEstimator
-	mark      uint64    // the engine's flush or wake-up that counted it last
-	timeouts  int       // in a row
-	answered  time.Time // the last reply
-	good      uint64    // replies that answered their send
-	dead      bool      // unverified: carries no data until a probe matches
-	gone      bool      // its client stopped (interface gone or down): never used again
-	excluded  bool      // its IDENTIFY showed another disk: never used again
-	mismatch  []string  // how (wire.Identity.Differs)
-	probing   bool      // an IDENTIFY of it is under way
-	refused   bool      // its last probe was answered, not with the disk: the next waits probeEvery
-	probeBuf  []byte
-	lastProbe time.Time
+	out        int // frames outstanding on this path
+	rtt        rttEstimator
+	countedSeq uint64    // the engine's flush or wake-up that counted it last
+	timeouts   int       // in a row
+	answered   time.Time // the last reply
+	good       uint64    // replies that answered their send
+	dead       bool      // unverified: carries no data until a probe matches
+	gone       bool      // its client stopped (interface gone or down): never used again
+	excluded   bool      // its IDENTIFY showed another disk: never used again
+	mismatch   []string  // how (wire.Identity.Differs)
+	probing    bool      // an IDENTIFY of it is under way
+	refused    bool      // its last probe was answered, not with the disk: the next waits probeEvery
+	probeBuf   []byte
+	lastProbe  time.Time
 
 	// The congestion window (AIMD, see grow and lost): cwnd frames may be
 	// outstanding on the path (and never more than its target's buffer

@@ -81,8 +81,8 @@ type op struct {
 	tries    int       // sends on the current path
 	sends    int       // in all
 	sendErr  error     // the last send failed (not sent)
-	flying   bool      // in engine.inflight (also while in engine.retry)
-	cur      *attempt  // the send queued for the next flush
+	inFlight bool      // in engine.inflight (also while in engine.retry)
+	latest   *attempt  // its latest send: queued for the next flush, then awaited
 	flushed  uint64    // the engine.seq of the flush that last encoded it
 	nudge    bool      // expire is now because of a bad reply, not a loss
 	bad      int       // sends answered badly (see maxBad)
@@ -90,11 +90,13 @@ type op struct {
 	lastBad  badInfo
 	badPath  *diskPath
 
-	live [maxLive + 1]attempt
-	sink readDest
-	fr   wire.Frame
-	arg  wire.ATAArg
-	hdr  [wire.MinFrameLen]byte
+	// attempts are its sends; the active ones await a reply (at most
+	// maxAttempts: see there).
+	attempts [maxAttempts + 1]attempt
+	dest     readDest // where its replies' data lands (reads, IDENTIFY)
+	fr       wire.Frame
+	arg      wire.ATAArg
+	hdr      [wire.MinFrameLen]byte
 }
 
 // attempt is one send of an op under its own tag; cl is what the client
@@ -125,10 +127,10 @@ type attempt struct {
 // only late undoes the window cut (see lost).
 const reorderThresh = 3
 
-// maxLive bounds the sends of one frame kept waiting for a reply: a reply
+// maxAttempts bounds the sends of one frame kept waiting for a reply: a reply
 // to an earlier send that was only late still completes the frame (and its
 // round trip, measured from that send, raises the estimate).
-const maxLive = 4
+const maxAttempts = 4
 
 // engine is a Disk's event loop (see above). One ownership model: its
 // state, and the Disk's paths and targets, are owned by its goroutine
@@ -166,10 +168,10 @@ type engine struct {
 // count adds one to the SendCalls (or Wakeups) of p, once per flush (or
 // wake-up) e.seq.
 func (e *engine) count(p *diskPath, wake bool) {
-	if p.mark == e.seq {
+	if p.countedSeq == e.seq {
 		return
 	}
-	p.mark = e.seq
+	p.countedSeq = e.seq
 	if wake {
 		p.stats.Wakeups++
 	} else {
@@ -184,7 +186,7 @@ func newEngine(d *Disk) *engine {
 	}
 	e := &engine{
 		d:       d,
-		replies: make(chan replyEvent, max(1024, 2*(maxLive+1)*window)),
+		replies: make(chan replyEvent, max(1024, 2*(maxAttempts+1)*window)),
 		submit:  make(chan *request),
 		cancel:  make(chan *request),
 		gone:    make(chan transport),
@@ -441,7 +443,7 @@ func (e *engine) newOp(q *request) *op {
 // write into its buffer while the pieces are read anew.
 func (e *engine) splitFor(o *op, p *diskPath) {
 	e.cancelSends(o)
-	o.sink = readDest{}
+	o.dest = readDest{}
 	var pieces []*op
 	for off := 0; off < len(o.buf); {
 		n := min(len(o.buf)-off, p.maxSectors*wire.SectorSize)
@@ -467,8 +469,8 @@ func (e *engine) take(o *op, p *diskPath) {
 	o.path = p
 	p.out++
 	p.target.out++
-	if !o.flying {
-		o.flying = true
+	if !o.inFlight {
+		o.inFlight = true
 		e.inflight = append(e.inflight, o)
 	}
 }
@@ -493,7 +495,7 @@ func (e *engine) send(o *op, now time.Time) {
 	a.op, a.bad = o, false
 	p.sendSeq++
 	a.seq = p.sendSeq
-	o.cur = a
+	o.latest = a
 	a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: wire.CommandATA, src: p.mac, once: true, ata: a}
 	a.events, a.dest, a.want = e.replies, nil, ataWant{}
 	switch o.cmd {
@@ -505,10 +507,10 @@ func (e *engine) send(o *op, now time.Time) {
 		a.want = ataWant{data: wire.SectorSize}
 	}
 	if o.cmd == wire.ATAIdentify || o.cmd == wire.ATAReadSectors {
-		if o.sink.buf == nil {
-			o.sink = readDest{buf: o.buf}
+		if o.dest.buf == nil {
+			o.dest = readDest{buf: o.buf}
 		}
-		a.dest = &o.sink
+		a.dest = &o.dest
 	}
 	tag, err := p.client.expect(&a.cl)
 	if err != nil {
@@ -527,12 +529,12 @@ func (e *engine) send(o *op, now time.Time) {
 }
 
 // slot returns a free attempt of o, giving up its oldest send when
-// maxLive are waiting.
+// maxAttempts are waiting.
 func (o *op) slot() *attempt {
 	var oldest *attempt
 	n := 0
-	for i := range o.live {
-		a := &o.live[i]
+	for i := range o.attempts {
+		a := &o.attempts[i]
 		if !a.active {
 			continue
 		}
@@ -541,16 +543,16 @@ func (o *op) slot() *attempt {
 			oldest = a
 		}
 	}
-	if n >= maxLive {
+	if n >= maxAttempts {
 		oldest.path.client.forget(oldest.tag)
 		oldest.active = false
 	}
-	for i := range o.live {
-		if !o.live[i].active {
-			return &o.live[i]
+	for i := range o.attempts {
+		if !o.attempts[i].active {
+			return &o.attempts[i]
 		}
 	}
-	panic("aoe: no free attempt") // unreachable: len(live) > maxLive
+	panic("aoe: no free attempt") // unreachable: len(live) > maxAttempts
 }
 
 // flush writes the queued frames, one batch per client. A queued op may
@@ -567,7 +569,7 @@ func (e *engine) flush() {
 		e.seq++
 		ops := e.sending[:0]
 		for _, o := range queued {
-			if a := o.cur; a == nil || !a.active || a.path.client != c || o.flushed == e.seq {
+			if a := o.latest; a == nil || !a.active || a.path.client != c || o.flushed == e.seq {
 				continue
 			}
 			o.flushed = e.seq
@@ -579,7 +581,7 @@ func (e *engine) flush() {
 		if len(ops) > 0 {
 			e.writers[c].send(e.frames, func(i int, err error) {
 				o := ops[i]
-				if a := o.cur; a != nil && a.active {
+				if a := o.latest; a != nil && a.active {
 					c.forget(a.tag)
 					a.active = false
 				}
@@ -602,7 +604,7 @@ func (e *engine) flush() {
 
 // encode builds the frame of o's latest send.
 func (e *engine) encode(o *op) outFrame {
-	a := o.cur
+	a := o.latest
 	p := a.path
 	o.arg = e.d.ataArg(o)
 	o.fr = wire.Frame{Destination: p.mac, Source: p.client.Interface().MAC, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA, Tag: a.tag, Arg: &o.arg}
@@ -615,8 +617,8 @@ func (e *engine) encode(o *op) outFrame {
 
 // cancelSends gives up every send of o: after it, no reply touches o.
 func (e *engine) cancelSends(o *op) {
-	for i := range o.live {
-		a := &o.live[i]
+	for i := range o.attempts {
+		a := &o.attempts[i]
 		if a.active {
 			a.path.client.forget(a.tag)
 			a.active = false
@@ -766,11 +768,11 @@ func (e *engine) drop(o *op) {
 // the whole op, a kilobyte with its sends, cost as much as a frame's data.)
 func (o *op) reset() {
 	o.req, o.buf, o.lba, o.cmd, o.write = nil, nil, 0, 0, false
-	o.path, o.avoid, o.cur = nil, nil, nil
+	o.path, o.avoid, o.latest = nil, nil, nil
 	o.first, o.expire = time.Time{}, time.Time{}
-	o.tries, o.sends, o.sendErr, o.flying = 0, 0, nil, false
+	o.tries, o.sends, o.sendErr, o.inFlight = 0, 0, nil, false
 	o.nudge, o.bad, o.lastBad, o.badPath = false, 0, badInfo{}, nil
-	o.sink = readDest{}
+	o.dest = readDest{}
 	o.fr.Arg = nil
 }
 
@@ -838,14 +840,14 @@ func (e *engine) expireOps(now time.Time) {
 			continue
 		}
 		p := o.path
-		if a := o.cur; candidates && a != nil && a.active && a.path == p {
+		if a := o.latest; candidates && a != nil && a.active && a.path == p {
 			p.minOut = min(p.minOut, a.seq)
 		}
 		overtaken := false
 		if now.Before(o.expire) {
 			// Not timed out; but lost when reorderThresh frames sent
 			// after it on its path were answered (fast retransmit).
-			a := o.cur
+			a := o.latest
 			if o.nudge || a == nil || !a.active || a.path != p || a.seq+uint64(max(reorderThresh, p.cwnd/4)) > p.highSeq ||
 				now.Sub(a.sent) <= p.rtt.srtt+2*p.rtt.rttvar {
 				continue
@@ -857,10 +859,10 @@ func (e *engine) expireOps(now time.Time) {
 		case o.nudge:
 			o.nudge = false // a bad reply: ask again, no loss
 		case overtaken:
-			e.lost(p, o.cur, now)
+			e.lost(p, o.latest, now)
 		default:
 			e.timedOut(p, now)
-			if a := o.cur; a != nil && a.active && o.sendErr == nil {
+			if a := o.latest; a != nil && a.active && o.sendErr == nil {
 				e.lost(p, a, now)
 			}
 		}

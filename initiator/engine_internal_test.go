@@ -84,8 +84,8 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 		t.Fatalf("%d frames sent, want 1", len(conn.frames))
 	}
 	f := conn.frames[0]
-	if tag := binary.BigEndian.Uint32(f[20:24]); tag != o3.cur.tag || f[wire.HeaderLen+3] != wire.ATAReadSectorsExt {
-		t.Errorf("sent tag %#x command %#x, want the new read's tag %#x", tag, f[wire.HeaderLen+3], o3.cur.tag)
+	if tag := binary.BigEndian.Uint32(f[20:24]); tag != o3.latest.tag || f[wire.HeaderLen+3] != wire.ATAReadSectorsExt {
+		t.Errorf("sent tag %#x command %#x, want the new read's tag %#x", tag, f[wire.HeaderLen+3], o3.latest.tag)
 	}
 	if len(e.batch[c]) != 0 {
 		t.Errorf("%d ops still queued", len(e.batch[c]))
