@@ -20,6 +20,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
+	"golang.org/x/sync/errgroup"
 )
 
 // Options tune a probe. The zero value gives the defaults.
@@ -158,10 +159,6 @@ func (t *Target) MACs() []net.HardwareAddr {
 	return out
 }
 
-// ErrNoClients is returned by Probe and Check when the group has no
-// interface.
-var ErrNoClients = initiator.ErrNoClients
-
 type pathKey struct {
 	iface string
 	mac   string
@@ -182,7 +179,7 @@ const IdentifyWorkers = 32
 // initiator.DefaultMaxReplies). When the list is known to be incomplete
 // (more paths answered, or replies were lost before they were read), the
 // targets found come with an *initiator.IncompleteError, or with ctx's
-// error when ctx ended first. Errors: ErrNoClients, and those of
+// error when ctx ended first. Errors: initiator.ErrNoClients, and those of
 // initiator.Group.Collect.
 func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, error) {
 	parent := ctx
@@ -233,13 +230,14 @@ func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, err
 // time to send.
 var errNotAsked = errors.New("no time left to send IDENTIFY")
 
-// pool runs jobs on at most IdentifyWorkers goroutines; jobs not started
-// when ctx ends are skipped.
+// pool runs jobs on at most IdentifyWorkers goroutines (an errgroup
+// with a limit), queued without blocking the caller (the collect loop,
+// which must go on reading replies); jobs not started when ctx ends are
+// skipped.
 type pool struct {
 	ctx  context.Context
 	jobs chan func()
-	wg   sync.WaitGroup
-	n    int
+	done chan struct{}
 }
 
 // newPool returns a pool that queues up to max jobs without blocking.
@@ -247,32 +245,36 @@ func newPool(ctx context.Context, max int) *pool {
 	if max <= 0 {
 		max = initiator.DefaultMaxReplies
 	}
-	return &pool{ctx: ctx, jobs: make(chan func(), max)}
-}
-
-// do queues job, starting a worker when fewer than IdentifyWorkers run. A
-// job beyond the queue's room waits for it (or for ctx).
-func (p *pool) do(job func()) {
-	if p.n < IdentifyWorkers {
-		p.n++
-		p.wg.Go(func() {
-			for job := range p.jobs {
-				if p.ctx.Err() == nil {
+	p := &pool{ctx: ctx, jobs: make(chan func(), max), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		var g errgroup.Group
+		g.SetLimit(IdentifyWorkers)
+		for job := range p.jobs {
+			g.Go(func() error {
+				if ctx.Err() == nil {
 					job()
 				}
-			}
-		})
-	}
+				return nil
+			})
+		}
+		_ = g.Wait() // the jobs return no error
+	}()
+	return p
+}
+
+// do queues job. A job beyond the queue's room waits for it (or for ctx).
+func (p *pool) do(job func()) {
 	select {
 	case p.jobs <- job:
 	case <-p.ctx.Done():
 	}
 }
 
-// wait ends the queue and waits for the workers.
+// wait ends the queue and waits for the jobs.
 func (p *pool) wait() {
 	close(p.jobs)
-	p.wg.Wait()
+	<-p.done
 }
 
 // newPath makes a path from a Query Config answer.
