@@ -71,8 +71,7 @@ func (f *fakeSAN) setup(env *Env) {
 	env.OpenClient = func(name string) (*initiator.Client, error) {
 		for _, ifi := range f.ifaces {
 			if ifi.Name == name && f.nets[name] != nil {
-				c := initiator.New(initiator.Interface{Name: name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, f.nets[name].Port(ifi.HardwareAddr))
-				c.RTO, c.MaxRTO = 20*time.Millisecond, 40*time.Millisecond
+				c := initiator.New(initiator.Interface{Name: name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, f.nets[name].Port(ifi.HardwareAddr), &initiator.Config{RTO: 20 * time.Millisecond, MaxRTO: 40 * time.Millisecond})
 				return c, nil
 			}
 		}

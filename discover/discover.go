@@ -1,11 +1,3 @@
-// Package discover analyses an AoE SAN from userspace, over an
-// initiator.Group (one client per interface): Probe broadcasts a Query
-// Config, asks every responder for its ATA IDENTIFY data, and aggregates the
-// answers by shelf.slot into targets with all their paths, flagging
-// addresses that different disks claim; Ping measures one target's paths;
-// Check measures the frame sizes every path carries and warns about MTUs
-// and paths (what aoe-sancheck reports); Mask and Reserve read and change
-// the access lists of every path of a target.
 package discover
 
 import (
@@ -225,10 +217,6 @@ func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, err
 	}
 	return aggregate(paths, order), err
 }
-
-// errNotAsked is the IdentifyErr of a path whose IDENTIFY the probe had no
-// time to send.
-var errNotAsked = errors.New("no time left to send IDENTIFY")
 
 // pool runs jobs on at most IdentifyWorkers goroutines (an errgroup
 // with a limit), queued without blocking the caller (the collect loop,

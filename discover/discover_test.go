@@ -23,8 +23,7 @@ type segment struct {
 // newSegment makes a segment with a client on interface name.
 func newSegment(t *testing.T, name string, hostMAC net.HardwareAddr, mtu int) *segment {
 	nw := &aoetest.Network{}
-	c := nw.Client(t, name, hostMAC, mtu)
-	c.Retries = 10
+	c := nw.ClientWith(t, name, hostMAC, mtu, &initiator.Config{RTO: 20 * time.Millisecond, Retries: 10})
 	return &segment{nw, c}
 }
 
@@ -123,7 +122,8 @@ func TestProbeNothing(t *testing.T) {
 }
 
 func TestProbeTimeoutKeepsAnswers(t *testing.T) {
-	s := newSegment(t, "eth0", net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}, 1500)
+	nw := &aoetest.Network{}
+	s := &segment{nw, nw.ClientWith(t, "eth0", net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}, 1500, &initiator.Config{RTO: time.Hour, Retries: 10})}
 	s.serve(t, target(1, 1, 1, 2048, "x"))
 	// A target that answers config but never IDENTIFY.
 	mute := target(1, 2, 2, 2048, "y")
@@ -131,7 +131,6 @@ func TestProbeTimeoutKeepsAnswers(t *testing.T) {
 		return to.String() == mute.MAC.String() && frame[19] == byte(wire.CommandATA)
 	}
 	s.serve(t, mute)
-	s.client.RTO = time.Hour
 	got, err := discover.Probe(context.Background(), initiator.NewGroup(s.client), discover.Options{Timeout: 500 * time.Millisecond})
 	if err != nil || len(got) != 2 || got[0].Identity() == nil || got[1].Identity() != nil {
 		t.Errorf("%+v %v", got, err)

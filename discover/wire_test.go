@@ -43,8 +43,7 @@ func TestPing(t *testing.T) {
 func TestCheck(t *testing.T) {
 	nw := &aoetest.Network{}
 	host := net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}
-	c := nw.Client(t, "eth0", host, 9000)
-	c.Retries = 2
+	c := nw.ClientWith(t, "eth0", host, 9000, &initiator.Config{RTO: 20 * time.Millisecond, Retries: 2})
 	tg := target(1, 2, 1, 2048, "x")
 	tg.MTU = 9000
 	nw.Serve(t, tg)

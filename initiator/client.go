@@ -53,14 +53,7 @@ type Client struct {
 	conn net.PacketConn
 	ifi  Interface
 
-	// RTO is the first retransmission timeout of a unicast request; it
-	// doubles at each retransmission up to MaxRTO (AoE lives on a LAN, with
-	// sub-millisecond round trips: a long backoff only wastes the caller's
-	// time budget). Retries is how many times a request is sent again
-	// before ErrTimeout.
-	RTO     time.Duration
-	MaxRTO  time.Duration
-	Retries int
+	cfg Config // with defaults
 
 	tag atomic.Uint32
 	// lastAddr is the socket address of the last destination, reused
@@ -116,15 +109,42 @@ type replyHeader struct {
 	arg [ataArgLen]byte
 }
 
-// New returns a client speaking on conn for the interface ifi, and starts
-// reading. Close it when done.
-func New(ifi Interface, conn net.PacketConn) *Client {
+// Config tunes a Client; nil or the zero value gives the defaults.
+type Config struct {
+	// RTO is the first retransmission timeout of a unicast request
+	// (default 250ms); it doubles at each retransmission up to MaxRTO
+	// (default 500ms: AoE lives on a LAN, with sub-millisecond round
+	// trips, and a long backoff only wastes the caller's time budget).
+	RTO, MaxRTO time.Duration
+	// Retries is how many times a request is sent again before
+	// ErrTimeout (default 5).
+	Retries int
+}
+
+func (c *Config) withDefaults() Config {
+	var o Config
+	if c != nil {
+		o = *c
+	}
+	if o.RTO <= 0 {
+		o.RTO = 250 * time.Millisecond
+	}
+	if o.MaxRTO <= 0 {
+		o.MaxRTO = 500 * time.Millisecond
+	}
+	if o.Retries <= 0 {
+		o.Retries = 5
+	}
+	return o
+}
+
+// New returns a client speaking on conn for the interface ifi, tuned by
+// cfg (nil: the defaults), and starts reading. Close it when done.
+func New(ifi Interface, conn net.PacketConn, cfg *Config) *Client {
 	c := &Client{
 		conn:    conn,
 		ifi:     ifi,
-		RTO:     250 * time.Millisecond,
-		MaxRTO:  500 * time.Millisecond,
-		Retries: 5,
+		cfg:     cfg.withDefaults(),
 		calls:   map[uint32]*call{},
 		windows: map[string]chan struct{}{},
 		done:    make(chan struct{}),
@@ -311,7 +331,7 @@ func (c *Client) Request(ctx context.Context, req *wire.Frame) (*wire.Frame, err
 	}
 	defer c.unregister(tag)
 
-	rto := c.RTO
+	rto := c.cfg.RTO
 	timer := time.NewTimer(rto)
 	defer timer.Stop()
 	for attempt := 0; ; attempt++ {
@@ -334,10 +354,10 @@ func (c *Client) Request(ctx context.Context, req *wire.Frame) (*wire.Frame, err
 			return nil, c.closedErr()
 		case <-timer.C:
 		}
-		if attempt >= c.Retries {
+		if attempt >= c.cfg.Retries {
 			return nil, fmt.Errorf("%w from %s (%v) on %s after %d tries", ErrTimeout, aoeaddr.Address{Shelf: req.Shelf, Slot: req.Slot}.String(), req.Destination, c.ifi.Name, attempt+1)
 		}
-		rto = min(rto*2, max(c.MaxRTO, c.RTO))
+		rto = min(rto*2, max(c.cfg.MaxRTO, c.cfg.RTO))
 	}
 }
 

@@ -114,7 +114,7 @@ func TestTimeout(t *testing.T) {
 	tg := newTarget(1, 2, targetMAC)
 	tg.Silent = true
 	c, _ := setup(t, tg)
-	c.RTO, c.Retries = time.Millisecond, 3
+	initiator.Tune(c, func(k *initiator.Config) { k.RTO, k.Retries = time.Millisecond, 3 })
 	_, err := c.Request(context.Background(), identify(1, 2, targetMAC))
 	if !errors.Is(err, initiator.ErrTimeout) {
 		t.Fatalf("err %v", err)
@@ -172,8 +172,7 @@ func manualTarget(t *testing.T, nw *aoetest.Network) (<-chan wire.Frame, func(wi
 
 func TestMatchingRejectsWrongReplies(t *testing.T) {
 	nw := &aoetest.Network{}
-	c := initiator.New(initiator.Interface{Name: "test0", MAC: hostMAC, MTU: 1500}, nw.Port(hostMAC))
-	c.RTO = time.Second
+	c := initiator.New(initiator.Interface{Name: "test0", MAC: hostMAC, MTU: 1500}, nw.Port(hostMAC), &initiator.Config{RTO: time.Second})
 	defer c.Close()
 	reqs, reply := manualTarget(t, nw)
 	done := make(chan error, 1)
@@ -208,8 +207,7 @@ func TestMatchingRejectsWrongReplies(t *testing.T) {
 
 func TestWindow(t *testing.T) {
 	nw := &aoetest.Network{}
-	c := initiator.New(initiator.Interface{Name: "test0", MAC: hostMAC, MTU: 1500}, nw.Port(hostMAC))
-	c.RTO = 10 * time.Second
+	c := initiator.New(initiator.Interface{Name: "test0", MAC: hostMAC, MTU: 1500}, nw.Port(hostMAC), &initiator.Config{RTO: 10 * time.Second})
 	defer c.Close()
 	c.SetWindow(targetMAC, 2)
 	reqs, reply := manualTarget(t, nw)
@@ -248,7 +246,7 @@ func TestCancelAndClose(t *testing.T) {
 	tg := newTarget(1, 2, targetMAC)
 	tg.Silent = true
 	c, _ := setup(t, tg)
-	c.RTO = time.Hour
+	initiator.Tune(c, func(k *initiator.Config) { k.RTO = time.Hour })
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
 	if _, err := c.Request(ctx, identify(1, 2, targetMAC)); !errors.Is(err, context.Canceled) {
@@ -356,7 +354,7 @@ func TestBackoffCapped(t *testing.T) {
 	tg := newTarget(1, 2, targetMAC)
 	tg.Silent = true
 	c, _ := setup(t, tg)
-	c.RTO, c.MaxRTO, c.Retries = 10*time.Millisecond, 20*time.Millisecond, 6
+	initiator.Tune(c, func(k *initiator.Config) { k.RTO, k.MaxRTO, k.Retries = 10*time.Millisecond, 20*time.Millisecond, 6 })
 	// Capped, the 7 tries take 10+6*20 = 130 ms and end in ErrTimeout
 	// within the budget; uncapped (10+20+...+640 = 1270 ms) the budget
 	// would run out first.

@@ -50,7 +50,7 @@ func (r *recConn) SetWriteDeadline(t time.Time) error { return nil }
 // twice: one frame goes, the new request's.
 func TestFlushSkipsGivenUpOps(t *testing.T) {
 	conn := newRecConn()
-	c := New(Interface{Name: "rec0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, MTU: 1500}, conn)
+	c := New(Interface{Name: "rec0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, MTU: 1500}, conn, nil)
 	defer c.Close()
 	d := &Disk{name: "e1.2", shelf: 1, slot: 2, opts: DiskOptions{Deadline: time.Second}}
 	d.id.LBA48 = true

@@ -5,3 +5,7 @@ var (
 	ResponseFilter = responseFilter
 	ErrTagInUse    = errTagInUse
 )
+
+// Tune changes c's Config after New: tests that change the timing of one
+// client half-way.
+func Tune(c *Client, f func(*Config)) { f(&c.cfg) }

@@ -56,7 +56,7 @@ func TestCollectDropped(t *testing.T) {
 	nw.Serve(t, newTarget(1, 2, net.HardwareAddr{2, 0xae, 0, 0, 0, 1}))
 	mac := net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}
 	conn := &lossyConn{Port: nw.Port(mac), drops: 7} // lost before the exchange
-	c := initiator.New(initiator.Interface{Name: "test0", MAC: mac, MTU: 1500}, conn)
+	c := initiator.New(initiator.Interface{Name: "test0", MAC: mac, MTU: 1500}, conn, nil)
 	t.Cleanup(func() { c.Close() })
 	g := initiator.NewGroup(c)
 	got, err := g.QueryConfig(context.Background(), initiator.QueryAll, fastCollect, func(initiator.ConfigReply) bool {

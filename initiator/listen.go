@@ -53,7 +53,7 @@ func NewClient(name string) (*Client, error) {
 		}
 		return nil, fmt.Errorf("aoe: open %s: %w", name, err)
 	}
-	c := New(Interface{Name: ifi.Name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, conn)
+	c := New(Interface{Name: ifi.Name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, conn, nil)
 	_ = c.setReadBuffer(receiveBuffer) // a failure leaves the default; Dropped still reports losses
 	return c, nil
 }

@@ -76,11 +76,11 @@ func TestOperations(t *testing.T) {
 	if _, err := c.TestConfig(ctx, to, []byte("a"), false); err != nil {
 		t.Errorf("TestConfig match: %v", err)
 	}
-	c.RTO, c.Retries = time.Millisecond, 1
+	initiator.Tune(c, func(k *initiator.Config) { k.RTO, k.Retries = time.Millisecond, 1 })
 	if _, err := c.TestConfig(ctx, to, []byte("zz"), true); !errors.Is(err, initiator.ErrTimeout) {
 		t.Errorf("TestConfig mismatch: %v", err)
 	}
-	c.RTO, c.Retries = 20*time.Millisecond, 5
+	initiator.Tune(c, func(k *initiator.Config) { k.RTO, k.Retries = 20*time.Millisecond, 5 })
 
 	id, err := c.Identify(ctx, to)
 	if data, derr := c.IdentifyData(ctx, to); derr != nil || len(data) != 512 {

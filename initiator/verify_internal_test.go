@@ -73,7 +73,7 @@ func TestReplyErrorText(t *testing.T) {
 // TestDeadlineErrTellsBadReplies: a frame that reached its deadline after
 // bad replies says so, and matches ErrBadReply besides ErrDeadline.
 func TestDeadlineErrTellsBadReplies(t *testing.T) {
-	c := New(Interface{Name: "eth7", MAC: []byte{2, 0, 0, 0, 0, 1}, MTU: 1500}, newRecConn())
+	c := New(Interface{Name: "eth7", MAC: []byte{2, 0, 0, 0, 0, 1}, MTU: 1500}, newRecConn(), nil)
 	defer c.Close()
 	d := &Disk{name: "e1.2"}
 	d.id.LBA48 = true

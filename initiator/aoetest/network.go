@@ -177,10 +177,14 @@ func (p *Port) SetReadDeadline(t time.Time) error {
 func (p *Port) SetWriteDeadline(time.Time) error { return nil }
 
 // Client returns an initiator client on a new port of the segment, closed
-// at the end of the test, with a short retransmission timeout.
+// at the end of the test, with a short retransmission timeout (20ms).
 func (n *Network) Client(t testing.TB, name string, mac net.HardwareAddr, mtu int) *initiator.Client {
-	c := initiator.New(initiator.Interface{Name: name, MAC: mac, MTU: mtu}, n.Port(mac))
-	c.RTO = 20 * time.Millisecond
+	return n.ClientWith(t, name, mac, mtu, &initiator.Config{RTO: 20 * time.Millisecond})
+}
+
+// ClientWith is Client with the client's Config.
+func (n *Network) ClientWith(t testing.TB, name string, mac net.HardwareAddr, mtu int, cfg *initiator.Config) *initiator.Client {
+	c := initiator.New(initiator.Interface{Name: name, MAC: mac, MTU: mtu}, n.Port(mac), cfg)
 	t.Cleanup(func() { c.Close() })
 	return c
 }

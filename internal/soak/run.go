@@ -82,8 +82,7 @@ func Interface(i int) string { return fmt.Sprintf("soak%d", i) }
 
 // Client opens a client on host interface i (closed by the caller).
 func (l *Lab) Client(i int) *initiator.Client {
-	c := initiator.New(initiator.Interface{Name: Interface(i), MAC: HostMAC(i), MTU: l.Sc.MTUs[i]}, l.Nets[i].Port(HostMAC(i)))
-	c.RTO, c.MaxRTO = 10*time.Millisecond, 40*time.Millisecond
+	c := initiator.New(initiator.Interface{Name: Interface(i), MAC: HostMAC(i), MTU: l.Sc.MTUs[i]}, l.Nets[i].Port(HostMAC(i)), &initiator.Config{RTO: 10 * time.Millisecond, MaxRTO: 40 * time.Millisecond})
 	return c
 }
 

@@ -1,0 +1,35 @@
+// Package initiator speaks ATA over Ethernet (AoE, protocol revision 11)
+// from userspace, in three layers:
+//
+//   - the wire format, in package initiator/wire (frames, the arguments
+//     of the four commands, ATA, IDENTIFY, error codes), and the address
+//     eSHELF.SLOT, in package initiator/aoeaddr; neither knows sockets;
+//   - the transport, here: a Client sends requests on one interface
+//     (a raw packet socket, or any net.PacketConn) and matches the replies
+//     by tag, source MAC, address and command, retransmitting unicast
+//     requests and keeping within each target's buffer count; a Group
+//     broadcasts on every interface and collects the answers (Collect,
+//     QueryConfig); Stats count what a client did;
+//   - the disk engine, here too: a Disk (OpenDisk) reads and writes a
+//     target's sectors over all its paths, verifying every path's IDENTIFY
+//     and every reply before its data is used, with a window per path that
+//     adapts to loss. It uses the transport through a small unexported
+//     interface (transport.go), never the Client's internals. It stays in
+//     this package, not a package of its own, because a separate package
+//     would need that interface exported: a public surface for the
+//     engine's plumbing, which is what this package keeps small.
+//
+// # Stability
+//
+// initiator, initiator/wire, initiator/aoeaddr and discover are the public
+// library of module github.com/goaoe/aoe (they live at the top level, not
+// under internal/, for tools that speak AoE without the aoe command). What
+// is stable: every exported name, the meaning of the errors (the sentinel
+// values and error types in each package's errors.go, matched with
+// errors.Is and errors.As), the option structs (Config, DiskOptions,
+// CollectOptions: a zero value keeps meaning the defaults) and the
+// concurrency guarantees documented on each type. They change only
+// compatibly; error strings, Stats counters' exact values and timing
+// defaults may be tuned. initiator/aoetest is a test kit, stable with
+// them but for tests only.
+package initiator
