@@ -145,21 +145,21 @@ func (g *Group) Collect(ctx context.Context, req *wire.Frame, opts CollectOption
 	if g == nil || len(g.clients) == 0 {
 		return nil, ErrNoClients
 	}
-	dropped := g.Dropped()
+	dropped := g.dropped()
 	out, truncated, err := g.collect(ctx, req, opts, onNew)
 	if err != nil {
 		return nil, err
 	}
-	lost := g.Dropped() - dropped
+	lost := g.dropped() - dropped
 	if truncated || lost > 0 {
 		return out, &IncompleteError{Truncated: truncated, Max: opts.withDefaults().MaxReplies, Dropped: lost}
 	}
 	return out, nil
 }
 
-// Dropped returns the frames the clients' connections lost so far (see
+// dropped returns the frames the clients' connections lost so far (see
 // Client.Dropped; clients that cannot tell count 0).
-func (g *Group) Dropped() uint64 {
+func (g *Group) dropped() uint64 {
 	var n uint64
 	for _, c := range g.Clients() {
 		d, _ := c.Dropped()

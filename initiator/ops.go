@@ -88,17 +88,6 @@ func (c *Client) QueryConfig(ctx context.Context, t Target) (*ConfigReply, error
 	return c.config(ctx, t, &wire.ConfigArg{Command: wire.ConfigRead})
 }
 
-// TestConfig asks t whether its config string is s (prefix: starts with
-// s). A target answers only on a match: the reply is returned; ErrTimeout
-// means no match (or no target). Other errors as QueryConfig.
-func (c *Client) TestConfig(ctx context.Context, t Target, s []byte, prefix bool) (*ConfigReply, error) {
-	cmd := wire.ConfigTest
-	if prefix {
-		cmd = wire.ConfigTestPrefix
-	}
-	return c.config(ctx, t, &wire.ConfigArg{Command: cmd, String: s})
-}
-
 // SetConfig sets the config string of t to s: only when it has none, or
 // unconditionally with force. A target that already has another string
 // refuses with ErrConfigStringPresent, returned with the reply (whose
@@ -226,20 +215,16 @@ func (c *Client) ReserveList(ctx context.Context, t Target) ([]net.HardwareAddr,
 	return c.reserve(ctx, t, &wire.ReserveArg{Command: wire.ReserveRead})
 }
 
-// Reserve sets the reserve list of t to macs and returns the list the
-// target then holds. Without force the target accepts only when its list
-// is empty or names this host; else it refuses with ErrTargetReserved,
-// returned with its current list. ErrTooManyDirectives for more than 255
-// MACs; other errors as ReserveList.
+// Reserve sets the reserve list of t to macs (nil: empties it, a
+// release) and returns the list the target then holds. Without force the
+// target accepts only when its list is empty or names this host; else it
+// refuses with wire.ErrTargetReserved, returned with its current list.
+// wire.ErrTooManyDirectives for more than 255 MACs; other errors as
+// ReserveList.
 func (c *Client) Reserve(ctx context.Context, t Target, macs []net.HardwareAddr, force bool) ([]net.HardwareAddr, error) {
 	cmd := wire.ReserveSet
 	if force {
 		cmd = wire.ReserveForceSet
 	}
 	return c.reserve(ctx, t, &wire.ReserveArg{Command: cmd, MACs: macs})
-}
-
-// Release empties the reserve list of t; errors as Reserve.
-func (c *Client) Release(ctx context.Context, t Target, force bool) ([]net.HardwareAddr, error) {
-	return c.Reserve(ctx, t, nil, force)
 }

@@ -111,10 +111,10 @@ func TestOperations(t *testing.T) {
 	if l, err := c.Reserve(ctx, to, []net.HardwareAddr{other}, true); err != nil || len(l) != 1 {
 		t.Errorf("Reserve: %v %v", l, err)
 	}
-	if l, err := c.Release(ctx, to, false); !errors.Is(err, wire.ErrTargetReserved) || len(l) != 1 || l[0].String() != other.String() {
+	if l, err := c.Reserve(ctx, to, nil, false); !errors.Is(err, wire.ErrTargetReserved) || len(l) != 1 || l[0].String() != other.String() {
 		t.Errorf("Release of another's reservation: %v %v", l, err)
 	}
-	if l, err := c.Release(ctx, to, true); err != nil || len(l) != 0 {
+	if l, err := c.Reserve(ctx, to, nil, true); err != nil || len(l) != 0 {
 		t.Errorf("forced Release: %v %v", l, err)
 	}
 	if l, err := c.ReserveList(ctx, to); err != nil || len(l) != 0 {

@@ -59,7 +59,7 @@ type ConfigArg struct {
 	BufferCount     uint16
 	FirmwareVersion uint16
 	SectorCount     uint8
-	// Version is the AoE version nibble; 0 is sent as Version (1).
+	// Version is the AoE version nibble; 0 is sent as 1.
 	Version uint8
 	Command ConfigCommand
 	String  []byte
@@ -79,7 +79,7 @@ func (a *ConfigArg) MarshalBinary() ([]byte, error) {
 	b[4] = a.SectorCount
 	v := a.Version
 	if v == 0 {
-		v = Version
+		v = version
 	}
 	b[5] = v<<4 | uint8(a.Command)
 	binary.BigEndian.PutUint16(b[6:8], uint16(len(a.String)))

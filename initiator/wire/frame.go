@@ -12,8 +12,8 @@ import (
 // EtherType is the Ethernet type of AoE frames.
 const EtherType = 0x88a2
 
-// Version is the AoE protocol version this package sends.
-const Version = 1
+// version is the AoE protocol version this package sends.
+const version = 1
 
 // Lengths of the fixed parts of a frame.
 const (
@@ -89,7 +89,7 @@ type Arg interface {
 type Frame struct {
 	Destination net.HardwareAddr
 	Source      net.HardwareAddr
-	// Version is the protocol version nibble; 0 is sent as Version (1).
+	// Version is the protocol version nibble; 0 is sent as 1.
 	Version uint8
 	// Response is the R flag: set by targets on every reply.
 	Response bool
@@ -128,7 +128,7 @@ func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, f.Source...)
 	v := f.Version
 	if v == 0 {
-		v = Version
+		v = version
 	}
 	b = binary.BigEndian.AppendUint16(b, EtherType)
 	b = append(b, v<<4|f.flags(), uint8(f.Err))

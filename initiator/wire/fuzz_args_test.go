@@ -68,7 +68,7 @@ func FuzzConfigArg(f *testing.F) {
 		// Version 0 is documented to be sent as 1: compare from there.
 		if len(b) > 5 && b[5]>>4 == 0 {
 			b = append([]byte(nil), b...)
-			b[5] |= Version << 4
+			b[5] |= version << 4
 		}
 		roundTrip(t, b, func() codec { return new(ConfigArg) })
 	})

@@ -57,16 +57,16 @@ func (id Identity) Sectors() uint64 {
 // 100-103 64, so a target can claim more than it can be asked for; such
 // a claim is not a capacity.
 const (
-	MaxLBA28Sectors = 1 << 28 // 128 GiB
+	maxLBA28Sectors = 1 << 28 // 128 GiB
 	MaxLBA48Sectors = 1 << 48 // 128 PiB
 )
 
 // Capacity returns the sectors a Disk can address: the claim (Sectors),
 // capped by the addressing mode, MaxLBA48Sectors with LBA48 and
-// MaxLBA28Sectors without; clamped reports that the claim was larger. A
+// maxLBA28Sectors without; clamped reports that the claim was larger. A
 // Disk never sends a sector number at or past it.
 func (id Identity) Capacity() (sectors uint64, clamped bool) {
-	limit := uint64(MaxLBA28Sectors)
+	limit := uint64(maxLBA28Sectors)
 	if id.LBA48 {
 		limit = MaxLBA48Sectors
 	}

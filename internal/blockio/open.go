@@ -162,7 +162,7 @@ func setReserve(ctx context.Context, p initiator.DiskPath, t *Target, macs []net
 	defer cancel()
 	var err error
 	if len(macs) == 0 {
-		_, err = p.Client.Release(ctx, t.target(p), false)
+		_, err = p.Client.Reserve(ctx, t.target(p), nil, false)
 	} else {
 		_, err = p.Client.Reserve(ctx, t.target(p), macs, false)
 	}
