@@ -85,7 +85,7 @@ func benchDisk(b *testing.B, mtu, size int, write bool) {
 func BenchmarkTargetHandle(b *testing.B) {
 	tg := diskTarget(1<<20, 1500)
 	req, err := (&wire.Frame{Destination: tg.MAC, Source: hostA, Shelf: tg.Shelf, Slot: tg.Slot, Command: wire.CommandATA,
-		Arg: newRead(8, 2, true)}).MarshalBinary()
+		Arg: wire.NewRead(8, 2, true)}).MarshalBinary()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,14 +154,4 @@ func openDisk1(b *testing.B, tg *aoetest.Target, c *initiator.Client) *initiator
 	}
 	b.Cleanup(func() { d.Close() })
 	return d
-}
-
-// newRead returns the argument of a READ SECTORS (EXT) request.
-func newRead(lba uint64, sectors uint8, extended bool) *wire.ATAArg {
-	a := &wire.ATAArg{Extended: extended, SectorCount: sectors, CmdStatus: wire.ATAReadSectors}
-	if extended {
-		a.CmdStatus = wire.ATAReadSectorsExt
-	}
-	a.SetLBA(lba)
-	return a
 }

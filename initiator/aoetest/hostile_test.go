@@ -135,7 +135,7 @@ func TestHostileATA(t *testing.T) {
 		nw.ServeHostile(t, h)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		rep, err := c.ATA(ctx, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, newRead(4, 2, true))
+		rep, err := c.ATA(ctx, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, wire.NewRead(4, 2, true))
 		if err != nil && rep == nil {
 			t.Fatal(err)
 		}
@@ -175,7 +175,7 @@ func TestHostileATA(t *testing.T) {
 	nw2.ServeHostile(t, h)
 	for i := range 4 {
 		b, _ := (&wire.Frame{Destination: tgtMAC, Source: iniMAC, Shelf: 1, Slot: 2, Command: wire.CommandATA, Tag: uint32(i),
-			Arg: newRead(uint64(i), 1, true)}).MarshalBinary()
+			Arg: wire.NewRead(uint64(i), 1, true)}).MarshalBinary()
 		port.WriteTo(b, nil)
 	}
 	for deadline := time.Now().Add(5 * time.Second); h.Sent() < 2 && time.Now().Before(deadline); {
@@ -185,16 +185,6 @@ func TestHostileATA(t *testing.T) {
 	if h.Sent() != 2 || h.Dropped() != 2 {
 		t.Errorf("hold 2: %d sent, %d dropped", h.Sent(), h.Dropped())
 	}
-}
-
-// newRead returns the argument of a READ SECTORS (EXT) request.
-func newRead(lba uint64, sectors uint8, extended bool) *wire.ATAArg {
-	a := &wire.ATAArg{Extended: extended, SectorCount: sectors, CmdStatus: wire.ATAReadSectors}
-	if extended {
-		a.CmdStatus = wire.ATAReadSectorsExt
-	}
-	a.SetLBA(lba)
-	return a
 }
 
 // newWrite returns the argument of a WRITE SECTORS (EXT) request carrying

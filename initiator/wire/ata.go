@@ -163,5 +163,15 @@ func NewIdentify() *ATAArg {
 	return a
 }
 
+// NewRead returns the argument of a READ SECTORS (EXT) request.
+func NewRead(lba uint64, sectors uint8, extended bool) *ATAArg {
+	a := &ATAArg{Extended: extended, SectorCount: sectors, CmdStatus: ATAReadSectors}
+	if extended {
+		a.CmdStatus = ATAReadSectorsExt
+	}
+	a.SetLBA(lba)
+	return a
+}
+
 // SectorSize is the ATA sector size AoE targets use.
 const SectorSize = 512

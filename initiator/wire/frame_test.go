@@ -294,16 +294,6 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// NewRead (tests) returns the argument of a READ SECTORS (EXT) request.
-func NewRead(lba uint64, sectors uint8, extended bool) *ATAArg {
-	a := &ATAArg{Extended: extended, SectorCount: sectors, CmdStatus: ATAReadSectors}
-	if extended {
-		a.CmdStatus = ATAReadSectorsExt
-	}
-	a.SetLBA(lba)
-	return a
-}
-
 // NewWrite (tests) returns the argument of a WRITE SECTORS (EXT) request carrying
 // data, whose length must be a multiple of 512.
 func NewWrite(lba uint64, data []byte, extended bool) *ATAArg {
