@@ -1,0 +1,151 @@
+package doctor
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/goaoe/aoe/internal/boot"
+	"github.com/goaoe/aoe/internal/safetext"
+	"github.com/goaoe/aoe/sysfs"
+	"golang.org/x/sys/unix"
+)
+
+// GatherDriver reads the driver's view from the sysfs tree at sysfsRoot
+// and the block nodes in devDir. Strings from sysfs are escaped for
+// terminals and JSON.
+func GatherDriver(sysfsRoot, devDir string) DriverView {
+	v := DriverView{DevDir: devDir, IfList: []string{}, Devices: []DriverDevice{}}
+	fs, err := sysfs.NewFS(sysfsRoot)
+	if err != nil {
+		v.Missing = err.Error()
+		return v
+	}
+	v.Seen = true
+	v.Loaded = fs.ModuleLoaded()
+	if !v.Loaded {
+		return v
+	}
+	if ver, err := fs.ModuleVersion(); err == nil {
+		v.Version = safetext.String(ver)
+	}
+	if list, err := fs.InterfaceList(); err == nil {
+		v.IfListKnown = true
+		for _, n := range list {
+			v.IfList = append(v.IfList, safetext.String(n))
+		}
+	}
+	if b, err := os.ReadFile(fs.Path("module", "aoe", "parameters", "aoe_dyndevs")); err == nil {
+		v.Dyndevs = safetext.String(strings.TrimSpace(string(b)))
+	}
+	devs, _, _ := fs.Devices()
+	for _, d := range devs {
+		dd := DriverDevice{Name: d.Name, NetIfs: []string{}, Partitions: []string{}, Node: filepath.Join(devDir, d.Name)}
+		if d.State != nil {
+			dd.State = safetext.String(strings.TrimSpace(*d.State))
+		}
+		if m, ok := d.MACAddr(); ok {
+			dd.MAC = safetext.String(m)
+		}
+		for _, n := range d.NetIfs() {
+			dd.NetIfs = append(dd.NetIfs, safetext.String(n))
+		}
+		if d.Firmware != nil {
+			dd.Firmware = safetext.String(strings.TrimSpace(*d.Firmware))
+		}
+		dd.Payload, _ = d.PayloadBytes()
+		dd.Sectors, _ = d.Sectors()
+		if d.Dev != nil {
+			dd.Dev = safetext.String(strings.TrimSpace(*d.Dev))
+		}
+		for _, p := range d.Partitions {
+			dd.Partitions = append(dd.Partitions, p.Name)
+		}
+		dd.NodeOK = isBlockDevice(dd.Node)
+		v.Devices = append(v.Devices, dd)
+	}
+	return v
+}
+
+func isBlockDevice(path string) bool {
+	var st unix.Stat_t
+	return unix.Stat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK
+}
+
+// GatherLinks describes the interfaces ifs (net.Interfaces of the
+// namespace), with their bridge master and VLAN nature read from
+// sysfsRoot/class/net when it has them.
+func GatherLinks(ifs []net.Interface, sysfsRoot string) []Link {
+	out := make([]Link, 0, len(ifs))
+	for _, ifi := range ifs {
+		l := Link{Name: ifi.Name, MTU: ifi.MTU, Up: ifi.Flags&net.FlagUp != 0, Carrier: ifi.Flags&net.FlagRunning != 0,
+			Loopback: ifi.Flags&net.FlagLoopback != 0}
+		if len(ifi.HardwareAddr) == 6 {
+			l.MAC = ifi.HardwareAddr.String()
+		}
+		dir := filepath.Join(sysfsRoot, "class", "net", ifi.Name)
+		if t, err := os.Readlink(filepath.Join(dir, "master")); err == nil {
+			l.Master = filepath.Base(t)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "uevent")); err == nil {
+			l.VLAN = strings.Contains("\n"+string(b), "\nDEVTYPE=vlan\n")
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// GatherBoot reads boot's configuration as aoe up does. Each awaited item
+// (AOE_WAIT, fstab) is filed under its disk ("e1.2p1" under "e1.2"; an
+// fstab source under the AoE disk it resolves to, if any).
+func GatherBoot(files boot.Files) BootView {
+	v := BootView{Interfaces: []string{}, Wait: map[string][]string{}}
+	cfg, err := boot.Load(files)
+	if err != nil {
+		v.Missing = err.Error()
+		return v
+	}
+	return bootView(cfg, files.Resolve)
+}
+
+func bootView(cfg boot.Config, resolve boot.Resolver) BootView {
+	v := BootView{Seen: true, Source: cfg.Source, Boot: cfg.Boot, AllInterfaces: cfg.AllInterfaces,
+		Interfaces: append([]string{}, cfg.Interfaces...), Wait: map[string][]string{}}
+	if v.Source == "" {
+		v.Source = "defaults"
+	}
+	for _, item := range cfg.Wait {
+		name := item
+		if boot.IsFstabSource(item) {
+			if resolve == nil {
+				continue
+			}
+			dev, ok := resolve(item)
+			if !ok {
+				continue
+			}
+			if name, ok = boot.AoEName(dev); !ok {
+				continue
+			}
+		}
+		disk, _, err := boot.ParseDeviceName(name)
+		if err != nil {
+			continue
+		}
+		v.Wait[disk] = append(v.Wait[disk], "boot waits for "+safetext.String(item))
+	}
+	return v
+}
+
+// BootNames returns the disks boot waits for, sorted.
+func (b BootView) BootNames() []string {
+	var out []string
+	for n := range b.Wait {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	sortNames(out)
+	return out
+}
