@@ -165,7 +165,11 @@ func (c *checker) links(drv *DriverDevice, wire *WireTarget) {
 	want = append(want, c.v.Wire.Named...)
 	sev := SeverityCause
 	if wire != nil || (drv != nil && drv.Up()) {
-		sev = SeverityWarning // the device is reached anyway
+		// The device is reached: only its own paths' links matter.
+		sev, want = SeverityWarning, nil
+		if drv != nil {
+			want = drv.NetIfs
+		}
 	}
 	done := map[string]bool{}
 	for _, n := range want {

@@ -23,9 +23,6 @@ func Render(w io.Writer, v Views, reps []Report) error {
 		}
 		if f := r.Verdict(); f != nil {
 			fmt.Fprintf(&b, "%s: %s\n", name, f.Cause)
-			if f.Next != "" {
-				fmt.Fprintf(&b, "  next: %s\n", f.Next)
-			}
 		} else {
 			fmt.Fprintf(&b, "%s: ok\n", name)
 		}
