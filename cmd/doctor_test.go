@@ -2,7 +2,10 @@ package cmd
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/goaoe/aoe/initiator"
@@ -56,5 +59,31 @@ func TestGoldenDoctor(t *testing.T) {
 			})
 			checkGolden(t, "doctor/"+c.name, got)
 		})
+	}
+}
+
+// TestUpCheckDoctor: aoe up --check reports the doctor's findings for the
+// devices boot waits for, from the driver's view (no frame sent).
+func TestUpCheckDoctor(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "aoe.conf")
+	if err := os.WriteFile(conf, []byte("AOE_BOOT=yes\nAOE_INTERFACES=eth0,eth3\nAOE_WAIT='e1.2p1 e9.9'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeSAN(t)
+	r := execute(t, []string{"aoe", "up", "--check", "--config", conf, "--legacy-config", "/nonexistent", "--fstab", "/nonexistent",
+		"--sysfs", "../sysfs/testdata/basic", "--devdir", testDevDir}, runOpts{setup: func(env *Env) {
+		env.Interfaces = func() ([]net.Interface, error) { return f.ifaces, nil }
+		env.OpenClient = func(string) (*initiator.Client, error) { t.Error("up --check opened a socket"); return nil, initiator.ErrPermission }
+	}})
+	for _, want := range []string{
+		"wait for: e1.2p1 e9.9\n",
+		"doctor: e1.2: no-node: e1.2 is in sysfs but /nonexistent/etherd/e1.2 is not a block device node",
+		"(next: mknod -m 0660 /nonexistent/etherd/e1.2 b 152 32)\n",
+		"doctor: e9.9: link-down: eth3 is down (named by AOE_INTERFACES) (next: ip link set eth3 up)\n",
+	} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("exit %d, no %q in:\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
 	}
 }

@@ -207,6 +207,8 @@ func (c *checker) namedBy(n string, drv *DriverDevice) string {
 		return "the driver's paths of " + drv.Name
 	case contains(c.v.Driver.IfList, n):
 		return "aoe_iflist"
+	case c.v.Wire.Source == "" && contains(c.v.Boot.Interfaces, n):
+		return "AOE_INTERFACES"
 	}
 	return "-i"
 }

@@ -149,3 +149,25 @@ func (b BootView) BootNames() []string {
 	sortNames(out)
 	return out
 }
+
+// CheckBoot is aoe up --check's share of the doctor: the driver's view
+// (sysfs, devDir) and the links, joined with boot's configuration, for the
+// devices boot waits for. No frame is sent. The driver not being loaded
+// is no finding: aoe up loads it.
+func CheckBoot(sysfsRoot, devDir string, ifs []net.Interface, cfg boot.Config, resolve boot.Resolver) []Finding {
+	v := Views{Driver: GatherDriver(sysfsRoot, devDir), Boot: bootView(cfg, resolve), Links: GatherLinks(ifs, sysfsRoot)}
+	v.Wire = WireView{Missing: "aoe up --check sends no frame", Named: v.Boot.Interfaces}
+	names := v.Boot.BootNames()
+	if len(names) == 0 || !cfg.Boot {
+		return nil
+	}
+	var out []Finding
+	for _, r := range Diagnose(v, names) {
+		for _, f := range r.Findings {
+			if f.Severity >= SeverityWarning && f.Cause != CauseDriverNotLoaded {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
