@@ -74,7 +74,10 @@ func TestUpCheckDoctor(t *testing.T) {
 	r := execute(t, []string{"aoe", "up", "--check", "--config", conf, "--legacy-config", "/nonexistent", "--fstab", "/nonexistent",
 		"--sysfs", "../sysfs/testdata/basic", "--devdir", testDevDir}, runOpts{setup: func(env *Env) {
 		env.Interfaces = func() ([]net.Interface, error) { return f.ifaces, nil }
-		env.OpenClient = func(string) (*initiator.Client, error) { t.Error("up --check opened a socket"); return nil, initiator.ErrPermission }
+		env.OpenClient = func(string) (*initiator.Client, error) {
+			t.Error("up --check opened a socket")
+			return nil, initiator.ErrPermission
+		}
 	}})
 	for _, want := range []string{
 		"wait for: e1.2p1 e9.9\n",

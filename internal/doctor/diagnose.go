@@ -250,7 +250,20 @@ func (c *checker) allowed(w *WireTarget) {
 		w.Name, strings.Join(not, ", "), kind, strings.Join(d.IfList, " "))
 }
 
-// masked finds probed interfaces left out by a path's mask list.
+// sameSegment reports whether some target answers on both interfaces:
+// they reach one segment.
+func (c *checker) sameSegment(a, b string) bool {
+	for _, t := range c.v.Wire.Targets {
+		ifs := wireIfaces(&t)
+		if contains(ifs, a) && contains(ifs, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// masked finds probed interfaces left out by a path's mask list, among
+// those on the path's segment.
 func (c *checker) masked(w *WireTarget) {
 	answered := map[string]bool{}
 	for _, p := range w.Paths {
@@ -262,7 +275,7 @@ func (c *checker) masked(w *WireTarget) {
 		}
 		for _, i := range c.v.Wire.Interfaces {
 			l := c.link(i)
-			if answered[i] || l == nil || l.MAC == "" || contains(p.Mask, l.MAC) {
+			if answered[i] || l == nil || l.MAC == "" || contains(p.Mask, l.MAC) || !c.sameSegment(i, p.Interface) {
 				continue
 			}
 			answered[i] = true // once per interface

@@ -113,7 +113,12 @@ func TestDiagnoseCauses(t *testing.T) {
 		{name: "masked", change: func(v *Views) {
 			v.Wire.Interfaces = []string{"i0", "i1"}
 			v.Wire.Targets[0].Paths[0].Mask = []string{selfI0}
-		}, want: CauseMasked, sev: SeverityCause, next: "aoe mask e1.2 -i i0 --add " + selfI1},
+			v.Wire.Targets = append(v.Wire.Targets, WireTarget{Name: "e1.3", Paths: []WirePath{path("i0", selfI0), path("i1", selfI1)}})
+		}, names: []string{"e1.2"}, want: CauseMasked, sev: SeverityCause, next: "aoe mask e1.2 -i i0 --add " + selfI1},
+		{name: "masked, other segment", change: func(v *Views) {
+			v.Wire.Interfaces = []string{"i0", "i1"}
+			v.Wire.Targets[0].Paths[0].Mask = []string{selfI0}
+		}},
 		{name: "reserved", change: func(v *Views) {
 			v.Wire.Targets[0].Paths[0].Reserve = []string{"02:00:00:00:00:0a"}
 		}, want: CauseReserved, sev: SeverityCause, next: "aoe reserve e1.2 -i i0 --release --force", detail: "reserved by 02:00:00:00:00:0a"},

@@ -106,6 +106,21 @@ func (s Severity) String() string {
 // MarshalJSON writes the severity's name.
 func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
+// UnmarshalJSON reads a severity's name.
+func (s *Severity) UnmarshalJSON(b []byte) error {
+	var name string
+	if err := json.Unmarshal(b, &name); err != nil {
+		return err
+	}
+	for _, v := range []Severity{SeverityNote, SeverityWarning, SeverityCause} {
+		if v.String() == name {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown severity %q", name)
+}
+
 // Finding is one thing the doctor found about a device.
 type Finding struct {
 	Device   string   `json:"device"`

@@ -19,8 +19,8 @@ import (
 
 // WireOptions tune GatherWire.
 type WireOptions struct {
-	// Timeout bounds the probe (default 3s); Measure bounds the reads
-	// that measure each path's frame size (default 2s).
+	// Timeout bounds the probe (default 3s); Measure is how long each
+	// frame size measured may take to come back (default 1s).
 	Timeout, Measure time.Duration
 	// Source says how the group's interfaces were chosen (SourceGiven...).
 	Source string
@@ -36,7 +36,7 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 		o.Timeout = 3 * time.Second
 	}
 	if o.Measure <= 0 {
-		o.Measure = 2 * time.Second
+		o.Measure = time.Second
 	}
 	targets, err := discover.Probe(ctx, g, discover.Options{Timeout: o.Timeout})
 	if err != nil && !errors.As(err, new(*initiator.IncompleteError)) {
@@ -66,9 +66,7 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 				res, err := c.ReserveList(ctx, tgt)
 				wp.Reserve, wp.ReserveErr = macStrings(res), errString(err)
 				if p.Identity != nil {
-					mctx, cancel := context.WithTimeout(ctx, o.Measure)
-					wp.Measured, wp.Carried = measure(mctx, c, tgt, wp.DriverSectors(), lba48)
-					cancel()
+					wp.Measured, wp.Carried = measure(ctx, c, tgt, wp.DriverSectors(), lba48, o.Measure)
 				}
 			})
 		}
@@ -82,43 +80,38 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 	return v
 }
 
-// measure sends, for every n up to max, a read of n sectors (an n-sector
-// reply) and an IDENTIFY padded by n sectors (an n-sector request), all at
-// once, and returns the largest n for which both came back. It is measured
-// when some came back, or when all ended without a reply.
-func measure(ctx context.Context, c *initiator.Client, t initiator.Target, most int, lba48 bool) (measured bool, carried int) {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	ok := map[int]int{}
-	timeouts, total := 0, 0
+// measure sends, for n from 1 up to most, a read of n sectors (an
+// n-sector reply) and an IDENTIFY padded by n sectors (an n-sector
+// request), and returns the largest n for which both came back, each size
+// given up to per to answer; it stops at the first size that does not
+// come back (larger frames would not either, and unanswered requests would
+// fill the target's window). It is measured when some size came back, or
+// when the smallest got no reply at all.
+func measure(ctx context.Context, c *initiator.Client, t initiator.Target, most int, lba48 bool, per time.Duration) (measured bool, carried int) {
 	for n := 1; n <= most; n++ {
-		for _, pad := range []bool{false, true} {
-			total++
-			wg.Go(func() {
-				var err error
-				if pad {
-					_, err = c.IdentifyPadded(ctx, t, n)
-				} else {
-					_, err = c.ATA(ctx, t, initiator.NewRead(0, uint8(n), lba48))
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil || errors.Is(err, initiator.ErrShortIdentify):
-					ok[n]++
-				case errors.Is(err, initiator.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, initiator.ErrSend):
-					timeouts++
-				}
-			})
+		sctx, cancel := context.WithTimeout(ctx, per)
+		var wg sync.WaitGroup
+		var errRead, errPad error
+		wg.Go(func() { _, errRead = c.ATA(sctx, t, initiator.NewRead(0, uint8(n), lba48)) })
+		wg.Go(func() { _, errPad = c.IdentifyPadded(sctx, t, n) })
+		wg.Wait()
+		cancel()
+		got := func(err error) bool { return err == nil || errors.Is(err, initiator.ErrShortIdentify) }
+		lost := func(err error) bool {
+			return errors.Is(err, initiator.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, initiator.ErrSend)
 		}
-	}
-	wg.Wait()
-	for n := 1; n <= most; n++ {
-		if ok[n] == 2 {
+		switch {
+		case got(errRead) && got(errPad):
 			carried = n
+		case ctx.Err() != nil:
+			return carried > 0, carried
+		case (got(errRead) || lost(errRead)) && (got(errPad) || lost(errPad)):
+			return true, carried // a size lost on the way
+		default:
+			return carried > 0, carried // refused (reserved...): not measured beyond
 		}
 	}
-	return carried > 0 || (total > 0 && timeouts == total), carried
+	return true, carried
 }
 
 func macStrings(list []net.HardwareAddr) []string {
