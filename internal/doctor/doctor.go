@@ -217,6 +217,9 @@ type DriverDevice struct {
 	NodeOK bool   `json:"node_ok"`
 	// Partitions are "e1.2p1"...
 	Partitions []string `json:"partitions"`
+	// Names are the /dev/disk/by-* links to the disk and its partitions
+	// ("by-uuid/0f3c...", "by-label/data -> e1.2p1").
+	Names []string `json:"names"`
 }
 
 // Link is a local network interface.

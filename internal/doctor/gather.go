@@ -41,6 +41,7 @@ func GatherDriver(sysfsRoot, devDir string) DriverView {
 		v.Dyndevs = safetext.String(strings.TrimSpace(string(b)))
 	}
 	devs, _, _ := fs.Devices()
+	names := byNames(devDir)
 	for _, d := range devs {
 		dd := DriverDevice{Name: d.Name, NetIfs: []string{}, Partitions: []string{}, Node: filepath.Join(devDir, d.Name)}
 		if d.State != nil {
@@ -64,9 +65,48 @@ func GatherDriver(sysfsRoot, devDir string) DriverView {
 			dd.Partitions = append(dd.Partitions, p.Name)
 		}
 		dd.NodeOK = isBlockDevice(dd.Node)
+		dd.Names = names[d.Name]
+		if dd.Names == nil {
+			dd.Names = []string{}
+		}
 		v.Devices = append(v.Devices, dd)
 	}
 	return v
+}
+
+// byNames maps each disk ("e1.2") to the /dev/disk/by-* links (beside
+// devDir) that lead to it or its partitions.
+func byNames(devDir string) map[string][]string {
+	out := map[string][]string{}
+	root := filepath.Join(filepath.Dir(filepath.Clean(devDir)), "disk")
+	dirs, _ := filepath.Glob(filepath.Join(root, "by-*"))
+	for _, dir := range dirs {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			link := filepath.Join(dir, e.Name())
+			target, err := os.Readlink(link)
+			if err != nil {
+				continue
+			}
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(dir, target)
+			}
+			rel, err := filepath.Rel(filepath.Clean(devDir), filepath.Clean(target))
+			if err != nil || strings.Contains(rel, "/") || strings.HasPrefix(rel, ".") {
+				continue
+			}
+			disk, _, err := boot.ParseDeviceName(rel)
+			if err != nil {
+				continue
+			}
+			name := safetext.String(filepath.Base(dir) + "/" + e.Name())
+			if rel != disk {
+				name += " -> " + rel
+			}
+			out[disk] = append(out[disk], name)
+		}
+	}
+	return out
 }
 
 func isBlockDevice(path string) bool {

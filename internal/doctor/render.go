@@ -123,7 +123,11 @@ func deviceLine(v DriverView, d *DriverDevice) string {
 	if !d.NodeOK {
 		node = "no " + d.Node
 	}
-	return fmt.Sprintf("%s on %s, %d sectors, payload %d, firmware %s, %s", orNone(d.State), ifs, d.Sectors, d.Payload, d.Firmware, node)
+	s := fmt.Sprintf("%s on %s, %d sectors, payload %d, firmware %s, %s", orNone(d.State), ifs, d.Sectors, d.Payload, d.Firmware, node)
+	if len(d.Names) > 0 {
+		s += " (" + strings.Join(d.Names, ", ") + ")"
+	}
+	return s
 }
 
 func pathLine(p WirePath) string {
