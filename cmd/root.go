@@ -162,6 +162,7 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newEventsCmd,
 	newVersionCmd,
 	newUpCmd, newDownCmd,
+	newDoctorCmd,
 }
 
 // classics are the aoetools names the binary answers to, and the command

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/internal/boot"
+	"github.com/goaoe/aoe/internal/doctor"
 	"github.com/spf13/cobra"
 )
 
@@ -113,6 +114,13 @@ func runUp(cmd *cobra.Command, o *upOptions) error {
 	}
 	if o.check {
 		printUpPlan(o, cfg)
+		ifs, err := o.interfaces()
+		if err != nil {
+			return err
+		}
+		for _, f := range doctor.CheckBoot(o.sysfsDir(cmd), o.devDir, ifs, cfg, o.files.Resolve) {
+			fmt.Fprintf(o.stdout(), "doctor: %s\n", f)
+		}
 		return nil
 	}
 	env := boot.DefaultEnv(o.sysfsDir(cmd), o.devDir, o.warnf)
