@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/sysfs"
 	"golang.org/x/sys/unix"
@@ -48,7 +49,7 @@ type Env struct {
 	// Modprobe runs modprobe with args ("aoe", "aoe_iflist=eth0 eth1").
 	Modprobe func(ctx context.Context, args ...string) error
 	// Control writes the driver's control nodes (its Writer may record).
-	Control sysfs.Control
+	Control aoectl.Control
 	// CheckNode verifies that a control node ("discover") is usable
 	// (Control.Check when nil).
 	CheckNode func(node string) error
@@ -79,7 +80,7 @@ func DefaultEnv(sysfsRoot, devDir string, logf func(string, ...any)) Env {
 			}
 			return nil
 		},
-		Control: sysfs.Control{Dir: devDir},
+		Control: aoectl.Control{Dir: devDir},
 		Now:     time.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			t := time.NewTimer(d)

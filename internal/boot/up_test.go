@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/sysfs"
 )
 
@@ -70,7 +71,7 @@ func (f *fakeSystem) env() Env {
 			f.write(filepath.Join(f.dev, sysfs.NodeDiscover), "")
 			return nil
 		},
-		Control: sysfs.Control{Dir: f.dev, Writer: f.control},
+		Control: aoectl.Control{Dir: f.dev, Writer: f.control},
 		CheckNode: func(node string) error {
 			if _, err := os.Stat(filepath.Join(f.sys, "module/aoe")); err != nil {
 				return err
