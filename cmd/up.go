@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/internal/boot"
 	"github.com/spf13/cobra"
 )
@@ -119,7 +120,7 @@ func runUp(cmd *cobra.Command, o *upOptions) error {
 	env.Control = o.control()
 	res, err := boot.Up(cmd.Context(), env, cfg)
 	switch {
-	case errors.Is(err, boot.ErrTimeout):
+	case errors.Is(err, aoectl.ErrTimeout):
 		return kindErrorf(ErrTimeout, "%v", err)
 	case errors.Is(err, boot.ErrNoDriver):
 		return kindErrorf(ErrNoDriver, "%v", err)

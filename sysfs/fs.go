@@ -58,8 +58,12 @@ func (fs FS) Path(elem ...string) string {
 
 // ModuleLoaded reports whether the aoe driver is present (root/module/aoe
 // exists), either as a loaded module or built into the kernel.
-func (fs FS) ModuleLoaded() bool {
-	_, err := os.Stat(fs.Path("module", "aoe"))
+func (fs FS) ModuleLoaded() bool { return moduleLoaded(fs.root) }
+
+// moduleLoaded is the one check of the driver's presence, under the sysfs
+// root sys.
+func moduleLoaded(sys string) bool {
+	_, err := os.Stat(filepath.Join(sys, "module", "aoe"))
 	return err == nil
 }
 

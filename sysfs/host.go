@@ -28,6 +28,11 @@ func DefaultHost() Host {
 	return Host{Sys: DefaultRoot, Dev: DefaultDevDir, Proc: DefaultProcRoot}
 }
 
+// ModuleLoaded reports whether the aoe driver is present in the sysfs tree
+// at Sys (Sys/module/aoe exists), as FS.ModuleLoaded, without requiring the
+// tree to be mounted.
+func (h Host) ModuleLoaded() bool { return moduleLoaded(h.Sys) }
+
 // Node returns the path of a device's block node in Dev ("/dev/etherd/e1.2").
 func (h Host) Node(name string) string {
 	return strings.TrimRight(h.Dev, "/") + "/" + name

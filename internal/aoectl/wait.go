@@ -17,6 +17,12 @@ type Clock struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// RealClock returns the real clock, its fields set.
+func RealClock() Clock {
+	var c Clock
+	return Clock{Now: c.now, Sleep: c.sleep}
+}
+
 func (c Clock) now() time.Time {
 	if c.Now != nil {
 		return c.Now()

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goaoe/aoe/internal/aoectl"
 )
 
 func TestSourcePath(t *testing.T) {
@@ -208,8 +210,8 @@ func TestUpFstabSourceNotFound(t *testing.T) {
 	cfg = upConfig("e3.4", "UUID=gone")
 	cfg.Timeout = 10 * time.Second
 	_, err = Up(context.Background(), env, cfg)
-	var te *TimeoutError
-	if !errors.As(err, &te) || !reflect.DeepEqual(te.Missing, []string{"e3.4 (not found)", "UUID=gone (not found)"}) {
+	var te *aoectl.TimeoutError
+	if !errors.As(err, &te) || !reflect.DeepEqual(missingStrings(te), []string{"e3.4 (not found)", "UUID=gone (not found)"}) {
 		t.Errorf("got %v", err)
 	}
 }

@@ -16,32 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Errors of Up and Down.
-var (
-	// ErrNoDriver is returned when the aoe driver cannot be loaded, or its
-	// control nodes do not appear.
-	ErrNoDriver = errors.New("the aoe driver is not available")
-	// ErrTimeout is returned (wrapped in a *TimeoutError) when the
-	// configured devices are not all there before the timeout.
-	ErrTimeout = errors.New("timed out")
-	// ErrNoInterface is returned when a configured interface does not
-	// exist.
-	ErrNoInterface = errors.New("no such network interface")
-)
-
-// TimeoutError names what was still missing when Up gave up.
-type TimeoutError struct {
-	After   time.Duration
-	Missing []string // "e1.2p1 (no partition 1)", ...
-}
-
-func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("timed out after %v waiting for %s", e.After, strings.Join(e.Missing, ", "))
-}
-
-// Unwrap returns ErrTimeout.
-func (e *TimeoutError) Unwrap() error { return ErrTimeout }
-
 // Env is what Up and Down touch. Tests fill it with fixture trees and fakes.
 type Env struct {
 	SysfsRoot string // /sys
@@ -53,9 +27,8 @@ type Env struct {
 	// CheckNode verifies that a control node ("discover") is usable
 	// (Control.Check when nil).
 	CheckNode func(node string) error
-	// Now and Sleep are the clock.
-	Now   func() time.Time
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Clock is the time the waits read and sleep on.
+	Clock aoectl.Clock
 	// IsBlockDevice reports whether path is a block device node.
 	IsBlockDevice func(path string) bool
 	// Resolve finds the device of an fstab source awaited (UUID=...,
@@ -81,17 +54,7 @@ func DefaultEnv(sysfsRoot, devDir string, logf func(string, ...any)) Env {
 			return nil
 		},
 		Control: aoectl.Control{Dir: devDir},
-		Now:     time.Now,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		},
+		Clock:   aoectl.RealClock(),
 		IsBlockDevice: func(path string) bool {
 			var st unix.Stat_t
 			return unix.Stat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK
@@ -129,16 +92,16 @@ type UpResult struct {
 // fstab sources still missing at the timeout are reported in NotFound, not
 // as an error: nothing said they were AoE disks. Running it again is
 // harmless. Errors: ErrNoInterface, ErrNoDriver (modprobe
-// failed or the control nodes did not appear), a *TimeoutError (wrapping
-// ErrTimeout) naming what is missing, ctx.Err(), or a control-node write
-// error.
+// failed or the control nodes did not appear), an *aoectl.TimeoutError
+// (matching aoectl.ErrTimeout) naming what is missing, ctx.Err(), or a
+// control-node write error.
 func Up(ctx context.Context, env Env, cfg Config) (UpResult, error) {
 	var res UpResult
 	if !cfg.Boot {
 		res.Off = true
 		return res, nil
 	}
-	deadline := env.Now().Add(cfg.Timeout)
+	deadline := env.Clock.Now().Add(cfg.Timeout)
 	for _, n := range cfg.Interfaces {
 		if _, err := os.Stat(filepath.Join(env.SysfsRoot, "class", "net", n)); err != nil {
 			return res, fmt.Errorf("%s: %w", quoteForMsg(n), ErrNoInterface)
@@ -193,7 +156,7 @@ func describeReady(env Env, item string) string {
 // loadDriver loads the aoe driver restricted to cfg's interfaces, unless it
 // is loaded already (or built in).
 func loadDriver(ctx context.Context, env Env, cfg Config) (bool, error) {
-	if _, err := os.Stat(filepath.Join(env.SysfsRoot, "module", "aoe")); err == nil {
+	if (sysfs.Host{Sys: env.SysfsRoot}).ModuleLoaded() {
 		return false, nil
 	}
 	args := []string{"aoe"}
@@ -220,49 +183,43 @@ func waitNodes(ctx context.Context, env Env, deadline time.Time, timeout time.Du
 		if errD == nil && errI == nil {
 			return nil
 		}
-		if !env.Now().Before(deadline) {
+		if !env.Clock.Now().Before(deadline) {
 			return fmt.Errorf("%w: after %v: %v", ErrNoDriver, timeout, errors.Join(errD, errI))
 		}
-		if err := env.Sleep(ctx, env.Poll); err != nil {
+		if err := env.Clock.Sleep(ctx, env.Poll); err != nil {
 			return err
 		}
 	}
 }
 
-// waitDevices asks for discovery and waits for cfg.Wait. At the timeout it
-// fails when an AoE device is missing, and returns the fstab sources not
-// found when only such sources are.
+// waitDevices asks for discovery and waits for cfg.Wait (aoectl.Wait). At
+// the timeout it fails when an AoE device is missing, and returns the fstab
+// sources not found when only such sources are.
 func waitDevices(ctx context.Context, env Env, cfg Config, deadline time.Time) ([]string, error) {
-	var last time.Time
-	for {
-		now := env.Now()
-		if last.IsZero() || now.Sub(last) >= env.Rediscover {
-			if err := env.Control.Write(sysfs.NodeDiscover, []byte("\n")); err != nil {
-				return nil, err
-			}
-			last = now
+	var last []missingItem
+	w := aoectl.Wait{Control: env.Control, Timeout: cfg.Timeout, Deadline: deadline,
+		Poll: env.Poll, Rediscover: env.Rediscover, Clock: env.Clock}
+	err := w.Until(ctx, func() []aoectl.Missing {
+		last = missingItems(env, cfg.Wait)
+		out := make([]aoectl.Missing, len(last))
+		for i, m := range last {
+			out[i] = aoectl.Missing{Name: m.item, Why: m.why}
 		}
-		missing := missingItems(env, cfg.Wait)
-		if len(missing) == 0 {
-			return nil, nil
-		}
-		if !now.Before(deadline) {
-			var notFound, desc []string
-			for _, m := range missing {
-				desc = append(desc, m.item+" ("+m.why+")")
-				if m.unresolved {
-					notFound = append(notFound, m.item)
-				}
-			}
-			if len(notFound) == len(missing) {
-				return notFound, nil
-			}
-			return nil, &TimeoutError{After: cfg.Timeout, Missing: desc}
-		}
-		if err := env.Sleep(ctx, env.Poll); err != nil {
-			return nil, err
+		return out
+	})
+	if !errors.Is(err, aoectl.ErrTimeout) {
+		return nil, err
+	}
+	var notFound []string
+	for _, m := range last {
+		if m.unresolved {
+			notFound = append(notFound, m.item)
 		}
 	}
+	if len(notFound) == len(last) {
+		return notFound, nil
+	}
+	return nil, err
 }
 
 // Missing describes the devices of names that are not ready: "e1.2 (not
@@ -366,7 +323,7 @@ type DownResult struct {
 // a control-node write error.
 func Down(ctx context.Context, env Env) (DownResult, error) {
 	var res DownResult
-	if _, err := os.Stat(filepath.Join(env.SysfsRoot, "module", "aoe")); err != nil {
+	if !(sysfs.Host{Sys: env.SysfsRoot}).ModuleLoaded() {
 		return res, nil
 	}
 	fs, err := sysfs.NewFS(env.SysfsRoot)
