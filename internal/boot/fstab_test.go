@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/internal/aoectl"
+	"github.com/goaoe/aoe/internal/logline"
 )
 
 func TestSourcePath(t *testing.T) {
@@ -199,7 +200,7 @@ func TestUpWaitsForFstabSource(t *testing.T) {
 func TestUpFstabSourceNotFound(t *testing.T) {
 	_, env := upWithLinks(t)
 	var logged []string
-	env.Logf = func(format string, args ...any) { logged = append(logged, format) }
+	env.Log = logline.New(func(s string) { logged = append(logged, s) })
 	cfg := upConfig("e1.2p1", "UUID=gone")
 	cfg.Timeout = 10 * time.Second
 	res, err := Up(context.Background(), env, cfg)

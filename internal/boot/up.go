@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,15 +35,15 @@ type Env struct {
 	// Resolve finds the device of an fstab source awaited (UUID=...,
 	// /dev/disk/...); nil: such sources are never found.
 	Resolve Resolver
-	// Logf reports progress (to the journal, through stderr).
-	Logf func(format string, args ...any)
+	// Log receives progress (to the journal, through stderr); nil: none.
+	Log *slog.Logger
 	// Poll is how often state is read while waiting, Rediscover how often
 	// discovery is asked for again.
 	Poll, Rediscover time.Duration
 }
 
 // DefaultEnv returns the running system's environment.
-func DefaultEnv(sysfsRoot, devDir string, logf func(string, ...any)) Env {
+func DefaultEnv(sysfsRoot, devDir string, log *slog.Logger) Env {
 	return Env{
 		SysfsRoot: sysfsRoot,
 		DevDir:    devDir,
@@ -60,10 +61,18 @@ func DefaultEnv(sysfsRoot, devDir string, logf func(string, ...any)) Env {
 			return unix.Stat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK
 		},
 		Resolve:    DevResolver(filepath.Dir(filepath.Clean(devDir))),
-		Logf:       logf,
+		Log:        log,
 		Poll:       250 * time.Millisecond,
 		Rediscover: 5 * time.Second,
 	}
+}
+
+// logger returns env.Log, or a logger that discards.
+func (env Env) logger() *slog.Logger {
+	if env.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return env.Log
 }
 
 // UpResult is what Up did.
@@ -129,7 +138,7 @@ func Up(ctx context.Context, env Env, cfg Config) (UpResult, error) {
 	for _, w := range cfg.Wait {
 		if hasOpt(notFound, w) {
 			res.NotFound = append(res.NotFound, w)
-			env.Logf("%s not found after %v: if it is on an AoE disk, that disk did not appear", w, cfg.Timeout)
+			env.logger().Warn(fmt.Sprintf("%s not found after %v: if it is on an AoE disk, that disk did not appear", w, cfg.Timeout))
 			continue
 		}
 		res.Ready = append(res.Ready, describeReady(env, w))
@@ -163,7 +172,7 @@ func loadDriver(ctx context.Context, env Env, cfg Config) (bool, error) {
 	if !cfg.AllInterfaces {
 		args = append(args, "aoe_iflist="+strings.Join(cfg.Interfaces, " "))
 	}
-	env.Logf("loading the aoe driver: modprobe %s", strings.Join(args, " "))
+	env.logger().Info("loading the aoe driver: modprobe " + strings.Join(args, " "))
 	if err := env.Modprobe(ctx, args...); err != nil {
 		return false, fmt.Errorf("%w: %v", ErrNoDriver, err)
 	}

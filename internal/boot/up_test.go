@@ -91,7 +91,6 @@ func (f *fakeSystem) env() Env {
 			},
 		},
 		IsBlockDevice: func(p string) bool { _, err := os.Stat(p); return err == nil },
-		Logf:          func(string, ...any) {},
 		Poll:          250 * time.Millisecond,
 		Rediscover:    5 * time.Second,
 	}
