@@ -17,9 +17,9 @@ const DefaultProcRoot = "/proc"
 type Host struct {
 	Sys string
 	Dev string
-	// Proc is where the mount table (Proc/self/mountinfo) and the
-	// processes' open files (Proc/PID/fd) are looked up; empty: they are
-	// not.
+	// Proc is where the in-use check (internal/inuse) looks up the
+	// mount table (Proc/self/mountinfo) and the processes' open files
+	// (Proc/PID/fd); empty: they are not.
 	Proc string
 }
 

@@ -32,10 +32,6 @@ type Options struct {
 // device's attributes, and a shorter interval only burns a CPU.
 const MinInterval = 10 * time.Millisecond
 
-// ErrInterval is returned by Watch for an interval below MinInterval
-// (negative included).
-var ErrInterval = errors.New("polling interval out of range")
-
 // Watch reports the driver's changes to emit until ctx is done, and then
 // returns nil. It fails (ErrInterval) for an interval below MinInterval,
 // when the first snapshot cannot be taken, or with emit's error (such as a

@@ -206,7 +206,7 @@ func readDevices(fs sysfs.FS, names []string) (devs []sysfs.Device, failed bool)
 func collectDevice(ch chan<- prometheus.Metric, d sysfs.Device, mounts map[string]string) {
 	name := d.Name
 	mac, _ := d.MACAddr()
-	ch <- gauge(descDevInfo, 1, name, itoa(d.Shelf), itoa(d.Slot), Label(mac), Label(deref(d.Firmware)))
+	ch <- gauge(descDevInfo, 1, name, itoa(int(d.Addr.Shelf)), itoa(int(d.Addr.Slot)), Label(mac), Label(deref(d.Firmware)))
 	ch <- gauge(descDevUp, b2f(d.Up()), name)
 	if d.State != nil {
 		ch <- gauge(descDevState, 1, name, Label(strings.TrimSpace(*d.State)))
