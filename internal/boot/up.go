@@ -212,7 +212,7 @@ func waitDevices(ctx context.Context, env Env, cfg Config, deadline time.Time) (
 		last = missingItems(env, cfg.Wait)
 		out := make([]aoectl.Missing, len(last))
 		for i, m := range last {
-			out[i] = aoectl.Missing{Name: m.item, Why: m.why}
+			out[i] = m.Missing
 		}
 		return out
 	})
@@ -222,7 +222,7 @@ func waitDevices(ctx context.Context, env Env, cfg Config, deadline time.Time) (
 	var notFound []string
 	for _, m := range last {
 		if m.unresolved {
-			notFound = append(notFound, m.item)
+			notFound = append(notFound, m.Name)
 		}
 	}
 	if len(notFound) == len(last) {
@@ -231,20 +231,12 @@ func waitDevices(ctx context.Context, env Env, cfg Config, deadline time.Time) (
 	return nil, err
 }
 
-// Missing describes the devices of names that are not ready: "e1.2 (not
-// found)", "e1.2 (down)", "e1.2p1 (no partition 1)", "e1.2p1 (no
-// /dev/etherd/e1.2p1)", "UUID=0f3c... (not found)", "UUID=0f3c... (on
-// e1.2p1: down)".
-func Missing(env Env, names []string) []string {
-	var out []string
-	for _, m := range missingItems(env, names) {
-		out = append(out, m.item+" ("+m.why+")")
-	}
-	return out
-}
-
+// missingItem is an item of cfg.Wait that is not ready, as the wait
+// reports it: "e1.2 (not found)", "e1.2 (down)", "e1.2p1 (no partition
+// 1)", "e1.2p1 (no block device /dev/etherd/e1.2p1)", "UUID=0f3c... (not
+// found)", "UUID=0f3c... (on e1.2p1: down)".
 type missingItem struct {
-	item, why string
+	aoectl.Missing
 	// unresolved: an fstab source that does not resolve (yet).
 	unresolved bool
 }
@@ -263,7 +255,7 @@ func missingItems(env Env, names []string) []missingItem {
 				dev, ok = env.Resolve(n)
 			}
 			if !ok {
-				out = append(out, missingItem{item: n, why: "not found", unresolved: true})
+				out = append(out, missingItem{Missing: aoectl.Missing{Name: n, Why: "not found"}, unresolved: true})
 				continue
 			}
 			aoe, isAoE := AoEName(dev)
@@ -274,11 +266,11 @@ func missingItems(env Env, names []string) []missingItem {
 		}
 		disk, part, err := parseDevice(name)
 		if err != nil {
-			out = append(out, missingItem{item: n, why: "bad name"})
+			out = append(out, missingItem{Missing: aoectl.Missing{Name: n, Why: "bad name"}})
 			continue
 		}
 		if why := notReady(env, fs, disk, part); why != "" {
-			out = append(out, missingItem{item: n, why: prefix + why})
+			out = append(out, missingItem{Missing: aoectl.Missing{Name: n, Why: prefix + why}})
 		}
 	}
 	return out
