@@ -13,6 +13,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/blockio"
+	"github.com/goaoe/aoe/internal/inuse"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -29,8 +30,8 @@ type diskOptions struct {
 	reserve  bool
 	// target is --target MAC: only that MAC's paths (nil: all).
 	target macFlag
-	// inUse returns a *sysfs.InUseError when the local driver's device is
-	// in use; it defaults to the flush command's check (sysfs.Host.InUse).
+	// inUse returns a *inuse.Error when the local driver's device is
+	// in use; it defaults to the flush command's check (inuse.Check).
 	inUse func(cmd *cobra.Command, dev string) error
 }
 
@@ -100,7 +101,7 @@ func (o *diskOptions) driverInUse(cmd *cobra.Command, dev string) error {
 	if err != nil {
 		return nil
 	}
-	return h.InUse(d)
+	return inuse.Check(h, d)
 }
 
 // open finds dev on the wire and opens it over all its paths; close

@@ -21,7 +21,7 @@ import (
 // deviceArgCommands take AoE device names (eX.Y) as arguments.
 var deviceArgCommands = map[string]bool{
 	"stat": true, "flush": true, "revalidate": true, "ping": true, "cfg": true,
-	"mask": true, "reserve": true,
+	"mask": true, "reserve": true, "doctor": true,
 	"aoe-stat": true, "aoe-flush": true, "aoe-revalidate": true,
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -119,11 +120,11 @@ func runDiscover(cmd *cobra.Command, o *discoverOptions) error {
 	if len(o.wait) == 0 {
 		return nil
 	}
-	err := o.host(cmd).WaitUp(cmd.Context(), o.control(), sysfs.WaitConfig{
-		Names: o.wait, Timeout: o.timeout, Poll: o.poll, Rediscover: o.rediscover,
-	})
-	var te *sysfs.WaitTimeoutError
-	var ne *sysfs.NodeError
+	err := aoectl.Wait{Control: o.control(), Discovered: true,
+		Timeout: o.timeout, Poll: o.poll, Rediscover: o.rediscover,
+	}.Up(cmd.Context(), o.host(cmd).Sys, o.wait)
+	var te *aoectl.TimeoutError
+	var ne *aoectl.NodeError
 	switch {
 	case errors.As(err, &te):
 		return kindErrorf(ErrTimeout, "%v", te)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/internal/events"
+	"github.com/goaoe/aoe/internal/logline"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -76,7 +77,7 @@ func runEvents(cmd *cobra.Command, o *eventsOptions) error {
 		return err
 	}
 	opts := events.Options{SysfsRoot: root, Interval: o.interval, Initial: o.initial, Uevents: !o.noUevent,
-		Warn: func(err error) { o.warnf("%v", err) }}
+		Log: logline.New(func(s string) { o.warnf("%s", s) })}
 	if !o.noErr {
 		opts.ErrNode = filepath.Join(o.devDir, sysfs.NodeErr)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/goaoe/aoe/internal/aoectl"
+	"github.com/goaoe/aoe/internal/inuse"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -80,7 +82,7 @@ func runFlush(cmd *cobra.Command, o *flushOptions, args []string) error {
 			return err
 		}
 	}
-	c := o.host(cmd).CheckFlush(args, o.force)
+	c := inuse.CheckFlush(o.host(cmd), args, o.force)
 	if err := o.reportFlushCheck(c); err != nil {
 		return err
 	}
@@ -89,7 +91,7 @@ func runFlush(cmd *cobra.Command, o *flushOptions, args []string) error {
 		// The NUL makes the driver's comparison exact: "e1.1\0" does not
 		// match "e1.10".
 		if err := o.control().Write(sysfs.NodeFlush, []byte(d.Name+"\x00")); err != nil {
-			var ne *sysfs.NodeError
+			var ne *aoectl.NodeError
 			if errors.As(err, &ne) {
 				return o.nodeError(cmd, err, true)
 			}
@@ -137,7 +139,7 @@ func (o *flushOptions) checkFlushArgs(args []string) error {
 
 // reportFlushCheck prints the unknown and busy devices of a named flush and
 // returns the error that stops it, if any.
-func (o *flushOptions) reportFlushCheck(c sysfs.FlushCheck) error {
+func (o *flushOptions) reportFlushCheck(c inuse.FlushCheck) error {
 	if len(c.Unknown) > 0 {
 		var problems []string
 		for _, a := range c.Unknown {
@@ -172,7 +174,7 @@ func (o *flushOptions) reportFlushCheck(c sysfs.FlushCheck) error {
 
 func (o *flushOptions) write(cmd *cobra.Command, data []byte) error {
 	if err := o.control().Write(sysfs.NodeFlush, data); err != nil {
-		var ne *sysfs.NodeError
+		var ne *aoectl.NodeError
 		if errors.As(err, &ne) {
 			return o.nodeError(cmd, err, true)
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -87,14 +88,14 @@ func runInterfaces(cmd *cobra.Command, o *interfacesOptions, args []string) erro
 			return err
 		}
 	}
-	return o.setError(cmd, o.host(cmd).SetInterfaces(o.control(), names))
+	return o.setError(cmd, aoectl.SetInterfaces(o.host(cmd), o.control(), names))
 }
 
 // setError reports an error of SetInterfaces.
 func (o *interfacesOptions) setError(cmd *cobra.Command, err error) error {
-	var long *sysfs.ListTooLongError
-	var unknown *sysfs.UnknownInterfacesError
-	var param *sysfs.ParamError
+	var long *aoectl.ListTooLongError
+	var unknown *aoectl.UnknownInterfacesError
+	var param *aoectl.ParamError
 	switch {
 	case err == nil:
 		return nil

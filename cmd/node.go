@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -22,7 +23,7 @@ func (g *globalOptions) checkNode(cmd *cobra.Command, node string, period bool) 
 
 // nodeError reports a failed check or write of a control node.
 func (g *globalOptions) nodeError(cmd *cobra.Command, err error, period bool) error {
-	var ne *sysfs.NodeError
+	var ne *aoectl.NodeError
 	if !errors.As(err, &ne) {
 		if g.classic {
 			fmt.Fprintf(g.stderr(), "%s: %v\n", g.prog, err)
@@ -35,13 +36,13 @@ func (g *globalOptions) nodeError(cmd *cobra.Command, err error, period bool) er
 	}
 	if g.classic {
 		switch {
-		case errors.Is(ne.Err, sysfs.ErrNodeNotWritable):
+		case errors.Is(ne.Err, aoectl.ErrNodeNotWritable):
 			dot := "."
 			if !period {
 				dot = ""
 			}
 			fmt.Fprintf(g.stderr(), "%s: %s does not exist or is not writeable%s\n", g.prog, ne.Path, dot)
-		case errors.Is(ne.Err, sysfs.ErrNotCharDevice):
+		case errors.Is(ne.Err, aoectl.ErrNotCharDevice):
 			fmt.Fprintf(g.stderr(), "%s: %s is not a character device file\n%s: use udev or aoe-mkdevs to create it\n", g.prog, ne.Path, g.prog)
 		default:
 			fmt.Fprintf(g.stderr(), "%s: %v\n", g.prog, ne)
@@ -53,7 +54,7 @@ func (g *globalOptions) nodeError(cmd *cobra.Command, err error, period bool) er
 		fs = f
 	}
 	switch {
-	case errors.Is(ne.Err, sysfs.ErrNodeNotWritable):
+	case errors.Is(ne.Err, aoectl.ErrNodeNotWritable):
 		if _, serr := os.Stat(ne.Path); serr == nil {
 			return kindErrorf(ErrPermission, "cannot write %s; run as root", ne.Path)
 		}

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -81,7 +82,7 @@ func runRevalidate(cmd *cobra.Command, o *revalidateOptions, args []string) erro
 	}
 	for _, a := range dedupe(args) {
 		if err := o.control().Write(sysfs.NodeRevalidate, []byte(a+"\n")); err != nil {
-			var ne *sysfs.NodeError
+			var ne *aoectl.NodeError
 			switch {
 			case errors.As(err, &ne):
 				return o.nodeError(cmd, err, false)
@@ -126,7 +127,7 @@ func (o *revalidateOptions) runClassic(cmd *cobra.Command, args []string) error 
 	}
 	for _, a := range dedupe(known) {
 		if err := o.control().Write(sysfs.NodeRevalidate, []byte(a+"\n")); err != nil {
-			var ne *sysfs.NodeError
+			var ne *aoectl.NodeError
 			if errors.As(err, &ne) {
 				return o.nodeError(cmd, err, false)
 			}

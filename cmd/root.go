@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/internal/units"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
@@ -124,8 +125,8 @@ func (g *globalOptions) sysfsDir(cmd *cobra.Command) string {
 	return g.sysfsRoot
 }
 
-func (g *globalOptions) control() sysfs.Control {
-	return sysfs.Control{Dir: g.devDir, Writer: g.env.NodeWriter}
+func (g *globalOptions) control() aoectl.Control {
+	return aoectl.Control{Dir: g.devDir, Writer: g.env.NodeWriter}
 }
 
 func (g *globalOptions) stdout() io.Writer { return g.env.Stdout }
@@ -162,6 +163,7 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newEventsCmd,
 	newVersionCmd,
 	newUpCmd, newDownCmd,
+	newDoctorCmd,
 }
 
 // classics are the aoetools names the binary answers to, and the command

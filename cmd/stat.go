@@ -218,8 +218,8 @@ type statJSON struct {
 func toStatJSON(d sysfs.Device) statJSON {
 	j := statJSON{
 		Device:     d.Name,
-		Shelf:      d.Shelf,
-		Slot:       d.Slot,
+		Shelf:      int(d.Addr.Shelf),
+		Slot:       int(d.Addr.Slot),
 		State:      trimmed(d.State),
 		Interfaces: d.NetIfs(),
 		Firmware:   trimmed(d.Firmware),

@@ -6,7 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/internal/boot"
+	"github.com/goaoe/aoe/internal/doctor"
+	"github.com/goaoe/aoe/internal/logline"
 	"github.com/spf13/cobra"
 )
 
@@ -113,13 +116,20 @@ func runUp(cmd *cobra.Command, o *upOptions) error {
 	}
 	if o.check {
 		printUpPlan(o, cfg)
+		ifs, err := o.interfaces()
+		if err != nil {
+			return err
+		}
+		for _, f := range doctor.CheckBoot(o.sysfsDir(cmd), o.devDir, ifs, cfg, o.files.Resolve) {
+			fmt.Fprintf(o.stdout(), "doctor: %s\n", f)
+		}
 		return nil
 	}
-	env := boot.DefaultEnv(o.sysfsDir(cmd), o.devDir, o.warnf)
+	env := boot.DefaultEnv(o.sysfsDir(cmd), o.devDir, logline.New(func(s string) { o.warnf("%s", s) }))
 	env.Control = o.control()
 	res, err := boot.Up(cmd.Context(), env, cfg)
 	switch {
-	case errors.Is(err, boot.ErrTimeout):
+	case errors.Is(err, aoectl.ErrTimeout):
 		return kindErrorf(ErrTimeout, "%v", err)
 	case errors.Is(err, boot.ErrNoDriver):
 		return kindErrorf(ErrNoDriver, "%v", err)
@@ -180,7 +190,7 @@ when the driver is not loaded. The driver stays loaded.` + exitCodesHelp,
 		Example: `  aoe down`,
 		Args:    argsCheck(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env := boot.DefaultEnv(g.sysfsDir(cmd), g.devDir, g.warnf)
+			env := boot.DefaultEnv(g.sysfsDir(cmd), g.devDir, logline.New(func(s string) { g.warnf("%s", s) }))
 			env.Control = g.control()
 			res, err := boot.Down(cmd.Context(), env)
 			if err != nil {

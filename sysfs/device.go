@@ -21,10 +21,10 @@ const DiskPrefix = "etherd!"
 // fields hold the file's content with trailing newlines removed (as a shell's
 // $(cat file) would), or nil when the file is missing or unreadable.
 type Device struct {
-	// Name is the device name, such as "e1.2".
-	Name  string
-	Shelf int
-	Slot  int
+	// Name is the device name, such as "e1.2": Addr.String().
+	Name string
+	// Addr is the device's AoE address, shelf.slot.
+	Addr aoeaddr.Address
 	// Dir is the device's directory, root/block/etherd!eX.Y.
 	Dir string
 
@@ -49,19 +49,6 @@ type Partition struct {
 	Number int     // 1
 	Dev    *string // "152:17"
 }
-
-// DeviceError is an entry of root/block that looks like an AoE disk but
-// cannot be read (a symlink loop, a permission problem...). Devices skips
-// such entries and reports them.
-type DeviceError struct {
-	Name string // "e1.2"
-	Path string // root/block/etherd!e1.2
-	Err  error  // os.ErrPermission, unix.ELOOP...
-}
-
-func (e *DeviceError) Error() string { return e.Path + ": " + e.Err.Error() }
-
-func (e *DeviceError) Unwrap() error { return e.Err }
 
 // DeviceNames lists the AoE disks in root/block, as names such as "e1.2",
 // in the order of the directory. Entries are symlinks into
@@ -143,10 +130,8 @@ func (fs FS) Devices() (devs []Device, skipped []error, err error) {
 // SortDevices orders devices by shelf, then slot.
 func SortDevices(devs []Device) {
 	sort.Slice(devs, func(i, j int) bool {
-		if devs[i].Shelf != devs[j].Shelf {
-			return devs[i].Shelf < devs[j].Shelf
-		}
-		return devs[i].Slot < devs[j].Slot
+		a, b := devs[i].Addr, devs[j].Addr
+		return a.Shelf < b.Shelf || a.Shelf == b.Shelf && a.Slot < b.Slot
 	})
 }
 
@@ -182,7 +167,6 @@ func (fs FS) Device(name string) (Device, error) {
 // readDevice reads the disk named name, a valid name, with r's buffers.
 func (fs FS) readDevice(name string, r *attrReader) (Device, error) {
 	a, _ := aoeaddr.Parse(name)
-	shelf, slot := int(a.Shelf), int(a.Slot)
 	dir := fs.Path("block", DiskPrefix+name)
 	dirfd, err := openat(unix.AT_FDCWD, dir, openDirFlags)
 	if err == unix.ENOENT {
@@ -196,7 +180,7 @@ func (fs FS) readDevice(name string, r *attrReader) (Device, error) {
 	if err != nil {
 		return Device{}, &DeviceError{Name: name, Path: dir, Err: err}
 	}
-	d := Device{Name: name, Shelf: shelf, Slot: slot, Dir: dir}
+	d := Device{Name: name, Addr: a, Dir: dir}
 	attrs := map[string]**string{
 		"state": &d.State, "mac": &d.MAC, "netif": &d.NetIf, "firmware-version": &d.Firmware,
 		"payload": &d.Payload, "size": &d.Size, "dev": &d.Dev,

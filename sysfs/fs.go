@@ -1,14 +1,6 @@
-// Package sysfs reads the state that the Linux aoe driver exports in sysfs
-// (/sys/block/etherd!eX.Y, /sys/module/aoe) and drives its control nodes
-// (/dev/etherd/discover, interfaces, revalidate, flush).
-//
-// Every path is taken under a root passed in by the caller, so that tests and
-// tools can point it at a fixture tree instead of /sys. Reading is kept apart
-// from parsing: the parse functions are pure and take the bytes of a file.
 package sysfs
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,13 +9,6 @@ import (
 
 // DefaultRoot is where sysfs is mounted on a running system.
 const DefaultRoot = "/sys"
-
-// ErrNotMounted reports that the root has no block directory, which is what
-// aoetools calls "sysfs is not mounted".
-var ErrNotMounted = errors.New("sysfs is not mounted")
-
-// ErrNoRoot is returned by NewFS for an empty root.
-var ErrNoRoot = errors.New("no sysfs root given")
 
 // FS is a sysfs tree rooted at a directory.
 type FS struct {
@@ -58,8 +43,12 @@ func (fs FS) Path(elem ...string) string {
 
 // ModuleLoaded reports whether the aoe driver is present (root/module/aoe
 // exists), either as a loaded module or built into the kernel.
-func (fs FS) ModuleLoaded() bool {
-	_, err := os.Stat(fs.Path("module", "aoe"))
+func (fs FS) ModuleLoaded() bool { return moduleLoaded(fs.root) }
+
+// moduleLoaded is the one check of the driver's presence, under the sysfs
+// root sys.
+func moduleLoaded(sys string) bool {
+	_, err := os.Stat(filepath.Join(sys, "module", "aoe"))
 	return err == nil
 }
 

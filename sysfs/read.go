@@ -2,7 +2,6 @@ package sysfs
 
 import (
 	"encoding/binary"
-	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -14,10 +13,6 @@ import (
 // Every attribute is opened with O_NONBLOCK, so that a FIFO or a device node
 // planted in place of an attribute can never block the reader, and only
 // regular files are read: anything else is unreadable.
-
-// ErrNotRegular is returned (wrapped in an *os.PathError) when an attribute
-// is not a regular file, such as a FIFO planted in a fixture tree.
-var ErrNotRegular = errors.New("not a regular file")
 
 // maxAttrSize bounds how much of an attribute file is read. sysfs attributes
 // are at most a page.

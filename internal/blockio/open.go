@@ -111,7 +111,7 @@ func Open(ctx context.Context, g *initiator.Group, shelf uint16, slot uint8, o O
 type WriteGuard struct {
 	// Force skips every check.
 	Force bool
-	// InUse, when set, returns an error (a *sysfs.InUseError) when the
+	// InUse, when set, returns an error (an *inuse.Error) when the
 	// local driver's device of this name is in use: flush's check.
 	InUse func(dev string) error
 }

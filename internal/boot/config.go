@@ -36,23 +36,6 @@ const (
 	MaxTimeout = time.Hour
 )
 
-// ErrSyntax is returned (wrapped in a *ParseError) when a configuration file
-// has a line that is not KEY=VALUE, a bad quote, an unknown key, or a value
-// out of its range.
-var ErrSyntax = errors.New("syntax error")
-
-// ParseError is a configuration error at a line of a file.
-type ParseError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *ParseError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
-
-// Unwrap returns ErrSyntax.
-func (e *ParseError) Unwrap() error { return ErrSyntax }
-
 // Config is the boot configuration.
 type Config struct {
 	// Boot is AOE_BOOT: load the driver and discover at boot. Off unless
@@ -269,10 +252,6 @@ const (
 
 // Keys are the keys of /etc/aoe/aoe.conf.
 var Keys = []string{KeyBoot, KeyInterfaces, KeyWait, KeyTimeout, KeyFstab, KeyInitramfs}
-
-// ErrUnknownKey is returned by Config.Value for a key that aoe.conf does
-// not have.
-var ErrUnknownKey = errors.New("unknown key")
 
 // Value returns the effective setting of key, normalized for shell
 // scripts: yes or no for AOE_BOOT, AOE_FSTAB and AOE_INITRAMFS; names

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goaoe/aoe/internal/aoectl"
+	"github.com/goaoe/aoe/internal/logline"
 )
 
 func TestSourcePath(t *testing.T) {
@@ -197,7 +200,7 @@ func TestUpWaitsForFstabSource(t *testing.T) {
 func TestUpFstabSourceNotFound(t *testing.T) {
 	_, env := upWithLinks(t)
 	var logged []string
-	env.Logf = func(format string, args ...any) { logged = append(logged, format) }
+	env.Log = logline.New(func(s string) { logged = append(logged, s) })
 	cfg := upConfig("e1.2p1", "UUID=gone")
 	cfg.Timeout = 10 * time.Second
 	res, err := Up(context.Background(), env, cfg)
@@ -208,8 +211,8 @@ func TestUpFstabSourceNotFound(t *testing.T) {
 	cfg = upConfig("e3.4", "UUID=gone")
 	cfg.Timeout = 10 * time.Second
 	_, err = Up(context.Background(), env, cfg)
-	var te *TimeoutError
-	if !errors.As(err, &te) || !reflect.DeepEqual(te.Missing, []string{"e3.4 (not found)", "UUID=gone (not found)"}) {
+	var te *aoectl.TimeoutError
+	if !errors.As(err, &te) || !reflect.DeepEqual(missingStrings(te), []string{"e3.4 (not found)", "UUID=gone (not found)"}) {
 		t.Errorf("got %v", err)
 	}
 }

@@ -4,42 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/sysfs"
 	"golang.org/x/sys/unix"
 )
-
-// Errors of Up and Down.
-var (
-	// ErrNoDriver is returned when the aoe driver cannot be loaded, or its
-	// control nodes do not appear.
-	ErrNoDriver = errors.New("the aoe driver is not available")
-	// ErrTimeout is returned (wrapped in a *TimeoutError) when the
-	// configured devices are not all there before the timeout.
-	ErrTimeout = errors.New("timed out")
-	// ErrNoInterface is returned when a configured interface does not
-	// exist.
-	ErrNoInterface = errors.New("no such network interface")
-)
-
-// TimeoutError names what was still missing when Up gave up.
-type TimeoutError struct {
-	After   time.Duration
-	Missing []string // "e1.2p1 (no partition 1)", ...
-}
-
-func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("timed out after %v waiting for %s", e.After, strings.Join(e.Missing, ", "))
-}
-
-// Unwrap returns ErrTimeout.
-func (e *TimeoutError) Unwrap() error { return ErrTimeout }
 
 // Env is what Up and Down touch. Tests fill it with fixture trees and fakes.
 type Env struct {
@@ -48,27 +24,26 @@ type Env struct {
 	// Modprobe runs modprobe with args ("aoe", "aoe_iflist=eth0 eth1").
 	Modprobe func(ctx context.Context, args ...string) error
 	// Control writes the driver's control nodes (its Writer may record).
-	Control sysfs.Control
+	Control aoectl.Control
 	// CheckNode verifies that a control node ("discover") is usable
 	// (Control.Check when nil).
 	CheckNode func(node string) error
-	// Now and Sleep are the clock.
-	Now   func() time.Time
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Clock is the time the waits read and sleep on.
+	Clock aoectl.Clock
 	// IsBlockDevice reports whether path is a block device node.
 	IsBlockDevice func(path string) bool
 	// Resolve finds the device of an fstab source awaited (UUID=...,
 	// /dev/disk/...); nil: such sources are never found.
 	Resolve Resolver
-	// Logf reports progress (to the journal, through stderr).
-	Logf func(format string, args ...any)
+	// Log receives progress (to the journal, through stderr); nil: none.
+	Log *slog.Logger
 	// Poll is how often state is read while waiting, Rediscover how often
 	// discovery is asked for again.
 	Poll, Rediscover time.Duration
 }
 
 // DefaultEnv returns the running system's environment.
-func DefaultEnv(sysfsRoot, devDir string, logf func(string, ...any)) Env {
+func DefaultEnv(sysfsRoot, devDir string, log *slog.Logger) Env {
 	return Env{
 		SysfsRoot: sysfsRoot,
 		DevDir:    devDir,
@@ -79,27 +54,25 @@ func DefaultEnv(sysfsRoot, devDir string, logf func(string, ...any)) Env {
 			}
 			return nil
 		},
-		Control: sysfs.Control{Dir: devDir},
-		Now:     time.Now,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		},
+		Control: aoectl.Control{Dir: devDir},
+		Clock:   aoectl.RealClock(),
 		IsBlockDevice: func(path string) bool {
 			var st unix.Stat_t
 			return unix.Stat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK
 		},
 		Resolve:    DevResolver(filepath.Dir(filepath.Clean(devDir))),
-		Logf:       logf,
+		Log:        log,
 		Poll:       250 * time.Millisecond,
 		Rediscover: 5 * time.Second,
 	}
+}
+
+// logger returns env.Log, or a logger that discards.
+func (env Env) logger() *slog.Logger {
+	if env.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return env.Log
 }
 
 // UpResult is what Up did.
@@ -128,16 +101,16 @@ type UpResult struct {
 // fstab sources still missing at the timeout are reported in NotFound, not
 // as an error: nothing said they were AoE disks. Running it again is
 // harmless. Errors: ErrNoInterface, ErrNoDriver (modprobe
-// failed or the control nodes did not appear), a *TimeoutError (wrapping
-// ErrTimeout) naming what is missing, ctx.Err(), or a control-node write
-// error.
+// failed or the control nodes did not appear), an *aoectl.TimeoutError
+// (matching aoectl.ErrTimeout) naming what is missing, ctx.Err(), or a
+// control-node write error.
 func Up(ctx context.Context, env Env, cfg Config) (UpResult, error) {
 	var res UpResult
 	if !cfg.Boot {
 		res.Off = true
 		return res, nil
 	}
-	deadline := env.Now().Add(cfg.Timeout)
+	deadline := env.Clock.Now().Add(cfg.Timeout)
 	for _, n := range cfg.Interfaces {
 		if _, err := os.Stat(filepath.Join(env.SysfsRoot, "class", "net", n)); err != nil {
 			return res, fmt.Errorf("%s: %w", quoteForMsg(n), ErrNoInterface)
@@ -165,7 +138,7 @@ func Up(ctx context.Context, env Env, cfg Config) (UpResult, error) {
 	for _, w := range cfg.Wait {
 		if hasOpt(notFound, w) {
 			res.NotFound = append(res.NotFound, w)
-			env.Logf("%s not found after %v: if it is on an AoE disk, that disk did not appear", w, cfg.Timeout)
+			env.logger().Warn(fmt.Sprintf("%s not found after %v: if it is on an AoE disk, that disk did not appear", w, cfg.Timeout))
 			continue
 		}
 		res.Ready = append(res.Ready, describeReady(env, w))
@@ -192,14 +165,14 @@ func describeReady(env Env, item string) string {
 // loadDriver loads the aoe driver restricted to cfg's interfaces, unless it
 // is loaded already (or built in).
 func loadDriver(ctx context.Context, env Env, cfg Config) (bool, error) {
-	if _, err := os.Stat(filepath.Join(env.SysfsRoot, "module", "aoe")); err == nil {
+	if (sysfs.Host{Sys: env.SysfsRoot}).ModuleLoaded() {
 		return false, nil
 	}
 	args := []string{"aoe"}
 	if !cfg.AllInterfaces {
 		args = append(args, "aoe_iflist="+strings.Join(cfg.Interfaces, " "))
 	}
-	env.Logf("loading the aoe driver: modprobe %s", strings.Join(args, " "))
+	env.logger().Info("loading the aoe driver: modprobe " + strings.Join(args, " "))
 	if err := env.Modprobe(ctx, args...); err != nil {
 		return false, fmt.Errorf("%w: %v", ErrNoDriver, err)
 	}
@@ -219,65 +192,51 @@ func waitNodes(ctx context.Context, env Env, deadline time.Time, timeout time.Du
 		if errD == nil && errI == nil {
 			return nil
 		}
-		if !env.Now().Before(deadline) {
+		if !env.Clock.Now().Before(deadline) {
 			return fmt.Errorf("%w: after %v: %v", ErrNoDriver, timeout, errors.Join(errD, errI))
 		}
-		if err := env.Sleep(ctx, env.Poll); err != nil {
+		if err := env.Clock.Sleep(ctx, env.Poll); err != nil {
 			return err
 		}
 	}
 }
 
-// waitDevices asks for discovery and waits for cfg.Wait. At the timeout it
-// fails when an AoE device is missing, and returns the fstab sources not
-// found when only such sources are.
+// waitDevices asks for discovery and waits for cfg.Wait (aoectl.Wait). At
+// the timeout it fails when an AoE device is missing, and returns the fstab
+// sources not found when only such sources are.
 func waitDevices(ctx context.Context, env Env, cfg Config, deadline time.Time) ([]string, error) {
-	var last time.Time
-	for {
-		now := env.Now()
-		if last.IsZero() || now.Sub(last) >= env.Rediscover {
-			if err := env.Control.Write(sysfs.NodeDiscover, []byte("\n")); err != nil {
-				return nil, err
-			}
-			last = now
+	var last []missingItem
+	w := aoectl.Wait{Control: env.Control, Timeout: cfg.Timeout, Deadline: deadline,
+		Poll: env.Poll, Rediscover: env.Rediscover, Clock: env.Clock}
+	err := w.Until(ctx, func() []aoectl.Missing {
+		last = missingItems(env, cfg.Wait)
+		out := make([]aoectl.Missing, len(last))
+		for i, m := range last {
+			out[i] = m.Missing
 		}
-		missing := missingItems(env, cfg.Wait)
-		if len(missing) == 0 {
-			return nil, nil
-		}
-		if !now.Before(deadline) {
-			var notFound, desc []string
-			for _, m := range missing {
-				desc = append(desc, m.item+" ("+m.why+")")
-				if m.unresolved {
-					notFound = append(notFound, m.item)
-				}
-			}
-			if len(notFound) == len(missing) {
-				return notFound, nil
-			}
-			return nil, &TimeoutError{After: cfg.Timeout, Missing: desc}
-		}
-		if err := env.Sleep(ctx, env.Poll); err != nil {
-			return nil, err
+		return out
+	})
+	if !errors.Is(err, aoectl.ErrTimeout) {
+		return nil, err
+	}
+	var notFound []string
+	for _, m := range last {
+		if m.unresolved {
+			notFound = append(notFound, m.Name)
 		}
 	}
-}
-
-// Missing describes the devices of names that are not ready: "e1.2 (not
-// found)", "e1.2 (down)", "e1.2p1 (no partition 1)", "e1.2p1 (no
-// /dev/etherd/e1.2p1)", "UUID=0f3c... (not found)", "UUID=0f3c... (on
-// e1.2p1: down)".
-func Missing(env Env, names []string) []string {
-	var out []string
-	for _, m := range missingItems(env, names) {
-		out = append(out, m.item+" ("+m.why+")")
+	if len(notFound) == len(last) {
+		return notFound, nil
 	}
-	return out
+	return nil, err
 }
 
+// missingItem is an item of cfg.Wait that is not ready, as the wait
+// reports it: "e1.2 (not found)", "e1.2 (down)", "e1.2p1 (no partition
+// 1)", "e1.2p1 (no block device /dev/etherd/e1.2p1)", "UUID=0f3c... (not
+// found)", "UUID=0f3c... (on e1.2p1: down)".
 type missingItem struct {
-	item, why string
+	aoectl.Missing
 	// unresolved: an fstab source that does not resolve (yet).
 	unresolved bool
 }
@@ -296,7 +255,7 @@ func missingItems(env Env, names []string) []missingItem {
 				dev, ok = env.Resolve(n)
 			}
 			if !ok {
-				out = append(out, missingItem{item: n, why: "not found", unresolved: true})
+				out = append(out, missingItem{Missing: aoectl.Missing{Name: n, Why: "not found"}, unresolved: true})
 				continue
 			}
 			aoe, isAoE := AoEName(dev)
@@ -307,11 +266,11 @@ func missingItems(env Env, names []string) []missingItem {
 		}
 		disk, part, err := parseDevice(name)
 		if err != nil {
-			out = append(out, missingItem{item: n, why: "bad name"})
+			out = append(out, missingItem{Missing: aoectl.Missing{Name: n, Why: "bad name"}})
 			continue
 		}
 		if why := notReady(env, fs, disk, part); why != "" {
-			out = append(out, missingItem{item: n, why: prefix + why})
+			out = append(out, missingItem{Missing: aoectl.Missing{Name: n, Why: prefix + why}})
 		}
 	}
 	return out
@@ -365,7 +324,7 @@ type DownResult struct {
 // a control-node write error.
 func Down(ctx context.Context, env Env) (DownResult, error) {
 	var res DownResult
-	if _, err := os.Stat(filepath.Join(env.SysfsRoot, "module", "aoe")); err != nil {
+	if !(sysfs.Host{Sys: env.SysfsRoot}).ModuleLoaded() {
 		return res, nil
 	}
 	fs, err := sysfs.NewFS(env.SysfsRoot)

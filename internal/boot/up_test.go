@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/sysfs"
 )
 
@@ -70,7 +71,7 @@ func (f *fakeSystem) env() Env {
 			f.write(filepath.Join(f.dev, sysfs.NodeDiscover), "")
 			return nil
 		},
-		Control: sysfs.Control{Dir: f.dev, Writer: f.control},
+		Control: aoectl.Control{Dir: f.dev, Writer: f.control},
 		CheckNode: func(node string) error {
 			if _, err := os.Stat(filepath.Join(f.sys, "module/aoe")); err != nil {
 				return err
@@ -78,17 +79,18 @@ func (f *fakeSystem) env() Env {
 			_, err := os.Stat(filepath.Join(f.dev, sysfs.NodeDiscover))
 			return err
 		},
-		Now: func() time.Time { return f.now },
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			f.now = f.now.Add(d)
-			f.polls++
-			if f.polls == f.nodesAfter {
-				f.write(filepath.Join(f.dev, "discover"), "")
-			}
-			return ctx.Err()
+		Clock: aoectl.Clock{
+			Now: func() time.Time { return f.now },
+			Sleep: func(ctx context.Context, d time.Duration) error {
+				f.now = f.now.Add(d)
+				f.polls++
+				if f.polls == f.nodesAfter {
+					f.write(filepath.Join(f.dev, "discover"), "")
+				}
+				return ctx.Err()
+			},
 		},
 		IsBlockDevice: func(p string) bool { _, err := os.Stat(p); return err == nil },
-		Logf:          func(string, ...any) {},
 		Poll:          250 * time.Millisecond,
 		Rediscover:    5 * time.Second,
 	}
@@ -182,12 +184,12 @@ func TestUpTimeoutNamesMissing(t *testing.T) {
 	cfg.Timeout = 20 * time.Second
 	start := f.now
 	_, err := Up(context.Background(), f.env(), cfg)
-	var te *TimeoutError
-	if !errors.Is(err, ErrTimeout) || !errors.As(err, &te) {
+	var te *aoectl.TimeoutError
+	if !errors.Is(err, aoectl.ErrTimeout) || !errors.As(err, &te) {
 		t.Fatalf("got %v, want a timeout", err)
 	}
-	if want := []string{"e1.2p1 (no partition 1)", "e3.4 (not found)"}; !reflect.DeepEqual(te.Missing, want) {
-		t.Errorf("missing %q, want %q", te.Missing, want)
+	if want := []string{"e1.2p1 (no partition 1)", "e3.4 (not found)"}; !reflect.DeepEqual(missingStrings(te), want) {
+		t.Errorf("missing %q, want %q", missingStrings(te), want)
 	}
 	if el := f.now.Sub(start); el < 20*time.Second || el > 21*time.Second {
 		t.Errorf("gave up after %v of fake time", el)
@@ -287,4 +289,13 @@ func TestDownFlushesOnlyUnused(t *testing.T) {
 	if !reflect.DeepEqual(res, DownResult{Flushed: []string{"e1.3"}, Kept: []string{"e1.2"}}) || !reflect.DeepEqual(f.writes, []string{"flush=all"}) {
 		t.Errorf("%+v writes %q", res, f.writes)
 	}
+}
+
+// missingStrings is what a timeout names: "e1.2p1 (no partition 1)".
+func missingStrings(te *aoectl.TimeoutError) []string {
+	var out []string
+	for _, m := range te.Missing {
+		out = append(out, m.String())
+	}
+	return out
 }

@@ -14,10 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNotErrNode is returned when the err node is not the aoe driver's
-// (character device 152:2).
-var ErrNotErrNode = errors.New("is not the aoe driver's err device (char 152:2)")
-
 var (
 	reUnknown    = regexp.MustCompile(`^aoecmd_ata_rsp: ata response for unknown device (\d+)\.(\d+)`)
 	reTagged     = regexp.MustCompile(`^\s*(unexpected rsp|retransmit) e(\d+)\.(\d+)\s`)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 )
@@ -22,18 +23,14 @@ type Options struct {
 	Uevents bool
 	// Initial reports the devices present at the start (KindPresent).
 	Initial bool
-	// Warn receives problems that do not stop the watch (no uevent socket,
-	// an unreadable err node, a failed poll).
-	Warn func(error)
+	// Log receives, as warnings, problems that do not stop the watch (no
+	// uevent socket, an unreadable err node, a failed poll); nil: none.
+	Log *slog.Logger
 }
 
 // MinInterval is the shortest polling interval: each poll reads every
 // device's attributes, and a shorter interval only burns a CPU.
 const MinInterval = 10 * time.Millisecond
-
-// ErrInterval is returned by Watch for an interval below MinInterval
-// (negative included).
-var ErrInterval = errors.New("polling interval out of range")
 
 // Watch reports the driver's changes to emit until ctx is done, and then
 // returns nil. It fails (ErrInterval) for an interval below MinInterval,
@@ -47,8 +44,8 @@ func Watch(ctx context.Context, o Options, emit func(Event) error) error {
 		return fmt.Errorf("%w: %v is less than %v", ErrInterval, o.Interval, MinInterval)
 	}
 	warn := func(err error) {
-		if o.Warn != nil && err != nil && ctx.Err() == nil {
-			o.Warn(err)
+		if o.Log != nil && err != nil && ctx.Err() == nil {
+			o.Log.Warn(err.Error())
 		}
 	}
 	prev, err := Take(o.SysfsRoot)

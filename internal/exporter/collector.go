@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goaoe/aoe/internal/inuse"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -176,7 +177,7 @@ func (c *Collector) collectSysfs(ch chan<- prometheus.Metric) bool {
 		shown = shown[:c.opts.MaxDevices]
 	}
 	ch <- gauge(descDevicesTrunc, float64(len(names)-len(shown)))
-	mounts, _ := sysfs.Host{Proc: c.opts.ProcRoot}.Mounts() // unreadable: nothing is mounted
+	mounts, _ := inuse.Mounts(c.opts.ProcRoot) // unreadable: nothing is mounted
 	devs, failed := readDevices(fs, shown)
 	for _, d := range devs {
 		collectDevice(ch, d, mounts)
@@ -205,7 +206,7 @@ func readDevices(fs sysfs.FS, names []string) (devs []sysfs.Device, failed bool)
 func collectDevice(ch chan<- prometheus.Metric, d sysfs.Device, mounts map[string]string) {
 	name := d.Name
 	mac, _ := d.MACAddr()
-	ch <- gauge(descDevInfo, 1, name, itoa(d.Shelf), itoa(d.Slot), Label(mac), Label(deref(d.Firmware)))
+	ch <- gauge(descDevInfo, 1, name, itoa(int(d.Addr.Shelf)), itoa(int(d.Addr.Slot)), Label(mac), Label(deref(d.Firmware)))
 	ch <- gauge(descDevUp, b2f(d.Up()), name)
 	if d.State != nil {
 		ch <- gauge(descDevState, 1, name, Label(strings.TrimSpace(*d.State)))
@@ -219,24 +220,7 @@ func collectDevice(ch chan<- prometheus.Metric, d sysfs.Device, mounts map[strin
 	if d.NetIf != nil {
 		ch <- gauge(descDevIfaces, float64(len(d.NetIfs())), name)
 	}
-	ch <- gauge(descDevOpen, b2f(InUse(d, mounts)), name)
-}
-
-// InUse reports whether a device is in use as far as sysfs and the mount
-// table tell: held open while down (closewait), held by a holder
-// (device-mapper, md) on it or a partition, or mounted (mounts holds the
-// "major:minor" of mounted devices). Processes holding it open while up are
-// not seen: the driver does not export an open count.
-func InUse(d sysfs.Device, mounts map[string]string) bool {
-	if d.Open() || len(d.Holders) > 0 {
-		return true
-	}
-	for _, num := range d.DevNumbers() {
-		if _, ok := mounts[num]; ok {
-			return true
-		}
-	}
-	return false
+	ch <- gauge(descDevOpen, b2f(inuse.Seen(d, mounts) != nil), name)
 }
 
 // gauge makes a constant gauge; a label value that is not valid UTF-8

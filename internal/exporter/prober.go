@@ -107,9 +107,6 @@ type pathState struct {
 	lastSeen time.Time
 }
 
-// ErrNoInterface is returned by NewProber when it is given no client.
-var ErrNoInterface = errors.New("exporter: probing needs at least one interface")
-
 // LinkState reports whether the interface name exists, is up and has a
 // carrier (IFF_UP and IFF_RUNNING), as the kernel says in this process's
 // network namespace.

@@ -1,4 +1,4 @@
-package sysfs
+package inuse
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/goaoe/aoe/sysfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,8 +34,8 @@ func TestParseMountInfo(t *testing.T) {
 // TestInUseFixture checks every reason against the inuse tree and the
 // fixture procfs (its self/mountinfo mounts e1.2p1).
 func TestInUseFixture(t *testing.T) {
-	h := Host{Sys: "testdata/inuse", Dev: "/nonexistent/etherd", Proc: "testdata/proc"}
-	fs, err := NewFS(h.Sys)
+	h := sysfs.Host{Sys: "../../sysfs/testdata/inuse", Dev: "/nonexistent/etherd", Proc: "../../sysfs/testdata/proc"}
+	fs, err := sysfs.NewFS(h.Sys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,42 +46,42 @@ func TestInUseFixture(t *testing.T) {
 		"e1.4": "e1.4 is in use (held open while down: state down,closewait)",
 		"e1.5": "e1.5 is in use (held by md0)",
 	}
-	reasons := map[string]InUseReason{"e1.2": Mounted, "e1.3": Held, "e1.4": HeldOpen, "e1.5": Held}
+	reasons := map[string]Reason{"e1.2": Mounted, "e1.3": Held, "e1.4": HeldOpen, "e1.5": Held}
 	for name, msg := range want {
 		d, err := fs.Device(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = h.InUse(d)
+		err = Check(h, d)
 		if msg == "" {
 			if err != nil {
 				t.Errorf("InUse(%s) = %v", name, err)
 			}
 			continue
 		}
-		var e *InUseError
+		var e *Error
 		if !errors.As(err, &e) || !errors.Is(err, ErrInUse) || e.Error() != msg || e.Reason != reasons[name] || e.Device != name {
 			t.Errorf("InUse(%s) = %#v, want %q", name, err, msg)
 		}
 	}
 	// Without procfs the mount is not seen.
 	d, _ := fs.Device("e1.2")
-	if err := (Host{Sys: h.Sys, Dev: h.Dev}).InUse(d); err != nil {
+	if err := Check(sysfs.Host{Sys: h.Sys, Dev: h.Dev}, d); err != nil {
 		t.Errorf("InUse without Proc = %v", err)
 	}
 }
 
 func TestCheckFlush(t *testing.T) {
-	h := Host{Sys: "testdata/inuse", Dev: "/nonexistent/etherd", Proc: "testdata/proc"}
-	c := h.CheckFlush([]string{"e1.1", "e1.2", "e1.1"}, false)
+	h := sysfs.Host{Sys: "../../sysfs/testdata/inuse", Dev: "/nonexistent/etherd", Proc: "../../sysfs/testdata/proc"}
+	c := CheckFlush(h, []string{"e1.1", "e1.2", "e1.1"}, false)
 	if len(c.Devices) != 2 || len(c.Unknown) != 0 || len(c.Busy) != 1 || c.Busy[0].Device != "e1.2" {
 		t.Errorf("CheckFlush = %+v", c)
 	}
-	c = h.CheckFlush([]string{"e1.2", "e9.9"}, false)
+	c = CheckFlush(h, []string{"e1.2", "e9.9"}, false)
 	if !reflect.DeepEqual(c.Unknown, []string{"e9.9"}) || len(c.Busy) != 0 {
 		t.Errorf("CheckFlush with an unknown name = %+v", c)
 	}
-	c = h.CheckFlush([]string{"e1.2"}, true)
+	c = CheckFlush(h, []string{"e1.2"}, true)
 	if len(c.Devices) != 1 || len(c.Busy) != 0 {
 		t.Errorf("CheckFlush force = %+v", c)
 	}
@@ -136,15 +137,14 @@ func TestOpenersFixture(t *testing.T) {
 	mk("812", "dd", map[string]string{"0": "/dev/null", "3": node})
 	mk("813", "sh", map[string]string{"0": "/dev/null", "1": "/nonexistent"})
 	mk("self", "x", map[string]string{"3": node}) // not a PID
-	h := Host{Proc: proc}
-	got := h.Openers([]string{"0:0", num})
+	got := Openers(proc, []string{"0:0", num})
 	if want := []Opener{{PID: 812, Comm: "dd"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Openers = %+v, want %+v", got, want)
 	}
-	if got := h.Openers([]string{"0:0"}); len(got) != 0 {
+	if got := Openers(proc, []string{"0:0"}); len(got) != 0 {
 		t.Errorf("Openers(0:0) = %+v", got)
 	}
-	e := &InUseError{Device: "e1.2", Reason: OpenByPID, Openers: []Opener{{812, "dd"}, {9, "sh"}}}
+	e := &Error{Device: "e1.2", Reason: OpenByPID, Openers: []Opener{{812, "dd"}, {9, "sh"}}}
 	if e.Error() != "e1.2 is in use (open by pid 812 (dd), pid 9 (sh))" {
 		t.Errorf("Error() = %q", e.Error())
 	}
@@ -170,7 +170,7 @@ func TestOpenersRealProcess(t *testing.T) {
 	if _, err := io.ReadFull(out, line); err != nil || string(line) != "open\n" {
 		t.Fatalf("holder did not open %s (%s): %q %v", node, num, line, err)
 	}
-	got := Host{Proc: "/proc"}.Openers([]string{"0:0", num})
+	got := Openers("/proc", []string{"0:0", num})
 	found := false
 	for _, o := range got {
 		// The holder's name is sh or, once it has exec'd, sleep.
@@ -181,7 +181,7 @@ func TestOpenersRealProcess(t *testing.T) {
 	if !found {
 		t.Errorf("Openers = %+v, want pid %d among them", got, holder.Process.Pid)
 	}
-	if got := (Host{Proc: "/proc"}).Openers([]string{"0:0"}); len(got) != 0 {
+	if got := Openers("/proc", []string{"0:0"}); len(got) != 0 {
 		t.Errorf("openers of 0:0: %+v", got)
 	}
 }

@@ -1,10 +1,10 @@
-package sysfs
+package aoectl
 
 import (
-	"fmt"
 	"os"
 	"strings"
 
+	"github.com/goaoe/aoe/sysfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -12,37 +12,7 @@ import (
 // is a 1,024-byte string, its terminating NUL included.
 const MaxInterfaceList = 1023
 
-// ListTooLongError is returned by SetInterfaces for a list longer than
-// MaxInterfaceList bytes.
-type ListTooLongError struct {
-	Len int // bytes of the list, names joined by blanks
-}
-
-func (e *ListTooLongError) Error() string {
-	return fmt.Sprintf("the interface list is %d bytes; the aoe driver takes at most %d", e.Len, MaxInterfaceList)
-}
-
-// UnknownInterfacesError is returned by SetInterfaces when names are not
-// network interfaces (Sys/class/net/NAME).
-type UnknownInterfacesError struct {
-	Names []string
-}
-
-func (e *UnknownInterfacesError) Error() string {
-	return fmt.Sprintf("not network interfaces: %s", strings.Join(e.Names, ", "))
-}
-
-// ParamError is a failed write of the aoe_iflist module parameter.
-type ParamError struct {
-	Path string
-	Err  error
-}
-
-func (e *ParamError) Error() string { return "setting aoe_iflist: " + e.Err.Error() }
-
-func (e *ParamError) Unwrap() error { return e.Err }
-
-// SetInterfaces restricts the driver to the named network interfaces (none:
+// SetInterfaces restricts the driver of h to the named network interfaces (none:
 // every interface). It checks the length of the list and every name
 // against Sys/class/net before it changes anything, then writes the names,
 // joined by blanks and ended by a NUL, in one write: to the aoe_iflist
@@ -51,12 +21,12 @@ func (e *ParamError) Unwrap() error { return e.Err }
 // It returns a *ListTooLongError, an *UnknownInterfacesError (every bad
 // name), a *ParamError, or the error of ctl.Write (a *NodeError when the
 // node is missing or wrong).
-func (h Host) SetInterfaces(ctl Control, names []string) error {
+func SetInterfaces(h sysfs.Host, ctl Control, names []string) error {
 	list := strings.Join(names, " ")
 	if len(list) > MaxInterfaceList {
 		return &ListTooLongError{Len: len(list)}
 	}
-	fs, fserr := NewFS(h.Sys)
+	fs, fserr := sysfs.NewFS(h.Sys)
 	var bad []string
 	for _, n := range names {
 		if fserr != nil || !fs.NetInterfaceExists(n) {
@@ -75,7 +45,7 @@ func (h Host) SetInterfaces(ctl Control, names []string) error {
 			return nil
 		}
 	}
-	return ctl.Write(NodeInterfaces, value)
+	return ctl.Write(sysfs.NodeInterfaces, value)
 }
 
 // writeParam writes a module parameter in one write, as `printf > file`.

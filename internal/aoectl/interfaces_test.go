@@ -1,13 +1,15 @@
-package sysfs
+package aoectl
 
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/goaoe/aoe/sysfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,18 +20,18 @@ func TestSetInterfaces(t *testing.T) {
 		written = append(written, path+" "+string(data))
 		return nil
 	}}
-	h := Host{Sys: root}
+	h := sysfs.Host{Sys: root}
 	param := filepath.Join(root, "module/aoe/parameters/aoe_iflist")
 
 	var long *ListTooLongError
-	if err := h.SetInterfaces(ctl, strings.Fields(strings.Repeat("eth0 ", 205))); !errors.As(err, &long) || long.Len != 1024 {
+	if err := SetInterfaces(h, ctl, strings.Fields(strings.Repeat("eth0 ", 205))); !errors.As(err, &long) || long.Len != 1024 {
 		t.Errorf("1,024 bytes: %v", err)
 	}
 	var unknown *UnknownInterfacesError
-	if err := h.SetInterfaces(ctl, []string{"bogus0", "eth0", "../net"}); !errors.As(err, &unknown) || !reflect.DeepEqual(unknown.Names, []string{"bogus0", "../net"}) {
+	if err := SetInterfaces(h, ctl, []string{"bogus0", "eth0", "../net"}); !errors.As(err, &unknown) || !reflect.DeepEqual(unknown.Names, []string{"bogus0", "../net"}) {
 		t.Errorf("bad names: %v", err)
 	}
-	if err := h.SetInterfaces(ctl, strings.Fields(strings.Repeat("eth0 ", 203)+"eth1")); err != nil {
+	if err := SetInterfaces(h, ctl, strings.Fields(strings.Repeat("eth0 ", 203)+"eth1")); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(param); len(b) != 1020 || b[1019] != 0 {
@@ -42,15 +44,26 @@ func TestSetInterfaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pe *ParamError
-	if err := h.SetInterfaces(ctl, []string{"eth0"}); !errors.As(err, &pe) {
+	if err := SetInterfaces(h, ctl, []string{"eth0"}); !errors.As(err, &pe) {
 		t.Errorf("FIFO parameter: %v", err)
 	}
 	// No writable parameter: the interfaces node gets the list.
 	os.Remove(param)
-	if err := h.SetInterfaces(ctl, []string{"eth0", "eth1"}); err != nil || len(written) != 1 || written[0] != "/nonexistent/interfaces eth0 eth1\x00" {
+	if err := SetInterfaces(h, ctl, []string{"eth0", "eth1"}); err != nil || len(written) != 1 || written[0] != "/nonexistent/interfaces eth0 eth1\x00" {
 		t.Errorf("node write: %v %q", err, written)
 	}
 	if len(written) != 1 {
 		t.Errorf("writes %q", written)
 	}
+}
+
+// copyFixture copies a fixture tree of the sysfs package (symlinks kept)
+// into a temporary directory.
+func copyFixture(t *testing.T, tree string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), tree)
+	if out, err := exec.Command("cp", "-a", filepath.Join("..", "..", "sysfs", "testdata", tree), dst).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	return dst
 }

@@ -1,0 +1,131 @@
+package doctor
+
+// This file is the doctor's only use of the wire packages (initiator,
+// discover): renames there touch this file alone.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/goaoe/aoe/discover"
+	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/safetext"
+)
+
+// WireOptions tune GatherWire.
+type WireOptions struct {
+	// Timeout bounds the probe (default 3s); Measure is how long each
+	// frame size measured may take to come back (default 1s).
+	Timeout, Measure time.Duration
+	// Source says how the group's interfaces were chosen (SourceGiven...).
+	Source string
+}
+
+// GatherWire probes every interface of g: Query Config and IDENTIFY for
+// every target, then on each path its mask and reserve lists, and reads of
+// every frame size up to the one the driver would use (reads only: nothing
+// is written). Peer strings are escaped for terminals and JSON.
+func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView {
+	v := WireView{Seen: true, Interfaces: g.Names(), Source: o.Source, Frames: []FrameCount{}, Targets: []WireTarget{}}
+	if o.Timeout <= 0 {
+		o.Timeout = 3 * time.Second
+	}
+	if o.Measure <= 0 {
+		o.Measure = time.Second
+	}
+	targets, err := discover.Probe(ctx, g, discover.Options{Timeout: o.Timeout})
+	if err != nil && !errors.As(err, new(*initiator.IncompleteError)) {
+		v.Seen = false
+		v.Missing = err.Error()
+	}
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wt := WireTarget{Name: t.Name(), Conflict: t.Conflict, Paths: make([]WirePath, len(t.Paths))}
+		for i, p := range t.Paths {
+			c := g.ClientFor(p.Interface)
+			wp := &wt.Paths[i]
+			*wp = WirePath{Interface: safetext.String(p.Interface), MAC: p.MAC.String(), Self: c.Interface().MAC.String(),
+				LocalMTU: p.MTU, BufferCount: int(p.BufferCount), Firmware: fmt.Sprintf("0x%04x", p.Firmware),
+				SectorsPerFrame: p.SectorsPerFrame, Mask: []string{}, Reserve: []string{}}
+			if p.Identity != nil {
+				wp.Serial, wp.Model = safetext.String(p.Identity.Serial), safetext.String(p.Identity.Model)
+				wp.Sectors, _ = p.Identity.Capacity()
+			} else if p.IdentifyErr != nil {
+				wp.IdentifyErr = p.IdentifyErr.Error()
+			}
+			tgt := initiator.Target{MAC: p.MAC, Shelf: t.Shelf, Slot: t.Slot}
+			lba48 := p.Identity != nil && p.Identity.LBA48
+			wg.Go(func() {
+				mask, err := c.MaskList(ctx, tgt)
+				wp.Mask, wp.MaskErr = macStrings(mask), errString(err)
+				res, err := c.ReserveList(ctx, tgt)
+				wp.Reserve, wp.ReserveErr = macStrings(res), errString(err)
+				if p.Identity != nil {
+					wp.Measured, wp.Carried = measure(ctx, c, tgt, wp.DriverSectors(), lba48, o.Measure)
+				}
+			})
+		}
+		v.Targets = append(v.Targets, wt)
+	}
+	wg.Wait()
+	for _, c := range g.Clients() {
+		st := c.Stats()
+		v.Frames = append(v.Frames, FrameCount{Interface: safetext.String(c.Interface().Name), Sent: st.Sent, Seen: st.Received})
+	}
+	return v
+}
+
+// measure sends, for n from 1 up to most, a read of n sectors (an
+// n-sector reply) and an IDENTIFY padded by n sectors (an n-sector
+// request), and returns the largest n for which both came back, each size
+// given up to per to answer; it stops at the first size that does not
+// come back (larger frames would not either, and unanswered requests would
+// fill the target's window). It is measured when some size came back, or
+// when the smallest got no reply at all.
+func measure(ctx context.Context, c *initiator.Client, t initiator.Target, most int, lba48 bool, per time.Duration) (measured bool, carried int) {
+	for n := 1; n <= most; n++ {
+		sctx, cancel := context.WithTimeout(ctx, per)
+		var wg sync.WaitGroup
+		var errRead, errPad error
+		wg.Go(func() { _, errRead = c.ATA(sctx, t, wire.NewRead(0, uint8(n), lba48)) })
+		wg.Go(func() { _, errPad = c.IdentifyPadded(sctx, t, n) })
+		wg.Wait()
+		cancel()
+		got := func(err error) bool { return err == nil || errors.Is(err, initiator.ErrShortIdentify) }
+		lost := func(err error) bool {
+			return errors.Is(err, initiator.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, initiator.ErrSend)
+		}
+		switch {
+		case got(errRead) && got(errPad):
+			carried = n
+		case ctx.Err() != nil:
+			return carried > 0, carried
+		case (got(errRead) || lost(errRead)) && (got(errPad) || lost(errPad)):
+			return true, carried // a size lost on the way
+		default:
+			return carried > 0, carried // refused (reserved...): not measured beyond
+		}
+	}
+	return true, carried
+}
+
+func macStrings(list []net.HardwareAddr) []string {
+	out := []string{}
+	for _, m := range list {
+		out = append(out, m.String())
+	}
+	return out
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return strings.TrimPrefix(err.Error(), "aoe: ")
+}
