@@ -124,6 +124,22 @@ type diskTarget struct {
 // ErrorCode when the target refuses IDENTIFY, a *ReplyError), else one
 // wrapping ErrDeadline; or with ctx's error.
 func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, opts DiskOptions) (*Disk, error) {
+	specs := make([]pathSpec, len(paths))
+	for i, p := range paths {
+		specs[i] = pathSpec{tr: p.Client, mac: p.MAC, config: p.Config}
+	}
+	return openDisk(ctx, shelf, slot, specs, opts)
+}
+
+// pathSpec is a DiskPath as the engine takes it: any transport.
+type pathSpec struct {
+	tr     transport
+	mac    net.HardwareAddr
+	config *wire.ConfigArg
+}
+
+// openDisk is OpenDisk over any transports.
+func openDisk(ctx context.Context, shelf uint16, slot uint8, paths []pathSpec, opts DiskOptions) (*Disk, error) {
 	if len(paths) == 0 {
 		return nil, ErrNoPaths
 	}
@@ -132,14 +148,14 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	byMAC := map[string]*diskTarget{}
 	for _, p := range paths {
-		t, ok := byMAC[string(p.MAC)]
+		t, ok := byMAC[string(p.mac)]
 		if !ok {
-			w := int(p.Config.BufferCount)
+			w := int(p.config.BufferCount)
 			if opts.Window > 0 {
 				w = opts.Window
 			}
-			t = &diskTarget{mac: p.MAC, window: max(w, 1)}
-			byMAC[string(p.MAC)] = t
+			t = &diskTarget{mac: p.mac, window: max(w, 1)}
+			byMAC[string(p.mac)] = t
 			d.targets = append(d.targets, t)
 		}
 		dp := newDiskPath(p, t, opts)
@@ -151,7 +167,7 @@ func OpenDisk(ctx context.Context, shelf uint16, slot uint8, paths []DiskPath, o
 	// retransmissions).
 	need := map[transport]int{}
 	for _, p := range d.paths {
-		need[p.client] += 2 * p.target.window * (p.maxSectors*wire.SectorSize + wire.HeaderLen + ataArgLen)
+		need[p.tr] += 2 * p.target.window * (p.maxSectors*wire.SectorSize + wire.HeaderLen + ataArgLen)
 	}
 	for c, n := range need {
 		if n > receiveBuffer { // NewClient asked for receiveBuffer already
@@ -241,7 +257,7 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 			ce := &ConflictError{Device: d.name, First: 0, Differs: diff}
 			for _, j := range ok {
 				p := d.paths[j]
-				ce.Answers = append(ce.Answers, PathIdentity{Interface: p.client.Interface().Name, MAC: p.mac, Identity: got[j].id})
+				ce.Answers = append(ce.Answers, PathIdentity{Interface: p.tr.Interface().Name, MAC: p.mac, Identity: got[j].id})
 				if j == i {
 					ce.Other = len(ce.Answers) - 1
 				}
@@ -263,7 +279,7 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 		}
 	})
 	return d.sameContent(ctx, ok, func(j int) PathIdentity {
-		return PathIdentity{Interface: d.paths[j].client.Interface().Name, MAC: d.paths[j].mac, Identity: got[j].id}
+		return PathIdentity{Interface: d.paths[j].tr.Interface().Name, MAC: d.paths[j].mac, Identity: got[j].id}
 	})
 }
 

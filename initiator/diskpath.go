@@ -22,9 +22,9 @@ const (
 )
 
 // diskPath is one (interface, target MAC) way to the disk, with its round
-// trip estimate and counters. Its mutable fields are guarded by Disk.mu.
+// trip estimate and counters. Its mutable fields are the engine's goroutine's (see engine).
 type diskPath struct {
-	client     transport
+	tr         transport // the client it goes through
 	mac        net.HardwareAddr
 	target     *diskTarget
 	mtu        int
@@ -145,18 +145,18 @@ type PathStats struct {
 	Mismatch         []string `json:"-"` // JSON: blockio.BenchPath, [] when none
 }
 
-func newDiskPath(p DiskPath, t *diskTarget, opts DiskOptions) *diskPath {
-	ifi := p.Client.Interface()
+func newDiskPath(p pathSpec, t *diskTarget, opts DiskOptions) *diskPath {
+	ifi := p.tr.Interface()
 	mtu := ifi.MTU
 	if mtu <= 0 {
 		mtu = 1500
 	}
-	n := p.Config.PayloadForMTU(mtu) / wire.SectorSize
+	n := p.config.PayloadForMTU(mtu) / wire.SectorSize
 	n = min(n, 255)
 	if opts.MaxSectors > 0 {
 		n = min(n, opts.MaxSectors)
 	}
-	dp := &diskPath{client: p.Client, mac: p.MAC, target: t, mtu: mtu, maxSectors: max(n, 1), answered: time.Now(),
+	dp := &diskPath{tr: p.tr, mac: p.mac, target: t, mtu: mtu, maxSectors: max(n, 1), answered: time.Now(),
 		cwnd: min(initialWindow, t.window), ssthresh: t.window, dead: true}
 	dp.rtt = rttEstimator{min: opts.MinRTO, max: opts.MaxRTO, initial: opts.InitialRTO}
 	return dp
@@ -168,7 +168,7 @@ func (d *Disk) PathStats() []PathStats {
 	d.eng.inLoop(func() {
 		for _, p := range d.paths {
 			s := p.stats
-			s.Interface, s.MAC, s.MTU = p.client.Interface().Name, p.mac.String(), p.mtu
+			s.Interface, s.MAC, s.MTU = p.tr.Interface().Name, p.mac.String(), p.mtu
 			s.Sectors, s.Window, s.CongestionWindow = p.maxSectors, p.target.window, p.cwnd
 			s.ProvenWindow = p.proven
 			s.SRTT, s.RTO, s.Dead = p.rtt.srtt, p.rtt.rto(), p.dead
@@ -236,9 +236,9 @@ func (d *Disk) allGone(t *diskTarget) error {
 			return nil
 		}
 		if p.excluded {
-			last = fmt.Errorf("%s on %s answers for another disk: %s", p.mac, p.client.Interface().Name, strings.Join(p.mismatch, ", "))
+			last = fmt.Errorf("%s on %s answers for another disk: %s", p.mac, p.tr.Interface().Name, strings.Join(p.mismatch, ", "))
 		} else {
-			last = p.client.Err()
+			last = p.tr.Err()
 		}
 	}
 	return fmt.Errorf("%s: %w: every path's interface stopped or answers for another disk (last: %w)", d.name, ErrNoPaths, last)
@@ -268,7 +268,7 @@ func (d *Disk) deadlineErr(o *op, p *diskPath, waited time.Duration, sends int, 
 	var err error
 	if p != nil {
 		err = fmt.Errorf("%w: %s: %s at sector %d unanswered for %v (%d sends, the last on %s to %s)", ErrDeadline, d.name, what, o.lba,
-			waited.Round(time.Millisecond), sends, p.client.Interface().Name, p.mac)
+			waited.Round(time.Millisecond), sends, p.tr.Interface().Name, p.mac)
 	} else {
 		err = fmt.Errorf("%w: %s: %s at sector %d unanswered for %v (%d sends; no path verified since: %s)", ErrDeadline, d.name, what, o.lba,
 			waited.Round(time.Millisecond), sends, d.pathStates())
@@ -305,7 +305,7 @@ func (d *Disk) pathStates() string {
 		case p.dead:
 			state = "dead"
 		}
-		fmt.Fprintf(&b, "%s to %s %s", p.client.Interface().Name, p.mac, state)
+		fmt.Fprintf(&b, "%s to %s %s", p.tr.Interface().Name, p.mac, state)
 	}
 	return b.String()
 }
@@ -314,7 +314,7 @@ func (d *Disk) pathStates() string {
 func (d *Disk) replyErr(o *op) *ReplyError {
 	p := o.badPath
 	arg := d.ataArg(o)
-	return &ReplyError{Device: d.name, Interface: p.client.Interface().Name, MAC: p.mac, Command: arg.CmdStatus, LBA: o.lba,
+	return &ReplyError{Device: d.name, Interface: p.tr.Interface().Name, MAC: p.mac, Command: arg.CmdStatus, LBA: o.lba,
 		Kind: o.lastBad.kind, Want: o.lastBad.want, Got: o.lastBad.got, Count: o.bad}
 }
 

@@ -200,10 +200,10 @@ func newEngine(d *Disk) *engine {
 	}
 	e.timer.Stop()
 	for _, p := range d.paths {
-		if _, ok := e.writers[p.client]; ok {
+		if _, ok := e.writers[p.tr]; ok {
 			continue
 		}
-		e.writers[p.client] = p.client.newBatchSender()
+		e.writers[p.tr] = p.tr.newBatchSender()
 		go func(c transport) {
 			select {
 			case <-c.stopped():
@@ -213,7 +213,7 @@ func newEngine(d *Disk) *engine {
 				}
 			case <-e.exited:
 			}
-		}(p.client)
+		}(p.tr)
 	}
 	go e.run()
 	return e
@@ -311,7 +311,7 @@ func (e *engine) add(q *request) {
 	q.since = time.Now()
 	if q.path != nil {
 		if q.path.gone {
-			e.finish(q, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, q.path.client.Err()))
+			e.finish(q, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, q.path.tr.Err()))
 			return
 		}
 		e.active = append(e.active, q)
@@ -368,7 +368,7 @@ func (e *engine) issue(now time.Time) {
 		e.take(o, p)
 		o.tries = 0
 		p.stats.Retransmits++
-		p.client.countRetransmit()
+		p.tr.countRetransmit()
 		e.send(o, now)
 	}
 	misses := 0
@@ -512,7 +512,7 @@ func (e *engine) send(o *op, now time.Time) {
 		}
 		a.dest = &o.dest
 	}
-	tag, err := p.client.expect(&a.cl)
+	tag, err := p.tr.expect(&a.cl)
 	if err != nil {
 		// The client is closed: its path is reported gone soon.
 		o.sendErr = err
@@ -525,7 +525,7 @@ func (e *engine) send(o *op, now time.Time) {
 		rto = max(left, time.Millisecond)
 	}
 	o.expire = now.Add(rto)
-	e.batch[p.client] = append(e.batch[p.client], o)
+	e.batch[p.tr] = append(e.batch[p.tr], o)
 }
 
 // slot returns a free attempt of o, giving up its oldest send when
@@ -544,7 +544,7 @@ func (o *op) slot() *attempt {
 		}
 	}
 	if n >= maxAttempts {
-		oldest.path.client.forget(oldest.tag)
+		oldest.path.tr.forget(oldest.tag)
 		oldest.active = false
 	}
 	for i := range o.attempts {
@@ -569,7 +569,7 @@ func (e *engine) flush() {
 		e.seq++
 		ops := e.sending[:0]
 		for _, o := range queued {
-			if a := o.latest; a == nil || !a.active || a.path.client != c || o.flushed == e.seq {
+			if a := o.latest; a == nil || !a.active || a.path.tr != c || o.flushed == e.seq {
 				continue
 			}
 			o.flushed = e.seq
@@ -607,7 +607,7 @@ func (e *engine) encode(o *op) outFrame {
 	a := o.latest
 	p := a.path
 	o.arg = e.d.ataArg(o)
-	o.fr = wire.Frame{Destination: p.mac, Source: p.client.Interface().MAC, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA, Tag: a.tag, Arg: &o.arg}
+	o.fr = wire.Frame{Destination: p.mac, Source: p.tr.Interface().MAC, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA, Tag: a.tag, Arg: &o.arg}
 	b, _ := o.fr.AppendBinary(o.hdr[:0]) // cannot fail: both MACs are 6 bytes
 	if o.write {
 		return outFrame{hdr: b[:wire.HeaderLen+ataArgLen], data: o.buf}
@@ -620,7 +620,7 @@ func (e *engine) cancelSends(o *op) {
 	for i := range o.attempts {
 		a := &o.attempts[i]
 		if a.active {
-			a.path.client.forget(a.tag)
+			a.path.tr.forget(a.tag)
 			a.active = false
 		}
 	}
@@ -873,7 +873,7 @@ func (e *engine) expireOps(now time.Time) {
 		}
 		if o.req.path != nil {
 			if p.gone {
-				e.fail(o.req, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, p.client.Err()))
+				e.fail(o.req, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, p.tr.Err()))
 				i = -1
 				continue
 			}
@@ -890,7 +890,7 @@ func (e *engine) expireOps(now time.Time) {
 			continue
 		}
 		p.stats.Retransmits++
-		p.client.countRetransmit()
+		p.tr.countRetransmit()
 		e.send(o, now)
 	}
 	for _, p := range e.d.paths {
@@ -928,7 +928,7 @@ func (e *engine) timedOut(p *diskPath, now time.Time) {
 // clientGone marks the paths of c gone and moves their frames.
 func (e *engine) clientGone(c transport) {
 	for _, p := range e.d.paths {
-		if p.client == c {
+		if p.tr == c {
 			p.gone, p.dead = true, true
 		}
 	}
@@ -1084,7 +1084,7 @@ func (e *engine) probed(q *request, err error) {
 		d := e.d
 		go func() {
 			err := d.sameContent(d.ctx, []int{ref, at}, func(j int) PathIdentity {
-				return PathIdentity{Interface: d.paths[j].client.Interface().Name, MAC: d.paths[j].mac, Identity: d.id}
+				return PathIdentity{Interface: d.paths[j].tr.Interface().Name, MAC: d.paths[j].mac, Identity: d.id}
 			})
 			select {
 			case e.checked <- contentCheck{p, err}:

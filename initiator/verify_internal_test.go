@@ -77,7 +77,7 @@ func TestDeadlineErrTellsBadReplies(t *testing.T) {
 	defer c.Close()
 	d := &Disk{name: "e1.2"}
 	d.id.LBA48 = true
-	p := &diskPath{client: c, mac: []byte{2, 0, 0, 0, 0, 2}}
+	p := &diskPath{tr: c, mac: []byte{2, 0, 0, 0, 0, 2}}
 	o := &op{cmd: wire.ATAReadSectors, lba: 40, buf: make([]byte, 1024), bad: 2, badPath: p,
 		lastBad: badInfo{kind: BadReplyShort, want: 1024, got: 512}}
 	err := d.deadlineErr(o, p, 60e9, 9, nil)
