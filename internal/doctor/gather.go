@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/internal/boot"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/sysfs"
@@ -95,10 +96,11 @@ func byNames(devDir string) map[string][]string {
 			if err != nil || strings.Contains(rel, "/") || strings.HasPrefix(rel, ".") {
 				continue
 			}
-			disk, _, err := boot.ParseDeviceName(rel)
+			addr, _, err := aoeaddr.ParseDevice(rel)
 			if err != nil {
 				continue
 			}
+			disk := addr.String()
 			name := safetext.String(filepath.Base(dir) + "/" + e.Name())
 			if rel != disk {
 				name += " -> " + rel
@@ -170,10 +172,11 @@ func bootView(cfg boot.Config, resolve boot.Resolver) BootView {
 				continue
 			}
 		}
-		disk, _, err := boot.ParseDeviceName(name)
+		addr, _, err := aoeaddr.ParseDevice(name)
 		if err != nil {
 			continue
 		}
+		disk := addr.String()
 		v.Wait[disk] = append(v.Wait[disk], "boot waits for "+safetext.String(item))
 	}
 	return v
