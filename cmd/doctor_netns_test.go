@@ -140,6 +140,13 @@ func TestDoctorNetns(t *testing.T) {
 	if first, _ := out.has("e1.6", "", ""); first != "" {
 		t.Errorf("e1.6 is not healthy: %s", r.stdout)
 	}
+	// Measuring the frame sizes leaves the target running: a read whose
+	// reply its veth's peer refuses (ENOBUFS) makes vblade exit, so the
+	// second run would find nothing answering.
+	r, out = d.doctor(t, "e1.4", "-i", "i2")
+	if first, ok := out.has("e1.4", doctor.CauseMTU, "ip link set i2 mtu"); !ok || first != doctor.CauseMTU {
+		t.Errorf("e1.4 again: first cause %s: %s", first, r.stdout)
+	}
 	// A reservation by this host's other interface is no cause on it.
 	if _, ok := out.has("e1.3", doctor.CauseReserved, "-i i1"); ok {
 		t.Errorf("e1.3 reserved by i1 reported on i1: %s", r.stdout)

@@ -80,32 +80,41 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 	return v
 }
 
-// measure sends, for n from 1 up to most, a read of n sectors (an
-// n-sector reply) and an IDENTIFY padded by n sectors (an n-sector
-// request), and returns the largest n for which both came back, each size
-// given up to per to answer; it stops at the first size that does not
-// come back (larger frames would not either, and unanswered requests would
-// fill the target's window). It is measured when some size came back, or
-// when the smallest got no reply at all.
+// measure sends, for n from 1 up to most, an IDENTIFY padded by n sectors
+// (an n-sector request, a short reply) and, once that came back, a read of
+// n sectors (an n-sector reply), and returns the largest n for which both
+// came back, each given up to per to answer. It stops at the first size
+// that does not come back (larger frames would not either, and unanswered
+// requests would fill the target's window). The request goes first: a
+// reply larger than the target's own link carries is refused by its NIC
+// (ENOBUFS on a veth whose peer has a smaller MTU), and vblade exits on
+// that error, so a read is sent only at a size the path has carried
+// toward the target. It is measured when some size came back, or when the
+// smallest got no reply at all.
 func measure(ctx context.Context, c *initiator.Client, t initiator.Target, most int, lba48 bool, per time.Duration) (measured bool, carried int) {
-	for n := 1; n <= most; n++ {
+	got := func(err error) bool { return err == nil || errors.Is(err, initiator.ErrShortIdentify) }
+	lost := func(err error) bool {
+		return errors.Is(err, initiator.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, initiator.ErrSend)
+	}
+	try := func(op func(context.Context) error) error {
 		sctx, cancel := context.WithTimeout(ctx, per)
-		var wg sync.WaitGroup
-		var errRead, errPad error
-		wg.Go(func() { _, errRead = c.ATA(sctx, t, initiator.NewRead(0, uint8(n), lba48)) })
-		wg.Go(func() { _, errPad = c.IdentifyPadded(sctx, t, n) })
-		wg.Wait()
-		cancel()
-		got := func(err error) bool { return err == nil || errors.Is(err, initiator.ErrShortIdentify) }
-		lost := func(err error) bool {
-			return errors.Is(err, initiator.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, initiator.ErrSend)
+		defer cancel()
+		return op(sctx)
+	}
+	for n := 1; n <= most; n++ {
+		err := try(func(ctx context.Context) error { _, err := c.IdentifyPadded(ctx, t, n); return err })
+		if got(err) {
+			err = try(func(ctx context.Context) error {
+				_, err := c.ATA(ctx, t, initiator.NewRead(0, uint8(n), lba48))
+				return err
+			})
 		}
 		switch {
-		case got(errRead) && got(errPad):
+		case got(err):
 			carried = n
 		case ctx.Err() != nil:
 			return carried > 0, carried
-		case (got(errRead) || lost(errRead)) && (got(errPad) || lost(errPad)):
+		case lost(err):
 			return true, carried // a size lost on the way
 		default:
 			return carried > 0, carried // refused (reserved...): not measured beyond
