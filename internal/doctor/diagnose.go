@@ -91,8 +91,10 @@ func diagnose(v Views, name string) Report {
 			c.add(CauseNotDiscovered, SeverityCause, "aoe discover --wait "+name,
 				"%s answers on %s but the driver has no such device: it has not discovered it yet", name, strings.Join(wireIfaces(r.Wire), ", "))
 		}
-	} else if v.Wire.Seen && name != "" {
+	} else if v.Wire.Seen {
 		c.noReply(r.Driver)
+	} else if v.Driver.Seen && v.Driver.Loaded && r.Driver == nil {
+		c.notInDriver()
 	}
 	if r.Driver != nil {
 		c.device(r.Driver)
@@ -352,7 +354,8 @@ func (c *checker) mtu(w *WireTarget) {
 	}
 }
 
-// noReply: the wire was probed and nothing answered for the device.
+// noReply: the wire was probed and nothing answered for the device (for
+// the host, Device "": no target answered at all).
 func (c *checker) noReply(drv *DriverDevice) {
 	w := c.v.Wire
 	var sent, seen uint64
@@ -362,9 +365,12 @@ func (c *checker) noReply(drv *DriverDevice) {
 	}
 	ifs := strings.Join(w.Interfaces, ", ")
 	var detail string
-	if sent == 0 {
+	switch {
+	case sent == 0:
 		detail = fmt.Sprintf("no frame could be sent on %s", ifs)
-	} else {
+	case c.name == "":
+		detail = fmt.Sprintf("no AoE target answered on %s: %d frames sent, %d replies seen", ifs, sent, seen)
+	default:
 		detail = fmt.Sprintf("nothing answered for %s on %s: %d frames sent, %d replies seen, none from %s", c.name, ifs, sent, seen, c.name)
 	}
 	next := "aoe discover --probe"
@@ -377,9 +383,25 @@ func (c *checker) noReply(drv *DriverDevice) {
 	if w.Source == SourceIflist && len(others) > 0 {
 		detail += fmt.Sprintf(" (only aoe_iflist's interfaces were probed; %s were not)", strings.Join(others, ", "))
 		next = "aoe doctor " + c.name + " -i " + strings.Join(append(append([]string(nil), w.Interfaces...), others...), ",")
+		if c.name == "" {
+			next = "aoe doctor -i " + strings.Join(append(append([]string(nil), w.Interfaces...), others...), ",")
+		}
 	}
 	detail += "; is the target running, on this segment, with a MAC mask list that includes this host?"
 	c.add(CauseNoReply, SeverityCause, next, "%s", detail)
+}
+
+// notInDriver: the driver has no such device (for the host: no device at
+// all) and the wire was not seen, so whether the target answers is not
+// known; asking the driver to discover is the next step either way.
+func (c *checker) notInDriver() {
+	if c.name == "" {
+		c.add(CauseNotDiscovered, SeverityCause, "aoe discover",
+			"the driver has no AoE device, and the wire was not seen (%s): whether any target answers is not known", c.v.Wire.Missing)
+		return
+	}
+	c.add(CauseNotDiscovered, SeverityCause, "aoe discover --wait "+c.name,
+		"the driver has no %s, and the wire was not seen (%s): whether the target answers is not known", c.name, c.v.Wire.Missing)
 }
 
 // device checks the driver's device: its state and its node.

@@ -179,6 +179,11 @@ func TestDiagnoseCauses(t *testing.T) {
 		{name: "no driver view", change: func(v *Views) {
 			v.Driver = DriverView{Missing: "no sysfs"}
 		}, want: CauseNoDriverView, sev: SeverityNote, detail: "no sysfs"},
+		{name: "no wire view, no such device", change: func(v *Views) {
+			v.Wire = WireView{Missing: "no raw socket"}
+			v.Driver.Devices = nil
+		}, names: []string{"e1.2"}, want: CauseNotDiscovered, sev: SeverityCause, next: "aoe discover --wait e1.2",
+			detail: "the driver has no e1.2, and the wire was not seen (no raw socket)", others: []Cause{CauseNoWireView}},
 		{name: "no wire view", change: func(v *Views) {
 			v.Wire = WireView{Missing: "no raw socket"}
 		}, want: CauseNoWireView, sev: SeverityNote, detail: "no raw socket"},
@@ -247,6 +252,19 @@ func TestDiagnoseNames(t *testing.T) {
 	reps := Diagnose(Views{Driver: DriverView{Seen: true}}, nil)
 	if len(reps) != 1 || reps[0].Device != "" || reps[0].Verdict().Cause != CauseDriverNotLoaded {
 		t.Errorf("host report %+v", reps)
+	}
+	// The driver has no device and no target answers: not ok.
+	v = healthy()
+	v.Driver.Devices, v.Wire.Targets = nil, nil
+	reps = Diagnose(v, nil)
+	if len(reps) != 1 || reps[0].Device != "" || reps[0].Healthy() || reps[0].Verdict().Cause != CauseNoReply ||
+		reps[0].Verdict().Detail != "no AoE target answered on i0: 10 frames sent, 8 replies seen; is the target running, on this segment, with a MAC mask list that includes this host?" {
+		t.Errorf("host report, nothing answered: %+v", reps)
+	}
+	v.Wire = WireView{Missing: "no raw socket"}
+	reps = Diagnose(v, nil)
+	if len(reps) != 1 || reps[0].Healthy() || reps[0].Verdict().Cause != CauseNotDiscovered || reps[0].Verdict().Next != "aoe discover" {
+		t.Errorf("host report, no device, wire not seen: %+v", reps)
 	}
 }
 

@@ -50,7 +50,8 @@ const (
 	// CauseMTU: the frames the driver will send do not get through the
 	// path.
 	CauseMTU Cause = "mtu"
-	// CauseNotDiscovered: the target answers but the driver has no device.
+	// CauseNotDiscovered: the driver has no device, while the target answers
+	// (or the wire was not seen to tell).
 	CauseNotDiscovered Cause = "not-discovered"
 	// CauseDeviceDown: the driver's device is down, closewait or kickme.
 	CauseDeviceDown Cause = "device-down"
