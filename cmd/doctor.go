@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/boot"
 	"github.com/goaoe/aoe/internal/doctor"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -85,6 +87,17 @@ func runDoctor(cmd *cobra.Command, o *doctorOptions, args []string) error {
 	ifs, err := o.interfaces()
 	if err != nil {
 		return err
+	}
+	// As every command that takes -i: a name that is no interface, or no
+	// Ethernet one, is a usage error (a down one is a finding).
+	for _, n := range given {
+		i := slices.IndexFunc(ifs, func(ifi net.Interface) bool { return ifi.Name == n })
+		switch {
+		case i < 0:
+			return usageErrorf("-i %s: no such network interface (see 'ip link')", safetext.String(n))
+		case !isEthernet(ifs[i]):
+			return usageErrorf("-i %s: not an Ethernet interface; AoE runs on Ethernet only", safetext.String(n))
+		}
 	}
 	v.Links = doctor.GatherLinks(ifs, sys)
 	names, named, source := doctorInterfaces(given, v.Driver, ifs)
