@@ -155,7 +155,7 @@ func doctorInterfaces(given []string, d doctor.DriverView, ifs []net.Interface) 
 // raw socket or no interface leaves the wire unseen.
 func (o *doctorOptions) probe(cmd *cobra.Command, names []string, source string) doctor.WireView {
 	unseen := func(why string) doctor.WireView {
-		return doctor.WireView{Missing: why, Interfaces: names, Source: source, Frames: []doctor.FrameCount{}, Targets: []doctor.WireTarget{}}
+		return doctor.WireView{Missing: doctor.Text(why), Interfaces: names, Source: source, Frames: []doctor.FrameCount{}, Targets: []doctor.WireTarget{}}
 	}
 	if len(names) == 0 {
 		return unseen("no up Ethernet interface to probe")

@@ -77,7 +77,7 @@ func (o doctorJSON) has(dev string, want doctor.Cause, nextPart string) (first d
 			if first == "" && f.Severity == doctor.SeverityCause {
 				first = f.Cause
 			}
-			if f.Cause == want && strings.Contains(f.Next, nextPart) {
+			if f.Cause == want && strings.Contains(string(f.Next), nextPart) {
 				ok = true
 			}
 		}

@@ -104,7 +104,7 @@ func TestE2EDoctor(t *testing.T) {
 		s.t = t
 		s.must("rm /dev/etherd/e1.1")
 		out := s.doctor("e1.1", doctor.CauseNoNode, "mknod -m 0660 /dev/etherd/e1.1 b 152 ")
-		s.must(out.Devices[0].Findings[0].Next) // the command given
+		s.must(string(out.Devices[0].Findings[0].Next)) // the command given
 		s.doctor("e1.1", "", "")
 	})
 

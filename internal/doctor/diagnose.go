@@ -58,7 +58,7 @@ type checker struct {
 }
 
 func (c *checker) add(cause Cause, sev Severity, next, format string, args ...any) {
-	c.out = append(c.out, Finding{Device: c.name, Cause: cause, Severity: sev, Detail: fmt.Sprintf(format, args...), Next: next})
+	c.out = append(c.out, Finding{Device: c.name, Cause: cause, Severity: sev, Detail: fmt.Sprintf(format, args...), Next: Text(next)})
 }
 
 func diagnose(v Views, name string) Report {
@@ -195,7 +195,7 @@ func (c *checker) links(drv *DriverDevice, wire *WireTarget) {
 	if d.Seen && d.Loaded && d.IfListKnown && (drv == nil || !drv.Up()) {
 		for _, n := range d.IfList {
 			if l := c.link(n); l != nil && l.Master != "" {
-				list := replace(d.IfList, n, l.Master)
+				list := replace(d.IfList, n, string(l.Master))
 				c.add(CauseBridgePort, SeverityCause, "aoe interfaces "+strings.Join(list, ","),
 					"%s, which aoe_iflist allows, is a port of %s: the frames it receives are handed to %s, which the driver does not use", n, l.Master, l.Master)
 			}
@@ -277,7 +277,7 @@ func (c *checker) masked(w *WireTarget) {
 		}
 		for _, i := range c.v.Wire.Interfaces {
 			l := c.link(i)
-			if answered[i] || l == nil || l.MAC == "" || contains(p.Mask, l.MAC) || !c.sameSegment(i, p.Interface) {
+			if answered[i] || l == nil || l.MAC == "" || contains(p.Mask, string(l.MAC)) || !c.sameSegment(i, p.Interface) {
 				continue
 			}
 			answered[i] = true // once per interface
@@ -406,13 +406,13 @@ func (c *checker) notInDriver() {
 
 // device checks the driver's device: its state and its node.
 func (c *checker) device(d *DriverDevice) {
-	if !d.Up() || strings.Contains(d.State, "kickme") {
+	if !d.Up() || strings.Contains(string(d.State), "kickme") {
 		c.add(CauseDeviceDown, SeverityCause, "aoe revalidate "+d.Name,
-			"the driver's %s is %s: it sends nothing to it until revalidated (or, when it is not open, rediscovered)", d.Name, orNone(d.State))
+			"the driver's %s is %s: it sends nothing to it until revalidated (or, when it is not open, rediscovered)", d.Name, orNone(string(d.State)))
 	}
 	if !d.NodeOK {
 		next := "udevadm trigger --action=add --sysname-match='etherd!" + d.Name + "'"
-		if maj, mnr, ok := strings.Cut(d.Dev, ":"); ok {
+		if maj, mnr, ok := strings.Cut(string(d.Dev), ":"); ok {
 			next = fmt.Sprintf("mknod -m 0660 %s b %s %s", d.Node, maj, mnr)
 		}
 		c.add(CauseNoNode, SeverityCause, next, "%s is in sysfs but %s is not a block device node (udev did not create it, or it was removed)", d.Name, d.Node)
@@ -443,7 +443,7 @@ func (c *checker) boot(w *WireTarget) {
 }
 
 // Up reports whether the driver says the device is up.
-func (d DriverDevice) Up() bool { return d.State == "up" || strings.HasPrefix(d.State, "up,") }
+func (d DriverDevice) Up() bool { return d.State == "up" || strings.HasPrefix(string(d.State), "up,") }
 
 func wireIfaces(w *WireTarget) []string {
 	var out []string

@@ -18,8 +18,8 @@ const (
 func healthy() Views {
 	return Views{
 		Driver: DriverView{Seen: true, Loaded: true, Version: "85", IfList: []string{}, IfListKnown: true,
-			Devices: []DriverDevice{{Name: "e1.2", State: "up", MAC: tgtMAC, NetIfs: []string{"i0"}, Payload: 1024,
-				Sectors: 2048, Dev: "152:16", Node: "/dev/etherd/e1.2", NodeOK: true}}},
+			Devices: []DriverDevice{{Name: "e1.2", State: "up", MAC: tgtMAC, NetIfs: []string{"i0"}, Payload: ptr[int64](1024),
+				Sectors: ptr[uint64](2048), Dev: "152:16", Node: "/dev/etherd/e1.2", NodeOK: true}}},
 		Wire: WireView{Seen: true, Interfaces: []string{"i0"}, Source: SourceAll, Frames: []FrameCount{{"i0", 10, 8}},
 			Targets: []WireTarget{{Name: "e1.2", Paths: []WirePath{path("i0", selfI0)}}}},
 		Boot:  BootView{Seen: true, Source: "aoe.conf", Wait: map[string][]string{}},
@@ -29,11 +29,13 @@ func healthy() Views {
 
 func path(iface, self string) WirePath {
 	return WirePath{Interface: iface, MAC: tgtMAC, Self: self, LocalMTU: 1500, BufferCount: 16, Firmware: "0x4019",
-		SectorsPerFrame: 2, Measured: true, Carried: 2, Serial: "1.2:t", Sectors: 2048, Mask: []string{}, Reserve: []string{}}
+		SectorsPerFrame: 2, Measured: true, Carried: 2, Serial: "1.2:t", Sectors: ptr[uint64](2048), Mask: []string{}, Reserve: []string{}}
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func link(name, mac string) Link {
-	return Link{Name: name, MAC: mac, MTU: 1500, Up: true, Carrier: true}
+	return Link{Name: name, MAC: Text(mac), MTU: 1500, Up: true, Carrier: true}
 }
 
 func TestDiagnoseCauses(t *testing.T) {
@@ -206,7 +208,7 @@ func TestDiagnoseCauses(t *testing.T) {
 				t.Fatalf("no finding, want %s", tc.want)
 			}
 			f := r.Findings[0]
-			if f.Cause != tc.want || f.Severity != tc.sev || !strings.Contains(f.Next, tc.next) || !strings.Contains(f.Detail, tc.detail) {
+			if f.Cause != tc.want || f.Severity != tc.sev || !strings.Contains(string(f.Next), tc.next) || !strings.Contains(f.Detail, tc.detail) {
 				t.Errorf("first finding %+v, want %s (%v) next %q detail %q\nall: %v", f, tc.want, tc.sev, tc.next, tc.detail, r.Findings)
 			}
 			if r.Healthy() != (tc.sev != SeverityCause) {

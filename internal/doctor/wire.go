@@ -41,7 +41,7 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 	targets, err := discover.Probe(ctx, g, discover.Options{Timeout: o.Timeout})
 	if err != nil && !errors.As(err, new(*initiator.IncompleteError)) {
 		v.Seen = false
-		v.Missing = err.Error()
+		v.Missing = Text(err.Error())
 	}
 	var wg sync.WaitGroup
 	for _, t := range targets {
@@ -53,18 +53,19 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 				LocalMTU: p.MTU, BufferCount: int(p.BufferCount), Firmware: fmt.Sprintf("0x%04x", p.Firmware),
 				SectorsPerFrame: p.SectorsPerFrame, Mask: []string{}, Reserve: []string{}}
 			if p.Identity != nil {
-				wp.Serial, wp.Model = safetext.String(p.Identity.Serial), safetext.String(p.Identity.Model)
-				wp.Sectors, _ = p.Identity.Capacity()
+				wp.Serial, wp.Model = Text(safetext.String(p.Identity.Serial)), Text(safetext.String(p.Identity.Model))
+				n, _ := p.Identity.Capacity()
+				wp.Sectors = &n
 			} else if p.IdentifyErr != nil {
-				wp.IdentifyErr = p.IdentifyErr.Error()
+				wp.IdentifyErr = Text(p.IdentifyErr.Error())
 			}
 			tgt := initiator.Target{MAC: p.MAC, Shelf: t.Shelf, Slot: t.Slot}
 			lba48 := p.Identity != nil && p.Identity.LBA48
 			wg.Go(func() {
 				mask, err := c.MaskList(ctx, tgt)
-				wp.Mask, wp.MaskErr = macStrings(mask), errString(err)
+				wp.Mask, wp.MaskErr = macStrings(mask, err), errString(err)
 				res, err := c.ReserveList(ctx, tgt)
-				wp.Reserve, wp.ReserveErr = macStrings(res), errString(err)
+				wp.Reserve, wp.ReserveErr = macStrings(res, err), errString(err)
 				if p.Identity != nil {
 					wp.Measured, wp.Carried = measure(ctx, c, tgt, wp.DriverSectors(), lba48, o.Measure)
 				}
@@ -123,7 +124,12 @@ func measure(ctx context.Context, c *initiator.Client, t initiator.Target, most 
 	return true, carried
 }
 
-func macStrings(list []net.HardwareAddr) []string {
+// macStrings returns the list as strings; nil (JSON null: not read) when
+// err is not nil.
+func macStrings(list []net.HardwareAddr, err error) []string {
+	if err != nil {
+		return nil
+	}
 	out := []string{}
 	for _, m := range list {
 		out = append(out, m.String())
@@ -131,9 +137,9 @@ func macStrings(list []net.HardwareAddr) []string {
 	return out
 }
 
-func errString(err error) string {
+func errString(err error) Text {
 	if err == nil {
 		return ""
 	}
-	return strings.TrimPrefix(err.Error(), "aoe: ")
+	return Text(strings.TrimPrefix(err.Error(), "aoe: "))
 }
