@@ -37,23 +37,32 @@ path really carries, conflicts, mask and reserve lists, frames sent and
 replies seen) and what boot will do (aoe.conf, fstab), and say for each
 device DEV (eSHELF.SLOT; none: every device the driver, the wire or boot
 knows) whether it is ok, else the cause and the next command, the cause
-first.
+first. With no DEV and no device known anywhere, the host is checked: no
+target answering at all is a cause too.
 
 Causes: driver-not-loaded, link-down, bridge-port, vlan,
 interface-not-allowed (aoe_iflist), no-reply (with the frames sent and
 replies seen), masked (MAC mask list), reserved (by another host),
 conflict (different disks on one address), buffer-count (below 2), mtu
-(the driver's frames do not get through), not-discovered, device-down
+(the driver's frames do not get through), not-discovered (the driver
+has no such device while the target answers, or the wire was not seen
+to tell), device-down
 (down, closewait, kickme: aoe revalidate), no-node (no /dev/etherd node).
 Warnings: mtu-one-side, path-unused, boot.
 
 Frames are sent only on the interfaces given with -i, else the driver's
 aoe_iflist, else every up Ethernet interface; only queries and reads,
-never a write or a change of a target's lists. Without the driver only the
+never a write or a change of a target's lists. Each frame size is tried
+toward the target (a padded IDENTIFY) before a read asks for a reply of
+that size, so that a target whose own link is smaller is not sent a
+reply it cannot send (vblade exits on that). Without the driver only the
 wire is seen, without raw sockets (root or CAP_NET_RAW) only the driver:
 the output says which half was not seen.
 
-It exits 0 when every device is ok, 1 when a cause was found.` + exitCodesHelp,
+It exits 0 when every device is ok, 1 when a cause was found; -i naming
+no interface, or a non-Ethernet one, is a usage error. The views and
+findings are
+printed with --json (the schema: docs/json.md).` + exitCodesHelp,
 		Example: `  aoe doctor
   aoe doctor e1.2
   aoe doctor e1.2 -i eth0,eth1 --json`,

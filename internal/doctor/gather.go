@@ -126,7 +126,7 @@ func isBlockDevice(path string) bool {
 func GatherLinks(ifs []net.Interface, sysfsRoot string) []Link {
 	out := make([]Link, 0, len(ifs))
 	for _, ifi := range ifs {
-		l := Link{Name: ifi.Name, MTU: ifi.MTU, Up: ifi.Flags&net.FlagUp != 0, Carrier: ifi.Flags&net.FlagRunning != 0,
+		l := Link{Name: safetext.String(ifi.Name), MTU: ifi.MTU, Up: ifi.Flags&net.FlagUp != 0, Carrier: ifi.Flags&net.FlagRunning != 0,
 			Loopback: ifi.Flags&net.FlagLoopback != 0}
 		if len(ifi.HardwareAddr) == 6 {
 			l.MAC = Text(ifi.HardwareAddr.String())

@@ -31,7 +31,7 @@ type WireOptions struct {
 // every frame size up to the one the driver would use (reads only: nothing
 // is written). Peer strings are escaped for terminals and JSON.
 func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView {
-	v := WireView{Seen: true, Interfaces: g.Names(), Source: o.Source, Frames: []FrameCount{}, Targets: []WireTarget{}}
+	v := WireView{Seen: true, Interfaces: safeStrings(g.Names()), Source: o.Source, Frames: []FrameCount{}, Targets: []WireTarget{}}
 	if o.Timeout <= 0 {
 		o.Timeout = 3 * time.Second
 	}
@@ -142,4 +142,12 @@ func errString(err error) Text {
 		return ""
 	}
 	return Text(strings.TrimPrefix(err.Error(), "aoe: "))
+}
+
+func safeStrings(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		out = append(out, safetext.String(s))
+	}
+	return out
 }
