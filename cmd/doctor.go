@@ -60,9 +60,8 @@ wire is seen, without raw sockets (root or CAP_NET_RAW) only the driver:
 the output says which half was not seen.
 
 It exits 0 when every device is ok, 1 when a cause was found; -i naming
-no interface, or a non-Ethernet one, is a usage error. The views and
-findings are
-printed with --json (the schema: docs/json.md).` + exitCodesHelp,
+no interface, or a non-Ethernet one, is a usage error. --json prints the
+views and findings (the schema: docs/json.md).` + exitCodesHelp,
 		Example: `  aoe doctor
   aoe doctor e1.2
   aoe doctor e1.2 -i eth0,eth1 --json`,
