@@ -130,7 +130,7 @@ func TestDoctorNetns(t *testing.T) {
 		{"e1.1", doctor.CauseBuffers, "vblade -b 16"},
 		{"e1.2", doctor.CauseMasked, "aoe mask e1.2 -i i1 --add " + i0},
 		{"e1.3", doctor.CauseReserved, "aoe reserve e1.3 -i i0 --release --force"},
-		{"e1.4", doctor.CauseMTU, "ip link set i2 mtu 1060"},
+		{"e1.4", doctor.CauseMTU, "ip link set i2 mtu 1500"},
 		{"e1.5", doctor.CauseConflict, "aoe ping e1.5 --identify"},
 	} {
 		if first, ok := out.has(c.dev, c.want, c.next); !ok || first != c.want {

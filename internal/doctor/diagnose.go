@@ -335,7 +335,7 @@ func (c *checker) mtu(w *WireTarget) {
 			next := ""
 			if p.Carried > 0 {
 				got = fmt.Sprintf("only reads of up to %d bytes came back", p.Carried*512)
-				next = fmt.Sprintf("ip link set %s mtu %d", p.Interface, p.Carried*512+headers)
+				next = fmt.Sprintf("ip link set %s mtu %d", p.Interface, mtuFor(p.Carried))
 			} else {
 				next = "aoe sancheck -i " + p.Interface
 			}
@@ -344,14 +344,24 @@ func (c *checker) mtu(w *WireTarget) {
 				n*512, p.Interface, p.LocalMTU, p.MAC, p.SectorsPerFrame, p.TargetMTU(), got)
 		case p.SectorsPerFrame > n && p.LocalMTU > 0:
 			c.add(CauseMTUOneSide, SeverityWarning, fmt.Sprintf("ip link set %s mtu %d", p.Interface, p.TargetMTU()),
-				"%s (%s) takes %d-byte payloads (MTU %d) but %s's MTU %d limits them to %d: jumbo frames on one side only",
-				w.Name, p.MAC, p.SectorsPerFrame*512, p.TargetMTU(), p.Interface, p.LocalMTU, n*512)
+				"%s (%s) takes %d-byte payloads (MTU %d) but %s's MTU %d limits them to %d: jumbo frames on one side only; raise it if every link between carries %d (doctor then measures it)",
+				w.Name, p.MAC, p.SectorsPerFrame*512, p.TargetMTU(), p.Interface, p.LocalMTU, n*512, p.TargetMTU())
 		case p.LocalMTU-headers >= (p.SectorsPerFrame+1)*512 && p.LocalMTU > 1500:
 			c.add(CauseMTUOneSide, SeverityWarning, "",
 				"%s's MTU is %d but %s (%s) takes only %d-byte payloads (MTU %d): jumbo frames on one side only",
 				p.Interface, p.LocalMTU, w.Name, p.MAC, p.SectorsPerFrame*512, p.TargetMTU())
 		}
 	}
+}
+
+// mtuFor returns the MTU to give a link so that the driver uses frames of
+// n sectors: 1500 when it does (the usual MTU, which switches carry), else
+// the smallest.
+func mtuFor(n int) int {
+	if lo := n*512 + headers; lo <= 1500 && 1500 < lo+512 {
+		return 1500
+	}
+	return n*512 + headers
 }
 
 // noReply: the wire was probed and nothing answered for the device (for

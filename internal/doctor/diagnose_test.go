@@ -139,7 +139,7 @@ func TestDiagnoseCauses(t *testing.T) {
 		{name: "mtu: a smaller link between", change: func(v *Views) {
 			p := &v.Wire.Targets[0].Paths[0]
 			p.LocalMTU, p.SectorsPerFrame, p.Carried = 9000, 17, 2
-		}, want: CauseMTU, sev: SeverityCause, next: "ip link set i0 mtu 1060", detail: "8704-byte payloads on i0"},
+		}, want: CauseMTU, sev: SeverityCause, next: "ip link set i0 mtu 1500", detail: "8704-byte payloads on i0"},
 		{name: "mtu: nothing carried", change: func(v *Views) {
 			p := &v.Wire.Targets[0].Paths[0]
 			p.Carried = 0
