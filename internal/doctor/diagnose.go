@@ -85,6 +85,7 @@ func diagnose(v Views, name string) Report {
 		c.masked(r.Wire)
 		c.reserved(r.Wire)
 		c.conflict(r.Wire)
+		c.silent(r.Wire)
 		c.buffers(r.Wire)
 		c.mtu(r.Wire)
 		if v.Driver.Seen && v.Driver.Loaded && r.Driver == nil && name != "" {
@@ -313,6 +314,18 @@ func (c *checker) conflict(w *WireTarget) {
 	}
 	c.add(CauseConflict, SeverityCause, "aoe ping "+w.Name+" --identify",
 		"different disks answer for %s: %s; give each target its own shelf.slot", w.Name, strings.Join(parts, ", "))
+}
+
+// silent: a path that answered the discovery, then nothing more.
+func (c *checker) silent(w *WireTarget) {
+	for _, p := range w.Paths {
+		if !p.Silent {
+			continue
+		}
+		c.add(CauseNoReply, SeverityCause, fmt.Sprintf("aoe ping %s -i %s", w.Name, p.Interface),
+			"%s (%s on %s) answered the discovery, then stopped answering (mask list: %s; reserve list: %s): is the target still running, or overloaded?",
+			w.Name, p.MAC, p.Interface, p.MaskErr, p.ReserveErr)
+	}
 }
 
 func (c *checker) buffers(w *WireTarget) {

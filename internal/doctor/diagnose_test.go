@@ -133,6 +133,11 @@ func TestDiagnoseCauses(t *testing.T) {
 			v.Wire.Targets[0].Paths = append(v.Wire.Targets[0].Paths, p)
 			v.Wire.Targets[0].Conflict = true
 		}, want: CauseConflict, sev: SeverityCause, next: "aoe ping e1.2 --identify", detail: `02:ae:00:00:01:09 on i0 (serial "other"`},
+		{name: "stopped answering after the discovery", change: func(v *Views) {
+			p := &v.Wire.Targets[0].Paths[0]
+			p.Silent, p.Measured, p.Carried = true, false, 0
+			p.Mask, p.MaskErr, p.Reserve, p.ReserveErr = nil, "no reply", nil, "no reply"
+		}, want: CauseNoReply, sev: SeverityCause, next: "aoe ping e1.2 -i i0", detail: "answered the discovery, then stopped answering", others: []Cause{}},
 		{name: "buffer count", change: func(v *Views) {
 			v.Wire.Targets[0].Paths[0].BufferCount = 1
 		}, want: CauseBuffers, sev: SeverityCause, next: "vblade -b 16", detail: "buffer count of 1"},

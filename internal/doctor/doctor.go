@@ -299,6 +299,10 @@ type WirePath struct {
 	BufferCount     int    `json:"buffers"`
 	Firmware        string `json:"firmware"`
 	SectorsPerFrame int    `json:"sectors_per_frame"`
+	// Silent is true when the path answered the discovery but then
+	// neither its mask nor its reserve list came back: the target stopped
+	// answering (or is overloaded); no frame size was measured.
+	Silent bool `json:"silent"`
 	// Measured is true when reads of up to DriverSectors() sectors were
 	// sent; Carried is the largest that came back (0: none did).
 	Measured bool `json:"measured"`

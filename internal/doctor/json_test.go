@@ -46,7 +46,7 @@ func TestJSONSameFields(t *testing.T) {
 		}
 	}
 	b, _ := json.Marshal(WirePath{})
-	want := `{"interface":"","mac":"","self":"","local_mtu":0,"buffers":0,"firmware":"","sectors_per_frame":0,"measured":false,"carried_sectors":0,"serial":null,"model":null,"sectors":null,"identify_error":null,"mask":null,"mask_error":null,"reserve":null,"reserve_error":null}`
+	want := `{"interface":"","mac":"","self":"","local_mtu":0,"buffers":0,"firmware":"","sectors_per_frame":0,"silent":false,"measured":false,"carried_sectors":0,"serial":null,"model":null,"sectors":null,"identify_error":null,"mask":null,"mask_error":null,"reserve":null,"reserve_error":null}`
 	if string(b) != want {
 		t.Errorf("empty path:\n%s\nwant\n%s", b, want)
 	}

@@ -62,11 +62,22 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 			tgt := initiator.Target{MAC: p.MAC, Shelf: t.Shelf, Slot: t.Slot}
 			lba48 := p.Identity != nil && p.Identity.LBA48
 			wg.Go(func() {
-				mask, err := c.MaskList(ctx, tgt)
-				wp.Mask, wp.MaskErr = macStrings(mask, err), errString(err)
-				res, err := c.ReserveList(ctx, tgt)
-				wp.Reserve, wp.ReserveErr = macStrings(res, err), errString(err)
-				if p.Identity != nil {
+				var maskErr, resErr error
+				var lists sync.WaitGroup
+				lists.Go(func() {
+					mask, err := c.MaskList(ctx, tgt)
+					wp.Mask, wp.MaskErr, maskErr = macStrings(mask, err), errString(err), err
+				})
+				lists.Go(func() {
+					res, err := c.ReserveList(ctx, tgt)
+					wp.Reserve, wp.ReserveErr, resErr = macStrings(res, err), errString(err), err
+				})
+				lists.Wait()
+				// Neither list answered: the target has stopped answering
+				// since the discovery; measuring it would only time out
+				// and read as a path too small.
+				wp.Silent = errors.Is(maskErr, initiator.ErrTimeout) && errors.Is(resErr, initiator.ErrTimeout)
+				if p.Identity != nil && !wp.Silent {
 					wp.Measured, wp.Carried = measure(ctx, c, tgt, wp.DriverSectors(), lba48, o.Measure)
 				}
 			})
