@@ -59,8 +59,9 @@ reply it cannot send (vblade exits on that). Without the driver only the
 wire is seen, without raw sockets (root or CAP_NET_RAW) only the driver:
 the output says which half was not seen.
 
-It exits 0 when every device is ok, 1 when a cause was found; -i naming
-no interface, or a non-Ethernet one, is a usage error. --json prints the
+It exits 0 when every device is ok, 1 when a cause was found, 4 when
+neither half could be seen for want of permission; -i naming no
+interface, or a non-Ethernet one, is a usage error. --json prints the
 views and findings (the schema: docs/json.md).` + exitCodesHelp,
 		Example: `  aoe doctor
   aoe doctor e1.2
@@ -109,7 +110,8 @@ func runDoctor(cmd *cobra.Command, o *doctorOptions, args []string) error {
 	}
 	v.Links = doctor.GatherLinks(ifs, sys)
 	names, named, source := doctorInterfaces(given, v.Driver, ifs)
-	v.Wire = o.probe(cmd, names, source)
+	var denied bool
+	v.Wire, denied = o.probe(cmd, names, source)
 	v.Wire.Named = named
 	if v.Wire.Named == nil {
 		v.Wire.Named = []string{}
@@ -126,6 +128,10 @@ func runDoctor(cmd *cobra.Command, o *doctorOptions, args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if !v.Driver.Seen && !v.Wire.Seen && denied {
+		// Nothing could be seen, for want of permission.
+		return silentExit(ExitPermission)
 	}
 	if !doctor.Healthy(reps) {
 		return silentExit(ExitFailure)
@@ -160,13 +166,13 @@ func doctorInterfaces(given []string, d doctor.DriverView, ifs []net.Interface) 
 }
 
 // probe opens a client on each interface and gathers the wire's view; no
-// raw socket or no interface leaves the wire unseen.
-func (o *doctorOptions) probe(cmd *cobra.Command, names []string, source string) doctor.WireView {
+// raw socket (denied) or no interface leaves the wire unseen.
+func (o *doctorOptions) probe(cmd *cobra.Command, names []string, source string) (v doctor.WireView, denied bool) {
 	unseen := func(why string) doctor.WireView {
 		return doctor.WireView{Missing: doctor.Text(why), Interfaces: names, Source: source, Frames: []doctor.FrameCount{}, Targets: []doctor.WireTarget{}}
 	}
 	if len(names) == 0 {
-		return unseen("no up Ethernet interface to probe")
+		return unseen("no up Ethernet interface to probe"), false
 	}
 	var clients []*initiator.Client
 	for _, n := range names {
@@ -174,14 +180,14 @@ func (o *doctorOptions) probe(cmd *cobra.Command, names []string, source string)
 		if err != nil {
 			initiator.NewGroup(clients...).Close()
 			if errors.Is(err, ErrPermission) {
-				return unseen("no raw socket (run as root, or with CAP_NET_RAW)")
+				return unseen("no raw socket (run as root, or with CAP_NET_RAW)"), true
 			}
-			return unseen(fmt.Sprintf("%s: %v", n, err))
+			return unseen(fmt.Sprintf("%s: %v", n, err)), false
 		}
 		clients = append(clients, c)
 	}
 	grp := initiator.NewGroup(clients...)
 	grp.Now = o.now
 	defer grp.Close()
-	return doctor.GatherWire(cmd.Context(), grp, doctor.WireOptions{Timeout: o.timeout, Source: source})
+	return doctor.GatherWire(cmd.Context(), grp, doctor.WireOptions{Timeout: o.timeout, Source: source}), false
 }

@@ -112,8 +112,19 @@ func diagnose(v Views, name string) Report {
 	return r
 }
 
-// halves notes what the doctor could not see.
+// halves notes what the doctor could not see; seeing neither half, it
+// can say nothing of the device, which is no "ok".
 func (c *checker) halves() {
+	if !c.v.Driver.Seen && !c.v.Wire.Seen {
+		what := "the host"
+		next := "sudo aoe doctor"
+		if c.name != "" {
+			what, next = c.name, next+" "+c.name
+		}
+		c.add(CauseNoWireView, SeverityCause, next, "neither the driver's view (%s) nor the wire's (%s) was seen: nothing can be said of %s",
+			c.v.Driver.Missing, c.v.Wire.Missing, what)
+		return
+	}
 	if !c.v.Driver.Seen {
 		c.add(CauseNoDriverView, SeverityNote, "", "the driver's view was not seen: %s; what follows is the wire's view only", c.v.Driver.Missing)
 	}

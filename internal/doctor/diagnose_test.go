@@ -191,6 +191,11 @@ func TestDiagnoseCauses(t *testing.T) {
 			v.Driver.Devices = nil
 		}, names: []string{"e1.2"}, want: CauseNotDiscovered, sev: SeverityCause, next: "aoe discover --wait e1.2",
 			detail: "the driver has no e1.2, and the wire was not seen (no raw socket)", others: []Cause{CauseNoWireView}},
+		{name: "neither view", change: func(v *Views) {
+			v.Driver = DriverView{Missing: "no sysfs"}
+			v.Wire = WireView{Missing: "no raw socket"}
+		}, names: []string{"e1.2"}, want: CauseNoWireView, sev: SeverityCause, next: "sudo aoe doctor e1.2",
+			detail: "neither the driver's view (no sysfs) nor the wire's (no raw socket) was seen", others: []Cause{}},
 		{name: "no wire view", change: func(v *Views) {
 			v.Wire = WireView{Missing: "no raw socket"}
 		}, want: CauseNoWireView, sev: SeverityNote, detail: "no raw socket"},

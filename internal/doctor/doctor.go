@@ -65,7 +65,8 @@ const (
 	// CauseBoot: boot waits for the device and cannot bring it up as
 	// configured.
 	CauseBoot Cause = "boot"
-	// CauseNoDriverView, CauseNoWireView: a half the doctor could not see.
+	// CauseNoDriverView, CauseNoWireView: a half the doctor could not see
+	// (notes); CauseNoWireView is a cause when neither half was seen.
 	CauseNoDriverView Cause = "no-driver-view"
 	CauseNoWireView   Cause = "no-wire-view"
 )
