@@ -34,8 +34,12 @@ func Diagnose(v Views, names []string) []Report {
 		}
 	}
 	out := make([]Report, 0, len(names))
+	done := map[string]bool{}
 	for _, n := range names {
-		out = append(out, diagnose(v, n))
+		if !done[n] { // a device named twice is reported once
+			done[n] = true
+			out = append(out, diagnose(v, n))
+		}
 	}
 	return out
 }

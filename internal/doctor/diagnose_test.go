@@ -261,6 +261,9 @@ func TestDiagnoseNames(t *testing.T) {
 	if strings.Join(got, " ") != "e1.2 e2.0 e10.1" {
 		t.Errorf("devices %v", got)
 	}
+	if reps := Diagnose(v, []string{"e2.0", "e1.2", "e2.0"}); len(reps) != 2 || reps[0].Device != "e2.0" || reps[1].Device != "e1.2" {
+		t.Errorf("names given twice: %+v", reps)
+	}
 	reps := Diagnose(Views{Driver: DriverView{Seen: true}}, nil)
 	if len(reps) != 1 || reps[0].Device != "" || reps[0].Verdict().Cause != CauseDriverNotLoaded {
 		t.Errorf("host report %+v", reps)
