@@ -25,7 +25,10 @@ var doctorCases = []struct {
 	{name: "no-driver", argv: []string{"aoe", "doctor", "e1.1", "--sysfs", "../sysfs/testdata/nomodule", "-i", "eth0"}},
 	{name: "no-sysfs", argv: []string{"aoe", "doctor", "e3.1", "--sysfs", "/nonexistent", "-i", "eth2"}},
 	{name: "no-raw", argv: []string{"aoe", "doctor", "e1.2", "--sysfs", "../sysfs/testdata/basic"}, noRaw: true},
+	{name: "nothing-seen", argv: []string{"aoe", "doctor", "e1.2", "--sysfs", "/nonexistent"}, noRaw: true},
 	{name: "bad-name", argv: []string{"aoe", "doctor", "e01.2"}},
+	{name: "no-such-interface", argv: []string{"aoe", "doctor", "e1.2", "--sysfs", "../sysfs/testdata/basic", "-i", "eth0,nosuch"}},
+	{name: "loopback", argv: []string{"aoe", "doctor", "--sysfs", "../sysfs/testdata/basic", "-i", "lo"}},
 }
 
 // frameCounts are the numbers of frames sent and seen: retransmissions

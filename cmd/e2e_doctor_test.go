@@ -104,7 +104,7 @@ func TestE2EDoctor(t *testing.T) {
 		s.t = t
 		s.must("rm /dev/etherd/e1.1")
 		out := s.doctor("e1.1", doctor.CauseNoNode, "mknod -m 0660 /dev/etherd/e1.1 b 152 ")
-		s.must(out.Devices[0].Findings[0].Next) // the command given
+		s.must(string(out.Devices[0].Findings[0].Next)) // the command given
 		s.doctor("e1.1", "", "")
 	})
 
@@ -179,7 +179,7 @@ func TestE2EDoctor(t *testing.T) {
 		s.must("ip link set eth0 mtu 9000" + carrier)
 		defer s.must("ip link set eth0 mtu 1500" + carrier)
 		s.startWith("br0", 4, 1, img(64<<20), 9000)
-		s.doctor("e4.1", doctor.CauseMTU, "ip link set eth0 mtu 1060", "-i", "eth0")
+		s.doctor("e4.1", doctor.CauseMTU, "ip link set eth0 mtu 1500", "-i", "eth0")
 	})
 
 	t.Run("masked", func(t *testing.T) {

@@ -34,8 +34,12 @@ func Diagnose(v Views, names []string) []Report {
 		}
 	}
 	out := make([]Report, 0, len(names))
+	done := map[string]bool{}
 	for _, n := range names {
-		out = append(out, diagnose(v, n))
+		if !done[n] { // a device named twice is reported once
+			done[n] = true
+			out = append(out, diagnose(v, n))
+		}
 	}
 	return out
 }
@@ -58,7 +62,7 @@ type checker struct {
 }
 
 func (c *checker) add(cause Cause, sev Severity, next, format string, args ...any) {
-	c.out = append(c.out, Finding{Device: c.name, Cause: cause, Severity: sev, Detail: fmt.Sprintf(format, args...), Next: next})
+	c.out = append(c.out, Finding{Device: c.name, Cause: cause, Severity: sev, Detail: fmt.Sprintf(format, args...), Next: Text(next)})
 }
 
 func diagnose(v Views, name string) Report {
@@ -85,14 +89,17 @@ func diagnose(v Views, name string) Report {
 		c.masked(r.Wire)
 		c.reserved(r.Wire)
 		c.conflict(r.Wire)
+		c.silent(r.Wire)
 		c.buffers(r.Wire)
 		c.mtu(r.Wire)
 		if v.Driver.Seen && v.Driver.Loaded && r.Driver == nil && name != "" {
 			c.add(CauseNotDiscovered, SeverityCause, "aoe discover --wait "+name,
 				"%s answers on %s but the driver has no such device: it has not discovered it yet", name, strings.Join(wireIfaces(r.Wire), ", "))
 		}
-	} else if v.Wire.Seen && name != "" {
+	} else if v.Wire.Seen {
 		c.noReply(r.Driver)
+	} else if v.Driver.Seen && v.Driver.Loaded && r.Driver == nil {
+		c.notInDriver()
 	}
 	if r.Driver != nil {
 		c.device(r.Driver)
@@ -109,8 +116,19 @@ func diagnose(v Views, name string) Report {
 	return r
 }
 
-// halves notes what the doctor could not see.
+// halves notes what the doctor could not see; seeing neither half, it
+// can say nothing of the device, which is no "ok".
 func (c *checker) halves() {
+	if !c.v.Driver.Seen && !c.v.Wire.Seen {
+		what := "the host"
+		next := "sudo aoe doctor"
+		if c.name != "" {
+			what, next = c.name, next+" "+c.name
+		}
+		c.add(CauseNoWireView, SeverityCause, next, "neither the driver's view (%s) nor the wire's (%s) was seen: nothing can be said of %s",
+			c.v.Driver.Missing, c.v.Wire.Missing, what)
+		return
+	}
 	if !c.v.Driver.Seen {
 		c.add(CauseNoDriverView, SeverityNote, "", "the driver's view was not seen: %s; what follows is the wire's view only", c.v.Driver.Missing)
 	}
@@ -193,7 +211,7 @@ func (c *checker) links(drv *DriverDevice, wire *WireTarget) {
 	if d.Seen && d.Loaded && d.IfListKnown && (drv == nil || !drv.Up()) {
 		for _, n := range d.IfList {
 			if l := c.link(n); l != nil && l.Master != "" {
-				list := replace(d.IfList, n, l.Master)
+				list := replace(d.IfList, n, string(l.Master))
 				c.add(CauseBridgePort, SeverityCause, "aoe interfaces "+strings.Join(list, ","),
 					"%s, which aoe_iflist allows, is a port of %s: the frames it receives are handed to %s, which the driver does not use", n, l.Master, l.Master)
 			}
@@ -275,7 +293,7 @@ func (c *checker) masked(w *WireTarget) {
 		}
 		for _, i := range c.v.Wire.Interfaces {
 			l := c.link(i)
-			if answered[i] || l == nil || l.MAC == "" || contains(p.Mask, l.MAC) || !c.sameSegment(i, p.Interface) {
+			if answered[i] || l == nil || l.MAC == "" || contains(p.Mask, string(l.MAC)) || !c.sameSegment(i, p.Interface) {
 				continue
 			}
 			answered[i] = true // once per interface
@@ -313,6 +331,18 @@ func (c *checker) conflict(w *WireTarget) {
 		"different disks answer for %s: %s; give each target its own shelf.slot", w.Name, strings.Join(parts, ", "))
 }
 
+// silent: a path that answered the discovery, then nothing more.
+func (c *checker) silent(w *WireTarget) {
+	for _, p := range w.Paths {
+		if !p.Silent {
+			continue
+		}
+		c.add(CauseNoReply, SeverityCause, fmt.Sprintf("aoe ping %s -i %s", w.Name, p.Interface),
+			"%s (%s on %s) answered the discovery, then stopped answering (mask list: %s; reserve list: %s): is the target still running, or overloaded?",
+			w.Name, p.MAC, p.Interface, p.MaskErr, p.ReserveErr)
+	}
+}
+
 func (c *checker) buffers(w *WireTarget) {
 	for _, p := range w.Paths {
 		if p.BufferCount >= 2 {
@@ -333,7 +363,7 @@ func (c *checker) mtu(w *WireTarget) {
 			next := ""
 			if p.Carried > 0 {
 				got = fmt.Sprintf("only reads of up to %d bytes came back", p.Carried*512)
-				next = fmt.Sprintf("ip link set %s mtu %d", p.Interface, p.Carried*512+headers)
+				next = fmt.Sprintf("ip link set %s mtu %d", p.Interface, mtuFor(p.Carried))
 			} else {
 				next = "aoe sancheck -i " + p.Interface
 			}
@@ -342,8 +372,8 @@ func (c *checker) mtu(w *WireTarget) {
 				n*512, p.Interface, p.LocalMTU, p.MAC, p.SectorsPerFrame, p.TargetMTU(), got)
 		case p.SectorsPerFrame > n && p.LocalMTU > 0:
 			c.add(CauseMTUOneSide, SeverityWarning, fmt.Sprintf("ip link set %s mtu %d", p.Interface, p.TargetMTU()),
-				"%s (%s) takes %d-byte payloads (MTU %d) but %s's MTU %d limits them to %d: jumbo frames on one side only",
-				w.Name, p.MAC, p.SectorsPerFrame*512, p.TargetMTU(), p.Interface, p.LocalMTU, n*512)
+				"%s (%s) takes %d-byte payloads (MTU %d) but %s's MTU %d limits them to %d: jumbo frames on one side only; raise it if every link between carries %d (doctor then measures it)",
+				w.Name, p.MAC, p.SectorsPerFrame*512, p.TargetMTU(), p.Interface, p.LocalMTU, n*512, p.TargetMTU())
 		case p.LocalMTU-headers >= (p.SectorsPerFrame+1)*512 && p.LocalMTU > 1500:
 			c.add(CauseMTUOneSide, SeverityWarning, "",
 				"%s's MTU is %d but %s (%s) takes only %d-byte payloads (MTU %d): jumbo frames on one side only",
@@ -352,7 +382,18 @@ func (c *checker) mtu(w *WireTarget) {
 	}
 }
 
-// noReply: the wire was probed and nothing answered for the device.
+// mtuFor returns the MTU to give a link so that the driver uses frames of
+// n sectors: 1500 when it does (the usual MTU, which switches carry), else
+// the smallest.
+func mtuFor(n int) int {
+	if lo := n*512 + headers; lo <= 1500 && 1500 < lo+512 {
+		return 1500
+	}
+	return n*512 + headers
+}
+
+// noReply: the wire was probed and nothing answered for the device (for
+// the host, Device "": no target answered at all).
 func (c *checker) noReply(drv *DriverDevice) {
 	w := c.v.Wire
 	var sent, seen uint64
@@ -362,9 +403,12 @@ func (c *checker) noReply(drv *DriverDevice) {
 	}
 	ifs := strings.Join(w.Interfaces, ", ")
 	var detail string
-	if sent == 0 {
+	switch {
+	case sent == 0:
 		detail = fmt.Sprintf("no frame could be sent on %s", ifs)
-	} else {
+	case c.name == "":
+		detail = fmt.Sprintf("no AoE target answered on %s: %d frames sent, %d replies seen", ifs, sent, seen)
+	default:
 		detail = fmt.Sprintf("nothing answered for %s on %s: %d frames sent, %d replies seen, none from %s", c.name, ifs, sent, seen, c.name)
 	}
 	next := "aoe discover --probe"
@@ -377,20 +421,36 @@ func (c *checker) noReply(drv *DriverDevice) {
 	if w.Source == SourceIflist && len(others) > 0 {
 		detail += fmt.Sprintf(" (only aoe_iflist's interfaces were probed; %s were not)", strings.Join(others, ", "))
 		next = "aoe doctor " + c.name + " -i " + strings.Join(append(append([]string(nil), w.Interfaces...), others...), ",")
+		if c.name == "" {
+			next = "aoe doctor -i " + strings.Join(append(append([]string(nil), w.Interfaces...), others...), ",")
+		}
 	}
 	detail += "; is the target running, on this segment, with a MAC mask list that includes this host?"
 	c.add(CauseNoReply, SeverityCause, next, "%s", detail)
 }
 
+// notInDriver: the driver has no such device (for the host: no device at
+// all) and the wire was not seen, so whether the target answers is not
+// known; asking the driver to discover is the next step either way.
+func (c *checker) notInDriver() {
+	if c.name == "" {
+		c.add(CauseNotDiscovered, SeverityCause, "aoe discover",
+			"the driver has no AoE device, and the wire was not seen (%s): whether any target answers is not known", c.v.Wire.Missing)
+		return
+	}
+	c.add(CauseNotDiscovered, SeverityCause, "aoe discover --wait "+c.name,
+		"the driver has no %s, and the wire was not seen (%s): whether the target answers is not known", c.name, c.v.Wire.Missing)
+}
+
 // device checks the driver's device: its state and its node.
 func (c *checker) device(d *DriverDevice) {
-	if !d.Up() || strings.Contains(d.State, "kickme") {
+	if !d.Up() || strings.Contains(string(d.State), "kickme") {
 		c.add(CauseDeviceDown, SeverityCause, "aoe revalidate "+d.Name,
-			"the driver's %s is %s: it sends nothing to it until revalidated (or, when it is not open, rediscovered)", d.Name, orNone(d.State))
+			"the driver's %s is %s: it sends nothing to it until revalidated (or, when it is not open, rediscovered)", d.Name, orNone(string(d.State)))
 	}
 	if !d.NodeOK {
 		next := "udevadm trigger --action=add --sysname-match='etherd!" + d.Name + "'"
-		if maj, mnr, ok := strings.Cut(d.Dev, ":"); ok {
+		if maj, mnr, ok := strings.Cut(string(d.Dev), ":"); ok {
 			next = fmt.Sprintf("mknod -m 0660 %s b %s %s", d.Node, maj, mnr)
 		}
 		c.add(CauseNoNode, SeverityCause, next, "%s is in sysfs but %s is not a block device node (udev did not create it, or it was removed)", d.Name, d.Node)
@@ -421,7 +481,7 @@ func (c *checker) boot(w *WireTarget) {
 }
 
 // Up reports whether the driver says the device is up.
-func (d DriverDevice) Up() bool { return d.State == "up" || strings.HasPrefix(d.State, "up,") }
+func (d DriverDevice) Up() bool { return d.State == "up" || strings.HasPrefix(string(d.State), "up,") }
 
 func wireIfaces(w *WireTarget) []string {
 	var out []string

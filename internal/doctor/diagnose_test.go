@@ -18,8 +18,8 @@ const (
 func healthy() Views {
 	return Views{
 		Driver: DriverView{Seen: true, Loaded: true, Version: "85", IfList: []string{}, IfListKnown: true,
-			Devices: []DriverDevice{{Name: "e1.2", State: "up", MAC: tgtMAC, NetIfs: []string{"i0"}, Payload: 1024,
-				Sectors: 2048, Dev: "152:16", Node: "/dev/etherd/e1.2", NodeOK: true}}},
+			Devices: []DriverDevice{{Name: "e1.2", State: "up", MAC: tgtMAC, NetIfs: []string{"i0"}, Payload: ptr[int64](1024),
+				Sectors: ptr[uint64](2048), Dev: "152:16", Node: "/dev/etherd/e1.2", NodeOK: true}}},
 		Wire: WireView{Seen: true, Interfaces: []string{"i0"}, Source: SourceAll, Frames: []FrameCount{{"i0", 10, 8}},
 			Targets: []WireTarget{{Name: "e1.2", Paths: []WirePath{path("i0", selfI0)}}}},
 		Boot:  BootView{Seen: true, Source: "aoe.conf", Wait: map[string][]string{}},
@@ -29,11 +29,13 @@ func healthy() Views {
 
 func path(iface, self string) WirePath {
 	return WirePath{Interface: iface, MAC: tgtMAC, Self: self, LocalMTU: 1500, BufferCount: 16, Firmware: "0x4019",
-		SectorsPerFrame: 2, Measured: true, Carried: 2, Serial: "1.2:t", Sectors: 2048, Mask: []string{}, Reserve: []string{}}
+		SectorsPerFrame: 2, Measured: true, Carried: 2, Serial: "1.2:t", Sectors: ptr[uint64](2048), Mask: []string{}, Reserve: []string{}}
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func link(name, mac string) Link {
-	return Link{Name: name, MAC: mac, MTU: 1500, Up: true, Carrier: true}
+	return Link{Name: name, MAC: Text(mac), MTU: 1500, Up: true, Carrier: true}
 }
 
 func TestDiagnoseCauses(t *testing.T) {
@@ -131,13 +133,18 @@ func TestDiagnoseCauses(t *testing.T) {
 			v.Wire.Targets[0].Paths = append(v.Wire.Targets[0].Paths, p)
 			v.Wire.Targets[0].Conflict = true
 		}, want: CauseConflict, sev: SeverityCause, next: "aoe ping e1.2 --identify", detail: `02:ae:00:00:01:09 on i0 (serial "other"`},
+		{name: "stopped answering after the discovery", change: func(v *Views) {
+			p := &v.Wire.Targets[0].Paths[0]
+			p.Silent, p.Measured, p.Carried = true, false, 0
+			p.Mask, p.MaskErr, p.Reserve, p.ReserveErr = nil, "no reply", nil, "no reply"
+		}, want: CauseNoReply, sev: SeverityCause, next: "aoe ping e1.2 -i i0", detail: "answered the discovery, then stopped answering", others: []Cause{}},
 		{name: "buffer count", change: func(v *Views) {
 			v.Wire.Targets[0].Paths[0].BufferCount = 1
 		}, want: CauseBuffers, sev: SeverityCause, next: "vblade -b 16", detail: "buffer count of 1"},
 		{name: "mtu: a smaller link between", change: func(v *Views) {
 			p := &v.Wire.Targets[0].Paths[0]
 			p.LocalMTU, p.SectorsPerFrame, p.Carried = 9000, 17, 2
-		}, want: CauseMTU, sev: SeverityCause, next: "ip link set i0 mtu 1060", detail: "8704-byte payloads on i0"},
+		}, want: CauseMTU, sev: SeverityCause, next: "ip link set i0 mtu 1500", detail: "8704-byte payloads on i0"},
 		{name: "mtu: nothing carried", change: func(v *Views) {
 			p := &v.Wire.Targets[0].Paths[0]
 			p.Carried = 0
@@ -179,6 +186,16 @@ func TestDiagnoseCauses(t *testing.T) {
 		{name: "no driver view", change: func(v *Views) {
 			v.Driver = DriverView{Missing: "no sysfs"}
 		}, want: CauseNoDriverView, sev: SeverityNote, detail: "no sysfs"},
+		{name: "no wire view, no such device", change: func(v *Views) {
+			v.Wire = WireView{Missing: "no raw socket"}
+			v.Driver.Devices = nil
+		}, names: []string{"e1.2"}, want: CauseNotDiscovered, sev: SeverityCause, next: "aoe discover --wait e1.2",
+			detail: "the driver has no e1.2, and the wire was not seen (no raw socket)", others: []Cause{CauseNoWireView}},
+		{name: "neither view", change: func(v *Views) {
+			v.Driver = DriverView{Missing: "no sysfs"}
+			v.Wire = WireView{Missing: "no raw socket"}
+		}, names: []string{"e1.2"}, want: CauseNoWireView, sev: SeverityCause, next: "sudo aoe doctor e1.2",
+			detail: "neither the driver's view (no sysfs) nor the wire's (no raw socket) was seen", others: []Cause{}},
 		{name: "no wire view", change: func(v *Views) {
 			v.Wire = WireView{Missing: "no raw socket"}
 		}, want: CauseNoWireView, sev: SeverityNote, detail: "no raw socket"},
@@ -201,7 +218,7 @@ func TestDiagnoseCauses(t *testing.T) {
 				t.Fatalf("no finding, want %s", tc.want)
 			}
 			f := r.Findings[0]
-			if f.Cause != tc.want || f.Severity != tc.sev || !strings.Contains(f.Next, tc.next) || !strings.Contains(f.Detail, tc.detail) {
+			if f.Cause != tc.want || f.Severity != tc.sev || !strings.Contains(string(f.Next), tc.next) || !strings.Contains(f.Detail, tc.detail) {
 				t.Errorf("first finding %+v, want %s (%v) next %q detail %q\nall: %v", f, tc.want, tc.sev, tc.next, tc.detail, r.Findings)
 			}
 			if r.Healthy() != (tc.sev != SeverityCause) {
@@ -244,9 +261,25 @@ func TestDiagnoseNames(t *testing.T) {
 	if strings.Join(got, " ") != "e1.2 e2.0 e10.1" {
 		t.Errorf("devices %v", got)
 	}
+	if reps := Diagnose(v, []string{"e2.0", "e1.2", "e2.0"}); len(reps) != 2 || reps[0].Device != "e2.0" || reps[1].Device != "e1.2" {
+		t.Errorf("names given twice: %+v", reps)
+	}
 	reps := Diagnose(Views{Driver: DriverView{Seen: true}}, nil)
 	if len(reps) != 1 || reps[0].Device != "" || reps[0].Verdict().Cause != CauseDriverNotLoaded {
 		t.Errorf("host report %+v", reps)
+	}
+	// The driver has no device and no target answers: not ok.
+	v = healthy()
+	v.Driver.Devices, v.Wire.Targets = nil, nil
+	reps = Diagnose(v, nil)
+	if len(reps) != 1 || reps[0].Device != "" || reps[0].Healthy() || reps[0].Verdict().Cause != CauseNoReply ||
+		reps[0].Verdict().Detail != "no AoE target answered on i0: 10 frames sent, 8 replies seen; is the target running, on this segment, with a MAC mask list that includes this host?" {
+		t.Errorf("host report, nothing answered: %+v", reps)
+	}
+	v.Wire = WireView{Missing: "no raw socket"}
+	reps = Diagnose(v, nil)
+	if len(reps) != 1 || reps[0].Healthy() || reps[0].Verdict().Cause != CauseNotDiscovered || reps[0].Verdict().Next != "aoe discover" {
+		t.Errorf("host report, no device, wire not seen: %+v", reps)
 	}
 }
 

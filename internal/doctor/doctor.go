@@ -50,7 +50,8 @@ const (
 	// CauseMTU: the frames the driver will send do not get through the
 	// path.
 	CauseMTU Cause = "mtu"
-	// CauseNotDiscovered: the target answers but the driver has no device.
+	// CauseNotDiscovered: the driver has no device, while the target answers
+	// (or the wire was not seen to tell).
 	CauseNotDiscovered Cause = "not-discovered"
 	// CauseDeviceDown: the driver's device is down, closewait or kickme.
 	CauseDeviceDown Cause = "device-down"
@@ -64,7 +65,8 @@ const (
 	// CauseBoot: boot waits for the device and cannot bring it up as
 	// configured.
 	CauseBoot Cause = "boot"
-	// CauseNoDriverView, CauseNoWireView: a half the doctor could not see.
+	// CauseNoDriverView, CauseNoWireView: a half the doctor could not see
+	// (notes); CauseNoWireView is a cause when neither half was seen.
 	CauseNoDriverView Cause = "no-driver-view"
 	CauseNoWireView   Cause = "no-wire-view"
 )
@@ -121,6 +123,27 @@ func (s *Severity) UnmarshalJSON(b []byte) error {
 	return fmt.Errorf("unknown severity %q", name)
 }
 
+// Text is a string that JSON writes as null when it is empty: a value
+// unknown, unread or not applying (docs/json.md: never "").
+type Text string
+
+// MarshalJSON writes null for "", else the string.
+func (t Text) MarshalJSON() ([]byte, error) {
+	if t == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(t))
+}
+
+// UnmarshalJSON reads null as "".
+func (t *Text) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = ""
+		return nil
+	}
+	return json.Unmarshal(b, (*string)(t))
+}
+
 // Finding is one thing the doctor found about a device.
 type Finding struct {
 	Device   string   `json:"device"`
@@ -129,13 +152,13 @@ type Finding struct {
 	// Detail says what was seen, with the numbers.
 	Detail string `json:"detail"`
 	// Next is the command to run next ("" when there is none to give).
-	Next string `json:"next,omitempty"`
+	Next Text `json:"next"`
 }
 
 func (f Finding) String() string {
 	s := fmt.Sprintf("%s: %s: %s", f.Device, f.Cause, f.Detail)
 	if f.Next != "" {
-		s += " (next: " + f.Next + ")"
+		s += " (next: " + string(f.Next) + ")"
 	}
 	return s
 }
@@ -187,15 +210,15 @@ type Views struct {
 // DriverView is the aoe driver's state.
 type DriverView struct {
 	// Seen is false when sysfs could not be read (Missing says why).
-	Seen    bool   `json:"seen"`
-	Missing string `json:"missing,omitempty"`
-	Loaded  bool   `json:"loaded"`
-	Version string `json:"version,omitempty"`
+	Seen    bool `json:"seen"`
+	Missing Text `json:"missing"`
+	Loaded  bool `json:"loaded"`
+	Version Text `json:"version"`
 	// IfList is aoe_iflist: empty allows every interface. IfListKnown is
 	// false when it could not be read (it is root's only).
 	IfList      []string `json:"aoe_iflist"`
 	IfListKnown bool     `json:"aoe_iflist_known"`
-	Dyndevs     string   `json:"dyndevs,omitempty"`
+	Dyndevs     Text     `json:"dyndevs"`
 	DevDir      string   `json:"devdir"`
 	// Devices are sorted by shelf and slot.
 	Devices []DriverDevice `json:"devices"`
@@ -203,16 +226,17 @@ type DriverView struct {
 
 // DriverDevice is a device as the driver shows it.
 type DriverDevice struct {
-	Name     string   `json:"name"`
-	State    string   `json:"state"`
-	MAC      string   `json:"mac,omitempty"`
+	Name     string   `json:"device"`
+	State    Text     `json:"state"`
+	MAC      Text     `json:"mac"`
 	NetIfs   []string `json:"interfaces"`
-	Firmware string   `json:"firmware,omitempty"`
-	Payload  int64    `json:"payload"`
-	Sectors  uint64   `json:"sectors"`
+	Firmware Text     `json:"firmware"`
+	// Payload and Sectors are nil when sysfs does not show them.
+	Payload *int64  `json:"payload_bytes"`
+	Sectors *uint64 `json:"sectors"`
 	// Dev is "major:minor"; Node the block node's path and NodeOK whether
 	// it is there as a block device.
-	Dev    string `json:"dev,omitempty"`
+	Dev    Text   `json:"dev"`
 	Node   string `json:"node"`
 	NodeOK bool   `json:"node_ok"`
 	// Partitions are "e1.2p1"...
@@ -225,22 +249,22 @@ type DriverDevice struct {
 // Link is a local network interface.
 type Link struct {
 	Name     string `json:"name"`
-	MAC      string `json:"mac"`
+	MAC      Text   `json:"mac"`
 	MTU      int    `json:"mtu"`
 	Up       bool   `json:"up"`
 	Carrier  bool   `json:"carrier"`
 	Loopback bool   `json:"loopback"`
 	// Master is the bridge (or bond) the interface is a port of.
-	Master string `json:"master,omitempty"`
-	VLAN   bool   `json:"vlan"`
+	Master Text `json:"master"`
+	VLAN   bool `json:"vlan"`
 }
 
 // WireView is what a probe on the wire found.
 type WireView struct {
 	// Seen is false when no frame could be sent (Missing says why: no raw
 	// socket, no interface).
-	Seen    bool   `json:"seen"`
-	Missing string `json:"missing,omitempty"`
+	Seen    bool `json:"seen"`
+	Missing Text `json:"missing"`
 	// Interfaces were probed; Source says how they were chosen.
 	Interfaces []string `json:"interfaces"`
 	Source     string   `json:"source"`
@@ -260,7 +284,7 @@ type FrameCount struct {
 
 // WireTarget is one address and every path that answered for it.
 type WireTarget struct {
-	Name     string     `json:"name"`
+	Name     string     `json:"device"`
 	Conflict bool       `json:"conflict"`
 	Paths    []WirePath `json:"paths"`
 }
@@ -273,24 +297,29 @@ type WirePath struct {
 	Self     string `json:"self"`
 	LocalMTU int    `json:"local_mtu"`
 	// From the Query Config reply.
-	BufferCount     int    `json:"buffer_count"`
+	BufferCount     int    `json:"buffers"`
 	Firmware        string `json:"firmware"`
 	SectorsPerFrame int    `json:"sectors_per_frame"`
+	// Silent is true when the path answered the discovery but then
+	// neither its mask nor its reserve list came back: the target stopped
+	// answering (or is overloaded); no frame size was measured.
+	Silent bool `json:"silent"`
 	// Measured is true when reads of up to DriverSectors() sectors were
 	// sent; Carried is the largest that came back (0: none did).
 	Measured bool `json:"measured"`
 	Carried  int  `json:"carried_sectors"`
-	// From IDENTIFY ("" when it got no answer, IdentifyErr says why).
-	Serial      string `json:"serial,omitempty"`
-	Model       string `json:"model,omitempty"`
-	Sectors     uint64 `json:"sectors"`
-	IdentifyErr string `json:"identify_error,omitempty"`
-	// Mask and Reserve are the target's lists (empty: open); the errors
-	// say why a list could not be read.
+	// From IDENTIFY (empty and nil when it got no answer, IdentifyErr
+	// says why).
+	Serial      Text    `json:"serial"`
+	Model       Text    `json:"model"`
+	Sectors     *uint64 `json:"sectors"`
+	IdentifyErr Text    `json:"identify_error"`
+	// Mask and Reserve are the target's lists (empty: open; nil: not
+	// read, the errors say why).
 	Mask       []string `json:"mask"`
-	MaskErr    string   `json:"mask_error,omitempty"`
+	MaskErr    Text     `json:"mask_error"`
 	Reserve    []string `json:"reserve"`
-	ReserveErr string   `json:"reserve_error,omitempty"`
+	ReserveErr Text     `json:"reserve_error"`
 }
 
 // headers is what an ATA frame carries besides data: Ethernet and AoE
@@ -309,7 +338,7 @@ func (p WirePath) TargetMTU() int { return p.SectorsPerFrame*512 + headers }
 // BootView is what boot is configured to do.
 type BootView struct {
 	Seen    bool   `json:"seen"`
-	Missing string `json:"missing,omitempty"`
+	Missing Text   `json:"missing"`
 	Source  string `json:"source"`
 	Boot    bool   `json:"boot"`
 	// Interfaces is AOE_INTERFACES (empty with AllInterfaces: every one).

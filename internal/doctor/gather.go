@@ -21,7 +21,7 @@ func GatherDriver(sysfsRoot, devDir string) DriverView {
 	v := DriverView{DevDir: devDir, IfList: []string{}, Devices: []DriverDevice{}}
 	fs, err := sysfs.NewFS(sysfsRoot)
 	if err != nil {
-		v.Missing = err.Error()
+		v.Missing = Text(err.Error())
 		return v
 	}
 	v.Seen = true
@@ -30,7 +30,7 @@ func GatherDriver(sysfsRoot, devDir string) DriverView {
 		return v
 	}
 	if ver, err := fs.ModuleVersion(); err == nil {
-		v.Version = safetext.String(ver)
+		v.Version = Text(safetext.String(ver))
 	}
 	if list, err := fs.InterfaceList(); err == nil {
 		v.IfListKnown = true
@@ -39,28 +39,32 @@ func GatherDriver(sysfsRoot, devDir string) DriverView {
 		}
 	}
 	if b, err := os.ReadFile(fs.Path("module", "aoe", "parameters", "aoe_dyndevs")); err == nil {
-		v.Dyndevs = safetext.String(strings.TrimSpace(string(b)))
+		v.Dyndevs = Text(safetext.String(strings.TrimSpace(string(b))))
 	}
 	devs, _, _ := fs.Devices()
 	names := byNames(devDir)
 	for _, d := range devs {
 		dd := DriverDevice{Name: d.Name, NetIfs: []string{}, Partitions: []string{}, Node: filepath.Join(devDir, d.Name)}
 		if d.State != nil {
-			dd.State = safetext.String(strings.TrimSpace(*d.State))
+			dd.State = Text(safetext.String(strings.TrimSpace(*d.State)))
 		}
 		if m, ok := d.MACAddr(); ok {
-			dd.MAC = safetext.String(m)
+			dd.MAC = Text(safetext.String(m))
 		}
 		for _, n := range d.NetIfs() {
 			dd.NetIfs = append(dd.NetIfs, safetext.String(n))
 		}
 		if d.Firmware != nil {
-			dd.Firmware = safetext.String(strings.TrimSpace(*d.Firmware))
+			dd.Firmware = Text(safetext.String(strings.TrimSpace(*d.Firmware)))
 		}
-		dd.Payload, _ = d.PayloadBytes()
-		dd.Sectors, _ = d.Sectors()
+		if n, ok := d.PayloadBytes(); ok {
+			dd.Payload = &n
+		}
+		if n, ok := d.Sectors(); ok {
+			dd.Sectors = &n
+		}
 		if d.Dev != nil {
-			dd.Dev = safetext.String(strings.TrimSpace(*d.Dev))
+			dd.Dev = Text(safetext.String(strings.TrimSpace(*d.Dev)))
 		}
 		for _, p := range d.Partitions {
 			dd.Partitions = append(dd.Partitions, p.Name)
@@ -96,11 +100,11 @@ func byNames(devDir string) map[string][]string {
 			if err != nil || strings.Contains(rel, "/") || strings.HasPrefix(rel, ".") {
 				continue
 			}
-			a, _, err := aoeaddr.ParseDevice(rel)
+			addr, _, err := aoeaddr.ParseDevice(rel)
 			if err != nil {
 				continue
 			}
-			disk := a.String()
+			disk := addr.String()
 			name := safetext.String(filepath.Base(dir) + "/" + e.Name())
 			if rel != disk {
 				name += " -> " + rel
@@ -122,14 +126,14 @@ func isBlockDevice(path string) bool {
 func GatherLinks(ifs []net.Interface, sysfsRoot string) []Link {
 	out := make([]Link, 0, len(ifs))
 	for _, ifi := range ifs {
-		l := Link{Name: ifi.Name, MTU: ifi.MTU, Up: ifi.Flags&net.FlagUp != 0, Carrier: ifi.Flags&net.FlagRunning != 0,
+		l := Link{Name: safetext.String(ifi.Name), MTU: ifi.MTU, Up: ifi.Flags&net.FlagUp != 0, Carrier: ifi.Flags&net.FlagRunning != 0,
 			Loopback: ifi.Flags&net.FlagLoopback != 0}
 		if len(ifi.HardwareAddr) == 6 {
-			l.MAC = ifi.HardwareAddr.String()
+			l.MAC = Text(ifi.HardwareAddr.String())
 		}
 		dir := filepath.Join(sysfsRoot, "class", "net", ifi.Name)
 		if t, err := os.Readlink(filepath.Join(dir, "master")); err == nil {
-			l.Master = filepath.Base(t)
+			l.Master = Text(filepath.Base(t))
 		}
 		if b, err := os.ReadFile(filepath.Join(dir, "uevent")); err == nil {
 			l.VLAN = strings.Contains("\n"+string(b), "\nDEVTYPE=vlan\n")
@@ -146,7 +150,7 @@ func GatherBoot(files boot.Files) BootView {
 	v := BootView{Interfaces: []string{}, Wait: map[string][]string{}}
 	cfg, err := boot.Load(files)
 	if err != nil {
-		v.Missing = err.Error()
+		v.Missing = Text(err.Error())
 		return v
 	}
 	return bootView(cfg, files.Resolve)
@@ -172,11 +176,11 @@ func bootView(cfg boot.Config, resolve boot.Resolver) BootView {
 				continue
 			}
 		}
-		a, _, err := aoeaddr.ParseDevice(name)
+		addr, _, err := aoeaddr.ParseDevice(name)
 		if err != nil {
 			continue
 		}
-		disk := a.String()
+		disk := addr.String()
 		v.Wait[disk] = append(v.Wait[disk], "boot waits for "+safetext.String(item))
 	}
 	return v

@@ -58,13 +58,13 @@ func Render(w io.Writer, v Views, reps []Report) error {
 func driverLine(d DriverView) string {
 	switch {
 	case !d.Seen:
-		return "not seen (" + d.Missing + ")"
+		return "not seen (" + string(d.Missing) + ")"
 	case !d.Loaded:
 		return "not loaded"
 	}
 	s := "aoe"
 	if d.Version != "" {
-		s += " v" + d.Version
+		s += " v" + string(d.Version)
 	}
 	s += " loaded; aoe_iflist: "
 	switch {
@@ -76,14 +76,14 @@ func driverLine(d DriverView) string {
 		s += strings.Join(d.IfList, " ")
 	}
 	if d.Dyndevs != "" {
-		s += "; dyndevs " + d.Dyndevs
+		s += "; dyndevs " + string(d.Dyndevs)
 	}
 	return s + fmt.Sprintf("; %d devices", len(d.Devices))
 }
 
 func wireLine(w WireView) string {
 	if !w.Seen {
-		return "not seen (" + w.Missing + ")"
+		return "not seen (" + string(w.Missing) + ")"
 	}
 	var sent, seen uint64
 	for _, f := range w.Frames {
@@ -96,7 +96,7 @@ func wireLine(w WireView) string {
 
 func bootLine(b BootView) string {
 	if !b.Seen {
-		return "not seen (" + b.Missing + ")"
+		return "not seen (" + string(b.Missing) + ")"
 	}
 	if !b.Boot {
 		return b.Source + ": AOE_BOOT off"
@@ -123,7 +123,7 @@ func deviceLine(v DriverView, d *DriverDevice) string {
 	if !d.NodeOK {
 		node = "no " + d.Node
 	}
-	s := fmt.Sprintf("%s on %s, %d sectors, payload %d, firmware %s, %s", orNone(d.State), ifs, d.Sectors, d.Payload, d.Firmware, node)
+	s := fmt.Sprintf("%s on %s, %s sectors, payload %s, firmware %s, %s", orNone(string(d.State)), ifs, num(d.Sectors), num(d.Payload), orUnknown(d.Firmware), node)
 	if len(d.Names) > 0 {
 		s += " (" + strings.Join(d.Names, ", ") + ")"
 	}
@@ -145,11 +145,26 @@ func pathLine(p WirePath) string {
 		}
 		return strings.Join(l, " ")
 	}
-	s += ", mask " + list(p.Mask, p.MaskErr) + ", reserve " + list(p.Reserve, p.ReserveErr)
+	s += ", mask " + list(p.Mask, string(p.MaskErr)) + ", reserve " + list(p.Reserve, string(p.ReserveErr))
 	if p.Serial != "" {
-		s += fmt.Sprintf(", serial %q, %d sectors", p.Serial, p.Sectors)
+		s += fmt.Sprintf(", serial %q, %s sectors", p.Serial, num(p.Sectors))
 	} else if p.IdentifyErr != "" {
-		s += ", IDENTIFY: " + p.IdentifyErr
+		s += ", IDENTIFY: " + string(p.IdentifyErr)
 	}
 	return s
+}
+
+// num writes a number the view may lack ("?" when it does).
+func num[T int64 | uint64](p *T) string {
+	if p == nil {
+		return "?"
+	}
+	return fmt.Sprint(*p)
+}
+
+func orUnknown(t Text) string {
+	if t == "" {
+		return "?"
+	}
+	return string(t)
 }

@@ -32,7 +32,7 @@ type WireOptions struct {
 // every frame size up to the one the driver would use (reads only: nothing
 // is written). Peer strings are escaped for terminals and JSON.
 func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView {
-	v := WireView{Seen: true, Interfaces: g.Names(), Source: o.Source, Frames: []FrameCount{}, Targets: []WireTarget{}}
+	v := WireView{Seen: true, Interfaces: safeStrings(g.Names()), Source: o.Source, Frames: []FrameCount{}, Targets: []WireTarget{}}
 	if o.Timeout <= 0 {
 		o.Timeout = 3 * time.Second
 	}
@@ -42,7 +42,7 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 	targets, err := discover.Probe(ctx, g, discover.Options{Timeout: o.Timeout})
 	if err != nil && !errors.As(err, new(*initiator.IncompleteError)) {
 		v.Seen = false
-		v.Missing = err.Error()
+		v.Missing = Text(err.Error())
 	}
 	var wg sync.WaitGroup
 	for _, t := range targets {
@@ -54,19 +54,31 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 				LocalMTU: p.MTU, BufferCount: int(p.BufferCount), Firmware: fmt.Sprintf("0x%04x", p.Firmware),
 				SectorsPerFrame: p.SectorsPerFrame, Mask: []string{}, Reserve: []string{}}
 			if p.Identity != nil {
-				wp.Serial, wp.Model = safetext.String(p.Identity.Serial), safetext.String(p.Identity.Model)
-				wp.Sectors, _ = p.Identity.Capacity()
+				wp.Serial, wp.Model = Text(safetext.String(p.Identity.Serial)), Text(safetext.String(p.Identity.Model))
+				n, _ := p.Identity.Capacity()
+				wp.Sectors = &n
 			} else if p.IdentifyErr != nil {
-				wp.IdentifyErr = p.IdentifyErr.Error()
+				wp.IdentifyErr = Text(p.IdentifyErr.Error())
 			}
 			tgt := initiator.Target{MAC: p.MAC, Shelf: t.Shelf, Slot: t.Slot}
 			lba48 := p.Identity != nil && p.Identity.LBA48
 			wg.Go(func() {
-				mask, err := c.MaskList(ctx, tgt)
-				wp.Mask, wp.MaskErr = macStrings(mask), errString(err)
-				res, err := c.ReserveList(ctx, tgt)
-				wp.Reserve, wp.ReserveErr = macStrings(res), errString(err)
-				if p.Identity != nil {
+				var maskErr, resErr error
+				var lists sync.WaitGroup
+				lists.Go(func() {
+					mask, err := c.MaskList(ctx, tgt)
+					wp.Mask, wp.MaskErr, maskErr = macStrings(mask, err), errString(err), err
+				})
+				lists.Go(func() {
+					res, err := c.ReserveList(ctx, tgt)
+					wp.Reserve, wp.ReserveErr, resErr = macStrings(res, err), errString(err), err
+				})
+				lists.Wait()
+				// Neither list answered: the target has stopped answering
+				// since the discovery; measuring it would only time out
+				// and read as a path too small.
+				wp.Silent = errors.Is(maskErr, initiator.ErrTimeout) && errors.Is(resErr, initiator.ErrTimeout)
+				if p.Identity != nil && !wp.Silent {
 					wp.Measured, wp.Carried = measure(ctx, c, tgt, wp.DriverSectors(), lba48, o.Measure)
 				}
 			})
@@ -81,32 +93,41 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 	return v
 }
 
-// measure sends, for n from 1 up to most, a read of n sectors (an
-// n-sector reply) and an IDENTIFY padded by n sectors (an n-sector
-// request), and returns the largest n for which both came back, each size
-// given up to per to answer; it stops at the first size that does not
-// come back (larger frames would not either, and unanswered requests would
-// fill the target's window). It is measured when some size came back, or
-// when the smallest got no reply at all.
+// measure sends, for n from 1 up to most, an IDENTIFY padded by n sectors
+// (an n-sector request, a short reply) and, once that came back, a read of
+// n sectors (an n-sector reply), and returns the largest n for which both
+// came back, each given up to per to answer. It stops at the first size
+// that does not come back (larger frames would not either, and unanswered
+// requests would fill the target's window). The request goes first: a
+// reply larger than the target's own link carries is refused by its NIC
+// (ENOBUFS on a veth whose peer has a smaller MTU), and vblade exits on
+// that error, so a read is sent only at a size the path has carried
+// toward the target. It is measured when some size came back, or when the
+// smallest got no reply at all.
 func measure(ctx context.Context, c *initiator.Client, t initiator.Target, most int, lba48 bool, per time.Duration) (measured bool, carried int) {
-	for n := 1; n <= most; n++ {
+	got := func(err error) bool { return err == nil || errors.Is(err, initiator.ErrShortIdentify) }
+	lost := func(err error) bool {
+		return errors.Is(err, initiator.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, initiator.ErrSend)
+	}
+	try := func(op func(context.Context) error) error {
 		sctx, cancel := context.WithTimeout(ctx, per)
-		var wg sync.WaitGroup
-		var errRead, errPad error
-		wg.Go(func() { _, errRead = c.ATA(sctx, t, wire.NewRead(0, uint8(n), lba48)) })
-		wg.Go(func() { _, errPad = c.IdentifyPadded(sctx, t, n) })
-		wg.Wait()
-		cancel()
-		got := func(err error) bool { return err == nil || errors.Is(err, initiator.ErrShortIdentify) }
-		lost := func(err error) bool {
-			return errors.Is(err, initiator.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, initiator.ErrSend)
+		defer cancel()
+		return op(sctx)
+	}
+	for n := 1; n <= most; n++ {
+		err := try(func(ctx context.Context) error { _, err := c.IdentifyPadded(ctx, t, n); return err })
+		if got(err) {
+			err = try(func(ctx context.Context) error {
+				_, err := c.ATA(ctx, t, wire.NewRead(0, uint8(n), lba48))
+				return err
+			})
 		}
 		switch {
-		case got(errRead) && got(errPad):
+		case got(err):
 			carried = n
 		case ctx.Err() != nil:
 			return carried > 0, carried
-		case (got(errRead) || lost(errRead)) && (got(errPad) || lost(errPad)):
+		case lost(err):
 			return true, carried // a size lost on the way
 		default:
 			return carried > 0, carried // refused (reserved...): not measured beyond
@@ -115,7 +136,12 @@ func measure(ctx context.Context, c *initiator.Client, t initiator.Target, most 
 	return true, carried
 }
 
-func macStrings(list []net.HardwareAddr) []string {
+// macStrings returns the list as strings; nil (JSON null: not read) when
+// err is not nil.
+func macStrings(list []net.HardwareAddr, err error) []string {
+	if err != nil {
+		return nil
+	}
 	out := []string{}
 	for _, m := range list {
 		out = append(out, m.String())
@@ -123,9 +149,17 @@ func macStrings(list []net.HardwareAddr) []string {
 	return out
 }
 
-func errString(err error) string {
+func errString(err error) Text {
 	if err == nil {
 		return ""
 	}
-	return strings.TrimPrefix(err.Error(), "aoe: ")
+	return Text(strings.TrimPrefix(err.Error(), "aoe: "))
+}
+
+func safeStrings(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		out = append(out, safetext.String(s))
+	}
+	return out
 }
