@@ -12,7 +12,6 @@ import (
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
-	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
 )
@@ -92,21 +91,20 @@ invisible characters in a config string are printed escaped as \xNN
 			return runCfg(cmd, o, args)
 		},
 	}
+	o.addFlags(cmd)
 	f := cmd.Flags()
-	f.StringVarP(&o.command, "command", "c", "read", "read, test, prefix, set or fset")
-	f.StringVarP(&o.str, "string", "s", "", "the config string for test, prefix, set and fset")
-	if g.classic {
-		f.IntVarP(&o.timeoutSecs, "timeout", "t", 0, "seconds to listen (default: until interrupted)")
-		f.BoolVarP(&o.verbose, "verbose", "v", false, "accepted for compatibility; does nothing")
-		cmd.SetFlagErrorFunc(getoptError(g.argv0, classic.AoecfgUsage))
-		cmd.Annotations = map[string]string{ownFlagErrors: "1"}
-		return cmd
-	}
 	f.BoolVar(&o.all, "all", false, "every target (broadcast)")
 	f.StringSliceVarP(&o.ifaces, "interface", "i", nil, "interfaces to use (comma separated or repeated)")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Second, "how long to wait for answers")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	return cmd
+}
+
+// addFlags adds the flags aoe cfg and aoecfg share.
+func (o *cfgOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVarP(&o.command, "command", "c", "read", "read, test, prefix, set or fset")
+	f.StringVarP(&o.str, "string", "s", "", "the config string for test, prefix, set and fset")
 }
 
 // cfgAnswer is one target path's answer.
@@ -181,9 +179,6 @@ func (o *cfgOptions) cfgQuery(cmd *cobra.Command, args []string) (initiator.Conf
 }
 
 func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
-	if o.classic {
-		return runAoecfg(cmd, o, args)
-	}
 	q, err := o.cfgQuery(cmd, args)
 	if err != nil {
 		return err

@@ -27,9 +27,6 @@ type pingOptions struct {
 }
 
 func newPingCmd(g *globalOptions) *cobra.Command {
-	if g.classic {
-		return newAoepingCmd(g)
-	}
 	o := &pingOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "ping DEV",

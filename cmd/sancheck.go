@@ -14,7 +14,6 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
-	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
 )
@@ -66,16 +65,6 @@ multiple of 512).` + exitCodesHelp,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSancheck(cmd, o)
 		},
-	}
-	if g.classic {
-		// aoe-sancheck honours exactly one argument, -v, and ignores the rest.
-		cmd.Args = cobra.ArbitraryArgs
-		cmd.DisableFlagParsing = true
-		cmd.RunE = func(cmd *cobra.Command, args []string) error {
-			o.verbose = len(args) == 1 && args[0] == "-v"
-			return runSancheck(cmd, o)
-		}
-		return cmd
 	}
 	f := cmd.Flags()
 	f.StringSliceVarP(&o.ifaces, "interface", "i", nil, "interfaces to check (comma separated or repeated)")
@@ -187,44 +176,15 @@ func (o *sancheckOptions) pciID(cmd *cobra.Command, name string) string {
 }
 
 func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
-	full := o.classic || cmd.Flags().Changed("timeout")
-	if o.classic {
-		fmt.Fprint(o.stdout(), classic.SancheckProbing)
-		o.timeout = 5 * time.Second // aoe-sancheck listens 5 s
-	}
+	full := cmd.Flags().Changed("timeout")
 	if o.timeout <= 0 {
 		return usageErrorf("--timeout %v: must be positive", o.timeout)
-	}
-	ifaces, err := o.sanInterfaces(cmd, o.ifaces)
-	if err != nil {
-		return err
-	}
-	var up []string
-	for _, i := range ifaces {
-		if i.Up {
-			up = append(up, i.Name)
-		}
 	}
 	opts := discover.CheckOptions{Timeout: o.timeout}
 	if full {
 		opts.Quiet = o.timeout // waited out: slow targets are listed
 	}
-	if o.classic {
-		opts.OnSendFail = func() { fmt.Fprint(o.stdout(), classic.SancheckWriteFailed) }
-	}
-	var g *initiator.Group
-	if len(up) > 0 {
-		if g, err = o.openGroup(cmd, up); err != nil {
-			if o.classic {
-				fmt.Fprintln(o.stdout())
-				fmt.Fprintf(o.stderr(), "aoe-sancheck: %v\n", err)
-				return silentExit(ExitFailure)
-			}
-			return err
-		}
-		defer g.Close()
-	}
-	rep, err := discover.Check(cmd.Context(), g, ifaces, opts)
+	rep, up, err := o.check(cmd, opts, nil)
 	incomplete := errors.As(err, new(*initiator.IncompleteError))
 	if err != nil && !incomplete {
 		return err
@@ -235,11 +195,35 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 		}
 		return err
 	}
-	if o.classic {
-		fmt.Fprintf(o.stderr(), "aoe-sancheck: %v\n", err)
-		return silentExit(ExitFailure)
-	}
 	return fmt.Errorf("%w; the report above is not complete", err)
+}
+
+// check runs discover.Check on the interfaces (-i, else every Ethernet
+// one) and returns its report and the names of those that are up. A group
+// that cannot be opened is passed to openFailed when not nil.
+func (o *sancheckOptions) check(cmd *cobra.Command, opts discover.CheckOptions, openFailed func(error) error) (*discover.Report, []string, error) {
+	ifaces, err := o.sanInterfaces(cmd, o.ifaces)
+	if err != nil {
+		return nil, nil, err
+	}
+	var up []string
+	for _, i := range ifaces {
+		if i.Up {
+			up = append(up, i.Name)
+		}
+	}
+	var g *initiator.Group
+	if len(up) > 0 {
+		if g, err = o.openGroup(cmd, up); err != nil {
+			if openFailed != nil {
+				return nil, nil, openFailed(err)
+			}
+			return nil, nil, err
+		}
+		defer g.Close()
+	}
+	rep, err := discover.Check(cmd.Context(), g, ifaces, opts)
+	return rep, up, err
 }
 
 // writeReport prints the report in the chosen format.
@@ -249,9 +233,6 @@ func (o *sancheckOptions) writeReport(rep *discover.Report, up []string, full bo
 		devs = append(devs, toSanDevice(d))
 	}
 	switch {
-	case o.classic:
-		classic.Sancheck(o.stdout(), rep, o.verbose)
-		return nil
 	case o.json:
 		ifaces := []sanInterface{}
 		for _, i := range rep.Interfaces {
