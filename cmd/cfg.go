@@ -200,26 +200,17 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 	if cerr := cmd.Context().Err(); cerr != nil {
 		return cerr // interrupted: no list, which would look complete
 	}
-	incomplete := errors.As(err, new(*initiator.IncompleteError))
-	if err != nil && !incomplete {
-		return err
-	}
 	sortConfigReplies(replies)
 	answers := []cfgAnswer{}
 	for _, r := range replies {
 		answers = append(answers, toCfgAnswer(r))
 	}
-	if o.json {
-		if err := writeJSON(o.stdout(), answers); err != nil {
-			return err
-		}
-	} else if len(answers) > 0 {
-		if err := writeCfgTable(o.stdout(), answers, o.tableWidth()); err != nil {
-			return err
-		}
-	}
-	if incomplete {
-		return fmt.Errorf("%w; the list above is not complete", err)
+	if err := showAnswers(err, "list", func() error {
+		return jsonOrTable(o.json, len(answers),
+			func() error { return writeJSON(o.stdout(), answers) },
+			func() error { return writeCfgTable(o.stdout(), answers, o.tableWidth()) })
+	}); err != nil {
+		return err
 	}
 	return o.cfgOutcome(q, args, g.Names(), replies, full)
 }

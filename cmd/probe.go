@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -36,22 +35,13 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 		opts.Quiet = timeout // a given --timeout is waited out: slow targets are listed
 	}
 	targets, err := discover.Probe(cmd.Context(), g, opts)
-	incomplete := errors.As(err, new(*initiator.IncompleteError))
-	if err != nil && !incomplete {
-		return err // interrupted: no list, which would look complete
-	}
-	o.warnTargets(targets)
-	if o.json {
-		if err := writeProbeJSON(o.stdout(), targets); err != nil {
-			return err
-		}
-	} else if len(targets) > 0 {
-		if err := writeProbeTable(o.stdout(), targets, o.charset(), o.tableWidth()); err != nil {
-			return err
-		}
-	}
-	if incomplete {
-		return fmt.Errorf("%w; the list above is not complete", err)
+	if err := showAnswers(err, "list", func() error {
+		o.warnTargets(targets)
+		return jsonOrTable(o.json, len(targets),
+			func() error { return writeProbeJSON(o.stdout(), targets) },
+			func() error { return writeProbeTable(o.stdout(), targets, o.charset(), o.tableWidth()) })
+	}); err != nil {
+		return err
 	}
 	if len(targets) == 0 {
 		hint := ""

@@ -185,17 +185,13 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 		opts.Quiet = o.timeout // waited out: slow targets are listed
 	}
 	rep, up, err := o.check(cmd, opts, nil)
-	incomplete := errors.As(err, new(*initiator.IncompleteError))
-	if err != nil && !incomplete {
+	if err := showAnswers(err, "report", func() error { return o.writeReport(rep, up, full) }); err != nil {
 		return err
 	}
-	if err := o.writeReport(rep, up, full); err != nil || !incomplete {
-		if err == nil && !full && len(rep.Devices) > 0 && o.verbose {
-			o.warnf("the search for paths ended once no new one answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
-		}
-		return err
+	if !full && len(rep.Devices) > 0 && o.verbose {
+		o.warnf("the search for paths ended once no new one answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
 	}
-	return fmt.Errorf("%w; the report above is not complete", err)
+	return nil
 }
 
 // check runs discover.Check on the interfaces (-i, else every Ethernet

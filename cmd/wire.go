@@ -142,3 +142,33 @@ func (g *globalOptions) openNames(names []string) (*initiator.Group, error) {
 	grp.Now = g.now
 	return grp, nil
 }
+
+// showAnswers ends a wire search that may stop short: an error other than
+// an *initiator.IncompleteError returns at once, printing nothing; else
+// show prints what answered, and an incomplete search then fails, saying
+// that the list (what: "list", "report") above is not complete.
+func showAnswers(err error, what string, show func() error) error {
+	incomplete := errors.As(err, new(*initiator.IncompleteError))
+	if err != nil && !incomplete {
+		return err
+	}
+	if serr := show(); serr != nil {
+		return serr
+	}
+	if incomplete {
+		return fmt.Errorf("%w; the %s above is not complete", err, what)
+	}
+	return nil
+}
+
+// jsonOrTable prints the answers with asJSON (--json), else their table
+// when there are any (n): nothing at all, not even a header, for none.
+func jsonOrTable(asJSON bool, n int, asJSONFunc, tableFunc func() error) error {
+	switch {
+	case asJSON:
+		return asJSONFunc()
+	case n > 0:
+		return tableFunc()
+	}
+	return nil
+}
