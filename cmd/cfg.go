@@ -2,10 +2,11 @@ package cmd
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,18 +131,10 @@ func toCfgAnswer(r initiator.ConfigReply) cfgAnswer {
 
 // sortConfigReplies orders answers by address, interface and target MAC.
 func sortConfigReplies(answers []initiator.ConfigReply) {
-	sort.SliceStable(answers, func(i, j int) bool {
-		a, b := answers[i].Target, answers[j].Target
-		if a.Shelf != b.Shelf {
-			return a.Shelf < b.Shelf
-		}
-		if a.Slot != b.Slot {
-			return a.Slot < b.Slot
-		}
-		if ai, bi := answers[i].Interface.Name, answers[j].Interface.Name; ai != bi {
-			return ai < bi
-		}
-		return bytes.Compare(a.MAC, b.MAC) < 0
+	slices.SortStableFunc(answers, func(x, y initiator.ConfigReply) int {
+		a, b := x.Target, y.Target
+		return cmp.Or(cmp.Compare(a.Shelf, b.Shelf), cmp.Compare(a.Slot, b.Slot),
+			strings.Compare(x.Interface.Name, y.Interface.Name), bytes.Compare(a.MAC, b.MAC))
 	})
 }
 
@@ -266,7 +259,7 @@ func writeCfgTable(w io.Writer, answers []cfgAnswer, width int) error {
 	for _, a := range answers {
 		c := "-"
 		if a.Config != "" {
-			c = escapeBytes([]byte(a.Config))
+			c = safetext.Bytes([]byte(a.Config))
 		}
 		if a.Error != nil {
 			c = "REFUSED (" + *a.Error + "): " + c
@@ -278,9 +271,3 @@ func writeCfgTable(w io.Writer, answers []cfgAnswer, width int) error {
 	cols := []column{{header: "DEVICE"}, {header: "MAC", drop: 2}, {header: "IFACE", drop: 1}, {header: "CONFIG"}}
 	return table{cols: cols, rows: rows}.render(w, width)
 }
-
-// escapeBytes shows untrusted bytes whole and safely (safetext.Bytes):
-// printable UTF-8 as it is, a backslash as \\, and control bytes (tab
-// included), non-printable characters (bidi controls included) and bytes
-// that are not UTF-8 as \xNN, one per byte.
-func escapeBytes(b []byte) string { return safetext.Bytes(b) }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -137,7 +138,7 @@ func (o *interfacesOptions) showInterfaces(cmd *cobra.Command) error {
 		return nil
 	}
 	for _, n := range names {
-		fmt.Fprintln(o.stdout(), escapeControl(n))
+		fmt.Fprintln(o.stdout(), safetext.String(n))
 	}
 	return nil
 }

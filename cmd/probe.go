@@ -216,13 +216,13 @@ func writeProbeTable(w io.Writer, targets []discover.Target, cs units.Charset, w
 }
 
 // configCell shows a config string in a table cell: escaped (see
-// escapeBytes), cut to 32 characters, never inside one, with the
+// safetext.Bytes), cut to 32 characters, never inside one, with the
 // charset's ellipsis.
 func configCell(b []byte, cs units.Charset) string {
 	if len(b) == 0 {
 		return "-"
 	}
-	s := []rune(escapeBytes(b))
+	s := []rune(safetext.Bytes(b))
 	if len(s) > 32 {
 		e := cs.Ellipsis()
 		return string(s[:32-utf8.RuneCountInString(e)]) + e
@@ -234,7 +234,7 @@ func configCell(b []byte, cs units.Charset) string {
 // LBA48, the claim itself flagged invalid (never an overflowed byte count).
 func capacity(id *initiator.Identity) string {
 	if _, ok := id.Bytes(); ok {
-		return humanSize(id.Sectors())
+		return units.Sectors(id.Sectors())
 	}
 	return fmt.Sprintf("invalid capacity: %d sectors claimed, beyond LBA48's %d", id.Sectors(), uint64(initiator.MaxLBA48Sectors))
 }
@@ -242,7 +242,7 @@ func capacity(id *initiator.Identity) string {
 // sizeCell is a capacity in a table cell.
 func sizeCell(id *initiator.Identity) string {
 	if _, ok := id.Bytes(); ok {
-		return humanSize(id.Sectors())
+		return units.Sectors(id.Sectors())
 	}
 	return "INVALID"
 }

@@ -7,7 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -153,7 +153,7 @@ func (o *sancheckOptions) sanInterfaces(cmd *cobra.Command, given []string) ([]d
 	for n := range want {
 		return nil, usageErrorf("-i %s: no such network interface (see 'ip link')", n)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	slices.SortFunc(out, func(a, b discover.Interface) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 

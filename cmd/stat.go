@@ -255,16 +255,12 @@ func writeStatTable(w io.Writer, devs []sysfs.Device, wide bool, width int) erro
 			row = append(row, orDash(j.MAC), orDash(j.Firmware), orDash(j.Dev), parts)
 		}
 		for k := range row {
-			row[k] = escapeControl(row[k])
+			row[k] = safetext.String(row[k])
 		}
 		rows = append(rows, row)
 	}
 	return table{cols: cols, rows: rows}.render(w, width)
 }
-
-// escapeControl makes an untrusted string read from sysfs visible
-// (safetext.String), so that no control byte reaches the terminal raw.
-func escapeControl(s string) string { return safetext.String(s) }
 
 func orDash(s *string) string {
 	if s == nil || *s == "" {
@@ -272,7 +268,3 @@ func orDash(s *string) string {
 	}
 	return *s
 }
-
-// humanSize formats a size in 512-byte sectors (units.Sectors); the wire
-// commands call it.
-func humanSize(sectors uint64) string { return units.Sectors(sectors) }

@@ -2,10 +2,11 @@ package cmd
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -240,12 +241,8 @@ func fit(cols []column, widths []int, keep []bool, width int) []string {
 			order = append(order, k)
 		}
 	}
-	sort.SliceStable(order, func(i, j int) bool {
-		a, b := cols[order[i]], cols[order[j]]
-		if a.drop != b.drop {
-			return a.drop < b.drop
-		}
-		return order[i] > order[j]
+	slices.SortStableFunc(order, func(i, j int) int {
+		return cmp.Or(cmp.Compare(cols[i].drop, cols[j].drop), cmp.Compare(j, i))
 	})
 	for _, k := range order {
 		if total() <= width {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,7 +81,7 @@ func (g *globalOptions) wireInterfaces(cmd *cobra.Command, given []string) ([]st
 				names = append(names, ifi.Name)
 			}
 		}
-		sort.Strings(names)
+		slices.Sort(names)
 		if len(names) == 0 {
 			return nil, fmt.Errorf("no up Ethernet interface to probe; name one with %s", flag)
 		}
