@@ -158,8 +158,6 @@ func diskError(err error) error {
 		return conflictError{ce}
 	case errors.Is(err, blockio.ErrOutOfRange):
 		return usageErrorf("%v", err)
-	case errors.Is(err, initiator.ErrDeadline):
-		return kindErrorf(ErrTimeout, "%v", err)
 	}
 	return err
 }

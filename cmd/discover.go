@@ -117,12 +117,9 @@ func runDiscover(cmd *cobra.Command, o *discoverOptions) error {
 	err := o.host(cmd).WaitUp(cmd.Context(), o.control(), sysfs.WaitConfig{
 		Names: o.wait, Timeout: o.timeout, Poll: o.poll, Rediscover: o.rediscover,
 	})
-	var te *sysfs.WaitTimeoutError
+	// A *sysfs.WaitTimeoutError is returned as it is: exit 5 (exitCode).
 	var ne *sysfs.NodeError
-	switch {
-	case errors.As(err, &te):
-		return kindErrorf(ErrTimeout, "%v", te)
-	case errors.As(err, &ne):
+	if errors.As(err, &ne) {
 		return o.nodeError(cmd, err)
 	}
 	return err

@@ -120,7 +120,7 @@ func runUp(cmd *cobra.Command, o *upOptions) error {
 	res, err := boot.Up(cmd.Context(), env, cfg)
 	switch {
 	case errors.Is(err, boot.ErrTimeout):
-		return kindErrorf(ErrTimeout, "%v", err)
+		return err // exit 5 (exitCode)
 	case errors.Is(err, boot.ErrNoDriver):
 		return kindErrorf(ErrNoDriver, "%v", err)
 	case errors.Is(err, boot.ErrNoInterface):
