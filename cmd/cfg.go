@@ -176,11 +176,13 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	g, err := o.openGroup(cmd, o.ifaces)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
+	return o.withGroup(cmd, o.ifaces, func(g *initiator.Group) error {
+		return o.queryConfig(cmd, g, q, args)
+	})
+}
+
+// queryConfig sends the query of aoe cfg on g and prints the answers.
+func (o *cfgOptions) queryConfig(cmd *cobra.Command, g *initiator.Group, q initiator.ConfigQuery, args []string) error {
 	opts := initiator.CollectOptions{Timeout: o.timeout}
 	full := cmd.Flags().Changed("timeout")
 	if full {

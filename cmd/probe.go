@@ -24,11 +24,14 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 	if err != nil {
 		return err
 	}
-	g, err := o.openGroup(cmd, o.ifaces)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
+	return o.withGroup(cmd, o.ifaces, func(g *initiator.Group) error {
+		return o.probeGroup(cmd, g, timeout, full)
+	})
+}
+
+// probeGroup finds the targets on g's interfaces and prints them; full
+// says whether the timeout was given (and is waited out).
+func (o *discoverOptions) probeGroup(cmd *cobra.Command, g *initiator.Group, timeout time.Duration, full bool) error {
 	start := o.now()
 	opts := discover.Options{Timeout: timeout}
 	if full {

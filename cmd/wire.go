@@ -143,6 +143,17 @@ func (g *globalOptions) openNames(names []string) (*initiator.Group, error) {
 	return grp, nil
 }
 
+// withGroup opens the group of the interfaces given (see openGroup), runs
+// fn on it and closes it.
+func (g *globalOptions) withGroup(cmd *cobra.Command, given []string, fn func(*initiator.Group) error) error {
+	grp, err := g.openGroup(cmd, given)
+	if err != nil {
+		return err
+	}
+	defer grp.Close()
+	return fn(grp)
+}
+
 // showAnswers ends a wire search that may stop short: an error other than
 // an *initiator.IncompleteError returns at once, printing nothing; else
 // show prints what answered, and an incomplete search then fails, saying
