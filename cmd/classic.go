@@ -23,6 +23,8 @@ var classics = map[string]func(*globalOptions) *cobra.Command{
 	"aoecfg":         newAoecfgCmd,
 	"aoeping":        newAoepingCmd,
 	"aoe-sancheck":   newClassicSancheckCmd,
+	"aoe-mkdevs":     newMkdevsCmd,
+	"aoe-mkshelf":    newMkshelfCmd,
 }
 
 // ClassicNames lists the aoetools names the binary answers to, sorted.
