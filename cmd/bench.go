@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/internal/blockio"
+	"github.com/goaoe/aoe/internal/units"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
@@ -145,7 +146,7 @@ func writeBenchTable(o *benchOptions, res []blockio.BenchResult) error {
 			retrans += p.Retransmits
 			bad += p.BadReplies
 		}
-		rows = append(rows, []string{r.Test, blockio.FormatBytes(int64(r.BlockSize)), fmt.Sprint(r.QueueDepth), "total",
+		rows = append(rows, []string{r.Test, units.IEC(int64(r.BlockSize)), fmt.Sprint(r.QueueDepth), "total",
 			fmt.Sprintf("%.1f", r.MBps), fmt.Sprintf("%.0f", r.IOPS), latencyCell(r.LatencyP50Seconds), latencyCell(r.LatencyP99Seconds), latencyCell(r.LatencyMaxSeconds), fmt.Sprint(retrans), fmt.Sprint(bad)})
 		for _, p := range r.Paths {
 			srtt := "-"

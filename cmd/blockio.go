@@ -14,6 +14,7 @@ import (
 	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/blockio"
 	"github.com/goaoe/aoe/internal/inuse"
+	"github.com/goaoe/aoe/internal/units"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -159,8 +160,6 @@ func diskError(err error) error {
 		return conflictError{ce}
 	case errors.Is(err, blockio.ErrOutOfRange):
 		return usageErrorf("%v", err)
-	case errors.Is(err, initiator.ErrDeadline):
-		return kindErrorf(ErrTimeout, "%v", err)
 	}
 	return err
 }
@@ -217,21 +216,7 @@ func clampNotice(dev string, id wire.Identity) string {
 	if id.LBA48 {
 		mode = "with LBA48"
 	}
-	return fmt.Sprintf("%s claims %d sectors; %s only %d are addressable: using %s", dev, id.Sectors(), mode, n, exactBytes(n*wire.SectorSize))
-}
-
-// exactBytes prints n in the largest binary unit that divides it (128 GiB),
-// else in bytes.
-func exactBytes(n uint64) string {
-	for _, u := range []struct {
-		shift uint
-		name  string
-	}{{50, "PiB"}, {40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
-		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
-			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
-		}
-	}
-	return fmt.Sprintf("%d bytes", n)
+	return fmt.Sprintf("%s claims %d sectors; %s only %d are addressable: using %s", dev, id.Sectors(), mode, n, units.ExactIEC(n*wire.SectorSize))
 }
 
 // checkRange refuses an --offset, or length bytes from it (what, e.g.

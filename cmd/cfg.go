@@ -2,10 +2,11 @@ package cmd
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,7 +14,6 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
-	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
 )
@@ -93,21 +93,20 @@ invisible characters in a config string are printed escaped as \xNN
 			return runCfg(cmd, o, args)
 		},
 	}
+	o.addFlags(cmd)
 	f := cmd.Flags()
-	f.StringVarP(&o.command, "command", "c", "read", "read, test, prefix, set or fset")
-	f.StringVarP(&o.str, "string", "s", "", "the config string for test, prefix, set and fset")
-	if g.classic {
-		f.IntVarP(&o.timeoutSecs, "timeout", "t", 0, "seconds to listen (default: until interrupted)")
-		f.BoolVarP(&o.verbose, "verbose", "v", false, "accepted for compatibility; does nothing")
-		cmd.SetFlagErrorFunc(getoptError(g.argv0, classic.AoecfgUsage))
-		cmd.Annotations = map[string]string{ownFlagErrors: "1"}
-		return cmd
-	}
 	f.BoolVar(&o.all, "all", false, "every target (broadcast)")
 	f.StringSliceVarP(&o.ifaces, "interface", "i", nil, "interfaces to use (comma separated or repeated)")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Second, "how long to wait for answers")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	return cmd
+}
+
+// addFlags adds the flags aoe cfg and aoecfg share.
+func (o *cfgOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVarP(&o.command, "command", "c", "read", "read, test, prefix, set or fset")
+	f.StringVarP(&o.str, "string", "s", "", "the config string for test, prefix, set and fset")
 }
 
 // cfgAnswer is one target path's answer.
@@ -133,18 +132,10 @@ func toCfgAnswer(r initiator.ConfigReply) cfgAnswer {
 
 // sortConfigReplies orders answers by address, interface and target MAC.
 func sortConfigReplies(answers []initiator.ConfigReply) {
-	sort.SliceStable(answers, func(i, j int) bool {
-		a, b := answers[i].Target, answers[j].Target
-		if a.Shelf != b.Shelf {
-			return a.Shelf < b.Shelf
-		}
-		if a.Slot != b.Slot {
-			return a.Slot < b.Slot
-		}
-		if ai, bi := answers[i].Interface.Name, answers[j].Interface.Name; ai != bi {
-			return ai < bi
-		}
-		return bytes.Compare(a.MAC, b.MAC) < 0
+	slices.SortStableFunc(answers, func(x, y initiator.ConfigReply) int {
+		a, b := x.Target, y.Target
+		return cmp.Or(cmp.Compare(a.Shelf, b.Shelf), cmp.Compare(a.Slot, b.Slot),
+			strings.Compare(x.Interface.Name, y.Interface.Name), bytes.Compare(a.MAC, b.MAC))
 	})
 }
 
@@ -182,18 +173,17 @@ func (o *cfgOptions) cfgQuery(cmd *cobra.Command, args []string) (initiator.Conf
 }
 
 func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
-	if o.classic {
-		return runAoecfg(cmd, o, args)
-	}
 	q, err := o.cfgQuery(cmd, args)
 	if err != nil {
 		return err
 	}
-	g, err := o.openGroup(cmd, o.ifaces)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
+	return o.withGroup(cmd, o.ifaces, func(g *initiator.Group) error {
+		return o.queryConfig(cmd, g, q, args)
+	})
+}
+
+// queryConfig sends the query of aoe cfg on g and prints the answers.
+func (o *cfgOptions) queryConfig(cmd *cobra.Command, g *initiator.Group, q initiator.ConfigQuery, args []string) error {
 	opts := initiator.CollectOptions{Timeout: o.timeout}
 	full := cmd.Flags().Changed("timeout")
 	if full {
@@ -206,26 +196,17 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 	if cerr := cmd.Context().Err(); cerr != nil {
 		return cerr // interrupted: no list, which would look complete
 	}
-	incomplete := errors.As(err, new(*initiator.IncompleteError))
-	if err != nil && !incomplete {
-		return err
-	}
 	sortConfigReplies(replies)
 	answers := []cfgAnswer{}
 	for _, r := range replies {
 		answers = append(answers, toCfgAnswer(r))
 	}
-	if o.json {
-		if err := writeJSON(o.stdout(), answers); err != nil {
-			return err
-		}
-	} else if len(answers) > 0 {
-		if err := writeCfgTable(o.stdout(), answers, o.tableWidth()); err != nil {
-			return err
-		}
-	}
-	if incomplete {
-		return fmt.Errorf("%w; the list above is not complete", err)
+	if err := showAnswers(err, "list", func() error {
+		return jsonOrTable(o.json, len(answers),
+			func() error { return writeJSON(o.stdout(), answers) },
+			func() error { return writeCfgTable(o.stdout(), answers, o.tableWidth()) })
+	}); err != nil {
+		return err
 	}
 	return o.cfgOutcome(q, args, g.Names(), replies, full)
 }
@@ -281,7 +262,7 @@ func writeCfgTable(w io.Writer, answers []cfgAnswer, width int) error {
 	for _, a := range answers {
 		c := "-"
 		if a.Config != "" {
-			c = escapeBytes([]byte(a.Config))
+			c = safetext.Bytes([]byte(a.Config))
 		}
 		if a.Error != nil {
 			c = "REFUSED (" + *a.Error + "): " + c
@@ -293,9 +274,3 @@ func writeCfgTable(w io.Writer, answers []cfgAnswer, width int) error {
 	cols := []column{{header: "DEVICE"}, {header: "MAC", drop: 2}, {header: "IFACE", drop: 1}, {header: "CONFIG"}}
 	return table{cols: cols, rows: rows}.render(w, width)
 }
-
-// escapeBytes shows untrusted bytes whole and safely (safetext.Bytes):
-// printable UTF-8 as it is, a backslash as \\, and control bytes (tab
-// included), non-printable characters (bidi controls included) and bytes
-// that are not UTF-8 as \xNN, one per byte.
-func escapeBytes(b []byte) string { return safetext.Bytes(b) }

@@ -1,9 +1,10 @@
 package cmd
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -161,7 +162,7 @@ func netInterfaces(fs sysfs.FS) []string {
 			names = append(names, n)
 		}
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return names
 }
 
@@ -210,7 +211,7 @@ func (g *globalOptions) completeShelfSlotNetif(max int) func(*cobra.Command, []s
 				out = append(out, v)
 			}
 		}
-		sort.Slice(out, func(i, j int) bool { a, _ := strconv.Atoi(out[i]); b, _ := strconv.Atoi(out[j]); return a < b })
+		slices.SortFunc(out, func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return cmp.Compare(x, y) })
 		return filterCandidates(out, nil, toComplete), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
 	}
 }
@@ -220,21 +221,12 @@ func (g *globalOptions) completeShelfSlotNetif(max int) func(*cobra.Command, []s
 func filterCandidates(names, used []string, prefix string) []string {
 	var out []string
 	for _, n := range names {
-		if !strings.HasPrefix(n, prefix) || !printableName(n) || contains(used, n) {
+		if !strings.HasPrefix(n, prefix) || !printableName(n) || slices.Contains(used, n) {
 			continue
 		}
 		out = append(out, n)
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // printableName rejects names from sysfs with control bytes, blanks or

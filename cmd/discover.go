@@ -76,23 +76,18 @@ kept.` + exitCodesHelp,
   aoe discover --probe -i eth2,eth3 --json
   aoe discover --wait e1.2,e1.3 --timeout 60s && mount /dev/etherd/e1.2p1 /srv`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 && !g.classic {
+			if len(args) > 0 {
 				return usageErrorf("discover takes no device names; to wait for devices use --wait %s", strings.Join(args, ","))
 			}
 			return runDiscover(cmd, o)
 		},
 	}
-	if g.classic {
-		// aoetools' aoe-discover ignores its arguments, flags included.
-		cmd.FParseErrWhitelist.UnknownFlags = true
-	} else {
-		f := cmd.Flags()
-		f.StringSliceVar(&o.wait, "wait", nil, "wait until these devices (eX.Y, comma separated or repeated) are up")
-		f.DurationVar(&o.timeout, "timeout", 0, "how long --wait waits (default 30s); with --probe, the longest a probe takes (default 5s)")
-		f.BoolVar(&o.probe, "probe", false, "find targets on the wire from userspace, without the aoe driver")
-		f.StringSliceVarP(&o.ifaces, "interface", "i", nil, "with --probe: interfaces to probe (comma separated or repeated)")
-		f.BoolVar(&o.json, "json", false, "with --probe: print JSON")
-	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.wait, "wait", nil, "wait until these devices (eX.Y, comma separated or repeated) are up")
+	f.DurationVar(&o.timeout, "timeout", 0, "how long --wait waits (default 30s); with --probe, the longest a probe takes (default 5s)")
+	f.BoolVar(&o.probe, "probe", false, "find targets on the wire from userspace, without the aoe driver")
+	f.StringSliceVarP(&o.ifaces, "interface", "i", nil, "with --probe: interfaces to probe (comma separated or repeated)")
+	f.BoolVar(&o.json, "json", false, "with --probe: print JSON")
 	return cmd
 }
 
@@ -111,11 +106,11 @@ func runDiscover(cmd *cobra.Command, o *discoverOptions) error {
 			return err
 		}
 	}
-	if err := o.checkNode(cmd, sysfs.NodeDiscover, true); err != nil {
+	if err := o.checkNode(cmd, sysfs.NodeDiscover); err != nil {
 		return err
 	}
 	if err := o.control().Write(sysfs.NodeDiscover, []byte("\n")); err != nil {
-		return o.nodeError(cmd, err, true)
+		return o.nodeError(cmd, err)
 	}
 	if len(o.wait) == 0 {
 		return nil
@@ -123,13 +118,10 @@ func runDiscover(cmd *cobra.Command, o *discoverOptions) error {
 	err := aoectl.Wait{Control: o.control(), Discovered: true,
 		Timeout: o.timeout, Poll: o.poll, Rediscover: o.rediscover,
 	}.Up(cmd.Context(), o.host(cmd).Sys, o.wait)
-	var te *aoectl.TimeoutError
+	// An *aoectl.TimeoutError is returned as it is: exit 5 (exitCode).
 	var ne *aoectl.NodeError
-	switch {
-	case errors.As(err, &te):
-		return kindErrorf(ErrTimeout, "%v", te)
-	case errors.As(err, &ne):
-		return o.nodeError(cmd, err, true)
+	if errors.As(err, &ne) {
+		return o.nodeError(cmd, err)
 	}
 	return err
 }
@@ -139,9 +131,6 @@ const defaultWaitTimeout = 30 * time.Second
 
 // checkDriverFlags checks the flags of the driver side (without --probe).
 func (o *discoverOptions) checkDriverFlags(cmd *cobra.Command) error {
-	if o.classic {
-		return nil
-	}
 	if len(o.ifaces) > 0 || o.json {
 		return usageErrorf("-i and --json go with --probe")
 	}

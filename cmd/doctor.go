@@ -151,7 +151,7 @@ func doctorInterfaces(given []string, d doctor.DriverView, ifs []net.Interface) 
 	var out []string
 	for _, ifi := range ifs {
 		up := ifi.Flags&net.FlagUp != 0 && isEthernet(ifi)
-		if up && (len(names) == 0 || contains(names, ifi.Name)) {
+		if up && (len(names) == 0 || slices.Contains(names, ifi.Name)) {
 			out = append(out, ifi.Name)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/aoectl"
 )
 
 // Exit codes of the aoe command (documented in aoe(8)). Under the classic
@@ -27,6 +28,10 @@ import (
 //   - a request that no path answered before --deadline
 //     (initiator.ErrDeadline), or no reply at all (initiator.ErrTimeout):
 //     ExitTimeout (5).
+//
+// Timeouts are the packages' own errors, mapped here (exitCode):
+// initiator.ErrTimeout and ErrDeadline, aoectl.ErrTimeout (aoe up) and
+// *aoectl.TimeoutError (discover --wait); cmd declares none of its own.
 const (
 	ExitOK         = 0   // success
 	ExitFailure    = 1   // the command failed, or found nothing to show
@@ -42,7 +47,6 @@ var (
 	ErrUsage      = errors.New("usage error")
 	ErrNoDriver   = errors.New("the aoe driver is not loaded")
 	ErrPermission = errors.New("permission denied")
-	ErrTimeout    = errors.New("timed out")
 	// ErrNothing means the command ran but found nothing to show; it is not
 	// printed as an error.
 	ErrNothing = errors.New("nothing found")
@@ -77,7 +81,8 @@ func exitCode(err error) int {
 		return ExitNoDriver
 	case errors.Is(err, ErrPermission), errors.Is(err, os.ErrPermission):
 		return ExitPermission
-	case errors.Is(err, ErrTimeout), errors.Is(err, initiator.ErrTimeout), errors.Is(err, initiator.ErrDeadline):
+	case errors.Is(err, initiator.ErrTimeout), errors.Is(err, initiator.ErrDeadline),
+		errors.Is(err, aoectl.ErrTimeout), errors.As(err, new(*aoectl.TimeoutError)):
 		return ExitTimeout
 	default:
 		return ExitFailure
@@ -93,7 +98,7 @@ func printable(err error) bool {
 }
 
 // kindError is an error with its own message that selects the exit code of
-// kind (ErrNoDriver, ErrPermission, ErrTimeout).
+// kind (ErrNoDriver, ErrPermission).
 type kindError struct {
 	kind error
 	msg  string

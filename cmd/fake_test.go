@@ -10,6 +10,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/internal/units"
 )
 
@@ -192,8 +193,8 @@ func TestEscapeBytes(t *testing.T) {
 		"é" + "\xc3":           `é\xc3`, // a character cut short
 		strings.Repeat("é", 3): "ééé",
 	} {
-		if got := escapeBytes([]byte(in)); got != want {
-			t.Errorf("escapeBytes(%q) = %q, want %q", in, got, want)
+		if got := safetext.Bytes([]byte(in)); got != want {
+			t.Errorf("safetext.Bytes(%q) = %q, want %q", in, got, want)
 		}
 	}
 	// The probe table's cell is cut between characters, never inside one.

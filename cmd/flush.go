@@ -55,10 +55,15 @@ instead of flushing everything.` + exitCodesHelp,
 			return runFlush(cmd, o, args)
 		},
 	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+// addFlags adds the flags aoe flush and aoe-flush share.
+func (o *flushOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVarP(&o.all, "all", "a", false, "flush every device that is not open")
 	f.BoolVar(&o.force, "force", false, "flush named devices even when they are in use")
-	return cmd
 }
 
 func runFlush(cmd *cobra.Command, o *flushOptions, args []string) error {
@@ -68,7 +73,7 @@ func runFlush(cmd *cobra.Command, o *flushOptions, args []string) error {
 	if err := o.checkFlushArgs(args); err != nil {
 		return err
 	}
-	if err := o.checkNode(cmd, sysfs.NodeFlush, true); err != nil {
+	if err := o.checkNode(cmd, sysfs.NodeFlush); err != nil {
 		return err
 	}
 	switch {
@@ -77,81 +82,64 @@ func runFlush(cmd *cobra.Command, o *flushOptions, args []string) error {
 	case len(args) == 0:
 		return o.write(cmd, []byte("\n"))
 	}
-	if !o.classic {
-		if _, err := o.openFS(cmd); err != nil {
-			return err
-		}
+	if _, err := o.openFS(cmd); err != nil {
+		return err
 	}
 	c := inuse.CheckFlush(o.host(cmd), args, o.force)
 	if err := o.reportFlushCheck(c); err != nil {
 		return err
 	}
-	failed := false
-	for _, d := range c.Devices {
-		// The NUL makes the driver's comparison exact: "e1.1\0" does not
-		// match "e1.10".
-		if err := o.control().Write(sysfs.NodeFlush, []byte(d.Name+"\x00")); err != nil {
-			var ne *aoectl.NodeError
-			if errors.As(err, &ne) {
-				return o.nodeError(cmd, err, true)
-			}
-			failed = true
-			if o.classic {
-				fmt.Fprintf(o.stderr(), "%s: flush failed\n", o.prog)
-			} else {
-				o.warnf("flush %s: %v", d.Name, err)
-			}
-		}
-	}
-	if failed {
-		if o.classic {
-			return silentExit(ExitFailure)
-		}
+	failed, err := flushDevices(o.control(), c.Devices, func(name string, err error) {
+		o.warnf("flush %s: %v", name, err)
+	})
+	switch {
+	case err != nil:
+		return o.nodeError(cmd, err)
+	case failed:
 		return errors.New("flush failed")
 	}
 	return nil
 }
 
+// flushDevices writes each device's name to the flush node, with a NUL
+// that makes the driver's comparison exact ("e1.1\0" does not match
+// "e1.10"). A write that fails is passed to failed and the others go on;
+// it returns whether one failed, or, at once, a *aoectl.NodeError (the node
+// itself is wrong).
+func flushDevices(c aoectl.Control, devs []sysfs.Device, failed func(name string, err error)) (bool, error) {
+	some := false
+	for _, d := range devs {
+		if err := c.Write(sysfs.NodeFlush, []byte(d.Name+"\x00")); err != nil {
+			var ne *aoectl.NodeError
+			if errors.As(err, &ne) {
+				return some, err
+			}
+			some = true
+			failed(d.Name, err)
+		}
+	}
+	return some, nil
+}
+
 // checkFlushArgs rejects the combinations of flags and names that make no
-// sense, and (outside classic mode) bad device names.
+// sense, and bad device names.
 func (o *flushOptions) checkFlushArgs(args []string) error {
 	if o.all && len(args) > 0 {
-		if o.classic {
-			fmt.Fprintf(o.stderr(), "%s Error: -a takes no device names\n", o.prog)
-			return silentExit(ExitFailure)
-		}
 		return usageErrorf("-a flushes every unused device; it takes no device names")
 	}
 	if o.force && len(args) == 0 {
-		if o.classic {
-			fmt.Fprintf(o.stderr(), "%s Error: --force is for named devices\n", o.prog)
-			return silentExit(ExitFailure)
-		}
 		return usageErrorf("--force is for named devices")
 	}
-	if !o.classic {
-		if err := checkDeviceArgs("", args); err != nil {
-			return err
-		}
-	}
-	return nil
+	return checkDeviceArgs("", args)
 }
 
-// reportFlushCheck prints the unknown and busy devices of a named flush and
-// returns the error that stops it, if any.
+// reportFlushCheck prints the busy devices of a named flush and returns
+// the error that stops it, if any.
 func (o *flushOptions) reportFlushCheck(c inuse.FlushCheck) error {
 	if len(c.Unknown) > 0 {
 		var problems []string
 		for _, a := range c.Unknown {
-			if o.classic {
-				// aoetools prints this on stdout.
-				fmt.Fprintf(o.stdout(), "%s Error: \"%s\" is not an aoe device\n", o.prog, a)
-			} else {
-				problems = append(problems, a+" is not an AoE device (see 'aoe stat')")
-			}
-		}
-		if o.classic {
-			return silentExit(ExitFailure)
+			problems = append(problems, a+" is not an AoE device (see 'aoe stat')")
 		}
 		return errors.New(strings.Join(problems, "; ") + "; nothing flushed")
 	}
@@ -159,15 +147,7 @@ func (o *flushOptions) reportFlushCheck(c inuse.FlushCheck) error {
 		return nil
 	}
 	for _, e := range c.Busy {
-		if o.classic {
-			fmt.Fprintf(o.stdout(), "%s Error: %v; not flushed\n", o.prog, e)
-		} else {
-			o.warnf("%v", e)
-		}
-	}
-	if o.classic {
-		fmt.Fprintf(o.stdout(), "%s: release the devices first, or use --force (their pending I/O then fails)\n", o.prog)
-		return silentExit(ExitFailure)
+		o.warnf("%v", e)
 	}
 	return errors.New("nothing flushed: release the devices first, or use --force (their pending I/O then fails)")
 }
@@ -176,11 +156,7 @@ func (o *flushOptions) write(cmd *cobra.Command, data []byte) error {
 	if err := o.control().Write(sysfs.NodeFlush, data); err != nil {
 		var ne *aoectl.NodeError
 		if errors.As(err, &ne) {
-			return o.nodeError(cmd, err, true)
-		}
-		if o.classic {
-			fmt.Fprintf(o.stderr(), "%s: flush failed\n", o.prog)
-			return silentExit(ExitFailure)
+			return o.nodeError(cmd, err)
 		}
 		return fmt.Errorf("flush: %w", err)
 	}

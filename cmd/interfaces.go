@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/goaoe/aoe/internal/aoectl"
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
 )
@@ -50,9 +50,7 @@ kernel accepts, are accepted.` + exitCodesHelp,
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.clear, "clear", "c", false, "allow every interface")
-	if !g.classic {
-		f.BoolVar(&o.json, "json", false, "print the list as JSON")
-	}
+	f.BoolVar(&o.json, "json", false, "print the list as JSON")
 	return cmd
 }
 
@@ -60,14 +58,7 @@ func runInterfaces(cmd *cobra.Command, o *interfacesOptions, args []string) erro
 	if err := o.checkRootFlags(cmd); err != nil {
 		return err
 	}
-	if o.classic && !o.clear && strings.Join(args, " ") == "" {
-		args = nil // aoetools: test -z "$*" shows the list
-	}
 	if o.clear && len(args) > 0 {
-		if o.classic {
-			fmt.Fprintf(o.stderr(), "%s Error: -c flag takes no arguments\n", o.prog)
-			return silentExit(ExitFailure)
-		}
 		return usageErrorf("-c takes no interface names")
 	}
 	if !o.clear && len(args) == 0 {
@@ -76,19 +67,27 @@ func runInterfaces(cmd *cobra.Command, o *interfacesOptions, args []string) erro
 	if o.json {
 		return usageErrorf("--json is for reading the list")
 	}
+	names, err := o.interfaceNames(args)
+	if err != nil {
+		return err
+	}
+	if _, err := o.openFS(cmd); err != nil {
+		return err
+	}
+	return o.setError(cmd, aoectl.SetInterfaces(o.host(cmd), o.control(), names))
+}
+
+// interfaceNames returns the names of the interface lists in args (none
+// with -c); none without -c is a usage error.
+func (o *interfacesOptions) interfaceNames(args []string) ([]string, error) {
 	var names []string
 	for _, a := range args {
 		names = append(names, sysfs.ParseInterfaceList(a)...)
 	}
 	if !o.clear && len(names) == 0 {
-		return usageErrorf("no interface names in %q", strings.Join(args, " "))
+		return nil, usageErrorf("no interface names in %q", strings.Join(args, " "))
 	}
-	if !o.classic {
-		if _, err := o.openFS(cmd); err != nil {
-			return err
-		}
-	}
-	return o.setError(cmd, aoectl.SetInterfaces(o.host(cmd), o.control(), names))
+	return names, nil
 }
 
 // setError reports an error of SetInterfaces.
@@ -100,40 +99,19 @@ func (o *interfacesOptions) setError(cmd *cobra.Command, err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &long):
-		if o.classic {
-			fmt.Fprintf(o.stderr(), "%s Error: %v\n", o.prog, long)
-			return silentExit(ExitFailure)
-		}
 		return usageErrorf("%v", long)
 	case errors.As(err, &unknown):
 		for _, n := range unknown.Names {
-			if o.classic {
-				fmt.Fprintf(o.stderr(), "%s Error: \"%s\" is not a network interface\n", o.prog, n)
-			} else {
-				o.warnf("%q is not a network interface (see 'ip link')", n)
-			}
+			o.warnf("%q is not a network interface (see 'ip link')", n)
 		}
 		return silentExit(ExitFailure)
 	case errors.As(err, &param):
-		if o.classic {
-			fmt.Fprintf(o.stderr(), "%s: %v\n", o.prog, param.Err)
-			return silentExit(ExitFailure)
-		}
 		return param
 	}
-	return o.nodeError(cmd, err, true)
+	return o.nodeError(cmd, err)
 }
 
 func (o *interfacesOptions) showInterfaces(cmd *cobra.Command) error {
-	if o.classic {
-		// aoetools: cat the parameter, or exit 1 silently.
-		b, err := sysfs.ReadAttr(filepath.Join(o.sysfsDir(cmd), "module", "aoe", "parameters", "aoe_iflist"))
-		if err != nil {
-			return silentExit(ExitFailure)
-		}
-		_, err = o.stdout().Write(b)
-		return err
-	}
 	fs, err := o.openFS(cmd)
 	if err != nil {
 		return err
@@ -161,7 +139,7 @@ func (o *interfacesOptions) showInterfaces(cmd *cobra.Command) error {
 		return nil
 	}
 	for _, n := range names {
-		fmt.Fprintln(o.stdout(), escapeControl(n))
+		fmt.Fprintln(o.stdout(), safetext.String(n))
 	}
 	return nil
 }

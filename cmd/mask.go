@@ -126,12 +126,15 @@ func (o *aclOptions) aclRun(cmd *cobra.Command, dev, what, empty string,
 	if err != nil {
 		return err
 	}
-	g, err := o.openGroup(cmd, o.ifaces)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	paths, err := op(g, a)
+	return o.withGroup(cmd, o.ifaces, func(g *initiator.Group) error {
+		paths, err := op(g, a)
+		return o.aclReport(g, dev, what, empty, paths, err)
+	})
+}
+
+// aclReport prints the lists of paths that op returned, with its error
+// err, and returns the paths' failures joined.
+func (o *aclOptions) aclReport(g *initiator.Group, dev, what, empty string, paths []discover.ACLPath, err error) error {
 	var lock *discover.LockoutError
 	switch {
 	case errors.Is(err, discover.ErrNotFound):

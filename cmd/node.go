@@ -10,44 +10,25 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// checkNode verifies a control node before it is used. Under a classic
-// name it prints aoetools' messages for the node (period says whether the
-// "not writeable" message ends with a period: aoe-revalidate's does not).
-func (g *globalOptions) checkNode(cmd *cobra.Command, node string, period bool) error {
+// checkNode verifies a control node before it is used (the classic
+// commands' is checkClassicNode).
+func (g *globalOptions) checkNode(cmd *cobra.Command, node string) error {
 	err := g.control().Check(node)
 	if err == nil {
 		return nil
 	}
-	return g.nodeError(cmd, err, period)
+	return g.nodeError(cmd, err)
 }
 
-// nodeError reports a failed check or write of a control node.
-func (g *globalOptions) nodeError(cmd *cobra.Command, err error, period bool) error {
+// nodeError reports a failed check or write of a control node (the
+// classic commands' is classicNodeError).
+func (g *globalOptions) nodeError(cmd *cobra.Command, err error) error {
 	var ne *aoectl.NodeError
 	if !errors.As(err, &ne) {
-		if g.classic {
-			fmt.Fprintf(g.stderr(), "%s: %v\n", g.prog, err)
-			return silentExit(ExitFailure)
-		}
 		if errors.Is(err, os.ErrPermission) {
 			return kindErrorf(ErrPermission, "%v; run as root", err)
 		}
 		return err
-	}
-	if g.classic {
-		switch {
-		case errors.Is(ne.Err, aoectl.ErrNodeNotWritable):
-			dot := "."
-			if !period {
-				dot = ""
-			}
-			fmt.Fprintf(g.stderr(), "%s: %s does not exist or is not writeable%s\n", g.prog, ne.Path, dot)
-		case errors.Is(ne.Err, aoectl.ErrNotCharDevice):
-			fmt.Fprintf(g.stderr(), "%s: %s is not a character device file\n%s: use udev or aoe-mkdevs to create it\n", g.prog, ne.Path, g.prog)
-		default:
-			fmt.Fprintf(g.stderr(), "%s: %v\n", g.prog, ne)
-		}
-		return silentExit(ExitFailure)
 	}
 	fs := sysfs.FS{}
 	if f, ferr := sysfs.NewFS(g.sysfsDir(cmd)); ferr == nil {

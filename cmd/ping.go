@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/safetext"
+	"github.com/goaoe/aoe/internal/units"
 	"github.com/spf13/cobra"
 )
 
@@ -27,9 +29,6 @@ type pingOptions struct {
 }
 
 func newPingCmd(g *globalOptions) *cobra.Command {
-	if g.classic {
-		return newAoepingCmd(g)
-	}
 	o := &pingOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "ping DEV",
@@ -278,7 +277,7 @@ func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
 // nullable returns a pointer to a copy of v: a JSON value that may be null.
 func nullable[T any](v T) *T { return &v }
 
-func writeIdentify(w io.Writer, id identifyJSON, hex bool) {
+func writeIdentify(w io.Writer, id identifyJSON, dump bool) {
 	fmt.Fprintf(w, "IDENTIFY via %s on %s:\n", id.MAC, safetext.String(id.Interface))
 	if id.Error != nil {
 		fmt.Fprintf(w, "  failed: %s\n", *id.Error)
@@ -286,39 +285,22 @@ func writeIdentify(w io.Writer, id identifyJSON, hex bool) {
 	}
 	yes := map[bool]string{true: "yes", false: "no"}
 	fmt.Fprintf(w, "  model:     %s\n  serial:    %s\n  firmware:  %s\n", safetext.String(*id.Model), safetext.String(*id.Serial), safetext.String(*id.Firmware))
-	size := humanSize(*id.Sectors)
+	size := units.Sectors(*id.Sectors)
 	if *id.CapacityInvalid {
 		size = fmt.Sprintf("INVALID: beyond LBA48's %d sectors", uint64(wire.MaxLBA48Sectors))
 	}
 	fmt.Fprintf(w, "  capacity:  %d sectors (%s); LBA28 %d, LBA48 %d\n", *id.Sectors, size, *id.LBA28Sectors, *id.LBA48Sectors)
 	fmt.Fprintf(w, "  supports:  LBA48 %s, FLUSH CACHE %s, SMART %s\n", yes[*id.LBA48], yes[*id.Flush], yes[*id.SMART])
-	if hex {
+	if dump {
 		hexdumpC(w, id.Data)
 	}
 }
 
-// hexdumpC writes b as hexdump -C does.
+// hexdumpC writes b as hexdump -C does (encoding/hex.Dump), each line
+// indented by two blanks.
 func hexdumpC(w io.Writer, b []byte) {
-	for off := 0; off < len(b); off += 16 {
-		line := b[off:min(off+16, len(b))]
-		fmt.Fprintf(w, "  %08x ", off)
-		for i := range 16 {
-			if i == 8 {
-				fmt.Fprint(w, " ")
-			}
-			if i < len(line) {
-				fmt.Fprintf(w, " %02x", line[i])
-			} else {
-				fmt.Fprint(w, "   ")
-			}
-		}
-		fmt.Fprint(w, "  |")
-		for _, c := range line {
-			if c < 0x20 || c > 0x7e {
-				c = '.'
-			}
-			fmt.Fprintf(w, "%c", c)
-		}
-		fmt.Fprintln(w, "|")
+	dump := hex.Dump(b)
+	for line := range strings.Lines(dump) {
+		io.WriteString(w, "  "+line)
 	}
 }

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -26,33 +25,27 @@ func runProbe(cmd *cobra.Command, o *discoverOptions) error {
 	if err != nil {
 		return err
 	}
-	g, err := o.openGroup(cmd, o.ifaces)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
+	return o.withGroup(cmd, o.ifaces, func(g *initiator.Group) error {
+		return o.probeGroup(cmd, g, timeout, full)
+	})
+}
+
+// probeGroup finds the targets on g's interfaces and prints them; full
+// says whether the timeout was given (and is waited out).
+func (o *discoverOptions) probeGroup(cmd *cobra.Command, g *initiator.Group, timeout time.Duration, full bool) error {
 	start := o.now()
 	opts := discover.Options{Timeout: timeout}
 	if full {
 		opts.Quiet = timeout // a given --timeout is waited out: slow targets are listed
 	}
 	targets, err := discover.Probe(cmd.Context(), g, opts)
-	incomplete := errors.As(err, new(*initiator.IncompleteError))
-	if err != nil && !incomplete {
-		return err // interrupted: no list, which would look complete
-	}
-	o.warnTargets(targets)
-	if o.json {
-		if err := writeProbeJSON(o.stdout(), targets); err != nil {
-			return err
-		}
-	} else if len(targets) > 0 {
-		if err := writeProbeTable(o.stdout(), targets, o.charset(), o.tableWidth()); err != nil {
-			return err
-		}
-	}
-	if incomplete {
-		return fmt.Errorf("%w; the list above is not complete", err)
+	if err := showAnswers(err, "list", func() error {
+		o.warnTargets(targets)
+		return jsonOrTable(o.json, len(targets),
+			func() error { return writeProbeJSON(o.stdout(), targets) },
+			func() error { return writeProbeTable(o.stdout(), targets, o.charset(), o.tableWidth()) })
+	}); err != nil {
+		return err
 	}
 	if len(targets) == 0 {
 		hint := ""
@@ -227,13 +220,13 @@ func writeProbeTable(w io.Writer, targets []discover.Target, cs units.Charset, w
 }
 
 // configCell shows a config string in a table cell: escaped (see
-// escapeBytes), cut to 32 characters, never inside one, with the
+// safetext.Bytes), cut to 32 characters, never inside one, with the
 // charset's ellipsis.
 func configCell(b []byte, cs units.Charset) string {
 	if len(b) == 0 {
 		return "-"
 	}
-	s := []rune(escapeBytes(b))
+	s := []rune(safetext.Bytes(b))
 	if len(s) > 32 {
 		e := cs.Ellipsis()
 		return string(s[:32-utf8.RuneCountInString(e)]) + e
@@ -245,7 +238,7 @@ func configCell(b []byte, cs units.Charset) string {
 // LBA48, the claim itself flagged invalid (never an overflowed byte count).
 func capacity(id *wire.Identity) string {
 	if _, ok := id.Bytes(); ok {
-		return humanSize(id.Sectors())
+		return units.Sectors(id.Sectors())
 	}
 	return fmt.Sprintf("invalid capacity: %d sectors claimed, beyond LBA48's %d", id.Sectors(), uint64(wire.MaxLBA48Sectors))
 }
@@ -253,7 +246,7 @@ func capacity(id *wire.Identity) string {
 // sizeCell is a capacity in a table cell.
 func sizeCell(id *wire.Identity) string {
 	if _, ok := id.Bytes(); ok {
-		return humanSize(id.Sectors())
+		return units.Sectors(id.Sectors())
 	}
 	return "INVALID"
 }

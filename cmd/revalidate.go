@@ -7,7 +7,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/internal/aoectl"
 	"github.com/goaoe/aoe/sysfs"
 	"github.com/spf13/cobra"
@@ -52,19 +51,12 @@ func runRevalidate(cmd *cobra.Command, o *revalidateOptions, args []string) erro
 		return err
 	}
 	if len(args) == 0 {
-		if o.classic {
-			fmt.Fprintf(o.stderr(), "Usage: %s e{major}.{minor}\n", o.prog)
-			return silentExit(ExitFailure)
-		}
 		return usageErrorf("name at least one device (eSHELF.SLOT)")
-	}
-	if o.classic {
-		return o.runClassic(cmd, args)
 	}
 	if err := checkDeviceArgs("", args); err != nil {
 		return err
 	}
-	if err := o.checkNode(cmd, sysfs.NodeRevalidate, false); err != nil {
+	if err := o.checkNode(cmd, sysfs.NodeRevalidate); err != nil {
 		return err
 	}
 	fs, err := o.openFS(cmd)
@@ -85,54 +77,13 @@ func runRevalidate(cmd *cobra.Command, o *revalidateOptions, args []string) erro
 			var ne *aoectl.NodeError
 			switch {
 			case errors.As(err, &ne):
-				return o.nodeError(cmd, err, false)
+				return o.nodeError(cmd, err)
 			case errors.Is(err, syscall.EINVAL):
 				return fmt.Errorf("revalidate %s: the driver refused it (%w): it no longer knows the device", a, err)
 			case errors.Is(err, os.ErrPermission):
 				return fmt.Errorf("revalidate %s: %w; run as root", a, err)
 			}
 			return fmt.Errorf("revalidate %s: %w", a, err)
-		}
-	}
-	return nil
-}
-
-// runClassic is aoetools' aoe-revalidate, whose exit status the first name
-// decides: aoetools wrote all names in one write, of which the driver read
-// only the first. A bad or unknown first name fails (nothing written); a
-// bad or unknown later name is reported and skipped.
-func (o *revalidateOptions) runClassic(cmd *cobra.Command, args []string) error {
-	if err := o.checkNode(cmd, sysfs.NodeRevalidate, false); err != nil {
-		return err
-	}
-	fs, fserr := sysfs.NewFS(o.sysfsDir(cmd))
-	var known []string
-	for i, a := range args {
-		_, perr := aoeaddr.Parse(a)
-		switch {
-		case perr != nil:
-			fmt.Fprintf(o.stderr(), "%s: %v\n", o.prog, perr)
-		case fserr != nil || !fs.Exists(a):
-			fmt.Fprintf(o.stderr(), "%s: %s: no such AoE device\n", o.prog, a)
-		default:
-			known = append(known, a)
-			continue
-		}
-		if i == 0 {
-			defer fmt.Fprintf(o.stderr(), "%s: revalidate failed\n", o.prog)
-		}
-	}
-	if len(known) == 0 || known[0] != args[0] {
-		return silentExit(ExitFailure)
-	}
-	for _, a := range dedupe(known) {
-		if err := o.control().Write(sysfs.NodeRevalidate, []byte(a+"\n")); err != nil {
-			var ne *aoectl.NodeError
-			if errors.As(err, &ne) {
-				return o.nodeError(cmd, err, false)
-			}
-			fmt.Fprintf(o.stderr(), "%s: %s: %v\n%s: revalidate failed\n", o.prog, a, err, o.prog)
-			return silentExit(ExitFailure)
 		}
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -85,8 +84,6 @@ type globalOptions struct {
 	// prog is the name messages start with: "aoe-stat" under a classic
 	// name, "aoe" otherwise.
 	prog string
-	// classic is true when the binary runs under an aoetools name.
-	classic bool
 	// argv0 is the program name as invoked, which getopt's messages show.
 	argv0 string
 
@@ -166,38 +163,13 @@ var subcommands = []func(*globalOptions) *cobra.Command{
 	newDoctorCmd,
 }
 
-// classics are the aoetools names the binary answers to, and the command
-// each is. The shell scripts' equivalents are the `aoe` subcommands
-// themselves, run in classic mode.
-var classics = map[string]func(*globalOptions) *cobra.Command{
-	"aoe-stat":       newStatCmd,
-	"aoe-discover":   newDiscoverCmd,
-	"aoe-interfaces": newInterfacesCmd,
-	"aoe-revalidate": newRevalidateCmd,
-	"aoe-flush":      newFlushCmd,
-	"aoe-version":    newVersionCmd,
-	"aoecfg":         newCfgCmd,
-	"aoeping":        newPingCmd,
-	"aoe-sancheck":   newSancheckCmd,
-}
-
-// ClassicNames lists the aoetools names the binary answers to, sorted.
-func ClassicNames() []string {
-	var names []string
-	for n := range classics {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // NewCommand builds the command tree for a process invoked as argv0: the
 // `aoe` root, or, when the base name of argv0 is a classic aoetools name
 // such as aoe-stat, that command alone acting as aoetools does.
 func NewCommand(argv0 string, env *Env) *cobra.Command {
 	base := filepath.Base(argv0)
 	if newCmd, ok := classics[base]; ok {
-		g := &globalOptions{env: env, prog: base, classic: true, argv0: argv0}
+		g := &globalOptions{env: env, prog: base, argv0: argv0}
 		cmd := newCmd(g)
 		if _, rest, ok := strings.Cut(cmd.Use, " "); ok {
 			cmd.Use = base + " " + rest

@@ -7,14 +7,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
-	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/spf13/cobra"
 )
@@ -66,16 +65,6 @@ multiple of 512).` + exitCodesHelp,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSancheck(cmd, o)
 		},
-	}
-	if g.classic {
-		// aoe-sancheck honours exactly one argument, -v, and ignores the rest.
-		cmd.Args = cobra.ArbitraryArgs
-		cmd.DisableFlagParsing = true
-		cmd.RunE = func(cmd *cobra.Command, args []string) error {
-			o.verbose = len(args) == 1 && args[0] == "-v"
-			return runSancheck(cmd, o)
-		}
-		return cmd
 	}
 	f := cmd.Flags()
 	f.StringSliceVarP(&o.ifaces, "interface", "i", nil, "interfaces to check (comma separated or repeated)")
@@ -164,7 +153,7 @@ func (o *sancheckOptions) sanInterfaces(cmd *cobra.Command, given []string) ([]d
 	for n := range want {
 		return nil, usageErrorf("-i %s: no such network interface (see 'ip link')", n)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	slices.SortFunc(out, func(a, b discover.Interface) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
@@ -187,17 +176,31 @@ func (o *sancheckOptions) pciID(cmd *cobra.Command, name string) string {
 }
 
 func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
-	full := o.classic || cmd.Flags().Changed("timeout")
-	if o.classic {
-		fmt.Fprint(o.stdout(), classic.SancheckProbing)
-		o.timeout = 5 * time.Second // aoe-sancheck listens 5 s
-	}
+	full := cmd.Flags().Changed("timeout")
 	if o.timeout <= 0 {
 		return usageErrorf("--timeout %v: must be positive", o.timeout)
 	}
+	opts := discover.CheckOptions{Timeout: o.timeout}
+	if full {
+		opts.Quiet = o.timeout // waited out: slow targets are listed
+	}
+	rep, up, err := o.check(cmd, opts, nil)
+	if err := showAnswers(err, "report", func() error { return o.writeReport(rep, up, full) }); err != nil {
+		return err
+	}
+	if !full && len(rep.Devices) > 0 && o.verbose {
+		o.warnf("the search for paths ended once no new one answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
+	}
+	return nil
+}
+
+// check runs discover.Check on the interfaces (-i, else every Ethernet
+// one) and returns its report and the names of those that are up. A group
+// that cannot be opened is passed to openFailed when not nil.
+func (o *sancheckOptions) check(cmd *cobra.Command, opts discover.CheckOptions, openFailed func(error) error) (*discover.Report, []string, error) {
 	ifaces, err := o.sanInterfaces(cmd, o.ifaces)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var up []string
 	for _, i := range ifaces {
@@ -205,41 +208,18 @@ func runSancheck(cmd *cobra.Command, o *sancheckOptions) error {
 			up = append(up, i.Name)
 		}
 	}
-	opts := discover.CheckOptions{Timeout: o.timeout}
-	if full {
-		opts.Quiet = o.timeout // waited out: slow targets are listed
-	}
-	if o.classic {
-		opts.OnSendFail = func() { fmt.Fprint(o.stdout(), classic.SancheckWriteFailed) }
-	}
 	var g *initiator.Group
 	if len(up) > 0 {
 		if g, err = o.openGroup(cmd, up); err != nil {
-			if o.classic {
-				fmt.Fprintln(o.stdout())
-				fmt.Fprintf(o.stderr(), "aoe-sancheck: %v\n", err)
-				return silentExit(ExitFailure)
+			if openFailed != nil {
+				return nil, nil, openFailed(err)
 			}
-			return err
+			return nil, nil, err
 		}
 		defer g.Close()
 	}
 	rep, err := discover.Check(cmd.Context(), g, ifaces, opts)
-	incomplete := errors.As(err, new(*initiator.IncompleteError))
-	if err != nil && !incomplete {
-		return err
-	}
-	if err := o.writeReport(rep, up, full); err != nil || !incomplete {
-		if err == nil && !full && len(rep.Devices) > 0 && o.verbose {
-			o.warnf("the search for paths ended once no new one answered for %v; a slower target may be missing (--timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
-		}
-		return err
-	}
-	if o.classic {
-		fmt.Fprintf(o.stderr(), "aoe-sancheck: %v\n", err)
-		return silentExit(ExitFailure)
-	}
-	return fmt.Errorf("%w; the report above is not complete", err)
+	return rep, up, err
 }
 
 // writeReport prints the report in the chosen format.
@@ -249,9 +229,6 @@ func (o *sancheckOptions) writeReport(rep *discover.Report, up []string, full bo
 		devs = append(devs, toSanDevice(d))
 	}
 	switch {
-	case o.classic:
-		classic.Sancheck(o.stdout(), rep, o.verbose)
-		return nil
 	case o.json:
 		ifaces := []sanInterface{}
 		for _, i := range rep.Interfaces {

@@ -1,13 +1,11 @@
 package cmd
 
 import (
-	"fmt"
 	"io"
 	"regexp"
 	"strconv"
 	"strings"
 
-	"github.com/goaoe/aoe/internal/classic"
 	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/goaoe/aoe/internal/units"
 	"github.com/goaoe/aoe/sysfs"
@@ -16,10 +14,11 @@ import (
 
 type statOptions struct {
 	*globalOptions
-	json    bool
-	wide    bool
-	classic bool
-	regex   string
+	json  bool
+	wide  bool
+	regex string
+	// aoetools is --classic: aoe-stat's output (runClassicStat).
+	aoetools bool
 }
 
 func newStatCmd(g *globalOptions) *cobra.Command {
@@ -82,12 +81,10 @@ Fixed aoetools bugs (classic output):
 			return runStat(cmd, o, len(args) == 1)
 		},
 	}
-	if !g.classic {
-		f := cmd.Flags()
-		f.BoolVar(&o.json, "json", false, "print JSON")
-		f.BoolVarP(&o.wide, "wide", "w", false, "add MAC, FIRMWARE, DEV and PARTITIONS columns")
-		f.BoolVar(&o.classic, "classic", false, "print aoetools' aoe-stat output")
-	}
+	f := cmd.Flags()
+	f.BoolVar(&o.json, "json", false, "print JSON")
+	f.BoolVarP(&o.wide, "wide", "w", false, "add MAC, FIRMWARE, DEV and PARTITIONS columns")
+	f.BoolVar(&o.aoetools, "classic", false, "print aoetools' aoe-stat output")
 	return cmd
 }
 
@@ -95,11 +92,11 @@ func runStat(cmd *cobra.Command, o *statOptions, haveRegex bool) error {
 	if err := o.checkRootFlags(cmd); err != nil {
 		return err
 	}
-	if o.json && o.classic {
+	if o.json && o.aoetools {
 		return usageErrorf("--json and --classic exclude each other")
 	}
-	if o.globalOptions.classic || o.classic {
-		return runClassicStat(cmd, o, haveRegex)
+	if o.aoetools {
+		return runClassicStat(cmd, o.globalOptions, o.regex, haveRegex)
 	}
 	var re *regexp.Regexp
 	if haveRegex {
@@ -153,49 +150,6 @@ func runStat(cmd *cobra.Command, o *statOptions, haveRegex bool) error {
 		o.warnf("no AoE device name matches %q (%d devices)", o.regex, all)
 	}
 	return ErrNothing
-}
-
-// runClassicStat is aoetools 36's aoe-stat, as run with LC_ALL=C.
-func runClassicStat(cmd *cobra.Command, o *statOptions, haveRegex bool) error {
-	re := regexp.MustCompile(".")
-	if haveRegex && o.regex != "" {
-		var err error
-		if re, err = classic.CompileBRE(o.regex); err != nil {
-			fmt.Fprintf(o.stderr(), "%s: bad regular expression %q: %v\n", o.prog, o.regex, err)
-			return silentExit(ExitUsage)
-		}
-	}
-	fs, err := sysfs.NewFS(o.sysfsDir(cmd))
-	if err != nil {
-		fmt.Fprintf(o.stderr(), "%s Error: sysfs is not mounted\n", o.prog)
-		return silentExit(ExitFailure)
-	}
-	devs, skipped, err := fs.Devices()
-	if err != nil {
-		return err
-	}
-	for _, err := range skipped {
-		fmt.Fprintf(o.stderr(), "%s Warning: skipped %v\n", o.prog, err)
-	}
-	for _, m := range o.host(cmd).WrongMinors(devs) {
-		fmt.Fprintf(o.stderr(), "%s Warning: device node %s has wrong minor device number\n", o.prog, m.Node)
-	}
-	var b strings.Builder
-	printed := 0
-	for _, l := range classic.StatLines(devs) {
-		if re.MatchString(l) {
-			b.WriteString(l)
-			b.WriteByte('\n')
-			printed++
-		}
-	}
-	if _, err := io.WriteString(o.stdout(), b.String()); err != nil {
-		return err
-	}
-	if printed == 0 {
-		return silentExit(ExitFailure)
-	}
-	return nil
 }
 
 // statJSON is one device of `aoe stat --json`. Attributes the kernel does
@@ -301,16 +255,12 @@ func writeStatTable(w io.Writer, devs []sysfs.Device, wide bool, width int) erro
 			row = append(row, orDash(j.MAC), orDash(j.Firmware), orDash(j.Dev), parts)
 		}
 		for k := range row {
-			row[k] = escapeControl(row[k])
+			row[k] = safetext.String(row[k])
 		}
 		rows = append(rows, row)
 	}
 	return table{cols: cols, rows: rows}.render(w, width)
 }
-
-// escapeControl makes an untrusted string read from sysfs visible
-// (safetext.String), so that no control byte reaches the terminal raw.
-func escapeControl(s string) string { return safetext.String(s) }
 
 func orDash(s *string) string {
 	if s == nil || *s == "" {
@@ -318,7 +268,3 @@ func orDash(s *string) string {
 	}
 	return *s
 }
-
-// humanSize formats a size in 512-byte sectors (units.Sectors); the wire
-// commands call it.
-func humanSize(sectors uint64) string { return units.Sectors(sectors) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goaoe/aoe/internal/safetext"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
@@ -104,8 +105,8 @@ func TestEscapeControl(t *testing.T) {
 		"nul\x00":         `nul\x00`,
 		"mixed\x01ü\x02z": `mixed\x01ü\x02z`,
 	} {
-		if got := escapeControl(in); got != want {
-			t.Errorf("escapeControl(%q) = %q, want %q", in, got, want)
+		if got := safetext.String(in); got != want {
+			t.Errorf("safetext.String(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

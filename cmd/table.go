@@ -2,15 +2,18 @@ package cmd
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/goaoe/aoe/internal/safetext"
+	"github.com/olekukonko/ll"
+	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/olekukonko/tablewriter/tw"
 	"golang.org/x/sys/unix"
@@ -78,12 +81,82 @@ func stdoutTermWidth(fd int) func() int {
 	}
 }
 
-// render prints the table. When width is positive and the table is wider,
-// columns are left out (see column.drop) until it fits or only those never
-// left out remain, and a last line names them. In one pass over the
-// cells, without tablewriter: a listing of 10,000 devices spent a third
-// of its time there.
+// render prints the table through tablewriter. When width is positive
+// and the table is wider, columns are left out (see column.drop) until it
+// fits or only those never left out remain, and a last line names them.
+//
+// tablewriter lays the table out (widths, alignment, padding) and hands
+// each line to lineRenderer. It is given the body as one row whose cells
+// are the columns' cells one per line (cells are single lines): a
+// listing of 10,000 devices then costs one pass of tablewriter's per-row
+// work, not 10,000, and aoe stat stays near the floor (BenchmarkStatFloor).
 func (t table) render(w io.Writer, width int) error {
+	keep := make([]bool, len(t.cols))
+	for k := range keep {
+		keep[k] = true
+	}
+	var hidden []string
+	if width > 0 {
+		hidden = fit(t.cols, t.widths(), keep, width)
+	}
+	var header []string
+	var aligns []tw.Align
+	var pads []tw.Padding
+	var body []strings.Builder
+	for k, c := range t.cols {
+		if !keep[k] {
+			continue
+		}
+		header = append(header, c.header)
+		align := tw.AlignLeft
+		if c.right {
+			align = tw.AlignRight
+		}
+		aligns = append(aligns, align)
+		pads = append(pads, tw.Padding{Right: "  ", Overwrite: true}) // columns two blanks apart
+		var col strings.Builder
+		for i, r := range t.rows {
+			if i > 0 {
+				col.WriteByte('\n')
+			}
+			col.WriteString(r[k])
+		}
+		body = append(body, col)
+	}
+	pads[len(pads)-1] = tw.PaddingNone
+	cells := tw.CellConfig{
+		Formatting: tw.CellFormatting{AutoWrap: tw.WrapNone, AutoFormat: tw.Off},
+		Padding:    tw.CellPadding{Global: tw.PaddingNone, PerColumn: pads},
+		Alignment:  tw.CellAlignment{PerColumn: aligns},
+	}
+	r := &lineRenderer{}
+	tbl := tablewriter.NewTable(io.Discard,
+		tablewriter.WithRenderer(r),
+		tablewriter.WithConfig(tablewriter.Config{Header: cells, Row: cells}),
+		tablewriter.WithBehavior(tw.Behavior{TrimSpace: tw.Off, TrimLine: tw.Off, TrimTab: tw.Off}))
+	tbl.Header(header)
+	if len(t.rows) > 0 {
+		row := make([]string, len(body))
+		for k := range body {
+			row[k] = body[k].String()
+		}
+		if err := tbl.Append(row); err != nil {
+			return err
+		}
+	}
+	if err := tbl.Render(); err != nil {
+		return err
+	}
+	b := r.buf
+	if len(hidden) > 0 {
+		b = fmt.Appendf(b, "(%s hidden to fit %d columns: widen the terminal, or use --json)\n", strings.Join(hidden, ", "), width)
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// widths returns the width of each column: its widest cell or header.
+func (t table) widths() []int {
 	widths := make([]int, len(t.cols))
 	for k, c := range t.cols {
 		widths[k] = cellWidth(c.header)
@@ -93,46 +166,60 @@ func (t table) render(w io.Writer, width int) error {
 			widths[k] = max(widths[k], cellWidth(c))
 		}
 	}
-	keep := make([]bool, len(t.cols))
-	for k := range keep {
-		keep[k] = true
+	return widths
+}
+
+// lineRenderer is the tw.Renderer of the project's tables: borderless,
+// one line per header or row line, each cell padded to the width
+// tablewriter gives its column (padding included) and aligned as it says,
+// no trailing blanks. It collects the lines in buf.
+type lineRenderer struct {
+	buf []byte
+}
+
+func (r *lineRenderer) Start(io.Writer) error { return nil }
+
+func (r *lineRenderer) Header(lines [][]string, ctx tw.Formatting) {
+	for _, l := range lines {
+		r.line(l, ctx)
 	}
-	var hidden []string
-	if width > 0 {
-		hidden = fit(t.cols, widths, keep, width)
-	}
-	var b []byte
-	line := func(cells func(int) string) {
-		start := len(b)
-		for k, c := range t.cols {
-			if !keep[k] {
-				continue
-			}
-			s := cells(k)
-			pad := widths[k] - cellWidth(s)
-			if c.right {
-				b = appendBlanks(b, pad)
-			}
-			b = append(b, s...)
-			if !c.right {
-				b = appendBlanks(b, pad)
-			}
-			b = appendBlanks(b, 2)
+}
+
+func (r *lineRenderer) Row(row []string, ctx tw.Formatting) { r.line(row, ctx) }
+
+func (r *lineRenderer) line(cells []string, ctx tw.Formatting) {
+	start := len(r.buf)
+	for k, s := range cells {
+		c := ctx.Row.Current[k]
+		pad := ctx.Row.Widths.Get(k) - cellWidth(s) - len(c.Padding.Right)
+		if c.Align == tw.AlignRight {
+			r.buf = appendBlanks(r.buf, pad)
 		}
-		for len(b) > start && b[len(b)-1] == ' ' {
-			b = b[:len(b)-1]
+		r.buf = append(r.buf, s...)
+		if c.Align != tw.AlignRight {
+			r.buf = appendBlanks(r.buf, pad)
 		}
-		b = append(b, '\n')
+		r.buf = append(r.buf, c.Padding.Right...)
 	}
-	line(func(k int) string { return t.cols[k].header })
-	for _, r := range t.rows {
-		line(func(k int) string { return r[k] })
+	for len(r.buf) > start && r.buf[len(r.buf)-1] == ' ' {
+		r.buf = r.buf[:len(r.buf)-1]
 	}
-	if len(hidden) > 0 {
-		b = fmt.Appendf(b, "(%s hidden to fit %d columns: widen the terminal, or use --json)\n", strings.Join(hidden, ", "), width)
+	r.buf = append(r.buf, '\n')
+}
+
+func (r *lineRenderer) Footer([][]string, tw.Formatting) {}
+func (r *lineRenderer) Line(tw.Formatting)               {}
+func (r *lineRenderer) Close() error                     { return nil }
+func (r *lineRenderer) Logger(*ll.Logger)                {}
+
+func (r *lineRenderer) Config() tw.Rendition {
+	return tw.Rendition{
+		Borders: tw.BorderNone,
+		Settings: tw.Settings{
+			Separators: tw.Separators{ShowHeader: tw.Off, ShowFooter: tw.Off, BetweenRows: tw.Off, BetweenColumns: tw.Off},
+			Lines:      tw.Lines{ShowTop: tw.Off, ShowBottom: tw.Off, ShowHeaderLine: tw.Off, ShowFooterLine: tw.Off},
+		},
 	}
-	_, err := w.Write(b)
-	return err
 }
 
 // fit clears keep for the columns left out so that a table of these
@@ -154,12 +241,8 @@ func fit(cols []column, widths []int, keep []bool, width int) []string {
 			order = append(order, k)
 		}
 	}
-	sort.SliceStable(order, func(i, j int) bool {
-		a, b := cols[order[i]], cols[order[j]]
-		if a.drop != b.drop {
-			return a.drop < b.drop
-		}
-		return order[i] > order[j]
+	slices.SortStableFunc(order, func(i, j int) int {
+		return cmp.Or(cmp.Compare(cols[i].drop, cols[j].drop), cmp.Compare(j, i))
 	})
 	for _, k := range order {
 		if total() <= width {

@@ -132,3 +132,33 @@ func TestStdoutTermWidth(t *testing.T) {
 		t.Errorf("terminal: width %d, want 57", got)
 	}
 }
+
+// TestTableRenderEdges: the tablewriter renderer gives the bytes of the
+// one-pass renderer it replaced on the edges the goldens do not reach: a
+// header without rows, empty cells (first and last column, first and last
+// row), wide characters, and columns left out.
+func TestTableRenderEdges(t *testing.T) {
+	cols := []column{{header: "NAME"}, {header: "SIZE", right: true, drop: 1}, {header: "NOTE", drop: 2}}
+	for _, c := range []struct {
+		rows  [][]string
+		width int
+		want  string
+	}{
+		{nil, 0, "NAME  SIZE  NOTE\n"},
+		{nil, 8, "NAME\n(SIZE, NOTE hidden to fit 8 columns: widen the terminal, or use --json)\n"},
+		{[][]string{{"", "1", ""}, {"b", "", "x"}, {"日本語", "22", ""}}, 0,
+			"NAME    SIZE  NOTE\n           1\nb             x\n日本語    22\n"},
+		{[][]string{{"", "1", ""}, {"b", "", "x"}, {"日本語", "22", ""}}, 8,
+			"NAME\n\nb\n日本語\n(SIZE, NOTE hidden to fit 8 columns: widen the terminal, or use --json)\n"},
+		{[][]string{{"a", "1", "last"}, {"b", "333", ""}}, 0, "NAME  SIZE  NOTE\na        1  last\nb      333\n"},
+		{[][]string{{"a", "1", "last"}, {"b", "333", ""}}, 8, "NAME\na\nb\n(SIZE, NOTE hidden to fit 8 columns: widen the terminal, or use --json)\n"},
+	} {
+		var b strings.Builder
+		if err := (table{cols: cols, rows: c.rows}).render(&b, c.width); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != c.want {
+			t.Errorf("rows %q, width %d:\ngot  %q\nwant %q", c.rows, c.width, b.String(), c.want)
+		}
+	}
+}

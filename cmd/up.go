@@ -130,7 +130,7 @@ func runUp(cmd *cobra.Command, o *upOptions) error {
 	res, err := boot.Up(cmd.Context(), env, cfg)
 	switch {
 	case errors.Is(err, aoectl.ErrTimeout):
-		return kindErrorf(ErrTimeout, "%v", err)
+		return err // exit 5 (exitCode)
 	case errors.Is(err, boot.ErrNoDriver):
 		return kindErrorf(ErrNoDriver, "%v", err)
 	case errors.Is(err, boot.ErrNoInterface):
@@ -140,7 +140,7 @@ func runUp(cmd *cobra.Command, o *upOptions) error {
 		}
 		return fmt.Errorf("%w (%s in %s)", err, key, cfg.Source)
 	case err != nil:
-		return o.nodeError(cmd, err, false)
+		return o.nodeError(cmd, err)
 	}
 	if res.Off {
 		o.warnf("AoE boot discovery is off (set AOE_BOOT=yes and AOE_INTERFACES in %s)", o.files.Config)
@@ -194,7 +194,7 @@ when the driver is not loaded. The driver stays loaded.` + exitCodesHelp,
 			env.Control = g.control()
 			res, err := boot.Down(cmd.Context(), env)
 			if err != nil {
-				return g.nodeError(cmd, err, false)
+				return g.nodeError(cmd, err)
 			}
 			if len(res.Flushed) > 0 {
 				fmt.Fprintf(g.stdout(), "flushed: %s\n", strings.Join(res.Flushed, " "))

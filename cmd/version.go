@@ -36,11 +36,7 @@ version ("goaoe VERSION") where aoetools printed 36.` + exitCodesHelp,
 			return runVersion(cmd, o)
 		},
 	}
-	if g.classic {
-		cmd.Args = cobra.ArbitraryArgs // aoetools ignores arguments
-	} else {
-		cmd.Flags().BoolVar(&o.json, "json", false, "print JSON")
-	}
+	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON")
 	return cmd
 }
 
@@ -64,7 +60,7 @@ func installedDriverVersion(env *Env) string {
 
 // runningDriverVersion reads SYSFS/module/aoe/version: loaded is false
 // without the driver; v is "" when the directory has no version file.
-func (o *versionOptions) runningDriverVersion(cmd *cobra.Command) (v string, loaded bool) {
+func (o *globalOptions) runningDriverVersion(cmd *cobra.Command) (v string, loaded bool) {
 	dir := strings.TrimRight(o.sysfsDir(cmd), "/") + "/module/aoe"
 	if _, err := os.Stat(dir); err != nil {
 		return "", false
@@ -93,34 +89,46 @@ func nullIfEmpty(s string) *string {
 	return &s
 }
 
+// versions are the three versions aoe version shows.
+type versions struct {
+	tool, installed, running string
+	loaded                   bool // the driver is loaded
+}
+
+// readVersions finds the tool's and the driver's versions ("" where
+// nobody can tell).
+func readVersions(cmd *cobra.Command, g *globalOptions) versions {
+	v := versions{tool: g.env.Version, installed: installedDriverVersion(g.env)}
+	if v.tool == "" {
+		v.tool = "devel"
+	}
+	v.running, v.loaded = g.runningDriverVersion(cmd)
+	return v
+}
+
+// words returns the driver's versions in aoetools' words: (unknown) when
+// modinfo cannot tell, (none) without the driver, "" without a version
+// file.
+func (v versions) words() (installed, running string) {
+	installed, running = v.installed, v.running
+	if installed == "" {
+		installed = "(unknown)"
+	}
+	if !v.loaded {
+		running = "(none)"
+	}
+	return installed, running
+}
+
 func runVersion(cmd *cobra.Command, o *versionOptions) error {
 	if err := o.checkRootFlags(cmd); err != nil {
 		return err
 	}
-	tool := o.env.Version
-	if tool == "" {
-		tool = "devel"
-	}
-	installed := installedDriverVersion(o.env)
-	running, loaded := o.runningDriverVersion(cmd)
+	v := readVersions(cmd, o.globalOptions)
 	if o.json {
-		return writeJSON(o.stdout(), versionJSON{Tool: tool, InstalledDriver: nullIfEmpty(installed), RunningDriver: nullIfEmpty(running), DriverLoaded: loaded})
+		return writeJSON(o.stdout(), versionJSON{Tool: v.tool, InstalledDriver: nullIfEmpty(v.installed), RunningDriver: nullIfEmpty(v.running), DriverLoaded: v.loaded})
 	}
-	// The text keeps aoetools' words: (unknown) when modinfo cannot tell,
-	// (none) without the driver, "" without a version file.
-	if installed == "" {
-		installed = "(unknown)"
-	}
-	if !loaded {
-		running = "(none)"
-	}
-	switch {
-	case o.classic:
-		for _, l := range [][2]string{{"aoetools", "goaoe " + tool}, {"installed aoe driver", installed}, {"running aoe driver", running}} {
-			fmt.Fprintf(o.stdout(), "%22s:\t%s\n", l[0], l[1])
-		}
-	default:
-		fmt.Fprintf(o.stdout(), "aoe:                   %s\ninstalled aoe driver:  %s\nrunning aoe driver:    %s\n", tool, installed, running)
-	}
+	installed, running := v.words()
+	fmt.Fprintf(o.stdout(), "aoe:                   %s\ninstalled aoe driver:  %s\nrunning aoe driver:    %s\n", v.tool, installed, running)
 	return nil
 }

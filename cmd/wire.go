@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,7 +81,7 @@ func (g *globalOptions) wireInterfaces(cmd *cobra.Command, given []string) ([]st
 				names = append(names, ifi.Name)
 			}
 		}
-		sort.Strings(names)
+		slices.Sort(names)
 		if len(names) == 0 {
 			return nil, fmt.Errorf("no up Ethernet interface to probe; name one with %s", flag)
 		}
@@ -141,4 +141,45 @@ func (g *globalOptions) openNames(names []string) (*initiator.Group, error) {
 	grp := initiator.NewGroup(clients...)
 	grp.Now = g.now
 	return grp, nil
+}
+
+// withGroup opens the group of the interfaces given (see openGroup), runs
+// fn on it and closes it.
+func (g *globalOptions) withGroup(cmd *cobra.Command, given []string, fn func(*initiator.Group) error) error {
+	grp, err := g.openGroup(cmd, given)
+	if err != nil {
+		return err
+	}
+	defer grp.Close()
+	return fn(grp)
+}
+
+// showAnswers ends a wire search that may stop short: an error other than
+// an *initiator.IncompleteError returns at once, printing nothing; else
+// show prints what answered, and an incomplete search then fails, saying
+// that the list (what: "list", "report") above is not complete.
+func showAnswers(err error, what string, show func() error) error {
+	incomplete := errors.As(err, new(*initiator.IncompleteError))
+	if err != nil && !incomplete {
+		return err
+	}
+	if serr := show(); serr != nil {
+		return serr
+	}
+	if incomplete {
+		return fmt.Errorf("%w; the %s above is not complete", err, what)
+	}
+	return nil
+}
+
+// jsonOrTable prints the answers with asJSON (--json), else their table
+// when there are any (n): nothing at all, not even a header, for none.
+func jsonOrTable(asJSON bool, n int, asJSONFunc, tableFunc func() error) error {
+	switch {
+	case asJSON:
+		return asJSONFunc()
+	case n > 0:
+		return tableFunc()
+	}
+	return nil
 }

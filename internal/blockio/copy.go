@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/goaoe/aoe/internal/units"
 )
 
 // ChunkSize is the size of the I/Os a copy issues; each is cut into frames
@@ -120,9 +122,9 @@ func (p *Progress) line() string {
 	if el > 0 {
 		rate = float64(done) / el
 	}
-	line := fmt.Sprintf("%s: %s", p.label, FormatBytes(done))
+	line := fmt.Sprintf("%s: %s", p.label, units.IEC(done))
 	if p.total > 0 {
-		line += fmt.Sprintf(" of %s (%d%%)", FormatBytes(p.total), int(float64(done)*100/float64(p.total))) // done*100 overflows past 82 PiB
+		line += fmt.Sprintf(" of %s (%d%%)", units.IEC(p.total), int(float64(done)*100/float64(p.total))) // done*100 overflows past 82 PiB
 	}
 	line += fmt.Sprintf(", %.1f MB/s", rate/1e6)
 	if p.total > 0 && rate > 0 && done < p.total {
@@ -130,23 +132,6 @@ func (p *Progress) line() string {
 		line += fmt.Sprintf(", ETA %v", eta)
 	}
 	return line
-}
-
-// FormatBytes prints a byte count with a binary unit.
-func FormatBytes(n int64) string {
-	switch {
-	case n >= 1<<50:
-		return fmt.Sprintf("%.2f PiB", float64(n)/(1<<50))
-	case n >= 1<<40:
-		return fmt.Sprintf("%.2f TiB", float64(n)/(1<<40))
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // ErrOutOfRange is an offset or a length outside the disk: the user's

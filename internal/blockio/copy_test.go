@@ -195,17 +195,6 @@ func (c *countWrites) WriteAt(p []byte, off int64) (int, error) {
 	return c.memDisk.WriteAt(p, off)
 }
 
-func TestFormatBytes(t *testing.T) {
-	for n, want := range map[int64]string{
-		0: "0 B", 1023: "1023 B", 4096: "4.0 KiB", 1 << 20: "1.0 MiB", 3 << 30: "3.00 GiB",
-		1 << 40: "1.00 TiB", 1 << 57: "128.00 PiB", math.MaxInt64: "8192.00 PiB",
-	} {
-		if got := FormatBytes(n); got != want {
-			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 // TestProgressHuge: the percentage of a 128 PiB copy does not overflow.
 func TestProgressHuge(t *testing.T) {
 	var b bytes.Buffer

@@ -1,6 +1,9 @@
 package units
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 func TestSectors(t *testing.T) {
 	tests := []struct {
@@ -73,4 +76,27 @@ func parse(t *testing.T, s string) float64 {
 		}
 	}
 	return v
+}
+
+func TestIEC(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 1023: "1023 B", 4096: "4.0 KiB", 1 << 20: "1.0 MiB", 3 << 30: "3.00 GiB",
+		1 << 40: "1.00 TiB", 1 << 57: "128.00 PiB", math.MaxInt64: "8192.00 PiB",
+		1536: "1.5 KiB", 1<<30 - 1: "1024.0 MiB",
+	} {
+		if got := IEC(n); got != want {
+			t.Errorf("IEC(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestExactIEC(t *testing.T) {
+	for n, want := range map[uint64]string{
+		0: "0 bytes", 1000: "1000 bytes", 1024: "1 KiB", 128 << 30: "128 GiB",
+		3 << 20: "3 MiB", 1<<40 + 512: "1099511628288 bytes", 1 << 60: "1024 PiB", 6 << 39: "3 TiB",
+	} {
+		if got := ExactIEC(n); got != want {
+			t.Errorf("ExactIEC(%d) = %q, want %q", n, got, want)
+		}
+	}
 }

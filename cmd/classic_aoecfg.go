@@ -11,6 +11,22 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// newAoecfgCmd is aoetools' aoecfg: aoe cfg's page, aoecfg's flags
+// (getopt's messages), arguments, output and exit status.
+func newAoecfgCmd(g *globalOptions) *cobra.Command {
+	o := &cfgOptions{globalOptions: g}
+	cmd := classicFrom(newCfgCmd(g), func(cmd *cobra.Command, args []string) error {
+		return runAoecfg(cmd, o, args)
+	})
+	o.addFlags(cmd)
+	f := cmd.Flags()
+	f.IntVarP(&o.timeoutSecs, "timeout", "t", 0, "seconds to listen (default: until interrupted)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "accepted for compatibility; does nothing")
+	cmd.SetFlagErrorFunc(getoptError(g.argv0, classic.AoecfgUsage))
+	cmd.Annotations = map[string]string{ownFlagErrors: "1"}
+	return cmd
+}
+
 // aoecfgQuery checks aoecfg's arguments ([shelf slot] [netif]) and returns
 // its query, the interface, and whether shelf and slot were given. It
 // prints aoecfg's messages itself.

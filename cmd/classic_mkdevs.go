@@ -12,14 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// aoe-mkdevs and aoe-mkshelf make static /dev/etherd nodes, as aoetools 36
-// does, for systems with neither udev nor devtmpfs and a driver with static
-// minor numbers (aoe_dyndevs=0). They refuse when the driver uses dynamic
-// minors or udev runs: the nodes would be wrong, or made already.
-func init() {
-	classics["aoe-mkdevs"] = newMkdevsCmd
-	classics["aoe-mkshelf"] = newMkshelfCmd
-}
+// aoe-mkdevs and aoe-mkshelf (newMkdevsCmd, newMkshelfCmd) make static
+// /dev/etherd nodes, as aoetools 36 does, for systems with neither udev nor
+// devtmpfs and a driver with static minor numbers (aoe_dyndevs=0). They
+// refuse when the driver uses dynamic minors or udev runs: the nodes would
+// be wrong, or made already.
 
 // The aoe driver's major number (char and block) and the minors of its
 // control nodes.
