@@ -16,7 +16,8 @@ func TestCheckATA(t *testing.T) {
 	arg := func(lba uint64, ext bool, remaining uint8) []byte {
 		a := wire.ATAArg{Extended: ext, SectorCount: remaining, CmdStatus: wire.ATAStatusDRDY}
 		a.SetLBA(lba)
-		return a.AppendBinary(nil)
+		b, _ := a.AppendBinary(nil)
+		return b
 	}
 	data := make([]byte, 1024)
 	for _, tc := range []struct {

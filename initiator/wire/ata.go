@@ -79,11 +79,12 @@ type ATAArg struct {
 
 // MarshalBinary encodes the argument.
 func (a *ATAArg) MarshalBinary() ([]byte, error) {
-	return a.AppendBinary(make([]byte, 0, ataArgLen+len(a.Data))), nil
+	return a.AppendBinary(make([]byte, 0, ataArgLen+len(a.Data)))
 }
 
-// AppendBinary appends the encoded argument to b.
-func (a *ATAArg) AppendBinary(b []byte) []byte {
+// AppendBinary appends the encoded argument to b
+// (encoding.BinaryAppender); it cannot fail.
+func (a *ATAArg) AppendBinary(b []byte) ([]byte, error) {
 	var fl uint8
 	if a.Extended {
 		fl |= aflagExtended
@@ -100,7 +101,7 @@ func (a *ATAArg) AppendBinary(b []byte) []byte {
 	b = append(b, fl, a.FeatureErr, a.SectorCount, a.CmdStatus)
 	b = append(b, a.LBA[:]...)
 	b = append(b, 0, 0) // reserved
-	return append(b, a.Data...)
+	return append(b, a.Data...), nil
 }
 
 // UnmarshalBinary decodes the argument. Reserved bytes are not checked.

@@ -23,6 +23,7 @@ var (
 	_ encoding.BinaryMarshaler   = (*Frame)(nil)
 	_ encoding.BinaryUnmarshaler = (*Frame)(nil)
 	_ encoding.BinaryAppender    = (*Frame)(nil)
+	_ encoding.BinaryAppender    = (*ATAArg)(nil)
 	_ Arg                        = (*ATAArg)(nil)
 	_ Arg                        = (*ConfigArg)(nil)
 	_ Arg                        = (*MaskArg)(nil)

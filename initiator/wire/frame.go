@@ -138,7 +138,7 @@ func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 	switch a := f.Arg.(type) {
 	case nil:
 	case *ATAArg:
-		b = a.AppendBinary(b)
+		b, _ = a.AppendBinary(b) // cannot fail
 	default:
 		arg, err := a.MarshalBinary()
 		if err != nil {
