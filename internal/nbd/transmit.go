@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 )
 
 // conn is the transmission phase of one connection.
@@ -46,7 +49,10 @@ func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *
 		workers = 32
 	}
 	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
+	var (
+		wg   sync.WaitGroup
+		busy atomic.Int32 // requests served by goroutines now
+	)
 	defer wg.Wait()
 	for {
 		req, err := readRequest(r)
@@ -87,26 +93,82 @@ func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *
 				return err
 			}
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errno, payload := c.serve(req, data)
-			putBuf(data)
-			if req.typ == cmdWrite {
-				// The backend has the data: the 16-byte reply
-				// need not hold the budget while the client
-				// takes it.
-				c.release(cost)
-				cost = 0
-			}
-			c.reply(req, errno, payload)
-			putBuf(payload)
-			c.release(cost)
-		}()
+		// A read alone (none in flight, none more read) is served
+		// here, without a goroutine and the hand-off to it: a client
+		// with one request at a time (QD1, or one of several
+		// connections) pays no hop. Requests that come meanwhile wait
+		// in the socket until the target answers; then, while others
+		// are in flight or queued, each gets its goroutine. The reply
+		// is written as far as the socket takes it at once; a client
+		// that does not take it all gets a goroutine to finish it, so
+		// that the connection goes on reading requests (and a client
+		// that reads no reply meets the budget, as with any request).
+		if req.typ == cmdRead && w.raw != nil && busy.Load() == 0 && r.Buffered() == 0 {
+			c.runInline(req, cost, &wg, &busy)
+			<-sem
+		} else {
+			wg.Add(1)
+			busy.Add(1)
+			go func() {
+				defer func() { <-sem; busy.Add(-1); wg.Done() }()
+				c.run(req, data, cost)
+			}()
+		}
 		if err := c.writeErr(); err != nil {
 			return err
 		}
 	}
+}
+
+// run serves req (with data, a write's payload), replies, and gives back
+// the budget it took (cost) and its buffers.
+func (c *conn) run(req request, data []byte, cost int64) {
+	errno, payload := c.serve(req, data)
+	putBuf(data)
+	if req.typ == cmdWrite {
+		// The backend has the data: the 16-byte reply need not hold
+		// the budget while the client takes it.
+		c.release(cost)
+		cost = 0
+	}
+	c.reply(req, errno, payload)
+	putBuf(payload)
+	c.release(cost)
+}
+
+// runInline serves a read in the connection's goroutine (see transmit).
+// The reply that the socket does not take at once is finished by a
+// goroutine counted in wg and busy; it holds wmu until done.
+func (c *conn) runInline(req request, cost int64, wg *sync.WaitGroup, busy *atomic.Int32) {
+	errno, payload := c.serve(req, nil)
+	c.wmu.Lock()
+	if c.err != nil {
+		c.wmu.Unlock()
+		putBuf(payload)
+		c.release(cost)
+		return
+	}
+	hdr := simpleReply(&c.hdr, errno, req.cookie)
+	if errno != 0 {
+		payload = nil
+	}
+	hdr, rest, err := c.w.tryWrite(hdr, payload)
+	if err != nil || len(hdr)+len(rest) == 0 {
+		c.err = err
+		c.wmu.Unlock()
+		putBuf(payload)
+		c.release(cost)
+		return
+	}
+	wg.Add(1)
+	busy.Add(1)
+	go func() {
+		defer func() { busy.Add(-1); wg.Done() }()
+		c.err = c.w.write(hdr, rest)
+		c.wmu.Unlock()
+		putBuf(payload)
+		c.release(cost)
+	}()
 }
 
 // cost is the memory req holds while in flight: the data of a read or a
@@ -205,7 +267,8 @@ func (c *conn) serve(req request, data []byte) (uint32, []byte) {
 		}
 		buf := getBuf(int(req.length))
 		if _, err := exp.Backend.ReadAt(buf, int64(req.offset)); err != nil && !(errors.Is(err, io.EOF) && end == uint64(exp.Size)) {
-			c.s.logf("nbd: read of %d bytes at %d: %v", req.length, req.offset, err)
+			c.s.log(slog.LevelError, fmt.Sprintf("nbd: read of %d bytes at %d: %v", req.length, req.offset, err),
+				"offset", req.offset, "length", req.length, "err", err)
 			putBuf(buf)
 			return errIO, nil
 		}
@@ -220,7 +283,8 @@ func (c *conn) serve(req request, data []byte) (uint32, []byte) {
 			return errNoSpc, nil
 		}
 		if _, err := exp.Backend.WriteAt(data, int64(req.offset)); err != nil {
-			c.s.logf("nbd: write of %d bytes at %d: %v", req.length, req.offset, err)
+			c.s.log(slog.LevelError, fmt.Sprintf("nbd: write of %d bytes at %d: %v", req.length, req.offset, err),
+				"offset", req.offset, "length", req.length, "err", err)
 			return errIO, nil
 		}
 		if req.flags&cmdFlagFUA != 0 {
@@ -240,7 +304,7 @@ func (c *conn) serve(req request, data []byte) (uint32, []byte) {
 
 func (c *conn) sync() (uint32, []byte) {
 	if err := c.exp.Backend.Sync(); err != nil {
-		c.s.logf("nbd: flush: %v", err)
+		c.s.log(slog.LevelError, fmt.Sprintf("nbd: flush: %v", err), "err", err)
 		return errIO, nil
 	}
 	return 0, nil
