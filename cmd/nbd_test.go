@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator"
-
 	"github.com/goaoe/aoe/initiator/aoetest"
 )
 

@@ -221,7 +221,11 @@ func Read(o Options) (dst []byte, res Result, err error) {
 	}
 	r.done = make([]bool, r.nframes)
 
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(etherType)))
+	// Protocol 0: the socket receives nothing until bound to the
+	// interface (a socket made with the EtherType receives it from every
+	// interface until then: another path's replies, with tags this run
+	// would take for its own).
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, res, fmt.Errorf("floor: socket: %w", err)
 	}
@@ -325,7 +329,7 @@ func (r *reader) send(n int) error {
 // was a reply the run still waited for.
 func (r *reader) take(b []byte) (bool, error) {
 	if len(b) < hdrLen || binary.BigEndian.Uint16(b[12:14]) != etherType || b[14]&0x0c != 0x08 || b[19] != 0 ||
-		binary.BigEndian.Uint16(b[16:18]) != r.o.Shelf || b[18] != r.o.Slot {
+		binary.BigEndian.Uint16(b[16:18]) != r.o.Shelf || b[18] != r.o.Slot || string(b[6:12]) != string(r.o.Target) {
 		return false, nil
 	}
 	tag := binary.BigEndian.Uint32(b[20:24])
