@@ -148,7 +148,7 @@ absolute figures depend on the host's load.
 	for _, v := range vms {
 		k := v.kernelMBps()
 		fmt.Fprintf(w, "## %s\n\n", v.label())
-		fmt.Fprintf(w, "Sequential reads of %d MiB (1 MiB blocks, O_DIRECT for the block devices). Context switches per MiB: of the command (busybox `time -v`), and of the whole guest (/proc/stat). System calls per MiB: `strace -c -f` over 16 MiB (the kernel's row counts dd's, the driver's own work is not system calls), or the floor's own count. RSS: the command's peak (`aoe nbd`: the server's VmHWM; the floor holds the whole read in memory).\n\n", v.ReadMiB)
+		fmt.Fprintf(w, "Sequential reads of %d MiB (1 MiB blocks, O_DIRECT for the block devices). Context switches per MiB: of the command (busybox `time -v`), and of the whole guest (/proc/stat). System calls per MiB: `strace -c -f` over 16 MiB (the kernel's row counts dd's, the driver's own work is not system calls), or the floor's own count. RSS: the command's peak (`aoe nbd`: the server's VmHWM; the floor copies round a 4 MiB buffer).\n\n", v.ReadMiB)
 		fmt.Fprintln(w, "| reader | MB/s | vs kernel | RSS (KiB) | ctx sw./MiB | guest ctx sw./MiB | syscalls/MiB |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 		for _, r := range v.Runs {

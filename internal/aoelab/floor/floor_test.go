@@ -14,8 +14,8 @@ import (
 
 // TestFloor: the yardstick reads real vblade's image exactly, with each
 // transport (socket, TPACKET_V2 ring, TPACKET_V3 ring), over 1500- and
-// 9000-byte links, from the start and from an offset, and says so when a
-// frame is lost.
+// 9000-byte links, from the start and from an offset, into one buffer or
+// round a small one, and says so when a frame is lost.
 func TestFloor(t *testing.T) {
 	lab := aoelab.NewLab(t)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
@@ -62,6 +62,18 @@ func TestFloor(t *testing.T) {
 			}
 			t.Logf("%s: %v", tc.ini, res)
 		}
+		// Round a 64 KiB buffer (64 frames of 1 KiB at MTU 1500): it
+		// ends with the last 64 frames.
+		lab.Do(ini, func() {
+			got, _, err := floor.Read(floor.Options{Interface: "i0", Target: lab.MAC(tgt, "t0"), Shelf: 1, Slot: 2,
+				Offset: 1 << 20, Length: 1 << 20, Buffer: 64 << 10, Transport: tr})
+			if err != nil {
+				t.Fatalf("%v, buffer: %v", tr, err)
+			}
+			if !bytes.Equal(got, want[2<<20-64<<10:2<<20]) {
+				t.Errorf("%v: the buffer does not hold the last frames", tr)
+			}
+		})
 		// No such target (e7.7): nothing answers.
 		mac := lab.MAC(tgt, "t0")
 		lab.Do(ini, func() {

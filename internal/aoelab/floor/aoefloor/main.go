@@ -18,7 +18,7 @@ import (
 
 func main() {
 	var o floor.Options
-	var target, length, transport string
+	var target, length, transport, buffer string
 	var dev initiator.Address
 	flag.StringVar(&o.Interface, "i", "eth0", "interface")
 	flag.StringVar(&target, "target", "", "the target's MAC address")
@@ -27,6 +27,7 @@ func main() {
 	flag.IntVar(&o.Sectors, "sectors", 0, "sectors per frame (default: what the MTU carries)")
 	flag.IntVar(&o.Window, "window", 16, "frames outstanding")
 	flag.StringVar(&transport, "transport", "socket", "how replies are received: socket, ring-v2 or ring-v3")
+	flag.StringVar(&buffer, "buffer", "", "copy the data round a buffer this large, not kept (default: all of it, in memory)")
 	flag.IntVar(&o.BlockSize, "block-size", 0, "ring-v3's block size (default: the fewest pages holding a frame)")
 	flag.Parse()
 	tr, err := floor.ParseTransport(transport)
@@ -42,6 +43,11 @@ func main() {
 	o.Shelf, o.Slot = dev.Shelf, dev.Slot
 	if o.Length, err = blockio.ParseSize(length); err != nil {
 		fail(err)
+	}
+	if buffer != "" {
+		if o.Buffer, err = blockio.ParseSize(buffer); err != nil {
+			fail(err)
+		}
 	}
 	_, res, err := floor.Read(o)
 	if err != nil {
