@@ -159,43 +159,6 @@ func (s *sock) writeAll(hdr, data []byte) error {
 	return nil
 }
 
-// tryWrite writes what of hdr and then data the socket takes now, with
-// one writev(2) that does not wait, and returns the rest of each. Only
-// for a socket (raw set).
-func (s *sock) tryWrite(hdr, data []byte) (restHdr, restData []byte, err error) {
-	niov := 0
-	for _, b := range [][]byte{hdr, data} {
-		if len(b) > 0 {
-			s.iov[niov].Base = &b[0]
-			s.iov[niov].SetLen(len(b))
-			niov++
-		}
-	}
-	var (
-		n     uintptr
-		errno syscall.Errno
-	)
-	err = s.raw.Write(func(fd uintptr) bool {
-		for {
-			n, _, errno = unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(niov))
-			if errno != unix.EINTR {
-				return true // EAGAIN too: no waiting here
-			}
-		}
-	})
-	s.iov = [2]unix.Iovec{}
-	switch {
-	case err != nil:
-		return hdr, data, err
-	case errno == unix.EAGAIN:
-		return hdr, data, nil
-	case errno != 0:
-		return hdr, data, &net.OpError{Op: "write", Net: s.net, Err: errno}
-	}
-	k := min(int(n), len(hdr))
-	return hdr[k:], data[int(n)-k:], nil
-}
-
 // nonblocking runs call on the descriptor through wait (RawConn's Read or
 // Write): again after EINTR, and once the poller reports the socket ready
 // after EAGAIN. It returns call's result and errno, or wait's error.
