@@ -25,7 +25,10 @@ type vmResults struct {
 	CPUs    int    `json:"cpus"`
 	ReadMiB int    `json:"read_mib"`
 	Startup string `json:"startup"`
-	Runs    []struct {
+	// Note, when set, is printed under the VM's heading (where the
+	// results came from, what they lack).
+	Note string `json:"note"`
+	Runs []struct {
 		Name       string  `json:"name"`
 		Group      string  `json:"group"`
 		MBps       float64 `json:"mb_per_s"`
@@ -148,6 +151,9 @@ absolute figures depend on the host's load.
 	for _, v := range vms {
 		k := v.kernelMBps()
 		fmt.Fprintf(w, "## %s\n\n", v.label())
+		if v.Note != "" {
+			fmt.Fprintf(w, "%s\n\n", v.Note)
+		}
 		fmt.Fprintf(w, "Sequential reads of %d MiB (1 MiB blocks, O_DIRECT for the block devices). Context switches per MiB: of the command (busybox `time -v`), and of the whole guest (/proc/stat). System calls per MiB: `strace -c -f` over 16 MiB (the kernel's row counts dd's, the driver's own work is not system calls), or the floor's own count. RSS: the command's peak (`aoe nbd`: the server's VmHWM; the floor copies round a 4 MiB buffer).\n\n", v.ReadMiB)
 		fmt.Fprintln(w, "| reader | MB/s | vs kernel | RSS (KiB) | ctx sw./MiB | guest ctx sw./MiB | syscalls/MiB |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
