@@ -143,7 +143,8 @@ e2e: build links
 e2e-boot: deb
 	AOE_E2E_CACHE=$(E2E_CACHE) AOE_DEB=$(CURDIR)/$(DEB) $(GO) test -tags e2e -count=1 -run TestBoot -v -timeout 100m ./internal/boot
 
-# Benchmarks: aoe-stat on 1,000 and 10,000 devices, against aoetools'.
+# Benchmarks: aoe-stat on 1,000 and 10,000 devices, against aoetools';
+# the data path against the floors (BenchmarkVbladeRead); the NBD server.
 bench: build links
 	AOE_BIN=$(CURDIR)/bin/aoe $(GO) test -run '^$$' -bench . -benchmem ./...
 
@@ -156,11 +157,15 @@ soak:
 	@AOE_SOAK_SECONDS=$(AOE_SOAK_SECONDS) $(GO) test -tags soak -count=1 -run Soak -v -timeout 60m ./internal/soak ./cmd > bin/soak.log 2>&1; \
 		rc=$$?; grep -v -e '^=== RUN' -e '^    --- PASS' -e '^--- PASS: TestSoak[A-Za-z]*/' bin/soak.log; exit $$rc
 
-# The data path in the real-kernel guest: aoe read/bench, aoe nbd with
-# /dev/nbd0, and the kernel aoe driver's /dev/etherd on one vblade target,
-# side by side, at MTU 1500 and 9000 (root; e2e's needs plus nbd-client).
+# The data path in the real-kernel guest: aoe read/bench, the floors, aoe
+# nbd with /dev/nbd0 (1 and 2 connections), fio, and the kernel aoe
+# driver's /dev/etherd on one vblade target, side by side, at MTU 1500 and
+# 9000, with 1 and 2 vCPUs (root; e2e's needs plus nbd-client, fio,
+# strace). It writes docs/performance.md and docs/performance.svg.
 bench-vm: build links
-	AOE_E2E_CACHE=$(E2E_CACHE) $(GO) test -tags e2e -count=1 -run '^$$' -bench BenchmarkE2EBlockIO -benchtime 1x -v -timeout 30m ./cmd
+	rm -rf bin/bench-vm
+	AOE_E2E_CACHE=$(E2E_CACHE) AOE_BENCH_VM_OUT=$(CURDIR)/bin/bench-vm $(GO) test -tags e2e -count=1 -run '^$$' -bench BenchmarkE2EBlockIO -benchtime 1x -v -timeout 150m ./cmd
+	$(GO) run ./internal/aoelab/benchchart -in bin/bench-vm -md docs/performance.md -svg docs/performance.svg
 
 # Man pages and Markdown, generated from the commands (byte-stable).
 docs:

@@ -44,6 +44,12 @@ var guestModules = []string{
 }
 
 func newBlockVM(tb testing.TB, size int64, mtu int, extra map[string]string) *blockVM {
+	return newBlockVMWith(tb, size, mtu, 1, 1, extra)
+}
+
+// newBlockVMWith is newBlockVM with cpus vCPUs and taps NICs (eth0,
+// eth1...), all on br0.
+func newBlockVMWith(tb testing.TB, size int64, mtu, cpus, taps int, extra map[string]string) *blockVM {
 	lab := aoelab.NewLab(tb)
 	cache := os.Getenv("AOE_E2E_CACHE")
 	if cache == "" {
@@ -61,7 +67,11 @@ func newBlockVM(tb testing.TB, size int64, mtu int, extra map[string]string) *bl
 	addDynamic(tb, files, "/usr/sbin/nbd-client")
 	ns := lab.Namespace("san")
 	lab.Bridge(ns, "br0")
-	lab.Tap(ns, "tap0", "br0")
+	var tapNames []string
+	for i := range taps {
+		tapNames = append(tapNames, fmt.Sprintf("tap%d", i))
+		lab.Tap(ns, tapNames[i], "br0")
+	}
 	img := lab.Image(size)
 	f, err := os.OpenFile(img, os.O_WRONLY, 0)
 	if err != nil {
@@ -73,12 +83,15 @@ func newBlockVM(tb testing.TB, size int64, mtu int, extra map[string]string) *bl
 	f.Close()
 	lab.Port(ns, "v1", "br0", net.HardwareAddr{0x02, 0xae, 0, 1, 2, 1})
 	// vblade sizes its frames by its interface's MTU when it starts.
-	for _, ifname := range []string{"tap0", "v1b", "v1", "br0"} {
+	for _, ifname := range append(tapNames, "v1b", "v1", "br0") {
 		lab.Run("ip", "-n", ns, "link", "set", ifname, "mtu", fmt.Sprint(mtu))
 	}
 	lab.Vblade(ns, "v1", 1, 2, img)
-	vm := lab.BootVM(ns, aoelab.VMConfig{Kernel: k, Modules: guestModules, Files: files, Taps: []string{"tap0"},
-		Boot: fmt.Sprintf("ip link set eth0 mtu %d", mtu)})
+	boot := ""
+	for i := range taps {
+		boot += fmt.Sprintf("ip link set eth%d mtu %d\n", i, mtu)
+	}
+	vm := lab.BootVM(ns, aoelab.VMConfig{Kernel: k, Modules: guestModules, Files: files, Taps: tapNames, Boot: boot, CPUs: cpus})
 	b := &blockVM{lab: lab, vm: vm, img: img}
 	// The bridge forwards once its ports are up; wait for the target.
 	b.must(tb, `for i in $(seq 90); do aoe ping e1.2 -i eth0 -c 1 --timeout 1s >/dev/null 2>&1 && exit 0; done; exit 1`, 3*time.Minute)
@@ -122,11 +135,15 @@ func (b *blockVM) loadModules(tb testing.TB, withAoE bool) {
 }
 
 // startNBD starts `aoe nbd` in the guest and attaches /dev/nbd0.
-func (b *blockVM) startNBD(tb testing.TB) {
-	b.must(tb, `aoe nbd e1.2 -i eth0 --socket /run/e1.2.nbd >/tmp/nbd.log 2>&1 &
+func (b *blockVM) startNBD(tb testing.TB) { b.startNBDWith(tb, "eth0", 1) }
+
+// startNBDWith starts `aoe nbd` on ifaces and attaches /dev/nbd0 with
+// conns connections (nbd-client -C).
+func (b *blockVM) startNBDWith(tb testing.TB, ifaces string, conns int) {
+	b.must(tb, `aoe nbd e1.2 -i `+ifaces+` --socket /run/e1.2.nbd >/tmp/nbd.log 2>&1 &
 for i in $(seq 100); do grep -q serving /tmp/nbd.log && exit 0; sleep 0.2; done
 cat /tmp/nbd.log; exit 1`, 2*time.Minute)
-	b.must(tb, "nbd-client -N e1.2 -unix /run/e1.2.nbd /dev/nbd0 -b 4096", 2*time.Minute)
+	b.must(tb, fmt.Sprintf("nbd-client -N e1.2 -unix /run/e1.2.nbd /dev/nbd0 -b 4096 -C %d", conns), 2*time.Minute)
 }
 
 func (b *blockVM) stopNBD(tb testing.TB) {
@@ -186,22 +203,78 @@ test ! -e /sys/module/aoe && echo "no aoe driver"`, 10*time.Minute)
 	}
 }
 
-// BenchmarkE2EBlockIO compares, in the guest, on one vblade target over one
-// e1000 link: aoe read, aoe bench (userspace AoE), /dev/nbd0 from aoe nbd,
-// and the kernel aoe driver's /dev/etherd/e1.2; once with 1500-byte frames
-// (2 sectors each) and once with jumbo frames (MTU 9000: 17 sectors), each
-// in its own VM. Run it with
+// BenchmarkE2EBlockIO compares, in the guest, on one vblade target over
+// e1000 links: the kernel aoe driver's /dev/etherd/e1.2, the floors (the
+// least a userspace reader can do: socket, TPACKET_V2 and TPACKET_V3
+// rings), aoe read (one and two paths), aoe bench, and aoe nbd + /dev/nbd0
+// (one connection and one path; two connections and two paths); fio's
+// random 4 KiB reads (libaio, O_DIRECT, queue depth 1 and 32) on both block
+// devices; the system calls, context switches and RSS of each; with
+// 1500-byte frames (2 sectors each) and jumbo frames (MTU 9000: 17
+// sectors), with 1 and 2 vCPUs, each in its own VM. Run it with
 //
 //	make bench-vm
 //
-// It reports MB/s and IOPS as metrics and logs the tables.
+// It reports MB/s and IOPS as metrics, logs the tables, and writes each
+// VM's results as JSON to $AOE_BENCH_VM_OUT (default ../bin/bench-vm), from
+// which internal/aoelab/benchchart makes docs/performance.md and its chart.
 func BenchmarkE2EBlockIO(b *testing.B) {
-	for _, mtu := range []int{1500, 9000} {
-		b.Run(fmt.Sprintf("mtu%d", mtu), func(b *testing.B) { benchBlockIO(b, mtu) })
+	for _, cpus := range []int{1, 2} {
+		for _, mtu := range []int{1500, 9000} {
+			b.Run(fmt.Sprintf("mtu%d-cpu%d", mtu, cpus), func(b *testing.B) { benchBlockIO(b, mtu, cpus) })
+		}
 	}
 }
 
-func benchBlockIO(b *testing.B, mtu int) {
+// vmRun is one measured command in the guest: a sequential read of
+// vmReadMiB, under busybox time -v, with /proc/stat's context switches
+// around it.
+type vmRun struct {
+	Name       string  `json:"name"`
+	Group      string  `json:"group"` // kernel, floor, engine, nbd
+	MBps       float64 `json:"mb_per_s"`
+	Seconds    float64 `json:"seconds"`
+	MaxRSSKiB  int64   `json:"max_rss_kib"`      // of the command (aoe nbd: the server's VmHWM)
+	CtxProc    int64   `json:"ctx_switches"`     // of the command, voluntary and involuntary
+	CtxSystem  int64   `json:"ctx_switches_sys"` // of the whole guest
+	Syscalls   int64   `json:"syscalls"`         // strace -c -f over vmStraceMiB (0: not measured)
+	StraceMiB  int     `json:"strace_mib"`
+	Output     string  `json:"output,omitempty"`
+	Failed     string  `json:"failed,omitempty"`
+	SyscallSrc string  `json:"syscall_source,omitempty"` // strace, or the floor's own count
+}
+
+// vmFio is one fio job's result.
+type vmFio struct {
+	Device string  `json:"device"`
+	Name   string  `json:"name"`
+	QD     int     `json:"queue_depth"`
+	IOPS   float64 `json:"iops"`
+}
+
+// vmResults is what one VM measured.
+type vmResults struct {
+	MTU     int       `json:"mtu"`
+	CPUs    int       `json:"cpus"`
+	ReadMiB int       `json:"read_mib"`
+	Runs    []vmRun   `json:"runs"`
+	Fio     []vmFio   `json:"fio"`
+	Bench   []vmBench `json:"bench"`
+	Startup string    `json:"startup"`
+}
+
+// vmBench is aoe bench's results on one device.
+type vmBench struct {
+	Name    string                `json:"name"`
+	Results []blockio.BenchResult `json:"results"`
+}
+
+const (
+	vmReadMiB   = 128
+	vmStraceMiB = 16
+)
+
+func benchBlockIO(b *testing.B, mtu, cpus int) {
 	const size = 256 << 20
 	dur := "3s"
 	// The floor: the least a userspace reader can do (internal/aoelab/floor).
@@ -211,78 +284,196 @@ func benchBlockIO(b *testing.B, mtu int) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build aoefloor: %v\n%s", err, out)
 	}
-	v := newBlockVM(b, size, mtu, map[string]string{"/usr/local/sbin/aoefloor": floorBin})
+	extra := map[string]string{"/usr/local/sbin/aoefloor": floorBin}
+	addDynamic(b, extra, "/usr/bin/fio")
+	addDynamic(b, extra, "/usr/bin/strace")
+	v := newBlockVMWith(b, size, mtu, cpus, 2, extra)
 	v.loadModules(b, false)
-	type row struct {
-		name    string
-		seqDD   string
-		results []blockio.BenchResult
-	}
-	var rows []row
-	bench := func(args string) []blockio.BenchResult {
-		var res []blockio.BenchResult
+	res := vmResults{MTU: mtu, CPUs: cpus, ReadMiB: vmReadMiB}
+	bench := func(name, args string) {
+		var r []blockio.BenchResult
 		out := v.must(b, "aoe bench "+args+" --duration "+dur+" --json", 10*time.Minute)
-		if err := json.Unmarshal([]byte(out), &res); err != nil {
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			b.Fatalf("aoe bench %s: %v\n%s", args, err, out)
 		}
-		return res
+		res.Bench = append(res.Bench, vmBench{name, r})
 	}
-	// timed runs a guest command under time -p and gives the MB/s of
-	// moving 128 MiB.
-	timed := func(command string) string {
-		out := v.must(b, "time -p "+command+" 2>&1 | tail -3", 10*time.Minute)
-		m := regexp.MustCompile(`real ([0-9.]+)`).FindStringSubmatch(out)
-		if m == nil {
-			return strings.Join(strings.Fields(out), " ")
+	// measure reads vmReadMiB with command (and, with strace set,
+	// vmStraceMiB more under strace -c -f with straceCommand).
+	measure := func(name, group, command, straceCommand string) *vmRun {
+		r := vmRun{Name: name, Group: group}
+		out := v.vm.Run(`a=$(awk '/^ctxt/{print $2}' /proc/stat)
+time -v -o /tmp/time sh -c '`+command+`' >/tmp/out 2>&1; rc=$?
+z=$(awk '/^ctxt/{print $2}' /proc/stat)
+cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, 15*time.Minute)
+		text := out.Stdout + out.Stderr
+		if out.Status != 0 {
+			r.Failed = strings.TrimSpace(text)
 		}
-		var secs float64
-		fmt.Sscan(m[1], &secs)
-		return fmt.Sprintf("128 MiB in %.1fs = %.2f MB/s (%s)", secs, 128*1.048576/secs, strings.Join(strings.Fields(out), " "))
+		r.Seconds = wallSeconds(text)
+		if r.Seconds > 0 {
+			r.MBps = vmReadMiB * 1.048576 / r.Seconds
+		}
+		// busybox time (1.35) takes ru_maxrss, already in KiB, for
+		// pages: what it prints is 4 times too much (4 KiB pages).
+		r.MaxRSSKiB = field(text, `Maximum resident set size \(kbytes\): (\d+)`) / 4
+		r.CtxProc = field(text, `Voluntary context switches: (\d+)`) + field(text, `Involuntary context switches: (\d+)`)
+		r.CtxSystem = field(text, `CTXT (\d+)`)
+		if m := regexp.MustCompile(`(?m)^(socket|ring-v2|ring-v3): .*$`).FindString(text); m != "" {
+			r.Output = m
+		}
+		if straceCommand != "" && r.Failed == "" {
+			st := v.vm.Run("/usr/bin/strace -c -f -o /tmp/strace "+straceCommand+" >/dev/null 2>&1; cat /tmp/strace", 15*time.Minute)
+			if m := regexp.MustCompile(`(?m)^\s*100\.00\s+\S+\s+\S+\s+(\d+)`).FindStringSubmatch(st.Stdout); m != nil {
+				fmt.Sscan(m[1], &r.Syscalls)
+				r.StraceMiB, r.SyscallSrc = vmStraceMiB, "strace -c -f"
+			}
+		}
+		res.Runs = append(res.Runs, r)
+		return &res.Runs[len(res.Runs)-1]
 	}
-	var startup, floorOut string
-	for i := 0; i < b.N; i++ {
-		rows = nil
-		// What aoe read spends before data moves (start, finding the
-		// target's paths), which the 128 MiB figure includes.
-		startup = strings.Join(strings.Fields(v.must(b, "time -p aoe read e1.2 -i eth0 --length 1M -o /dev/null 2>&1 | tail -3", 5*time.Minute)), " ")
-		read := timed("aoe read e1.2 -i eth0 --length 128M -o /dev/null")
-		// Not fatal: the floor does not retransmit, a lost frame ends it.
-		r := v.vm.Run("aoefloor -i eth0 -target 02:ae:00:01:02:01 -e e1.2 -length 128M", 10*time.Minute)
-		floorOut = strings.TrimSpace(r.Stdout + r.Stderr)
-		rows = append(rows, row{"aoe read/bench (userspace)", read, bench("e1.2 -i eth0")})
-		v.startNBD(b)
-		rows = append(rows, row{"aoe nbd + /dev/nbd0", timed("dd if=/dev/nbd0 of=/dev/null bs=1M count=128 iflag=direct"), bench("--file /dev/nbd0")})
+	fio := func(device, name string) {
+		for _, qd := range []int{1, 32} {
+			run := v.vm.Run(fmt.Sprintf("/usr/bin/fio --name=r --filename=%s --ioengine=libaio --direct=1 --rw=randread --bs=4k --iodepth=%d --runtime=%s --time_based --output-format=json", device, qd, dur), 10*time.Minute)
+			out := run.Stdout
+			var j struct {
+				Jobs []struct {
+					Read struct {
+						IOPS float64 `json:"iops"`
+					} `json:"read"`
+				} `json:"jobs"`
+			}
+			if i := strings.Index(out, "{"); i >= 0 {
+				out = out[i:]
+			}
+			if err := json.Unmarshal([]byte(out), &j); err != nil || len(j.Jobs) == 0 {
+				// Recorded (0 IOPS), not fatal: the other figures stand.
+				b.Errorf("fio on %s, queue depth %d: exit %d, %v\n%s%s", device, qd, run.Status, err, out, run.Stderr)
+				res.Fio = append(res.Fio, vmFio{Device: device, Name: name, QD: qd})
+				continue
+			}
+			res.Fio = append(res.Fio, vmFio{Device: device, Name: name, QD: qd, IOPS: j.Jobs[0].Read.IOPS})
+		}
+	}
+	mib := fmt.Sprint(vmReadMiB)
+	smib := fmt.Sprint(vmStraceMiB)
+	// What aoe read spends before data moves (start, finding the
+	// target's paths), which the figures include.
+	res.Startup = strings.Join(strings.Fields(v.must(b, "time -p aoe read e1.2 -i eth0 --length 1M -o /dev/null 2>&1 | tail -3", 5*time.Minute)), " ")
+	measure("aoe read (1 path)", "engine", "aoe read e1.2 -i eth0 --length "+mib+"M -o /dev/null", "aoe read e1.2 -i eth0 --length "+smib+"M -o /dev/null")
+	measure("aoe read (2 paths)", "engine", "aoe read e1.2 -i eth0,eth1 --length "+mib+"M -o /dev/null", "")
+	for _, tr := range []string{"socket", "ring-v2", "ring-v3"} {
+		// The floor counts its own system calls (it makes no others
+		// while it reads); it does not retransmit, so a lost frame
+		// ends it (recorded, not fatal). It copies the data round a
+		// 4 MiB buffer, as aoe read -o /dev/null keeps none of it.
+		r := measure("floor "+tr, "floor", "aoefloor -i eth0 -target 02:ae:00:01:02:01 -e e1.2 -length "+mib+"M -buffer 4M -transport "+tr, "")
+		if m := regexp.MustCompile(`([0-9.]+) system calls per MiB`).FindStringSubmatch(r.Output); m != nil {
+			var per float64
+			fmt.Sscan(m[1], &per)
+			r.Syscalls, r.StraceMiB, r.SyscallSrc = int64(per*vmStraceMiB+0.5), vmStraceMiB, "the floor's count"
+		}
+	}
+	bench("aoe bench (userspace)", "e1.2 -i eth0")
+	// aoe nbd: one path and one connection; two paths and two.
+	for _, nc := range []int{1, 2} {
+		ifaces := map[int]string{1: "eth0", 2: "eth0,eth1"}[nc]
+		name := fmt.Sprintf("aoe nbd + /dev/nbd0 (%d path%s, nbd-client -C %d)", nc, map[bool]string{true: "s"}[nc > 1], nc)
+		v.startNBDWith(b, ifaces, nc)
+		r := measure(name, "nbd", "dd if=/dev/nbd0 of=/dev/null bs=1M count="+mib+" iflag=direct", "")
+		r.MaxRSSKiB = field(v.must(b, "cat /proc/$(pidof aoe)/status", time.Minute), `VmHWM:\s+(\d+) kB`)
+		fio("/dev/nbd0", name)
+		if nc == 1 {
+			bench(name, "--file /dev/nbd0")
+		}
 		v.stopNBD(b)
-		v.must(b, "insmod /lib/modules/aoe.ko && aoe discover --wait e1.2 --timeout 90s", 3*time.Minute)
-		rows = append(rows, row{"kernel aoe /dev/etherd/e1.2", timed("dd if=/dev/etherd/e1.2 of=/dev/null bs=1M count=128 iflag=direct"), bench("--file /dev/etherd/e1.2")})
-		v.must(b, "rmmod aoe", time.Minute)
 	}
-	kernel := rows[len(rows)-1].results
-	var report strings.Builder
-	fmt.Fprintf(&report, "%-30s %-12s %-6s %10s %10s %10s %10s\n", "PATH", "TEST", "QD", "MB/s", "IOPS", "P99ms", "vs kernel")
-	for _, r := range rows {
-		for i, x := range r.results {
-			ratio := 0.0
-			if kernel[i].MBps > 0 {
-				ratio = x.MBps / kernel[i].MBps
-			}
-			fmt.Fprintf(&report, "%-30s %-12s %-6d %10.1f %10.0f %10.2f %9.2fx\n", r.name, x.Test, x.QueueDepth, x.MBps, x.IOPS, p99ms(x), ratio)
-			metric := strings.NewReplacer(" ", "", "/", "", "(", "", ")", "", "+", "").Replace(r.name)
-			b.ReportMetric(x.MBps, fmt.Sprintf("MB/s-%s-%s-qd%d", metric, x.Test, x.QueueDepth))
-		}
-		fmt.Fprintf(&report, "%-30s sequential 1 MiB reads: %s\n", r.name, r.seqDD)
-		for _, x := range r.results {
-			for _, p := range x.Paths {
-				if p.SendCalls > 0 && p.Wakeups > 0 {
-					fmt.Fprintf(&report, "%-30s %s qd%d on %s: %.1f frames per send call, %.1f replies per wake-up, %d retransmits\n",
-						r.name, x.Test, x.QueueDepth, p.Interface, float64(p.Frames)/float64(p.SendCalls), float64(p.Frames)/float64(p.Wakeups), p.Retransmits)
-				}
-			}
+	v.must(b, "insmod /lib/modules/aoe.ko aoe_iflist=eth0 && aoe discover --wait e1.2 --timeout 90s", 3*time.Minute)
+	measure("kernel aoe /dev/etherd/e1.2", "kernel", "dd if=/dev/etherd/e1.2 of=/dev/null bs=1M count="+mib+" iflag=direct",
+		"dd if=/dev/etherd/e1.2 of=/dev/null bs=1M count="+smib+" iflag=direct")
+	fio("/dev/etherd/e1.2", "kernel aoe /dev/etherd/e1.2")
+	bench("kernel aoe /dev/etherd/e1.2", "--file /dev/etherd/e1.2")
+	v.must(b, "rmmod aoe", time.Minute)
+
+	report := formatVMResults(res)
+	for _, r := range res.Runs {
+		metric := strings.NewReplacer(" ", "", "/", "", "(", "", ")", "", "+", "", ",", "").Replace(r.Name)
+		b.ReportMetric(r.MBps, "MB/s-"+metric)
+	}
+	outDir := os.Getenv("AOE_BENCH_VM_OUT")
+	if outDir == "" {
+		outDir = "../bin/bench-vm"
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	js, _ := json.MarshalIndent(res, "", "  ")
+	if err := os.WriteFile(filepath.Join(outDir, fmt.Sprintf("mtu%d-cpu%d.json", mtu, cpus)), append(js, '\n'), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("same vblade target, e1000 links (MTU %d), qemu TCG guest (%d vCPU), %s per test:\n%s", mtu, cpus, dur, report)
+}
+
+// formatVMResults is the log's table of one VM's results.
+func formatVMResults(res vmResults) string {
+	var w strings.Builder
+	var kernel float64
+	for _, r := range res.Runs {
+		if r.Group == "kernel" {
+			kernel = r.MBps
 		}
 	}
-	fmt.Fprintf(&report, "aoe read of 1 MiB (start-up, path discovery): %s\n", startup)
-	fmt.Fprintf(&report, "floor (one thread, raw calls, no retransmission), 128 MiB: %s\n", floorOut)
-	b.Logf("same vblade target, one e1000 link (MTU %d), qemu TCG guest (1 vCPU), %s per test:\n%s", mtu, dur, report.String())
+	fmt.Fprintf(&w, "%-52s %8s %8s %9s %9s %9s %11s\n", "SEQUENTIAL "+fmt.Sprint(res.ReadMiB)+" MiB", "MB/s", "vs kern", "RSS KiB", "ctx/MiB", "sysctx/MiB", "syscalls/MiB")
+	for _, r := range res.Runs {
+		ratio, sc := 0.0, 0.0
+		if kernel > 0 {
+			ratio = r.MBps / kernel
+		}
+		if r.StraceMiB > 0 {
+			sc = float64(r.Syscalls) / float64(r.StraceMiB)
+		}
+		fmt.Fprintf(&w, "%-52s %8.2f %7.2fx %9d %9.1f %9.1f %11.1f\n", r.Name, r.MBps, ratio, r.MaxRSSKiB,
+			float64(r.CtxProc)/float64(res.ReadMiB), float64(r.CtxSystem)/float64(res.ReadMiB), sc)
+		if r.Failed != "" {
+			fmt.Fprintf(&w, "    failed: %s\n", strings.Join(strings.Fields(r.Failed), " "))
+		}
+	}
+	fmt.Fprintf(&w, "%-52s %6s %10s\n", "FIO RANDOM 4 KiB (libaio, O_DIRECT)", "QD", "IOPS")
+	for _, f := range res.Fio {
+		fmt.Fprintf(&w, "%-52s %6d %10.0f\n", f.Name, f.QD, f.IOPS)
+	}
+	fmt.Fprintf(&w, "%-30s %-12s %-6s %10s %10s %10s\n", "AOE BENCH", "TEST", "QD", "MB/s", "IOPS", "P99ms")
+	for _, bn := range res.Bench {
+		for _, x := range bn.Results {
+			fmt.Fprintf(&w, "%-30s %-12s %-6d %10.1f %10.0f %10.2f\n", bn.Name, x.Test, x.QueueDepth, x.MBps, x.IOPS, p99ms(x))
+		}
+	}
+	fmt.Fprintf(&w, "aoe read of 1 MiB (start-up, path discovery): %s\n", res.Startup)
+	return w.String()
+}
+
+// wallSeconds is busybox time -v's elapsed wall clock time ("0m 13.42s",
+// or "1:02:03" past an hour); 0 when absent.
+func wallSeconds(text string) float64 {
+	m := regexp.MustCompile(`Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\d+)m ([0-9.]+)s`).FindStringSubmatch(text)
+	if m == nil {
+		return 0
+	}
+	var mins, secs float64
+	fmt.Sscan(m[1], &mins)
+	fmt.Sscan(m[2], &secs)
+	return mins*60 + secs
+}
+
+// field is the integer re's first group matches in text (0: none).
+func field(text, re string) int64 {
+	m := regexp.MustCompile(re).FindStringSubmatch(text)
+	if m == nil {
+		return 0
+	}
+	var n int64
+	fmt.Sscan(m[1], &n)
+	return n
 }
 
 // p99ms is a test's p99 latency in milliseconds (0: no I/O completed).

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/blockio"
 	"github.com/goaoe/aoe/internal/nbd"
 	"github.com/spf13/cobra"
@@ -41,8 +43,11 @@ retransmission, --deadline); it needs root or CAP_NET_RAW.
 The server speaks the fixed newstyle NBD handshake (NBD_OPT_GO, INFO,
 LIST, ABORT, and the old EXPORT_NAME); the export is named DEV, and is also
 the default export (empty name). It serves READ, WRITE, FLUSH (the target's
-FLUSH CACHE) and FUA writes, to several connections at once; TRIM and
-structured replies are not offered.
+FLUSH CACHE) and FUA writes, to several connections at once, which may
+share a client's requests (NBD_FLAG_CAN_MULTI_CONN: nbd-client -C N,
+nbdcopy -C N); TRIM and structured replies are not offered. The block
+sizes advertised are 512 (minimum), a power of two holding a whole frame's
+data, at least 4096 (preferred), and the largest request accepted.
 
 It listens on a Unix socket (--socket PATH), or on TCP (--listen ADDR,
 default 127.0.0.1:10809). An address without a host (":10809") is loopback
@@ -121,7 +126,7 @@ func (o *nbdOptions) server() (*nbd.Server, error) {
 		MaxConns:         o.maxConns,
 		HandshakeTimeout: o.handshakeTimeout,
 		ReplyTimeout:     o.replyTimeout,
-		ErrorLog:         func(format string, args ...any) { o.warnf(format, args...) },
+		Logger:           slog.New(warnHandler{o.globalOptions}),
 	}, nil
 }
 
@@ -256,7 +261,8 @@ func runNBD(cmd *cobra.Command, o *nbdOptions, dev string) error {
 		// that).
 		defer l.Close()
 	}
-	exp := &nbd.Export{Name: dev, Description: "AoE " + dev, Size: t.Size(), Backend: t, ReadOnly: o.readOnly}
+	exp := &nbd.Export{Name: dev, Description: "AoE " + dev, Size: t.Size(), Backend: t, ReadOnly: o.readOnly,
+		PreferredBlock: preferredBlock(t.PathStats())}
 	s.Exports = []*nbd.Export{exp}
 	o.warnf("serving %s (%d bytes%s) on %s", dev, t.Size(), map[bool]string{true: ", read-only"}[o.readOnly], l.Addr())
 	err = s.Serve(cmd.Context(), l)
@@ -265,3 +271,36 @@ func runNBD(cmd *cobra.Command, o *nbdOptions, dev string) error {
 	}
 	return err
 }
+
+// preferredBlock is the preferred block size the export advertises: the
+// smallest power of two (the protocol wants one) that is at least 4 KiB
+// and holds a whole frame's data on the path with the smallest frames: a
+// multiple of it at MTU 1500 (2 sectors a frame), 16 KiB at 9000 (17).
+func preferredBlock(paths []initiator.PathStats) uint32 {
+	sectors := 0
+	for _, p := range paths {
+		if p.Sectors > 0 && (sectors == 0 || p.Sectors < sectors) {
+			sectors = p.Sectors
+		}
+	}
+	b := uint32(4096)
+	for b < uint32(sectors)*512 {
+		b *= 2
+	}
+	return b
+}
+
+// warnHandler prints the NBD server's log records as the command's other
+// warnings ("aoe: " and the message; the records' attributes repeat the
+// message's parts, and are left out).
+type warnHandler struct{ g *globalOptions }
+
+func (h warnHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h warnHandler) Handle(_ context.Context, r slog.Record) error {
+	h.g.warnf("%s", r.Message)
+	return nil
+}
+
+func (h warnHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h warnHandler) WithGroup(string) slog.Handler      { return h }

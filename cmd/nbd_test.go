@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
 )
 
@@ -315,6 +316,23 @@ func TestNBDTarget(t *testing.T) {
 		}
 		if r := srv.stop(); r.code != 0 || strings.Contains(r.stderr, "different disks") {
 			t.Errorf("--target %s: exit %d %q", d.MAC, r.code, r.stderr)
+		}
+	}
+}
+
+// TestNBDPreferredBlock: the preferred block size holds a whole frame's
+// data of the path with the smallest frames, a power of two, at least 4 KiB.
+func TestNBDPreferredBlock(t *testing.T) {
+	for _, tc := range []struct {
+		sectors []int
+		want    uint32
+	}{{nil, 4096}, {[]int{2}, 4096}, {[]int{17}, 16384}, {[]int{17, 2}, 4096}, {[]int{17, 17}, 16384}, {[]int{255}, 131072}} {
+		var paths []initiator.PathStats
+		for _, n := range tc.sectors {
+			paths = append(paths, initiator.PathStats{Sectors: n})
+		}
+		if got := preferredBlock(paths); got != tc.want {
+			t.Errorf("sectors %v: %d, want %d", tc.sectors, got, tc.want)
 		}
 	}
 }

@@ -127,6 +127,8 @@ type VMConfig struct {
 	// Boot runs in the guest before the agent starts (after devtmpfs,
 	// sysfs, proc, debugfs are mounted and the NICs are up).
 	Boot string
+	// CPUs is the number of vCPUs (default 1).
+	CPUs int
 }
 
 // guestInit is /init: mount the pseudo filesystems, bring up the NICs, then
@@ -223,7 +225,7 @@ func (l *Lab) BootVM(ns string, cfg VMConfig) *VM {
 	}
 	defer ln.Close()
 	args := []string{"netns", "exec", ns, "qemu-system-x86_64",
-		"-nodefaults", "-no-user-config", "-display", "none", "-accel", "tcg", "-m", "512", "-smp", "1",
+		"-nodefaults", "-no-user-config", "-display", "none", "-accel", "tcg", "-m", "512", "-smp", fmt.Sprint(max(cfg.CPUs, 1)),
 		"-kernel", cfg.Kernel.Vmlinuz, "-initrd", initrd,
 		"-append", "console=ttyS0 panic=-1 loglevel=4",
 		"-no-reboot",

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -22,7 +23,7 @@ func serveUnix(t *testing.T, exports ...*Export) string {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{Exports: exports, ErrorLog: t.Logf}
+	s := &Server{Exports: exports, Logger: logTo(t.Logf)}
 	done := make(chan struct{})
 	go func() { s.Serve(ctx, l); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
@@ -135,7 +136,7 @@ func TestRealClientsSmallBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Exports: []*Export{{Name: "d", Size: size, Backend: f}}, MaxInflightBytes: limit, ErrorLog: t.Logf}
+	s := &Server{Exports: []*Export{{Name: "d", Size: size, Backend: f}}, MaxInflightBytes: limit, Logger: logTo(t.Logf)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Serve(ctx, l); close(done) }()
@@ -163,4 +164,99 @@ func TestRealClientsSmallBudget(t *testing.T) {
 		t.Errorf("in flight now %d, at most %d; budget %d", used, peak, limit)
 	}
 	t.Logf("peak in flight %d KiB of %d KiB", peak>>10, limit>>10)
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// TestRealClientsMultiConn: the export says NBD_FLAG_CAN_MULTI_CONN and
+// its block sizes (minimum 512, the preferred size a power of two from the
+// export's, the maximum half the budget), as nbdinfo shows them; nbdcopy
+// then spreads its requests over 4 connections (4 threads: it opens no
+// more connections than threads), one budget for all, and
+// copies the data whole, both ways.
+func TestRealClientsMultiConn(t *testing.T) {
+	need(t, "nbdcopy", "nbdinfo")
+	const size, limit = 16 << 20, 8 << 20
+	f, content := randomFile(t, size)
+	sock := filepath.Join(t.TempDir(), "nbd.sock")
+	ul, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &countingListener{Listener: ul}
+	// 17 sectors, a jumbo frame's payload: advertised as 16 KiB, the
+	// power of two above.
+	s := &Server{Exports: []*Export{{Name: "d", Size: size, Backend: f, PreferredBlock: 17 * 512}}, MaxInflightBytes: limit, Logger: logTo(t.Logf)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx, l); close(done) }()
+	defer func() { cancel(); <-done }()
+	uri := "nbd+unix:///d?socket=" + sock
+
+	info := run(t, "nbdinfo", "--json", uri)
+	for _, want := range []string{`"can_multi_conn": true`, `"block_size_minimum": 512`, `"block_size_preferred": 16384`, `"block_size_maximum": 4194304`} {
+		if !strings.Contains(info, want) {
+			t.Errorf("nbdinfo lacks %s:\n%s", want, info)
+		}
+	}
+	before := l.n.Load()
+	out := filepath.Join(t.TempDir(), "out.img")
+	run(t, "nbdcopy", "--connections=4", "--threads=4", uri, out)
+	if got, _ := os.ReadFile(out); sha256.Sum256(got) != sha256.Sum256(content) {
+		t.Error("nbdcopy out: differs")
+	}
+	if n := l.n.Load() - before; n != 4 {
+		t.Errorf("nbdcopy --connections=4 made %d connections, want 4 (multi-conn)", n)
+	}
+	src := filepath.Join(t.TempDir(), "src.img")
+	fresh := make([]byte, size)
+	rand.Read(fresh)
+	os.WriteFile(src, fresh, 0o600)
+	run(t, "nbdcopy", "--connections=4", "--threads=4", "--flush", src, uri)
+	if got, _ := os.ReadFile(f.Name()); !bytes.Equal(got, fresh) {
+		t.Error("nbdcopy in: the export differs")
+	}
+	if used, peak, _ := s.InflightBytes(); used != 0 || peak > limit {
+		t.Errorf("in flight now %d, at most %d; budget %d", used, peak, limit)
+	}
+}
+
+// TestBlockSizes: the sizes advertised for exports of odd and even sizes
+// and preferred sizes.
+func TestBlockSizes(t *testing.T) {
+	s := &Server{MaxInflightBytes: 8 << 20}
+	s.setup()
+	for _, tc := range []struct {
+		size              int64
+		pref              uint32
+		wantMin, wantPref uint32
+		wantMax           uint32
+	}{
+		{1 << 20, 0, 512, 4096, 4 << 20},
+		{1<<20 + 1, 0, 1, 4096, 4 << 20},
+		{1 << 20, 1024, 512, 1024, 4 << 20},
+		{1 << 20, 17 * 512, 512, 16384, 4 << 20},
+		{1 << 20, 64 << 20, 512, 4 << 20, 4 << 20},
+		{1 << 20, 100, 512, 512, 4 << 20},
+	} {
+		e := &Export{Size: tc.size, PreferredBlock: tc.pref}
+		if lo, p, hi := e.minBlock(), s.preferredBlock(e), s.maxBlock(e); lo != tc.wantMin || p != tc.wantPref || hi != tc.wantMax {
+			t.Errorf("size %d preferred %d: %d %d %d, want %d %d %d", tc.size, tc.pref, lo, p, hi, tc.wantMin, tc.wantPref, tc.wantMax)
+		}
+		if e.flags()&tflagCanMultiConn == 0 {
+			t.Errorf("size %d: no NBD_FLAG_CAN_MULTI_CONN", tc.size)
+		}
+	}
 }

@@ -1,5 +1,10 @@
 package nbd
 
+import (
+	"context"
+	"log/slog"
+)
+
 // Test hooks: the server's accounting, not part of its API.
 
 // InflightBytes returns the request data the server holds now, the most it
@@ -21,3 +26,17 @@ func (s *Server) BudgetWaiters() int {
 
 // Conns returns how many connections Serve serves now.
 func (s *Server) Conns() int64 { return s.conns.Load() }
+
+// logTo is a logger that passes each message (its text only) to f, as
+// t.Logf.
+func logTo(f func(format string, args ...any)) *slog.Logger { return slog.New(funcHandler(f)) }
+
+type funcHandler func(format string, args ...any)
+
+func (h funcHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h funcHandler) Handle(_ context.Context, r slog.Record) error {
+	h("%s", r.Message)
+	return nil
+}
+func (h funcHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h funcHandler) WithGroup(string) slog.Handler      { return h }

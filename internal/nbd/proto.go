@@ -55,6 +55,9 @@ const (
 	tflagReadOnly  = 1 << 1
 	tflagSendFlush = 1 << 2
 	tflagSendFUA   = 1 << 3
+	// tflagCanMultiConn: a flush on one connection covers the writes
+	// completed on all of them.
+	tflagCanMultiConn = 1 << 8
 
 	// Commands and command flags.
 	cmdRead    = 0

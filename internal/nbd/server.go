@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"math/bits"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -33,10 +35,21 @@ type Export struct {
 	ReadOnly bool
 	// PreferredBlock and MaxBlock are advertised in NBD_INFO_BLOCK_SIZE
 	// (defaults 4096 and 32 MiB, both at most half the server's
-	// MaxInflightBytes); the minimum is 1: any offset and length is served.
-	// A write longer than the maximum is refused with EINVAL (its data is
-	// read and dropped), a read with EOVERFLOW.
+	// MaxInflightBytes; the preferred size is a power of two, as the
+	// protocol wants: a value that is not is rounded up to one). The
+	// minimum advertised is 512 (1 when Size is not a multiple of 512),
+	// but any offset and length is served. A write longer than the
+	// maximum is refused with EINVAL (its data is read and dropped), a
+	// read with EOVERFLOW.
 	PreferredBlock, MaxBlock uint32
+}
+
+// minBlock is the minimum block size advertised: the sector.
+func (e *Export) minBlock() uint32 {
+	if e.Size%512 != 0 {
+		return 1
+	}
+	return 512
 }
 
 func (e *Export) maxBlock() uint32 {
@@ -50,11 +63,16 @@ func (e *Export) preferredBlock() uint32 {
 	if e.PreferredBlock == 0 {
 		return 4096
 	}
-	return e.PreferredBlock
+	return uint32(1) << bits.Len32(e.PreferredBlock-1)
 }
 
+// flags are the export's transmission flags. NBD_FLAG_CAN_MULTI_CONN is
+// always set: every connection serves the same backend, and a flush on
+// any of them (the backend's Sync) makes every write completed on any of
+// them durable, which is what the flag promises; clients may then spread
+// their requests over several connections (nbd-client -C N).
 func (e *Export) flags() uint16 {
-	f := uint16(tflagHasFlags | tflagSendFlush | tflagSendFUA)
+	f := uint16(tflagHasFlags | tflagSendFlush | tflagSendFUA | tflagCanMultiConn)
 	if e.ReadOnly {
 		f |= tflagReadOnly
 	}
@@ -104,9 +122,12 @@ type Server struct {
 	// hold is freed (default DefaultReplyTimeout; negative: no bound). A
 	// connection with no reply to send is never timed out.
 	ReplyTimeout time.Duration
-	// ErrorLog, when set, is told why a connection ended badly and about
-	// I/O errors returned to clients.
-	ErrorLog func(format string, args ...any)
+	// Logger, when set, is told (at level Warn) why a connection ended
+	// badly, about connections refused and accept errors, and (at level
+	// Error) about I/O errors returned to clients. Each message is a whole
+	// sentence; attributes (remote, err, offset, length) repeat its parts
+	// for handlers that keep them apart.
+	Logger *slog.Logger
 
 	once   sync.Once
 	budget *budget
@@ -147,14 +168,20 @@ func (s *Server) maxBlock(e *Export) uint32 {
 	return uint32(max(1, min(int64(e.maxBlock()), s.budget.limit/2)))
 }
 
-// preferredBlock is e's preferred block size, at most its maximum.
+// preferredBlock is e's preferred block size, at most its maximum (a
+// power of two: the largest not over the maximum).
 func (s *Server) preferredBlock(e *Export) uint32 {
-	return min(e.preferredBlock(), s.maxBlock(e))
+	p, m := e.preferredBlock(), s.maxBlock(e)
+	if p > m {
+		p = uint32(1) << (bits.Len32(m) - 1)
+	}
+	return max(p, e.minBlock())
 }
 
-func (s *Server) logf(format string, args ...any) {
-	if s.ErrorLog != nil {
-		s.ErrorLog(format, args...)
+// log logs a message at level with its attributes (key, value pairs).
+func (s *Server) log(level slog.Level, msg string, args ...any) {
+	if s.Logger != nil {
+		s.Logger.Log(context.Background(), level, msg, args...)
 	}
 }
 
@@ -198,7 +225,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 				return err
 			}
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.logf("nbd: accept: %v; retrying in %v", err, delay)
+			s.log(slog.LevelWarn, fmt.Sprintf("nbd: accept: %v; retrying in %v", err, delay), "err", err, "retry", delay)
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
@@ -219,7 +246,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 				if unlogged > 0 {
 					more = fmt.Sprintf(" (and %d more since the last report)", unlogged)
 				}
-				s.logf("nbd: %v: connection refused: %d connections are served, the limit%s", c.RemoteAddr(), limit, more)
+				s.log(slog.LevelWarn, fmt.Sprintf("nbd: %v: connection refused: %d connections are served, the limit%s", c.RemoteAddr(), limit, more),
+					"remote", c.RemoteAddr(), "limit", limit, "unlogged", unlogged)
 				lastLog, unlogged = now, 0
 			} else {
 				unlogged++
@@ -231,7 +259,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			defer wg.Done()
 			defer s.conns.Add(-1)
 			if err := s.ServeConn(ctx, c); err != nil && !errors.Is(err, ErrAborted) && ctx.Err() == nil {
-				s.logf("nbd: %v: %v", c.RemoteAddr(), err)
+				s.log(slog.LevelWarn, fmt.Sprintf("nbd: %v: %v", c.RemoteAddr(), err), "remote", c.RemoteAddr(), "err", err)
 			}
 		}()
 	}
@@ -390,7 +418,7 @@ func (s *Server) info(w *bufio.Writer, o option, reply func(uint32, []byte) erro
 		return nil, false, err
 	}
 	b = binary.BigEndian.AppendUint16(nil, infoBlockSize)
-	b = binary.BigEndian.AppendUint32(b, 1)
+	b = binary.BigEndian.AppendUint32(b, exp.minBlock())
 	b = binary.BigEndian.AppendUint32(b, s.preferredBlock(exp))
 	b = binary.BigEndian.AppendUint32(b, s.maxBlock(exp))
 	if err := reply(repInfo, b); err != nil {

@@ -237,7 +237,7 @@ func TestHandshakeOptions(t *testing.T) {
 				t.Errorf("ro export info %x", data)
 			}
 		case infoBlockSize:
-			sawBlock = binary.BigEndian.Uint32(data[2:]) == 1 && binary.BigEndian.Uint32(data[6:]) == 4096
+			sawBlock = binary.BigEndian.Uint32(data[2:]) == 512 && binary.BigEndian.Uint32(data[6:]) == 4096
 		case infoName:
 			sawName = string(data[2:]) == "ro"
 		}
@@ -246,7 +246,7 @@ func TestHandshakeOptions(t *testing.T) {
 		t.Errorf("block size %v name %v", sawBlock, sawName)
 	}
 	// The default export is the first.
-	if size, flags := c.goExport(""); size != 1<<20 || flags != tflagHasFlags|tflagSendFlush|tflagSendFUA {
+	if size, flags := c.goExport(""); size != 1<<20 || flags != tflagHasFlags|tflagSendFlush|tflagSendFUA|tflagCanMultiConn {
 		t.Errorf("go: %d %#x", size, flags)
 	}
 	c.request(cmdDisc, 0, 1, 0, 0, nil)
