@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -271,7 +272,7 @@ func Devices(paths []CheckedPath, ifaces []Interface) []Device {
 		var ids []*wire.Identity
 		for _, p := range d.Paths {
 			macs[string(p.Target.MAC)] = true
-			if !contains(d.Interfaces, p.Interface) {
+			if !slices.Contains(d.Interfaces, p.Interface) {
 				d.Interfaces = append(d.Interfaces, p.Interface)
 			}
 			ids = append(ids, p.Identity)
@@ -317,13 +318,4 @@ func warnings(d *Device, mtu map[string]int) []Warning {
 		}
 	}
 	return ws
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

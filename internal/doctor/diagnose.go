@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -166,7 +167,7 @@ func (c *checker) driverAllows(iface string) bool {
 	if !d.Seen || !d.IfListKnown || len(d.IfList) == 0 {
 		return true
 	}
-	return contains(d.IfList, iface)
+	return slices.Contains(d.IfList, iface)
 }
 
 // links finds the interfaces AoE should use that are down or have no
@@ -221,11 +222,11 @@ func (c *checker) links(drv *DriverDevice, wire *WireTarget) {
 
 func (c *checker) namedBy(n string, drv *DriverDevice) string {
 	switch {
-	case drv != nil && contains(drv.NetIfs, n):
+	case drv != nil && slices.Contains(drv.NetIfs, n):
 		return "the driver's paths of " + drv.Name
-	case contains(c.v.Driver.IfList, n):
+	case slices.Contains(c.v.Driver.IfList, n):
 		return "aoe_iflist"
-	case c.v.Wire.Source == "" && contains(c.v.Boot.Interfaces, n):
+	case c.v.Wire.Source == "" && slices.Contains(c.v.Boot.Interfaces, n):
 		return "AOE_INTERFACES"
 	}
 	return "-i"
@@ -273,7 +274,7 @@ func (c *checker) allowed(w *WireTarget) {
 func (c *checker) sameSegment(a, b string) bool {
 	for _, t := range c.v.Wire.Targets {
 		ifs := wireIfaces(&t)
-		if contains(ifs, a) && contains(ifs, b) {
+		if slices.Contains(ifs, a) && slices.Contains(ifs, b) {
 			return true
 		}
 	}
@@ -293,7 +294,7 @@ func (c *checker) masked(w *WireTarget) {
 		}
 		for _, i := range c.v.Wire.Interfaces {
 			l := c.link(i)
-			if answered[i] || l == nil || l.MAC == "" || contains(p.Mask, string(l.MAC)) || !c.sameSegment(i, p.Interface) {
+			if answered[i] || l == nil || l.MAC == "" || slices.Contains(p.Mask, string(l.MAC)) || !c.sameSegment(i, p.Interface) {
 				continue
 			}
 			answered[i] = true // once per interface
@@ -306,7 +307,7 @@ func (c *checker) masked(w *WireTarget) {
 
 func (c *checker) reserved(w *WireTarget) {
 	for _, p := range w.Paths {
-		if len(p.Reserve) == 0 || contains(p.Reserve, p.Self) {
+		if len(p.Reserve) == 0 || slices.Contains(p.Reserve, p.Self) {
 			continue
 		}
 		c.add(CauseReserved, SeverityCause, fmt.Sprintf("aoe reserve %s -i %s --release --force", w.Name, p.Interface),
@@ -418,7 +419,7 @@ func (c *checker) noReply(drv *DriverDevice) {
 	next := "aoe discover --probe"
 	var others []string
 	for _, l := range c.v.Links {
-		if l.Up && !l.Loopback && l.MAC != "" && !contains(w.Interfaces, l.Name) {
+		if l.Up && !l.Loopback && l.MAC != "" && !slices.Contains(w.Interfaces, l.Name) {
 			others = append(others, l.Name)
 		}
 	}
@@ -476,7 +477,7 @@ func (c *checker) boot(w *WireTarget) {
 		return
 	}
 	for _, i := range wireIfaces(w) {
-		if contains(b.Interfaces, i) {
+		if slices.Contains(b.Interfaces, i) {
 			return
 		}
 	}
@@ -490,20 +491,11 @@ func (d DriverDevice) Up() bool { return d.State == "up" || strings.HasPrefix(st
 func wireIfaces(w *WireTarget) []string {
 	var out []string
 	for _, p := range w.Paths {
-		if !contains(out, p.Interface) {
+		if !slices.Contains(out, p.Interface) {
 			out = append(out, p.Interface)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func replace(list []string, old, repl string) []string {
@@ -512,7 +504,7 @@ func replace(list []string, old, repl string) []string {
 		if x == old {
 			x = repl
 		}
-		if !contains(out, x) {
+		if !slices.Contains(out, x) {
 			out = append(out, x)
 		}
 	}
