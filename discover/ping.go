@@ -21,6 +21,9 @@ type PingOptions struct {
 	Timeout time.Duration
 	// Identify asks every path for its IDENTIFY data at the end.
 	Identify bool
+	// Now is the clock the rounds are paced by (nil: time.Now); the
+	// wait itself is a real timer.
+	Now func() time.Time
 }
 
 // PingReply is one reply of a ping round.
@@ -72,8 +75,12 @@ func Ping(ctx context.Context, g *initiator.Group, a aoeaddr.Address, o PingOpti
 	res := &PingResult{Replies: []PingReply{}}
 	known := map[string]bool{}
 	var order []PingReply
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
 	for seq := 1; seq <= o.Count; seq++ {
-		start := time.Now()
+		start := now()
 		replies, err := pingRound(ctx, g, a, seq, o.Timeout, known)
 		var ie *initiator.IncompleteError
 		switch {
@@ -108,7 +115,7 @@ func Ping(ctx context.Context, g *initiator.Group, a aoeaddr.Address, o PingOpti
 		}
 		if seq < o.Count {
 			select {
-			case <-time.After(time.Until(start.Add(o.Interval))):
+			case <-time.After(start.Add(o.Interval).Sub(now())):
 			case <-ctx.Done():
 				return res, ctx.Err()
 			}

@@ -37,6 +37,10 @@ type DiskOptions struct {
 	Window int
 	// MaxSectors, when positive, caps the sectors per frame (tests).
 	MaxSectors int
+	// Now is the engine's clock, read for every "now" of a Disk: send
+	// times, round trips, timeouts, deadlines, probes (nil: time.Now).
+	// The engine's timer is a real timer, armed for the difference.
+	Now func() time.Time
 }
 
 func (o DiskOptions) withDefaults() DiskOptions {
@@ -51,6 +55,9 @@ func (o DiskOptions) withDefaults() DiskOptions {
 	}
 	if o.InitialRTO <= 0 {
 		o.InitialRTO = 200 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }
@@ -266,7 +273,7 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 		}
 	}
 	n, _ := first.id.Capacity()
-	now := time.Now()
+	now := d.opts.Now()
 	d.eng.inLoop(func() {
 		d.id, d.sectors, d.size = first.id, n, int64(n)*wire.SectorSize
 		for i, p := range d.paths {

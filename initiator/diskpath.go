@@ -156,7 +156,7 @@ func newDiskPath(p pathSpec, t *diskTarget, opts DiskOptions) *diskPath {
 	if opts.MaxSectors > 0 {
 		n = min(n, opts.MaxSectors)
 	}
-	dp := &diskPath{tr: p.tr, mac: p.mac, target: t, mtu: mtu, maxSectors: max(n, 1), answered: time.Now(),
+	dp := &diskPath{tr: p.tr, mac: p.mac, target: t, mtu: mtu, maxSectors: max(n, 1), answered: opts.Now(),
 		cwnd: min(initialWindow, t.window), ssthresh: t.window, dead: true}
 	dp.rtt = rttEstimator{min: opts.MinRTO, max: opts.MaxRTO, initial: opts.InitialRTO}
 	return dp

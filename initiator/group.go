@@ -12,11 +12,19 @@ import (
 // Group is one client per local interface, asked together: a broadcast
 // goes out on every interface and the answers of all come back as one
 // stream. It owns its clients: Close closes them.
+//
+// Its two clocks are injectable: set them right after NewGroup, before
+// the first request. Clock is read for every "now" of the resend
+// schedule and the quiet time (timers stay real timers); RTTClock only
+// stamps requests and replies for the round-trip times it reports.
+// They are separate so that a display can show fixed round-trip times
+// (the commands' golden transcripts) while the schedule runs on time.
 type Group struct {
 	clients []*Client
-	// Now stamps requests and replies for round-trip times (default
-	// time.Now; tests set a fixed clock).
-	Now func() time.Time
+	// Clock is the schedule's clock (nil: time.Now).
+	Clock func() time.Time
+	// RTTClock stamps round-trip times (nil: Clock).
+	RTTClock func() time.Time
 }
 
 // NewGroup returns a group of the clients.
@@ -48,11 +56,20 @@ func (g *Group) Close() error {
 	return errors.Join(errs...)
 }
 
+// now reads the schedule's clock.
 func (g *Group) now() time.Time {
-	if g.Now != nil {
-		return g.Now()
+	if g.Clock != nil {
+		return g.Clock()
 	}
 	return time.Now()
+}
+
+// rttNow reads the round-trip clock.
+func (g *Group) rttNow() time.Time {
+	if g.RTTClock != nil {
+		return g.RTTClock()
+	}
+	return g.now()
 }
 
 // CollectOptions tune a broadcast. The zero value gives the defaults.
@@ -177,13 +194,13 @@ func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOption
 	if err != nil {
 		return nil, false, err
 	}
-	s := &collectState{g: g, o: o, start: time.Now(), seen: map[replyKey]bool{}, round: map[replyKey]bool{}, sends: 1}
+	s := &collectState{g: g, o: o, start: g.now(), seen: map[replyKey]bool{}, round: map[replyKey]bool{}, sends: 1}
 	s.lastNew, s.lastSend = s.start, s.start
 	s.retransmitsAtStart = s.retransmits()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		now := time.Now()
+		now := g.now()
 		due := s.due()
 		if !due.IsZero() && !now.Before(due) {
 			s.resend(now, resends)
@@ -200,7 +217,7 @@ func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOption
 		if !due.IsZero() && due.Before(wake) {
 			wake = due
 		}
-		timer.Reset(max(time.Until(wake), time.Millisecond))
+		timer.Reset(max(wake.Sub(g.now()), time.Millisecond))
 		select {
 		case r := <-replies:
 			if !s.seen[r.key()] && len(s.seen) >= o.MaxReplies {
@@ -222,7 +239,7 @@ func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOption
 func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan Reply, []func() error, error) {
 	replies := make(chan Reply, 1024)
 	var resends []func() error
-	start := g.now()
+	start := g.rttNow()
 	for _, c := range g.clients {
 		ch, resend, stop, err := c.Broadcast(req)
 		if err != nil {
@@ -235,7 +252,7 @@ func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan Reply, [
 				select {
 				case f := <-ch:
 					select {
-					case replies <- Reply{Client: c, Frame: f, RTT: g.now().Sub(start)}:
+					case replies <- Reply{Client: c, Frame: f, RTT: g.rttNow().Sub(start)}:
 					case <-ctx.Done():
 						return
 					}
@@ -312,7 +329,7 @@ func (s *collectState) add(r Reply) bool {
 		s.lossy = true // a newcomer after the first copy: that copy was lost to it
 	}
 	s.out = append(s.out, r)
-	s.lastNew = time.Now()
+	s.lastNew = s.g.now()
 	return true
 }
 

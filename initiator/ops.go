@@ -69,12 +69,12 @@ func (c *Client) request(ctx context.Context, t Target, cmd wire.Command, arg wi
 
 // config sends a Query Config with arg to t.
 func (c *Client) config(ctx context.Context, t Target, arg *wire.ConfigArg) (*ConfigReply, error) {
-	start := time.Now()
+	start := c.cfg.Now()
 	f, err := c.request(ctx, t, wire.CommandQueryConfig, arg)
 	if f == nil {
 		return nil, err
 	}
-	r, ok := configReply(c.ifi, f, time.Since(start))
+	r, ok := configReply(c.ifi, f, c.cfg.Now().Sub(start))
 	if !ok {
 		return nil, ErrBadReply
 	}
