@@ -16,8 +16,9 @@ func TestCheckATA(t *testing.T) {
 	arg := func(lba uint64, ext bool, remaining uint8) []byte {
 		a := wire.ATAArg{Extended: ext, SectorCount: remaining, CmdStatus: wire.ATAStatusDRDY}
 		a.SetLBA(lba)
-		b, _ := a.AppendBinary(nil)
-		return b
+		f := wire.Frame{Destination: make([]byte, 6), Source: make([]byte, 6), Arg: &a, Unpadded: true}
+		b, _ := f.MarshalBinary()
+		return b[wire.HeaderLen:]
 	}
 	data := make([]byte, 1024)
 	for _, tc := range []struct {

@@ -58,7 +58,8 @@ func TestHostileFloodAndDrops(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // the read loop drains the port
 	seen := map[string]bool{}
 	for len(ch) > 0 {
-		seen[(<-ch).Name()] = true
+		f := <-ch
+		seen[aoeaddr.Address{Shelf: f.Shelf, Slot: f.Slot}.String()] = true
 	}
 	n, err := c.Dropped()
 	if err != nil || n == 0 {
