@@ -70,7 +70,7 @@ type PingResult struct {
 // it ends. A reply with the AoE error flag is reported (PingReply.Err) but
 // does not count as answered. With Identify it then asks every path for
 // IDENTIFY. Errors: the context's (the rounds done so far are returned
-// with it), and those of initiator.Group.Collect.
+// with it), and those of initiator.Group.QueryConfig.
 func Ping(ctx context.Context, g *initiator.Group, a aoeaddr.Address, o PingOptions, onRound func(seq int, replies []PingReply)) (*PingResult, error) {
 	res := &PingResult{Replies: []PingReply{}}
 	known := map[string]bool{}
@@ -124,7 +124,7 @@ func Ping(ctx context.Context, g *initiator.Group, a aoeaddr.Address, o PingOpti
 	if o.Identify {
 		for _, p := range order {
 			pi := PathIdentity{Target: p.Target, Interface: p.Interface}
-			pi.Data, pi.Err = g.ClientFor(p.Interface).IdentifyData(ctx, p.Target)
+			_, pi.Data, pi.Err = g.ClientFor(p.Interface).Identify(ctx, p.Target, 0)
 			if pi.Err == nil {
 				id, _ := wire.ParseIdentify(pi.Data)
 				pi.Identity = &id

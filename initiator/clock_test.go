@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // aheadClock is a clock an hour ahead of real time that counts its reads:
@@ -28,7 +29,7 @@ func TestInjectedClocks(t *testing.T) {
 	var cc, gc, dc aheadClock
 	c := nw.ClientWith(t, "a0", hostA, 1500, &initiator.Config{Now: cc.now})
 
-	r, err := c.QueryConfig(context.Background(), initiator.Target{MAC: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot})
+	r, err := c.QueryConfig(context.Background(), initiator.Target{MAC: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot}, &wire.ConfigArg{})
 	if err != nil {
 		t.Fatal(err)
 	}

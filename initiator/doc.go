@@ -8,8 +8,8 @@
 //     (a raw packet socket, or any net.PacketConn) and matches the replies
 //     by tag, source MAC, address and command, retransmitting unicast
 //     requests and keeping within each target's buffer count; a Group
-//     broadcasts on every interface and collects the answers (Collect,
-//     QueryConfig); Stats count what a client did;
+//     broadcasts on every interface and collects the answers
+//     (QueryConfig); Stats count what a client did;
 //   - the disk engine, here too: a Disk (OpenDisk) reads and writes a
 //     target's sectors over all its paths, verifying every path's IDENTIFY
 //     and every reply before its data is used, with a window per path that

@@ -220,14 +220,14 @@ func newEngine(d *Disk) *engine {
 }
 
 // do runs q and returns its error: q's context's when it ends first,
-// ErrDiskClosed when the disk is closed. When do returns, no reply writes
+// errDiskClosed when the disk is closed. When do returns, no reply writes
 // into q's buffer any more.
 func (e *engine) do(q *request) error {
 	q.done = make(chan struct{})
 	select {
 	case e.submit <- q:
 	case <-e.exited:
-		return ErrDiskClosed
+		return errDiskClosed
 	case <-q.ctx.Done():
 		return q.ctx.Err()
 	}
@@ -311,7 +311,7 @@ func (e *engine) add(q *request) {
 	q.since = e.d.opts.Now()
 	if q.path != nil {
 		if q.path.gone {
-			e.finish(q, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, q.path.tr.Err()))
+			e.finish(q, fmt.Errorf("%s: %w: %w", e.d.name, errNoPaths, q.path.tr.Err()))
 			return
 		}
 		e.active = append(e.active, q)
@@ -873,7 +873,7 @@ func (e *engine) expireOps(now time.Time) {
 		}
 		if o.req.path != nil {
 			if p.gone {
-				e.fail(o.req, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, p.tr.Err()))
+				e.fail(o.req, fmt.Errorf("%s: %w: %w", e.d.name, errNoPaths, p.tr.Err()))
 				i = -1
 				continue
 			}
@@ -940,7 +940,7 @@ func (e *engine) clientGone(c transport) {
 	}
 	for i := 0; i < len(e.active); i++ {
 		if q := e.active[i]; q.path != nil && q.path.gone && q.pending == 0 {
-			e.fail(q, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, c.Err()))
+			e.fail(q, fmt.Errorf("%s: %w: %w", e.d.name, errNoPaths, c.Err()))
 			i = -1
 		}
 	}
@@ -1045,7 +1045,7 @@ func (e *engine) probed(q *request, err error) {
 	p := q.path
 	p.probing = false
 	if err != nil {
-		if errors.Is(err, ErrDiskClosed) {
+		if errors.Is(err, errDiskClosed) {
 			return
 		}
 		p.lastProbe = e.d.opts.Now()
@@ -1182,10 +1182,10 @@ func linkDown(err error) bool {
 	return errors.Is(err, syscall.ENETDOWN) || errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENODEV)
 }
 
-// shutdown fails every request with ErrDiskClosed.
+// shutdown fails every request with errDiskClosed.
 func (e *engine) shutdown() {
 	e.timer.Stop()
-	e.failAll(ErrDiskClosed)
+	e.failAll(errDiskClosed)
 }
 
 // failAll fails every request: waiting, in flight, or waiting for a path.

@@ -129,9 +129,9 @@ func (o CollectOptions) withDefaults() CollectOptions {
 	return o
 }
 
-// Reply is one answer to a group broadcast, with the client (interface) it
+// reply is one answer to a group broadcast, with the client (interface) it
 // came in on and when, from the first copy.
-type Reply struct {
+type reply struct {
 	Client *Client
 	Frame  *wire.Frame
 	RTT    time.Duration
@@ -144,11 +144,11 @@ type replyKey struct {
 	slot  uint8
 }
 
-func (r Reply) key() replyKey {
+func (r reply) key() replyKey {
 	return replyKey{iface: r.Client.Interface().Name, mac: string(r.Frame.Source), shelf: r.Frame.Shelf, slot: r.Frame.Slot}
 }
 
-// Collect sends req on every client's interface as a broadcast, again at
+// collect sends req on every client's interface as a broadcast, again at
 // the Resend times (and more often under loss), and returns the replies,
 // one per (interface, source MAC, shelf, slot), in arrival order. onNew, if
 // set, is called for each as it arrives; when it returns true the exchange
@@ -156,14 +156,14 @@ func (r Reply) key() replyKey {
 // broadcast, or at Timeout, or when ctx is done: what came is returned,
 // without error. When the answer is known to be incomplete (more than
 // MaxReplies responders, or replies lost in the receive buffers) the
-// replies come with an *IncompleteError. Errors: ErrNoClients, and those
+// replies come with an *IncompleteError. Errors: errNoClients, and those
 // of Client.Broadcast (ErrSend, ErrClosed, a tag in use).
-func (g *Group) Collect(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(Reply) (stop bool)) ([]Reply, error) {
+func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(reply) (stop bool)) ([]reply, error) {
 	if g == nil || len(g.clients) == 0 {
-		return nil, ErrNoClients
+		return nil, errNoClients
 	}
 	dropped := g.dropped()
-	out, truncated, err := g.collect(ctx, req, opts, onNew)
+	out, truncated, err := g.exchange(ctx, req, opts, onNew)
 	if err != nil {
 		return nil, err
 	}
@@ -185,8 +185,8 @@ func (g *Group) dropped() uint64 {
 	return n
 }
 
-// collect is Collect; truncated reports that MaxReplies was reached.
-func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(Reply) (stop bool)) (out []Reply, truncated bool, err error) {
+// exchange is collect's exchange; truncated reports that MaxReplies was reached.
+func (g *Group) exchange(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(reply) (stop bool)) (out []reply, truncated bool, err error) {
 	o := opts.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -236,8 +236,8 @@ func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOption
 
 // broadcast sends req on every client and forwards the replies, stamped,
 // to one channel until ctx is done.
-func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan Reply, []func() error, error) {
-	replies := make(chan Reply, 1024)
+func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan reply, []func() error, error) {
+	replies := make(chan reply, 1024)
 	var resends []func() error
 	start := g.rttNow()
 	for _, c := range g.clients {
@@ -252,7 +252,7 @@ func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan Reply, [
 				select {
 				case f := <-ch:
 					select {
-					case replies <- Reply{Client: c, Frame: f, RTT: g.rttNow().Sub(start)}:
+					case replies <- reply{Client: c, Frame: f, RTT: g.rttNow().Sub(start)}:
 					case <-ctx.Done():
 						return
 					}
@@ -265,7 +265,7 @@ func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan Reply, [
 	return replies, resends, nil
 }
 
-// collectState is the loss-adaptive resend schedule of Collect.
+// collectState is the loss-adaptive resend schedule of collect.
 type collectState struct {
 	g     *Group
 	o     CollectOptions
@@ -277,7 +277,7 @@ type collectState struct {
 	round              map[replyKey]bool
 	lossy              bool
 	retransmitsAtStart uint64
-	out                []Reply
+	out                []reply
 	lastNew, lastSend  time.Time
 	sends, next        int // copies sent; index in o.Resend
 }
@@ -318,7 +318,7 @@ func (s *collectState) resend(now time.Time, resends []func() error) {
 }
 
 // add records a reply and reports whether it is new.
-func (s *collectState) add(r Reply) bool {
+func (s *collectState) add(r reply) bool {
 	k := r.key()
 	s.round[k] = true
 	if s.seen[k] {
@@ -347,13 +347,19 @@ type ConfigQuery struct {
 // QueryAll is the Query Config read that every target answers.
 var QueryAll = ConfigQuery{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot}
 
-// QueryConfig broadcasts q on every interface and returns the answers in
-// arrival order, one per path (interface, target MAC, address), as Collect
-// does; onAnswer, if set, is called for each as it comes and ends the
-// exchange by returning true. A test or prefix that does not match gets no
+// QueryConfig broadcasts q on every interface, again at the Resend times
+// (and more often under loss), and returns the answers in arrival order,
+// one per path (interface, target MAC, address); onAnswer, if set, is
+// called for each as it comes and ends the exchange by returning true. It
+// ends when no new answer has come for Quiet after the last broadcast, or
+// at Timeout, or when ctx is done: what came is returned, without error.
+// When the answer is known to be incomplete (more than MaxReplies
+// responders, or replies lost in the receive buffers) the answers come
+// with an *IncompleteError. A test or prefix that does not match gets no
 // answer. Refusals (such as ErrConfigStringPresent for a set) are answers
-// with Err set. Errors: ErrConfigStringTooLong, and those of Collect (an
-// *IncompleteError comes with the answers read).
+// with Err set. Errors: ErrConfigStringTooLong, one when the group has no
+// client, and those of Client.Broadcast (ErrSend, ErrClosed, a tag in
+// use).
 func (g *Group) QueryConfig(ctx context.Context, q ConfigQuery, opts CollectOptions, onAnswer func(ConfigReply) (stop bool)) ([]ConfigReply, error) {
 	if len(q.String) > wire.MaxConfigString {
 		return nil, wire.ErrConfigStringTooLong
@@ -361,7 +367,7 @@ func (g *Group) QueryConfig(ctx context.Context, q ConfigQuery, opts CollectOpti
 	req := &wire.Frame{Shelf: q.Shelf, Slot: q.Slot, Tag: q.Tag, Command: wire.CommandQueryConfig,
 		Arg: &wire.ConfigArg{Command: q.Command, String: q.String}}
 	var answers []ConfigReply
-	_, err := g.Collect(ctx, req, opts, func(r Reply) bool {
+	_, err := g.collect(ctx, req, opts, func(r reply) bool {
 		a, ok := configReply(r.Client.Interface(), r.Frame, r.RTT)
 		if !ok {
 			return false

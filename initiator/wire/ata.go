@@ -147,10 +147,6 @@ func (a *ATAArg) Address() uint64 {
 	return lba
 }
 
-// Failed reports whether the status register of a reply marks the command
-// as failed (BSY, DF, DRQ or ERR).
-func (a *ATAArg) Failed() bool { return a.CmdStatus&ATAStatusFailed != 0 }
-
 // NewIdentify returns the argument of an ATA IDENTIFY DEVICE request.
 func NewIdentify() *ATAArg {
 	a := &ATAArg{SectorCount: 1, CmdStatus: ATAIdentify}

@@ -85,7 +85,7 @@ func (e MaskError) Error() string {
 	return fmt.Sprintf("aoe: mask list error %d", uint8(e))
 }
 
-// DirectiveError is returned by EditMask when the target refuses a
+// DirectiveError is returned by Client.Mask when the target refuses a
 // directive: Index is the directive (0-based), Err the Mac Mask List error.
 type DirectiveError struct {
 	Index int

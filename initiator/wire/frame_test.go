@@ -126,7 +126,7 @@ func TestIdentifyResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := f.Arg.(*ATAArg)
-	if a.Failed() || a.CmdStatus != ATAStatusDRDY {
+	if a.CmdStatus&ATAStatusFailed != 0 || a.CmdStatus != ATAStatusDRDY {
 		t.Errorf("status %#x", a.CmdStatus)
 	}
 	id, err := ParseIdentify(a.Data)
@@ -163,7 +163,7 @@ func TestErrorReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := f.Arg.(*ATAArg)
-	if !a.Failed() || a.CmdStatus != 0x41 || a.FeatureErr != ATAErrAbort {
+	if a.CmdStatus&ATAStatusFailed == 0 || a.CmdStatus != 0x41 || a.FeatureErr != ATAErrAbort {
 		t.Errorf("read-only write: status %#x err %#x", a.CmdStatus, a.FeatureErr)
 	}
 }
