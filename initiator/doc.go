@@ -19,6 +19,16 @@
 //     would need that interface exported: a public surface for the
 //     engine's plumbing, which is what this package keeps small.
 //
+// # Time
+//
+// Every "now" the package reads comes from an injectable clock (nil:
+// time.Now): Config.Now for a client's operations, Group.Clock for a
+// broadcast's resend schedule, DiskOptions.Now for the disk engine.
+// Timers stay real timers, armed for the difference between two readings
+// of the clock. Group.RTTClock only stamps the round-trip times a Group
+// reports, so that a display can show fixed times while the schedule runs
+// on real time (the commands' golden transcripts do).
+//
 // # Stability
 //
 // initiator, initiator/wire, initiator/aoeaddr and discover are the public
