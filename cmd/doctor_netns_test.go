@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -18,10 +20,12 @@ import (
 //	              own veth whose peer is a port of br:
 //	              e1.1 vblade -b 1; e1.2 vblade -m <i1's MAC>;
 //	              e1.3 reserved by i1; e1.5 two vblades, two disks;
-//	              e1.6 healthy
+//	              e1.6 healthy; e1.7 two vblades, files of one size
+//	              (one IDENTIFY), different data
 //	ini i2 ────── j0 port of bridge brj (MTU 9000 both ends); e1.4 on a
 //	              9000-byte veth whose peer, the port of brj, has MTU 1500
 type doctorLab struct {
+	t        *testing.T
 	lab      *aoelab.Lab
 	tgt, ini string
 	n        int
@@ -42,7 +46,15 @@ func (d *doctorLab) target(bridge string, slot, size, mtu, portMTU int, opts ...
 		d.lab.Run("ip", "-n", d.tgt, "link", "set", p, "mtu", strconv.Itoa(portMTU))
 	}
 	d.lab.Run("ip", "-n", d.tgt, "link", "set", p, "master", bridge)
-	return d.lab.Vblade(d.tgt, v, 1, slot, d.lab.Image(int64(size)<<20), opts...)
+	img := d.lab.Image(int64(size) << 20)
+	if len(opts) == 2 && opts[0] == "-data" {
+		// Not a vblade option: the image's bytes, one repeated byte.
+		if err := os.WriteFile(img, bytes.Repeat([]byte(opts[1]), size<<20), 0o600); err != nil {
+			d.t.Fatal(err)
+		}
+		opts = nil
+	}
+	return d.lab.Vblade(d.tgt, v, 1, slot, img, opts...)
 }
 
 func (d *doctorLab) doctor(t *testing.T, args ...string) (run, doctorJSON) {
@@ -89,7 +101,7 @@ func (o doctorJSON) has(dev string, want doctor.Cause, nextPart string) (first d
 // the driver.
 func TestDoctorNetns(t *testing.T) {
 	lab := aoelab.NewLab(t)
-	d := &doctorLab{lab: lab, tgt: lab.Namespace("tgt"), ini: lab.Namespace("ini")}
+	d := &doctorLab{t: t, lab: lab, tgt: lab.Namespace("tgt"), ini: lab.Namespace("ini")}
 	d.bridge("sw")
 	d.bridge("swj")
 	lab.Veth(d.ini, "i0", d.tgt, "b0", 1500)
@@ -108,6 +120,10 @@ func TestDoctorNetns(t *testing.T) {
 	d.target("sw", 5, 8, 1500, 1500)
 	d.target("sw", 5, 9, 1500, 1500) // another disk on the same address
 	e16 := d.target("sw", 6, 8, 1500, 1500)
+	// e1.7: two vblades exporting files of one size from one host: the
+	// same IDENTIFY (serial 1.7:HOSTNAME, size), different data.
+	d.target("sw", 7, 8, 1500, 1500, "-data", "A")
+	d.target("sw", 7, 8, 1500, 1500, "-data", "B")
 
 	// e1.3 reserved by i1's MAC, with the project's own aoe reserve.
 	var r run
@@ -132,6 +148,7 @@ func TestDoctorNetns(t *testing.T) {
 		{"e1.3", doctor.CauseReserved, "aoe reserve e1.3 -i i0 --release --force"},
 		{"e1.4", doctor.CauseMTU, "ip link set i2 mtu 1500"},
 		{"e1.5", doctor.CauseConflict, "aoe ping e1.5 --identify"},
+		{"e1.7", doctor.CauseConflict, "aoe ping e1.7 --identify"},
 	} {
 		if first, ok := out.has(c.dev, c.want, c.next); !ok || first != c.want {
 			t.Errorf("%s: first cause %s, want %s with next %q: %s", c.dev, first, c.want, c.next, r.stdout)

@@ -327,8 +327,12 @@ func (c *checker) conflict(w *WireTarget) {
 		}
 		parts = append(parts, s)
 	}
+	how := ""
+	if w.ConflictData != "" {
+		how = " (" + string(w.ConflictData) + ")"
+	}
 	c.add(CauseConflict, SeverityCause, "aoe ping "+w.Name+" --identify",
-		"different disks answer for %s: %s; give each target its own shelf.slot", w.Name, strings.Join(parts, ", "))
+		"different disks answer for %s: %s%s; give each target its own shelf.slot", w.Name, strings.Join(parts, ", "), how)
 }
 
 // silent: a path that answered the discovery, then nothing more.

@@ -284,9 +284,13 @@ type FrameCount struct {
 
 // WireTarget is one address and every path that answered for it.
 type WireTarget struct {
-	Name     string     `json:"device"`
-	Conflict bool       `json:"conflict"`
-	Paths    []WirePath `json:"paths"`
+	Name     string `json:"device"`
+	Conflict bool   `json:"conflict"`
+	// ConflictData is the data path's finding when the disks IDENTIFY
+	// alike and their data differs (initiator.OpenDisk's sample); ""
+	// (null) otherwise.
+	ConflictData Text       `json:"conflict_data"`
+	Paths        []WirePath `json:"paths"`
 }
 
 // WirePath is a target MAC seen from a local interface.

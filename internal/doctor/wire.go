@@ -86,11 +86,51 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 		v.Targets = append(v.Targets, wt)
 	}
 	wg.Wait()
+	for i, t := range targets {
+		if w := &v.Targets[i]; !w.Conflict {
+			if differs := sameDisk(ctx, g, t, w.Paths, o.Timeout); differs != "" {
+				w.Conflict, w.ConflictData = true, Text(safetext.String(differs))
+			}
+		}
+	}
 	for _, c := range g.Clients() {
 		st := c.Stats()
 		v.Frames = append(v.Frames, FrameCount{Interface: safetext.String(c.Interface().Name), Sent: st.Sent, Seen: st.Received})
 	}
 	return v
+}
+
+// sameDisk asks the data path whether the answering paths of t whose
+// IDENTIFY agrees reach one disk: IDENTIFY cannot tell apart two vblades
+// on hosts of one name exporting files of one size, so
+// initiator.OpenDisk also compares a few sectors read through one path of
+// each MAC. It returns what differs, as OpenDisk's *ConflictError says
+// ("same IDENTIFY, different data in sector 0"), or "" (one MAC, one
+// disk, or no verdict). It reads only.
+func sameDisk(ctx context.Context, g *initiator.Group, t discover.Target, seen []WirePath, timeout time.Duration) string {
+	macs := map[string]bool{}
+	var paths []initiator.DiskPath
+	for i, p := range t.Paths {
+		if p.Identity == nil || seen[i].Silent {
+			continue
+		}
+		macs[string(p.MAC)] = true
+		cfg := wire.ConfigArg{BufferCount: p.BufferCount, FirmwareVersion: p.Firmware, SectorCount: uint8(p.SectorsPerFrame)}
+		paths = append(paths, initiator.DiskPath{Client: g.ClientFor(p.Interface), MAC: p.MAC, Config: &cfg})
+	}
+	if len(macs) < 2 {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d, err := initiator.OpenDisk(ctx, t.Shelf, t.Slot, paths, initiator.DiskOptions{Deadline: timeout})
+	if d != nil {
+		d.Close()
+	}
+	if ce := (*initiator.ConflictError)(nil); errors.As(err, &ce) {
+		return strings.Join(ce.Differs, ", ")
+	}
+	return ""
 }
 
 // measure sends, for n from 1 up to most, an IDENTIFY padded by n sectors
