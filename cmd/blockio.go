@@ -186,7 +186,7 @@ func (o *diskOptions) newProgress(label string, total int64) *blockio.Progress {
 
 // conflictError is the one message of every data command (read, write,
 // bench, nbd) for different disks answering for one address: what differs,
-// between which MACs, and how to choose (exit 1; errors.Is ErrConflict).
+// between which MACs, and how to choose (exit 1; errors.As *ConflictError).
 type conflictError struct{ *initiator.ConflictError }
 
 func (e conflictError) Error() string {

@@ -287,7 +287,7 @@ func TestBlockioExitCodes(t *testing.T) {
 		msg  string
 	}{
 		{fmt.Errorf("after 5 bytes: %w", blockio.CheckRange(10, 5, 6)), ExitUsage, "outside the disk"},
-		{fmt.Errorf("after 0 bytes: %w", &initiator.ReplyError{Device: "e1.2", Interface: "eth0", MAC: dataMAC, Command: wire.ATAReadSectorsExt, Kind: initiator.BadReplyLBA, Want: 8, Got: 16, Count: 3}), ExitFailure, "wrong LBA: asked 8, echoed 16"},
+		{fmt.Errorf("after 0 bytes: %w", &initiator.ReplyError{Device: "e1.2", Interface: "eth0", MAC: dataMAC, Command: wire.ATAReadSectorsExt, Kind: "wrong LBA", Want: 8, Got: 16, Count: 3}), ExitFailure, "wrong LBA: asked 8, echoed 16"},
 		{fmt.Errorf("after 0 bytes: %w", &wire.ATAError{}), ExitFailure, ""},
 		{conflict, ExitFailure, `e1.2: different disks answer for this address, their data is not mixed: serial "a" vs "b" (02:00:00:00:00:01 on eth0, 02:00:00:00:00:02 on eth1); the MACs that answered: 02:00:00:00:00:01, 02:00:00:00:00:02; choose one with --target MAC`},
 		{fmt.Errorf("after 9 bytes: %w", fmt.Errorf("e1.2: %w", initiator.ErrDeadline)), ExitTimeout, "before the deadline"},
@@ -301,8 +301,8 @@ func TestBlockioExitCodes(t *testing.T) {
 			t.Errorf("%v unmapped: exit %d, want %d", c.err, got, c.code)
 		}
 	}
-	if !errors.Is(diskError(conflict), initiator.ErrConflict) {
-		t.Error("the conflict message lost ErrConflict")
+	if !errors.As(diskError(conflict), new(*initiator.ConflictError)) {
+		t.Error("the conflict message lost the ConflictError")
 	}
 }
 

@@ -121,7 +121,7 @@ type cfgAnswer struct {
 }
 
 func toCfgAnswer(r initiator.ConfigReply) cfgAnswer {
-	a := cfgAnswer{Device: r.Target.Name(), MAC: r.Target.MAC.String(), Interface: r.Interface.Name, Config: string(r.Config.String)}
+	a := cfgAnswer{Device: r.Target.Address().String(), MAC: r.Target.MAC.String(), Interface: r.Interface.Name, Config: string(r.Config.String)}
 	var ec wire.ErrorCode
 	if errors.As(r.Err, &ec) {
 		d := ec.Description()

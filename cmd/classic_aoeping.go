@@ -141,7 +141,7 @@ func (r *aoepingRun) run(ctx context.Context) error {
 	}
 	r.target.MAC = cfg.Target.MAC
 	r.target.Tag++
-	data, err := r.c.IdentifyData(ctx, r.target)
+	_, data, err := r.c.Identify(ctx, r.target, 0)
 	var ae *wire.ATAError
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -161,7 +161,7 @@ func (r *aoepingRun) run(ctx context.Context) error {
 		return nil
 	}
 	if id, _ := wire.ParseIdentify(data); !id.SMART {
-		return r.fail("Error: %s does not support SMART\n", r.target.Name())
+		return r.fail("Error: %s does not support SMART\n", r.target.Address().String())
 	}
 	return r.runSMART(ctx)
 }
@@ -170,10 +170,10 @@ func (r *aoepingRun) run(ctx context.Context) error {
 // interrupted aoeping (exit 130, as a shell reports SIGINT).
 func (r *aoepingRun) timedOut(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.Canceled) {
-		fmt.Fprintf(r.stderr(), "aoeping: interrupted: no answer from %s on %s\n", r.target.Name(), r.netif)
+		fmt.Fprintf(r.stderr(), "aoeping: interrupted: no answer from %s on %s\n", r.target.Address().String(), r.netif)
 		return silentExit(ExitCanceled)
 	}
-	return r.fail("aoeping: timeout: no answer from %s on %s after %d s\n", r.target.Name(), r.netif, r.timeout)
+	return r.fail("aoeping: timeout: no answer from %s on %s after %d s\n", r.target.Address().String(), r.netif, r.timeout)
 }
 
 // query sends aoeping's Query Config and waits for the first answer.
@@ -193,7 +193,7 @@ func (r *aoepingRun) query(ctx context.Context) (*initiator.ConfigReply, error) 
 		classic.AoepingConfig(r.stdout(), *cfg)
 	}
 	if cfg.Err != nil {
-		return nil, r.fail("aoeping: %s answered with an error: %v\n", t.Name(), cfg.Err)
+		return nil, r.fail("aoeping: %s answered with an error: %v\n", t.Address().String(), cfg.Err)
 	}
 	return cfg, nil
 }
@@ -221,7 +221,7 @@ func (r *aoepingRun) runSMART(ctx context.Context) error {
 	var ae *wire.ATAError
 	switch {
 	case errors.As(err, &ec):
-		return r.fail("aoeping: SMART: %s answered with an error: %v\n", r.target.Name(), ec)
+		return r.fail("aoeping: SMART: %s answered with an error: %v\n", r.target.Address().String(), ec)
 	case errors.As(err, &ae): // the registers say what happened
 	case err != nil && ctx.Err() != nil:
 		return r.timedOut(ctx)

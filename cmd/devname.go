@@ -76,8 +76,8 @@ func suggestDevice(s string) string {
 		}
 		sl = disk
 	}
-	shelf, err1 := aoeaddr.ParseNumber(sh, aoeaddr.MaxShelf)
-	slot, err2 := aoeaddr.ParseNumber(sl, aoeaddr.MaxSlot)
+	shelf, err1 := aoeaddr.ParseNumber(sh, aoeaddr.BroadcastShelf-1)
+	slot, err2 := aoeaddr.ParseNumber(sl, aoeaddr.BroadcastSlot-1)
 	if err1 != nil || err2 != nil {
 		return ""
 	}

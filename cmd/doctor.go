@@ -187,7 +187,7 @@ func (o *doctorOptions) probe(cmd *cobra.Command, names []string, source string)
 		clients = append(clients, c)
 	}
 	grp := initiator.NewGroup(clients...)
-	grp.Now = o.now
+	grp.RTTClock = o.now
 	defer grp.Close()
 	return doctor.GatherWire(cmd.Context(), grp, doctor.WireOptions{Timeout: o.timeout, Source: source}), false
 }

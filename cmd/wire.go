@@ -139,7 +139,7 @@ func (g *globalOptions) openNames(names []string) (*initiator.Group, error) {
 		clients = append(clients, c)
 	}
 	grp := initiator.NewGroup(clients...)
-	grp.Now = g.now
+	grp.RTTClock = g.now
 	return grp, nil
 }
 

@@ -97,7 +97,7 @@ func containsMAC(list []net.HardwareAddr, m net.HardwareAddr) bool {
 // Paths finds the paths of one device: the answers to a Query Config for
 // its address on every interface of the group, sorted by interface and
 // target MAC. Errors: ErrNotFound, and
-// those of initiator.Group.Collect.
+// those of initiator.Group.QueryConfig.
 func Paths(ctx context.Context, g *initiator.Group, a aoeaddr.Address, opts Options) ([]ACLPath, error) {
 	found, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: a.Shelf, Slot: a.Slot}, opts.collect(), nil)
 	if err != nil {
@@ -138,7 +138,7 @@ func Mask(ctx context.Context, g *initiator.Group, a aoeaddr.Address, change Mas
 	for i := range paths {
 		p := &paths[i]
 		c := g.ClientFor(p.Interface)
-		p.List, p.Err = c.MaskList(ctx, p.Target)
+		p.List, p.Err = c.Mask(ctx, p.Target, nil)
 		if p.Err != nil || len(change.Add)+len(change.Del) == 0 {
 			continue
 		}
@@ -157,7 +157,7 @@ func Mask(ctx context.Context, g *initiator.Group, a aoeaddr.Address, change Mas
 		if lockout(result, p.Self) && !change.Force {
 			return nil, &LockoutError{Path: *p, List: result}
 		}
-		p.List, p.Err = c.EditMask(ctx, p.Target, ds)
+		p.List, p.Err = c.Mask(ctx, p.Target, ds)
 	}
 	return paths, nil
 }
@@ -196,14 +196,18 @@ func Reserve(ctx context.Context, g *initiator.Group, a aoeaddr.Address, change 
 		p := &paths[i]
 		c := g.ClientFor(p.Interface)
 		if len(change.Set) == 0 && !change.Release {
-			p.List, p.Err = c.ReserveList(ctx, p.Target)
+			p.List, p.Err = c.Reserve(ctx, p.Target, wire.ReserveRead, nil)
 			continue
 		}
 		macs := resolve(change.Set, p.Self)
 		if lockout(macs, p.Self) && !change.Force {
 			return nil, &LockoutError{Path: *p, List: macs, Reserve: true}
 		}
-		p.List, p.Err = c.Reserve(ctx, p.Target, macs, change.Force)
+		cmd := wire.ReserveSet
+		if change.Force {
+			cmd = wire.ReserveForceSet
+		}
+		p.List, p.Err = c.Reserve(ctx, p.Target, cmd, macs)
 		if errors.Is(p.Err, wire.ErrTargetReserved) {
 			p.Err = &ReservedError{Path: *p}
 		}

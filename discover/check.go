@@ -173,7 +173,7 @@ type CheckOptions struct {
 // on a pool of IdentifyWorkers paths at a time. When the list of paths is
 // known to be incomplete the report comes with an
 // *initiator.IncompleteError, or with ctx's error when ctx ended first.
-// Errors: those of initiator.Group.Collect.
+// Errors: those of initiator.Group.QueryConfig.
 func Check(ctx context.Context, g *initiator.Group, ifaces []Interface, opts CheckOptions) (*Report, error) {
 	rep := &Report{Interfaces: ifaces}
 	var incomplete error
@@ -232,7 +232,7 @@ func measure(ctx context.Context, c *initiator.Client, p *CheckedPath, mu *sync.
 	var wg sync.WaitGroup
 	for n := (p.MTU - headers) / 512; n >= 1; n-- {
 		wg.Go(func() {
-			id, err := c.IdentifyPadded(ctx, p.Target, n)
+			id, _, err := c.Identify(ctx, p.Target, n)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -171,8 +171,8 @@ const IdentifyWorkers = 32
 // initiator.DefaultMaxReplies). When the list is known to be incomplete
 // (more paths answered, or replies were lost before they were read), the
 // targets found come with an *initiator.IncompleteError, or with ctx's
-// error when ctx ended first. Errors: initiator.ErrNoClients, and those of
-// initiator.Group.Collect.
+// error when ctx ended first. Errors: those of
+// initiator.Group.QueryConfig.
 func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, error) {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
@@ -197,7 +197,7 @@ func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, err
 		}
 		p.IdentifyErr = errNotAsked
 		pool.do(func() {
-			id, err := c.Identify(ctx, r.Target)
+			id, _, err := c.Identify(ctx, r.Target, 0)
 			mu.Lock()
 			p.Identity, p.IdentifyErr = id, err
 			mu.Unlock()
@@ -367,7 +367,7 @@ func differentDisks(ids []*wire.Identity) bool {
 			first = id
 			continue
 		}
-		if !id.SameDisk(*first) {
+		if len(id.Differs(*first)) > 0 {
 			return true
 		}
 	}

@@ -11,7 +11,7 @@ import (
 // The errors of discover. One naming rule: sentinel values are ErrX
 // (errors.Is), error types XError (errors.As). The wire's and the
 // transport's errors come through unchanged (initiator.ErrTimeout,
-// initiator.ErrNoClients, wire.ErrorCode...).
+// initiator.ErrSend, wire.ErrorCode...).
 
 // ErrBadMAC is returned by ParseMAC for a string that is no MAC address.
 var ErrBadMAC = errors.New("not a MAC address (xx:xx:xx:xx:xx:xx, 12 hex digits, or self)")
@@ -34,7 +34,7 @@ type LockoutError struct {
 }
 
 func (e *LockoutError) Error() string {
-	dev := e.Path.Target.Name()
+	dev := e.Path.Target.Address().String()
 	if e.Reserve {
 		return fmt.Sprintf("reserving %s for %s would leave this host (%s) out", dev, joinMACs(e.List, ", "), e.Path.Self)
 	}

@@ -21,6 +21,9 @@ type PingOptions struct {
 	Timeout time.Duration
 	// Identify asks every path for its IDENTIFY data at the end.
 	Identify bool
+	// Now is the clock the rounds are paced by (nil: time.Now); the
+	// wait itself is a real timer.
+	Now func() time.Time
 }
 
 // PingReply is one reply of a ping round.
@@ -67,13 +70,17 @@ type PingResult struct {
 // it ends. A reply with the AoE error flag is reported (PingReply.Err) but
 // does not count as answered. With Identify it then asks every path for
 // IDENTIFY. Errors: the context's (the rounds done so far are returned
-// with it), and those of initiator.Group.Collect.
+// with it), and those of initiator.Group.QueryConfig.
 func Ping(ctx context.Context, g *initiator.Group, a aoeaddr.Address, o PingOptions, onRound func(seq int, replies []PingReply)) (*PingResult, error) {
 	res := &PingResult{Replies: []PingReply{}}
 	known := map[string]bool{}
 	var order []PingReply
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
 	for seq := 1; seq <= o.Count; seq++ {
-		start := time.Now()
+		start := now()
 		replies, err := pingRound(ctx, g, a, seq, o.Timeout, known)
 		var ie *initiator.IncompleteError
 		switch {
@@ -108,7 +115,7 @@ func Ping(ctx context.Context, g *initiator.Group, a aoeaddr.Address, o PingOpti
 		}
 		if seq < o.Count {
 			select {
-			case <-time.After(time.Until(start.Add(o.Interval))):
+			case <-time.After(start.Add(o.Interval).Sub(now())):
 			case <-ctx.Done():
 				return res, ctx.Err()
 			}
@@ -117,7 +124,7 @@ func Ping(ctx context.Context, g *initiator.Group, a aoeaddr.Address, o PingOpti
 	if o.Identify {
 		for _, p := range order {
 			pi := PathIdentity{Target: p.Target, Interface: p.Interface}
-			pi.Data, pi.Err = g.ClientFor(p.Interface).IdentifyData(ctx, p.Target)
+			_, pi.Data, pi.Err = g.ClientFor(p.Interface).Identify(ctx, p.Target, 0)
 			if pi.Err == nil {
 				id, _ := wire.ParseIdentify(pi.Data)
 				pi.Identity = &id

@@ -119,6 +119,10 @@ type Config struct {
 	// Retries is how many times a request is sent again before
 	// ErrTimeout (default 5).
 	Retries int
+	// Now is the client's clock, read for every "now" of its operations
+	// (the round-trip time of a Query Config); nil: time.Now. Timers
+	// are real timers, and the socket's deadlines real time.
+	Now func() time.Time
 }
 
 func (c *Config) withDefaults() Config {
@@ -134,6 +138,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if o.Retries <= 0 {
 		o.Retries = 5
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }
@@ -202,7 +209,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	// Wake the reader: closing alone does not reliably unblock a packet
 	// socket read.
-	_ = c.conn.SetReadDeadline(time.Now())
+	_ = c.conn.SetReadDeadline(time.Now()) // the socket's clock: real time
 	err := c.conn.Close()
 	<-c.done
 	return err

@@ -37,6 +37,10 @@ type DiskOptions struct {
 	Window int
 	// MaxSectors, when positive, caps the sectors per frame (tests).
 	MaxSectors int
+	// Now is the engine's clock, read for every "now" of a Disk: send
+	// times, round trips, timeouts, deadlines, probes (nil: time.Now).
+	// The engine's timer is a real timer, armed for the difference.
+	Now func() time.Time
 }
 
 func (o DiskOptions) withDefaults() DiskOptions {
@@ -51,6 +55,9 @@ func (o DiskOptions) withDefaults() DiskOptions {
 	}
 	if o.InitialRTO <= 0 {
 		o.InitialRTO = 200 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }
@@ -116,8 +123,8 @@ type diskTarget struct {
 // starts unverified and carries no data until a later IDENTIFY of it
 // matches. The disk's size and LBA48 support come from the answers.
 //
-// It fails with ErrNoPaths without paths; with a *ConflictError
-// (errors.Is ErrConflict) when two paths answer with different disks
+// It fails with errNoPaths without paths; with a *ConflictError
+// when two paths answer with different disks
 // (Identity.Differs: two targets claim the address; pass only one MAC's
 // paths to open its disk); when no path answers, with the error of the
 // first that failed otherwise than by the deadline (an *ATAError or an
@@ -141,7 +148,7 @@ type pathSpec struct {
 // openDisk is OpenDisk over any transports.
 func openDisk(ctx context.Context, shelf uint16, slot uint8, paths []pathSpec, opts DiskOptions) (*Disk, error) {
 	if len(paths) == 0 {
-		return nil, ErrNoPaths
+		return nil, errNoPaths
 	}
 	opts = opts.withDefaults()
 	d := &Disk{name: aoeaddr.Address{Shelf: shelf, Slot: slot}.String(), shelf: shelf, slot: slot, opts: opts}
@@ -234,7 +241,7 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 		switch {
 		case a.err == nil:
 			ok = append(ok, i)
-		case errors.Is(a.err, ErrDeadline) || errors.Is(a.err, context.Canceled) || errors.Is(a.err, ErrNoPaths):
+		case errors.Is(a.err, ErrDeadline) || errors.Is(a.err, context.Canceled) || errors.Is(a.err, errNoPaths):
 			if deadlineErr == nil {
 				deadlineErr = a.err
 			}
@@ -266,7 +273,7 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 		}
 	}
 	n, _ := first.id.Capacity()
-	now := time.Now()
+	now := d.opts.Now()
 	d.eng.inLoop(func() {
 		d.id, d.sectors, d.size = first.id, n, int64(n)*wire.SectorSize
 		for i, p := range d.paths {
@@ -349,9 +356,6 @@ func (d *Disk) sameContent(ctx context.Context, ok []int, answer func(int) PathI
 	return nil
 }
 
-// Name returns "eSHELF.SLOT".
-func (d *Disk) Name() string { return d.name }
-
 // Size returns the disk's size in bytes: the capacity its addressing mode
 // reaches (Identity.Capacity), at most 2^57, never what a larger claim
 // would overflow to.
@@ -363,7 +367,7 @@ func (d *Disk) Size() int64 { return d.size }
 func (d *Disk) Identity() wire.Identity { return d.id }
 
 // Close flushes the target's cache if the disk was written since the last
-// Sync, and stops the disk (I/O under way fails with ErrDiskClosed). It
+// Sync, and stops the disk (I/O under way fails with errDiskClosed). It
 // does not close the clients. It returns the flush's error. Close may be
 // called more than once, from any goroutine: every call returns when the
 // disk is stopped, with the first one's error.
@@ -383,7 +387,7 @@ func (d *Disk) Close() error {
 	return d.closeErr
 }
 
-// stop ends the engine (requests under way fail with ErrDiskClosed).
+// stop ends the engine (requests under way fail with errDiskClosed).
 func (d *Disk) stop() {
 	d.stopOnce.Do(func() {
 		d.cancel()
@@ -543,10 +547,11 @@ func (d *Disk) transfer(ctx context.Context, lba uint64, buf []byte, write bool)
 	closed := d.closed
 	d.mu.Unlock()
 	if closed && errors.Is(err, context.Canceled) {
-		return ErrDiskClosed
+		return errDiskClosed
 	}
 	return err
 }
 
-// Address returns the disk's shelf and slot.
-func (d *Disk) Address() (uint16, uint8) { return d.shelf, d.slot }
+// Address returns the disk's shelf.slot (its String is the device name,
+// "e1.2").
+func (d *Disk) Address() aoeaddr.Address { return aoeaddr.Address{Shelf: d.shelf, Slot: d.slot} }

@@ -156,7 +156,7 @@ func newDiskPath(p pathSpec, t *diskTarget, opts DiskOptions) *diskPath {
 	if opts.MaxSectors > 0 {
 		n = min(n, opts.MaxSectors)
 	}
-	dp := &diskPath{tr: p.tr, mac: p.mac, target: t, mtu: mtu, maxSectors: max(n, 1), answered: time.Now(),
+	dp := &diskPath{tr: p.tr, mac: p.mac, target: t, mtu: mtu, maxSectors: max(n, 1), answered: opts.Now(),
 		cwnd: min(initialWindow, t.window), ssthresh: t.window, dead: true}
 	dp.rtt = rttEstimator{min: opts.MinRTO, max: opts.MaxRTO, initial: opts.InitialRTO}
 	return dp
@@ -241,7 +241,7 @@ func (d *Disk) allGone(t *diskTarget) error {
 			last = p.tr.Err()
 		}
 	}
-	return fmt.Errorf("%s: %w: every path's interface stopped or answers for another disk (last: %w)", d.name, ErrNoPaths, last)
+	return fmt.Errorf("%s: %w: every path's interface stopped or answers for another disk (last: %w)", d.name, errNoPaths, last)
 }
 
 func better(p, q, avoid *diskPath) bool {
@@ -254,7 +254,7 @@ func better(p, q, avoid *diskPath) bool {
 
 // deadlineErr is the error of op o unanswered for waited, its last send
 // on p (nil: it waits for a verified path). When bad replies came, it
-// says so, and matches ErrBadReply too.
+// says so, and wraps the *ReplyError too.
 func (d *Disk) deadlineErr(o *op, p *diskPath, waited time.Duration, sends int, last error) error {
 	what := "read"
 	switch {
@@ -315,7 +315,7 @@ func (d *Disk) replyErr(o *op) *ReplyError {
 	p := o.badPath
 	arg := d.ataArg(o)
 	return &ReplyError{Device: d.name, Interface: p.tr.Interface().Name, MAC: p.mac, Command: arg.CmdStatus, LBA: o.lba,
-		Kind: o.lastBad.kind, Want: o.lastBad.want, Got: o.lastBad.got, Count: o.bad}
+		Kind: o.lastBad.kind.String(), Want: o.lastBad.want, Got: o.lastBad.got, Count: o.bad}
 }
 
 // rttEstimator keeps a path's smoothed round-trip time and variation

@@ -8,8 +8,8 @@
 //     (a raw packet socket, or any net.PacketConn) and matches the replies
 //     by tag, source MAC, address and command, retransmitting unicast
 //     requests and keeping within each target's buffer count; a Group
-//     broadcasts on every interface and collects the answers (Collect,
-//     QueryConfig); Stats count what a client did;
+//     broadcasts on every interface and collects the answers
+//     (QueryConfig); Stats count what a client did;
 //   - the disk engine, here too: a Disk (OpenDisk) reads and writes a
 //     target's sectors over all its paths, verifying every path's IDENTIFY
 //     and every reply before its data is used, with a window per path that
@@ -18,6 +18,16 @@
 //     this package, not a package of its own, because a separate package
 //     would need that interface exported: a public surface for the
 //     engine's plumbing, which is what this package keeps small.
+//
+// # Time
+//
+// Every "now" the package reads comes from an injectable clock (nil:
+// time.Now): Config.Now for a client's operations, Group.Clock for a
+// broadcast's resend schedule, DiskOptions.Now for the disk engine.
+// Timers stay real timers, armed for the difference between two readings
+// of the clock. Group.RTTClock only stamps the round-trip times a Group
+// reports, so that a display can show fixed times while the schedule runs
+// on real time (the commands' golden transcripts do).
 //
 // # Stability
 //

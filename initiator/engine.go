@@ -220,14 +220,14 @@ func newEngine(d *Disk) *engine {
 }
 
 // do runs q and returns its error: q's context's when it ends first,
-// ErrDiskClosed when the disk is closed. When do returns, no reply writes
+// errDiskClosed when the disk is closed. When do returns, no reply writes
 // into q's buffer any more.
 func (e *engine) do(q *request) error {
 	q.done = make(chan struct{})
 	select {
 	case e.submit <- q:
 	case <-e.exited:
-		return ErrDiskClosed
+		return errDiskClosed
 	case <-q.ctx.Done():
 		return q.ctx.Err()
 	}
@@ -246,16 +246,16 @@ func (e *engine) do(q *request) error {
 func (e *engine) run() {
 	defer close(e.exited)
 	for {
-		now := time.Now()
+		now := e.d.opts.Now()
 		e.expireOps(now)
 		e.probe(now)
 		e.issue(now)
 		e.flush()
-		e.arm(time.Now())
+		e.arm(e.d.opts.Now())
 		select {
 		case r := <-e.replies:
 			e.seq++
-			now := time.Now()
+			now := e.d.opts.Now()
 			e.onReply(r, now)
 			for more := true; more; {
 				select {
@@ -308,10 +308,10 @@ type loopCall struct {
 
 // add takes a new request.
 func (e *engine) add(q *request) {
-	q.since = time.Now()
+	q.since = e.d.opts.Now()
 	if q.path != nil {
 		if q.path.gone {
-			e.finish(q, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, q.path.tr.Err()))
+			e.finish(q, fmt.Errorf("%s: %w: %w", e.d.name, errNoPaths, q.path.tr.Err()))
 			return
 		}
 		e.active = append(e.active, q)
@@ -587,11 +587,11 @@ func (e *engine) flush() {
 				}
 				// Sent again soon (a link that is down should not spin).
 				o.sendErr = err
-				o.expire = time.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
+				o.expire = e.d.opts.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
 				if p := o.path; linkDown(err) && !p.dead {
 					// Whatever answers when the link is back
 					// proves itself with IDENTIFY first.
-					p.dead, p.lastProbe = true, time.Now()
+					p.dead, p.lastProbe = true, e.d.opts.Now()
 				}
 			})
 		}
@@ -746,7 +746,7 @@ func (e *engine) lost(p *diskPath, a *attempt, now time.Time) {
 func (e *engine) complete(o *op) {
 	q := o.req
 	e.drop(o)
-	q.since = time.Now()
+	q.since = e.d.opts.Now()
 	q.pending--
 	if !q.more() && q.pending == 0 {
 		e.finish(q, nil)
@@ -873,7 +873,7 @@ func (e *engine) expireOps(now time.Time) {
 		}
 		if o.req.path != nil {
 			if p.gone {
-				e.fail(o.req, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, p.tr.Err()))
+				e.fail(o.req, fmt.Errorf("%s: %w: %w", e.d.name, errNoPaths, p.tr.Err()))
 				i = -1
 				continue
 			}
@@ -932,7 +932,7 @@ func (e *engine) clientGone(c transport) {
 			p.gone, p.dead = true, true
 		}
 	}
-	now := time.Now()
+	now := e.d.opts.Now()
 	for _, o := range e.inflight {
 		if o.path != nil && o.path.gone {
 			o.expire = now // expireOps moves them, or fails them
@@ -940,7 +940,7 @@ func (e *engine) clientGone(c transport) {
 	}
 	for i := 0; i < len(e.active); i++ {
 		if q := e.active[i]; q.path != nil && q.path.gone && q.pending == 0 {
-			e.fail(q, fmt.Errorf("%s: %w: %w", e.d.name, ErrNoPaths, c.Err()))
+			e.fail(q, fmt.Errorf("%s: %w: %w", e.d.name, errNoPaths, c.Err()))
 			i = -1
 		}
 	}
@@ -1045,10 +1045,10 @@ func (e *engine) probed(q *request, err error) {
 	p := q.path
 	p.probing = false
 	if err != nil {
-		if errors.Is(err, ErrDiskClosed) {
+		if errors.Is(err, errDiskClosed) {
 			return
 		}
-		p.lastProbe = time.Now()
+		p.lastProbe = e.d.opts.Now()
 		// Answered at once with an error (not unanswered until its
 		// deadline): the next probe waits, or probes would follow each
 		// other as fast as the refusals come.
@@ -1075,7 +1075,7 @@ func (e *engine) probed(q *request, err error) {
 				at = i
 			}
 		}
-		p.lastProbe = time.Now()
+		p.lastProbe = e.d.opts.Now()
 		if ref < 0 {
 			p.refused = true // nothing to compare with yet: later
 			return
@@ -1093,7 +1093,7 @@ func (e *engine) probed(q *request, err error) {
 		}()
 		return
 	}
-	p.dead, p.timeouts, p.answered = false, 0, time.Now()
+	p.dead, p.timeouts, p.answered = false, 0, e.d.opts.Now()
 }
 
 // contentCheck is the outcome of sameContent for a path probed late.
@@ -1112,11 +1112,11 @@ func (e *engine) contentChecked(r contentCheck) {
 	switch {
 	case r.err == nil:
 		p.target.checked = true
-		p.dead, p.timeouts, p.answered, p.refused = false, 0, time.Now(), false
+		p.dead, p.timeouts, p.answered, p.refused = false, 0, e.d.opts.Now(), false
 	case errors.As(r.err, &ce):
 		e.exclude(p, ce.Differs)
 	default:
-		p.lastProbe, p.refused = time.Now(), true
+		p.lastProbe, p.refused = e.d.opts.Now(), true
 	}
 }
 
@@ -1182,10 +1182,10 @@ func linkDown(err error) bool {
 	return errors.Is(err, syscall.ENETDOWN) || errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENODEV)
 }
 
-// shutdown fails every request with ErrDiskClosed.
+// shutdown fails every request with errDiskClosed.
 func (e *engine) shutdown() {
 	e.timer.Stop()
-	e.failAll(ErrDiskClosed)
+	e.failAll(errDiskClosed)
 }
 
 // failAll fails every request: waiting, in flight, or waiting for a path.

@@ -11,16 +11,16 @@ import (
 
 // The errors of the transport and of the disk engine. One naming rule:
 // sentinel values are ErrX (match them with errors.Is); error types are
-// XError (errors.As), and a type that stands for a sentinel matches it
-// (ConflictError is ErrConflict, ReplyError is ErrBadReply). The wire
-// format's errors (ErrorCode, ATAError, MaskError, DirectiveError) are in
-// package wire.
+// XError (errors.As), with no sentinel beside them. The wire format's
+// errors (ErrorCode, ATAError, MaskError, DirectiveError) are in package
+// wire.
 
 // Errors of the engine.
 var (
 	// ErrTimeout: no reply came after every retransmission.
 	ErrTimeout = errors.New("aoe: no reply")
-	// ErrClosed: the client was closed.
+	// ErrClosed: the client was closed, or (errDiskClosed, which
+	// matches it) the Disk.
 	ErrClosed = errors.New("aoe: client closed")
 	// ErrSend: the frame could not be sent (interface down, frame larger
 	// than the link takes...).
@@ -36,11 +36,10 @@ var errTagInUse = errors.New("aoe: tag in use")
 
 // Operation errors.
 var (
-	// ErrBadReply is returned when a reply does not answer its request:
-	// it lacks the argument its command must carry, or (a Disk's
-	// *ReplyError, which matches it) its data is short, its LBA is not
-	// the one asked, or it says sectors remain.
-	ErrBadReply = errors.New("aoe: bad reply")
+	// errBadReply is returned when a reply lacks the argument its command
+	// must carry. (A Disk's reply that does not answer its request is a
+	// *ReplyError.)
+	errBadReply = errors.New("aoe: bad reply")
 	// ErrShortIdentify is returned when IDENTIFY data is shorter than 512
 	// bytes.
 	ErrShortIdentify = errors.New("aoe: short IDENTIFY data")
@@ -52,11 +51,21 @@ var (
 	// within DiskOptions.Deadline (the driver's aoe_deadsecs): the target
 	// is gone or unreachable.
 	ErrDeadline = errors.New("aoe: target did not answer before the deadline")
-	// ErrNoPaths is returned by OpenDisk when it is given no path.
-	ErrNoPaths = errors.New("aoe: no path to the target")
-	// ErrDiskClosed is returned by I/O on a closed Disk.
-	ErrDiskClosed = errors.New("aoe: disk closed")
+	// errNoPaths is returned by OpenDisk when it is given no path.
+	errNoPaths = errors.New("aoe: no path to the target")
+	// errDiskClosed is returned by I/O on a closed Disk; it matches
+	// ErrClosed.
+	errDiskClosed error = &matching{text: "aoe: disk closed", is: ErrClosed}
 )
+
+// matching is an error with its own text that matches another (errors.Is).
+type matching struct {
+	text string
+	is   error
+}
+
+func (e *matching) Error() string        { return e.text }
+func (e *matching) Is(target error) bool { return target == e.is }
 
 // ErrPermission: raw AoE frames need CAP_NET_RAW.
 var ErrPermission = errors.New("sending raw AoE frames needs root or the CAP_NET_RAW capability (setcap cap_net_raw+ep on the aoe binary)")
@@ -69,14 +78,13 @@ var (
 	errSendmmsg = errors.New("aoe: sendmmsg")
 )
 
-// ErrNoClients is returned by Collect and QueryConfig when the group has no
-// client.
-var ErrNoClients = errors.New("aoe: no interface to send on")
+// errNoClients is returned by a Group's QueryConfig when it has no client.
+var errNoClients = errors.New("aoe: no interface to send on")
 
-// ErrConflict is matched (errors.Is) by a *ConflictError.
-var ErrConflict = errors.New("aoe: different disks answer for one address")
+// errConflict is the text of a *ConflictError.
+var errConflict = errors.New("aoe: different disks answer for one address")
 
-// IncompleteError is returned by Collect and QueryConfig, together with
+// IncompleteError is returned by a Group's QueryConfig, together with
 // the replies that were read, when the answer is known to be incomplete:
 // more than MaxReplies distinct responders answered (Truncated; the rest
 // were ignored), or frames addressed to us were lost before they could be
@@ -131,37 +139,36 @@ func (e *ConflictError) Error() string {
 		}
 	}
 	return fmt.Sprintf("%s: %v: %s on %s and %s on %s: %s (answering MACs: %s; use one target MAC)",
-		e.Device, ErrConflict, a.MAC, a.Interface, b.MAC, b.Interface, strings.Join(e.Differs, ", "), strings.Join(macs, ", "))
+		e.Device, errConflict, a.MAC, a.Interface, b.MAC, b.Interface, strings.Join(e.Differs, ", "), strings.Join(macs, ", "))
 }
 
-// Is matches ErrConflict.
-func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
-
-// BadReply is what was wrong with an ATA reply that a Disk dropped.
-type BadReply uint8
+// badReply is what was wrong with an ATA reply that a Disk dropped.
+type badReply uint8
 
 // Kinds of bad replies.
 const (
-	// BadReplyShort: less data than asked (reads: n*512 bytes;
+	// badReplyShort: less data than asked (reads: n*512 bytes;
 	// IDENTIFY: 512).
-	BadReplyShort BadReply = iota + 1
-	// BadReplyLBA: a READ or WRITE reply echoing another LBA than asked
+	badReplyShort badReply = iota + 1
+	// badReplyLBA: a READ or WRITE reply echoing another LBA than asked
 	// (compared as the addressing mode decodes it: 48 bits, or the low
 	// 28 for LBA28).
-	BadReplyLBA
-	// BadReplyRemaining: a READ or WRITE reply whose sector count says
+	badReplyLBA
+	// badReplyRemaining: a READ or WRITE reply whose sector count says
 	// sectors remain (not 0): not done.
-	BadReplyRemaining
+	badReplyRemaining
 )
 
-func (k BadReply) String() string {
-	switch k {
-	case BadReplyShort:
-		return "short"
-	case BadReplyLBA:
-		return "wrong LBA"
-	case BadReplyRemaining:
-		return "sectors remaining"
+// The kinds as ReplyError.Kind names them.
+var badReplyNames = map[badReply]string{
+	badReplyShort:     "short",
+	badReplyLBA:       "wrong LBA",
+	badReplyRemaining: "sectors remaining",
+}
+
+func (k badReply) String() string {
+	if s, ok := badReplyNames[k]; ok {
+		return s
 	}
 	return fmt.Sprintf("bad reply %d", uint8(k))
 }
@@ -176,7 +183,9 @@ type ReplyError struct {
 	MAC       net.HardwareAddr
 	Command   uint8  // the ATA opcode asked
 	LBA       uint64 // the frame's first sector
-	Kind      BadReply
+	// Kind is what was wrong: "short", "wrong LBA" or "sectors
+	// remaining".
+	Kind string
 	// Want and Got are, by Kind, the bytes asked and received (short),
 	// the LBA asked and echoed, or the sectors asked and said remaining.
 	Want, Got uint64
@@ -191,25 +200,32 @@ func (e *ReplyError) Error() string {
 		at = fmt.Sprintf(" at sector %d", e.LBA)
 	}
 	return fmt.Sprintf("%s: %s%s: %d bad replies from %s on %s, the last %s", e.Device, what, at, e.Count, e.MAC, e.Interface,
-		badInfo{kind: e.Kind, want: e.Want, got: e.Got})
+		badInfo{kind: kindNamed(e.Kind), want: e.Want, got: e.Got})
 }
 
-// Is matches ErrBadReply.
-func (e *ReplyError) Is(target error) bool { return target == ErrBadReply }
+// kindNamed returns the kind ReplyError.Kind names (0 for none).
+func kindNamed(s string) badReply {
+	for k, name := range badReplyNames {
+		if name == s {
+			return k
+		}
+	}
+	return 0
+}
 
 // badInfo is a bad reply's kind with what was asked and what came.
 type badInfo struct {
-	kind      BadReply
+	kind      badReply
 	want, got uint64
 }
 
 func (b badInfo) String() string {
 	switch b.kind {
-	case BadReplyShort:
+	case badReplyShort:
 		return fmt.Sprintf("short: got %d of %d bytes", b.got, b.want)
-	case BadReplyLBA:
+	case badReplyLBA:
 		return fmt.Sprintf("wrong LBA: asked %d, echoed %d", b.want, b.got)
-	case BadReplyRemaining:
+	case badReplyRemaining:
 		return fmt.Sprintf("sectors remaining: %d of %d", b.got, b.want)
 	}
 	return b.kind.String()

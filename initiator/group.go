@@ -12,11 +12,19 @@ import (
 // Group is one client per local interface, asked together: a broadcast
 // goes out on every interface and the answers of all come back as one
 // stream. It owns its clients: Close closes them.
+//
+// Its two clocks are injectable: set them right after NewGroup, before
+// the first request. Clock is read for every "now" of the resend
+// schedule and the quiet time (timers stay real timers); RTTClock only
+// stamps requests and replies for the round-trip times it reports.
+// They are separate so that a display can show fixed round-trip times
+// (the commands' golden transcripts) while the schedule runs on time.
 type Group struct {
 	clients []*Client
-	// Now stamps requests and replies for round-trip times (default
-	// time.Now; tests set a fixed clock).
-	Now func() time.Time
+	// Clock is the schedule's clock (nil: time.Now).
+	Clock func() time.Time
+	// RTTClock stamps round-trip times (nil: Clock).
+	RTTClock func() time.Time
 }
 
 // NewGroup returns a group of the clients.
@@ -48,11 +56,20 @@ func (g *Group) Close() error {
 	return errors.Join(errs...)
 }
 
+// now reads the schedule's clock.
 func (g *Group) now() time.Time {
-	if g.Now != nil {
-		return g.Now()
+	if g.Clock != nil {
+		return g.Clock()
 	}
 	return time.Now()
+}
+
+// rttNow reads the round-trip clock.
+func (g *Group) rttNow() time.Time {
+	if g.RTTClock != nil {
+		return g.RTTClock()
+	}
+	return g.now()
 }
 
 // CollectOptions tune a broadcast. The zero value gives the defaults.
@@ -112,9 +129,9 @@ func (o CollectOptions) withDefaults() CollectOptions {
 	return o
 }
 
-// Reply is one answer to a group broadcast, with the client (interface) it
+// reply is one answer to a group broadcast, with the client (interface) it
 // came in on and when, from the first copy.
-type Reply struct {
+type reply struct {
 	Client *Client
 	Frame  *wire.Frame
 	RTT    time.Duration
@@ -127,11 +144,11 @@ type replyKey struct {
 	slot  uint8
 }
 
-func (r Reply) key() replyKey {
+func (r reply) key() replyKey {
 	return replyKey{iface: r.Client.Interface().Name, mac: string(r.Frame.Source), shelf: r.Frame.Shelf, slot: r.Frame.Slot}
 }
 
-// Collect sends req on every client's interface as a broadcast, again at
+// collect sends req on every client's interface as a broadcast, again at
 // the Resend times (and more often under loss), and returns the replies,
 // one per (interface, source MAC, shelf, slot), in arrival order. onNew, if
 // set, is called for each as it arrives; when it returns true the exchange
@@ -139,14 +156,14 @@ func (r Reply) key() replyKey {
 // broadcast, or at Timeout, or when ctx is done: what came is returned,
 // without error. When the answer is known to be incomplete (more than
 // MaxReplies responders, or replies lost in the receive buffers) the
-// replies come with an *IncompleteError. Errors: ErrNoClients, and those
+// replies come with an *IncompleteError. Errors: errNoClients, and those
 // of Client.Broadcast (ErrSend, ErrClosed, a tag in use).
-func (g *Group) Collect(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(Reply) (stop bool)) ([]Reply, error) {
+func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(reply) (stop bool)) ([]reply, error) {
 	if g == nil || len(g.clients) == 0 {
-		return nil, ErrNoClients
+		return nil, errNoClients
 	}
 	dropped := g.dropped()
-	out, truncated, err := g.collect(ctx, req, opts, onNew)
+	out, truncated, err := g.exchange(ctx, req, opts, onNew)
 	if err != nil {
 		return nil, err
 	}
@@ -168,8 +185,8 @@ func (g *Group) dropped() uint64 {
 	return n
 }
 
-// collect is Collect; truncated reports that MaxReplies was reached.
-func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(Reply) (stop bool)) (out []Reply, truncated bool, err error) {
+// exchange is collect's exchange; truncated reports that MaxReplies was reached.
+func (g *Group) exchange(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(reply) (stop bool)) (out []reply, truncated bool, err error) {
 	o := opts.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -177,13 +194,13 @@ func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOption
 	if err != nil {
 		return nil, false, err
 	}
-	s := &collectState{g: g, o: o, start: time.Now(), seen: map[replyKey]bool{}, round: map[replyKey]bool{}, sends: 1}
+	s := &collectState{g: g, o: o, start: g.now(), seen: map[replyKey]bool{}, round: map[replyKey]bool{}, sends: 1}
 	s.lastNew, s.lastSend = s.start, s.start
 	s.retransmitsAtStart = s.retransmits()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		now := time.Now()
+		now := g.now()
 		due := s.due()
 		if !due.IsZero() && !now.Before(due) {
 			s.resend(now, resends)
@@ -200,7 +217,7 @@ func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOption
 		if !due.IsZero() && due.Before(wake) {
 			wake = due
 		}
-		timer.Reset(max(time.Until(wake), time.Millisecond))
+		timer.Reset(max(wake.Sub(g.now()), time.Millisecond))
 		select {
 		case r := <-replies:
 			if !s.seen[r.key()] && len(s.seen) >= o.MaxReplies {
@@ -219,10 +236,10 @@ func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOption
 
 // broadcast sends req on every client and forwards the replies, stamped,
 // to one channel until ctx is done.
-func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan Reply, []func() error, error) {
-	replies := make(chan Reply, 1024)
+func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan reply, []func() error, error) {
+	replies := make(chan reply, 1024)
 	var resends []func() error
-	start := g.now()
+	start := g.rttNow()
 	for _, c := range g.clients {
 		ch, resend, stop, err := c.Broadcast(req)
 		if err != nil {
@@ -235,7 +252,7 @@ func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan Reply, [
 				select {
 				case f := <-ch:
 					select {
-					case replies <- Reply{Client: c, Frame: f, RTT: g.now().Sub(start)}:
+					case replies <- reply{Client: c, Frame: f, RTT: g.rttNow().Sub(start)}:
 					case <-ctx.Done():
 						return
 					}
@@ -248,7 +265,7 @@ func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan Reply, [
 	return replies, resends, nil
 }
 
-// collectState is the loss-adaptive resend schedule of Collect.
+// collectState is the loss-adaptive resend schedule of collect.
 type collectState struct {
 	g     *Group
 	o     CollectOptions
@@ -260,7 +277,7 @@ type collectState struct {
 	round              map[replyKey]bool
 	lossy              bool
 	retransmitsAtStart uint64
-	out                []Reply
+	out                []reply
 	lastNew, lastSend  time.Time
 	sends, next        int // copies sent; index in o.Resend
 }
@@ -301,7 +318,7 @@ func (s *collectState) resend(now time.Time, resends []func() error) {
 }
 
 // add records a reply and reports whether it is new.
-func (s *collectState) add(r Reply) bool {
+func (s *collectState) add(r reply) bool {
 	k := r.key()
 	s.round[k] = true
 	if s.seen[k] {
@@ -312,7 +329,7 @@ func (s *collectState) add(r Reply) bool {
 		s.lossy = true // a newcomer after the first copy: that copy was lost to it
 	}
 	s.out = append(s.out, r)
-	s.lastNew = time.Now()
+	s.lastNew = s.g.now()
 	return true
 }
 
@@ -330,13 +347,19 @@ type ConfigQuery struct {
 // QueryAll is the Query Config read that every target answers.
 var QueryAll = ConfigQuery{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot}
 
-// QueryConfig broadcasts q on every interface and returns the answers in
-// arrival order, one per path (interface, target MAC, address), as Collect
-// does; onAnswer, if set, is called for each as it comes and ends the
-// exchange by returning true. A test or prefix that does not match gets no
+// QueryConfig broadcasts q on every interface, again at the Resend times
+// (and more often under loss), and returns the answers in arrival order,
+// one per path (interface, target MAC, address); onAnswer, if set, is
+// called for each as it comes and ends the exchange by returning true. It
+// ends when no new answer has come for Quiet after the last broadcast, or
+// at Timeout, or when ctx is done: what came is returned, without error.
+// When the answer is known to be incomplete (more than MaxReplies
+// responders, or replies lost in the receive buffers) the answers come
+// with an *IncompleteError. A test or prefix that does not match gets no
 // answer. Refusals (such as ErrConfigStringPresent for a set) are answers
-// with Err set. Errors: ErrConfigStringTooLong, and those of Collect (an
-// *IncompleteError comes with the answers read).
+// with Err set. Errors: ErrConfigStringTooLong, one when the group has no
+// client, and those of Client.Broadcast (ErrSend, ErrClosed, a tag in
+// use).
 func (g *Group) QueryConfig(ctx context.Context, q ConfigQuery, opts CollectOptions, onAnswer func(ConfigReply) (stop bool)) ([]ConfigReply, error) {
 	if len(q.String) > wire.MaxConfigString {
 		return nil, wire.ErrConfigStringTooLong
@@ -344,7 +367,7 @@ func (g *Group) QueryConfig(ctx context.Context, q ConfigQuery, opts CollectOpti
 	req := &wire.Frame{Shelf: q.Shelf, Slot: q.Slot, Tag: q.Tag, Command: wire.CommandQueryConfig,
 		Arg: &wire.ConfigArg{Command: q.Command, String: q.String}}
 	var answers []ConfigReply
-	_, err := g.Collect(ctx, req, opts, func(r Reply) bool {
+	_, err := g.collect(ctx, req, opts, func(r reply) bool {
 		a, ok := configReply(r.Client.Interface(), r.Frame, r.RTT)
 		if !ok {
 			return false

@@ -42,7 +42,7 @@ func TestGroupQueryConfig(t *testing.T) {
 	if got := q(1, 3, wire.ConfigTest, "rack"); len(got) != 0 {
 		t.Errorf("test mismatch answered: %+v", got)
 	}
-	if got := q(aoeaddr.BroadcastShelf, aoeaddr.BroadcastSlot, wire.ConfigTestPrefix, "rack"); len(got) != 1 || got[0].Target.Name() != "e1.3" {
+	if got := q(aoeaddr.BroadcastShelf, aoeaddr.BroadcastSlot, wire.ConfigTestPrefix, "rack"); len(got) != 1 || got[0].Target.Address().String() != "e1.3" {
 		t.Errorf("prefix: %+v", got)
 	}
 	stopped := 0
@@ -64,61 +64,59 @@ func TestOperations(t *testing.T) {
 	ctx := context.Background()
 	to := initiator.Target{MAC: targetMAC, Shelf: 1, Slot: 2}
 
-	if r, err := c.QueryConfig(ctx, to); err != nil || r.Config.BufferCount != 16 || r.Target.Name() != "e1.2" {
+	if r, err := c.QueryConfig(ctx, to, &wire.ConfigArg{}); err != nil || r.Config.BufferCount != 16 || r.Target.Address().String() != "e1.2" {
 		t.Errorf("QueryConfig: %+v %v", r, err)
 	}
-	if _, err := c.SetConfig(ctx, to, []byte("a"), false); err != nil || string(tg.Config()) != "a" {
-		t.Errorf("SetConfig: %v", err)
+	set := func(s string) *wire.ConfigArg { return &wire.ConfigArg{Command: wire.ConfigSet, String: []byte(s)} }
+	if _, err := c.QueryConfig(ctx, to, set("a")); err != nil || string(tg.Config()) != "a" {
+		t.Errorf("set: %v", err)
 	}
-	if r, err := c.SetConfig(ctx, to, []byte("b"), false); !errors.Is(err, wire.ErrConfigStringPresent) || string(r.Config.String) != "a" {
-		t.Errorf("SetConfig on a set string: %+v %v", r, err)
+	if r, err := c.QueryConfig(ctx, to, set("b")); !errors.Is(err, wire.ErrConfigStringPresent) || string(r.Config.String) != "a" {
+		t.Errorf("set on a set string: %+v %v", r, err)
 	}
-	if _, err := c.TestConfig(ctx, to, []byte("a"), false); err != nil {
-		t.Errorf("TestConfig match: %v", err)
+	if _, err := c.QueryConfig(ctx, to, &wire.ConfigArg{Command: wire.ConfigTest, String: []byte("a")}); err != nil {
+		t.Errorf("test match: %v", err)
 	}
 	initiator.Tune(c, func(k *initiator.Config) { k.RTO, k.Retries = time.Millisecond, 1 })
-	if _, err := c.TestConfig(ctx, to, []byte("zz"), true); !errors.Is(err, initiator.ErrTimeout) {
-		t.Errorf("TestConfig mismatch: %v", err)
+	if _, err := c.QueryConfig(ctx, to, &wire.ConfigArg{Command: wire.ConfigTestPrefix, String: []byte("zz")}); !errors.Is(err, initiator.ErrTimeout) {
+		t.Errorf("prefix mismatch: %v", err)
 	}
 	initiator.Tune(c, func(k *initiator.Config) { k.RTO, k.Retries = 20*time.Millisecond, 5 })
 
-	id, err := c.Identify(ctx, to)
-	if data, derr := c.IdentifyData(ctx, to); derr != nil || len(data) != 512 {
-		t.Errorf("IdentifyData: %d bytes, %v", len(data), derr)
+	id, data, err := c.Identify(ctx, to, 0)
+	if err != nil || id.Sectors() != 2097152 || len(data) != 512 {
+		t.Errorf("Identify: %+v, %d bytes, %v", id, len(data), err)
 	}
-	if err != nil || id.Sectors() != 2097152 {
-		t.Errorf("Identify: %+v %v", id, err)
-	}
-	if id, err := c.IdentifyPadded(ctx, to, 2); err != nil || id.Model != "Coraid EtherDrive vblade" {
-		t.Errorf("IdentifyPadded: %v", err)
+	if id, _, err := c.Identify(ctx, to, 2); err != nil || id.Model != "Coraid EtherDrive vblade" {
+		t.Errorf("Identify padded: %v", err)
 	}
 
 	other, third := net.HardwareAddr{2, 0, 0, 0, 0, 0xa}, net.HardwareAddr{2, 0, 0, 0, 0, 0xb}
-	if l, err := c.MaskList(ctx, to); err != nil || len(l) != 0 {
-		t.Errorf("MaskList: %v %v", l, err)
+	if l, err := c.Mask(ctx, to, nil); err != nil || len(l) != 0 {
+		t.Errorf("Mask read: %v %v", l, err)
 	}
 	add := func(m net.HardwareAddr) wire.Directive {
 		return wire.Directive{Command: wire.DirectiveAdd, MAC: m}
 	}
-	if l, err := c.EditMask(ctx, to, []wire.Directive{add(hostMAC), add(other)}); err != nil || len(l) != 2 {
-		t.Errorf("EditMask: %v %v", l, err)
+	if l, err := c.Mask(ctx, to, []wire.Directive{add(hostMAC), add(other)}); err != nil || len(l) != 2 {
+		t.Errorf("Mask edit: %v %v", l, err)
 	}
 	var de *wire.DirectiveError
-	if _, err := c.EditMask(ctx, to, []wire.Directive{add(third)}); !errors.As(err, &de) || de.Index != 0 || !errors.Is(err, wire.MaskListFull) {
-		t.Errorf("EditMask on a full list: %v", err)
+	if _, err := c.Mask(ctx, to, []wire.Directive{add(third)}); !errors.As(err, &de) || de.Index != 0 || !errors.Is(err, wire.MaskListFull) {
+		t.Errorf("Mask edit on a full list: %v", err)
 	}
 
-	if l, err := c.Reserve(ctx, to, []net.HardwareAddr{other}, true); err != nil || len(l) != 1 {
+	if l, err := c.Reserve(ctx, to, wire.ReserveForceSet, []net.HardwareAddr{other}); err != nil || len(l) != 1 {
 		t.Errorf("Reserve: %v %v", l, err)
 	}
-	if l, err := c.Reserve(ctx, to, nil, false); !errors.Is(err, wire.ErrTargetReserved) || len(l) != 1 || l[0].String() != other.String() {
+	if l, err := c.Reserve(ctx, to, wire.ReserveSet, nil); !errors.Is(err, wire.ErrTargetReserved) || len(l) != 1 || l[0].String() != other.String() {
 		t.Errorf("Release of another's reservation: %v %v", l, err)
 	}
-	if l, err := c.Reserve(ctx, to, nil, true); err != nil || len(l) != 0 {
+	if l, err := c.Reserve(ctx, to, wire.ReserveForceSet, nil); err != nil || len(l) != 0 {
 		t.Errorf("forced Release: %v %v", l, err)
 	}
-	if l, err := c.ReserveList(ctx, to); err != nil || len(l) != 0 {
-		t.Errorf("ReserveList: %v %v", l, err)
+	if l, err := c.Reserve(ctx, to, wire.ReserveRead, []net.HardwareAddr{other}); err != nil || len(l) != 0 {
+		t.Errorf("Reserve read: %v %v", l, err)
 	}
 }
 

@@ -71,14 +71,14 @@ func (w *ataWant) check(arg, data []byte) (badInfo, bool) {
 			want &= 0x0fffffff
 		}
 		if lba != want {
-			return badInfo{kind: BadReplyLBA, want: w.lba, got: lba}, false
+			return badInfo{kind: badReplyLBA, want: w.lba, got: lba}, false
 		}
 		if arg[2] != 0 {
-			return badInfo{kind: BadReplyRemaining, want: uint64(w.sectors), got: uint64(arg[2])}, false
+			return badInfo{kind: badReplyRemaining, want: uint64(w.sectors), got: uint64(arg[2])}, false
 		}
 	}
 	if len(data) < w.data {
-		return badInfo{kind: BadReplyShort, want: uint64(w.data), got: uint64(len(data))}, false
+		return badInfo{kind: badReplyShort, want: uint64(w.data), got: uint64(len(data))}, false
 	}
 	return badInfo{}, true
 }

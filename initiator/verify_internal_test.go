@@ -16,8 +16,9 @@ func TestCheckATA(t *testing.T) {
 	arg := func(lba uint64, ext bool, remaining uint8) []byte {
 		a := wire.ATAArg{Extended: ext, SectorCount: remaining, CmdStatus: wire.ATAStatusDRDY}
 		a.SetLBA(lba)
-		b, _ := a.AppendBinary(nil)
-		return b
+		f := wire.Frame{Destination: make([]byte, 6), Source: make([]byte, 6), Arg: &a, Unpadded: true}
+		b, _ := f.MarshalBinary()
+		return b[wire.HeaderLen:]
 	}
 	data := make([]byte, 1024)
 	for _, tc := range []struct {
@@ -25,19 +26,19 @@ func TestCheckATA(t *testing.T) {
 		want ataWant
 		arg  []byte
 		data []byte
-		kind BadReply
+		kind badReply
 	}{
 		{"lba48", ataWant{rw: true, ext: true, lba: 1 << 40, sectors: 2, data: 1024}, arg(1<<40, true, 0), data, 0},
-		{"lba48-other", ataWant{rw: true, ext: true, lba: 1 << 40, sectors: 2, data: 1024}, arg(0, true, 0), data, BadReplyLBA},
-		{"lba48-bit47", ataWant{rw: true, ext: true, lba: 1, sectors: 2}, arg(1|1<<47, true, 0), nil, BadReplyLBA},
+		{"lba48-other", ataWant{rw: true, ext: true, lba: 1 << 40, sectors: 2, data: 1024}, arg(0, true, 0), data, badReplyLBA},
+		{"lba48-bit47", ataWant{rw: true, ext: true, lba: 1, sectors: 2}, arg(1|1<<47, true, 0), nil, badReplyLBA},
 		{"lba28", ataWant{rw: true, lba: 0x0abcdef, sectors: 2, data: 1024}, arg(0x0abcdef, false, 0), data, 0},
-		{"lba28-other", ataWant{rw: true, lba: 0x0abcdef, sectors: 2, data: 1024}, arg(0x0abcdee, false, 0), data, BadReplyLBA},
-		{"lba28-bits24-27", ataWant{rw: true, lba: 0x1abcdef, sectors: 2}, arg(0x0abcdef, false, 0), nil, BadReplyLBA},
-		{"remaining", ataWant{rw: true, lba: 5, sectors: 2, data: 1024}, arg(5, false, 1), data, BadReplyRemaining},
-		{"short", ataWant{rw: true, lba: 5, sectors: 2, data: 1024}, arg(5, false, 0), data[:1023], BadReplyShort},
+		{"lba28-other", ataWant{rw: true, lba: 0x0abcdef, sectors: 2, data: 1024}, arg(0x0abcdee, false, 0), data, badReplyLBA},
+		{"lba28-bits24-27", ataWant{rw: true, lba: 0x1abcdef, sectors: 2}, arg(0x0abcdef, false, 0), nil, badReplyLBA},
+		{"remaining", ataWant{rw: true, lba: 5, sectors: 2, data: 1024}, arg(5, false, 1), data, badReplyRemaining},
+		{"short", ataWant{rw: true, lba: 5, sectors: 2, data: 1024}, arg(5, false, 0), data[:1023], badReplyShort},
 		{"padded", ataWant{rw: true, lba: 5, sectors: 1, data: 512}, arg(5, false, 0), data, 0},
 		{"write-no-data", ataWant{rw: true, lba: 5, sectors: 2}, arg(5, false, 0), nil, 0},
-		{"identify-short", ataWant{data: 512}, arg(0, false, 0), data[:100], BadReplyShort},
+		{"identify-short", ataWant{data: 512}, arg(0, false, 0), data[:100], badReplyShort},
 		{"identify-any-lba", ataWant{data: 512}, arg(77, false, 3), data, 0},
 	} {
 		a := tc.arg
@@ -59,20 +60,20 @@ func TestCheckATA(t *testing.T) {
 
 func TestReplyErrorText(t *testing.T) {
 	err := error(&ReplyError{Device: "e1.2", Interface: "eth0", MAC: []byte{2, 0, 0, 0, 0, 1}, Command: wire.ATAReadSectorsExt, LBA: 8,
-		Kind: BadReplyLBA, Want: 8, Got: 0, Count: 3})
-	if !errors.Is(err, ErrBadReply) || err.Error() != "e1.2: read at sector 8: 3 bad replies from 02:00:00:00:00:01 on eth0, the last wrong LBA: asked 8, echoed 0" {
+		Kind: "wrong LBA", Want: 8, Got: 0, Count: 3})
+	if err.Error() != "e1.2: read at sector 8: 3 bad replies from 02:00:00:00:00:01 on eth0, the last wrong LBA: asked 8, echoed 0" {
 		t.Errorf("%v", err)
 	}
 	id := wire.Identity{Serial: "A", Model: "m", LBA48: true, LBA48Sectors: 100}
 	other := id
 	other.Serial, other.LBA48Sectors = "B", 200
-	if d := id.Differs(other); strings.Join(d, "; ") != `serial "A" vs "B"; capacity 100 vs 200 sectors` || id.SameDisk(other) || !id.SameDisk(id) {
+	if d := id.Differs(other); strings.Join(d, "; ") != `serial "A" vs "B"; capacity 100 vs 200 sectors` || len(id.Differs(id)) != 0 {
 		t.Errorf("%v", d)
 	}
 }
 
 // TestDeadlineErrTellsBadReplies: a frame that reached its deadline after
-// bad replies says so, and matches ErrBadReply besides ErrDeadline.
+// bad replies says so, and wraps the *ReplyError besides ErrDeadline.
 func TestDeadlineErrTellsBadReplies(t *testing.T) {
 	c := New(Interface{Name: "eth7", MAC: []byte{2, 0, 0, 0, 0, 1}, MTU: 1500}, newRecConn(), nil)
 	defer c.Close()
@@ -80,9 +81,9 @@ func TestDeadlineErrTellsBadReplies(t *testing.T) {
 	d.id.LBA48 = true
 	p := &diskPath{tr: c, mac: []byte{2, 0, 0, 0, 0, 2}}
 	o := &op{cmd: wire.ATAReadSectors, lba: 40, buf: make([]byte, 1024), bad: 2, badPath: p,
-		lastBad: badInfo{kind: BadReplyShort, want: 1024, got: 512}}
+		lastBad: badInfo{kind: badReplyShort, want: 1024, got: 512}}
 	err := d.deadlineErr(o, p, 60e9, 9, nil)
-	if !errors.Is(err, ErrDeadline) || !errors.Is(err, ErrBadReply) ||
+	if !errors.Is(err, ErrDeadline) || !errors.As(err, new(*ReplyError)) ||
 		!strings.Contains(err.Error(), "2 bad replies from 02:00:00:00:00:02 on eth7, the last short: got 512 of 1024 bytes") {
 		t.Errorf("%v", err)
 	}

@@ -22,8 +22,8 @@ const (
 
 // The largest shelf and slot of a device.
 const (
-	MaxShelf = BroadcastShelf - 1 // 65534
-	MaxSlot  = BroadcastSlot - 1  // 254
+	maxShelf = BroadcastShelf - 1 // 65534
+	maxSlot  = BroadcastSlot - 1  // 254
 )
 
 // ErrBadName is matched (errors.Is) by every error of Parse, ParseDevice
@@ -33,8 +33,8 @@ var ErrBadName = errors.New("not an AoE device name (want eSHELF.SLOT, shelf 0-6
 // errBadNumber is ParseNumber's error.
 var errBadNumber = errors.New("not a decimal number in range")
 
-// Address is a target's AoE address. It is a pflag.Value: a command line
-// flag or argument of the form eSHELF.SLOT.
+// Address is a target's AoE address. It is a flag.Value: a command line
+// flag of the form eSHELF.SLOT.
 type Address struct {
 	Shelf uint16
 	Slot  uint8
@@ -44,9 +44,6 @@ type Address struct {
 func (a Address) String() string {
 	return "e" + strconv.Itoa(int(a.Shelf)) + "." + strconv.Itoa(int(a.Slot))
 }
-
-// Type names the flag type in help.
-func (a *Address) Type() string { return "eSHELF.SLOT" }
 
 // Set parses s with Parse.
 func (a *Address) Set(s string) error {
@@ -77,8 +74,8 @@ func Parse(s string) (Address, error) {
 	rest, ok := strings.CutPrefix(s, "e")
 	sh, sl, ok2 := strings.Cut(rest, ".")
 	if ok && ok2 {
-		shelf, err1 := ParseNumber(sh, MaxShelf)
-		slot, err2 := ParseNumber(sl, MaxSlot)
+		shelf, err1 := ParseNumber(sh, maxShelf)
+		slot, err2 := ParseNumber(sl, maxSlot)
 		if err1 == nil && err2 == nil {
 			a := Address{Shelf: uint16(shelf), Slot: uint8(slot)}
 			if c := a.String(); c != s {

@@ -62,7 +62,8 @@ func TestHostileFloodAndDrops(t *testing.T) {
 	var n uint64
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 		for len(ch) > 0 {
-			seen[(<-ch).Name()] = true
+			f := <-ch
+			seen[aoeaddr.Address{Shelf: f.Shelf, Slot: f.Slot}.String()] = true
 		}
 		var err error
 		if n, err = c.Dropped(); err != nil {

@@ -416,18 +416,12 @@ func (t *Target) Read(off, n int) []byte {
 }
 
 func encode(f *wire.Frame) []byte {
-	b, err := f.MarshalBinary()
+	// vblade does not pad: the frame ends with its argument.
+	u := *f
+	u.Unpadded = true
+	b, err := u.MarshalBinary()
 	if err != nil {
 		return nil
 	}
-	// vblade does not pad: trim to the argument's real length.
-	n := wire.HeaderLen
-	if f.Arg != nil {
-		arg, err := f.Arg.MarshalBinary()
-		if err != nil {
-			return nil
-		}
-		n += len(arg)
-	}
-	return b[:n]
+	return b
 }

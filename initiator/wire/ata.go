@@ -77,14 +77,8 @@ type ATAArg struct {
 	Data []byte
 }
 
-// MarshalBinary encodes the argument.
-func (a *ATAArg) MarshalBinary() ([]byte, error) {
-	return a.AppendBinary(make([]byte, 0, ataArgLen+len(a.Data)))
-}
-
-// AppendBinary appends the encoded argument to b
-// (encoding.BinaryAppender); it cannot fail.
-func (a *ATAArg) AppendBinary(b []byte) ([]byte, error) {
+// appendArg appends the encoded argument to b; it cannot fail.
+func (a *ATAArg) appendArg(b []byte) ([]byte, error) {
 	var fl uint8
 	if a.Extended {
 		fl |= aflagExtended
@@ -104,8 +98,8 @@ func (a *ATAArg) AppendBinary(b []byte) ([]byte, error) {
 	return append(b, a.Data...), nil
 }
 
-// UnmarshalBinary decodes the argument. Reserved bytes are not checked.
-func (a *ATAArg) UnmarshalBinary(b []byte) error {
+// decodeArg decodes the argument. Reserved bytes are not checked.
+func (a *ATAArg) decodeArg(b []byte) error {
 	if len(b) < ataArgLen {
 		return io.ErrUnexpectedEOF
 	}
@@ -152,10 +146,6 @@ func (a *ATAArg) Address() uint64 {
 	}
 	return lba
 }
-
-// Failed reports whether the status register of a reply marks the command
-// as failed (BSY, DF, DRQ or ERR).
-func (a *ATAArg) Failed() bool { return a.CmdStatus&ATAStatusFailed != 0 }
 
 // NewIdentify returns the argument of an ATA IDENTIFY DEVICE request.
 func NewIdentify() *ATAArg {

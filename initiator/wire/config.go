@@ -65,31 +65,28 @@ type ConfigArg struct {
 	String  []byte
 }
 
-// MarshalBinary encodes the argument.
-func (a *ConfigArg) MarshalBinary() ([]byte, error) {
+// appendArg appends the encoded argument to b.
+func (a *ConfigArg) appendArg(b []byte) ([]byte, error) {
 	if len(a.String) > MaxConfigString {
 		return nil, ErrConfigStringTooLong
 	}
 	if a.Command > 0x0f {
 		return nil, fmt.Errorf("aoe: config command %d does not fit in 4 bits", a.Command)
 	}
-	b := make([]byte, configArgLen+len(a.String))
-	binary.BigEndian.PutUint16(b[0:2], a.BufferCount)
-	binary.BigEndian.PutUint16(b[2:4], a.FirmwareVersion)
-	b[4] = a.SectorCount
 	v := a.Version
 	if v == 0 {
 		v = version
 	}
-	b[5] = v<<4 | uint8(a.Command)
-	binary.BigEndian.PutUint16(b[6:8], uint16(len(a.String)))
-	copy(b[8:], a.String)
-	return b, nil
+	b = binary.BigEndian.AppendUint16(b, a.BufferCount)
+	b = binary.BigEndian.AppendUint16(b, a.FirmwareVersion)
+	b = append(b, a.SectorCount, v<<4|uint8(a.Command))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(a.String)))
+	return append(b, a.String...), nil
 }
 
-// UnmarshalBinary decodes the argument; bytes after the string (padding)
+// decodeArg decodes the argument; bytes after the string (padding)
 // are ignored. A length field larger than 1024 or than the frame fails.
-func (a *ConfigArg) UnmarshalBinary(b []byte) error {
+func (a *ConfigArg) decodeArg(b []byte) error {
 	if len(b) < configArgLen {
 		return io.ErrUnexpectedEOF
 	}

@@ -18,12 +18,12 @@ package wire
 
 import "encoding"
 
-// Every argument, and the frame, encode and decode themselves.
+// The frame encodes and decodes itself and its argument; every argument
+// is an Arg.
 var (
 	_ encoding.BinaryMarshaler   = (*Frame)(nil)
 	_ encoding.BinaryUnmarshaler = (*Frame)(nil)
 	_ encoding.BinaryAppender    = (*Frame)(nil)
-	_ encoding.BinaryAppender    = (*ATAArg)(nil)
 	_ Arg                        = (*ATAArg)(nil)
 	_ Arg                        = (*ConfigArg)(nil)
 	_ Arg                        = (*MaskArg)(nil)

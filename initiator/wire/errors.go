@@ -20,7 +20,7 @@ const (
 	ErrBadArgument         ErrorCode = 2 // an argument is out of range
 	ErrDeviceUnavailable   ErrorCode = 3 // the target can no longer take ATA commands
 	ErrConfigStringPresent ErrorCode = 4 // Query Config "set": a string is already set
-	ErrUnsupportedVersion  ErrorCode = 5 // the target does not speak this version
+	errUnsupportedVersion  ErrorCode = 5 // the target does not speak this version
 	ErrTargetReserved      ErrorCode = 6 // reserved by another initiator
 )
 
@@ -29,7 +29,7 @@ var errorText = map[ErrorCode]string{
 	ErrBadArgument:         "bad argument parameter",
 	ErrDeviceUnavailable:   "device unavailable",
 	ErrConfigStringPresent: "config string present",
-	ErrUnsupportedVersion:  "unsupported version",
+	errUnsupportedVersion:  "unsupported version",
 	ErrTargetReserved:      "target is reserved",
 }
 
@@ -49,15 +49,15 @@ func (e ErrorCode) Description() string {
 var (
 	// ErrNotAoE: the EtherType is not 0x88a2.
 	ErrNotAoE = errors.New("aoe: not an AoE frame")
-	// ErrBadAddress: a MAC address is not 6 bytes.
-	ErrBadAddress = errors.New("aoe: MAC address must be 6 bytes")
+	// errBadAddress: a MAC address is not 6 bytes.
+	errBadAddress = errors.New("aoe: MAC address must be 6 bytes")
 )
 
 // ErrConfigStringTooLong: a config string longer than MaxConfigString.
 var ErrConfigStringTooLong = errors.New("aoe: config string longer than 1024 bytes")
 
-// ErrTooManyDirectives: more than 255 directives in one request.
-var ErrTooManyDirectives = errors.New("aoe: more than 255 mask directives")
+// errTooManyDirectives: more than 255 directives (or MACs) in one request.
+var errTooManyDirectives = errors.New("aoe: more than 255 mask directives")
 
 // MaskError is the error field of a Mac Mask List reply. A directive error
 // is not an AoE error: the E flag stays clear.
@@ -66,7 +66,7 @@ type MaskError uint8
 // Mac Mask List errors.
 const (
 	MaskOK           MaskError = 0
-	MaskUnspecified  MaskError = 1
+	maskUnspecified  MaskError = 1
 	MaskBadDirective MaskError = 2
 	MaskListFull     MaskError = 3
 )
@@ -75,7 +75,7 @@ func (e MaskError) Error() string {
 	switch e {
 	case MaskOK:
 		return "aoe: mask list: no error"
-	case MaskUnspecified:
+	case maskUnspecified:
 		return "aoe: mask list: unspecified error"
 	case MaskBadDirective:
 		return "aoe: mask list: bad directive"
@@ -85,7 +85,7 @@ func (e MaskError) Error() string {
 	return fmt.Sprintf("aoe: mask list error %d", uint8(e))
 }
 
-// DirectiveError is returned by EditMask when the target refuses a
+// DirectiveError is returned by Client.Mask when the target refuses a
 // directive: Index is the directive (0-based), Err the Mac Mask List error.
 type DirectiveError struct {
 	Index int

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-
-	"github.com/goaoe/aoe/initiator/aoeaddr"
 )
 
 // EtherType is the Ethernet type of AoE frames.
@@ -67,10 +65,15 @@ func (c Command) String() string {
 	return fmt.Sprintf("command %d", uint8(c))
 }
 
-// Arg is the command-specific argument of a frame.
+// Arg is the command-specific argument of a frame: *ATAArg, *ConfigArg,
+// *MaskArg, *ReserveArg or *RawArg. It is sealed: a frame encodes and
+// decodes its argument (Frame.MarshalBinary, AppendBinary and
+// UnmarshalBinary), so an argument is never sent without its header.
 type Arg interface {
-	MarshalBinary() ([]byte, error)
-	UnmarshalBinary([]byte) error
+	// appendArg appends the encoded argument to b.
+	appendArg(b []byte) ([]byte, error)
+	// decodeArg decodes b, the frame after its header.
+	decodeArg(b []byte) error
 }
 
 // Frame is an AoE frame, Ethernet header included.
@@ -104,9 +107,14 @@ type Frame struct {
 	// *RawArg for other commands and for error replies whose argument does
 	// not parse.
 	Arg Arg
+	// Unpadded, when set, sends the frame as vblade does on virtual
+	// links: not zero-padded to MinFrameLen (test targets). Decoding
+	// leaves it false.
+	Unpadded bool
 }
 
-// MarshalBinary encodes the frame, zero-padded to MinFrameLen.
+// MarshalBinary encodes the frame, zero-padded to MinFrameLen unless
+// Unpadded.
 func (f *Frame) MarshalBinary() ([]byte, error) {
 	n := MinFrameLen
 	if a, ok := f.Arg.(*ATAArg); ok {
@@ -115,13 +123,13 @@ func (f *Frame) MarshalBinary() ([]byte, error) {
 	return f.AppendBinary(make([]byte, 0, n))
 }
 
-// AppendBinary appends the encoded frame, zero-padded to MinFrameLen, to b
-// (encoding.BinaryAppender). An *ATAArg is encoded in place, without an
-// intermediate buffer: the send path of a request costs no allocation when
-// b has room.
+// AppendBinary appends the encoded frame, zero-padded to MinFrameLen
+// unless Unpadded, to b (encoding.BinaryAppender). The argument is encoded
+// in place, without an intermediate buffer: the send path of a request
+// costs no allocation when b has room.
 func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 	if len(f.Destination) != 6 || len(f.Source) != 6 {
-		return nil, ErrBadAddress
+		return nil, errBadAddress
 	}
 	start := len(b)
 	b = append(b, f.Destination...)
@@ -135,18 +143,13 @@ func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.BigEndian.AppendUint16(b, f.Shelf)
 	b = append(b, f.Slot, uint8(f.Command))
 	b = binary.BigEndian.AppendUint32(b, f.Tag)
-	switch a := f.Arg.(type) {
-	case nil:
-	case *ATAArg:
-		b, _ = a.AppendBinary(b) // cannot fail
-	default:
-		arg, err := a.MarshalBinary()
-		if err != nil {
+	if f.Arg != nil {
+		var err error
+		if b, err = f.Arg.appendArg(b); err != nil {
 			return nil, err
 		}
-		b = append(b, arg...)
 	}
-	for len(b)-start < MinFrameLen {
+	for !f.Unpadded && len(b)-start < MinFrameLen {
 		b = append(b, 0)
 	}
 	return b, nil
@@ -200,7 +203,7 @@ func (f *Frame) UnmarshalBinary(b []byte) error {
 	default:
 		arg = new(RawArg)
 	}
-	if err := arg.UnmarshalBinary(rest); err != nil {
+	if err := arg.decodeArg(rest); err != nil {
 		if !f.Error {
 			return err
 		}
@@ -210,19 +213,16 @@ func (f *Frame) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// Name returns the device name of the frame's address, such as "e1.2".
-func (f *Frame) Name() string { return aoeaddr.Address{Shelf: f.Shelf, Slot: f.Slot}.String() }
-
 // RawArg is an argument this package does not decode.
 type RawArg struct {
 	Data []byte
 }
 
-// MarshalBinary returns the bytes.
-func (a *RawArg) MarshalBinary() ([]byte, error) { return append([]byte(nil), a.Data...), nil }
+// appendArg appends the bytes.
+func (a *RawArg) appendArg(b []byte) ([]byte, error) { return append(b, a.Data...), nil }
 
-// UnmarshalBinary keeps a copy of b.
-func (a *RawArg) UnmarshalBinary(b []byte) error {
+// decodeArg keeps a copy of b.
+func (a *RawArg) decodeArg(b []byte) error {
 	a.Data = append([]byte(nil), b...)
 	return nil
 }

@@ -83,9 +83,6 @@ func TestQueryConfigResponse(t *testing.T) {
 	if !reflect.DeepEqual(f, want) {
 		t.Errorf("got %+v %+v\nwant %+v %+v", f, f.Arg, want, want.Arg)
 	}
-	if f.Name() != "e1.2" {
-		t.Errorf("Name() = %q", f.Name())
-	}
 	if p := f.Arg.(*ConfigArg).PayloadForMTU(1500); p != 1024 {
 		t.Errorf("payload at MTU 1500 = %d", p)
 	}
@@ -129,7 +126,7 @@ func TestIdentifyResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := f.Arg.(*ATAArg)
-	if a.Failed() || a.CmdStatus != ATAStatusDRDY {
+	if a.CmdStatus&ATAStatusFailed != 0 || a.CmdStatus != ATAStatusDRDY {
 		t.Errorf("status %#x", a.CmdStatus)
 	}
 	id, err := ParseIdentify(a.Data)
@@ -166,7 +163,7 @@ func TestErrorReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := f.Arg.(*ATAArg)
-	if !a.Failed() || a.CmdStatus != 0x41 || a.FeatureErr != ATAErrAbort {
+	if a.CmdStatus&ATAStatusFailed == 0 || a.CmdStatus != 0x41 || a.FeatureErr != ATAErrAbort {
 		t.Errorf("read-only write: status %#x err %#x", a.CmdStatus, a.FeatureErr)
 	}
 }
@@ -238,18 +235,32 @@ func TestShortAndBadInput(t *testing.T) {
 	if err := f.UnmarshalBinary(long); !errors.Is(err, ErrConfigStringTooLong) {
 		t.Errorf("cslen 1025: %v", err)
 	}
-	if _, err := (&ConfigArg{String: make([]byte, 1025)}).MarshalBinary(); !errors.Is(err, ErrConfigStringTooLong) {
+	if _, err := (&ConfigArg{String: make([]byte, 1025)}).appendArg(nil); !errors.Is(err, ErrConfigStringTooLong) {
 		t.Errorf("marshal 1025-byte string: %v", err)
 	}
-	if _, err := (&Frame{Destination: []byte{1}, Source: make([]byte, 6)}).MarshalBinary(); !errors.Is(err, ErrBadAddress) {
+	if _, err := (&Frame{Destination: []byte{1}, Source: make([]byte, 6)}).MarshalBinary(); !errors.Is(err, errBadAddress) {
 		t.Errorf("bad MAC: %v", err)
+	}
+}
+
+// TestUnpadded: an Unpadded frame ends with its argument, as vblade sends
+// on virtual links.
+func TestUnpadded(t *testing.T) {
+	f := &Frame{Destination: BroadcastMAC, Source: make([]byte, 6), Command: CommandQueryConfig, Arg: &ConfigArg{String: []byte("ab")}, Unpadded: true}
+	b, err := f.MarshalBinary()
+	if err != nil || len(b) != HeaderLen+configArgLen+2 {
+		t.Fatalf("unpadded frame of %d bytes, %v", len(b), err)
+	}
+	var got Frame
+	if err := got.UnmarshalBinary(b); err != nil || string(got.Arg.(*ConfigArg).String) != "ab" || got.Unpadded {
+		t.Fatalf("decoded %+v, %v", got, err)
 	}
 }
 
 func TestMaskAndReserve(t *testing.T) {
 	a, b := mustMAC("02:00:00:00:00:01"), mustMAC("02:00:00:00:00:02")
 	m := &MaskArg{Command: MaskEdit, Directives: []Directive{{DirectiveAdd, a}, {DirectiveDelete, b}}}
-	enc, err := m.MarshalBinary()
+	enc, err := m.appendArg(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,30 +268,30 @@ func TestMaskAndReserve(t *testing.T) {
 		t.Errorf("mask %x", enc)
 	}
 	var got MaskArg
-	if err := got.UnmarshalBinary(append(enc, 0, 0, 0)); err != nil || !reflect.DeepEqual(&got, m) {
+	if err := got.decodeArg(append(enc, 0, 0, 0)); err != nil || !reflect.DeepEqual(&got, m) {
 		t.Errorf("mask round trip %+v %v", got, err)
 	}
 	// A directive error: count is the failing index, no directives.
-	if err := got.UnmarshalBinary([]byte{0, 1, 3, 1}); err != nil || got.Error != MaskListFull || got.FailedIndex != 1 {
+	if err := got.decodeArg([]byte{0, 1, 3, 1}); err != nil || got.Error != MaskListFull || got.FailedIndex != 1 {
 		t.Errorf("mask error reply %+v %v", got, err)
 	}
-	enc, err = (&MaskArg{Command: MaskEdit, Error: MaskListFull, FailedIndex: 4}).MarshalBinary()
+	enc, err = (&MaskArg{Command: MaskEdit, Error: MaskListFull, FailedIndex: 4}).appendArg(nil)
 	if err != nil || !bytes.Equal(enc, []byte{0, 1, 3, 4}) {
 		t.Errorf("mask error reply encodes as %x, %v", enc, err)
 	}
-	if err := got.UnmarshalBinary([]byte{0, 0, 0, 2, 0, 0, 1, 2, 3, 4, 5, 6}); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if err := got.decodeArg([]byte{0, 0, 0, 2, 0, 0, 1, 2, 3, 4, 5, 6}); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("short mask list: %v", err)
 	}
 	r := &ReserveArg{Command: ReserveSet, MACs: []net.HardwareAddr{a, b}}
-	enc, err = r.MarshalBinary()
+	enc, err = r.appendArg(nil)
 	if err != nil || len(enc) != 2+12 {
 		t.Fatalf("reserve %x %v", enc, err)
 	}
 	var rr ReserveArg
-	if err := rr.UnmarshalBinary(enc); err != nil || !reflect.DeepEqual(&rr, r) {
+	if err := rr.decodeArg(enc); err != nil || !reflect.DeepEqual(&rr, r) {
 		t.Errorf("reserve round trip %+v %v", rr, err)
 	}
-	if err := rr.UnmarshalBinary([]byte{0, 1, 1, 2}); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if err := rr.decodeArg([]byte{0, 1, 1, 2}); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("short reserve list: %v", err)
 	}
 }

@@ -93,7 +93,10 @@ func (id Identity) Bytes() (uint64, bool) {
 // Differs names what tells two IDENTIFY answers apart as disks, such as
 // `serial "A" vs "B"`: serial, model, claimed capacity and LBA48 support
 // (the firmware revision is not compared: one disk may be exported by
-// two target versions). Empty means the same disk.
+// two target versions). Empty means the same disk. Two targets that claim
+// one AoE address with different disks are a misconfiguration; one disk
+// seen through several MACs is multipath. Discovery and a Disk's paths
+// use this one rule.
 func (id Identity) Differs(other Identity) []string {
 	var d []string
 	if id.Serial != other.Serial {
@@ -109,14 +112,6 @@ func (id Identity) Differs(other Identity) []string {
 		d = append(d, fmt.Sprintf("LBA48 %v vs %v", id.LBA48, other.LBA48))
 	}
 	return d
-}
-
-// SameDisk reports whether two IDENTIFY answers describe the same disk:
-// nothing Differs. Two targets that claim one AoE address with different
-// disks are a misconfiguration; one disk seen through several MACs is
-// multipath. Discovery and a Disk's paths use this one rule.
-func (id Identity) SameDisk(other Identity) bool {
-	return len(id.Differs(other)) == 0
 }
 
 // ataString reads words [from, to) as an ATA string.

@@ -55,33 +55,30 @@ type MaskArg struct {
 	FailedIndex uint8
 }
 
-// MarshalBinary encodes the argument.
-func (a *MaskArg) MarshalBinary() ([]byte, error) {
+// appendArg appends the encoded argument to b.
+func (a *MaskArg) appendArg(b []byte) ([]byte, error) {
 	if len(a.Directives) > 255 {
-		return nil, ErrTooManyDirectives
+		return nil, errTooManyDirectives
 	}
-	b := make([]byte, maskArgLen+directiveLen*len(a.Directives))
-	b[1] = uint8(a.Command)
-	b[2] = uint8(a.Error)
-	b[3] = uint8(len(a.Directives))
+	n := uint8(len(a.Directives))
 	if a.Error != MaskOK {
 		// A reply with an error carries the failing directive's index.
-		b[3] = a.FailedIndex
+		n = a.FailedIndex
 	}
-	for i, d := range a.Directives {
+	b = append(b, 0, uint8(a.Command), uint8(a.Error), n)
+	for _, d := range a.Directives {
 		if len(d.MAC) != 6 {
-			return nil, ErrBadAddress
+			return nil, errBadAddress
 		}
-		o := maskArgLen + directiveLen*i
-		b[o+1] = uint8(d.Command)
-		copy(b[o+2:o+8], d.MAC)
+		b = append(b, 0, uint8(d.Command))
+		b = append(b, d.MAC...)
 	}
 	return b, nil
 }
 
-// UnmarshalBinary decodes the argument; bytes after the directives are
+// decodeArg decodes the argument; bytes after the directives are
 // ignored.
-func (a *MaskArg) UnmarshalBinary(b []byte) error {
+func (a *MaskArg) decodeArg(b []byte) error {
 	if len(b) < maskArgLen {
 		return io.ErrUnexpectedEOF
 	}

@@ -30,25 +30,23 @@ type ReserveArg struct {
 	MACs    []net.HardwareAddr
 }
 
-// MarshalBinary encodes the argument.
-func (a *ReserveArg) MarshalBinary() ([]byte, error) {
+// appendArg appends the encoded argument to b.
+func (a *ReserveArg) appendArg(b []byte) ([]byte, error) {
 	if len(a.MACs) > 255 {
-		return nil, ErrTooManyDirectives
+		return nil, errTooManyDirectives
 	}
-	b := make([]byte, reserveArgLen+6*len(a.MACs))
-	b[0] = uint8(a.Command)
-	b[1] = uint8(len(a.MACs))
-	for i, m := range a.MACs {
+	b = append(b, uint8(a.Command), uint8(len(a.MACs)))
+	for _, m := range a.MACs {
 		if len(m) != 6 {
-			return nil, ErrBadAddress
+			return nil, errBadAddress
 		}
-		copy(b[reserveArgLen+6*i:], m)
+		b = append(b, m...)
 	}
 	return b, nil
 }
 
-// UnmarshalBinary decodes the argument; bytes after the list are ignored.
-func (a *ReserveArg) UnmarshalBinary(b []byte) error {
+// decodeArg decodes the argument; bytes after the list are ignored.
+func (a *ReserveArg) decodeArg(b []byte) error {
 	if len(b) < reserveArgLen {
 		return io.ErrUnexpectedEOF
 	}

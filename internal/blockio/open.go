@@ -17,6 +17,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // Errors of the package.
@@ -125,35 +126,36 @@ func (g WriteGuard) CheckWrite(ctx context.Context, t *Target) error {
 		return nil
 	}
 	if g.InUse != nil {
-		if err := g.InUse(t.Name()); err != nil {
+		if err := g.InUse(t.Address().String()); err != nil {
 			return fmt.Errorf("%w: %w; release it first, or use --force", ErrInUse, err)
 		}
 	}
 	for _, p := range t.Paths {
 		list, err := reserveList(ctx, p, t)
 		if err != nil {
-			return fmt.Errorf("%s: reading the reserve list at %s on %s: %w", t.Name(), p.MAC, p.Client.Interface().Name, err)
+			return fmt.Errorf("%s: reading the reserve list at %s on %s: %w", t.Address().String(), p.MAC, p.Client.Interface().Name, err)
 		}
 		if len(list) > 0 && !containsMAC(list, p.Client.Interface().MAC) {
 			var macs []string
 			for _, m := range list {
 				macs = append(macs, m.String())
 			}
-			return fmt.Errorf("%s: %w (%s at %s); use --force to write anyway", t.Name(), ErrReserved, strings.Join(macs, ", "), p.MAC)
+			return fmt.Errorf("%s: %w (%s at %s); use --force to write anyway", t.Address().String(), ErrReserved, strings.Join(macs, ", "), p.MAC)
 		}
 	}
 	return nil
 }
 
 func (t *Target) target(p initiator.DiskPath) initiator.Target {
-	shelf, slot := t.Address()
+	a := t.Address()
+	shelf, slot := a.Shelf, a.Slot
 	return initiator.Target{MAC: p.MAC, Shelf: shelf, Slot: slot}
 }
 
 func reserveList(ctx context.Context, p initiator.DiskPath, t *Target) ([]net.HardwareAddr, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return p.Client.ReserveList(ctx, t.target(p))
+	return p.Client.Reserve(ctx, t.target(p), wire.ReserveRead, nil)
 }
 
 // setReserve sets the reserve list of a path (empty: released).
@@ -162,9 +164,9 @@ func setReserve(ctx context.Context, p initiator.DiskPath, t *Target, macs []net
 	defer cancel()
 	var err error
 	if len(macs) == 0 {
-		_, err = p.Client.Reserve(ctx, t.target(p), nil, false)
+		_, err = p.Client.Reserve(ctx, t.target(p), wire.ReserveSet, nil)
 	} else {
-		_, err = p.Client.Reserve(ctx, t.target(p), macs, false)
+		_, err = p.Client.Reserve(ctx, t.target(p), wire.ReserveSet, macs)
 	}
 	return err
 }
@@ -189,7 +191,7 @@ func Reserve(ctx context.Context, t *Target) (release func() error, err error) {
 		var errs []error
 		for _, h := range done {
 			if err := setReserve(context.Background(), h.path, t, h.prev); err != nil {
-				errs = append(errs, fmt.Errorf("releasing %s at %s: %w", t.Name(), h.path.MAC, err))
+				errs = append(errs, fmt.Errorf("releasing %s at %s: %w", t.Address().String(), h.path.MAC, err))
 			}
 		}
 		return errors.Join(errs...)
@@ -201,7 +203,7 @@ func Reserve(ctx context.Context, t *Target) (release func() error, err error) {
 		}
 		if err != nil {
 			_ = release()
-			return nil, fmt.Errorf("reserving %s at %s on %s: %w", t.Name(), p.MAC, p.Client.Interface().Name, err)
+			return nil, fmt.Errorf("reserving %s at %s on %s: %w", t.Address().String(), p.MAC, p.Client.Interface().Name, err)
 		}
 		done = append(done, held{p, prev})
 	}

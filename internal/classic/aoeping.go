@@ -39,7 +39,7 @@ func AoepingConfig(w io.Writer, r initiator.ConfigReply) {
 	raw, _ := r.Frame.MarshalBinary()
 	fmt.Fprint(w, "config query response:\n")
 	hexLines(w, raw, true)
-	fmt.Fprintf(w, "found %s with mac %s\n", r.Target.Name(), strings.ReplaceAll(r.Target.MAC.String(), ":", ""))
+	fmt.Fprintf(w, "found %s with mac %s\n", r.Target.Address().String(), strings.ReplaceAll(r.Target.MAC.String(), ":", ""))
 }
 
 // IdentifyDump is aoeping -i: the 512 bytes of IDENTIFY data in hex.

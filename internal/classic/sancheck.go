@@ -46,7 +46,7 @@ func Sancheck(w io.Writer, rep *discover.Report, verbose bool) {
 			for _, d := range rep.Devices {
 				for _, p := range d.Paths {
 					if p.Interface == i.Name {
-						fmt.Fprintf(&b, "%s %s %d\n", p.Target.Name(), strings.ReplaceAll(p.Target.MAC.String(), ":", ""), p.MaxSectors)
+						fmt.Fprintf(&b, "%s %s %d\n", p.Target.Address().String(), strings.ReplaceAll(p.Target.MAC.String(), ":", ""), p.MaxSectors)
 					}
 				}
 			}

@@ -66,11 +66,11 @@ func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView
 				var maskErr, resErr error
 				var lists sync.WaitGroup
 				lists.Go(func() {
-					mask, err := c.MaskList(ctx, tgt)
+					mask, err := c.Mask(ctx, tgt, nil)
 					wp.Mask, wp.MaskErr, maskErr = macStrings(mask, err), errString(err), err
 				})
 				lists.Go(func() {
-					res, err := c.ReserveList(ctx, tgt)
+					res, err := c.Reserve(ctx, tgt, wire.ReserveRead, nil)
 					wp.Reserve, wp.ReserveErr, resErr = macStrings(res, err), errString(err), err
 				})
 				lists.Wait()
@@ -155,7 +155,7 @@ func measure(ctx context.Context, c *initiator.Client, t initiator.Target, most 
 		return op(sctx)
 	}
 	for n := 1; n <= most; n++ {
-		err := try(func(ctx context.Context) error { _, err := c.IdentifyPadded(ctx, t, n); return err })
+		err := try(func(ctx context.Context) error { _, _, err := c.Identify(ctx, t, n); return err })
 		if got(err) {
 			err = try(func(ctx context.Context) error {
 				_, err := c.ATA(ctx, t, wire.NewRead(0, uint8(n), lba48))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -283,7 +284,7 @@ func (p *Prober) measure(ctx context.Context, up []*initiator.Client, targets []
 				sem <- struct{}{}
 				defer func() { <-sem }()
 				start := time.Now()
-				if _, err := c.QueryConfig(ctx, tgt); err == nil {
+				if _, err := c.QueryConfig(ctx, tgt, &wire.ConfigArg{}); err == nil {
 					mu.Lock()
 					out[id] = time.Since(start)
 					mu.Unlock()

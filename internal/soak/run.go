@@ -107,7 +107,7 @@ func (l *Lab) Open(ctx context.Context) (*blockio.Target, *initiator.Group, erro
 
 // CheckOpen checks the outcome of opening the disk (serial: the opened
 // disk's IDENTIFY serial). With an impostor the open is refused with
-// ErrConflict, or, when one answer came after the others' grace (that
+// a ConflictError, or, when one answer came after the others' grace (that
 // path then carries nothing until it proves the same disk), it opens one
 // of the two: the model is then that one's disk. Without an impostor it
 // may fail only when the first phase's chaos hits Query Config or
@@ -130,8 +130,8 @@ func (l *Lab) CheckOpen(t testing.TB, serial string, err error, st *Stats) bool 
 			return false
 		}
 		return true
-	case l.Impostor != nil && !errors.Is(err, initiator.ErrConflict):
-		t.Errorf("%v: with an impostor, open failed with %v, want ErrConflict", l.Sc, err)
+	case l.Impostor != nil && !errors.As(err, new(*initiator.ConflictError)):
+		t.Errorf("%v: with an impostor, open failed with %v, want a ConflictError", l.Sc, err)
 	case l.Impostor != nil:
 		st.Add(func(s *Stats) { s.Refused++ })
 	case err != nil:

@@ -74,7 +74,7 @@ type Scenario struct {
 	TargetMTU int
 	MTUs      []int
 	// Impostor puts a second target with another disk on the address:
-	// the disk must then be refused (ErrConflict, exit 1).
+	// the disk must then be refused (a ConflictError, exit 1).
 	Impostor bool
 	Phases   []Mix
 	Ops      []Op
@@ -392,10 +392,10 @@ func diskKind(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, initiator.ErrConflict):
+	case errors.As(err, new(*initiator.ConflictError)):
 		return "conflict"
 	case errors.As(err, &re):
-		return "bad-reply(" + re.Kind.String() + ")"
+		return "bad-reply(" + re.Kind + ")"
 	case errors.Is(err, initiator.ErrDeadline):
 		return "deadline"
 	case errors.As(err, &ae):
