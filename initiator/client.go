@@ -60,8 +60,13 @@ type Client struct {
 	// while it does not change (a Disk's frames all go to one MAC).
 	lastAddr atomic.Pointer[packet.Addr]
 
-	mu      sync.Mutex
-	calls   map[uint32]*call
+	mu    sync.Mutex
+	calls map[uint32]*call
+	// sends holds the calls of a Disk engine's sends (ata set), indexed
+	// by their tag's low bits (tagSlot): a send and its reply cost no map
+	// insertion or deletion, and the table is reused. A tag is in sends
+	// or in calls, never both, and unique over both.
+	sends   []taggedCall
 	windows map[string]chan struct{}
 	err     error // set when the read loop stops
 
@@ -247,24 +252,71 @@ func (c *Client) register(cl *call, want uint32) (uint32, error) {
 		return 0, c.err
 	}
 	if want&wire.TagUserspace != 0 {
-		if _, busy := c.calls[want]; busy {
+		if c.lookup(want) != nil {
 			return 0, fmt.Errorf("%w: %#08x", errTagInUse, want)
 		}
 		c.calls[want] = cl
 		return want, nil
 	}
+	if cl.ata != nil {
+		if c.sends == nil {
+			c.sends = make([]taggedCall, tagSlots)
+		}
+		// Tags come in sequence, so a free slot is almost always the
+		// first one tried; a table crowded there leaves the call to
+		// the map.
+		for range 8 {
+			tag := c.newTag()
+			s := &c.sends[tag%tagSlots]
+			if s.cl == nil && c.calls[tag] == nil {
+				*s = taggedCall{tag: tag, cl: cl}
+				return tag, nil
+			}
+		}
+	}
 	for {
 		tag := c.newTag()
-		if _, busy := c.calls[tag]; !busy {
+		if c.lookup(tag) == nil {
 			c.calls[tag] = cl
 			return tag, nil
 		}
 	}
 }
 
+// tagSlots is the size of Client.sends: a power of two, more than the
+// sends a few engines keep waiting (their windows, times maxAttempts).
+const tagSlots = 4096
+
+// taggedCall is an entry of Client.sends.
+type taggedCall struct {
+	tag uint32
+	cl  *call // nil: free
+}
+
+// lookup returns the call registered under tag, or nil. c.mu held.
+func (c *Client) lookup(tag uint32) *call {
+	if c.sends != nil {
+		if s := &c.sends[tag%tagSlots]; s.cl != nil && s.tag == tag {
+			return s.cl
+		}
+	}
+	return c.calls[tag]
+}
+
+// remove unregisters tag. c.mu held.
+func (c *Client) remove(tag uint32) {
+	if c.sends != nil {
+		if s := &c.sends[tag%tagSlots]; s.cl != nil && s.tag == tag {
+			*s = taggedCall{}
+			return
+		}
+	}
+	delete(c.calls, tag)
+}
+
 func (c *Client) unregister(tag uint32) {
 	c.mu.Lock()
-	delete(c.calls, tag)
+	c.remove(tag)
 	c.mu.Unlock()
 }
 
@@ -468,7 +520,8 @@ func isATAReply(b []byte) bool {
 // deliver hands reply f to the call waiting for its tag, if it matches.
 func (c *Client) deliver(f *wire.Frame) {
 	c.mu.Lock()
-	cl, ok := c.calls[f.Tag]
+	cl := c.lookup(f.Tag)
+	ok := cl != nil
 	if ok && !cl.matches(f) {
 		ok = false
 	}
@@ -485,7 +538,7 @@ func (c *Client) deliver(f *wire.Frame) {
 		return
 	}
 	if ok && cl.once {
-		delete(c.calls, f.Tag)
+		c.remove(f.Tag)
 	}
 	c.mu.Unlock()
 	if !ok {
@@ -511,8 +564,8 @@ func (c *Client) deliverEngine(b []byte) bool {
 	}
 	tag := binary.BigEndian.Uint32(b[20:24])
 	c.mu.Lock()
-	cl, ok := c.calls[tag]
-	if !ok || cl.ata == nil || wire.Command(b[19]) != cl.command || !bytes.Equal(src, cl.src) ||
+	cl := c.lookup(tag)
+	if cl == nil || cl.ata == nil || wire.Command(b[19]) != cl.command || !bytes.Equal(src, cl.src) ||
 		binary.BigEndian.Uint16(b[16:18]) != cl.shelf || b[18] != cl.slot {
 		c.mu.Unlock()
 		return false
@@ -530,7 +583,7 @@ func (c *Client) deliverEngine(b []byte) bool {
 func (c *Client) toHandler(cl *call, tag uint32, h replyHeader, data []byte) {
 	answered, queued := cl.ata.takeReply(tag, h, data)
 	if answered {
-		delete(c.calls, tag)
+		c.remove(tag)
 	} else {
 		c.stats.badATA.Add(1)
 	}

@@ -156,13 +156,16 @@ type engine struct {
 	retry    []*op // frames waiting for a path (theirs died)
 	inflight []*op
 	free     []*op
-	writers  map[transport]batchSender
-	batch    map[transport][]*op // to send at the next flush
-	sending  []*op               // flush's ops of one batch
+	txs      []*engineTx // the paths' clients, each once
+	sending  []*op       // flush's ops of one batch
 	frames   []outFrame
-	timer    *time.Timer
-	armed    time.Time // when the timer fires; zero: stopped
-	seq      uint64    // flushes and wake-ups, for PathStats
+	// failed is sendFailed, made once (a closure per flush would be
+	// allocated per flush); failTx is the client of the batch it is for.
+	failed func(i int, err error)
+	failTx *engineTx
+	timer  *time.Timer
+	armed  time.Time // when the timer fires; zero: stopped
+	seq    uint64    // flushes and wake-ups, for PathStats
 }
 
 // count adds one to the SendCalls (or Wakeups) of p, once per flush (or
@@ -194,16 +197,14 @@ func newEngine(d *Disk) *engine {
 		calls:   make(chan loopCall),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
-		writers: map[transport]batchSender{},
-		batch:   map[transport][]*op{},
 		timer:   time.NewTimer(time.Hour),
 	}
 	e.timer.Stop()
 	for _, p := range d.paths {
-		if _, ok := e.writers[p.tr]; ok {
+		if p.tx != nil && p.tx.tr == p.tr {
 			continue
 		}
-		e.writers[p.tr] = p.tr.newBatchSender()
+		e.addTx(p.tr, p.tr.newBatchSender())
 		go func(c transport) {
 			select {
 			case <-c.stopped():
@@ -217,6 +218,31 @@ func newEngine(d *Disk) *engine {
 	}
 	go e.run()
 	return e
+}
+
+// engineTx is one client the engine's paths go through: its batch sender
+// and the frames queued for the next flush. A path reaches it by
+// diskPath.tx (no lookup by client per frame).
+type engineTx struct {
+	tr     transport
+	w      batchSender
+	queued []*op // to send at the next flush
+}
+
+// addTx adds the client tr, written by w, for the paths that go
+// through it.
+func (e *engine) addTx(tr transport, w batchSender) *engineTx {
+	t := &engineTx{tr: tr, w: w}
+	e.txs = append(e.txs, t)
+	for _, p := range e.d.paths {
+		if p.tr == tr {
+			p.tx = t
+		}
+	}
+	if e.failed == nil {
+		e.failed = e.sendFailed
+	}
+	return t
 }
 
 // do runs q and returns its error: q's context's when it ends first,
@@ -525,7 +551,7 @@ func (e *engine) send(o *op, now time.Time) {
 		rto = max(left, time.Millisecond)
 	}
 	o.expire = now.Add(rto)
-	e.batch[p.tr] = append(e.batch[p.tr], o)
+	p.tx.queued = append(p.tx.queued, o)
 }
 
 // slot returns a free attempt of o, giving up its oldest send when
@@ -561,7 +587,8 @@ func (o *op) slot() *attempt {
 // sent again on another client's path: only the op's current send goes,
 // once, by its own path's client.
 func (e *engine) flush() {
-	for c, queued := range e.batch {
+	for _, t := range e.txs {
+		queued := t.queued
 		if len(queued) == 0 {
 			continue
 		}
@@ -569,7 +596,7 @@ func (e *engine) flush() {
 		e.seq++
 		ops := e.sending[:0]
 		for _, o := range queued {
-			if a := o.latest; a == nil || !a.active || a.path.tr != c || o.flushed == e.seq {
+			if a := o.latest; a == nil || !a.active || a.path.tr != t.tr || o.flushed == e.seq {
 				continue
 			}
 			o.flushed = e.seq
@@ -579,26 +606,32 @@ func (e *engine) flush() {
 		}
 		e.sending = ops
 		if len(ops) > 0 {
-			e.writers[c].send(e.frames, func(i int, err error) {
-				o := ops[i]
-				if a := o.latest; a != nil && a.active {
-					c.forget(a.tag)
-					a.active = false
-				}
-				// Sent again soon (a link that is down should not spin).
-				o.sendErr = err
-				o.expire = time.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
-				if p := o.path; linkDown(err) && !p.dead {
-					// Whatever answers when the link is back
-					// proves itself with IDENTIFY first.
-					p.dead, p.lastProbe = true, time.Now()
-				}
-			})
+			e.failTx = t
+			t.w.send(e.frames, e.failed)
+			e.failTx = nil
 		}
 		clear(e.frames)
 		clear(ops)
 		clear(queued)
-		e.batch[c] = queued[:0]
+		t.queued = queued[:0]
+	}
+}
+
+// sendFailed takes the failure of the i-th frame of the batch flush is
+// sending (e.sending) on e.failTx.
+func (e *engine) sendFailed(i int, err error) {
+	o := e.sending[i]
+	if a := o.latest; a != nil && a.active {
+		e.failTx.tr.forget(a.tag)
+		a.active = false
+	}
+	// Sent again soon (a link that is down should not spin).
+	o.sendErr = err
+	o.expire = time.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
+	if p := o.path; linkDown(err) && !p.dead {
+		// Whatever answers when the link is back
+		// proves itself with IDENTIFY first.
+		p.dead, p.lastProbe = true, time.Now()
 	}
 }
 
