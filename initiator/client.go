@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -74,6 +75,15 @@ type Client struct {
 		sent, retransmits, received, matched, unmatched, malformed, forged, dropped, badATA atomic.Uint64
 	}
 	done chan struct{}
+
+	// reader is the read loop's; while the reads are lent (see
+	// borrowReads) the borrower uses it, and the read loop waits.
+	reader frameReader
+	lend   struct {
+		ask  atomic.Bool   // a borrower wants the reads, or has them
+		give chan struct{} // read loop → borrower: the reads are yours
+		back chan struct{} // borrower → read loop: they are yours again
+	}
 }
 
 // call is a request waiting for replies.
@@ -154,6 +164,8 @@ func New(ifi Interface, conn net.PacketConn, cfg *Config) *Client {
 		windows: map[string]chan struct{}{},
 		done:    make(chan struct{}),
 	}
+	c.lend.give, c.lend.back = make(chan struct{}, 1), make(chan struct{}, 1)
+	c.reader = newFrameReader(conn)
 	var seed [4]byte
 	_, _ = rand.Read(seed[:])
 	c.tag.Store(binary.BigEndian.Uint32(seed[:]))
@@ -447,10 +459,26 @@ func (c *Client) closedErr() error {
 // replies to the calls waiting for their tags.
 func (c *Client) readLoop() {
 	defer close(c.done)
-	r := newFrameReader(c.conn)
+	r := c.reader
 	downs := 0
 	for {
+		if c.lend.ask.Load() {
+			// A Disk's engine reads the socket itself for a while
+			// (borrowReads): wait until it gives the reads back.
+			c.lend.give <- struct{}{}
+			<-c.lend.back
+			continue
+		}
 		frames, err := r.read()
+		if errors.Is(err, os.ErrDeadlineExceeded) && c.Err() == nil {
+			// Not Close: a deadline a borrower set (to be woken, or
+			// asking for the reads). Clear it; the loop's top then
+			// sees whether the reads are asked for (a borrower that
+			// asks after this sets its deadline after, and wakes us
+			// again).
+			_ = c.conn.SetReadDeadline(time.Time{})
+			continue
+		}
 		if errors.Is(err, syscall.ENETDOWN) && downs < maxDowns {
 			// The interface went down: the socket reports it once and
 			// reads again when the link is back (sends fail meanwhile,

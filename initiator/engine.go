@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -166,6 +167,32 @@ type engine struct {
 	timer  *time.Timer
 	armed  time.Time // when the timer fires; zero: stopped
 	seq    uint64    // flushes and wake-ups, for PathStats
+
+	// reads, while frames are out on its only client, are that
+	// client's socket reads, lent to the loop (borrowReads): it waits for
+	// the replies itself, with no hand-off from the read loop per
+	// reply. lent is them for wake (any goroutine); kicked asks the loop
+	// to give them back and wait on its channels (a message comes: see
+	// kick). noBorrow: a read failed, the read loop reads from then on.
+	reads    replyReader
+	lent     atomic.Pointer[replyReader]
+	kicked   atomic.Bool
+	noBorrow bool
+}
+
+// kick makes the loop leave a wait on a lent socket for its channels:
+// whoever sends it a message calls it first.
+func (e *engine) kick() {
+	e.kicked.Store(true)
+	if r := e.lent.Load(); r != nil {
+		(*r).wake()
+	}
+}
+
+// halt stops the loop (Disk.Close).
+func (e *engine) halt() {
+	close(e.stop)
+	e.kick()
 }
 
 // count adds one to the SendCalls (or Wakeups) of p, once per flush (or
@@ -208,6 +235,7 @@ func newEngine(d *Disk) *engine {
 		go func(c transport) {
 			select {
 			case <-c.stopped():
+				e.kick()
 				select {
 				case e.gone <- c:
 				case <-e.exited:
@@ -250,6 +278,7 @@ func (e *engine) addTx(tr transport, w batchSender) *engineTx {
 // into q's buffer any more.
 func (e *engine) do(q *request) error {
 	q.done = make(chan struct{})
+	e.kick()
 	select {
 	case e.submit <- q:
 	case <-e.exited:
@@ -260,6 +289,7 @@ func (e *engine) do(q *request) error {
 	select {
 	case <-q.done:
 	case <-q.ctx.Done():
+		e.kick()
 		select {
 		case e.cancel <- q:
 		case <-q.done:
@@ -271,6 +301,7 @@ func (e *engine) do(q *request) error {
 
 func (e *engine) run() {
 	defer close(e.exited)
+	defer e.giveBack()
 	for {
 		now := time.Now()
 		e.expireOps(now)
@@ -278,6 +309,11 @@ func (e *engine) run() {
 		e.issue(now)
 		e.flush()
 		e.arm(time.Now())
+		if e.readReplies() {
+			continue
+		}
+		e.giveBack()
+		e.kicked.Store(false)
 		select {
 		case r := <-e.replies:
 			e.seq++
@@ -311,6 +347,55 @@ func (e *engine) run() {
 	}
 }
 
+// readReplies waits for replies on the lent socket of the engine's only
+// client, while frames are out and no message is due (kick), and takes
+// those that came; it reports false, having done nothing, when the loop
+// is to wait on its channels instead.
+func (e *engine) readReplies() bool {
+	if len(e.inflight) == 0 || e.noBorrow || len(e.txs) != 1 || e.kicked.Load() {
+		return false
+	}
+	if e.reads == nil {
+		if e.reads = e.txs[0].tr.borrowReads(); e.reads == nil {
+			return false
+		}
+		r := e.reads // wake's copy: e.reads changes on the loop
+		e.lent.Store(&r)
+	}
+	n, err := e.reads.readReplies(e.armed, &e.kicked)
+	if err != nil {
+		// The read loop reads from now on, and sees what the
+		// connection says (a link down, a close).
+		e.noBorrow = true
+		e.giveBack()
+		return false
+	}
+	now := time.Now()
+	if !e.armed.IsZero() && !now.Before(e.armed) {
+		e.armed = time.Time{} // the deadline was the timer's: re-armed
+	}
+	if n > 0 {
+		e.seq++
+	}
+	for {
+		select {
+		case r := <-e.replies:
+			e.onReply(r, now)
+		default:
+			return true
+		}
+	}
+}
+
+// giveBack returns the lent reads, if any, to the client's read loop.
+func (e *engine) giveBack() {
+	if e.reads != nil {
+		e.lent.Store(nil)
+		e.reads.giveBack()
+		e.reads = nil
+	}
+}
+
 // inLoop runs fn on the engine's goroutine, which owns the engine's state
 // (the paths, the targets, the frames), and returns when it has run: the
 // way another goroutine reads or changes that state (PathStats,
@@ -318,6 +403,7 @@ func (e *engine) run() {
 // exited, its state is no one's: fn runs on the caller's goroutine.
 func (e *engine) inLoop(fn func()) {
 	f := loopCall{fn: fn, done: make(chan struct{})}
+	e.kick()
 	select {
 	case e.calls <- f:
 		<-f.done
@@ -1119,6 +1205,7 @@ func (e *engine) probed(q *request, err error) {
 			err := d.sameContent(d.ctx, []int{ref, at}, func(j int) PathIdentity {
 				return PathIdentity{Interface: d.paths[j].tr.Interface().Name, MAC: d.paths[j].mac, Identity: d.id}
 			})
+			e.kick()
 			select {
 			case e.checked <- contentCheck{p, err}:
 			case <-e.exited:
