@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -144,8 +145,16 @@ const maxAttempts = 4
 type engine struct {
 	d       *Disk
 	replies chan replyEvent
-	submit  chan *request
-	cancel  chan *request
+	// inbox holds the requests submitted and cancelled (post): they
+	// reach the loop without a rendezvous, so that a loop waiting on
+	// a lent socket takes them where it is (notify wakes it when it
+	// waits on its channels).
+	inbox struct {
+		sync.Mutex
+		posts, spare []post
+		closed       bool // the loop has ended: nothing is taken any more
+	}
+	notify  chan struct{}
 	gone    chan transport
 	checked chan contentCheck // a late path's sameContent (see probed)
 	calls   chan loopCall     // functions to run on the loop (inLoop)
@@ -171,22 +180,71 @@ type engine struct {
 	// reads, while frames are out on its only client, are that
 	// client's socket reads, lent to the loop (borrowReads): it waits for
 	// the replies itself, with no hand-off from the read loop per
-	// reply. lent is them for wake (any goroutine); kicked asks the loop
-	// to give them back and wait on its channels (a message comes: see
-	// kick). noBorrow: a read failed, the read loop reads from then on.
-	reads    replyReader
-	lent     atomic.Pointer[replyReader]
-	kicked   atomic.Bool
-	noBorrow bool
+	// reply. lent is them for wake (any goroutine); attention ends such
+	// a wait (a post, or a kick); kicked asks the loop to give them back
+	// and wait on its channels (a message comes: see kick). noBorrow: a
+	// read failed, the read loop reads from then on.
+	reads     replyReader
+	lent      atomic.Pointer[replyReader]
+	attention atomic.Bool
+	kicked    atomic.Bool
+	noBorrow  bool
 }
 
-// kick makes the loop leave a wait on a lent socket for its channels:
-// whoever sends it a message calls it first.
-func (e *engine) kick() {
-	e.kicked.Store(true)
+// post is a request submitted, or cancelled, for the loop.
+type post struct {
+	q      *request
+	cancel bool
+}
+
+// post hands p to the loop; false when the loop has ended.
+func (e *engine) post(p post) bool {
+	e.inbox.Lock()
+	if e.inbox.closed {
+		e.inbox.Unlock()
+		return false
+	}
+	e.inbox.posts = append(e.inbox.posts, p)
+	e.inbox.Unlock()
+	select {
+	case e.notify <- struct{}{}:
+	default: // a wake-up is due already
+	}
+	e.wake()
+	return true
+}
+
+// takePosts takes what was posted: after it, a post ends the next wait
+// on a lent socket (attention) or on the channels (notify).
+func (e *engine) takePosts() {
+	e.attention.Store(false)
+	e.inbox.Lock()
+	posts := e.inbox.posts
+	e.inbox.posts, e.inbox.spare = e.inbox.spare[:0], posts
+	e.inbox.Unlock()
+	for i, p := range posts {
+		if p.cancel {
+			e.fail(p.q, p.q.ctx.Err())
+		} else {
+			e.add(p.q)
+		}
+		posts[i] = post{}
+	}
+}
+
+// wake ends the loop's wait on a lent socket, if it waits there.
+func (e *engine) wake() {
+	e.attention.Store(true)
 	if r := e.lent.Load(); r != nil {
 		(*r).wake()
 	}
+}
+
+// kick makes the loop leave a wait on a lent socket for its channels:
+// whoever sends it a message on them calls it first.
+func (e *engine) kick() {
+	e.kicked.Store(true)
+	e.wake()
 }
 
 // halt stops the loop (Disk.Close).
@@ -217,8 +275,7 @@ func newEngine(d *Disk) *engine {
 	e := &engine{
 		d:       d,
 		replies: make(chan replyEvent, max(1024, 2*(maxAttempts+1)*window)),
-		submit:  make(chan *request),
-		cancel:  make(chan *request),
+		notify:  make(chan struct{}, 1),
 		gone:    make(chan transport),
 		checked: make(chan contentCheck),
 		calls:   make(chan loopCall),
@@ -278,22 +335,18 @@ func (e *engine) addTx(tr transport, w batchSender) *engineTx {
 // into q's buffer any more.
 func (e *engine) do(q *request) error {
 	q.done = make(chan struct{})
-	e.kick()
-	select {
-	case e.submit <- q:
-	case <-e.exited:
+	if err := q.ctx.Err(); err != nil {
+		return err
+	}
+	if !e.post(post{q: q}) {
 		return ErrDiskClosed
-	case <-q.ctx.Done():
-		return q.ctx.Err()
 	}
 	select {
 	case <-q.done:
 	case <-q.ctx.Done():
-		e.kick()
-		select {
-		case e.cancel <- q:
-		case <-q.done:
-		}
+		// Failed by the loop, or by its end (shutdown takes what was
+		// posted): done either way.
+		e.post(post{q: q, cancel: true})
 		<-q.done
 	}
 	return q.err
@@ -327,10 +380,8 @@ func (e *engine) run() {
 					more = false
 				}
 			}
-		case q := <-e.submit:
-			e.add(q)
-		case q := <-e.cancel:
-			e.fail(q, q.ctx.Err())
+		case <-e.notify:
+			e.takePosts()
 		case r := <-e.checked:
 			e.contentChecked(r)
 		case c := <-e.gone:
@@ -362,7 +413,7 @@ func (e *engine) readReplies() bool {
 		r := e.reads // wake's copy: e.reads changes on the loop
 		e.lent.Store(&r)
 	}
-	n, err := e.reads.readReplies(e.armed, &e.kicked)
+	n, err := e.reads.readReplies(e.armed, &e.attention)
 	if err != nil {
 		// The read loop reads from now on, and sees what the
 		// connection says (a link down, a close).
@@ -377,14 +428,16 @@ func (e *engine) readReplies() bool {
 	if n > 0 {
 		e.seq++
 	}
-	for {
+	for more := true; more; {
 		select {
 		case r := <-e.replies:
 			e.onReply(r, now)
 		default:
-			return true
+			more = false
 		}
 	}
+	e.takePosts()
+	return true
 }
 
 // giveBack returns the lent reads, if any, to the client's read loop.
@@ -1302,9 +1355,14 @@ func linkDown(err error) bool {
 	return errors.Is(err, syscall.ENETDOWN) || errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENODEV)
 }
 
-// shutdown fails every request with ErrDiskClosed.
+// shutdown fails every request with ErrDiskClosed: those posted and
+// not yet taken too, and those posted from now on.
 func (e *engine) shutdown() {
 	e.timer.Stop()
+	e.inbox.Lock()
+	e.inbox.closed = true
+	e.inbox.Unlock()
+	e.takePosts()
 	e.failAll(ErrDiskClosed)
 }
 
