@@ -232,9 +232,13 @@ func (e *engine) takePosts() {
 	}
 }
 
-// wake ends the loop's wait on a lent socket, if it waits there.
+// wake ends the loop's wait on a lent socket, if it waits there. When
+// attention is set already, a wake is under way and the loop has not yet
+// taken the posts (takePosts clears it first): it takes this one too.
 func (e *engine) wake() {
-	e.attention.Store(true)
+	if e.attention.Swap(true) {
+		return
+	}
 	if r := e.lent.Load(); r != nil {
 		(*r).wake()
 	}

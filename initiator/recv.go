@@ -60,11 +60,14 @@ type mmsgReader struct {
 	recv  func(fd uintptr) bool
 	n     int
 	errno syscall.Errno
+	// recvNow is recv for raw.Control (poll), made once likewise.
+	recvNow func(fd uintptr)
 }
 
 func newMmsgReader(raw syscall.RawConn) *mmsgReader {
 	r := &mmsgReader{raw: raw, out: make([][]byte, 0, recvBatch)}
 	r.recv = r.recvmmsg
+	r.recvNow = func(fd uintptr) { r.recvmmsg(fd) }
 	for i := range r.bufs {
 		// A whole frame of any MTU: a truncated reply would only be
 		// dropped as short and sent again, forever.
@@ -104,6 +107,23 @@ func (r *mmsgReader) read() ([][]byte, error) {
 	if err := r.raw.Read(r.recv); err != nil {
 		return nil, err
 	}
+	return r.frames()
+}
+
+// poll reads the frames queued now, without waiting and whatever the
+// read deadline (raw.Control runs the call as it is): none is no error.
+// A deadline that passed while replies came must not hide them (they
+// would be taken for lost).
+func (r *mmsgReader) poll() ([][]byte, error) {
+	r.n, r.errno = 0, 0
+	if err := r.raw.Control(r.recvNow); err != nil {
+		return nil, err
+	}
+	return r.frames()
+}
+
+// frames returns the frames the last call read.
+func (r *mmsgReader) frames() ([][]byte, error) {
 	if r.errno != 0 {
 		return nil, errors.Join(errRecv, r.errno)
 	}

@@ -59,6 +59,7 @@ func (c *Client) setReadBuffer(n int) error {
 // it with no goroutine switch; others' go to their calls as usual.
 type lentReads struct {
 	c *Client
+	r *mmsgReader // the client's reader
 	// set is the read deadline last set (unknown after a deadline
 	// passed: a wake-up may have changed it).
 	set   time.Time
@@ -70,7 +71,8 @@ type lentReads struct {
 // or the client stopped. The caller gives them back (giveBack) before it
 // waits on anything but readReplies.
 func (c *Client) borrowReads() replyReader {
-	if _, ok := c.reader.(*mmsgReader); !ok {
+	r, ok := c.reader.(*mmsgReader)
+	if !ok {
 		return nil
 	}
 	if !c.lend.ask.CompareAndSwap(false, true) {
@@ -80,7 +82,7 @@ func (c *Client) borrowReads() replyReader {
 	_ = c.conn.SetReadDeadline(time.Unix(1, 0))
 	select {
 	case <-c.lend.give:
-		return &lentReads{c: c}
+		return &lentReads{c: c, r: r}
 	case <-c.done:
 		c.lend.ask.Store(false)
 		return nil
@@ -91,7 +93,8 @@ func (c *Client) borrowReads() replyReader {
 // the deadline passes (zero: none) or wake is called, and hands every
 // frame read to its call (replies to the borrower's sends go to its
 // replies queue). kicked is checked after the deadline is set and before
-// the wait: a wake that comes after the check ends the wait. It returns
+// the wait (set: no wait): a wake that comes after the check ends the
+// wait. Whatever ends it, the frames already queued are read. It returns
 // the connection's error other than the deadline's.
 func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool) (int, error) {
 	c := l.c
@@ -101,15 +104,24 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool) (int, e
 		}
 		l.set, l.known = deadline, true
 	}
+	var (
+		frames [][]byte
+		err    error
+	)
 	if kicked.Load() {
-		return 0, nil
+		frames, err = l.r.poll() // no wait, but what is there
+	} else {
+		frames, err = l.r.read()
 	}
-	frames, err := c.reader.read()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The timer's deadline or a wake: what came meanwhile is
+		// read all the same (a deadline checked before the socket
+		// would else hide replies that are there, on a CPU that ran
+		// the loop late, and they would be taken for lost).
+		l.known = false
+		frames, err = l.r.poll()
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			l.known = false
-			return 0, nil
-		}
 		return 0, err
 	}
 	for _, b := range frames {
