@@ -94,8 +94,10 @@ func (c *Client) borrowReads() replyReader {
 // frame read to its call (replies to the borrower's sends go to its
 // replies queue). kicked is checked after the deadline is set and before
 // the wait (set: no wait): a wake that comes after the check ends the
-// wait. Whatever ends it, the frames already queued are read. It returns
-// the connection's error other than the deadline's.
+// wait. Once the deadline has passed, the frames already queued are read
+// whatever ended the wait (else expiring frames whose replies are there
+// would be taken for lost). It returns the connection's error other than
+// the deadline's.
 func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool) (int, error) {
 	c := l.c
 	if !l.known || !deadline.Equal(l.set) {
@@ -109,6 +111,9 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool) (int, e
 		err    error
 	)
 	if kicked.Load() {
+		if deadline.IsZero() || time.Now().Before(deadline) {
+			return 0, nil // nothing times out before the next wait
+		}
 		frames, err = l.r.poll() // no wait, but what is there
 	} else {
 		frames, err = l.r.read()
