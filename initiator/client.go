@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -60,8 +61,13 @@ type Client struct {
 	// while it does not change (a Disk's frames all go to one MAC).
 	lastAddr atomic.Pointer[packet.Addr]
 
-	mu      sync.Mutex
-	calls   map[uint32]*call
+	mu    sync.Mutex
+	calls map[uint32]*call
+	// sends holds the calls of a Disk engine's sends (ata set), indexed
+	// by their tag's low bits (tagSlot): a send and its reply cost no map
+	// insertion or deletion, and the table is reused. A tag is in sends
+	// or in calls, never both, and unique over both.
+	sends   []taggedCall
 	windows map[string]chan struct{}
 	err     error // set when the read loop stops
 
@@ -69,6 +75,15 @@ type Client struct {
 		sent, retransmits, received, matched, unmatched, malformed, forged, dropped, badATA atomic.Uint64
 	}
 	done chan struct{}
+
+	// reader is the read loop's; while the reads are lent (see
+	// borrowReads) the borrower uses it, and the read loop waits.
+	reader frameReader
+	lend   struct {
+		ask  atomic.Bool   // a borrower wants the reads, or has them
+		give chan struct{} // read loop → borrower: the reads are yours
+		back chan struct{} // borrower → read loop: they are yours again
+	}
 }
 
 // call is a request waiting for replies.
@@ -156,6 +171,8 @@ func New(ifi Interface, conn net.PacketConn, cfg *Config) *Client {
 		windows: map[string]chan struct{}{},
 		done:    make(chan struct{}),
 	}
+	c.lend.give, c.lend.back = make(chan struct{}, 1), make(chan struct{}, 1)
+	c.reader = newFrameReader(conn)
 	var seed [4]byte
 	_, _ = rand.Read(seed[:])
 	c.tag.Store(binary.BigEndian.Uint32(seed[:]))
@@ -254,24 +271,71 @@ func (c *Client) register(cl *call, want uint32) (uint32, error) {
 		return 0, c.err
 	}
 	if want&wire.TagUserspace != 0 {
-		if _, busy := c.calls[want]; busy {
+		if c.lookup(want) != nil {
 			return 0, fmt.Errorf("%w: %#08x", errTagInUse, want)
 		}
 		c.calls[want] = cl
 		return want, nil
 	}
+	if cl.ata != nil {
+		if c.sends == nil {
+			c.sends = make([]taggedCall, tagSlots)
+		}
+		// Tags come in sequence, so a free slot is almost always the
+		// first one tried; a table crowded there leaves the call to
+		// the map.
+		for range 8 {
+			tag := c.newTag()
+			s := &c.sends[tag%tagSlots]
+			if s.cl == nil && c.calls[tag] == nil {
+				*s = taggedCall{tag: tag, cl: cl}
+				return tag, nil
+			}
+		}
+	}
 	for {
 		tag := c.newTag()
-		if _, busy := c.calls[tag]; !busy {
+		if c.lookup(tag) == nil {
 			c.calls[tag] = cl
 			return tag, nil
 		}
 	}
 }
 
+// tagSlots is the size of Client.sends: a power of two, more than the
+// sends a few engines keep waiting (their windows, times maxAttempts).
+const tagSlots = 4096
+
+// taggedCall is an entry of Client.sends.
+type taggedCall struct {
+	tag uint32
+	cl  *call // nil: free
+}
+
+// lookup returns the call registered under tag, or nil. c.mu held.
+func (c *Client) lookup(tag uint32) *call {
+	if c.sends != nil {
+		if s := &c.sends[tag%tagSlots]; s.cl != nil && s.tag == tag {
+			return s.cl
+		}
+	}
+	return c.calls[tag]
+}
+
+// remove unregisters tag. c.mu held.
+func (c *Client) remove(tag uint32) {
+	if c.sends != nil {
+		if s := &c.sends[tag%tagSlots]; s.cl != nil && s.tag == tag {
+			*s = taggedCall{}
+			return
+		}
+	}
+	delete(c.calls, tag)
+}
+
 func (c *Client) unregister(tag uint32) {
 	c.mu.Lock()
-	delete(c.calls, tag)
+	c.remove(tag)
 	c.mu.Unlock()
 }
 
@@ -402,10 +466,26 @@ func (c *Client) closedErr() error {
 // replies to the calls waiting for their tags.
 func (c *Client) readLoop() {
 	defer close(c.done)
-	r := newFrameReader(c.conn)
+	r := c.reader
 	downs := 0
 	for {
+		if c.lend.ask.Load() {
+			// A Disk's engine reads the socket itself for a while
+			// (borrowReads): wait until it gives the reads back.
+			c.lend.give <- struct{}{}
+			<-c.lend.back
+			continue
+		}
 		frames, err := r.read()
+		if errors.Is(err, os.ErrDeadlineExceeded) && c.Err() == nil {
+			// Not Close: a deadline a borrower set (to be woken, or
+			// asking for the reads). Clear it; the loop's top then
+			// sees whether the reads are asked for (a borrower that
+			// asks after this sets its deadline after, and wakes us
+			// again).
+			_ = c.conn.SetReadDeadline(time.Time{})
+			continue
+		}
 		if errors.Is(err, syscall.ENETDOWN) && downs < maxDowns {
 			// The interface went down: the socket reports it once and
 			// reads again when the link is back (sends fail meanwhile,
@@ -475,7 +555,8 @@ func isATAReply(b []byte) bool {
 // deliver hands reply f to the call waiting for its tag, if it matches.
 func (c *Client) deliver(f *wire.Frame) {
 	c.mu.Lock()
-	cl, ok := c.calls[f.Tag]
+	cl := c.lookup(f.Tag)
+	ok := cl != nil
 	if ok && !cl.matches(f) {
 		ok = false
 	}
@@ -492,7 +573,7 @@ func (c *Client) deliver(f *wire.Frame) {
 		return
 	}
 	if ok && cl.once {
-		delete(c.calls, f.Tag)
+		c.remove(f.Tag)
 	}
 	c.mu.Unlock()
 	if !ok {
@@ -518,8 +599,8 @@ func (c *Client) deliverEngine(b []byte) bool {
 	}
 	tag := binary.BigEndian.Uint32(b[20:24])
 	c.mu.Lock()
-	cl, ok := c.calls[tag]
-	if !ok || cl.ata == nil || wire.Command(b[19]) != cl.command || !bytes.Equal(src, cl.src) ||
+	cl := c.lookup(tag)
+	if cl == nil || cl.ata == nil || wire.Command(b[19]) != cl.command || !bytes.Equal(src, cl.src) ||
 		binary.BigEndian.Uint16(b[16:18]) != cl.shelf || b[18] != cl.slot {
 		c.mu.Unlock()
 		return false
@@ -537,7 +618,7 @@ func (c *Client) deliverEngine(b []byte) bool {
 func (c *Client) toHandler(cl *call, tag uint32, h replyHeader, data []byte) {
 	answered, queued := cl.ata.takeReply(tag, h, data)
 	if answered {
-		delete(c.calls, tag)
+		c.remove(tag)
 	} else {
 		c.stats.badATA.Add(1)
 	}

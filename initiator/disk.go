@@ -391,7 +391,7 @@ func (d *Disk) Close() error {
 func (d *Disk) stop() {
 	d.stopOnce.Do(func() {
 		d.cancel()
-		close(d.eng.stop)
+		d.eng.halt()
 	})
 	<-d.eng.exited
 }

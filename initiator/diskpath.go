@@ -25,6 +25,7 @@ const (
 // trip estimate and counters. Its mutable fields are the engine's goroutine's (see engine).
 type diskPath struct {
 	tr         transport // the client it goes through
+	tx         *engineTx // tr's batch in the engine
 	mac        net.HardwareAddr
 	target     *diskTarget
 	mtu        int

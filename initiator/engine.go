@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -143,8 +145,16 @@ const maxAttempts = 4
 type engine struct {
 	d       *Disk
 	replies chan replyEvent
-	submit  chan *request
-	cancel  chan *request
+	// inbox holds the requests submitted and cancelled (post): they
+	// reach the loop without a rendezvous, so that a loop waiting on
+	// a lent socket takes them where it is (notify wakes it when it
+	// waits on its channels).
+	inbox struct {
+		sync.Mutex
+		posts, spare []post
+		closed       bool // the loop has ended: nothing is taken any more
+	}
+	notify  chan struct{}
 	gone    chan transport
 	checked chan contentCheck // a late path's sameContent (see probed)
 	calls   chan loopCall     // functions to run on the loop (inLoop)
@@ -156,13 +166,98 @@ type engine struct {
 	retry    []*op // frames waiting for a path (theirs died)
 	inflight []*op
 	free     []*op
-	writers  map[transport]batchSender
-	batch    map[transport][]*op // to send at the next flush
-	sending  []*op               // flush's ops of one batch
+	txs      []*engineTx // the paths' clients, each once
+	sending  []*op       // flush's ops of one batch
 	frames   []outFrame
-	timer    *time.Timer
-	armed    time.Time // when the timer fires; zero: stopped
-	seq      uint64    // flushes and wake-ups, for PathStats
+	// failed is sendFailed, made once (a closure per flush would be
+	// allocated per flush); failTx is the client of the batch it is for.
+	failed func(i int, err error)
+	failTx *engineTx
+	timer  *time.Timer
+	armed  time.Time // when the timer fires, by the disk's clock; zero: stopped
+	// armedAt is armed on the real clock, the lent socket's read
+	// deadline (the disk's clock may be a test's).
+	armedAt time.Time
+	seq     uint64 // flushes and wake-ups, for PathStats
+
+	// reads, while frames are out on its only client, are that
+	// client's socket reads, lent to the loop (borrowReads): it waits for
+	// the replies itself, with no hand-off from the read loop per
+	// reply. lent is them for wake (any goroutine); attention ends such
+	// a wait (a post, or a kick); kicked asks the loop to give them back
+	// and wait on its channels (a message comes: see kick). noBorrow: a
+	// read failed, the read loop reads from then on.
+	reads     replyReader
+	lent      atomic.Pointer[replyReader]
+	attention atomic.Bool
+	kicked    atomic.Bool
+	noBorrow  bool
+}
+
+// post is a request submitted, or cancelled, for the loop.
+type post struct {
+	q      *request
+	cancel bool
+}
+
+// post hands p to the loop; false when the loop has ended.
+func (e *engine) post(p post) bool {
+	e.inbox.Lock()
+	if e.inbox.closed {
+		e.inbox.Unlock()
+		return false
+	}
+	e.inbox.posts = append(e.inbox.posts, p)
+	e.inbox.Unlock()
+	select {
+	case e.notify <- struct{}{}:
+	default: // a wake-up is due already
+	}
+	e.wake()
+	return true
+}
+
+// takePosts takes what was posted: after it, a post ends the next wait
+// on a lent socket (attention) or on the channels (notify).
+func (e *engine) takePosts() {
+	e.attention.Store(false)
+	e.inbox.Lock()
+	posts := e.inbox.posts
+	e.inbox.posts, e.inbox.spare = e.inbox.spare[:0], posts
+	e.inbox.Unlock()
+	for i, p := range posts {
+		if p.cancel {
+			e.fail(p.q, p.q.ctx.Err())
+		} else {
+			e.add(p.q)
+		}
+		posts[i] = post{}
+	}
+}
+
+// wake ends the loop's wait on a lent socket, if it waits there. When
+// attention is set already, a wake is under way and the loop has not yet
+// taken the posts (takePosts clears it first): it takes this one too.
+func (e *engine) wake() {
+	if e.attention.Swap(true) {
+		return
+	}
+	if r := e.lent.Load(); r != nil {
+		(*r).wake()
+	}
+}
+
+// kick makes the loop leave a wait on a lent socket for its channels:
+// whoever sends it a message on them calls it first.
+func (e *engine) kick() {
+	e.kicked.Store(true)
+	e.wake()
+}
+
+// halt stops the loop (Disk.Close).
+func (e *engine) halt() {
+	close(e.stop)
+	e.kick()
 }
 
 // count adds one to the SendCalls (or Wakeups) of p, once per flush (or
@@ -187,26 +282,24 @@ func newEngine(d *Disk) *engine {
 	e := &engine{
 		d:       d,
 		replies: make(chan replyEvent, max(1024, 2*(maxAttempts+1)*window)),
-		submit:  make(chan *request),
-		cancel:  make(chan *request),
+		notify:  make(chan struct{}, 1),
 		gone:    make(chan transport),
 		checked: make(chan contentCheck),
 		calls:   make(chan loopCall),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
-		writers: map[transport]batchSender{},
-		batch:   map[transport][]*op{},
 		timer:   time.NewTimer(time.Hour),
 	}
 	e.timer.Stop()
 	for _, p := range d.paths {
-		if _, ok := e.writers[p.tr]; ok {
+		if p.tx != nil && p.tx.tr == p.tr {
 			continue
 		}
-		e.writers[p.tr] = p.tr.newBatchSender()
+		e.addTx(p.tr, p.tr.newBatchSender())
 		go func(c transport) {
 			select {
 			case <-c.stopped():
+				e.kick()
 				select {
 				case e.gone <- c:
 				case <-e.exited:
@@ -219,25 +312,48 @@ func newEngine(d *Disk) *engine {
 	return e
 }
 
+// engineTx is one client the engine's paths go through: its batch sender
+// and the frames queued for the next flush. A path reaches it by
+// diskPath.tx (no lookup by client per frame).
+type engineTx struct {
+	tr     transport
+	w      batchSender
+	queued []*op // to send at the next flush
+}
+
+// addTx adds the client tr, written by w, for the paths that go
+// through it.
+func (e *engine) addTx(tr transport, w batchSender) *engineTx {
+	t := &engineTx{tr: tr, w: w}
+	e.txs = append(e.txs, t)
+	for _, p := range e.d.paths {
+		if p.tr == tr {
+			p.tx = t
+		}
+	}
+	if e.failed == nil {
+		e.failed = e.sendFailed
+	}
+	return t
+}
+
 // do runs q and returns its error: q's context's when it ends first,
 // errDiskClosed when the disk is closed. When do returns, no reply writes
 // into q's buffer any more.
 func (e *engine) do(q *request) error {
 	q.done = make(chan struct{})
-	select {
-	case e.submit <- q:
-	case <-e.exited:
+	if err := q.ctx.Err(); err != nil {
+		return err
+	}
+	if !e.post(post{q: q}) {
 		return errDiskClosed
-	case <-q.ctx.Done():
-		return q.ctx.Err()
 	}
 	select {
 	case <-q.done:
 	case <-q.ctx.Done():
-		select {
-		case e.cancel <- q:
-		case <-q.done:
-		}
+		// Failed by the loop, or by its end (shutdown takes what was
+		// posted): done either way.
+		e.post(post{q: q, cancel: true})
 		<-q.done
 	}
 	return q.err
@@ -245,6 +361,7 @@ func (e *engine) do(q *request) error {
 
 func (e *engine) run() {
 	defer close(e.exited)
+	defer e.giveBack()
 	for {
 		now := e.d.opts.Now()
 		e.expireOps(now)
@@ -252,6 +369,11 @@ func (e *engine) run() {
 		e.issue(now)
 		e.flush()
 		e.arm(e.d.opts.Now())
+		if e.readReplies() {
+			continue
+		}
+		e.giveBack()
+		e.kicked.Store(false)
 		select {
 		case r := <-e.replies:
 			e.seq++
@@ -265,10 +387,8 @@ func (e *engine) run() {
 					more = false
 				}
 			}
-		case q := <-e.submit:
-			e.add(q)
-		case q := <-e.cancel:
-			e.fail(q, q.ctx.Err())
+		case <-e.notify:
+			e.takePosts()
 		case r := <-e.checked:
 			e.contentChecked(r)
 		case c := <-e.gone:
@@ -277,11 +397,62 @@ func (e *engine) run() {
 			f.fn()
 			close(f.done)
 		case <-e.timer.C:
-			e.armed = time.Time{}
+			e.armed, e.armedAt = time.Time{}, time.Time{}
 		case <-e.stop:
 			e.shutdown()
 			return
 		}
+	}
+}
+
+// readReplies waits for replies on the lent socket of the engine's only
+// client, while frames are out and no message is due (kick), and takes
+// those that came; it reports false, having done nothing, when the loop
+// is to wait on its channels instead.
+func (e *engine) readReplies() bool {
+	if len(e.inflight) == 0 || e.noBorrow || len(e.txs) != 1 || e.kicked.Load() {
+		return false
+	}
+	if e.reads == nil {
+		if e.reads = e.txs[0].tr.borrowReads(); e.reads == nil {
+			return false
+		}
+		r := e.reads // wake's copy: e.reads changes on the loop
+		e.lent.Store(&r)
+	}
+	n, err := e.reads.readReplies(e.armedAt, &e.attention)
+	if err != nil {
+		// The read loop reads from now on, and sees what the
+		// connection says (a link down, a close).
+		e.noBorrow = true
+		e.giveBack()
+		return false
+	}
+	now := e.d.opts.Now()
+	if !e.armed.IsZero() && !now.Before(e.armed) {
+		e.armed, e.armedAt = time.Time{}, time.Time{} // the deadline was the timer's: re-armed
+	}
+	if n > 0 {
+		e.seq++
+	}
+	for more := true; more; {
+		select {
+		case r := <-e.replies:
+			e.onReply(r, now)
+		default:
+			more = false
+		}
+	}
+	e.takePosts()
+	return true
+}
+
+// giveBack returns the lent reads, if any, to the client's read loop.
+func (e *engine) giveBack() {
+	if e.reads != nil {
+		e.lent.Store(nil)
+		e.reads.giveBack()
+		e.reads = nil
 	}
 }
 
@@ -292,6 +463,7 @@ func (e *engine) run() {
 // exited, its state is no one's: fn runs on the caller's goroutine.
 func (e *engine) inLoop(fn func()) {
 	f := loopCall{fn: fn, done: make(chan struct{})}
+	e.kick()
 	select {
 	case e.calls <- f:
 		<-f.done
@@ -525,7 +697,7 @@ func (e *engine) send(o *op, now time.Time) {
 		rto = max(left, time.Millisecond)
 	}
 	o.expire = now.Add(rto)
-	e.batch[p.tr] = append(e.batch[p.tr], o)
+	p.tx.queued = append(p.tx.queued, o)
 }
 
 // slot returns a free attempt of o, giving up its oldest send when
@@ -561,7 +733,8 @@ func (o *op) slot() *attempt {
 // sent again on another client's path: only the op's current send goes,
 // once, by its own path's client.
 func (e *engine) flush() {
-	for c, queued := range e.batch {
+	for _, t := range e.txs {
+		queued := t.queued
 		if len(queued) == 0 {
 			continue
 		}
@@ -569,7 +742,7 @@ func (e *engine) flush() {
 		e.seq++
 		ops := e.sending[:0]
 		for _, o := range queued {
-			if a := o.latest; a == nil || !a.active || a.path.tr != c || o.flushed == e.seq {
+			if a := o.latest; a == nil || !a.active || a.path.tr != t.tr || o.flushed == e.seq {
 				continue
 			}
 			o.flushed = e.seq
@@ -579,26 +752,32 @@ func (e *engine) flush() {
 		}
 		e.sending = ops
 		if len(ops) > 0 {
-			e.writers[c].send(e.frames, func(i int, err error) {
-				o := ops[i]
-				if a := o.latest; a != nil && a.active {
-					c.forget(a.tag)
-					a.active = false
-				}
-				// Sent again soon (a link that is down should not spin).
-				o.sendErr = err
-				o.expire = e.d.opts.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
-				if p := o.path; linkDown(err) && !p.dead {
-					// Whatever answers when the link is back
-					// proves itself with IDENTIFY first.
-					p.dead, p.lastProbe = true, e.d.opts.Now()
-				}
-			})
+			e.failTx = t
+			t.w.send(e.frames, e.failed)
+			e.failTx = nil
 		}
 		clear(e.frames)
 		clear(ops)
 		clear(queued)
-		e.batch[c] = queued[:0]
+		t.queued = queued[:0]
+	}
+}
+
+// sendFailed takes the failure of the i-th frame of the batch flush is
+// sending (e.sending) on e.failTx.
+func (e *engine) sendFailed(i int, err error) {
+	o := e.sending[i]
+	if a := o.latest; a != nil && a.active {
+		e.failTx.tr.forget(a.tag)
+		a.active = false
+	}
+	// Sent again soon (a link that is down should not spin).
+	o.sendErr = err
+	o.expire = e.d.opts.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
+	if p := o.path; linkDown(err) && !p.dead {
+		// Whatever answers when the link is back
+		// proves itself with IDENTIFY first.
+		p.dead, p.lastProbe = true, e.d.opts.Now()
 	}
 }
 
@@ -1086,6 +1265,7 @@ func (e *engine) probed(q *request, err error) {
 			err := d.sameContent(d.ctx, []int{ref, at}, func(j int) PathIdentity {
 				return PathIdentity{Interface: d.paths[j].tr.Interface().Name, MAC: d.paths[j].mac, Identity: d.id}
 			})
+			e.kick()
 			select {
 			case e.checked <- contentCheck{p, err}:
 			case <-e.exited:
@@ -1173,6 +1353,7 @@ func (e *engine) arm(now time.Time) {
 		return // it fires earlier; the loop re-arms then
 	}
 	e.armed = next
+	e.armedAt = time.Now().Add(next.Sub(now))
 	e.timer.Reset(max(next.Sub(now), 0))
 }
 
@@ -1182,9 +1363,14 @@ func linkDown(err error) bool {
 	return errors.Is(err, syscall.ENETDOWN) || errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENODEV)
 }
 
-// shutdown fails every request with errDiskClosed.
+// shutdown fails every request with errDiskClosed: those posted and
+// not yet taken too, and those posted from now on.
 func (e *engine) shutdown() {
 	e.timer.Stop()
+	e.inbox.Lock()
+	e.inbox.closed = true
+	e.inbox.Unlock()
+	e.takePosts()
 	e.failAll(errDiskClosed)
 }
 

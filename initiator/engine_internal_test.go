@@ -58,7 +58,8 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 	p := &diskPath{tr: c, mac: tg.mac, target: tg, mtu: 1500, maxSectors: 2,
 		rtt: rttEstimator{min: time.Millisecond, max: time.Second, initial: 200 * time.Millisecond}}
 	d.paths, d.targets = []*diskPath{p}, []*diskTarget{tg}
-	e := &engine{d: d, replies: make(chan replyEvent, 16), batch: map[transport][]*op{}, writers: map[transport]batchSender{c: newBatchWriter(c)}}
+	e := &engine{d: d, replies: make(chan replyEvent, 16)}
+	tx := e.addTx(c, newBatchWriter(c))
 	d.eng = e
 	now := time.Now()
 	start := func(q *request) *op {
@@ -74,7 +75,7 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 	e.fail(q, errors.New("deadline"))
 	q2 := &request{cmd: wire.ATAReadSectors, buf: make([]byte, 2*wire.SectorSize), lba: 1000, done: make(chan struct{})}
 	o3 := start(q2)
-	if n := len(e.batch[c]); n != 3 {
+	if n := len(tx.queued); n != 3 {
 		t.Fatalf("%d ops queued, want 3 (two given up, one reused)", n)
 	}
 	e.flush()
@@ -87,7 +88,7 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 	if tag := binary.BigEndian.Uint32(f[20:24]); tag != o3.latest.tag || f[wire.HeaderLen+3] != wire.ATAReadSectorsExt {
 		t.Errorf("sent tag %#x command %#x, want the new read's tag %#x", tag, f[wire.HeaderLen+3], o3.latest.tag)
 	}
-	if len(e.batch[c]) != 0 {
-		t.Errorf("%d ops still queued", len(e.batch[c]))
+	if len(tx.queued) != 0 {
+		t.Errorf("%d ops still queued", len(tx.queued))
 	}
 }

@@ -54,10 +54,20 @@ type mmsgReader struct {
 	iovs [recvBatch]unix.Iovec
 	hdrs [recvBatch]unix.Mmsghdr
 	out  [][]byte
+	// recv is the function raw.Read runs, made once: a closure made at
+	// each read would be allocated at each read (it escapes to the
+	// poller). It leaves its outcome in n and errno.
+	recv  func(fd uintptr) bool
+	n     int
+	errno syscall.Errno
+	// recvNow is recv for raw.Control (poll), made once likewise.
+	recvNow func(fd uintptr)
 }
 
 func newMmsgReader(raw syscall.RawConn) *mmsgReader {
 	r := &mmsgReader{raw: raw, out: make([][]byte, 0, recvBatch)}
+	r.recv = r.recvmmsg
+	r.recvNow = func(fd uintptr) { r.recvmmsg(fd) }
 	for i := range r.bufs {
 		// A whole frame of any MTU: a truncated reply would only be
 		// dropped as short and sent again, forever.
@@ -70,39 +80,55 @@ func newMmsgReader(raw syscall.RawConn) *mmsgReader {
 	return r
 }
 
-func (r *mmsgReader) read() ([][]byte, error) {
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := r.raw.Read(func(fd uintptr) bool {
-		for {
-			for i := range r.hdrs {
-				r.hdrs[i].Len = 0
-				r.hdrs[i].Hdr.Flags = 0
-			}
-			// Raw: the socket never blocks (MSG_DONTWAIT), and the
-			// scheduler must not hand this thread's P to another thread
-			// while the call runs (see batchWriter.write).
-			got, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), recvBatch, unix.MSG_DONTWAIT, 0, 0)
-			switch e {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false // wait for the poller
-			}
-			n, errno = int(got), e
-			return true
+// recvmmsg is the reader's raw.Read function (recv).
+func (r *mmsgReader) recvmmsg(fd uintptr) bool {
+	for {
+		for i := range r.hdrs {
+			r.hdrs[i].Len = 0
+			r.hdrs[i].Hdr.Flags = 0
 		}
-	})
-	if err != nil {
+		// Raw: the socket never blocks (MSG_DONTWAIT), and the
+		// scheduler must not hand this thread's P to another thread
+		// while the call runs (see batchWriter.write).
+		got, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), recvBatch, unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait for the poller
+		}
+		r.n, r.errno = int(got), e
+		return true
+	}
+}
+
+func (r *mmsgReader) read() ([][]byte, error) {
+	r.n, r.errno = 0, 0
+	if err := r.raw.Read(r.recv); err != nil {
 		return nil, err
 	}
-	if errno != 0 {
-		return nil, errors.Join(errRecv, errno)
+	return r.frames()
+}
+
+// poll reads the frames queued now, without waiting and whatever the
+// read deadline (raw.Control runs the call as it is): none is no error.
+// A deadline that passed while replies came must not hide them (they
+// would be taken for lost).
+func (r *mmsgReader) poll() ([][]byte, error) {
+	r.n, r.errno = 0, 0
+	if err := r.raw.Control(r.recvNow); err != nil {
+		return nil, err
+	}
+	return r.frames()
+}
+
+// frames returns the frames the last call read.
+func (r *mmsgReader) frames() ([][]byte, error) {
+	if r.errno != 0 {
+		return nil, errors.Join(errRecv, r.errno)
 	}
 	r.out = r.out[:0]
-	for i := range n {
+	for i := range r.n {
 		r.out = append(r.out, r.bufs[i][:r.hdrs[i].Len])
 	}
 	return r.out, nil

@@ -22,10 +22,19 @@ type batchWriter struct {
 	iovs []unix.Iovec
 	hdrs []unix.Mmsghdr
 	buf  []byte // WriteTo's frame
+	// write is the function raw.Write runs, made once (a closure made at
+	// each send would be allocated at each send: it escapes to the
+	// poller). It sends hdrsOut[from:] and leaves its outcome in got and
+	// errno.
+	write     func(fd uintptr) bool
+	hdrsOut   []unix.Mmsghdr
+	from, got int
+	errno     syscall.Errno
 }
 
 func newBatchWriter(c *Client) *batchWriter {
 	w := &batchWriter{c: c}
+	w.write = w.sendmmsg
 	if sc, ok := c.conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			w.raw = raw
@@ -66,32 +75,11 @@ func (w *batchWriter) send(frames []outFrame, failed func(i int, err error)) int
 		hdrs[i].Hdr.SetIovlen(niov)
 	}
 	sent := 0
+	w.hdrsOut = hdrs
 	for i := 0; i < n; {
-		var (
-			got   int
-			errno syscall.Errno
-		)
-		err := w.raw.Write(func(fd uintptr) bool {
-			for {
-				// RawSyscall6, not Syscall6: the call never blocks
-				// (MSG_DONTWAIT on a non-blocking socket: a full send
-				// buffer is EAGAIN, and the poller waits). Through
-				// Syscall6 the runtime counts it as a blocking call, and
-				// when it lasts more than a scheduler tick (sending 16
-				// frames can, on a slow CPU) sysmon hands the P to another
-				// thread: a thread switch or two per batch, which cost
-				// more than the send itself on a virtual CPU.
-				r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hdrs[i])), uintptr(n-i), unix.MSG_DONTWAIT, 0, 0)
-				switch e {
-				case unix.EINTR:
-					continue
-				case unix.EAGAIN:
-					return false // the socket's send buffer is full: wait
-				}
-				got, errno = int(r), e
-				return true
-			}
-		})
+		w.from, w.got, w.errno = i, 0, 0
+		err := w.raw.Write(w.write)
+		got, errno := w.got, w.errno
 		if err != nil {
 			for ; i < n; i++ {
 				failed(i, fmt.Errorf("%w on %s: %w", ErrSend, w.c.ifi.Name, err))
@@ -110,8 +98,33 @@ func (w *batchWriter) send(frames []outFrame, failed func(i int, err error)) int
 	// Drop the pointers to the frames: they are not ours to keep alive.
 	clear(hdrs)
 	clear(iovs)
+	w.hdrsOut = nil
 	w.c.stats.sent.Add(uint64(sent))
 	return sent
+}
+
+// sendmmsg is the writer's raw.Write function (write).
+func (w *batchWriter) sendmmsg(fd uintptr) bool {
+	for {
+		// RawSyscall6, not Syscall6: the call never blocks
+		// (MSG_DONTWAIT on a non-blocking socket: a full send
+		// buffer is EAGAIN, and the poller waits). Through
+		// Syscall6 the runtime counts it as a blocking call, and
+		// when it lasts more than a scheduler tick (sending 16
+		// frames can, on a slow CPU) sysmon hands the P to another
+		// thread: a thread switch or two per batch, which cost
+		// more than the send itself on a virtual CPU.
+		hdrs := w.hdrsOut[w.from:]
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // the socket's send buffer is full: wait
+		}
+		w.got, w.errno = int(r), e
+		return true
+	}
 }
 
 func (w *batchWriter) writeEach(frames []outFrame, failed func(i int, err error)) int {

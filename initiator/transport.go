@@ -2,6 +2,8 @@ package initiator
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/goaoe/aoe/initiator/wire"
 )
@@ -33,6 +35,18 @@ type transport interface {
 	countRetransmit()
 	// setReadBuffer asks for a socket receive buffer of n bytes.
 	setReadBuffer(n int) error
+	// borrowReads lends the transport's reads to the engine, or returns
+	// nil when it cannot (see Client.borrowReads).
+	borrowReads() replyReader
+}
+
+// replyReader is a transport's reads lent to an engine (see lentReads).
+type replyReader interface {
+	// readReplies reads and hands out what came, or waits until a frame
+	// comes, the deadline or a wake; it returns the frames read.
+	readReplies(deadline time.Time, kicked *atomic.Bool) (int, error)
+	wake()
+	giveBack()
 }
 
 // batchSender writes frames in order, calling failed(i, err) for each one

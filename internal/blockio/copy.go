@@ -157,7 +157,8 @@ func CheckRange(size, off, length int64) error {
 }
 
 // ReadTo copies length bytes of d from off to w, reading the next chunk
-// while the previous one is written. It returns the bytes written and the
+// while the previous one is written, each chunk as ReadPieces reads at
+// once (readChunk). It returns the bytes written and the
 // first error (of d or of w). Only bytes d returned without an error reach
 // w. A range outside d (when d has a Size) fails with an error wrapping
 // ErrOutOfRange before anything is read; a disk that ends early fails with
@@ -177,8 +178,15 @@ func ReadTo(ctx context.Context, d io.ReaderAt, off, length int64, w io.Writer, 
 		if pos >= end {
 			return nil, false, nil
 		}
-		b := bufs.get()[:min(ChunkSize, end-pos)]
-		n, err := readAt(ctx, d, b, pos)
+		size := min(ChunkSize, end-pos)
+		if cut := (pos + size) % 512; pos+size < end && cut < size {
+			// End on a sector boundary: the next chunks then start on
+			// one, and no piece but the copy's edges needs the disk's
+			// read of whole edge sectors.
+			size -= cut
+		}
+		b := bufs.get()[:size]
+		n, err := readChunk(ctx, d, b, pos)
 		switch {
 		case err != nil && !errors.Is(err, io.EOF):
 			// What the disk returned with a failure is not data.
@@ -203,6 +211,54 @@ func ReadTo(ctx context.Context, d io.ReaderAt, off, length int64, w io.Writer, 
 		return rerr
 	})
 	return total, err
+}
+
+// ReadPieces is how many reads a chunk of ReadTo is cut into, all
+// outstanding at once: the disk's window is kept full across the end of
+// each (while one waits for its last frames, the others' frames go), as
+// aoe bench's sequential test does with its queue depth.
+const ReadPieces = 4
+
+// readChunk reads b at off from d as ReadPieces reads at once, cut at
+// sector boundaries. It returns the bytes read from the start of b up to
+// the first piece that came short, and that piece's error: nothing after
+// a failure counts.
+func readChunk(ctx context.Context, d io.ReaderAt, b []byte, off int64) (int, error) {
+	const sector = 512
+	var cuts [ReadPieces + 1]int
+	cuts[ReadPieces] = len(b)
+	for k := 1; k < ReadPieces; k++ {
+		at := off + int64(k*len(b)/ReadPieces)
+		cuts[k] = max(int(at-at%sector-off), cuts[k-1])
+	}
+	// A failed piece ends the others: their bytes would not count.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		ns   [ReadPieces]int
+		errs [ReadPieces]error
+		wg   sync.WaitGroup
+	)
+	for k := range ReadPieces {
+		if cuts[k] == cuts[k+1] {
+			continue
+		}
+		wg.Go(func() {
+			ns[k], errs[k] = readAt(ctx, d, b[cuts[k]:cuts[k+1]], off+int64(cuts[k]))
+			if errs[k] != nil && !errors.Is(errs[k], io.EOF) {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	for k := range ReadPieces {
+		n += ns[k]
+		if ns[k] < cuts[k+1]-cuts[k] || errs[k] != nil {
+			return n, errs[k]
+		}
+	}
+	return n, nil
 }
 
 // chunks recycles the buffers of a copy: a fresh 8 MiB buffer is zeroed

@@ -260,3 +260,74 @@ func TestProgressTerminal(t *testing.T) {
 		t.Errorf("%q", out)
 	}
 }
+
+// pieceDisk records the reads of a copy: how many were outstanding at
+// once at most, and whether any but a copy's first and last started or
+// ended off a sector boundary.
+type pieceDisk struct {
+	*memDisk
+	mu             sync.Mutex
+	now, most      int
+	unaligned      int
+	first, lastEnd int64
+}
+
+func (p *pieceDisk) ReadAt(b []byte, off int64) (int, error) {
+	p.mu.Lock()
+	p.now++
+	p.most = max(p.most, p.now)
+	if (off != p.first && off%512 != 0) || (off+int64(len(b)) != p.lastEnd && (off+int64(len(b)))%512 != 0) {
+		p.unaligned++
+	}
+	p.mu.Unlock()
+	time.Sleep(time.Millisecond) // long enough for the other pieces to start
+	n, err := p.memDisk.ReadAt(b, off)
+	p.mu.Lock()
+	p.now--
+	p.mu.Unlock()
+	return n, err
+}
+
+// TestReadToPieces: a copy keeps ReadPieces reads of each chunk
+// outstanding at once, cut at sector boundaries, and returns exactly the
+// bytes asked, from an unaligned offset too.
+func TestReadToPieces(t *testing.T) {
+	m := newMemDisk(3 * ChunkSize)
+	off, length := int64(1000), int64(2*ChunkSize+12345)
+	d := &pieceDisk{memDisk: m, first: off, lastEnd: off + length}
+	var out bytes.Buffer
+	n, err := ReadTo(context.Background(), d, off, length, &out, nil)
+	if err != nil || n != length {
+		t.Fatalf("ReadTo: %d bytes, %v", n, err)
+	}
+	if !bytes.Equal(out.Bytes(), m.b[off:off+length]) {
+		t.Fatal("copy differs from the disk")
+	}
+	if d.most < ReadPieces {
+		t.Errorf("at most %d reads outstanding, want %d", d.most, ReadPieces)
+	}
+	if d.unaligned > 0 {
+		t.Errorf("%d reads cut off a sector boundary", d.unaligned)
+	}
+}
+
+// TestReadChunkFailure: when a piece of a chunk fails, only the pieces
+// before it count, with its error; a piece that ends at the end of the
+// disk counts up to there, with io.EOF.
+func TestReadChunkFailure(t *testing.T) {
+	m := newMemDisk(1 << 20)
+	m.fail = 600 << 10
+	b := make([]byte, 1<<20)
+	n, err := readChunk(context.Background(), m, b, 0)
+	if err == nil || n != 512<<10 {
+		t.Errorf("failing at 600 KiB: %d bytes, %v; want the first two pieces (512 KiB) and the error", n, err)
+	}
+	m.fail = 0
+	n, err = readChunk(context.Background(), m, b, 300<<10)
+	if !errors.Is(err, io.EOF) || n != (1<<20)-(300<<10) {
+		t.Errorf("past the end: %d bytes, %v; want %d and io.EOF", n, err, (1<<20)-(300<<10))
+	}
+	if !bytes.Equal(b[:n], m.b[300<<10:]) {
+		t.Error("bytes differ from the disk")
+	}
+}

@@ -329,3 +329,73 @@ func exited(cmd *exec.Cmd) bool {
 	i := bytes.LastIndexByte(b, ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z' || b[i+2] == 'X'
 }
+
+// TestVbladeOnePath: on a single path the disk's engine reads its
+// replies itself while frames are out (the client lends it its socket
+// reads): a read cancelled midway returns its context's error at once and
+// the next read is exact; the link going down and up again midway (vblade
+// restarted if its send-failure trap ended it) leaves the read exact; a
+// Close midway fails the read with ErrDiskClosed and gives the socket back
+// to the client, which still answers a Query Config.
+func TestVbladeOnePath(t *testing.T) {
+	lab := aoelab.NewLab(t)
+	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
+	lab.Veth(tgt, "t0", ini, "i0", 1500)
+	const size = 32 << 20
+	img := randomImage(t, lab, size)
+	v := lab.Vblade(tgt, "t0", 1, 2, img)
+	want := fileSum(t, img, 0, size)
+	d := open(t, lab, ini, 1, 2, initiator.DiskOptions{Deadline: 10 * time.Second, MinRTO: 2 * time.Millisecond}, "i0")
+
+	// Cancelled midway.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	start := time.Now()
+	_, err := d.ReadAtContext(ctx, make([]byte, size), 0)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("cancelled read: %v after %v", err, time.Since(start))
+	}
+	if got, _ := readSum(t, d, 0, size); got != want {
+		t.Fatal("read after a cancelled one differs from the image")
+	}
+
+	// The link flaps midway.
+	flap := time.AfterFunc(100*time.Millisecond, func() {
+		lab.Run("ip", "-n", ini, "link", "set", "i0", "down")
+		time.Sleep(300 * time.Millisecond)
+		lab.Run("ip", "-n", ini, "link", "set", "i0", "up")
+		lab.WaitUp(ini, "i0")
+		if exited(v) {
+			v = lab.Vblade(tgt, "t0", 1, 2, img)
+		}
+	})
+	defer flap.Stop()
+	got, rate := readSum(t, d, 0, size)
+	if got != want {
+		t.Fatal("read through a link flap differs from the image")
+	}
+	t.Logf("read through a link flap: %.1f MB/s; paths %+v", rate, d.PathStats())
+
+	// Closed midway.
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.ReadAt(make([]byte, size), 0)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	d.Disk.Close()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, initiator.ErrClosed) {
+			t.Errorf("read during Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("read during Close did not return")
+	}
+	c := d.Paths[0].Client
+	f, err := c.Request(context.Background(), &wire.Frame{Destination: d.Paths[0].MAC, Shelf: 1, Slot: 2,
+		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
+	if err != nil || f.Arg.(*wire.ConfigArg).BufferCount == 0 {
+		t.Fatalf("the client after the disk's Close: %v", err)
+	}
+}
