@@ -724,7 +724,7 @@ func (o *op) slot() *attempt {
 			return &o.attempts[i]
 		}
 	}
-	panic("aoe: no free attempt") // unreachable: len(live) > maxAttempts
+	panic("aoe: no free attempt") // unreachable: at most maxAttempts-1 are active here
 }
 
 // flush writes the queued frames, one batch per client. A queued op may
