@@ -253,6 +253,7 @@ const fstabAoE = "/dev/etherd/e1.2p1 /srv/aoe ext4 _netdev 0 0\\nUUID=" + dataUU
 const aoeConfRoot = "AOE_BOOT=yes\\nAOE_INTERFACES=eth0\\nAOE_TIMEOUT=120\\nAOE_INITRAMFS=yes\\n"
 
 func TestBootDebian(t *testing.T) {
+	t.Parallel() // beside TestBootDracut: each VM is one emulated CPU
 	lab, cache, deb := bootEnv(t)
 	t0 := time.Now()
 	img := aoelab.FetchDebianImage(t, cache)
@@ -471,6 +472,7 @@ func TestBootDebian(t *testing.T) {
 // our module (90aoe), on the kernel command line of the initramfs-tools
 // script; a _netdev data disk by UUID mounted by the booted system.
 func TestBootDracut(t *testing.T) {
+	t.Parallel()
 	lab, cache, deb := bootEnv(t)
 	t0 := time.Now()
 	img := aoelab.FetchDebianDracutImage(t, cache)
