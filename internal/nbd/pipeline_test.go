@@ -1,12 +1,14 @@
 package nbd
 
 import (
+	"errors"
 	"fmt"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // engineDisk stands for the AoE engine behind aoe nbd: a ReadAt is posted
@@ -16,12 +18,13 @@ import (
 // else. It counts the reads under way at once (max: the most seen).
 //
 // When hold > 0, each read waits in the loop until hold reads are under
-// way (or the test ends): a connection that serves its requests one at a
-// time never gets there.
+// way: a connection that serves its requests one at a time never gets
+// there (stop ends the wait, and fails the reads from then on).
 type engineDisk struct {
 	inbox chan *engineReq
 	hold  int
 	quit  chan struct{}
+	stop  func()
 
 	mu       sync.Mutex
 	now, max int
@@ -35,6 +38,7 @@ type engineReq struct {
 
 func newEngineDisk(hold int) *engineDisk {
 	d := &engineDisk{inbox: make(chan *engineReq, 64), hold: hold, quit: make(chan struct{})}
+	d.stop = sync.OnceFunc(func() { close(d.quit) })
 	go d.loop()
 	return d
 }
@@ -74,14 +78,26 @@ func (d *engineDisk) ReadAt(p []byte, off int64) (int, error) {
 	d.now++
 	d.max = max(d.max, d.now)
 	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.now--
+		d.mu.Unlock()
+	}()
 	q := &engineReq{p: p, done: make(chan struct{})}
-	d.inbox <- q
-	<-q.done
-	d.mu.Lock()
-	d.now--
-	d.mu.Unlock()
-	return len(p), nil
+	select {
+	case d.inbox <- q:
+	case <-d.quit:
+		return 0, errStopped
+	}
+	select {
+	case <-q.done:
+		return len(p), nil
+	case <-d.quit:
+		return 0, errStopped
+	}
 }
+
+var errStopped = errors.New("engineDisk stopped")
 
 func (d *engineDisk) WriteAt(p []byte, off int64) (int, error) { return len(p), nil }
 func (d *engineDisk) Sync() error                              { return nil }
@@ -98,7 +114,11 @@ func (d *engineDisk) most() int {
 func TestReadsOverlap(t *testing.T) {
 	const n = 32
 	d := newEngineDisk(n)
-	t.Cleanup(func() { close(d.quit) })
+	t.Cleanup(d.stop)
+	// Only so that a server that serves one request at a time fails
+	// the test instead of hanging it.
+	failsafe := time.AfterFunc(time.Minute, d.stop)
+	defer failsafe.Stop()
 	s := &Server{Exports: []*Export{{Name: "d", Size: 1 << 30, Backend: d}}, Workers: n}
 	c := connect(t, serveOn(t, s))
 	c.goExport("d")
@@ -141,7 +161,7 @@ func BenchmarkReadQD(b *testing.B) {
 	for _, qd := range []int{1, 32} {
 		b.Run(fmt.Sprintf("qd%d", qd), func(b *testing.B) {
 			d := newEngineDisk(0)
-			b.Cleanup(func() { close(d.quit) })
+			b.Cleanup(d.stop)
 			s := &Server{Exports: []*Export{{Name: "d", Size: 1 << 30, Backend: d}}}
 			c := connect(b, serveOn(b, s))
 			c.goExport("d")
