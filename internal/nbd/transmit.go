@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // conn is the transmission phase of one connection.
@@ -335,6 +336,9 @@ const (
 	bufClasses  = 14 // up to 32 MiB, the default MaxBlock
 )
 
+// The pools hold a buffer's first byte (a pointer, which an interface
+// holds without an allocation, where a slice would be boxed on every
+// Put); its capacity is its class's.
 var bufPools [bufClasses]sync.Pool
 
 func bufClass(n int) int {
@@ -350,8 +354,8 @@ func getBuf(n int) []byte {
 	if k >= bufClasses {
 		return make([]byte, n)
 	}
-	if p, ok := bufPools[k].Get().(*[]byte); ok {
-		return (*p)[:n]
+	if p, ok := bufPools[k].Get().(*byte); ok {
+		return unsafe.Slice(p, 1<<(k+minBufShift))[:n]
 	}
 	return make([]byte, n, 1<<(k+minBufShift))
 }
@@ -363,6 +367,6 @@ func putBuf(b []byte) {
 		return
 	}
 	if k := bufClass(c); k < bufClasses {
-		bufPools[k].Put(&b)
+		bufPools[k].Put(unsafe.SliceData(b[:c]))
 	}
 }
