@@ -17,8 +17,8 @@ import (
 // request's done channel): the hand-offs the engine imposes, nothing
 // else. It counts the reads under way at once (max: the most seen).
 //
-// When hold > 0, each read waits in the loop until hold reads are under
-// way: a connection that serves its requests one at a time never gets
+// When hold > 0, the first hold reads wait in the loop until all of them
+// are there: a connection that serves its requests one at a time never gets
 // there (stop ends the wait, and fails the reads from then on).
 type engineDisk struct {
 	inbox chan *engineReq
@@ -44,25 +44,23 @@ func newEngineDisk(hold int) *engineDisk {
 }
 
 func (d *engineDisk) loop() {
+	hold := d.hold // the first hold reads wait for each other
 	for {
 		select {
 		case q := <-d.inbox:
 			for i := range q.p {
 				q.p[i] = byte(i)
 			}
-			if d.hold <= 0 {
+			if hold <= 0 {
 				close(q.done)
 				continue
 			}
 			d.held = append(d.held, q)
-			d.mu.Lock()
-			full := d.now >= d.hold
-			d.mu.Unlock()
-			if full {
+			if len(d.held) == hold {
 				for _, h := range d.held {
 					close(h.done)
 				}
-				d.held = d.held[:0]
+				d.held, hold = nil, 0
 			}
 		case <-d.quit:
 			for _, h := range d.held {
