@@ -74,6 +74,7 @@ func BenchmarkVbladeRead(b *testing.B) {
 			}
 			b.ReportMetric(float64(retrans)/float64(b.N), "retransmits/op")
 			b.Logf("%+v", d.PathStats())
+			reportWindows(b, d.PathStats())
 		})
 	}
 	// Random 4 KiB reads, 32 at once (aoe bench's rand-read, NBD's
@@ -120,6 +121,7 @@ func BenchmarkVbladeRead(b *testing.B) {
 			reads := float64(b.N * qd * each)
 			b.ReportMetric(reads/elapsed.Seconds(), "IOPS")
 			b.ReportMetric(float64(cpu.Microseconds())/reads, "cpu-µs/read")
+			reportWindows(b, d.PathStats())
 		})
 	}
 	// The floors: one reader thread a path, each path reading its share

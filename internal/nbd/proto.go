@@ -8,6 +8,7 @@
 package nbd
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -188,10 +189,28 @@ type request struct {
 }
 
 func readRequest(r io.Reader) (request, error) {
+	if br, ok := r.(*bufio.Reader); ok {
+		// In place in the reader's buffer: a local array passed to
+		// an io.Reader would be an allocation per request.
+		h, err := br.Peek(28)
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(h) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return request{}, err
+		}
+		req, err := parseRequest(h)
+		br.Discard(28)
+		return req, err
+	}
 	var h [28]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return request{}, err
 	}
+	return parseRequest(h[:])
+}
+
+func parseRequest(h []byte) (request, error) {
 	if binary.BigEndian.Uint32(h[0:4]) != magicRequest {
 		return request{}, fmt.Errorf("%w in request", ErrBadMagic)
 	}

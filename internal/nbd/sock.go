@@ -34,6 +34,17 @@ type sock struct {
 	net  string          // "unix", "tcp"
 	iov  [2]unix.Iovec
 
+	// The raw calls, made once (a closure made per call would be an
+	// allocation per request): rbuf is what Read reads into, niov the
+	// iovecs writeAll's call writes; n and errno their outcome. Reads
+	// are serialized (by the buffered reader's owner), writes too.
+	readFn, writeFn func(fd uintptr) bool
+	rbuf            []byte
+	niov            int
+	rn, wn          uintptr
+	rerrno, werrno  syscall.Errno
+	waited          bool
+
 	stallTimeout time.Duration // <= 0: none
 	stall        *time.Timer   // made when first needed
 	stalled      atomic.Bool   // the timer closed the connection
@@ -51,6 +62,27 @@ func newSock(conn io.ReadWriteCloser, stallTimeout time.Duration) *sock {
 			s.raw, s.net = raw, sc.LocalAddr().Network()
 		}
 	}
+	s.readFn = func(fd uintptr) bool {
+		s.rn, s.rerrno = retry(func() (uintptr, syscall.Errno) {
+			r, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&s.rbuf[0])), uintptr(len(s.rbuf)))
+			return r, e
+		})
+		return s.rerrno != unix.EAGAIN
+	}
+	s.writeFn = func(fd uintptr) bool {
+		s.wn, s.werrno = retry(func() (uintptr, syscall.Errno) {
+			r, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(s.niov))
+			return r, e
+		})
+		if s.werrno == unix.EAGAIN {
+			// The socket is full: the client has this long to
+			// make room.
+			s.waited = true
+			s.arm()
+			return false
+		}
+		return true
+	}
 	return s
 }
 
@@ -58,10 +90,10 @@ func (s *sock) Read(p []byte) (int, error) {
 	if s.raw == nil || len(p) == 0 {
 		return s.conn.Read(p)
 	}
-	n, errno, err := nonblocking(s.raw.Read, func(fd uintptr) (uintptr, syscall.Errno) {
-		r, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		return r, e
-	})
+	s.rbuf = p
+	err := s.raw.Read(s.readFn)
+	s.rbuf = nil
+	n, errno := int(s.rn), s.rerrno
 	switch {
 	case err != nil:
 		return 0, err
@@ -118,32 +150,27 @@ func (s *sock) writeAll(hdr, data []byte) error {
 		_, err := s.conn.Write(data)
 		return err
 	}
-	waited := false
+	s.waited = false
 	defer func() {
-		if waited {
+		if s.waited {
 			s.disarm()
 		}
 	}()
 	for len(hdr)+len(data) > 0 {
-		niov := 0
-		for _, b := range [][]byte{hdr, data} {
-			if len(b) > 0 {
-				s.iov[niov].Base = &b[0]
-				s.iov[niov].SetLen(len(b))
-				niov++
-			}
+		s.niov = 0
+		if len(hdr) > 0 {
+			s.iov[s.niov].Base = &hdr[0]
+			s.iov[s.niov].SetLen(len(hdr))
+			s.niov++
 		}
-		n, errno, err := nonblocking(s.raw.Write, func(fd uintptr) (uintptr, syscall.Errno) {
-			r, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(niov))
-			if e == unix.EAGAIN {
-				// The socket is full: the client has this long
-				// to make room.
-				waited = true
-				s.arm()
-			}
-			return r, e
-		})
+		if len(data) > 0 {
+			s.iov[s.niov].Base = &data[0]
+			s.iov[s.niov].SetLen(len(data))
+			s.niov++
+		}
+		err := s.raw.Write(s.writeFn)
 		s.iov = [2]unix.Iovec{} // keep no pointers to the caller's data
+		n, errno := int(s.wn), s.werrno
 		switch {
 		case err != nil:
 			return err
@@ -159,25 +186,12 @@ func (s *sock) writeAll(hdr, data []byte) error {
 	return nil
 }
 
-// nonblocking runs call on the descriptor through wait (RawConn's Read or
-// Write): again after EINTR, and once the poller reports the socket ready
-// after EAGAIN. It returns call's result and errno, or wait's error.
-func nonblocking(wait func(func(uintptr) bool) error, call func(fd uintptr) (uintptr, syscall.Errno)) (int, syscall.Errno, error) {
-	var (
-		n     uintptr
-		errno syscall.Errno
-	)
-	err := wait(func(fd uintptr) bool {
-		for {
-			n, errno = call(fd)
-			switch errno {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false
-			}
-			return true
+// retry makes call again while it fails with EINTR.
+func retry(call func() (uintptr, syscall.Errno)) (uintptr, syscall.Errno) {
+	for {
+		n, errno := call()
+		if errno != unix.EINTR {
+			return n, errno
 		}
-	})
-	return int(n), errno, err
+	}
 }

@@ -9,17 +9,32 @@ import (
 	"log/slog"
 	"math/bits"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 )
 
 // conn is the transmission phase of one connection.
 type conn struct {
 	s        *Server
+	ctx      context.Context
 	exp      *Export
 	maxBlock uint32
 	w        *sock
 	wmu      sync.Mutex
-	err      error // first write error
+	err      error       // first write error
+	failed   atomic.Bool // err is set (read without wmu, which a write holds)
 	hdr      [16]byte
+
+	// The request reader's role, taken by one worker at a time (see
+	// transmit): rmu is held while a worker reads a request.
+	rmu     sync.Mutex
+	r       *bufio.Reader
+	stopped bool  // rmu: no more requests are read
+	result  error // rmu: what transmit returns
+	started int   // rmu: workers started
+	workers int   // the most workers
+	waiting atomic.Int32
+	wg      sync.WaitGroup
 
 	// The connection's share of the server's budget: what its requests
 	// in flight hold, and the most they may (see transmit).
@@ -40,69 +55,120 @@ type conn struct {
 // unread holds what it holds until ReplyTimeout, but it cannot leave the
 // other connections nothing, and it waits for its own requests, not at
 // the head of the server's queue.
+//
+// Requests are served by the connection's workers, goroutines that take
+// turns at reading (leader and followers): a worker reads one request,
+// hands the reading to the next worker, and serves the request itself:
+// its read goes into the buffer the reply is written from, and it writes
+// the reply. No request crosses goroutines in the server (the backend's
+// own hand-offs, the AoE engine's, are all there is), and no goroutine is
+// made per request: a worker is started only when a request is read and
+// no other worker waits to read the next one (up to Workers), so a
+// connection has as many as the client keeps requests in flight. Serving
+// requests in the reading goroutine alone was tried: it serves one at a
+// time (the kernel's nbd driver sends the next request a little later;
+// fio at QD32 on one connection got the IOPS of QD1).
 func (s *Server) transmit(ctx context.Context, exp *Export, r *bufio.Reader, w *sock) error {
-	c := &conn{s: s, exp: exp, maxBlock: s.maxBlock(exp), w: w, freed: make(chan struct{}, 1)}
+	c := &conn{s: s, ctx: ctx, exp: exp, maxBlock: s.maxBlock(exp), w: w, r: r, freed: make(chan struct{}, 1)}
 	c.share = max(s.budget.limit/2, int64(c.maxBlock))
-	workers := s.Workers
-	if workers <= 0 {
-		workers = 32
+	c.workers = s.Workers
+	if c.workers <= 0 {
+		c.workers = 32
 	}
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	c.started = 1
+	c.wg.Add(1)
+	c.work()
+	c.wg.Wait()
+	if errors.Is(c.result, errDisconnect) {
+		// The requests before NBD_CMD_DISCONNECT are answered: the
+		// outcome is their replies'.
+		return c.writeErr()
+	}
+	if errors.Is(c.result, errClosed) {
+		return nil
+	}
+	return c.result
+}
+
+// errDisconnect and errClosed end the reading: NBD_CMD_DISCONNECT, and a
+// client that closed the connection without it.
+var (
+	errDisconnect = errors.New("nbd: disconnect")
+	errClosed     = errors.New("nbd: closed by the client")
+)
+
+// next reads the next request (with a write's payload), having taken its
+// share of the budget; rmu is held. It fails at the end of the
+// connection (errDisconnect, errClosed),
+// on a write error, or when the server's context ends.
+func (c *conn) next() (request, []byte, int64, error) {
 	for {
-		req, err := readRequest(r)
+		if c.failed.Load() {
+			return request{}, nil, 0, c.writeErr()
+		}
+		req, err := readRequest(c.r)
 		if err != nil {
-			if errors.Is(err, io.EOF) && ctx.Err() == nil {
-				return nil // the client closed without NBD_CMD_DISCONNECT
+			if errors.Is(err, io.EOF) && c.ctx.Err() == nil {
+				err = errClosed // without NBD_CMD_DISCONNECT
 			}
-			return err
+			return request{}, nil, 0, err
 		}
 		if req.typ == cmdDisc {
-			wg.Wait()
-			return c.writeErr()
+			return request{}, nil, 0, errDisconnect
 		}
 		if req.typ == cmdWrite && req.length > c.maxBlock {
 			// Too big to buffer: skip the data and refuse.
-			if _, err := io.CopyN(io.Discard, r, int64(req.length)); err != nil {
-				return err
+			if _, err := io.CopyN(io.Discard, c.r, int64(req.length)); err != nil {
+				return request{}, nil, 0, err
 			}
 			c.reply(req, errInval, nil)
-			if err := c.writeErr(); err != nil {
-				return err
-			}
 			continue
 		}
-		sem <- struct{}{}
 		cost := c.cost(req)
-		if err := c.acquire(ctx, cost); err != nil {
-			<-sem
-			return err
+		if err := c.acquire(c.ctx, cost); err != nil {
+			return request{}, nil, 0, err
 		}
 		var data []byte
 		if req.typ == cmdWrite {
 			data = getBuf(int(req.length))
-			if _, err := io.ReadFull(r, data); err != nil {
+			if _, err := io.ReadFull(c.r, data); err != nil {
 				putBuf(data)
 				c.release(cost)
-				<-sem
-				return err
+				return request{}, nil, 0, err
 			}
 		}
-		// Each request its goroutine, so that the loop goes on reading
-		// requests at once. Serving a request alone in this goroutine
-		// (no hand-off) was tried: the kernel's nbd driver sends the
-		// next request a little later, and a connection that served
-		// inline served one at a time (fio, QD32 on one connection:
-		// the IOPS of QD1).
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			c.run(req, data, cost)
-		}()
-		if err := c.writeErr(); err != nil {
-			return err
+		return req, data, cost, nil
+	}
+}
+
+// work is one worker: it reads a request when its turn comes, and serves
+// it, until the connection ends.
+func (c *conn) work() {
+	defer c.wg.Done()
+	for {
+		c.waiting.Add(1)
+		c.rmu.Lock()
+		c.waiting.Add(-1)
+		if c.stopped {
+			c.rmu.Unlock()
+			return
 		}
+		req, data, cost, err := c.next()
+		if err != nil {
+			c.stopped = true
+			c.result = err
+			c.rmu.Unlock()
+			return
+		}
+		if c.waiting.Load() == 0 && c.started < c.workers {
+			// Nobody to read the next request while this one is
+			// served: one more worker.
+			c.started++
+			c.wg.Add(1)
+			go c.work()
+		}
+		c.rmu.Unlock()
+		c.run(req, data, cost)
 	}
 }
 
@@ -199,6 +265,7 @@ func (c *conn) reply(req request, errno uint32, payload []byte) {
 		payload = nil
 	}
 	c.err = c.w.write(hdr, payload)
+	c.failed.Store(c.err != nil)
 }
 
 // serve runs one request and returns the reply's error value and data.
@@ -269,6 +336,9 @@ const (
 	bufClasses  = 14 // up to 32 MiB, the default MaxBlock
 )
 
+// The pools hold a buffer's first byte (a pointer, which an interface
+// holds without an allocation, where a slice would be boxed on every
+// Put); its capacity is its class's.
 var bufPools [bufClasses]sync.Pool
 
 func bufClass(n int) int {
@@ -284,8 +354,8 @@ func getBuf(n int) []byte {
 	if k >= bufClasses {
 		return make([]byte, n)
 	}
-	if p, ok := bufPools[k].Get().(*[]byte); ok {
-		return (*p)[:n]
+	if p, ok := bufPools[k].Get().(*byte); ok {
+		return unsafe.Slice(p, 1<<(k+minBufShift))[:n]
 	}
 	return make([]byte, n, 1<<(k+minBufShift))
 }
@@ -297,6 +367,6 @@ func putBuf(b []byte) {
 		return
 	}
 	if k := bufClass(c); k < bufClasses {
-		bufPools[k].Put(&b)
+		bufPools[k].Put(unsafe.SliceData(b[:c]))
 	}
 }

@@ -1,0 +1,66 @@
+package blockio_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/goaoe/aoe/initiator"
+	"github.com/goaoe/aoe/internal/aoelab"
+	"github.com/goaoe/aoe/internal/nbd"
+)
+
+// BenchmarkNBDVblade: nbdcopy reads a 64 MiB disk of real vblade (one
+// path, MTU 9000) through the NBD server in this process, on one
+// connection, 16 requests in flight, of 4 KiB (the server's and the
+// engine's cost per request counts) and of 256 KiB. It reports MB/s and
+// this process's CPU time (server and engine; nbdcopy's own not counted)
+// per request.
+func BenchmarkNBDVblade(b *testing.B) {
+	if _, err := exec.LookPath("nbdcopy"); err != nil {
+		b.Fatal("nbdcopy is needed (apt-get install libnbd-bin)")
+	}
+	lab := aoelab.NewLab(b)
+	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
+	lab.Veth(tgt, "t1", ini, "i1", 9000)
+	const size = 64 << 20
+	img := randomImage(b, lab, size)
+	lab.Vblade(tgt, "t1", 1, 2, img)
+	d := open(b, lab, ini, 1, 2, initiator.DiskOptions{}, "i1")
+	sock := filepath.Join(b.TempDir(), "nbd.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &nbd.Server{Exports: []*nbd.Export{{Name: "e1.2", Size: size, Backend: d, ReadOnly: true}}}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	uri := "nbd+unix:///e1.2?socket=" + sock
+	for _, reqSize := range []int{4 << 10, 256 << 10} {
+		b.Run(fmt.Sprintf("req%dk-qd16", reqSize>>10), func(b *testing.B) {
+			b.SetBytes(size)
+			var elapsed, cpu time.Duration
+			for range b.N {
+				start, cpu0 := time.Now(), cpuTime(b)
+				out, err := exec.Command("nbdcopy", "--connections=1", "--requests=16", fmt.Sprintf("--request-size=%d", reqSize), uri, "null:").CombinedOutput()
+				if err != nil {
+					b.Fatalf("nbdcopy: %v\n%s", err, out)
+				}
+				elapsed += time.Since(start)
+				cpu += cpuTime(b) - cpu0
+			}
+			reqs := float64(b.N) * size / float64(reqSize)
+			b.ReportMetric(float64(size)*float64(b.N)/elapsed.Seconds()/1e6, "MB/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/1e3/reqs, "cpu-µs/request")
+		})
+	}
+}
