@@ -264,7 +264,9 @@ func TestReplyTimeout(t *testing.T) {
 	const limit = 16 << 20
 	var mu sync.Mutex
 	var logs []string
-	s := &Server{Exports: []*Export{{Name: "d", Size: 32 << 20, Backend: newMem(32 << 20)}}, MaxInflightBytes: limit, ReplyTimeout: 200 * time.Millisecond,
+	// A second: a loaded machine (-race, two cores) can leave the good
+	// client below unscheduled for a few hundred milliseconds.
+	s := &Server{Exports: []*Export{{Name: "d", Size: 32 << 20, Backend: newMem(32 << 20)}}, MaxInflightBytes: limit, ReplyTimeout: time.Second,
 		Logger: logTo(func(f string, a ...any) {
 			mu.Lock()
 			logs = append(logs, fmt.Sprintf(f, a...))
