@@ -231,9 +231,11 @@ func readChunk(ctx context.Context, d io.ReaderAt, b []byte, off int64) (int, er
 		at := off + int64(k*len(b)/ReadPieces)
 		cuts[k] = max(int(at-at%sector-off), cuts[k-1])
 	}
-	// A failed piece ends the others: their bytes would not count.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// A failed piece ends the others (their bytes would not count), its
+	// error the cause: a piece before it that was ended so reports it.
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var (
 		ns   [ReadPieces]int
 		errs [ReadPieces]error
@@ -246,7 +248,7 @@ func readChunk(ctx context.Context, d io.ReaderAt, b []byte, off int64) (int, er
 		wg.Go(func() {
 			ns[k], errs[k] = readAt(ctx, d, b[cuts[k]:cuts[k+1]], off+int64(cuts[k]))
 			if errs[k] != nil && !errors.Is(errs[k], io.EOF) {
-				cancel()
+				cancel(errs[k])
 			}
 		})
 	}
@@ -255,7 +257,11 @@ func readChunk(ctx context.Context, d io.ReaderAt, b []byte, off int64) (int, er
 	for k := range ReadPieces {
 		n += ns[k]
 		if ns[k] < cuts[k+1]-cuts[k] || errs[k] != nil {
-			return n, errs[k]
+			err := errs[k]
+			if parent.Err() == nil && errors.Is(err, context.Canceled) {
+				err = context.Cause(ctx) // another piece's failure ended it
+			}
+			return n, err
 		}
 	}
 	return n, nil

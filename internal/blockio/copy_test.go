@@ -331,3 +331,38 @@ func TestReadChunkFailure(t *testing.T) {
 		t.Error("bytes differ from the disk")
 	}
 }
+
+// stallDisk's reads before fail wait until their context ends; a read
+// past fail fails at once.
+type stallDisk struct {
+	*memDisk
+	fail int64
+}
+
+var errStallFailed = errors.New("sector failed")
+
+func (s *stallDisk) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > s.fail {
+		return 0, errStallFailed
+	}
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+// TestReadChunkFailureCause: a piece that fails ends the pieces before it
+// still under way; the copy reports that failure, not their cancellation
+// (aoe read exited 130, "interrupted", for a target's ATA error).
+func TestReadChunkFailureCause(t *testing.T) {
+	d := &stallDisk{memDisk: newMemDisk(1 << 20), fail: 600 << 10}
+	var out bytes.Buffer
+	n, err := ReadTo(context.Background(), d, 0, 1<<20, &out, nil)
+	if !errors.Is(err, errStallFailed) || n != 0 || out.Len() != 0 {
+		t.Errorf("ReadTo: %d bytes, %v; want 0 and %v", n, err, errStallFailed)
+	}
+	// The caller's own cancellation stays a cancellation.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := readChunk(ctx, &stallDisk{memDisk: newMemDisk(1 << 20), fail: 2 << 20}, make([]byte, 1<<20), 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled by the caller: %v", err)
+	}
+}
