@@ -45,6 +45,9 @@ type Stats struct {
 	// data was used because they did not answer the request: another LBA
 	// echoed, sectors remaining, or less data than asked.
 	BadATA uint64
+	// Receive is how the client reads its socket (see Config.Receive):
+	// "ring" or "socket"; "" on a connection that is not a socket.
+	Receive string
 }
 
 // Client sends AoE requests on one interface and matches the replies. It
@@ -78,7 +81,11 @@ type Client struct {
 
 	// reader is the read loop's; while the reads are lent (see
 	// borrowReads) the borrower uses it, and the read loop waits.
-	reader frameReader
+	// receive says what it is ("ring", "socket", ""); ringErr why a
+	// ring could not be had.
+	reader  frameReader
+	receive string
+	ringErr error
 	lend   struct {
 		ask  atomic.Bool   // a borrower wants the reads, or has them
 		give chan struct{} // read loop → borrower: the reads are yours
@@ -138,6 +145,15 @@ type Config struct {
 	// (the round-trip time of a Query Config); nil: time.Now. Timers
 	// are real timers, and the socket's deadlines real time.
 	Now func() time.Time
+	// Receive is how replies are read from a packet socket: "ring", from
+	// a receive ring the kernel shares with the process (PACKET_RX_RING,
+	// TPACKET_V2: no system call per frame, the kernel's copy into a
+	// socket buffer saved); "socket", with recvmmsg(2); "auto" or "",
+	// the ring when the kernel gives one, else the socket. NewClient
+	// fails when "ring" cannot be had, and on any other value; New then
+	// reads the socket. A connection that is not a socket (tests'
+	// in-memory networks) is read one frame at a time whatever it says.
+	Receive string
 }
 
 func (c *Config) withDefaults() Config {
@@ -157,7 +173,24 @@ func (c *Config) withDefaults() Config {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Receive == "" {
+		o.Receive = receiveAuto
+	} else if checkReceive(&o) != nil {
+		o.Receive = receiveSocket
+	}
 	return o
+}
+
+// checkReceive checks a Config's Receive.
+func checkReceive(cfg *Config) error {
+	if cfg == nil {
+		return nil
+	}
+	switch cfg.Receive {
+	case "", receiveAuto, receiveRing, receiveSocket:
+		return nil
+	}
+	return fmt.Errorf("aoe: receive %q: not auto, ring or socket", cfg.Receive)
 }
 
 // New returns a client speaking on conn for the interface ifi, tuned by
@@ -172,7 +205,7 @@ func New(ifi Interface, conn net.PacketConn, cfg *Config) *Client {
 		done:    make(chan struct{}),
 	}
 	c.lend.give, c.lend.back = make(chan struct{}, 1), make(chan struct{}, 1)
-	c.reader = newFrameReader(conn)
+	c.reader, c.receive, c.ringErr = newFrameReader(conn, c.cfg.Receive, ifiMTU(ifi))
 	var seed [4]byte
 	_, _ = rand.Read(seed[:])
 	c.tag.Store(binary.BigEndian.Uint32(seed[:]))
@@ -190,6 +223,7 @@ func (c *Client) Stats() Stats {
 		Received: c.stats.received.Load(), Matched: c.stats.matched.Load(),
 		Unmatched: c.stats.unmatched.Load(), Malformed: c.stats.malformed.Load(),
 		Forged: c.stats.forged.Load(), Dropped: c.stats.dropped.Load(), BadATA: c.stats.badATA.Load(),
+		Receive: c.receive,
 	}
 }
 
@@ -467,6 +501,10 @@ func (c *Client) closedErr() error {
 func (c *Client) readLoop() {
 	defer close(c.done)
 	r := c.reader
+	if rr, ok := r.(*ringReader); ok {
+		// Lent reads are back before the loop ends: no read follows.
+		defer rr.close()
+	}
 	downs := 0
 	for {
 		if c.lend.ask.Load() {

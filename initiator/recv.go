@@ -20,15 +20,44 @@ type frameReader interface {
 	read() ([][]byte, error)
 }
 
-// newFrameReader returns a reader of conn: recvmmsg(2) on its socket when
-// conn gives one (syscall.Conn), else one ReadFrom per frame.
-func newFrameReader(conn net.PacketConn) frameReader {
-	if sc, ok := conn.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			return newMmsgReader(raw)
-		}
+// socketReader is a frameReader of a packet socket that also takes what
+// is queued without waiting (poll): the reads a client can lend to a
+// Disk's engine (borrowReads). mmsgReader and ringReader are.
+type socketReader interface {
+	frameReader
+	poll() ([][]byte, error)
+}
+
+// Receive paths (Config.Receive).
+const (
+	receiveAuto   = "auto"
+	receiveRing   = "ring"
+	receiveSocket = "socket"
+)
+
+// newFrameReader returns a reader of conn as Config.Receive asks, and
+// what it is ("ring" or "socket"; "" for a connection that is not a
+// socket): a receive ring when conn is a packet socket the kernel gives
+// one to (receive "ring" or "auto"), recvmmsg(2) on the socket when
+// conn gives one (syscall.Conn), else one ReadFrom per frame. ringErr is
+// why a ring asked for (or tried, auto) could not be had.
+func newFrameReader(conn net.PacketConn, receive string, mtu int) (r frameReader, kind string, ringErr error) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return &plainReader{conn: conn, buf: make([]byte, 1<<16), out: make([][]byte, 1)}, "", nil
 	}
-	return &plainReader{conn: conn, buf: make([]byte, 1<<16), out: make([][]byte, 1)}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return &plainReader{conn: conn, buf: make([]byte, 1<<16), out: make([][]byte, 1)}, "", nil
+	}
+	if receive != receiveSocket {
+		rr, err := newRingReader(raw, mtu)
+		if err == nil {
+			return rr, receiveRing, nil
+		}
+		ringErr = err
+	}
+	return newMmsgReader(raw), receiveSocket, ringErr
 }
 
 type plainReader struct {

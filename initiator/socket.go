@@ -59,7 +59,7 @@ func (c *Client) setReadBuffer(n int) error {
 // it with no goroutine switch; others' go to their calls as usual.
 type lentReads struct {
 	c *Client
-	r *mmsgReader // the client's reader
+	r socketReader // the client's reader
 	// set is the read deadline last set (unknown after a deadline
 	// passed: a wake-up may have changed it).
 	set   time.Time
@@ -71,7 +71,7 @@ type lentReads struct {
 // or the client stopped. The caller gives them back (giveBack) before it
 // waits on anything but readReplies.
 func (c *Client) borrowReads() replyReader {
-	r, ok := c.reader.(*mmsgReader)
+	r, ok := c.reader.(socketReader)
 	if !ok {
 		return nil
 	}

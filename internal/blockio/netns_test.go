@@ -57,7 +57,7 @@ func open(t testing.TB, lab *aoelab.Lab, ns string, shelf uint16, slot uint8, op
 	var clients []*initiator.Client
 	lab.Do(ns, func() {
 		for _, n := range names {
-			c, err := initiator.NewClient(n)
+			c, err := initiator.NewClient(n, nil)
 			if err != nil {
 				t.Fatalf("listen %s: %v", n, err)
 			}
