@@ -86,7 +86,7 @@ type Client struct {
 	reader  frameReader
 	receive string
 	ringErr error
-	lend   struct {
+	lend    struct {
 		ask  atomic.Bool   // a borrower wants the reads, or has them
 		give chan struct{} // read loop → borrower: the reads are yours
 		back chan struct{} // borrower → read loop: they are yours again
