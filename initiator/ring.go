@@ -94,6 +94,9 @@ type ringReader struct {
 // make it fail).
 var ringSetup = setupRing
 
+// ringScribble, when set (tests), becomes each new ring's scribble.
+var ringScribble func(b []byte)
+
 // errRingVersion is a kernel's refusal of TPACKET_V2 (or of a ring).
 var errRingVersion = errors.New("aoe: receive ring")
 
@@ -141,7 +144,7 @@ func setupRing(fd, mtu, frames int) (ring []byte, frame, per, block int, err err
 // MTU and returns its reader. Frames the socket queued before are
 // discarded (the client has sent nothing yet: none is a reply of its).
 func newRingReader(raw syscall.RawConn, mtu int) (*ringReader, error) {
-	r := &ringReader{raw: raw}
+	r := &ringReader{raw: raw, scribble: ringScribble}
 	var serr error
 	err := raw.Control(func(fd uintptr) {
 		r.ring, r.frame, r.per, r.block, serr = ringSetup(int(fd), mtu, ringFrames)
