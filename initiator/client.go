@@ -80,10 +80,16 @@ type Client struct {
 	done chan struct{}
 
 	// reader is the read loop's; while the reads are lent (see
-	// borrowReads) the borrower uses it, and the read loop waits.
-	// receive says what it is ("ring", "socket", ""); ringErr why a
-	// ring could not be had.
-	reader  frameReader
+	// borrowReads) the borrower uses it, and the read loop waits. It is
+	// changed (setReader) only by the holder of the lent reads, or
+	// before the read loop starts. sock is the socket's reader (nil:
+	// not a socket), which a ring replaces (fitRing); ringWant the
+	// slots the disks open on the client asked for.
+	reader   frameReader
+	sock     *mmsgReader
+	ringWant int
+	// receive says what reader is ("ring", "socket", ""), ringErr why a
+	// ring could not be had; under mu.
 	receive string
 	ringErr error
 	lend    struct {
@@ -205,7 +211,20 @@ func New(ifi Interface, conn net.PacketConn, cfg *Config) *Client {
 		done:    make(chan struct{}),
 	}
 	c.lend.give, c.lend.back = make(chan struct{}, 1), make(chan struct{}, 1)
-	c.reader, c.receive, c.ringErr = newFrameReader(conn, c.cfg.Receive, ifiMTU(ifi))
+	c.reader, c.sock = newFrameReader(conn)
+	if c.sock != nil {
+		c.receive = receiveSocket
+		if c.cfg.Receive == receiveRing {
+			// Asked for: now, so that NewClient can say when the kernel
+			// refuses it; sized to the windows when disks open.
+			if r, err := newRingReader(c.sock.raw, ifiMTU(ifi), ringMinFrames); err != nil {
+				c.ringErr = err
+			} else {
+				c.reader, c.receive = r, receiveRing
+				c.drainSocket()
+			}
+		}
+	}
 	var seed [4]byte
 	_, _ = rand.Read(seed[:])
 	c.tag.Store(binary.BigEndian.Uint32(seed[:]))
@@ -223,7 +242,7 @@ func (c *Client) Stats() Stats {
 		Received: c.stats.received.Load(), Matched: c.stats.matched.Load(),
 		Unmatched: c.stats.unmatched.Load(), Malformed: c.stats.malformed.Load(),
 		Forged: c.stats.forged.Load(), Dropped: c.stats.dropped.Load(), BadATA: c.stats.badATA.Load(),
-		Receive: c.receive,
+		Receive: c.receiveKind(),
 	}
 }
 
@@ -500,11 +519,12 @@ func (c *Client) closedErr() error {
 // replies to the calls waiting for their tags.
 func (c *Client) readLoop() {
 	defer close(c.done)
-	r := c.reader
-	if rr, ok := r.(*ringReader); ok {
+	defer func() {
 		// Lent reads are back before the loop ends: no read follows.
-		defer rr.close()
-	}
+		if rr, ok := c.reader.(*ringReader); ok {
+			rr.close()
+		}
+	}()
 	downs := 0
 	for {
 		if c.lend.ask.Load() {
@@ -514,7 +534,7 @@ func (c *Client) readLoop() {
 			<-c.lend.back
 			continue
 		}
-		frames, err := r.read()
+		frames, err := c.reader.read()
 		if errors.Is(err, os.ErrDeadlineExceeded) && c.Err() == nil {
 			// Not Close: a deadline a borrower set (to be woken, or
 			// asking for the reads). Clear it; the loop's top then
@@ -549,6 +569,25 @@ func (c *Client) readLoop() {
 			c.handle(b)
 		}
 	}
+}
+
+// setReader makes r the client's reader (kind: what it is; err: why a
+// ring could not be had, or nil). The caller has the reads.
+func (c *Client) setReader(r frameReader, kind string, err error) {
+	c.reader = r
+	c.mu.Lock()
+	c.receive = kind
+	if err != nil {
+		c.ringErr = err
+	}
+	c.mu.Unlock()
+}
+
+// receiveKind is what the client's reader is (Stats.Receive).
+func (c *Client) receiveKind() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.receive
 }
 
 // maxDowns is how many ENETDOWN errors in a row, with no frame read in

@@ -59,7 +59,7 @@ func NewClient(name string, cfg *Config) (*Client, error) {
 		return nil, fmt.Errorf("aoe: open %s: %w", name, err)
 	}
 	c := New(Interface{Name: ifi.Name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, conn, cfg)
-	if cfg != nil && cfg.Receive == receiveRing && c.receive != receiveRing {
+	if cfg != nil && cfg.Receive == receiveRing && c.receiveKind() != receiveRing {
 		err := fmt.Errorf("aoe: open %s: %w", name, c.ringErr)
 		c.Close()
 		return nil, err

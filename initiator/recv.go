@@ -35,29 +35,17 @@ const (
 	receiveSocket = "socket"
 )
 
-// newFrameReader returns a reader of conn as Config.Receive asks, and
-// what it is ("ring" or "socket"; "" for a connection that is not a
-// socket): a receive ring when conn is a packet socket the kernel gives
-// one to (receive "ring" or "auto"), recvmmsg(2) on the socket when
-// conn gives one (syscall.Conn), else one ReadFrom per frame. ringErr is
-// why a ring asked for (or tried, auto) could not be had.
-func newFrameReader(conn net.PacketConn, receive string, mtu int) (r frameReader, kind string, ringErr error) {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return &plainReader{conn: conn, buf: make([]byte, 1<<16), out: make([][]byte, 1)}, "", nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return &plainReader{conn: conn, buf: make([]byte, 1<<16), out: make([][]byte, 1)}, "", nil
-	}
-	if receive != receiveSocket {
-		rr, err := newRingReader(raw, mtu)
-		if err == nil {
-			return rr, receiveRing, nil
+// newFrameReader returns a reader of conn, and the socket reader (nil: conn is no socket):
+// recvmmsg(2) on the socket when conn gives one (syscall.Conn), else
+// one ReadFrom per frame. A receive ring comes later (Client.fitRing).
+func newFrameReader(conn net.PacketConn) (r frameReader, sock *mmsgReader) {
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			sock = newMmsgReader(raw)
+			return sock, sock
 		}
-		ringErr = err
 	}
-	return newMmsgReader(raw), receiveSocket, ringErr
+	return &plainReader{conn: conn, buf: make([]byte, 1<<16), out: make([][]byte, 1)}, nil
 }
 
 type plainReader struct {

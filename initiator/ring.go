@@ -59,11 +59,13 @@ import (
 const (
 	ringHdrLen = 80
 	ringSlack  = 64
-	// ringFrames is how many frames a ring holds: the windows of the
-	// disks that use the client (vblade's buffer count is 16; few
-	// targets have more than 64), twice over, so that the replies to a
-	// window and to the sends made while the reader handled it fit.
-	ringFrames = 128
+	// A ring holds twice the windows of the disks open on the client
+	// (Client.fitRing: the replies to a window, and to the sends made
+	// again while the reader was late), at least ringMinFrames (a ring
+	// asked for before any disk opens has that many) and at most
+	// ringMaxFrames (4096 targets' buffers at MTU 9000: 9 MiB).
+	ringMinFrames = 64
+	ringMaxFrames = 1024
 	// ringBatch is the most frames one read hands out (the slots are the
 	// kernel's again only at the next call).
 	ringBatch = 32
@@ -140,25 +142,15 @@ func setupRing(fd, mtu, frames int) (ring []byte, frame, per, block int, err err
 	return ring, frame, per, block, nil
 }
 
-// newRingReader sets up a receive ring on raw's socket for frames of the
-// MTU and returns its reader. Frames the socket queued before are
-// discarded (the client has sent nothing yet: none is a reply of its).
-func newRingReader(raw syscall.RawConn, mtu int) (*ringReader, error) {
+// newRingReader sets up a receive ring of at least frames slots on raw's
+// socket for frames of the MTU and returns its reader. The socket's queue
+// is not read through the ring: the caller reads what it holds (the
+// frames that came before the ring) once the ring is there.
+func newRingReader(raw syscall.RawConn, mtu, frames int) (*ringReader, error) {
 	r := &ringReader{raw: raw, scribble: ringScribble}
 	var serr error
 	err := raw.Control(func(fd uintptr) {
-		r.ring, r.frame, r.per, r.block, serr = ringSetup(int(fd), mtu, ringFrames)
-		if serr != nil {
-			return
-		}
-		// The socket's queue is no longer read once the ring exists.
-		var buf [64]byte
-		for {
-			_, _, e := unix.Recvfrom(int(fd), buf[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC)
-			if e != nil && e != unix.EINTR {
-				break
-			}
-		}
+		r.ring, r.frame, r.per, r.block, serr = ringSetup(int(fd), mtu, frames)
 	})
 	if err == nil {
 		err = serr
@@ -231,10 +223,82 @@ func (r *ringReader) poll() ([][]byte, error) {
 	return r.out, nil
 }
 
-// close unmaps the ring (the read loop, when it ends: no read follows).
+// close unmaps the ring (the read loop, when it ends, or a resize: no
+// read follows).
 func (r *ringReader) close() {
 	if r.ring != nil {
 		_ = unix.Munmap(r.ring)
 		r.ring = nil
+	}
+}
+
+// drop unmaps the ring and gives it up on the socket (the kernel queues
+// the frames on the socket again until another ring is set up).
+func (r *ringReader) drop() error {
+	r.close()
+	var serr error
+	err := r.raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptTpacketReq(int(fd), unix.SOL_PACKET, unix.PACKET_RX_RING, &unix.TpacketReq{})
+	})
+	if err == nil {
+		err = serr
+	}
+	return err
+}
+
+// fitRing gives the client's socket a receive ring of at least frames
+// slots (more when other disks use the client: the sum of what they
+// asked), or a larger one than it has, when Config.Receive allows a ring
+// (Disk opens call it, the window known): rings sized to the windows,
+// not to the largest burst a broadcast could bring (until a disk opens,
+// auto reads the socket, with its large buffer). It takes the reads from
+// the read loop meanwhile, and is best effort: while another disk's engine
+// has them, or when the kernel refuses the ring, the reader stays.
+// Frames queued on the socket before the ring was there are read and
+// handled at once.
+func (c *Client) fitRing(frames int) {
+	if c.cfg.Receive == receiveSocket || c.sock == nil {
+		return
+	}
+	rr := c.borrowReads()
+	if rr == nil {
+		return
+	}
+	defer rr.giveBack()
+	c.ringWant = min(c.ringWant+frames, ringMaxFrames)
+	want := max(c.ringWant, ringMinFrames)
+	old, _ := c.reader.(*ringReader)
+	if old != nil {
+		if old.slots >= want {
+			return
+		}
+		if err := old.drop(); err != nil {
+			// Unmapped, the ring cannot be read any more: the socket,
+			// which the kernel queues on while no ring is set up.
+			c.setReader(c.sock, receiveSocket, err)
+			return
+		}
+		c.setReader(c.sock, receiveSocket, nil)
+	}
+	r, err := newRingReader(c.sock.raw, ifiMTU(c.ifi), want)
+	if err != nil {
+		c.setReader(c.sock, receiveSocket, err)
+		return
+	}
+	c.setReader(r, receiveRing, nil)
+	c.drainSocket()
+}
+
+// drainSocket handles the frames queued on the socket: those that came
+// before its ring. The reads are the caller's.
+func (c *Client) drainSocket() {
+	for range 1 << 10 {
+		frames, err := c.sock.poll()
+		if err != nil || len(frames) == 0 {
+			return
+		}
+		for _, b := range frames {
+			c.handle(b)
+		}
 	}
 }

@@ -178,7 +178,7 @@ func TestReceiveFallback(t *testing.T) {
 		c.Close()
 	}
 	undo()
-	// Given again, the default takes it.
+	// Given again, the default takes it when a disk opens.
 	var c *initiator.Client
 	lab.Do(ini, func() {
 		var err error
@@ -187,8 +187,65 @@ func TestReceiveFallback(t *testing.T) {
 		}
 	})
 	defer c.Close()
+	if c.Stats().Receive != "socket" {
+		t.Errorf("auto before a disk opens: %+v", c.Stats())
+	}
+	d := openDisk(t, tg, initiator.DiskOptions{MinRTO: time.Millisecond}, c)
 	if c.Stats().Receive != "ring" || initiator.RingSlots(c) == 0 {
-		t.Errorf("auto with a ring to have: %+v", c.Stats())
+		t.Errorf("auto with a ring to have, a disk open: %+v", c.Stats())
+	}
+	if err := checkRead(t, d, tg, 0, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReceiveRingSized: the ring holds twice the windows of the disks
+// open on the client (at least 64 frames, at most 1024); until a disk
+// opens, auto reads the socket (a broadcast's burst goes to its large
+// buffer); a ring asked for is there from the start. Reads stay exact
+// as the ring grows under a disk in use.
+func TestReceiveRingSized(t *testing.T) {
+	lab, ini, tgt := labSegment(t, 9000)
+	tg := diskTarget(4<<20, 9000)
+	tg.BufferCount = 100
+	lab.ServeTarget(tgt, "t0", tg)
+	slots := func(c *initiator.Client, lo, hi int) {
+		t.Helper()
+		if n := initiator.RingSlots(c); n < lo || n > hi {
+			t.Errorf("ring of %d slots, want %d to %d", n, lo, hi)
+		}
+	}
+	var auto, ring *initiator.Client
+	lab.Do(ini, func() {
+		var err error
+		if auto, err = initiator.NewClient("a0", nil); err != nil {
+			t.Fatal(err)
+		}
+		if ring, err = initiator.NewClient("a0", &initiator.Config{Receive: "ring"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer auto.Close()
+	defer ring.Close()
+	slots(auto, 0, 0)
+	slots(ring, 64, 64+4)
+	d1 := openDisk(t, tg, initiator.DiskOptions{MinRTO: time.Millisecond}, auto, ring)
+	slots(auto, 200, 200+4)
+	slots(ring, 200, 200+4)
+	if err := checkRead(t, d1, tg, 0, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	// A second disk on the same clients: the ring grows to both windows;
+	// the first disk reads on, exactly.
+	d2 := openDisk(t, tg, initiator.DiskOptions{MinRTO: time.Millisecond, Window: 400}, auto)
+	slots(auto, 1000, 1024)
+	for _, d := range []*initiator.Disk{d1, d2} {
+		if err := checkRead(t, d, tg, 512, 4<<20-512); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := auto.Stats(); st.Receive != "ring" {
+		t.Errorf("auto with disks open: %+v", st)
 	}
 }
 

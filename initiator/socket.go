@@ -71,9 +71,8 @@ type lentReads struct {
 // or the client stopped. The caller gives them back (giveBack) before it
 // waits on anything but readReplies.
 func (c *Client) borrowReads() replyReader {
-	r, ok := c.reader.(socketReader)
-	if !ok {
-		return nil
+	if c.sock == nil {
+		return nil // not a socket
 	}
 	if !c.lend.ask.CompareAndSwap(false, true) {
 		return nil
@@ -82,7 +81,8 @@ func (c *Client) borrowReads() replyReader {
 	_ = c.conn.SetReadDeadline(time.Unix(1, 0))
 	select {
 	case <-c.lend.give:
-		return &lentReads{c: c, r: r}
+		// The reader is the holder's to read or change (fitRing).
+		return &lentReads{c: c, r: c.reader.(socketReader)}
 	case <-c.done:
 		c.lend.ask.Store(false)
 		return nil
