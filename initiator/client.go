@@ -153,12 +153,15 @@ type Config struct {
 	Now func() time.Time
 	// Receive is how replies are read from a packet socket: "ring", from
 	// a receive ring the kernel shares with the process (PACKET_RX_RING,
-	// TPACKET_V2: no system call per frame, the kernel's copy into a
-	// socket buffer saved); "socket", with recvmmsg(2); "auto" or "",
-	// the ring when the kernel gives one, else the socket. NewClient
-	// fails when "ring" cannot be had, and on any other value; New then
-	// reads the socket. A connection that is not a socket (tests'
-	// in-memory networks) is read one frame at a time whatever it says.
+	// TPACKET_V2: no system call per frame read), set up at once and
+	// sized to twice the windows of the disks opened on the client;
+	// "socket", with recvmmsg(2); "auto" or "": the socket until a disk
+	// opens on the client (a broadcast's burst of answers fills the
+	// socket's large buffer), then a ring sized so when the kernel gives
+	// one, else the socket still. NewClient fails when "ring" cannot be
+	// had, and on any other value; New then reads the socket. A
+	// connection that is not a socket (tests' in-memory networks) is
+	// read one frame at a time whatever it says.
 	Receive string
 }
 
