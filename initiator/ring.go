@@ -30,7 +30,10 @@ import (
 // another); the engine also carries single requests (a random read at
 // queue depth 1, an IDENTIFY, a Query Config, a probe), whose replies a
 // V3 block would hold back for the timeout, 10 to 100 times their round
-// trip. A V2 slot is the reader's as soon as its frame is written.
+// trip. A V2 slot is the reader's as soon as its frame is written. In the
+// namespace (BenchmarkVbladeRead, one run, vblade on the same two CPUs)
+// the floor's V2 ring also led its V3 ring: 183 against 129 MB/s at MTU
+// 1500, 659 against 437 at 9000, 898 against 496 over two 9000 paths.
 //
 // A slot (TPACKET_V2 frame) of the ring:
 //
