@@ -79,6 +79,17 @@ func TestReadWriteCLI(t *testing.T) {
 			t.Fatalf("read -i %s: exit %d, %d bytes: %s", ifs, r.code, len(got), r.stderr)
 		}
 	}
+	for _, recv := range []string{"ring", "socket", "auto"} {
+		os.Remove(out)
+		r := b.aoe(t, runOpts{}, "read", "e1.2", "-i", "i0,i1", "--receive", recv, "-o", out, "--sysfs", "/nonexistent")
+		got, _ := os.ReadFile(out)
+		if r.code != 0 || sha256.Sum256(got) != sha256.Sum256(b.image(t)) {
+			t.Fatalf("read --receive %s: exit %d, %d bytes: %s", recv, r.code, len(got), r.stderr)
+		}
+	}
+	if r := b.aoe(t, runOpts{}, "read", "e1.2", "-i", "i0", "--receive", "rings", "-o", out); r.code != ExitUsage || !strings.Contains(r.stderr, `--receive "rings": auto, ring or socket`) {
+		t.Errorf("--receive rings: exit %d %q", r.code, r.stderr)
+	}
 	r := b.aoe(t, runOpts{}, "read", "e1.2", "-i", "i1", "--offset", "1K", "--length", "5KB", "--sysfs", "/nonexistent")
 	if r.code != 0 || r.stdout != string(b.image(t)[1024:6024]) {
 		t.Errorf("read --offset 1K --length 5KB: exit %d, %d bytes, %s", r.code, len(r.stdout), r.stderr)

@@ -89,6 +89,10 @@ type globalOptions struct {
 
 	sysfsRoot string
 	devDir    string
+	// receive is how the clients opened read their sockets
+	// (initiator.Config.Receive): the data commands' --receive, else
+	// "" (the default, auto).
+	receive string
 }
 
 func (g *globalOptions) addFlags(cmd *cobra.Command) {

@@ -35,7 +35,9 @@ func (g *globalOptions) now() time.Time {
 func (g *globalOptions) openClient(name string) (*initiator.Client, error) {
 	open := g.env.OpenClient
 	if open == nil {
-		open = initiator.NewClient
+		open = func(name string) (*initiator.Client, error) {
+			return initiator.NewClient(name, &initiator.Config{Receive: g.receive})
+		}
 	}
 	c, err := open(name)
 	if errors.Is(err, initiator.ErrPermission) {

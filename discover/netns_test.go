@@ -23,7 +23,7 @@ func listen(t *testing.T, lab *aoelab.Lab, ns string, names ...string) []*initia
 	var clients []*initiator.Client
 	lab.Do(ns, func() {
 		for _, n := range names {
-			c, err := initiator.NewClient(n)
+			c, err := initiator.NewClient(n, nil)
 			if err != nil {
 				t.Fatalf("listen %s: %v", n, err)
 			}

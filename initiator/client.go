@@ -45,6 +45,9 @@ type Stats struct {
 	// data was used because they did not answer the request: another LBA
 	// echoed, sectors remaining, or less data than asked.
 	BadATA uint64
+	// Receive is how the client reads its socket (see Config.Receive):
+	// "ring" or "socket"; "" on a connection that is not a socket.
+	Receive string
 }
 
 // Client sends AoE requests on one interface and matches the replies. It
@@ -77,9 +80,19 @@ type Client struct {
 	done chan struct{}
 
 	// reader is the read loop's; while the reads are lent (see
-	// borrowReads) the borrower uses it, and the read loop waits.
-	reader frameReader
-	lend   struct {
+	// borrowReads) the borrower uses it, and the read loop waits. It is
+	// changed (setReader) only by the holder of the lent reads, or
+	// before the read loop starts. sock is the socket's reader (nil:
+	// not a socket), which a ring replaces (fitRing); ringWant the
+	// slots the disks open on the client asked for.
+	reader   frameReader
+	sock     *mmsgReader
+	ringWant int
+	// receive says what reader is ("ring", "socket", ""), ringErr why a
+	// ring could not be had; under mu.
+	receive string
+	ringErr error
+	lend    struct {
 		ask  atomic.Bool   // a borrower wants the reads, or has them
 		give chan struct{} // read loop → borrower: the reads are yours
 		back chan struct{} // borrower → read loop: they are yours again
@@ -138,6 +151,18 @@ type Config struct {
 	// (the round-trip time of a Query Config); nil: time.Now. Timers
 	// are real timers, and the socket's deadlines real time.
 	Now func() time.Time
+	// Receive is how replies are read from a packet socket: "ring", from
+	// a receive ring the kernel shares with the process (PACKET_RX_RING,
+	// TPACKET_V2: no system call per frame read), set up at once and
+	// sized to twice the windows of the disks opened on the client;
+	// "socket", with recvmmsg(2); "auto" or "": the socket until a disk
+	// opens on the client (a broadcast's burst of answers fills the
+	// socket's large buffer), then a ring sized so when the kernel gives
+	// one, else the socket still. NewClient fails when "ring" cannot be
+	// had, and on any other value; New then reads the socket. A
+	// connection that is not a socket (tests' in-memory networks) is
+	// read one frame at a time whatever it says.
+	Receive string
 }
 
 func (c *Config) withDefaults() Config {
@@ -157,7 +182,24 @@ func (c *Config) withDefaults() Config {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Receive == "" {
+		o.Receive = receiveAuto
+	} else if checkReceive(&o) != nil {
+		o.Receive = receiveSocket
+	}
 	return o
+}
+
+// checkReceive checks a Config's Receive.
+func checkReceive(cfg *Config) error {
+	if cfg == nil {
+		return nil
+	}
+	switch cfg.Receive {
+	case "", receiveAuto, receiveRing, receiveSocket:
+		return nil
+	}
+	return fmt.Errorf("aoe: receive %q: not auto, ring or socket", cfg.Receive)
 }
 
 // New returns a client speaking on conn for the interface ifi, tuned by
@@ -172,7 +214,20 @@ func New(ifi Interface, conn net.PacketConn, cfg *Config) *Client {
 		done:    make(chan struct{}),
 	}
 	c.lend.give, c.lend.back = make(chan struct{}, 1), make(chan struct{}, 1)
-	c.reader = newFrameReader(conn)
+	c.reader, c.sock = newFrameReader(conn)
+	if c.sock != nil {
+		c.receive = receiveSocket
+		if c.cfg.Receive == receiveRing {
+			// Asked for: now, so that NewClient can say when the kernel
+			// refuses it; sized to the windows when disks open.
+			if r, err := newRingReader(c.sock.raw, ifiMTU(ifi), ringMinFrames); err != nil {
+				c.ringErr = err
+			} else {
+				c.reader, c.receive = r, receiveRing
+				c.drainSocket()
+			}
+		}
+	}
 	var seed [4]byte
 	_, _ = rand.Read(seed[:])
 	c.tag.Store(binary.BigEndian.Uint32(seed[:]))
@@ -190,6 +245,7 @@ func (c *Client) Stats() Stats {
 		Received: c.stats.received.Load(), Matched: c.stats.matched.Load(),
 		Unmatched: c.stats.unmatched.Load(), Malformed: c.stats.malformed.Load(),
 		Forged: c.stats.forged.Load(), Dropped: c.stats.dropped.Load(), BadATA: c.stats.badATA.Load(),
+		Receive: c.receiveKind(),
 	}
 }
 
@@ -466,7 +522,12 @@ func (c *Client) closedErr() error {
 // replies to the calls waiting for their tags.
 func (c *Client) readLoop() {
 	defer close(c.done)
-	r := c.reader
+	defer func() {
+		// Lent reads are back before the loop ends: no read follows.
+		if rr, ok := c.reader.(*ringReader); ok {
+			rr.close()
+		}
+	}()
 	downs := 0
 	for {
 		if c.lend.ask.Load() {
@@ -476,7 +537,7 @@ func (c *Client) readLoop() {
 			<-c.lend.back
 			continue
 		}
-		frames, err := r.read()
+		frames, err := c.reader.read()
 		if errors.Is(err, os.ErrDeadlineExceeded) && c.Err() == nil {
 			// Not Close: a deadline a borrower set (to be woken, or
 			// asking for the reads). Clear it; the loop's top then
@@ -511,6 +572,25 @@ func (c *Client) readLoop() {
 			c.handle(b)
 		}
 	}
+}
+
+// setReader makes r the client's reader (kind: what it is; err: why a
+// ring could not be had, or nil). The caller has the reads.
+func (c *Client) setReader(r frameReader, kind string, err error) {
+	c.reader = r
+	c.mu.Lock()
+	c.receive = kind
+	if err != nil {
+		c.ringErr = err
+	}
+	c.mu.Unlock()
+}
+
+// receiveKind is what the client's reader is (Stats.Receive).
+func (c *Client) receiveKind() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.receive
 }
 
 // maxDowns is how many ENETDOWN errors in a row, with no frame read in

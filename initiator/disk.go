@@ -181,6 +181,15 @@ func openDisk(ctx context.Context, shelf uint16, slot uint8, paths []pathSpec, o
 			_ = c.setReadBuffer(n)
 		}
 	}
+	// A receive ring of twice every target's window, in frames, where
+	// the client's Config allows one.
+	frames := map[transport]int{}
+	for _, p := range d.paths {
+		frames[p.tr] += 2 * p.target.window
+	}
+	for c, n := range frames {
+		c.fitRing(n)
+	}
 	d.eng = newEngine(d)
 	if err := d.identifyPaths(ctx); err != nil {
 		d.stop()

@@ -74,6 +74,16 @@ func checkWrite(t *testing.T, d *initiator.Disk, tg *aoetest.Target, off int64, 
 // copied in the read loop before anything but tag, source, address and
 // command was checked), and a short target ended as "did not answer".
 func TestDiskHostile(t *testing.T) {
+	testDiskHostile(t, func(t *testing.T, h *aoetest.Hostile) (*initiator.Disk, *initiator.Client, string) {
+		d, c := hostileDisk(t, h, initiator.DiskOptions{})
+		return d, c, tgtMAC.String()
+	})
+}
+
+// testDiskHostile is TestDiskHostile over the disks open makes: it serves
+// h and opens its disk over one client (interface a0), and returns them
+// and the hostile peer's MAC.
+func testDiskHostile(t *testing.T, open func(t *testing.T, h *aoetest.Hostile) (*initiator.Disk, *initiator.Client, string)) {
 	for _, tc := range []struct {
 		name string
 		set  func(h *aoetest.Hostile)
@@ -107,7 +117,7 @@ func TestDiskHostile(t *testing.T) {
 				tg := diskTarget(1<<20, 1500)
 				h := &aoetest.Hostile{Target: tg, Seed: 7}
 				tc.set(h)
-				d, c := hostileDisk(t, h, initiator.DiskOptions{})
+				d, c, mac := open(t, h)
 				var err error
 				for _, io := range [][2]int{{0, 65536}, {12345, 70000}, {1<<20 - 4096, 4096}} {
 					if write {
@@ -134,7 +144,7 @@ func TestDiskHostile(t *testing.T) {
 					if !errors.As(err, &re) || re.Kind != tc.kind {
 						t.Fatalf("err %v, want a *ReplyError of kind %v", err, tc.kind)
 					}
-					if errors.Is(err, initiator.ErrDeadline) || !strings.Contains(err.Error(), tgtMAC.String()) || !strings.Contains(err.Error(), "a0") {
+					if errors.Is(err, initiator.ErrDeadline) || !strings.Contains(err.Error(), mac) || !strings.Contains(err.Error(), "a0") {
 						t.Errorf("error does not say what the target answered, from where: %v", err)
 					}
 					st := d.PathStats()[0]

@@ -33,8 +33,13 @@ func responseFilter() []bpf.Instruction {
 // bit 31 set) and returns a client for it; New
 // is the same over any net.PacketConn (tests). Without CAP_NET_RAW it fails
 // with an error wrapping ErrPermission; an unknown interface fails with the
-// error of net.InterfaceByName.
-func NewClient(name string) (*Client, error) {
+// error of net.InterfaceByName. cfg tunes it as New's (nil: the
+// defaults); a receive ring asked for (Config.Receive "ring") that the
+// kernel does not give fails it.
+func NewClient(name string, cfg *Config) (*Client, error) {
+	if err := checkReceive(cfg); err != nil {
+		return nil, err
+	}
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("aoe: interface %s: %w", name, err)
@@ -53,7 +58,12 @@ func NewClient(name string) (*Client, error) {
 		}
 		return nil, fmt.Errorf("aoe: open %s: %w", name, err)
 	}
-	c := New(Interface{Name: ifi.Name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, conn, nil)
+	c := New(Interface{Name: ifi.Name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, conn, cfg)
+	if cfg != nil && cfg.Receive == receiveRing && c.receiveKind() != receiveRing {
+		err := fmt.Errorf("aoe: open %s: %w", name, c.ringErr)
+		c.Close()
+		return nil, err
+	}
 	_ = c.setReadBuffer(receiveBuffer) // a failure leaves the default; Dropped still reports losses
 	return c, nil
 }
@@ -64,3 +74,12 @@ func NewClient(name string) (*Client, error) {
 // 8 MiB holds about 60,000 Query Config replies (the kernel charges about
 // 130 bytes of overhead per frame).
 const receiveBuffer = 8 << 20
+
+// ifiMTU is the MTU a receive ring's slots hold: the interface's, or the
+// largest common jumbo MTU when it is unknown.
+func ifiMTU(ifi Interface) int {
+	if ifi.MTU <= 0 {
+		return 9000
+	}
+	return ifi.MTU
+}

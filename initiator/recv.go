@@ -20,15 +20,32 @@ type frameReader interface {
 	read() ([][]byte, error)
 }
 
-// newFrameReader returns a reader of conn: recvmmsg(2) on its socket when
-// conn gives one (syscall.Conn), else one ReadFrom per frame.
-func newFrameReader(conn net.PacketConn) frameReader {
+// socketReader is a frameReader of a packet socket that also takes what
+// is queued without waiting (poll): the reads a client can lend to a
+// Disk's engine (borrowReads). mmsgReader and ringReader are.
+type socketReader interface {
+	frameReader
+	poll() ([][]byte, error)
+}
+
+// Receive paths (Config.Receive).
+const (
+	receiveAuto   = "auto"
+	receiveRing   = "ring"
+	receiveSocket = "socket"
+)
+
+// newFrameReader returns a reader of conn, and the socket reader (nil: conn is no socket):
+// recvmmsg(2) on the socket when conn gives one (syscall.Conn), else
+// one ReadFrom per frame. A receive ring comes later (Client.fitRing).
+func newFrameReader(conn net.PacketConn) (r frameReader, sock *mmsgReader) {
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			return newMmsgReader(raw)
+			sock = newMmsgReader(raw)
+			return sock, sock
 		}
 	}
-	return &plainReader{conn: conn, buf: make([]byte, 1<<16), out: make([][]byte, 1)}
+	return &plainReader{conn: conn, buf: make([]byte, 1<<16), out: make([][]byte, 1)}, nil
 }
 
 type plainReader struct {

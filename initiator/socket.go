@@ -59,7 +59,7 @@ func (c *Client) setReadBuffer(n int) error {
 // it with no goroutine switch; others' go to their calls as usual.
 type lentReads struct {
 	c *Client
-	r *mmsgReader // the client's reader
+	r socketReader // the client's reader
 	// set is the read deadline last set (unknown after a deadline
 	// passed: a wake-up may have changed it).
 	set   time.Time
@@ -71,9 +71,8 @@ type lentReads struct {
 // or the client stopped. The caller gives them back (giveBack) before it
 // waits on anything but readReplies.
 func (c *Client) borrowReads() replyReader {
-	r, ok := c.reader.(*mmsgReader)
-	if !ok {
-		return nil
+	if c.sock == nil {
+		return nil // not a socket
 	}
 	if !c.lend.ask.CompareAndSwap(false, true) {
 		return nil
@@ -82,7 +81,8 @@ func (c *Client) borrowReads() replyReader {
 	_ = c.conn.SetReadDeadline(time.Unix(1, 0))
 	select {
 	case <-c.lend.give:
-		return &lentReads{c: c, r: r}
+		// The reader is the holder's to read or change (fitRing).
+		return &lentReads{c: c, r: c.reader.(socketReader)}
 	case <-c.done:
 		c.lend.ask.Store(false)
 		return nil

@@ -35,6 +35,9 @@ type transport interface {
 	countRetransmit()
 	// setReadBuffer asks for a socket receive buffer of n bytes.
 	setReadBuffer(n int) error
+	// fitRing asks for a receive ring of frames slots more (see
+	// Client.fitRing).
+	fitRing(frames int)
 	// borrowReads lends the transport's reads to the engine, or returns
 	// nil when it cannot (see Client.borrowReads).
 	borrowReads() replyReader

@@ -46,6 +46,7 @@ func (m *memTransport) stopped() <-chan struct{} { return m.done }
 func (m *memTransport) countRetransmit()         {}
 func (m *memTransport) setReadBuffer(int) error  { return nil }
 func (m *memTransport) borrowReads() replyReader { return nil }
+func (m *memTransport) fitRing(int)              {}
 
 func (m *memTransport) expect(cl *call) (uint32, error) {
 	m.mu.Lock()

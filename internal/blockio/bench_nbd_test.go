@@ -30,7 +30,7 @@ func BenchmarkNBDVblade(b *testing.B) {
 	const size = 64 << 20
 	img := randomImage(b, lab, size)
 	lab.Vblade(tgt, "t1", 1, 2, img)
-	d := open(b, lab, ini, 1, 2, initiator.DiskOptions{}, "i1")
+	d := open(b, lab, ini, "auto", 1, 2, initiator.DiskOptions{}, "i1")
 	sock := filepath.Join(b.TempDir(), "nbd.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {

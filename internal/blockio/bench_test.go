@@ -13,11 +13,15 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/internal/aoelab"
 	"github.com/goaoe/aoe/internal/aoelab/floor"
+	"github.com/goaoe/aoe/internal/blockio"
 )
 
 // BenchmarkVbladeRead reads 64 MiB from real vblade in a namespace into
 // one buffer, over a 1500-byte path (2 sectors per frame), a jumbo path
-// (17 sectors), and two of each (multipath); and, side by side on the
+// (17 sectors), and two of each (multipath), with the clients reading
+// their sockets each way (engine-socket: recvmmsg; engine-ring: a
+// TPACKET_V2 receive ring; see initiator.Config.Receive), one after the
+// other for each case; and, side by side on the
 // same links, the floors (package floor: one thread a path, raw calls, no
 // retransmission, the least a userspace reader can do) with each of their
 // transports: the socket (recvmmsg + poll), a TPACKET_V2 ring and a
@@ -53,29 +57,12 @@ func BenchmarkVbladeRead(b *testing.B) {
 		name   string
 		ifaces []string
 	}{{"mtu1500", []string{"i0"}}, {"mtu1500x2", []string{"i0", "i3"}}, {"mtu9000", []string{"i1"}}, {"mtu9000x2", []string{"i1", "i2"}}} {
-		b.Run(tc.name, func(b *testing.B) {
-			d := open(b, lab, ini, 1, 2, initiator.DiskOptions{}, tc.ifaces...)
-			b.SetBytes(size)
-			var elapsed, cpu time.Duration
-			for range b.N {
-				clear(buf)
-				start, cpu0 := time.Now(), cpuTime(b)
-				if _, err := d.ReadAt(buf, 0); err != nil {
-					b.Fatal(err)
-				}
-				elapsed += time.Since(start)
-				cpu += cpuTime(b) - cpu0
-				report(b, elapsed, buf)
-			}
-			reportCPU(b, cpu, size)
-			var retrans uint64
-			for _, p := range d.PathStats() {
-				retrans += p.Retransmits
-			}
-			b.ReportMetric(float64(retrans)/float64(b.N), "retransmits/op")
-			b.Logf("%+v", d.PathStats())
-			reportWindows(b, d.PathStats())
-		})
+		for _, recv := range receives {
+			b.Run("engine-"+recv+"-"+tc.name, func(b *testing.B) {
+				d := open(b, lab, ini, recv, 1, 2, initiator.DiskOptions{}, tc.ifaces...)
+				engineRead(b, d, buf, size, report)
+			})
+		}
 	}
 	// Random 4 KiB reads, 32 at once (aoe bench's rand-read, NBD's
 	// load): a request per frame or two, where the engine's cost per
@@ -85,7 +72,7 @@ func BenchmarkVbladeRead(b *testing.B) {
 		ifaces []string
 	}{{"rand4k-qd32-mtu1500", []string{"i0"}}, {"rand4k-qd32-mtu9000", []string{"i1"}}} {
 		b.Run(tc.name, func(b *testing.B) {
-			d := open(b, lab, ini, 1, 2, initiator.DiskOptions{}, tc.ifaces...)
+			d := open(b, lab, ini, "auto", 1, 2, initiator.DiskOptions{}, tc.ifaces...)
 			const qd, each = 32, 128 // reads per op: qd*each
 			var elapsed, cpu time.Duration
 			for range b.N {
@@ -182,6 +169,31 @@ func BenchmarkVbladeRead(b *testing.B) {
 			})
 		}
 	}
+}
+
+// engineRead is one engine case of BenchmarkVbladeRead: b.N reads of
+// the whole disk d into buf.
+func engineRead(b *testing.B, d *blockio.Target, buf []byte, size int, report func(*testing.B, time.Duration, []byte)) {
+	b.SetBytes(int64(size))
+	var elapsed, cpu time.Duration
+	for range b.N {
+		clear(buf)
+		start, cpu0 := time.Now(), cpuTime(b)
+		if _, err := d.ReadAt(buf, 0); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start)
+		cpu += cpuTime(b) - cpu0
+		report(b, elapsed, buf)
+	}
+	reportCPU(b, cpu, size)
+	var retrans uint64
+	for _, p := range d.PathStats() {
+		retrans += p.Retransmits
+	}
+	b.ReportMetric(float64(retrans)/float64(b.N), "retransmits/op")
+	b.Logf("%+v", d.PathStats())
+	reportWindows(b, d.PathStats())
 }
 
 // cpuTime is the CPU time (user and system) the process has used.

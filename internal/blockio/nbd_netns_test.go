@@ -123,7 +123,7 @@ func TestNBDVblade(t *testing.T) {
 	}
 	lab.Vblade(tgt, "t0", 1, 2, img)
 	lab.Vblade(tgt, "t1", 1, 2, img)
-	d := open(t, lab, ini, 1, 2, initiator.DiskOptions{}, "i0", "i1")
+	d := open(t, lab, ini, "auto", 1, 2, initiator.DiskOptions{}, "i0", "i1")
 	disk := &countingDisk{Backend: d, t: t}
 
 	sock := filepath.Join(t.TempDir(), "nbd.sock")

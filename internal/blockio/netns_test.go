@@ -51,15 +51,23 @@ func fileSum(t testing.TB, path string, off, n int64) [32]byte {
 	return s
 }
 
-// open opens shelf.slot from namespace ns over the named interfaces.
-func open(t testing.TB, lab *aoelab.Lab, ns string, shelf uint16, slot uint8, opts initiator.DiskOptions, names ...string) *blockio.Target {
+// receives are the ways a client reads its socket (initiator.Config's
+// Receive): every test of the data path runs with each.
+var receives = []string{"ring", "socket"}
+
+// open opens shelf.slot from namespace ns over the named interfaces, with
+// clients reading their sockets as recv says (initiator.Config.Receive).
+func open(t testing.TB, lab *aoelab.Lab, ns, recv string, shelf uint16, slot uint8, opts initiator.DiskOptions, names ...string) *blockio.Target {
 	t.Helper()
 	var clients []*initiator.Client
 	lab.Do(ns, func() {
 		for _, n := range names {
-			c, err := initiator.NewClient(n)
+			c, err := initiator.NewClient(n, &initiator.Config{Receive: recv})
 			if err != nil {
 				t.Fatalf("listen %s: %v", n, err)
+			}
+			if got := c.Stats().Receive; recv != "auto" && got != recv {
+				t.Fatalf("client on %s reads its socket by %q, want %q", n, got, recv)
 			}
 			t.Cleanup(func() { c.Close() })
 			clients = append(clients, c)
@@ -109,7 +117,24 @@ func TestVbladeMTUs(t *testing.T) {
 		{"9000", []string{"i1"}, []int{17}},
 		{"multipath", []string{"i0", "i1"}, []int{2, 17}},
 	} {
-		d := open(t, lab, ini, 1, 2, initiator.DiskOptions{}, tc.ifaces...)
+		for _, recv := range receives {
+			t.Run(tc.name+"/"+recv, func(t *testing.T) {
+				want = testVbladeMTU(t, lab, ini, recv, img, tc.ifaces, tc.sectors, want)
+			})
+		}
+	}
+}
+
+// testVbladeMTU is one case of TestVbladeMTUs: read the image whose
+// sum is want, write, read back; it returns the image's new sum.
+func testVbladeMTU(t *testing.T, lab *aoelab.Lab, ini, recv, img string, ifaces []string, sectors []int, want [32]byte) [32]byte {
+	const size = 64 << 20
+	tc := struct {
+		name    string
+		sectors []int
+	}{strings.Join(ifaces, "+") + "/" + recv, sectors}
+	{
+		d := open(t, lab, ini, recv, 1, 2, initiator.DiskOptions{}, ifaces...)
 		st := d.PathStats()
 		if len(st) != len(tc.sectors) {
 			t.Fatalf("%s: paths %+v", tc.name, st)
@@ -141,8 +166,9 @@ func TestVbladeMTUs(t *testing.T) {
 		if fileSum(t, img, off, int64(len(p))) != sha256.Sum256(p) {
 			t.Errorf("%s: the image does not hold what was written", tc.name)
 		}
-		want = fileSum(t, img, 0, size)
+		d.Close()
 	}
+	return fileSum(t, img, 0, size)
 }
 
 // TestVbladeFaults: 10% frame loss each way on both paths of a multipath
@@ -150,6 +176,12 @@ func TestVbladeMTUs(t *testing.T) {
 // read back are exact; then the target dies and the I/O fails after the
 // deadline.
 func TestVbladeFaults(t *testing.T) {
+	for _, recv := range receives {
+		t.Run(recv, func(t *testing.T) { testVbladeFaults(t, recv) })
+	}
+}
+
+func testVbladeFaults(t *testing.T, recv string) {
 	lab := aoelab.NewLab(t)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
 	lab.Veth(tgt, "t0", ini, "i0", 9000)
@@ -159,7 +191,7 @@ func TestVbladeFaults(t *testing.T) {
 	v0 := lab.Vblade(tgt, "t0", 1, 2, img)
 	v1 := lab.Vblade(tgt, "t1", 1, 2, img)
 	want := fileSum(t, img, 0, size)
-	d := open(t, lab, ini, 1, 2, initiator.DiskOptions{Deadline: 3 * time.Second, MinRTO: 2 * time.Millisecond}, "i0", "i1")
+	d := open(t, lab, ini, recv, 1, 2, initiator.DiskOptions{Deadline: 3 * time.Second, MinRTO: 2 * time.Millisecond}, "i0", "i1")
 	for _, l := range [][2]string{{ini, "i0"}, {ini, "i1"}, {tgt, "t0"}, {tgt, "t1"}} {
 		lab.Loss(l[0], l[1], 10)
 	}
@@ -251,11 +283,13 @@ func TestVbladeReorder(t *testing.T) {
 		mtu         int
 		size, write int64
 	}{{9000, 256 << 20, 32<<20 + 5}, {1500, 32 << 20, 8<<20 + 5}} {
-		t.Run(fmt.Sprint(tc.mtu), func(t *testing.T) { testVbladeReorder(t, tc.mtu, tc.size, tc.write) })
+		for _, recv := range receives {
+			t.Run(fmt.Sprint(tc.mtu, "/", recv), func(t *testing.T) { testVbladeReorder(t, recv, tc.mtu, tc.size, tc.write) })
+		}
 	}
 }
 
-func testVbladeReorder(t *testing.T, mtu int, size, write int64) {
+func testVbladeReorder(t *testing.T, recv string, mtu int, size, write int64) {
 	lab := aoelab.NewLab(t)
 	tgt, mid, ini := lab.Namespace("tgt"), lab.Namespace("mid"), lab.Namespace("ini")
 	lab.Veth(tgt, "t0", mid, "r0", mtu)
@@ -264,7 +298,7 @@ func testVbladeReorder(t *testing.T, mtu int, size, write int64) {
 	img := randomImage(t, lab, size)
 	lab.Vblade(tgt, "t0", 1, 2, img)
 	want := fileSum(t, img, 0, size)
-	d := open(t, lab, ini, 1, 2, initiator.DiskOptions{Deadline: 10 * time.Second, MinRTO: 2 * time.Millisecond}, "i0")
+	d := open(t, lab, ini, recv, 1, 2, initiator.DiskOptions{Deadline: 10 * time.Second, MinRTO: 2 * time.Millisecond}, "i0")
 	lab.Loss(ini, "i0", 10)
 	lab.Loss(tgt, "t0", 10)
 	got, rate := readSum(t, d, 0, size)
@@ -306,15 +340,18 @@ func TestVbladeReadOnly(t *testing.T) {
 	lab.Veth(tgt, "t0", ini, "i0", 1500)
 	img := randomImage(t, lab, 1<<20)
 	lab.Vblade(tgt, "t0", 1, 2, img, "-r")
-	d := open(t, lab, ini, 1, 2, initiator.DiskOptions{Deadline: 5 * time.Second}, "i0")
-	_, err := d.WriteAt(make([]byte, 4096), 0)
-	var ae *wire.ATAError
-	if !errors.As(err, &ae) || !ae.Aborted() || !strings.Contains(err.Error(), "read-only") {
-		t.Fatalf("write to vblade -r: %v", err)
-	}
-	t.Log(err)
-	if got, _ := readSum(t, d, 0, 1<<20); got != fileSum(t, img, 0, 1<<20) {
-		t.Error("read differs")
+	for _, recv := range receives {
+		d := open(t, lab, ini, recv, 1, 2, initiator.DiskOptions{Deadline: 5 * time.Second}, "i0")
+		_, err := d.WriteAt(make([]byte, 4096), 0)
+		var ae *wire.ATAError
+		if !errors.As(err, &ae) || !ae.Aborted() || !strings.Contains(err.Error(), "read-only") {
+			t.Fatalf("%s: write to vblade -r: %v", recv, err)
+		}
+		t.Log(err)
+		if got, _ := readSum(t, d, 0, 1<<20); got != fileSum(t, img, 0, 1<<20) {
+			t.Errorf("%s: read differs", recv)
+		}
+		d.Close()
 	}
 }
 
@@ -338,14 +375,22 @@ func exited(cmd *exec.Cmd) bool {
 // Close midway fails the read with ErrDiskClosed and gives the socket back
 // to the client, which still answers a Query Config.
 func TestVbladeOnePath(t *testing.T) {
+	for _, mtu := range []int{1500, 9000} {
+		for _, recv := range receives {
+			t.Run(fmt.Sprint(mtu, "/", recv), func(t *testing.T) { testVbladeOnePath(t, recv, mtu) })
+		}
+	}
+}
+
+func testVbladeOnePath(t *testing.T, recv string, mtu int) {
 	lab := aoelab.NewLab(t)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
-	lab.Veth(tgt, "t0", ini, "i0", 1500)
+	lab.Veth(tgt, "t0", ini, "i0", mtu)
 	const size = 32 << 20
 	img := randomImage(t, lab, size)
 	v := lab.Vblade(tgt, "t0", 1, 2, img)
 	want := fileSum(t, img, 0, size)
-	d := open(t, lab, ini, 1, 2, initiator.DiskOptions{Deadline: 10 * time.Second, MinRTO: 2 * time.Millisecond}, "i0")
+	d := open(t, lab, ini, recv, 1, 2, initiator.DiskOptions{Deadline: 10 * time.Second, MinRTO: 2 * time.Millisecond}, "i0")
 
 	// Cancelled midway.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -359,8 +404,13 @@ func TestVbladeOnePath(t *testing.T) {
 		t.Fatal("read after a cancelled one differs from the image")
 	}
 
-	// The link flaps midway.
-	flap := time.AfterFunc(100*time.Millisecond, func() {
+	// The link flaps midway: the disk is read again and again from before
+	// the flap until after it (a read at MTU 9000 takes less than the
+	// flap's start), so some read goes through it.
+	flapped := make(chan struct{})
+	go func() {
+		defer close(flapped)
+		time.Sleep(100 * time.Millisecond)
 		lab.Run("ip", "-n", ini, "link", "set", "i0", "down")
 		time.Sleep(300 * time.Millisecond)
 		lab.Run("ip", "-n", ini, "link", "set", "i0", "up")
@@ -368,13 +418,22 @@ func TestVbladeOnePath(t *testing.T) {
 		if exited(v) {
 			v = lab.Vblade(tgt, "t0", 1, 2, img)
 		}
-	})
-	defer flap.Stop()
-	got, rate := readSum(t, d, 0, size)
-	if got != want {
-		t.Fatal("read through a link flap differs from the image")
+	}()
+	for reads, done := 0, false; !done; reads++ {
+		select {
+		case <-flapped:
+			done = true // one read more, after the flap
+		default:
+		}
+		got, rate := readSum(t, d, 0, size)
+		if got != want {
+			<-flapped
+			t.Fatal("read through a link flap differs from the image")
+		}
+		if done {
+			t.Logf("%d reads through a link flap, the last at %.1f MB/s; paths %+v", reads+1, rate, d.PathStats())
+		}
 	}
-	t.Logf("read through a link flap: %.1f MB/s; paths %+v", rate, d.PathStats())
 
 	// Closed midway.
 	done := make(chan error, 1)
