@@ -195,10 +195,29 @@ func testVbladeFaults(t *testing.T, recv string) {
 	for _, l := range [][2]string{{ini, "i0"}, {ini, "i1"}, {tgt, "t0"}, {tgt, "t1"}} {
 		lab.Loss(l[0], l[1], 10)
 	}
-	// i1 goes down after a second.
-	timer := time.AfterFunc(time.Second, func() { lab.Run("ip", "-n", ini, "link", "set", "i1", "down") })
-	defer timer.Stop()
+	// i1 goes down once it has carried 32 MiB: mid-read however fast the
+	// read is (a second was after the end of a 302 MB/s read).
+	downed := make(chan struct{})
+	stop := make(chan struct{})
+	go func() {
+		defer close(downed)
+		for {
+			for _, s := range d.PathStats() {
+				if s.Interface == "i1" && s.Bytes >= 32<<20 {
+					lab.Run("ip", "-n", ini, "link", "set", "i1", "down")
+					return
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
 	got, rate := readSum(t, d, 0, size)
+	close(stop)
+	<-downed
 	if got != want {
 		t.Fatal("read under loss differs from the image")
 	}
@@ -206,7 +225,7 @@ func testVbladeFaults(t *testing.T, recv string) {
 	for _, s := range d.PathStats() {
 		st[s.Interface] = s
 	}
-	t.Logf("256 MiB under 10%% loss each way, i1 down after 1s: %.1f MB/s; paths %+v", rate, st)
+	t.Logf("256 MiB under 10%% loss each way, i1 down after its first 32 MiB: %.1f MB/s; paths %+v", rate, st)
 	if !st["i1"].Dead || st["i0"].Retransmits == 0 || st["i0"].Dead {
 		t.Errorf("expected retransmissions on i0 and i1 dead: %+v", st)
 	}
