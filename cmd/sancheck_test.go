@@ -19,6 +19,12 @@ func TestSancheckVblade(t *testing.T) {
 	w.Vblade(w.tgt, "t2", 3, 1, img) // frames above 1500 are lost on the way
 
 	ours, theirs := w.aoe(t, "aoe-sancheck"), w.tool(t, "aoe-sancheck")
+	if ours.stdout != theirs.stdout {
+		// aoetools' sancheck waits a fixed time for answers: on a
+		// loaded machine it has missed a target (e2.1) that ours
+		// reported. Its second run is the reference then.
+		theirs = w.tool(t, "aoe-sancheck")
+	}
 	if ours.stdout != theirs.stdout || ours.stderr != theirs.stderr || ours.code != theirs.code {
 		t.Errorf("aoe-sancheck:\nours (exit %d):\n%s%s\naoetools (exit %d):\n%s%s", ours.code, ours.stdout, ours.stderr, theirs.code, theirs.stdout, theirs.stderr)
 	}
