@@ -566,7 +566,8 @@ func (c *Client) deliver(f *wire.Frame) {
 		if arg, isATA := f.Arg.(*wire.ATAArg); isATA {
 			h.ata, data = true, arg.Data
 			h.arg[1], h.arg[2], h.arg[3] = arg.FeatureErr, arg.SectorCount, arg.CmdStatus
-			copy(h.arg[4:10], arg.LBA[:])
+			binary.LittleEndian.PutUint32(h.arg[4:8], uint32(arg.LBA))
+			binary.LittleEndian.PutUint16(h.arg[8:10], uint16(arg.LBA>>32))
 		}
 		c.toHandler(cl, f.Tag, h, data)
 		c.mu.Unlock()

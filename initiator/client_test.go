@@ -14,6 +14,7 @@ import (
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 	"golang.org/x/net/bpf"
 )
 
@@ -155,7 +156,7 @@ func manualTarget(t *testing.T, nw *aoetest.Network) (<-chan wire.Frame, func(wi
 		rep := req
 		rep.Destination, rep.Source, rep.Response = req.Source, targetMAC, true
 		if a, ok := rep.Arg.(*wire.ATAArg); ok {
-			a.CmdStatus = wire.ATAStatusDRDY
+			a.CmdStatus = ata.StatusDRDY
 		}
 		b, err := rep.MarshalBinary()
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // The errors of the transport and of the disk engine. One naming rule:
@@ -196,7 +197,7 @@ type ReplyError struct {
 func (e *ReplyError) Error() string {
 	what := commandName(e.Command)
 	at := ""
-	if e.Command != wire.ATAIdentify {
+	if e.Command != ata.Identify {
 		at = fmt.Sprintf(" at sector %d", e.LBA)
 	}
 	return fmt.Sprintf("%s: %s%s: %d bad replies from %s on %s, the last %s", e.Device, what, at, e.Count, e.MAC, e.Interface,

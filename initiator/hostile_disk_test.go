@@ -17,6 +17,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // The invariant of every test here: every byte a read returns equals the
@@ -88,10 +89,10 @@ func TestDiskHostile(t *testing.T) {
 		{name: "wrong-lba-far", set: func(h *aoetest.Hostile) { h.WrongLBA = 1000 }, kind: "wrong LBA"},
 		{name: "short", set: func(h *aoetest.Hostile) { h.Short = true }, kind: "short"},
 		{name: "remaining", set: func(h *aoetest.Hostile) { h.Remaining = 1 }, kind: "sectors remaining"},
-		{name: "status-err", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusErr }, ata: true},
-		{name: "status-df", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusDF }, ata: true},
-		{name: "status-bsy", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusBSY }, ata: true},
-		{name: "status-drq", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusDRQ }, ata: true},
+		{name: "status-err", set: func(h *aoetest.Hostile) { h.Status = ata.StatusErr }, ata: true},
+		{name: "status-df", set: func(h *aoetest.Hostile) { h.Status = ata.StatusDF }, ata: true},
+		{name: "status-bsy", set: func(h *aoetest.Hostile) { h.Status = ata.StatusBSY }, ata: true},
+		{name: "status-drq", set: func(h *aoetest.Hostile) { h.Status = ata.StatusDRQ }, ata: true},
 		{name: "drop", set: func(h *aoetest.Hostile) { h.DropRate = 0.2 }, ok: true},
 		{name: "duplicate", set: func(h *aoetest.Hostile) { h.DupRate = 0.5 }, ok: true},
 		{name: "reorder", set: func(h *aoetest.Hostile) { h.ReorderRate = 0.3 }, ok: true},
@@ -527,10 +528,10 @@ func TestDiskProbeRefusedNoSpin(t *testing.T) {
 				continue
 			}
 			if sick.Load() {
-				if len(b) < 28 || b[19] != byte(wire.CommandATA) || b[27] != wire.ATAIdentify {
+				if len(b) < 28 || b[19] != byte(wire.CommandATA) || b[27] != ata.Identify {
 					continue // data unanswered
 				}
-				r[27] |= wire.ATAStatusErr
+				r[27] |= ata.StatusErr
 			}
 			port.WriteTo(r, nil)
 		}

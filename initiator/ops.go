@@ -7,6 +7,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // Target is one port of an AoE target as a client reaches it: the MAC that
@@ -103,8 +104,8 @@ func (c *Client) ATA(ctx context.Context, t Target, arg *wire.ATAArg) (*wire.ATA
 	if !ok {
 		return nil, errBadReply
 	}
-	if rep.CmdStatus&wire.ATAStatusFailed != 0 {
-		return rep, &wire.ATAError{Device: t.Address().String(), Command: arg.CmdStatus, LBA: arg.Address(), Status: rep.CmdStatus, Err: rep.FeatureErr}
+	if rep.CmdStatus&ata.StatusFailed != 0 {
+		return rep, &wire.ATAError{Device: t.Address().String(), Command: arg.CmdStatus, LBA: arg.LBA, Status: rep.CmdStatus, Err: rep.FeatureErr}
 	}
 	return rep, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 var fastCollect = initiator.CollectOptions{Timeout: 10 * time.Second, Quiet: 50 * time.Millisecond, Resend: []time.Duration{20 * time.Millisecond}}
@@ -125,10 +126,10 @@ func TestATAError(t *testing.T) {
 	c, _ := setup(t, tg)
 	to := initiator.Target{MAC: targetMAC, Shelf: 1, Slot: 2}
 	// SMART on a target without it: aborted.
-	arg := &wire.ATAArg{FeatureErr: 0xda, CmdStatus: wire.ATASmart}
+	arg := &wire.ATAArg{FeatureErr: 0xda, CmdStatus: ata.Smart}
 	rep, err := c.ATA(context.Background(), to, arg)
 	var ae *wire.ATAError
-	if !errors.As(err, &ae) || rep == nil || ae.Err&wire.ATAErrAbort == 0 {
+	if !errors.As(err, &ae) || rep == nil || ae.Err&ata.ErrAbort == 0 {
 		t.Errorf("%+v %v", rep, err)
 	}
 }

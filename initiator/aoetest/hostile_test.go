@@ -11,6 +11,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 var (
@@ -152,11 +153,11 @@ func TestHostileATA(t *testing.T) {
 		}
 		return rep
 	}
-	if r := read(&Hostile{}); r.Address() != 4 || len(r.Data) != 1024 || r.Data[0] != 4 || r.SectorCount != 0 {
+	if r := read(&Hostile{}); r.LBA != 4 || len(r.Data) != 1024 || r.Data[0] != 4 || r.SectorCount != 0 {
 		t.Errorf("honest: %+v", r)
 	}
-	if r := read(&Hostile{WrongLBA: 3}); r.Address() != 7 || r.Data[0] != 7 {
-		t.Errorf("wrong LBA: lba %d, data of sector %d", r.Address(), r.Data[0])
+	if r := read(&Hostile{WrongLBA: 3}); r.LBA != 7 || r.Data[0] != 7 {
+		t.Errorf("wrong LBA: lba %d, data of sector %d", r.LBA, r.Data[0])
 	}
 	if r := read(&Hostile{Short: true}); len(r.Data) != 512 {
 		t.Errorf("short: %d bytes", len(r.Data))
@@ -164,7 +165,7 @@ func TestHostileATA(t *testing.T) {
 	if r := read(&Hostile{Remaining: 2}); r.SectorCount != 2 || len(r.Data) != 1024 {
 		t.Errorf("remaining: %+v", r)
 	}
-	if r := read(&Hostile{Status: wire.ATAStatusDF}); r.CmdStatus != wire.ATAStatusDRDY|wire.ATAStatusDF {
+	if r := read(&Hostile{Status: ata.StatusDF}); r.CmdStatus != ata.StatusDRDY|ata.StatusDF {
 		t.Errorf("status %#x", r.CmdStatus)
 	}
 
@@ -201,10 +202,9 @@ func TestHostileATA(t *testing.T) {
 // newWrite returns the argument of a WRITE SECTORS (EXT) request carrying
 // data, whose length must be a multiple of 512.
 func newWrite(lba uint64, data []byte, extended bool) *wire.ATAArg {
-	a := &wire.ATAArg{Extended: extended, Write: true, SectorCount: uint8(len(data) / 512), CmdStatus: wire.ATAWriteSectors, Data: data}
+	a := &wire.ATAArg{Extended: extended, Write: true, SectorCount: uint8(len(data) / 512), CmdStatus: ata.WriteSectors, Data: data, LBA: lba}
 	if extended {
-		a.CmdStatus = wire.ATAWriteSectorsExt
+		a.CmdStatus = ata.WriteSectorsExt
 	}
-	a.SetLBA(lba)
 	return a
 }

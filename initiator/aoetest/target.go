@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 	"github.com/mdlayher/packet"
 )
 
@@ -136,7 +137,7 @@ func (t *Target) Handle(b []byte) []byte {
 		return t.handleConfig(&rep, arg)
 	case *wire.ATAArg:
 		t.mu.Lock()
-		reserved := len(t.reserved) > 0 && !containsMAC(t.reserved, req.Source) && arg.CmdStatus != wire.ATAIdentify
+		reserved := len(t.reserved) > 0 && !containsMAC(t.reserved, req.Source) && arg.CmdStatus != ata.Identify
 		t.mu.Unlock()
 		if reserved {
 			rep.Error, rep.Err = true, wire.ErrTargetReserved
@@ -195,18 +196,18 @@ func (t *Target) handleConfig(rep *wire.Frame, arg *wire.ConfigArg) []byte {
 func (t *Target) ata(arg *wire.ATAArg, rep *wire.Frame) *wire.ATAArg {
 	out := *arg
 	out.Data = nil
-	out.FeatureErr, out.SectorCount, out.CmdStatus = 0, 0, wire.ATAStatusDRDY
+	out.FeatureErr, out.SectorCount, out.CmdStatus = 0, 0, ata.StatusDRDY
 	switch arg.CmdStatus {
-	case wire.ATAIdentify:
+	case ata.Identify:
 		if arg.SectorCount != 1 {
 			rep.Error, rep.Err = true, wire.ErrBadArgument
 			return arg
 		}
 		out.Data = t.identify()
-	case wire.ATAReadSectors, wire.ATAReadSectorsExt:
-		lba := arg.Address()
+	case ata.ReadSectors, ata.ReadSectorsExt:
+		lba := arg.LBA
 		if lba+uint64(arg.SectorCount) > t.Sectors {
-			out.FeatureErr, out.CmdStatus = wire.ATAErrIDNF, wire.ATAStatusDRDY|wire.ATAStatusErr
+			out.FeatureErr, out.CmdStatus = ata.ErrIDNF, ata.StatusDRDY|ata.StatusErr
 			return &out
 		}
 		out.Data = make([]byte, 512*int(arg.SectorCount))
@@ -215,16 +216,16 @@ func (t *Target) ata(arg *wire.ATAArg, rep *wire.Frame) *wire.ATAArg {
 			copy(out.Data, t.Disk[lba*512:])
 		}
 		t.mu.Unlock()
-	case wire.ATAWriteSectors, wire.ATAWriteSectorsExt:
+	case ata.WriteSectors, ata.WriteSectorsExt:
 		if len(arg.Data) < 512*int(arg.SectorCount) {
 			rep.Error, rep.Err = true, wire.ErrBadArgument
 			return arg
 		}
-		lba := arg.Address()
+		lba := arg.LBA
 		if t.ReadOnly || lba+uint64(arg.SectorCount) > t.Sectors {
-			out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
+			out.FeatureErr, out.CmdStatus = ata.ErrAbort, ata.StatusDRDY|ata.StatusErr
 			if !t.ReadOnly {
-				out.FeatureErr = wire.ATAErrIDNF
+				out.FeatureErr = ata.ErrIDNF
 			}
 			return &out
 		}
@@ -233,10 +234,10 @@ func (t *Target) ata(arg *wire.ATAArg, rep *wire.Frame) *wire.ATAArg {
 			copy(t.Disk[lba*512:], arg.Data[:512*int(arg.SectorCount)])
 		}
 		t.mu.Unlock()
-	case wire.ATAFlushCache, wire.ATAFlushCacheExt:
-	case wire.ATASmart:
-		if !t.SMART || arg.LBA[1] != 0x4f || arg.LBA[2] != 0xc2 {
-			out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
+	case ata.FlushCache, ata.FlushCacheExt:
+	case ata.Smart:
+		if !t.SMART || uint8(arg.LBA>>8) != 0x4f || uint8(arg.LBA>>16) != 0xc2 {
+			out.FeatureErr, out.CmdStatus = ata.ErrAbort, ata.StatusDRDY|ata.StatusErr
 			break
 		}
 		switch arg.FeatureErr {
@@ -244,14 +245,14 @@ func (t *Target) ata(arg *wire.ATAArg, rep *wire.Frame) *wire.ATAArg {
 			out.Data = bytes.Repeat([]byte{arg.FeatureErr}, 512)
 		case 0xd6: // write log
 			if !arg.Write || len(arg.Data) < 512 {
-				out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
+				out.FeatureErr, out.CmdStatus = ata.ErrAbort, ata.StatusDRDY|ata.StatusErr
 			}
 		case 0xd4, 0xd8, 0xd9, 0xda:
 		default:
-			out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
+			out.FeatureErr, out.CmdStatus = ata.ErrAbort, ata.StatusDRDY|ata.StatusErr
 		}
 	default:
-		out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
+		out.FeatureErr, out.CmdStatus = ata.ErrAbort, ata.StatusDRDY|ata.StatusErr
 	}
 	return &out
 }

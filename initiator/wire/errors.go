@@ -8,6 +8,8 @@ package wire
 import (
 	"errors"
 	"fmt"
+
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // ErrorCode is the error field of an AoE reply whose E flag is set (AoEr11,
@@ -111,29 +113,29 @@ type ATAError struct {
 func (e *ATAError) Error() string {
 	what := fmt.Sprintf("ATA command %#02x", e.Command)
 	switch e.Command {
-	case ATAReadSectors, ATAReadSectorsExt:
+	case ata.ReadSectors, ata.ReadSectorsExt:
 		what = "read"
-	case ATAWriteSectors, ATAWriteSectorsExt:
+	case ata.WriteSectors, ata.WriteSectorsExt:
 		what = "write"
-	case ATAFlushCache, ATAFlushCacheExt:
+	case ata.FlushCache, ata.FlushCacheExt:
 		what = "flush cache"
 	}
 	why := ""
 	switch {
-	case e.Err&ATAErrIDNF != 0:
+	case e.Err&ata.ErrIDNF != 0:
 		why = ": address out of range"
-	case e.Err&ATAErrAbort != 0 && (e.Command == ATAWriteSectors || e.Command == ATAWriteSectorsExt):
+	case e.Err&ata.ErrAbort != 0 && (e.Command == ata.WriteSectors || e.Command == ata.WriteSectorsExt):
 		why = ": aborted by the target (is it read-only, e.g. vblade -r?)"
-	case e.Err&ATAErrAbort != 0:
+	case e.Err&ata.ErrAbort != 0:
 		why = ": aborted by the target"
 	}
 	at := ""
 	switch e.Command {
-	case ATAReadSectors, ATAReadSectorsExt, ATAWriteSectors, ATAWriteSectorsExt:
+	case ata.ReadSectors, ata.ReadSectorsExt, ata.WriteSectors, ata.WriteSectorsExt:
 		at = fmt.Sprintf(" at sector %d", e.LBA)
 	}
 	return fmt.Sprintf("%s: %s%s failed (ATA status %#02x, error %#02x)%s", e.Device, what, at, e.Status, e.Err, why)
 }
 
 // Aborted reports whether the target aborted the command (ABRT).
-func (e *ATAError) Aborted() bool { return e.Err&ATAErrAbort != 0 }
+func (e *ATAError) Aborted() bool { return e.Err&ata.ErrAbort != 0 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 func readFrame(t testing.TB, name string) []byte {
@@ -126,7 +127,7 @@ func TestIdentifyResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := f.Arg.(*ATAArg)
-	if a.CmdStatus&ATAStatusFailed != 0 || a.CmdStatus != ATAStatusDRDY {
+	if a.CmdStatus&ata.StatusFailed != 0 || a.CmdStatus != ata.StatusDRDY {
 		t.Errorf("status %#x", a.CmdStatus)
 	}
 	id, err := ParseIdentify(a.Data)
@@ -163,7 +164,7 @@ func TestErrorReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := f.Arg.(*ATAArg)
-	if a.CmdStatus&ATAStatusFailed == 0 || a.CmdStatus != 0x41 || a.FeatureErr != ATAErrAbort {
+	if a.CmdStatus&ata.StatusFailed == 0 || a.CmdStatus != 0x41 || a.FeatureErr != ata.ErrAbort {
 		t.Errorf("read-only write: status %#x err %#x", a.CmdStatus, a.FeatureErr)
 	}
 }
@@ -202,16 +203,41 @@ func TestATARequestMatchesCapture(t *testing.T) {
 }
 
 func TestLBA(t *testing.T) {
+	// lbaBytes encodes a and returns the six LBA bytes, after decoding
+	// them back into a copy that must equal a.
+	lbaBytes := func(a *ATAArg) [6]byte {
+		t.Helper()
+		b, err := a.appendArg(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back ATAArg
+		if err := back.decodeArg(b); err != nil || !reflect.DeepEqual(&back, a) {
+			t.Errorf("round trip: %+v, %v; want %+v", back, err, a)
+		}
+		return [6]byte(b[4:10])
+	}
 	a := NewRead(0x0123456789ab, 2, true)
-	if a.LBA != [6]byte{0xab, 0x89, 0x67, 0x45, 0x23, 0x01} || a.Address() != 0x0123456789ab || a.CmdStatus != ATAReadSectorsExt {
-		t.Errorf("LBA48 %x %x", a.LBA, a.Address())
+	if got := lbaBytes(a); got != [6]byte{0xab, 0x89, 0x67, 0x45, 0x23, 0x01} || a.CmdStatus != ata.ReadSectorsExt {
+		t.Errorf("LBA48 %x", got)
 	}
 	a = NewRead(0x0abcdef1, 1, false)
-	if a.LBA != [6]byte{0xf1, 0xde, 0xbc, 0xea, 0, 0} || a.Address() != 0x0abcdef1 || a.CmdStatus != ATAReadSectors {
-		t.Errorf("LBA28 %x %x", a.LBA, a.Address())
+	if got := lbaBytes(a); got != [6]byte{0xf1, 0xde, 0xbc, 0xea, 0, 0} || a.CmdStatus != ata.ReadSectors {
+		t.Errorf("LBA28 %x", got)
+	}
+	if got := lbaBytes(&ATAArg{CmdStatus: ata.FlushCache}); got != [6]byte{0, 0, 0, 0xe0, 0, 0} {
+		t.Errorf("flush %x", got)
+	}
+	if got := lbaBytes(NewIdentify()); got != [6]byte{0, 0, 0, 0xa0, 0, 0} {
+		t.Errorf("identify %x", got)
+	}
+	// LBA28 sends 28 bits: the rest is not sent, and decodes as zero.
+	b, _ := (&ATAArg{LBA: 0x7fabcdef1}).appendArg(nil)
+	if [6]byte(b[4:10]) != [6]byte{0xf1, 0xde, 0xbc, 0xea, 0, 0} {
+		t.Errorf("LBA28 beyond 28 bits %x", b[4:10])
 	}
 	w := NewWrite(7, make([]byte, 1024), true)
-	if !w.Write || w.SectorCount != 2 || w.CmdStatus != ATAWriteSectorsExt {
+	if !w.Write || w.SectorCount != 2 || w.CmdStatus != ata.WriteSectorsExt {
 		t.Errorf("write %+v", w)
 	}
 }
@@ -308,10 +334,9 @@ func allZero(b []byte) bool {
 // NewWrite (tests) returns the argument of a WRITE SECTORS (EXT) request carrying
 // data, whose length must be a multiple of 512.
 func NewWrite(lba uint64, data []byte, extended bool) *ATAArg {
-	a := &ATAArg{Extended: extended, Write: true, SectorCount: uint8(len(data) / 512), CmdStatus: ATAWriteSectors, Data: data}
+	a := &ATAArg{Extended: extended, Write: true, SectorCount: uint8(len(data) / 512), CmdStatus: ata.WriteSectors, Data: data, LBA: lba}
 	if extended {
-		a.CmdStatus = ATAWriteSectorsExt
+		a.CmdStatus = ata.WriteSectorsExt
 	}
-	a.SetLBA(lba)
 	return a
 }
