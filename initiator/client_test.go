@@ -127,7 +127,7 @@ func TestTimeout(t *testing.T) {
 
 func TestErrorReply(t *testing.T) {
 	c, _ := setup(t, newTarget(1, 2, targetMAC))
-	req := &wire.Frame{Destination: targetMAC, Shelf: 1, Slot: 2, Command: 5, Arg: &wire.RawArg{}}
+	req := &wire.Frame{Destination: targetMAC, Shelf: 1, Slot: 2, Command: 5}
 	f, err := c.Request(context.Background(), req)
 	if !errors.Is(err, wire.ErrUnrecognizedCommand) || f == nil || !f.Error {
 		t.Errorf("reply %+v, err %v", f, err)

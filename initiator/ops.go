@@ -138,10 +138,7 @@ func (c *Client) Identify(ctx context.Context, t Target, sectors int) (*wire.Ide
 // such as wire.MaskListFull); more than 255 directives fail before
 // sending; other errors as QueryConfig.
 func (c *Client) Mask(ctx context.Context, t Target, ds []wire.Directive) ([]net.HardwareAddr, error) {
-	arg := &wire.MaskArg{Command: wire.MaskRead}
-	if len(ds) > 0 {
-		arg = &wire.MaskArg{Command: wire.MaskEdit, Directives: ds}
-	}
+	arg := &wire.MaskArg{Edit: len(ds) > 0, Directives: ds}
 	f, err := c.request(ctx, t, wire.CommandMACMask, arg)
 	if err != nil {
 		return nil, err

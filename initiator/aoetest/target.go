@@ -107,7 +107,12 @@ func readFrames(conn net.PacketConn, handle func([]byte) error) error {
 // silent. Replies are not padded, as vblade's are not on virtual links.
 func (t *Target) Handle(b []byte) []byte {
 	var req wire.Frame
-	if t.Silent || req.UnmarshalBinary(b) != nil || req.Response {
+	// An argument value AoEr11 does not define (a Mac Mask List
+	// sub-command other than read and edit) is answered, as vblade
+	// does, with error 2 and the request echoed.
+	err := req.UnmarshalBinary(b)
+	badArg := errors.Is(err, wire.ErrBadArgument)
+	if t.Silent || (err != nil && !badArg) || req.Response {
 		return nil
 	}
 	if !(bytes.Equal(req.Destination, t.MAC) || bytes.Equal(req.Destination, wire.BroadcastMAC)) {
@@ -132,6 +137,10 @@ func (t *Target) Handle(b []byte) []byte {
 	}
 	t.Requests[req.Command]++
 	t.mu.Unlock()
+	if badArg {
+		rep.Error, rep.Err = true, wire.ErrBadArgument
+		return encode(&rep)
+	}
 	switch arg := req.Arg.(type) {
 	case *wire.ConfigArg:
 		return t.handleConfig(&rep, arg)
@@ -145,7 +154,7 @@ func (t *Target) Handle(b []byte) []byte {
 		}
 		rep.Arg = t.ata(arg, &rep)
 	case *wire.MaskArg:
-		rep.Arg = t.mask(arg, &rep)
+		rep.Arg = t.mask(arg)
 	case *wire.ReserveArg:
 		rep.Arg = t.reserve(arg, req.Source, &rep)
 	default:
@@ -280,16 +289,14 @@ func containsMAC(list []net.HardwareAddr, m net.HardwareAddr) bool {
 	return false
 }
 
-func (t *Target) mask(arg *wire.MaskArg, rep *wire.Frame) wire.Arg {
+func (t *Target) mask(arg *wire.MaskArg) wire.Arg {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	max := t.MaxMasks
 	if max == 0 {
 		max = 32
 	}
-	switch arg.Command {
-	case wire.MaskRead:
-	case wire.MaskEdit:
+	if arg.Edit {
 		list := append([]net.HardwareAddr(nil), t.masks...)
 		for i, d := range arg.Directives {
 			switch d.Command {
@@ -297,7 +304,7 @@ func (t *Target) mask(arg *wire.MaskArg, rep *wire.Frame) wire.Arg {
 			case wire.DirectiveAdd:
 				if !containsMAC(list, d.MAC) {
 					if len(list) >= max {
-						return &wire.MaskArg{Command: arg.Command, Error: wire.MaskListFull, FailedIndex: uint8(i)}
+						return &wire.MaskArg{Edit: true, Error: wire.MaskListFull, FailedIndex: uint8(i)}
 					}
 					list = append(list, d.MAC)
 				}
@@ -309,15 +316,12 @@ func (t *Target) mask(arg *wire.MaskArg, rep *wire.Frame) wire.Arg {
 					}
 				}
 			default:
-				return &wire.MaskArg{Command: arg.Command, Error: wire.MaskBadDirective, FailedIndex: uint8(i)}
+				return &wire.MaskArg{Edit: true, Error: wire.MaskBadDirective, FailedIndex: uint8(i)}
 			}
 		}
 		t.masks = list
-	default:
-		rep.Error, rep.Err = true, wire.ErrBadArgument
-		return arg
 	}
-	out := &wire.MaskArg{Command: arg.Command}
+	out := &wire.MaskArg{Edit: arg.Edit}
 	for _, m := range t.masks {
 		out.Directives = append(out.Directives, wire.Directive{Command: wire.DirectiveNone, MAC: m})
 	}

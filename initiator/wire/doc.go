@@ -34,5 +34,5 @@ var (
 	_ Arg                        = (*ConfigArg)(nil)
 	_ Arg                        = (*MaskArg)(nil)
 	_ Arg                        = (*ReserveArg)(nil)
-	_ Arg                        = (*RawArg)(nil)
+	_ Arg                        = (*rawArg)(nil)
 )

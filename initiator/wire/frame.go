@@ -66,7 +66,8 @@ func (c Command) String() string {
 }
 
 // Arg is the command-specific argument of a frame: *ATAArg, *ConfigArg,
-// *MaskArg, *ReserveArg or *RawArg. It is sealed: a frame encodes and
+// *MaskArg or *ReserveArg, or the undecoded bytes of another command's. It
+// is sealed: a frame encodes and
 // decodes its argument (Frame.MarshalBinary, AppendBinary and
 // UnmarshalBinary), so an argument is never sent without its header.
 type Arg interface {
@@ -103,9 +104,10 @@ type Frame struct {
 	Slot    uint8
 	Command Command
 	Tag     uint32
-	// Arg is *ATAArg, *ConfigArg, *MaskArg or *ReserveArg by Command, or
-	// *RawArg for other commands and for error replies whose argument does
-	// not parse.
+	// Arg is *ATAArg, *ConfigArg, *MaskArg or *ReserveArg by Command;
+	// for other commands and for error replies whose argument does not
+	// parse, an Arg of this package's that keeps the bytes undecoded (a
+	// target echoes it).
 	Arg Arg
 	// Unpadded, when set, sends the frame as vblade does on virtual
 	// links: not zero-padded to MinFrameLen (test targets). Decoding
@@ -167,9 +169,13 @@ func (f *Frame) flags() uint8 {
 }
 
 // UnmarshalBinary decodes a frame. It fails with io.ErrUnexpectedEOF when b
-// is shorter than the header or than the argument's length fields say, and
-// with ErrNotAoE for another EtherType. The argument of an error reply that
-// does not parse is kept as a *RawArg.
+// is shorter than the header or than the argument's length fields say,
+// with ErrNotAoE for another EtherType, and with ErrBadArgument for an
+// argument value AoEr11 does not define (a Mac Mask List sub-command other
+// than read and edit). When the argument does not parse, the header is
+// decoded and Arg keeps the argument's bytes undecoded: an error reply
+// then decodes without error, and a target can answer a request that
+// failed with ErrBadArgument with that error, echoing it.
 func (f *Frame) UnmarshalBinary(b []byte) error {
 	if len(b) < HeaderLen {
 		return io.ErrUnexpectedEOF
@@ -201,28 +207,30 @@ func (f *Frame) UnmarshalBinary(b []byte) error {
 	case CommandReserve:
 		arg = new(ReserveArg)
 	default:
-		arg = new(RawArg)
+		arg = new(rawArg)
 	}
 	if err := arg.decodeArg(rest); err != nil {
+		f.Arg = &rawArg{Data: append([]byte(nil), rest...)}
 		if !f.Error {
 			return err
 		}
-		arg = &RawArg{Data: append([]byte(nil), rest...)}
+		return nil
 	}
 	f.Arg = arg
 	return nil
 }
 
-// RawArg is an argument this package does not decode.
-type RawArg struct {
+// rawArg is an argument this package does not decode: the argument of a
+// command it does not know, or one that does not parse.
+type rawArg struct {
 	Data []byte
 }
 
 // appendArg appends the bytes.
-func (a *RawArg) appendArg(b []byte) ([]byte, error) { return append(b, a.Data...), nil }
+func (a *rawArg) appendArg(b []byte) ([]byte, error) { return append(b, a.Data...), nil }
 
 // decodeArg keeps a copy of b.
-func (a *RawArg) decodeArg(b []byte) error {
+func (a *rawArg) decodeArg(b []byte) error {
 	a.Data = append([]byte(nil), b...)
 	return nil
 }

@@ -153,7 +153,7 @@ func TestErrorReplies(t *testing.T) {
 	if !f.Error || f.Err != ErrUnrecognizedCommand || f.Command != 5 {
 		t.Errorf("%+v", f)
 	}
-	if _, ok := f.Arg.(*RawArg); !ok {
+	if _, ok := f.Arg.(*rawArg); !ok {
 		t.Errorf("arg %T", f.Arg)
 	}
 	if f.Err.Error() != "aoe: unrecognized command code" {
@@ -285,7 +285,7 @@ func TestUnpadded(t *testing.T) {
 
 func TestMaskAndReserve(t *testing.T) {
 	a, b := mustMAC("02:00:00:00:00:01"), mustMAC("02:00:00:00:00:02")
-	m := &MaskArg{Command: MaskEdit, Directives: []Directive{{DirectiveAdd, a}, {DirectiveDelete, b}}}
+	m := &MaskArg{Edit: true, Directives: []Directive{{DirectiveAdd, a}, {DirectiveDelete, b}}}
 	enc, err := m.appendArg(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -301,9 +301,13 @@ func TestMaskAndReserve(t *testing.T) {
 	if err := got.decodeArg([]byte{0, 1, 3, 1}); err != nil || got.Error != MaskListFull || got.FailedIndex != 1 {
 		t.Errorf("mask error reply %+v %v", got, err)
 	}
-	enc, err = (&MaskArg{Command: MaskEdit, Error: MaskListFull, FailedIndex: 4}).appendArg(nil)
+	enc, err = (&MaskArg{Edit: true, Error: MaskListFull, FailedIndex: 4}).appendArg(nil)
 	if err != nil || !bytes.Equal(enc, []byte{0, 1, 3, 4}) {
 		t.Errorf("mask error reply encodes as %x, %v", enc, err)
+	}
+	// A sub-command other than read (0) and edit (1).
+	if err := got.decodeArg([]byte{0, 2, 0, 0}); !errors.Is(err, ErrBadArgument) {
+		t.Errorf("mcmd 2: %v, want ErrBadArgument", err)
 	}
 	if err := got.decodeArg([]byte{0, 0, 0, 2, 0, 0, 1, 2, 3, 4, 5, 6}); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("short mask list: %v", err)

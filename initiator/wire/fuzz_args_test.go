@@ -94,9 +94,9 @@ func FuzzATAArg(f *testing.F) {
 // FuzzMaskArg: the Mac Mask List argument.
 func FuzzMaskArg(f *testing.F) {
 	for _, a := range []*MaskArg{
-		{Command: MaskRead},
-		{Command: MaskEdit, Directives: []Directive{{Command: DirectiveAdd, MAC: bytes.Repeat([]byte{2}, 6)}, {Command: DirectiveDelete, MAC: bytes.Repeat([]byte{3}, 6)}}},
-		{Command: MaskEdit, Error: MaskListFull, FailedIndex: 1},
+		{},
+		{Edit: true, Directives: []Directive{{Command: DirectiveAdd, MAC: bytes.Repeat([]byte{2}, 6)}, {Command: DirectiveDelete, MAC: bytes.Repeat([]byte{3}, 6)}}},
+		{Edit: true, Error: MaskListFull, FailedIndex: 1},
 	} {
 		b, err := a.appendArg(nil)
 		if err != nil {

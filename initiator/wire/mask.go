@@ -5,14 +5,10 @@ import (
 	"net"
 )
 
-// MaskCommand is the sub-command of a Mac Mask List request (AoEr11,
-// section 3.3).
-type MaskCommand uint8
-
-// Mac Mask List sub-commands.
+// Mac Mask List sub-commands (AoEr11, section 3.3): MaskArg.Edit.
 const (
-	MaskRead MaskCommand = 0
-	MaskEdit MaskCommand = 1
+	maskRead = 0
+	maskEdit = 1
 )
 
 // DirectiveCommand says what a directive does.
@@ -37,7 +33,10 @@ const (
 	directiveLen = 8
 )
 
-// MaskArg is the argument of Mac Mask List.
+// MaskArg is the argument of Mac Mask List. A request with Edit false
+// reads the list; with Edit true it applies the directives. Replies echo
+// the sub-command. Decoding a sub-command other than read and edit fails
+// with ErrBadArgument, the error a target answers it with.
 //
 //	off size field (from the start of the argument, frame offset 24)
 //	 0   1   reserved
@@ -47,7 +46,7 @@ const (
 //	         failing directive, and no directives follow
 //	 4  8*n  directives: reserved, command (0 none, 1 add, 2 delete), MAC
 type MaskArg struct {
-	Command    MaskCommand
+	Edit       bool // the sub-command: edit (1), else read (0)
 	Error      MaskError
 	Directives []Directive
 	// FailedIndex is the directive count field of a reply with an error:
@@ -65,7 +64,11 @@ func (a *MaskArg) appendArg(b []byte) ([]byte, error) {
 		// A reply with an error carries the failing directive's index.
 		n = a.FailedIndex
 	}
-	b = append(b, 0, uint8(a.Command), uint8(a.Error), n)
+	cmd := uint8(maskRead)
+	if a.Edit {
+		cmd = maskEdit
+	}
+	b = append(b, 0, cmd, uint8(a.Error), n)
 	for _, d := range a.Directives {
 		if len(d.MAC) != 6 {
 			return nil, errBadAddress
@@ -82,7 +85,10 @@ func (a *MaskArg) decodeArg(b []byte) error {
 	if len(b) < maskArgLen {
 		return io.ErrUnexpectedEOF
 	}
-	*a = MaskArg{Command: MaskCommand(b[1]), Error: MaskError(b[2])}
+	if b[1] != maskRead && b[1] != maskEdit {
+		return ErrBadArgument
+	}
+	*a = MaskArg{Edit: b[1] == maskEdit, Error: MaskError(b[2])}
 	n := int(b[3])
 	if a.Error != MaskOK {
 		a.FailedIndex = b[3]
