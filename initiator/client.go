@@ -234,7 +234,7 @@ func (c *Client) Close() error {
 
 // newTag returns a fresh tag with bit 31 set, unused by pending calls.
 func (c *Client) newTag() uint32 {
-	return c.tag.Add(1) | wire.TagUserspace
+	return c.tag.Add(1) | tagUserspace
 }
 
 // SetWindow limits the requests outstanding at once to the target with
@@ -270,7 +270,7 @@ func (c *Client) register(cl *call, want uint32) (uint32, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	if want&wire.TagUserspace != 0 {
+	if want&tagUserspace != 0 {
 		if c.lookup(want) != nil {
 			return 0, fmt.Errorf("%w: %#08x", errTagInUse, want)
 		}

@@ -49,7 +49,7 @@ func TestRequestIdentify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Tag&wire.TagUserspace == 0 {
+	if f.Tag&initiator.TagUserspace == 0 {
 		t.Errorf("tag %#x lacks bit 31", f.Tag)
 	}
 	id, err := wire.ParseIdentify(f.Arg.(*wire.ATAArg).Data)
@@ -336,17 +336,17 @@ func TestResponseFilter(t *testing.T) {
 func TestChosenTag(t *testing.T) {
 	c, _ := setup(t, newTarget(1, 2, targetMAC))
 	req := identify(1, 2, targetMAC)
-	req.Tag = wire.TagUserspace | 41
+	req.Tag = initiator.TagUserspace | 41
 	f, err := c.Request(context.Background(), req)
-	if err != nil || f.Tag != wire.TagUserspace|41 {
+	if err != nil || f.Tag != initiator.TagUserspace|41 {
 		t.Fatalf("%v %v", f, err)
 	}
-	_, _, stop, err := c.Broadcast(&wire.Frame{Shelf: 1, Slot: 2, Tag: wire.TagUserspace | 7, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
+	_, _, stop, err := c.Broadcast(&wire.Frame{Shelf: 1, Slot: 2, Tag: initiator.TagUserspace | 7, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	if _, _, _, err := c.Broadcast(&wire.Frame{Shelf: 1, Slot: 2, Tag: wire.TagUserspace | 7, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}}); !errors.Is(err, initiator.ErrTagInUse) {
+	if _, _, _, err := c.Broadcast(&wire.Frame{Shelf: 1, Slot: 2, Tag: initiator.TagUserspace | 7, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}}); !errors.Is(err, initiator.ErrTagInUse) {
 		t.Errorf("second use of a pending tag: %v", err)
 	}
 }

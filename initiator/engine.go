@@ -99,7 +99,7 @@ type op struct {
 	dest     readDest // where its replies' data lands (reads, IDENTIFY)
 	fr       wire.Frame
 	arg      wire.ATAArg
-	hdr      [wire.MinFrameLen]byte
+	hdr      [minFrameLen]byte
 }
 
 // attempt is one send of an op under its own tag; cl is what the client

@@ -7,6 +7,9 @@ var (
 	ErrNoClients   = errNoClients
 )
 
+// TagUserspace is tag bit 31 (Target.Tag).
+const TagUserspace = tagUserspace
+
 // Tune changes c's Config after New: tests that change the timing of one
 // client half-way.
 func Tune(c *Client, f func(*Config)) { f(&c.cfg) }

@@ -16,10 +16,15 @@ type Target struct {
 	MAC   net.HardwareAddr
 	Shelf uint16
 	Slot  uint8
-	// Tag, when it has bit 31 set, is the tag the request carries (as
-	// Frame.Tag for Request: aoeping's -t); else a fresh one is used.
+	// Tag, when it has bit 31 set (1<<31), is the tag the request
+	// carries (aoeping's -t); else a fresh one is used. Every tag the
+	// client sends has bit 31 set: the Linux driver drops the replies
+	// whose tag has it, so that userspace tools never disturb it.
 	Tag uint32
 }
+
+// tagUserspace is tag bit 31 (Target.Tag).
+const tagUserspace = 1 << 31
 
 // Address returns the target's shelf.slot.
 func (t Target) Address() aoeaddr.Address { return aoeaddr.Address{Shelf: t.Shelf, Slot: t.Slot} }

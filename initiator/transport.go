@@ -129,3 +129,7 @@ func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte) (answered, q
 }
 
 var _ ataHandler = (*attempt)(nil)
+
+// minFrameLen is the Ethernet minimum frame without the FCS, which wire
+// pads every frame to: a buffer of it holds any request without data.
+const minFrameLen = 60

@@ -52,8 +52,8 @@ func (m *memTransport) expect(cl *call) (uint32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.tag++
-	m.calls[m.tag|wire.TagUserspace] = cl
-	return m.tag | wire.TagUserspace, nil
+	m.calls[m.tag|tagUserspace] = cl
+	return m.tag | tagUserspace, nil
 }
 
 func (m *memTransport) forget(tag uint32) {

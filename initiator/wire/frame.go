@@ -19,9 +19,9 @@ const (
 	aoeHeaderLen      = 1 + 1 + 2 + 1 + 1 + 4
 	// HeaderLen is the Ethernet and AoE header: 24 bytes.
 	HeaderLen = ethernetHeaderLen + aoeHeaderLen
-	// MinFrameLen is the Ethernet minimum frame length without the FCS;
+	// minFrameLen is the Ethernet minimum frame length without the FCS;
 	// frames we send are zero-padded to it.
-	MinFrameLen = 60
+	minFrameLen = 60
 )
 
 // Flag bits of the AoE header's flags nibble (AoEr11, section 2).
@@ -32,10 +32,6 @@ const (
 
 // BroadcastMAC is the Ethernet broadcast address.
 var BroadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-
-// TagUserspace is tag bit 31. The Linux driver drops every response whose
-// tag has it, so that userspace tools never disturb it; we always set it.
-const TagUserspace = 1 << 31
 
 // Command is an AoE command (AoEr11, section 2.5).
 type Command uint8
@@ -110,22 +106,22 @@ type Frame struct {
 	// target echoes it).
 	Arg Arg
 	// Unpadded, when set, sends the frame as vblade does on virtual
-	// links: not zero-padded to MinFrameLen (test targets). Decoding
+	// links: not zero-padded to minFrameLen (test targets): 60 bytes, the Ethernet minimum. Decoding
 	// leaves it false.
 	Unpadded bool
 }
 
-// MarshalBinary encodes the frame, zero-padded to MinFrameLen unless
+// MarshalBinary encodes the frame, zero-padded to minFrameLen unless
 // Unpadded.
 func (f *Frame) MarshalBinary() ([]byte, error) {
-	n := MinFrameLen
+	n := minFrameLen
 	if a, ok := f.Arg.(*ATAArg); ok {
 		n = max(n, HeaderLen+ataArgLen+len(a.Data))
 	}
 	return f.AppendBinary(make([]byte, 0, n))
 }
 
-// AppendBinary appends the encoded frame, zero-padded to MinFrameLen
+// AppendBinary appends the encoded frame, zero-padded to minFrameLen
 // unless Unpadded, to b (encoding.BinaryAppender). The argument is encoded
 // in place, without an intermediate buffer: the send path of a request
 // costs no allocation when b has room.
@@ -151,7 +147,7 @@ func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	for !f.Unpadded && len(b)-start < MinFrameLen {
+	for !f.Unpadded && len(b)-start < minFrameLen {
 		b = append(b, 0)
 	}
 	return b, nil

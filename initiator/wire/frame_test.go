@@ -172,7 +172,7 @@ func TestErrorReplies(t *testing.T) {
 func TestMarshalPadsAndSetsFields(t *testing.T) {
 	f := Frame{
 		Destination: mustMAC("ff:ff:ff:ff:ff:ff"), Source: mustMAC("52:54:00:ae:00:01"),
-		Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: CommandQueryConfig, Tag: TagUserspace | 0xa001,
+		Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: CommandQueryConfig, Tag: 0x8000a001,
 		Arg: &ConfigArg{},
 	}
 	b, err := f.MarshalBinary()
@@ -182,7 +182,7 @@ func TestMarshalPadsAndSetsFields(t *testing.T) {
 	if want := readFrame(t, "eth0--qc-request.bin"); !bytes.Equal(b, want) {
 		t.Errorf("got  %x\nwant %x", b, want)
 	}
-	if len(b) != MinFrameLen {
+	if len(b) != minFrameLen {
 		t.Errorf("length %d", len(b))
 	}
 }
