@@ -182,7 +182,7 @@ func (r *aoepingRun) timedOut(ctx context.Context) error {
 func (r *aoepingRun) query(ctx context.Context) (*initiator.ConfigReply, error) {
 	t := r.target
 	forever := initiator.CollectOptions{Timeout: 100 * 365 * 24 * time.Hour, Quiet: 100 * 365 * 24 * time.Hour, Resend: []time.Duration{}}
-	got, err := initiator.NewGroup(r.c).QueryConfig(ctx, initiator.ConfigQuery{Shelf: t.Shelf, Slot: t.Slot, Tag: t.Tag}, forever,
+	got, err := initiator.NewGroup(r.c).QueryConfig(ctx, t, &wire.ConfigArg{}, forever,
 		func(initiator.ConfigReply) bool { return true })
 	if err != nil && !(len(got) > 0 && errors.As(err, new(*initiator.IncompleteError))) { // aoeping wants one answer
 		return nil, r.fail("aoeping: %v\n", err)

@@ -99,7 +99,7 @@ func containsMAC(list []net.HardwareAddr, m net.HardwareAddr) bool {
 // target MAC. Errors: ErrNotFound, and
 // those of initiator.Group.QueryConfig.
 func Paths(ctx context.Context, g *initiator.Group, a aoeaddr.Address, opts Options) ([]ACLPath, error) {
-	found, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: a.Shelf, Slot: a.Slot}, opts.collect(), nil)
+	found, err := g.QueryConfig(ctx, initiator.Target{Shelf: a.Shelf, Slot: a.Slot}, &wire.ConfigArg{}, opts.collect(), nil)
 	if err != nil {
 		return nil, err
 	}

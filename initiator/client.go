@@ -37,9 +37,11 @@ type Stats struct {
 	// Forged counts replies dropped for an impossible source MAC:
 	// broadcast, multicast, all zeros, or the client's own.
 	Forged uint64
-	// Dropped counts frames the socket lost because its receive buffer
-	// was full (the kernel's PACKET_STATISTICS drops), as far as the
-	// connection reports them (see Client.Dropped).
+	// Dropped counts the frames lost because a receive buffer was full:
+	// replies sent to us that the socket dropped (the kernel's
+	// PACKET_STATISTICS drops, when the connection reports them, as
+	// packet.Conn does), and replies a full broadcast queue discarded. A
+	// Query Config that saw drops cannot claim a complete answer.
 	Dropped uint64
 	// BadATA counts ATA replies to a Disk's sends dropped before their
 	// data was used because they did not answer the request: another LBA
@@ -185,6 +187,7 @@ func (c *Client) Interface() Interface { return c.ifi }
 
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
+	c.countDrops()
 	return Stats{
 		Sent: c.stats.sent.Load(), Retransmits: c.stats.retransmits.Load(),
 		Received: c.stats.received.Load(), Matched: c.stats.matched.Load(),
@@ -199,21 +202,14 @@ type statser interface {
 	Stats() (*packet.Stats, error)
 }
 
-// Dropped returns how many frames the connection has lost so far because
-// its receive buffer was full: replies that were sent to us but never
-// read, and replies a full broadcast queue had to discard. A probe that saw
-// drops cannot claim a complete answer. When the connection cannot tell,
-// it returns the queue's count only, with an error.
-func (c *Client) Dropped() (uint64, error) {
-	s, ok := c.conn.(statser)
-	if !ok {
-		return c.stats.dropped.Load(), errNoDropCount
+// countDrops adds to the dropped count the frames the connection lost
+// since the last call, when it counts them (a statser).
+func (c *Client) countDrops() {
+	if s, ok := c.conn.(statser); ok {
+		if st, err := s.Stats(); err == nil {
+			c.stats.dropped.Add(uint64(st.Drops))
+		}
 	}
-	st, err := s.Stats()
-	if err != nil {
-		return c.stats.dropped.Load(), err
-	}
-	return c.stats.dropped.Add(uint64(st.Drops)), nil
 }
 
 // Close stops the client and closes its connection. Pending requests fail
@@ -237,9 +233,10 @@ func (c *Client) newTag() uint32 {
 	return c.tag.Add(1) | tagUserspace
 }
 
-// SetWindow limits the requests outstanding at once to the target with
-// this MAC to n, its buffer count. Without it a target gets one at a time.
-func (c *Client) SetWindow(mac net.HardwareAddr, n int) {
+// setWindow limits the requests outstanding at once to the target with
+// this MAC to n, its buffer count (learnWindow). Until then a target gets
+// one at a time.
+func (c *Client) setWindow(mac net.HardwareAddr, n int) {
 	if n < 1 {
 		n = 1
 	}
@@ -378,12 +375,12 @@ func (c *Client) addr(mac net.HardwareAddr) *packet.Addr {
 	return a
 }
 
-// Request sends req to its Destination (a target's MAC) and returns the
+// roundTrip sends req to its Destination (a target's MAC) and returns the
 // reply (its Tag is used when it has bit 31 set, else a fresh tag is), sending it again with a doubling timeout when none comes. The reply
 // must come from that MAC with the request's tag, address and command. A
 // reply with the E flag is returned with its ErrorCode as the error. At most
 // the target's window of requests is outstanding at once.
-func (c *Client) Request(ctx context.Context, req *wire.Frame) (*wire.Frame, error) {
+func (c *Client) roundTrip(ctx context.Context, req *wire.Frame) (*wire.Frame, error) {
 	if len(req.Destination) != 6 || bytes.Equal(req.Destination, wire.BroadcastMAC) {
 		return nil, fmt.Errorf("aoe: Request needs a target's MAC, not %v", req.Destination)
 	}
@@ -432,12 +429,12 @@ func (c *Client) Request(ctx context.Context, req *wire.Frame) (*wire.Frame, err
 	}
 }
 
-// Broadcast sends req to every target (Ethernet broadcast; Shelf and Slot
-// may be the broadcast values; Tag as for Request) and delivers each reply with its tag and a
+// broadcast sends req to every target (Ethernet broadcast; Shelf and Slot
+// may be the broadcast values; Tag as for roundTrip) and delivers each reply with its tag and a
 // matching address on the returned channel, until stop is called. resend
 // sends the same request again, with the same tag, so that replies to every
 // copy arrive on the channel (duplicates included).
-func (c *Client) Broadcast(req *wire.Frame) (replies <-chan *wire.Frame, resend func() error, stop func(), err error) {
+func (c *Client) broadcast(req *wire.Frame) (replies <-chan *wire.Frame, resend func() error, stop func(), err error) {
 	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, ch: make(chan *wire.Frame, 4096)}
 	tag, err := c.register(cl, req.Tag)
 	if err != nil {

@@ -34,7 +34,7 @@ func benchDisk(b *testing.B, mtu, size int, write bool) {
 	tg.BufferCount = 16
 	nw.Serve(b, tg)
 	c := nw.Client(b, "a0", hostA, mtu)
-	f, err := c.Request(context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
+	f, err := initiator.RoundTrip(c, context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
 		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		b.Fatal(err)
@@ -142,7 +142,7 @@ func BenchmarkDiskReadQD32(b *testing.B) {
 }
 
 func openDisk1(b *testing.B, tg *aoetest.Target, c *initiator.Client) *initiator.Disk {
-	f, err := c.Request(context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
+	f, err := initiator.RoundTrip(c, context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
 		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		b.Fatal(err)

@@ -28,10 +28,6 @@ var (
 	ErrSend = errors.New("aoe: send failed")
 )
 
-// errNoDropCount is returned by Client.Dropped when the connection does
-// not count the frames its receive buffer lost.
-var errNoDropCount = errors.New("aoe: the connection does not count dropped frames")
-
 // errTagInUse: a request asked for a tag that a pending request has.
 var errTagInUse = errors.New("aoe: tag in use")
 

@@ -67,13 +67,12 @@ func configReply(ifi Interface, f *wire.Frame, rtt time.Duration) (ConfigReply, 
 
 // request sends one unicast request to t and returns the reply.
 func (c *Client) request(ctx context.Context, t Target, cmd wire.Command, arg wire.Arg) (*wire.Frame, error) {
-	return c.Request(ctx, &wire.Frame{Destination: t.MAC, Shelf: t.Shelf, Slot: t.Slot, Tag: t.Tag, Command: cmd, Arg: arg})
+	return c.roundTrip(ctx, &wire.Frame{Destination: t.MAC, Shelf: t.Shelf, Slot: t.Slot, Tag: t.Tag, Command: cmd, Arg: arg})
 }
 
 // The client's operations are one per AoE command, each taking the
 // command's argument and returning the decoded reply: QueryConfig, ATA,
-// Mask and Reserve; Identify is ATA IDENTIFY DEVICE decoded. Request
-// sends any frame.
+// Mask and Reserve; Identify is ATA IDENTIFY DEVICE decoded.
 
 // QueryConfig sends a Query Config with arg to t (&wire.ConfigArg{}: read
 // the configuration; ConfigSet/ConfigForceSet: set the string;
@@ -82,7 +81,9 @@ func (c *Client) request(ctx context.Context, t Target, cmd wire.Command, arg wi
 // a set) returns the reply, whose Config.String is the target's current
 // string, with that ErrorCode. Other errors: ErrTimeout when no answer
 // comes, wire.ErrConfigStringTooLong, ErrSend, ErrClosed or the context's
-// error.
+// error. An answer sets the target's window: the client then has up to
+// its buffer count of requests outstanding to that MAC at once (one until
+// then).
 func (c *Client) QueryConfig(ctx context.Context, t Target, arg *wire.ConfigArg) (*ConfigReply, error) {
 	start := c.cfg.Now()
 	f, err := c.request(ctx, t, wire.CommandQueryConfig, arg)
@@ -93,7 +94,17 @@ func (c *Client) QueryConfig(ctx context.Context, t Target, arg *wire.ConfigArg)
 	if !ok {
 		return nil, errBadReply
 	}
+	c.learnWindow(r)
 	return &r, err
+}
+
+// learnWindow sets the window of the target that answered r, a Query
+// Config answer that is no refusal, to the buffer count it advertises:
+// the requests it queues.
+func (c *Client) learnWindow(r ConfigReply) {
+	if r.Err == nil {
+		c.setWindow(r.Target.MAC, int(r.Config.BufferCount))
+	}
 }
 
 // ATA sends an ATA command to t and returns the reply's argument. When the

@@ -19,67 +19,17 @@ var (
 	tgtMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
 )
 
-func queryConfig(t *testing.T, c *initiator.Client, d time.Duration) []*wire.Frame {
+// queryConfig broadcasts one Query Config read (no copy sent again) and
+// returns the answers that came within d.
+func queryConfig(t *testing.T, c *initiator.Client, d time.Duration) []initiator.ConfigReply {
 	t.Helper()
-	ch, _, stop, err := c.Broadcast(&wire.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
+	all := initiator.Target{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot}
+	got, err := initiator.NewGroup(c).QueryConfig(context.Background(), all, &wire.ConfigArg{},
+		initiator.CollectOptions{Timeout: d, Quiet: d, Resend: []time.Duration{}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
-	var got []*wire.Frame
-	deadline := time.After(d)
-	for {
-		select {
-		case f := <-ch:
-			got = append(got, f)
-		case <-deadline:
-			return got
-		}
-	}
-}
-
-func TestHostileFloodAndDrops(t *testing.T) {
-	var nw Network
-	c := nw.Client(t, "eth0", iniMAC, 1500)
-	h := &Hostile{MAC: tgtMAC, Flood: 10000}
-	nw.ServeHostile(t, h)
-	ch, _, stop, err := c.Broadcast(&wire.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	// Nothing is read until the whole flood is out: the port's queue and
-	// the broadcast's channel (4096 each) must overflow, however fast the
-	// machine.
-	for deadline := time.Now().Add(10 * time.Second); h.Sent() < 10000; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("sent %d of 10000 in 10s", h.Sent())
-		}
-	}
-	// The read loop drains the port (under -race on a busy machine it
-	// takes longer than any fixed pause): every reply ends either
-	// delivered (once, distinct) or counted lost.
-	seen := map[string]bool{}
-	var n uint64
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		for len(ch) > 0 {
-			f := <-ch
-			seen[aoeaddr.Address{Shelf: f.Shelf, Slot: f.Slot}.String()] = true
-		}
-		var err error
-		if n, err = c.Dropped(); err != nil {
-			t.Fatal(err)
-		}
-		if len(seen)+int(n) >= 10000 || time.Now().After(deadline) {
-			break
-		}
-	}
-	if n == 0 {
-		t.Fatalf("Dropped() = 0: want the frames the full queues lost")
-	}
-	if len(seen)+int(n) != 10000 {
-		t.Fatalf("%d delivered + %d counted lost = %d, want 10000", len(seen), n, len(seen)+int(n))
-	}
+	return got
 }
 
 func TestHostileSources(t *testing.T) {
@@ -116,7 +66,7 @@ func TestHostileErrorDelayAndImpostor(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := c.Request(ctx, &wire.Frame{Destination: tgtMAC, Shelf: 1, Slot: 2, Command: wire.CommandATA, Arg: wire.NewIdentify()})
+	_, _, err := c.Identify(ctx, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, 0)
 	if err == nil {
 		t.Fatal("the impostor answered IDENTIFY")
 	}
@@ -126,7 +76,7 @@ func TestHostileErrorDelayAndImpostor(t *testing.T) {
 	nw2.ServeHostile(t, &Hostile{Target: &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 16, Sectors: 8}, ErrorCode: wire.ErrDeviceUnavailable})
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
 	defer cancel2()
-	_, err = c2.Request(ctx2, &wire.Frame{Destination: tgtMAC, Shelf: 1, Slot: 2, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
+	_, err = c2.QueryConfig(ctx2, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, &wire.ConfigArg{})
 	if !errors.Is(err, wire.ErrDeviceUnavailable) {
 		t.Fatalf("error flag: got %v, want %v", err, wire.ErrDeviceUnavailable)
 	}

@@ -393,9 +393,8 @@ func TestVbladeOnePath(t *testing.T) {
 		t.Fatal("read during Close did not return")
 	}
 	c := d.Paths[0].Client
-	f, err := c.Request(context.Background(), &wire.Frame{Destination: d.Paths[0].MAC, Shelf: 1, Slot: 2,
-		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
-	if err != nil || f.Arg.(*wire.ConfigArg).BufferCount == 0 {
+	r, err := c.QueryConfig(context.Background(), initiator.Target{MAC: d.Paths[0].MAC, Shelf: 1, Slot: 2}, &wire.ConfigArg{})
+	if err != nil || r.Config.BufferCount == 0 {
 		t.Fatalf("the client after the disk's Close: %v", err)
 	}
 }

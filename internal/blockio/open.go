@@ -57,7 +57,7 @@ type OpenOptions struct {
 // o.Target did not: the error names the MACs that did), and otherwise as
 // initiator.OpenDisk.
 func Open(ctx context.Context, g *initiator.Group, shelf uint16, slot uint8, o OpenOptions) (*Target, error) {
-	found, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: shelf, Slot: slot}, initiator.CollectOptions{Timeout: o.Timeout}, nil)
+	found, err := g.QueryConfig(ctx, initiator.Target{Shelf: shelf, Slot: slot}, &wire.ConfigArg{}, initiator.CollectOptions{Timeout: o.Timeout}, nil)
 	// An incomplete answer (a flood lost replies) still gives paths that
 	// answered for this address; the disk works over those.
 	var inc *initiator.IncompleteError
