@@ -213,11 +213,11 @@ func (c *Client) countDrops() {
 }
 
 // Close stops the client and closes its connection. Pending requests fail
-// with ErrClosed.
+// with an error matching net.ErrClosed.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.err == nil {
-		c.err = ErrClosed
+		c.err = errClientClosed
 	}
 	c.mu.Unlock()
 	// Wake the reader: closing alone does not reliably unblock a packet
@@ -456,7 +456,7 @@ func (c *Client) closedErr() error {
 	if c.err != nil {
 		return c.err
 	}
-	return ErrClosed
+	return errClientClosed
 }
 
 // readLoop reads frames until the connection fails or is closed, and hands

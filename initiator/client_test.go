@@ -260,10 +260,10 @@ func TestCancelAndClose(t *testing.T) {
 	}()
 	time.Sleep(20 * time.Millisecond)
 	c.Close()
-	if err := <-done; !errors.Is(err, initiator.ErrClosed) {
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
 		t.Errorf("close: %v", err)
 	}
-	if _, err := initiator.RoundTrip(c, context.Background(), identify(1, 2, targetMAC)); !errors.Is(err, initiator.ErrClosed) {
+	if _, err := initiator.RoundTrip(c, context.Background(), identify(1, 2, targetMAC)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("after close: %v", err)
 	}
 }

@@ -185,16 +185,6 @@ func (d *Disk) PathStats() []PathStats {
 	return out
 }
 
-// ResetStats zeroes the paths' counters (not their RTT estimates).
-func (d *Disk) ResetStats() {
-	d.eng.inLoop(func() {
-		for _, p := range d.paths {
-			p.stats = PathStats{}
-			p.lastBad = badInfo{}
-		}
-	})
-}
-
 // usable reports whether p carries data: verified, alive, its client up.
 func (p *diskPath) usable() bool { return !p.dead && !p.gone && !p.excluded }
 

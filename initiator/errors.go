@@ -20,9 +20,6 @@ import (
 var (
 	// ErrTimeout: no reply came after every retransmission.
 	ErrTimeout = errors.New("aoe: no reply")
-	// ErrClosed: the client was closed, or (errDiskClosed, which
-	// matches it) the Disk.
-	ErrClosed = errors.New("aoe: client closed")
 	// ErrSend: the frame could not be sent (interface down, frame larger
 	// than the link takes...).
 	ErrSend = errors.New("aoe: send failed")
@@ -50,9 +47,10 @@ var (
 	ErrDeadline = errors.New("aoe: target did not answer before the deadline")
 	// errNoPaths is returned by OpenDisk when it is given no path.
 	errNoPaths = errors.New("aoe: no path to the target")
-	// errDiskClosed is returned by I/O on a closed Disk; it matches
-	// ErrClosed.
-	errDiskClosed error = &matching{text: "aoe: disk closed", is: ErrClosed}
+	// errDiskClosed is returned by I/O on a closed Disk, errClientClosed
+	// by the operations of a closed Client; both match net.ErrClosed.
+	errDiskClosed   error = &matching{text: "aoe: disk closed", is: net.ErrClosed}
+	errClientClosed error = &matching{text: "aoe: client closed", is: net.ErrClosed}
 )
 
 // matching is an error with its own text that matches another (errors.Is).

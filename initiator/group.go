@@ -152,7 +152,7 @@ func (r reply) key() replyKey {
 // without error. When the answer is known to be incomplete (more than
 // MaxReplies responders, or replies lost in the receive buffers) the
 // replies come with an *IncompleteError. Errors: errNoClients, and those
-// of Client.broadcast (ErrSend, ErrClosed, a tag in use).
+// of Client.broadcast (ErrSend, net.ErrClosed, a tag in use).
 func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(reply) (stop bool)) ([]reply, error) {
 	if g == nil || len(g.clients) == 0 {
 		return nil, errNoClients
@@ -342,7 +342,7 @@ func (s *collectState) add(r reply) bool {
 // with Err set. Each answer sets the answering target's window on the
 // client that heard it (see Client.QueryConfig). Errors:
 // ErrConfigStringTooLong, one when the group has no client, and those of
-// sending (ErrSend, ErrClosed, a tag in use).
+// sending (ErrSend, net.ErrClosed, a tag in use).
 func (g *Group) QueryConfig(ctx context.Context, t Target, arg *wire.ConfigArg, opts CollectOptions, onAnswer func(ConfigReply) (stop bool)) ([]ConfigReply, error) {
 	if len(arg.String) > wire.MaxConfigString {
 		return nil, wire.ErrConfigStringTooLong

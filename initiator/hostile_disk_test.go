@@ -18,6 +18,7 @@ import (
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/goaoe/aoe/internal/ata"
+	"github.com/goaoe/aoe/internal/blockio"
 )
 
 // The invariant of every test here: every byte a read returns equals the
@@ -278,12 +279,12 @@ func TestDiskPathComesBack(t *testing.T) {
 	mu.Lock()
 	down = false
 	mu.Unlock()
-	d.ResetStats()
+	before := d.PathStats()
 	for {
 		if err := checkRead(t, d, tg, 0, 256<<10); err != nil {
 			t.Fatal(err)
 		}
-		st := d.PathStats()[1]
+		st := blockio.PathsSince(before, d.PathStats())[1]
 		if st.Verified && st.Frames > 0 {
 			if st.Probes == 0 {
 				t.Errorf("back without a probe: %+v", st)
@@ -380,13 +381,13 @@ func TestDiskLyingWindow(t *testing.T) {
 		// The default RTO bounds, as in production.
 		d, _ := hostileDisk(t, h, initiator.DiskOptions{Deadline: 30 * time.Second, MinRTO: 5 * time.Millisecond})
 		for i := range 3 {
-			d.ResetStats()
+			before := d.PathStats()
 			start := time.Now()
 			if err := checkRead(t, d, tg, int64(i)<<20, 1<<20); err != nil {
 				t.Fatal(err)
 			}
 			el := time.Since(start)
-			st := d.PathStats()[0]
+			st := blockio.PathsSince(before, d.PathStats())[0]
 			frames := st.Frames
 			t.Logf("MTU %d, read %d: 1 MiB in %v: %d frames, %d retransmissions, %d timeouts, %d window cuts, window %d of %d (proven %d); the target dropped %d so far",
 				mtu, i, el, frames, st.Retransmits, st.Timeouts, st.WindowCuts, st.CongestionWindow, st.Window, st.ProvenWindow, h.Dropped())
@@ -432,7 +433,7 @@ func TestDiskCloseConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for {
 				if _, err := d.ReadAt(make([]byte, 65536), 0); err != nil {
-					if !errors.Is(err, initiator.ErrClosed) {
+					if !errors.Is(err, net.ErrClosed) {
 						t.Errorf("read: %v", err)
 					}
 					return

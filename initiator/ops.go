@@ -80,7 +80,7 @@ func (c *Client) request(ctx context.Context, t Target, cmd wire.Command, arg wi
 // match is ErrTimeout). A refusal (such as wire.ErrConfigStringPresent for
 // a set) returns the reply, whose Config.String is the target's current
 // string, with that ErrorCode. Other errors: ErrTimeout when no answer
-// comes, wire.ErrConfigStringTooLong, ErrSend, ErrClosed or the context's
+// comes, wire.ErrConfigStringTooLong, ErrSend, net.ErrClosed or the context's
 // error. An answer sets the target's window: the client then has up to
 // its buffer count of requests outstanding to that MAC at once (one until
 // then).

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -386,8 +387,8 @@ func TestVbladeOnePath(t *testing.T) {
 	d.Disk.Close()
 	select {
 	case err := <-done:
-		if err != nil && !errors.Is(err, initiator.ErrClosed) {
-			t.Errorf("read during Close: %v, want ErrClosed", err)
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("read during Close: %v, want net.ErrClosed", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("read during Close did not return")
