@@ -32,7 +32,7 @@ type cfgOptions struct {
 }
 
 // configCommands maps -c names to Query Config sub-commands.
-var configCommands = map[string]wire.ConfigCommand{
+var configCommands = map[string]uint8{
 	"read": wire.ConfigRead, "test": wire.ConfigTest, "prefix": wire.ConfigTestPrefix,
 	"set": wire.ConfigSet, "fset": wire.ConfigForceSet,
 }

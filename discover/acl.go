@@ -203,7 +203,7 @@ func Reserve(ctx context.Context, g *initiator.Group, a aoeaddr.Address, change 
 		if lockout(macs, p.Self) && !change.Force {
 			return nil, &LockoutError{Path: *p, List: macs, Reserve: true}
 		}
-		cmd := wire.ReserveSet
+		cmd := uint8(wire.ReserveSet)
 		if change.Force {
 			cmd = wire.ReserveForceSet
 		}

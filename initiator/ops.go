@@ -150,8 +150,8 @@ func (c *Client) Identify(ctx context.Context, t Target, sectors int) (*wire.Ide
 
 // Mask sends a Mac Mask List request to t with the directives (none: read
 // the list) and returns the list the target then holds. A refused
-// directive fails with a *wire.DirectiveError (wrapping the MaskError,
-// such as wire.MaskListFull); more than 255 directives fail before
+// directive fails with a *wire.DirectiveError (its Code such as
+// wire.MaskListFull); more than 255 directives fail before
 // sending; other errors as QueryConfig.
 func (c *Client) Mask(ctx context.Context, t Target, ds []wire.Directive) ([]net.HardwareAddr, error) {
 	arg := &wire.MaskArg{Edit: len(ds) > 0, Directives: ds}
@@ -163,8 +163,8 @@ func (c *Client) Mask(ctx context.Context, t Target, ds []wire.Directive) ([]net
 	if !ok {
 		return nil, errBadReply
 	}
-	if rep.Error != wire.MaskOK {
-		return nil, &wire.DirectiveError{Index: int(rep.FailedIndex), Err: rep.Error}
+	if rep.Error != 0 {
+		return nil, &wire.DirectiveError{Index: int(rep.FailedIndex), Code: rep.Error}
 	}
 	var list []net.HardwareAddr
 	for _, d := range rep.Directives {
@@ -173,14 +173,14 @@ func (c *Client) Mask(ctx context.Context, t Target, ds []wire.Directive) ([]net
 	return list, nil
 }
 
-// Reserve sends a Reserve/Release request to t and returns the list the
-// target then holds: wire.ReserveRead reads it (macs unused);
+// Reserve sends a Reserve/Release request with the sub-command cmd to t
+// and returns the list the target then holds: wire.ReserveRead reads it (macs unused);
 // wire.ReserveSet sets it to macs (nil: empties it, a release), which the
 // target accepts only when its list is empty or names this host, else it
 // refuses with wire.ErrTargetReserved, returned with its current list;
 // wire.ReserveForceSet sets it unconditionally. More than 255 MACs fail
 // before sending; other errors as QueryConfig.
-func (c *Client) Reserve(ctx context.Context, t Target, cmd wire.ReserveCommand, macs []net.HardwareAddr) ([]net.HardwareAddr, error) {
+func (c *Client) Reserve(ctx context.Context, t Target, cmd uint8, macs []net.HardwareAddr) ([]net.HardwareAddr, error) {
 	arg := &wire.ReserveArg{Command: cmd}
 	if cmd != wire.ReserveRead {
 		arg.MACs = macs

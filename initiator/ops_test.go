@@ -21,7 +21,7 @@ func TestGroupQueryConfig(t *testing.T) {
 	c, _ := setup(t, a, b)
 	g := initiator.NewGroup(c)
 	ctx := context.Background()
-	q := func(shelf uint16, slot uint8, ccmd wire.ConfigCommand, s string) []initiator.ConfigReply {
+	q := func(shelf uint16, slot uint8, ccmd uint8, s string) []initiator.ConfigReply {
 		t.Helper()
 		got, err := g.QueryConfig(ctx, initiator.Target{Shelf: shelf, Slot: slot}, &wire.ConfigArg{Command: ccmd, String: []byte(s)}, fastCollect, nil)
 		if err != nil {
@@ -108,7 +108,7 @@ func TestOperations(t *testing.T) {
 		t.Errorf("Mask edit: %v %v", l, err)
 	}
 	var de *wire.DirectiveError
-	if _, err := c.Mask(ctx, to, []wire.Directive{add(third)}); !errors.As(err, &de) || de.Index != 0 || !errors.Is(err, wire.MaskListFull) {
+	if _, err := c.Mask(ctx, to, []wire.Directive{add(third)}); !errors.As(err, &de) || de.Index != 0 || de.Code != wire.MaskListFull {
 		t.Errorf("Mask edit on a full list: %v", err)
 	}
 

@@ -73,12 +73,13 @@ func TestHostileErrorDelayAndImpostor(t *testing.T) {
 
 	var nw2 Network
 	c2 := nw2.Client(t, "eth0", iniMAC, 1500)
-	nw2.ServeHostile(t, &Hostile{Target: &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 16, Sectors: 8}, ErrorCode: wire.ErrDeviceUnavailable})
+	unavailable := wire.ErrorCode(3) // device unavailable
+	nw2.ServeHostile(t, &Hostile{Target: &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 16, Sectors: 8}, ErrorCode: unavailable})
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
 	defer cancel2()
 	_, err = c2.QueryConfig(ctx2, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, &wire.ConfigArg{})
-	if !errors.Is(err, wire.ErrDeviceUnavailable) {
-		t.Fatalf("error flag: got %v, want %v", err, wire.ErrDeviceUnavailable)
+	if !errors.Is(err, unavailable) {
+		t.Fatalf("error flag: got %v, want %v", err, unavailable)
 	}
 }
 

@@ -11,19 +11,16 @@ const (
 	maskEdit = 1
 )
 
-// DirectiveCommand says what a directive does.
-type DirectiveCommand uint8
-
-// Directive commands.
+// Directive commands (Directive.Command).
 const (
-	DirectiveNone   DirectiveCommand = 0 // no change (replies list entries so)
-	DirectiveAdd    DirectiveCommand = 1
-	DirectiveDelete DirectiveCommand = 2
+	DirectiveNone   = 0 // no change (replies list entries so)
+	DirectiveAdd    = 1
+	DirectiveDelete = 2
 )
 
 // Directive is one entry of a Mac Mask List.
 type Directive struct {
-	Command DirectiveCommand
+	Command uint8 // DirectiveNone, DirectiveAdd or DirectiveDelete
 	MAC     net.HardwareAddr
 }
 
@@ -46,8 +43,10 @@ const (
 //	         failing directive, and no directives follow
 //	 4  8*n  directives: reserved, command (0 none, 1 add, 2 delete), MAC
 type MaskArg struct {
-	Edit       bool // the sub-command: edit (1), else read (0)
-	Error      MaskError
+	Edit bool // the sub-command: edit (1), else read (0)
+	// Error is a reply's error field: 0, or MaskBadDirective,
+	// MaskListFull... (Client.Mask returns it as a *DirectiveError).
+	Error      uint8
 	Directives []Directive
 	// FailedIndex is the directive count field of a reply with an error:
 	// which directive failed.
@@ -60,7 +59,7 @@ func (a *MaskArg) appendArg(b []byte) ([]byte, error) {
 		return nil, errTooManyDirectives
 	}
 	n := uint8(len(a.Directives))
-	if a.Error != MaskOK {
+	if a.Error != 0 {
 		// A reply with an error carries the failing directive's index.
 		n = a.FailedIndex
 	}
@@ -68,12 +67,12 @@ func (a *MaskArg) appendArg(b []byte) ([]byte, error) {
 	if a.Edit {
 		cmd = maskEdit
 	}
-	b = append(b, 0, cmd, uint8(a.Error), n)
+	b = append(b, 0, cmd, a.Error, n)
 	for _, d := range a.Directives {
 		if len(d.MAC) != 6 {
 			return nil, errBadAddress
 		}
-		b = append(b, 0, uint8(d.Command))
+		b = append(b, 0, d.Command)
 		b = append(b, d.MAC...)
 	}
 	return b, nil
@@ -88,9 +87,9 @@ func (a *MaskArg) decodeArg(b []byte) error {
 	if b[1] != maskRead && b[1] != maskEdit {
 		return ErrBadArgument
 	}
-	*a = MaskArg{Edit: b[1] == maskEdit, Error: MaskError(b[2])}
+	*a = MaskArg{Edit: b[1] == maskEdit, Error: b[2]}
 	n := int(b[3])
-	if a.Error != MaskOK {
+	if a.Error != 0 {
 		a.FailedIndex = b[3]
 		return nil
 	}
@@ -100,7 +99,7 @@ func (a *MaskArg) decodeArg(b []byte) error {
 	for i := range n {
 		o := maskArgLen + directiveLen*i
 		a.Directives = append(a.Directives, Directive{
-			Command: DirectiveCommand(b[o+1]),
+			Command: b[o+1],
 			MAC:     append(net.HardwareAddr(nil), b[o+2:o+8]...),
 		})
 	}
