@@ -848,7 +848,7 @@ func (e *engine) onReply(r replyEvent, now time.Time) {
 		// The send whose timeout cut the window was answered: late,
 		// not lost.
 		p.cwnd, p.ssthresh, p.proven = max(p.cwnd, u.cwnd), max(p.ssthresh, u.ssthresh), max(p.proven, u.proven)
-		if p.stats.WindowCuts > 0 { // unless ResetStats came between
+		if p.stats.WindowCuts > 0 { // never below 0
 			p.stats.WindowCuts--
 		}
 		p.stats.LateReplies++

@@ -13,7 +13,7 @@ import (
 // The errors of the transport and of the disk engine. One naming rule:
 // sentinel values are ErrX (match them with errors.Is); error types are
 // XError (errors.As), with no sentinel beside them. The wire format's
-// errors (ErrorCode, ATAError, MaskError, DirectiveError) are in package
+// errors (ErrorCode, ATAError, DirectiveError) are in package
 // wire.
 
 // Errors of the engine.

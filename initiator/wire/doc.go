@@ -5,11 +5,18 @@
 // and receives these frames, and initiator/aoetest serves them in memory.
 //
 // The ATA command set is not AoE's and is not exported here: an ATAArg
-// carries the ATA register bytes (CmdStatus, FeatureErr, SectorCount,
-// LBA) as numbers, NewRead and NewIdentify build the requests a caller
-// needs, and a failed command is reported as an *ATAError (Aborted says
-// whether the target refused it). The opcodes and register bits live in
-// the module's internal/ata.
+// carries the ATA register bytes (CmdStatus, FeatureErr, SectorCount) as
+// numbers and the LBA as one, which the codec lays out as the addressing
+// mode says (48 bits, or LBA28 with the device register); NewRead and
+// NewIdentify build the requests a caller needs, and a failed command is
+// reported as an *ATAError (Aborted says whether the target refused it).
+// The opcodes and register bits live in the module's internal/ata.
+//
+// The sub-command and error fields of the other arguments are the wire's
+// bytes too (uint8), with named constants (ConfigRead..., ReserveRead...,
+// DirectiveAdd..., MaskListFull...); a Mac Mask List request is a read or
+// an edit (MaskArg.Edit). A refused mask directive is a *DirectiveError,
+// an AoE error flag an ErrorCode.
 //
 // The codec receives liberally and sends strictly: it accepts frames shorter
 // than the Ethernet minimum (vblade's replies are unpadded on virtual links),
