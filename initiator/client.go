@@ -521,8 +521,8 @@ func (c *Client) handle(b []byte) {
 	}
 	f := new(wire.Frame)
 	if err := f.UnmarshalBinary(b); err != nil {
-		if !errors.Is(err, wire.ErrNotAoE) {
-			c.stats.malformed.Add(1)
+		if len(b) < wire.HeaderLen || binary.BigEndian.Uint16(b[12:14]) == wire.EtherType {
+			c.stats.malformed.Add(1) // not another protocol's frame
 		}
 		return
 	}

@@ -50,8 +50,9 @@ func (e ErrorCode) Description() string {
 
 // Errors of the codec.
 var (
-	// ErrNotAoE: the EtherType is not 0x88a2.
-	ErrNotAoE = errors.New("aoe: not an AoE frame")
+	// errNotAoE: the EtherType is not 0x88a2 (the receiver checks the
+	// EtherType itself to tell another protocol's frame).
+	errNotAoE = errors.New("aoe: not an AoE frame")
 	// errBadAddress: a MAC address is not 6 bytes.
 	errBadAddress = errors.New("aoe: MAC address must be 6 bytes")
 )

@@ -166,9 +166,10 @@ func (f *Frame) flags() uint8 {
 
 // UnmarshalBinary decodes a frame. It fails with io.ErrUnexpectedEOF when b
 // is shorter than the header or than the argument's length fields say,
-// with ErrNotAoE for another EtherType, and with ErrBadArgument for an
-// argument value AoEr11 does not define (a Mac Mask List sub-command other
-// than read and edit). When the argument does not parse, the header is
+// with an error for another EtherType (bytes 12-13: a receiver tells
+// another protocol's frame from them), and with ErrBadArgument for an
+// argument value AoEr11 does not define (a Mac Mask List sub-command
+// other than read and edit). When the argument does not parse, the header is
 // decoded and Arg keeps the argument's bytes undecoded: an error reply
 // then decodes without error, and a target can answer a request that
 // failed with ErrBadArgument with that error, echoing it.
@@ -177,7 +178,7 @@ func (f *Frame) UnmarshalBinary(b []byte) error {
 		return io.ErrUnexpectedEOF
 	}
 	if binary.BigEndian.Uint16(b[12:14]) != EtherType {
-		return ErrNotAoE
+		return errNotAoE
 	}
 	*f = Frame{
 		Destination: append(net.HardwareAddr(nil), b[0:6]...),

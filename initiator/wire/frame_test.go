@@ -253,7 +253,7 @@ func TestShortAndBadInput(t *testing.T) {
 	}
 	notAoE := append([]byte(nil), good...)
 	notAoE[12], notAoE[13] = 0x08, 0x00
-	if err := f.UnmarshalBinary(notAoE); !errors.Is(err, ErrNotAoE) {
+	if err := f.UnmarshalBinary(notAoE); !errors.Is(err, errNotAoE) {
 		t.Errorf("IPv4 frame: %v", err)
 	}
 	long := append([]byte(nil), good...)
