@@ -220,7 +220,7 @@ func (o *cfgOptions) queryConfig(cmd *cobra.Command, g *initiator.Group, q confi
 	}); err != nil {
 		return err
 	}
-	return o.cfgOutcome(q, args, g.Names(), replies, full)
+	return o.cfgOutcome(q, args, interfaceNames(g), replies, full)
 }
 
 // refusal is a target's refusal of a config command; it wraps the AoE
@@ -234,8 +234,7 @@ func (e refusal) Error() string { return e.msg }
 func (e refusal) Unwrap() error { return e.code }
 
 // cfgOutcome is the error of aoe cfg: no answer, or the refusals.
-func (o *cfgOptions) cfgOutcome(q configQuery, args, names []string, replies []initiator.ConfigReply, full bool) error {
-	on := strings.Join(names, ", ")
+func (o *cfgOptions) cfgOutcome(q configQuery, args []string, on string, replies []initiator.ConfigReply, full bool) error {
 	within := fmt.Sprintf("within %v", o.timeout)
 	if !full {
 		within = fmt.Sprintf("(the search ended after %v without an answer; a slower target may be missing: --timeout %v waits that long)", discover.DefaultQuiet, o.timeout)

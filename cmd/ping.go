@@ -150,7 +150,7 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 		return err
 	}
 	defer g.Close()
-	on := strings.Join(g.Names(), ", ")
+	on := interfaceNames(g)
 	if !o.json {
 		fmt.Fprintf(o.stdout(), "AOE PING %s on %s\n", dev, on)
 	}

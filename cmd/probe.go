@@ -52,7 +52,7 @@ func (o *discoverOptions) probeGroup(cmd *cobra.Command, g *initiator.Group, tim
 		if !full {
 			hint = fmt.Sprintf("; a slower target may be missing (--timeout %v waits that long)", timeout)
 		}
-		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets%s", strings.Join(g.Names(), ", "), o.now().Sub(start).Round(10*time.Millisecond), hint)
+		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets%s", interfaceNames(g), o.now().Sub(start).Round(10*time.Millisecond), hint)
 	}
 	// A probe that found targets is quiet: it ended once no new target
 	// answered for discover.DefaultQuiet, as --help says; --timeout waits.

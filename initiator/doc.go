@@ -48,7 +48,7 @@
 //
 // # Surface
 //
-// initiator, initiator/wire and initiator/aoeaddr export 119 identifiers
+// initiator, initiator/wire and initiator/aoeaddr export 118 identifiers
 // together (top-level names and methods of exported types; aoetest
 // aside). A name is exported only when code outside its package that is
 // not a test uses it (directly or through an interface such as error,

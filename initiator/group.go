@@ -37,15 +37,6 @@ func (g *Group) Clients() []*Client {
 	return g.clients
 }
 
-// Names returns the clients' interface names.
-func (g *Group) Names() []string {
-	var out []string
-	for _, c := range g.clients {
-		out = append(out, c.Interface().Name)
-	}
-	return out
-}
-
 // Close closes every client.
 func (g *Group) Close() error {
 	var errs []error
