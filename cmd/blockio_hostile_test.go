@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator/aoetest"
-	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // hostileData is the fake SAN with e5.5 served on eth0 by a hostile peer
@@ -59,16 +59,16 @@ func TestHostileReadWrite(t *testing.T) {
 		{"short", func(tg *aoetest.Target) *aoetest.Hostile { return &aoetest.Hostile{Target: tg, Short: true} }, ExitFailure, "short"},
 		{"remaining", func(tg *aoetest.Target) *aoetest.Hostile { return &aoetest.Hostile{Target: tg, Remaining: 1} }, ExitFailure, "sectors remaining"},
 		{"ERR bit", func(tg *aoetest.Target) *aoetest.Hostile {
-			return &aoetest.Hostile{Target: tg, Status: wire.ATAStatusErr}
+			return &aoetest.Hostile{Target: tg, Status: ata.StatusErr}
 		}, ExitFailure, "e5.5"},
 		{"DF bit", func(tg *aoetest.Target) *aoetest.Hostile {
-			return &aoetest.Hostile{Target: tg, Status: wire.ATAStatusDF}
+			return &aoetest.Hostile{Target: tg, Status: ata.StatusDF}
 		}, ExitFailure, "e5.5"},
 		{"BSY bit", func(tg *aoetest.Target) *aoetest.Hostile {
-			return &aoetest.Hostile{Target: tg, Status: wire.ATAStatusBSY}
+			return &aoetest.Hostile{Target: tg, Status: ata.StatusBSY}
 		}, ExitFailure, "e5.5"},
 		{"DRQ bit", func(tg *aoetest.Target) *aoetest.Hostile {
-			return &aoetest.Hostile{Target: tg, Status: wire.ATAStatusDRQ}
+			return &aoetest.Hostile{Target: tg, Status: ata.StatusDRQ}
 		}, ExitFailure, "e5.5"},
 		{"lossy", func(tg *aoetest.Target) *aoetest.Hostile {
 			return &aoetest.Hostile{Target: tg, Seed: 1, DropRate: 0.05, DupRate: 0.05, ReorderRate: 0.2}

@@ -15,6 +15,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 	"github.com/goaoe/aoe/internal/blockio"
 )
 
@@ -257,7 +258,7 @@ func TestBlockioDeadline(t *testing.T) {
 	f.nets["eth0"].Drop = func(frame []byte, to net.HardwareAddr) bool {
 		// Byte 19: the AoE command; 27: the ATA command. The IDENTIFY
 		// of the open goes through, reads and writes are lost.
-		return bytes.Equal(frame[:6], dataMAC) && len(frame) > 27 && frame[19] == byte(wire.CommandATA) && frame[27] != wire.ATAIdentify
+		return bytes.Equal(frame[:6], dataMAC) && len(frame) > 27 && frame[19] == byte(wire.CommandATA) && frame[27] != ata.Identify
 	}
 	out := filepath.Join(t.TempDir(), "out")
 	r := f.run(t, "aoe", "read", "e5.5", "-i", "eth0", "-o", out, "--deadline", "300ms")
@@ -287,7 +288,7 @@ func TestBlockioExitCodes(t *testing.T) {
 		msg  string
 	}{
 		{fmt.Errorf("after 5 bytes: %w", blockio.CheckRange(10, 5, 6)), ExitUsage, "outside the disk"},
-		{fmt.Errorf("after 0 bytes: %w", &initiator.ReplyError{Device: "e1.2", Interface: "eth0", MAC: dataMAC, Command: wire.ATAReadSectorsExt, Kind: "wrong LBA", Want: 8, Got: 16, Count: 3}), ExitFailure, "wrong LBA: asked 8, echoed 16"},
+		{fmt.Errorf("after 0 bytes: %w", &initiator.ReplyError{Device: "e1.2", Interface: "eth0", MAC: dataMAC, Command: ata.ReadSectorsExt, Kind: "wrong LBA", Want: 8, Got: 16, Count: 3}), ExitFailure, "wrong LBA: asked 8, echoed 16"},
 		{fmt.Errorf("after 0 bytes: %w", &wire.ATAError{}), ExitFailure, ""},
 		{conflict, ExitFailure, `e1.2: different disks answer for this address, their data is not mixed: serial "a" vs "b" (02:00:00:00:00:01 on eth0, 02:00:00:00:00:02 on eth1); the MACs that answered: 02:00:00:00:00:01, 02:00:00:00:00:02; choose one with --target MAC`},
 		{fmt.Errorf("after 9 bytes: %w", fmt.Errorf("e1.2: %w", initiator.ErrDeadline)), ExitTimeout, "before the deadline"},

@@ -32,7 +32,7 @@ type cfgOptions struct {
 }
 
 // configCommands maps -c names to Query Config sub-commands.
-var configCommands = map[string]wire.ConfigCommand{
+var configCommands = map[string]uint8{
 	"read": wire.ConfigRead, "test": wire.ConfigTest, "prefix": wire.ConfigTestPrefix,
 	"set": wire.ConfigSet, "fset": wire.ConfigForceSet,
 }
@@ -139,11 +139,23 @@ func sortConfigReplies(answers []initiator.ConfigReply) {
 	})
 }
 
+// configQuery is the Query Config of aoe cfg or aoecfg: the address asked
+// (the broadcast values: every target) and the argument.
+type configQuery struct {
+	to  initiator.Target
+	arg wire.ConfigArg
+}
+
+// broadcastQuery returns a query of s to every target.
+func broadcastQuery(s string) configQuery {
+	return configQuery{to: initiator.Target{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot}, arg: wire.ConfigArg{String: []byte(s)}}
+}
+
 // cfgQuery checks the arguments of aoe cfg and returns its query.
-func (o *cfgOptions) cfgQuery(cmd *cobra.Command, args []string) (initiator.ConfigQuery, error) {
-	q := initiator.ConfigQuery{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, String: []byte(o.str)}
+func (o *cfgOptions) cfgQuery(cmd *cobra.Command, args []string) (configQuery, error) {
+	q := broadcastQuery(o.str)
 	ccmd, ok := configCommands[o.command]
-	q.Command = ccmd
+	q.arg.Command = ccmd
 	switch {
 	case !ok:
 		return q, usageErrorf("-c %s: want read, test, prefix, set or fset", o.command)
@@ -158,7 +170,7 @@ func (o *cfgOptions) cfgQuery(cmd *cobra.Command, args []string) (initiator.Conf
 		if err != nil {
 			return q, err
 		}
-		q.Shelf, q.Slot = a.Shelf, a.Slot
+		q.to.Shelf, q.to.Slot = a.Shelf, a.Slot
 	}
 	if ccmd != wire.ConfigRead && !cmd.Flags().Changed("string") {
 		return q, usageErrorf("-c %s needs -s STRING", o.command)
@@ -183,16 +195,16 @@ func runCfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 }
 
 // queryConfig sends the query of aoe cfg on g and prints the answers.
-func (o *cfgOptions) queryConfig(cmd *cobra.Command, g *initiator.Group, q initiator.ConfigQuery, args []string) error {
+func (o *cfgOptions) queryConfig(cmd *cobra.Command, g *initiator.Group, q configQuery, args []string) error {
 	opts := initiator.CollectOptions{Timeout: o.timeout}
 	full := cmd.Flags().Changed("timeout")
 	if full {
 		opts.Quiet = o.timeout // a given --timeout is waited out: slow targets answer
 	}
-	if q.Command == wire.ConfigSet || q.Command == wire.ConfigForceSet {
+	if q.arg.Command == wire.ConfigSet || q.arg.Command == wire.ConfigForceSet {
 		opts.Resend = []time.Duration{} // a change is sent once
 	}
-	replies, err := g.QueryConfig(cmd.Context(), q, opts, nil)
+	replies, err := g.QueryConfig(cmd.Context(), q.to, &q.arg, opts, nil)
 	if cerr := cmd.Context().Err(); cerr != nil {
 		return cerr // interrupted: no list, which would look complete
 	}
@@ -208,7 +220,7 @@ func (o *cfgOptions) queryConfig(cmd *cobra.Command, g *initiator.Group, q initi
 	}); err != nil {
 		return err
 	}
-	return o.cfgOutcome(q, args, g.Names(), replies, full)
+	return o.cfgOutcome(q, args, interfaceNames(g), replies, full)
 }
 
 // refusal is a target's refusal of a config command; it wraps the AoE
@@ -222,15 +234,14 @@ func (e refusal) Error() string { return e.msg }
 func (e refusal) Unwrap() error { return e.code }
 
 // cfgOutcome is the error of aoe cfg: no answer, or the refusals.
-func (o *cfgOptions) cfgOutcome(q initiator.ConfigQuery, args, names []string, replies []initiator.ConfigReply, full bool) error {
-	on := strings.Join(names, ", ")
+func (o *cfgOptions) cfgOutcome(q configQuery, args []string, on string, replies []initiator.ConfigReply, full bool) error {
 	within := fmt.Sprintf("within %v", o.timeout)
 	if !full {
 		within = fmt.Sprintf("(the search ended after %v without an answer; a slower target may be missing: --timeout %v waits that long)", discover.DefaultQuiet, o.timeout)
 	}
 	switch {
 	case len(replies) > 0:
-	case q.Command == wire.ConfigTest || q.Command == wire.ConfigTestPrefix:
+	case q.arg.Command == wire.ConfigTest || q.arg.Command == wire.ConfigTestPrefix:
 		if o.all {
 			return fmt.Errorf("no target on %s has a config string that matches %q (%s)", on, o.str, o.command)
 		}

@@ -30,8 +30,8 @@ func newAoecfgCmd(g *globalOptions) *cobra.Command {
 // aoecfgQuery checks aoecfg's arguments ([shelf slot] [netif]) and returns
 // its query, the interface, and whether shelf and slot were given. It
 // prints aoecfg's messages itself.
-func (o *cfgOptions) aoecfgQuery(args []string) (initiator.ConfigQuery, string, bool, error) {
-	q := initiator.ConfigQuery{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, String: []byte(o.str)}
+func (o *cfgOptions) aoecfgQuery(args []string) (configQuery, string, bool, error) {
+	q := broadcastQuery(o.str)
 	usage := func() error {
 		fmt.Fprint(o.stderr(), classic.AoecfgUsage)
 		return silentExit(ExitFailure)
@@ -40,7 +40,7 @@ func (o *cfgOptions) aoecfgQuery(args []string) (initiator.ConfigQuery, string, 
 	if !ok || len(args) > 3 {
 		return q, "", false, usage()
 	}
-	q.Command = ccmd
+	q.arg.Command = ccmd
 	netif, both := "eth0", false
 	if len(args) >= 2 {
 		sh, err1 := aoeaddr.ParseNumber(args[0], aoeaddr.BroadcastShelf)
@@ -49,7 +49,7 @@ func (o *cfgOptions) aoecfgQuery(args []string) (initiator.ConfigQuery, string, 
 			fmt.Fprintf(o.stderr(), "aoecfg Error: shelf and slot must be decimal numbers, shelf 0-65535 and slot 0-255 (65535 and 255: every one): %q %q\n", args[0], args[1])
 			return q, "", false, usage()
 		}
-		q.Shelf, q.Slot, both = uint16(sh), uint8(sl), true
+		q.to.Shelf, q.to.Slot, both = uint16(sh), uint8(sl), true
 		args = args[2:]
 	}
 	if len(args) == 1 {
@@ -85,7 +85,7 @@ func runAoecfg(cmd *cobra.Command, o *cfgOptions, args []string) error {
 		timeout = 100 * 365 * 24 * time.Hour // aoecfg: until interrupted
 	}
 	opts := initiator.CollectOptions{Timeout: timeout, Quiet: timeout, Resend: []time.Duration{}}
-	_, err = initiator.NewGroup(c).QueryConfig(cmd.Context(), q, opts, func(r initiator.ConfigReply) bool {
+	_, err = initiator.NewGroup(c).QueryConfig(cmd.Context(), q.to, &q.arg, opts, func(r initiator.ConfigReply) bool {
 		classic.AoecfgAnswer(o.stdout(), r, both)
 		return both
 	})

@@ -112,8 +112,10 @@ func runAoeping(cmd *cobra.Command, o *aoepingOptions, args []string) error {
 		fmt.Fprintf(o.stderr(), "aoeping Error: shelf and slot must be decimal numbers, shelf 0-65535 and slot 0-255 (65535 and 255: every one): %q %q\n", args[0], args[1])
 		return o.usage(ExitFailure)
 	}
+	// Bit 31 set: the requests carry this tag, not a fresh one
+	// (initiator.Target.Tag).
 	r := &aoepingRun{aoepingOptions: o, netif: args[2],
-		target: initiator.Target{Shelf: uint16(shelf), Slot: uint8(slot), Tag: wire.TagUserspace | o.tag}}
+		target: initiator.Target{Shelf: uint16(shelf), Slot: uint8(slot), Tag: 1<<31 | o.tag}}
 	if o.verbose {
 		classic.AoepingHeader(o.stdout(), r.target.Tag, r.netif, r.target.Address())
 	}
@@ -180,7 +182,7 @@ func (r *aoepingRun) timedOut(ctx context.Context) error {
 func (r *aoepingRun) query(ctx context.Context) (*initiator.ConfigReply, error) {
 	t := r.target
 	forever := initiator.CollectOptions{Timeout: 100 * 365 * 24 * time.Hour, Quiet: 100 * 365 * 24 * time.Hour, Resend: []time.Duration{}}
-	got, err := initiator.NewGroup(r.c).QueryConfig(ctx, initiator.ConfigQuery{Shelf: t.Shelf, Slot: t.Slot, Tag: t.Tag}, forever,
+	got, err := initiator.NewGroup(r.c).QueryConfig(ctx, t, &wire.ConfigArg{}, forever,
 		func(initiator.ConfigReply) bool { return true })
 	if err != nil && !(len(got) > 0 && errors.As(err, new(*initiator.IncompleteError))) { // aoeping wants one answer
 		return nil, r.fail("aoeping: %v\n", err)

@@ -10,7 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
 )
@@ -64,7 +63,7 @@ func TestHostileFloodProbe(t *testing.T) {
 		t.Errorf("the probe took %v for --timeout 3s", d)
 	}
 	rows := strings.Count(r.stdout, "\n") - 1
-	if r.code != 1 || !strings.Contains(r.stderr, "incomplete answer") || !strings.Contains(r.stderr, "not complete") || rows > initiator.DefaultMaxReplies {
+	if r.code != 1 || !strings.Contains(r.stderr, "incomplete answer") || !strings.Contains(r.stderr, "not complete") || rows > maxReplies {
 		t.Errorf("flood: exit %d, %d rows, stderr %.300q", r.code, rows, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "truncated: more than 4096 answered") && !strings.Contains(r.stderr, "lost before they could be read") {
@@ -115,7 +114,7 @@ func TestHostileFloodOthers(t *testing.T) {
 		}
 	}
 	r := f.run(t, "aoecfg", "-t", "3", "eth0")
-	if r.code != 1 || !strings.Contains(r.stderr, "aoecfg: incomplete answer") || strings.Count(r.stdout, "\n") > initiator.DefaultMaxReplies {
+	if r.code != 1 || !strings.Contains(r.stderr, "aoecfg: incomplete answer") || strings.Count(r.stdout, "\n") > maxReplies {
 		t.Errorf("aoecfg listing: exit %d, %d lines, %.300q", r.code, strings.Count(r.stdout, "\n"), r.stderr)
 	}
 }
@@ -442,3 +441,7 @@ func TestHostileUsage(t *testing.T) {
 		t.Errorf("aoeping range: %q", r.stderr)
 	}
 }
+
+// maxReplies is initiator.CollectOptions.MaxReplies's default: the most
+// answers one broadcast keeps.
+const maxReplies = 4096

@@ -138,7 +138,7 @@ func (o *aclOptions) aclReport(g *initiator.Group, dev, what, empty string, path
 	var lock *discover.LockoutError
 	switch {
 	case errors.Is(err, discover.ErrNotFound):
-		return fmt.Errorf("%s did not answer on %s (see 'aoe discover --probe'); a mask list without this host also hides it", dev, strings.Join(g.Names(), ", "))
+		return fmt.Errorf("%s did not answer on %s (see 'aoe discover --probe'); a mask list without this host also hides it", dev, interfaceNames(g))
 	case errors.As(err, &lock):
 		return fmt.Errorf("refused: %w. Add self too, or use --force", err)
 	case err != nil:

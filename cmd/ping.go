@@ -150,7 +150,7 @@ func runPing(cmd *cobra.Command, o *pingOptions, dev string) error {
 		return err
 	}
 	defer g.Close()
-	on := strings.Join(g.Names(), ", ")
+	on := interfaceNames(g)
 	if !o.json {
 		fmt.Fprintf(o.stdout(), "AOE PING %s on %s\n", dev, on)
 	}
@@ -253,6 +253,10 @@ type identifyJSON struct {
 	SMART           *bool   `json:"smart"`
 	Data            []byte  `json:"data"` // the 512 bytes, base64
 	Error           *string `json:"error"`
+
+	// limit is the addressing mode's limit a CapacityInvalid claim is
+	// beyond (not in the JSON).
+	limit uint64
 }
 
 func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
@@ -262,11 +266,12 @@ func toIdentifyJSON(p discover.PathIdentity) identifyJSON {
 		return j
 	}
 	id := p.Identity
-	b, ok := id.Bytes()
+	n, clamped := id.Capacity()
+	j.limit = n
 	j.Model, j.Serial, j.Firmware = nullable(id.Model), nullable(id.Serial), nullable(id.Firmware)
-	j.Sectors, j.CapacityInvalid = nullable(id.Sectors()), nullable(!ok)
-	if ok {
-		j.Bytes = &b
+	j.Sectors, j.CapacityInvalid = nullable(id.Sectors()), nullable(clamped)
+	if !clamped {
+		j.Bytes = nullable(n * wire.SectorSize)
 	}
 	j.LBA28Sectors, j.LBA48Sectors = nullable(id.LBA28Sectors), nullable(id.LBA48Sectors)
 	j.LBA48, j.Flush, j.SMART = nullable(id.LBA48), nullable(id.Flush), nullable(id.SMART)
@@ -287,7 +292,7 @@ func writeIdentify(w io.Writer, id identifyJSON, dump bool) {
 	fmt.Fprintf(w, "  model:     %s\n  serial:    %s\n  firmware:  %s\n", safetext.String(*id.Model), safetext.String(*id.Serial), safetext.String(*id.Firmware))
 	size := units.Sectors(*id.Sectors)
 	if *id.CapacityInvalid {
-		size = fmt.Sprintf("INVALID: beyond LBA48's %d sectors", uint64(wire.MaxLBA48Sectors))
+		size = fmt.Sprintf("INVALID: beyond %s's %d sectors", lbaMode(*id.LBA48), id.limit)
 	}
 	fmt.Fprintf(w, "  capacity:  %d sectors (%s); LBA28 %d, LBA48 %d\n", *id.Sectors, size, *id.LBA28Sectors, *id.LBA48Sectors)
 	fmt.Fprintf(w, "  supports:  LBA48 %s, FLUSH CACHE %s, SMART %s\n", yes[*id.LBA48], yes[*id.Flush], yes[*id.SMART])

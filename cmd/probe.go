@@ -52,7 +52,7 @@ func (o *discoverOptions) probeGroup(cmd *cobra.Command, g *initiator.Group, tim
 		if !full {
 			hint = fmt.Sprintf("; a slower target may be missing (--timeout %v waits that long)", timeout)
 		}
-		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets%s", strings.Join(g.Names(), ", "), o.now().Sub(start).Round(10*time.Millisecond), hint)
+		return fmt.Errorf("no AoE target answered on %s (waited %v); check cabling, VLANs and the targets%s", interfaceNames(g), o.now().Sub(start).Round(10*time.Millisecond), hint)
 	}
 	// A probe that found targets is quiet: it ended once no new target
 	// answered for discover.DefaultQuiet, as --help says; --timeout waits.
@@ -95,7 +95,7 @@ func (o *discoverOptions) warnTargets(targets []discover.Target) {
 				o.warnf("%s via %s on %s: unverified, IDENTIFY got no answer (%v): not known to be the same disk", t.Name(), p.MAC, safetext.String(p.Interface), p.IdentifyErr)
 			}
 			if p.Identity != nil {
-				if _, ok := p.Identity.Bytes(); !ok {
+				if _, clamped := p.Identity.Capacity(); clamped {
 					o.warnf("%s via %s: %s", t.Name(), p.MAC, capacity(p.Identity))
 				}
 			}
@@ -165,7 +165,8 @@ func toProbeJSON(t discover.Target) probeJSON {
 	if id := t.Identity(); id != nil {
 		n := id.Sectors()
 		j.Sectors, j.Model, j.Serial = &n, &id.Model, &id.Serial
-		if b, ok := id.Bytes(); ok {
+		if n, clamped := id.Capacity(); !clamped {
+			b := n * wire.SectorSize
 			j.Bytes = &b
 		} else {
 			j.CapacityInvalid = true
@@ -237,15 +238,25 @@ func configCell(b []byte, cs units.Charset) string {
 // capacity describes an IDENTIFY capacity: a size, or, for a claim beyond
 // LBA48, the claim itself flagged invalid (never an overflowed byte count).
 func capacity(id *wire.Identity) string {
-	if _, ok := id.Bytes(); ok {
+	limit, clamped := id.Capacity()
+	if !clamped {
 		return units.Sectors(id.Sectors())
 	}
-	return fmt.Sprintf("invalid capacity: %d sectors claimed, beyond LBA48's %d", id.Sectors(), uint64(wire.MaxLBA48Sectors))
+	return fmt.Sprintf("invalid capacity: %d sectors claimed, beyond %s's %d", id.Sectors(), lbaMode(id.LBA48), limit)
+}
+
+// lbaMode names a disk's addressing mode, by IDENTIFY's LBA48 bit: what
+// limits its capacity.
+func lbaMode(lba48 bool) string {
+	if lba48 {
+		return "LBA48"
+	}
+	return "LBA28"
 }
 
 // sizeCell is a capacity in a table cell.
 func sizeCell(id *wire.Identity) string {
-	if _, ok := id.Bytes(); ok {
+	if _, clamped := id.Capacity(); !clamped {
 		return units.Sectors(id.Sectors())
 	}
 	return "INVALID"

@@ -156,6 +156,15 @@ func (g *globalOptions) withGroup(cmd *cobra.Command, given []string, fn func(*i
 	return fn(grp)
 }
 
+// interfaceNames lists the group's interfaces for a message: "eth0, eth1".
+func interfaceNames(g *initiator.Group) string {
+	var names []string
+	for _, c := range g.Clients() {
+		names = append(names, c.Interface().Name)
+	}
+	return strings.Join(names, ", ")
+}
+
 // showAnswers ends a wire search that may stop short: an error other than
 // an *initiator.IncompleteError returns at once, printing nothing; else
 // show prints what answered, and an incomplete search then fails, saying

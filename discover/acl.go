@@ -99,7 +99,7 @@ func containsMAC(list []net.HardwareAddr, m net.HardwareAddr) bool {
 // target MAC. Errors: ErrNotFound, and
 // those of initiator.Group.QueryConfig.
 func Paths(ctx context.Context, g *initiator.Group, a aoeaddr.Address, opts Options) ([]ACLPath, error) {
-	found, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: a.Shelf, Slot: a.Slot}, opts.collect(), nil)
+	found, err := g.QueryConfig(ctx, initiator.Target{Shelf: a.Shelf, Slot: a.Slot}, &wire.ConfigArg{}, opts.collect(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ func Reserve(ctx context.Context, g *initiator.Group, a aoeaddr.Address, change 
 		if lockout(macs, p.Self) && !change.Force {
 			return nil, &LockoutError{Path: *p, List: macs, Reserve: true}
 		}
-		cmd := wire.ReserveSet
+		cmd := uint8(wire.ReserveSet)
 		if change.Force {
 			cmd = wire.ReserveForceSet
 		}

@@ -204,8 +204,8 @@ func measurePaths(ctx context.Context, g *initiator.Group, opts CheckOptions) ([
 	defer cancel()
 	var mu sync.Mutex
 	var paths []*CheckedPath
-	pool := newPool(ctx, initiator.DefaultMaxReplies)
-	_, err := g.QueryConfig(ctx, initiator.QueryAll, initiator.CollectOptions{Timeout: timeout, Quiet: opts.Quiet}, func(r initiator.ConfigReply) bool {
+	pool := newPool(ctx, defaultMaxPaths)
+	_, err := g.QueryConfig(ctx, everyTarget, &wire.ConfigArg{}, initiator.CollectOptions{Timeout: timeout, Quiet: opts.Quiet, MaxReplies: defaultMaxPaths}, func(r initiator.ConfigReply) bool {
 		if r.Err != nil {
 			return false
 		}
@@ -214,7 +214,6 @@ func measurePaths(ctx context.Context, g *initiator.Group, opts CheckOptions) ([
 		mu.Lock()
 		paths = append(paths, p)
 		mu.Unlock()
-		c.SetWindow(r.Target.MAC, int(r.Config.BufferCount))
 		pool.do(func() { measure(ctx, c, p, &mu, opts.OnSendFail) })
 		return false
 	})

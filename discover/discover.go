@@ -27,8 +27,9 @@ type Options struct {
 	Resend         []time.Duration
 	ResendInterval time.Duration
 	MaxSends       int
-	// MaxPaths caps the paths kept (default initiator.DefaultMaxReplies);
-	// more make the probe end with an *initiator.IncompleteError.
+	// MaxPaths caps the paths kept (default 4096, as
+	// initiator.CollectOptions.MaxReplies); more make the probe end with
+	// an *initiator.IncompleteError.
 	MaxPaths int
 	// NoIdentify skips ATA IDENTIFY.
 	NoIdentify bool
@@ -38,10 +39,23 @@ type Options struct {
 // default, before it ends (initiator.CollectOptions.Quiet).
 const DefaultQuiet = 300 * time.Millisecond
 
+// defaultMaxPaths is Options.MaxPaths's default, initiator's default
+// MaxReplies: a probe's or a check's IDENTIFY pool queues that many jobs
+// without blocking the collect loop.
+const defaultMaxPaths = 4096
+
+// everyTarget is the broadcast address: a Query Config every target
+// answers.
+var everyTarget = initiator.Target{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot}
+
 // collect returns the broadcast options of a probe.
 func (o Options) collect() initiator.CollectOptions {
+	max := o.MaxPaths
+	if max <= 0 {
+		max = defaultMaxPaths
+	}
 	return initiator.CollectOptions{Timeout: o.Timeout, Quiet: o.Quiet, Resend: o.Resend,
-		ResendInterval: o.ResendInterval, MaxSends: o.MaxSends, MaxReplies: o.MaxPaths}
+		ResendInterval: o.ResendInterval, MaxSends: o.MaxSends, MaxReplies: max}
 }
 
 func (o Options) timeout() time.Duration {
@@ -167,8 +181,7 @@ const IdentifyWorkers = 32
 // path is sent ATA IDENTIFY as soon as it answers, by a pool of
 // IdentifyWorkers. It ends when no new responder has appeared for Quiet
 // after the last broadcast and every IDENTIFY is answered, or at Timeout.
-// At most MaxPaths paths are kept (default
-// initiator.DefaultMaxReplies). When the list is known to be incomplete
+// At most MaxPaths paths are kept (default 4096). When the list is known to be incomplete
 // (more paths answered, or replies were lost before they were read), the
 // targets found come with an *initiator.IncompleteError, or with ctx's
 // error when ctx ended first. Errors: those of
@@ -181,7 +194,7 @@ func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, err
 	var order []pathKey
 	var mu sync.Mutex
 	pool := newPool(ctx, opts.collect().MaxReplies)
-	_, err := g.QueryConfig(ctx, initiator.QueryAll, opts.collect(), func(r initiator.ConfigReply) bool {
+	_, err := g.QueryConfig(ctx, everyTarget, &wire.ConfigArg{}, opts.collect(), func(r initiator.ConfigReply) bool {
 		k, p, ok := newPath(r)
 		if !ok {
 			return false
@@ -190,12 +203,11 @@ func Probe(ctx context.Context, g *initiator.Group, opts Options) ([]Target, err
 		paths[k] = p
 		order = append(order, k)
 		mu.Unlock()
-		c := g.ClientFor(p.Interface)
-		c.SetWindow(p.MAC, int(p.BufferCount))
 		if opts.NoIdentify {
 			return false
 		}
 		p.IdentifyErr = errNotAsked
+		c := g.ClientFor(p.Interface) // its window is the target's buffer count (QueryConfig)
 		pool.do(func() {
 			id, _, err := c.Identify(ctx, r.Target, 0)
 			mu.Lock()
@@ -230,9 +242,6 @@ type pool struct {
 
 // newPool returns a pool that queues up to max jobs without blocking.
 func newPool(ctx context.Context, max int) *pool {
-	if max <= 0 {
-		max = initiator.DefaultMaxReplies
-	}
 	p := &pool{ctx: ctx, jobs: make(chan func(), max), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)

@@ -46,12 +46,12 @@ func configString(n int) []byte {
 // setConfig force-sets the config string of shelf.slot at mac.
 func setConfig(t *testing.T, c *initiator.Client, mac net.HardwareAddr, shelf uint16, slot uint8, s []byte) *wire.ConfigArg {
 	t.Helper()
-	f, err := c.Request(context.Background(), &wire.Frame{Destination: mac, Shelf: shelf, Slot: slot,
-		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{Command: wire.ConfigForceSet, String: s}})
+	r, err := c.QueryConfig(context.Background(), initiator.Target{MAC: mac, Shelf: shelf, Slot: slot},
+		&wire.ConfigArg{Command: wire.ConfigForceSet, String: s})
 	if err != nil {
 		t.Fatalf("fset e%d.%d (%d bytes): %v", shelf, slot, len(s), err)
 	}
-	return f.Arg.(*wire.ConfigArg)
+	return &r.Config
 }
 
 // TestProbeVblade: real vblade 25 targets in a namespace, probed from
@@ -152,12 +152,11 @@ func TestConfigStringEveryLength(t *testing.T) {
 		if got := setConfig(t, c, mac, 1, 2, s); !bytes.Equal(got.String, s) {
 			t.Fatalf("fset %d bytes: reply has %d", n, len(got.String))
 		}
-		f, err := c.Request(context.Background(), &wire.Frame{Destination: mac, Shelf: 1, Slot: 2,
-			Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
+		r, err := c.QueryConfig(context.Background(), initiator.Target{MAC: mac, Shelf: 1, Slot: 2}, &wire.ConfigArg{})
 		if err != nil {
 			t.Fatalf("read after %d bytes: %v", n, err)
 		}
-		if got := f.Arg.(*wire.ConfigArg).String; !bytes.Equal(got, s) {
+		if got := r.Config.String; !bytes.Equal(got, s) {
 			t.Fatalf("read %d bytes back as %d", n, len(got))
 		}
 	}

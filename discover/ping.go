@@ -151,8 +151,8 @@ func good(replies []PingReply) (n int) {
 func pingRound(ctx context.Context, g *initiator.Group, a aoeaddr.Address, seq int, timeout time.Duration, known map[string]bool) ([]PingReply, error) {
 	var replies []PingReply
 	seen := map[string]bool{}
-	q := initiator.ConfigQuery{Shelf: a.Shelf, Slot: a.Slot}
-	_, err := g.QueryConfig(ctx, q, initiator.CollectOptions{Timeout: timeout, Quiet: timeout, Resend: []time.Duration{}}, func(r initiator.ConfigReply) bool {
+	t := initiator.Target{Shelf: a.Shelf, Slot: a.Slot}
+	_, err := g.QueryConfig(ctx, t, &wire.ConfigArg{}, initiator.CollectOptions{Timeout: timeout, Quiet: timeout, Resend: []time.Duration{}}, func(r initiator.ConfigReply) bool {
 		k := r.Interface.Name + "/" + string(r.Target.MAC)
 		seen[k] = true
 		replies = append(replies, PingReply{Seq: seq, Target: r.Target, Interface: r.Interface.Name, RTT: r.RTT, Err: r.Err})

@@ -119,7 +119,7 @@ func TestMaskAndReserve(t *testing.T) {
 		t.Errorf("add: %+v %v", paths, err)
 	}
 	paths, _ = discover.Mask(ctx, g, a, discover.MaskChange{Add: []discover.MAC{mac("02:00:00:00:00:0b"), mac("02:00:00:00:00:0c")}}, fast)
-	if !errors.Is(paths[0].Err, wire.MaskListFull) {
+	if de := (*wire.DirectiveError)(nil); !errors.As(paths[0].Err, &de) || de.Code != wire.MaskListFull {
 		t.Errorf("full: %+v", paths)
 	}
 	if _, err := discover.Reserve(ctx, g, a, discover.ReserveChange{Set: []discover.MAC{other}, Force: true}, fast); err != nil {

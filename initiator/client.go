@@ -37,9 +37,11 @@ type Stats struct {
 	// Forged counts replies dropped for an impossible source MAC:
 	// broadcast, multicast, all zeros, or the client's own.
 	Forged uint64
-	// Dropped counts frames the socket lost because its receive buffer
-	// was full (the kernel's PACKET_STATISTICS drops), as far as the
-	// connection reports them (see Client.Dropped).
+	// Dropped counts the frames lost because a receive buffer was full:
+	// replies sent to us that the socket dropped (the kernel's
+	// PACKET_STATISTICS drops, when the connection reports them, as
+	// packet.Conn does), and replies a full broadcast queue discarded. A
+	// Query Config that saw drops cannot claim a complete answer.
 	Dropped uint64
 	// BadATA counts ATA replies to a Disk's sends dropped before their
 	// data was used because they did not answer the request: another LBA
@@ -240,6 +242,7 @@ func (c *Client) Interface() Interface { return c.ifi }
 
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
+	c.countDrops()
 	return Stats{
 		Sent: c.stats.sent.Load(), Retransmits: c.stats.retransmits.Load(),
 		Received: c.stats.received.Load(), Matched: c.stats.matched.Load(),
@@ -255,29 +258,22 @@ type statser interface {
 	Stats() (*packet.Stats, error)
 }
 
-// Dropped returns how many frames the connection has lost so far because
-// its receive buffer was full: replies that were sent to us but never
-// read, and replies a full broadcast queue had to discard. A probe that saw
-// drops cannot claim a complete answer. When the connection cannot tell,
-// it returns the queue's count only, with an error.
-func (c *Client) Dropped() (uint64, error) {
-	s, ok := c.conn.(statser)
-	if !ok {
-		return c.stats.dropped.Load(), errNoDropCount
+// countDrops adds to the dropped count the frames the connection lost
+// since the last call, when it counts them (a statser).
+func (c *Client) countDrops() {
+	if s, ok := c.conn.(statser); ok {
+		if st, err := s.Stats(); err == nil {
+			c.stats.dropped.Add(uint64(st.Drops))
+		}
 	}
-	st, err := s.Stats()
-	if err != nil {
-		return c.stats.dropped.Load(), err
-	}
-	return c.stats.dropped.Add(uint64(st.Drops)), nil
 }
 
 // Close stops the client and closes its connection. Pending requests fail
-// with ErrClosed.
+// with an error matching net.ErrClosed.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.err == nil {
-		c.err = ErrClosed
+		c.err = errClientClosed
 	}
 	c.mu.Unlock()
 	// Wake the reader: closing alone does not reliably unblock a packet
@@ -290,12 +286,13 @@ func (c *Client) Close() error {
 
 // newTag returns a fresh tag with bit 31 set, unused by pending calls.
 func (c *Client) newTag() uint32 {
-	return c.tag.Add(1) | wire.TagUserspace
+	return c.tag.Add(1) | tagUserspace
 }
 
-// SetWindow limits the requests outstanding at once to the target with
-// this MAC to n, its buffer count. Without it a target gets one at a time.
-func (c *Client) SetWindow(mac net.HardwareAddr, n int) {
+// setWindow limits the requests outstanding at once to the target with
+// this MAC to n, its buffer count (learnWindow). Until then a target gets
+// one at a time.
+func (c *Client) setWindow(mac net.HardwareAddr, n int) {
 	if n < 1 {
 		n = 1
 	}
@@ -326,7 +323,7 @@ func (c *Client) register(cl *call, want uint32) (uint32, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	if want&wire.TagUserspace != 0 {
+	if want&tagUserspace != 0 {
 		if c.lookup(want) != nil {
 			return 0, fmt.Errorf("%w: %#08x", errTagInUse, want)
 		}
@@ -434,12 +431,12 @@ func (c *Client) addr(mac net.HardwareAddr) *packet.Addr {
 	return a
 }
 
-// Request sends req to its Destination (a target's MAC) and returns the
+// roundTrip sends req to its Destination (a target's MAC) and returns the
 // reply (its Tag is used when it has bit 31 set, else a fresh tag is), sending it again with a doubling timeout when none comes. The reply
 // must come from that MAC with the request's tag, address and command. A
 // reply with the E flag is returned with its ErrorCode as the error. At most
 // the target's window of requests is outstanding at once.
-func (c *Client) Request(ctx context.Context, req *wire.Frame) (*wire.Frame, error) {
+func (c *Client) roundTrip(ctx context.Context, req *wire.Frame) (*wire.Frame, error) {
 	if len(req.Destination) != 6 || bytes.Equal(req.Destination, wire.BroadcastMAC) {
 		return nil, fmt.Errorf("aoe: Request needs a target's MAC, not %v", req.Destination)
 	}
@@ -488,12 +485,12 @@ func (c *Client) Request(ctx context.Context, req *wire.Frame) (*wire.Frame, err
 	}
 }
 
-// Broadcast sends req to every target (Ethernet broadcast; Shelf and Slot
-// may be the broadcast values; Tag as for Request) and delivers each reply with its tag and a
+// broadcast sends req to every target (Ethernet broadcast; Shelf and Slot
+// may be the broadcast values; Tag as for roundTrip) and delivers each reply with its tag and a
 // matching address on the returned channel, until stop is called. resend
 // sends the same request again, with the same tag, so that replies to every
 // copy arrive on the channel (duplicates included).
-func (c *Client) Broadcast(req *wire.Frame) (replies <-chan *wire.Frame, resend func() error, stop func(), err error) {
+func (c *Client) broadcast(req *wire.Frame) (replies <-chan *wire.Frame, resend func() error, stop func(), err error) {
 	cl := &call{shelf: req.Shelf, slot: req.Slot, command: req.Command, ch: make(chan *wire.Frame, 4096)}
 	tag, err := c.register(cl, req.Tag)
 	if err != nil {
@@ -515,7 +512,7 @@ func (c *Client) closedErr() error {
 	if c.err != nil {
 		return c.err
 	}
-	return ErrClosed
+	return errClientClosed
 }
 
 // readLoop reads frames until the connection fails or is closed, and hands
@@ -604,8 +601,8 @@ func (c *Client) handle(b []byte) {
 	}
 	f := new(wire.Frame)
 	if err := f.UnmarshalBinary(b); err != nil {
-		if !errors.Is(err, wire.ErrNotAoE) {
-			c.stats.malformed.Add(1)
+		if len(b) < wire.HeaderLen || binary.BigEndian.Uint16(b[12:14]) == wire.EtherType {
+			c.stats.malformed.Add(1) // not another protocol's frame
 		}
 		return
 	}
@@ -646,7 +643,8 @@ func (c *Client) deliver(f *wire.Frame) {
 		if arg, isATA := f.Arg.(*wire.ATAArg); isATA {
 			h.ata, data = true, arg.Data
 			h.arg[1], h.arg[2], h.arg[3] = arg.FeatureErr, arg.SectorCount, arg.CmdStatus
-			copy(h.arg[4:10], arg.LBA[:])
+			binary.LittleEndian.PutUint32(h.arg[4:8], uint32(arg.LBA))
+			binary.LittleEndian.PutUint16(h.arg[8:10], uint16(arg.LBA>>32))
 		}
 		c.toHandler(cl, f.Tag, h, data)
 		c.mu.Unlock()

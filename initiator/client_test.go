@@ -14,6 +14,7 @@ import (
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 	"golang.org/x/net/bpf"
 )
 
@@ -44,11 +45,11 @@ func identify(shelf uint16, slot uint8, mac net.HardwareAddr) *wire.Frame {
 
 func TestRequestIdentify(t *testing.T) {
 	c, _ := setup(t, newTarget(1, 2, targetMAC))
-	f, err := c.Request(context.Background(), identify(1, 2, targetMAC))
+	f, err := initiator.RoundTrip(c, context.Background(), identify(1, 2, targetMAC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Tag&wire.TagUserspace == 0 {
+	if f.Tag&initiator.TagUserspace == 0 {
 		t.Errorf("tag %#x lacks bit 31", f.Tag)
 	}
 	id, err := wire.ParseIdentify(f.Arg.(*wire.ATAArg).Data)
@@ -63,7 +64,7 @@ func TestBroadcastCollectsEveryTarget(t *testing.T) {
 		targets = append(targets, newTarget(uint16(i), 0, net.HardwareAddr{2, 0, 0, 0, 0, byte(i)}))
 	}
 	c, _ := setup(t, targets...)
-	replies, resend, stop, err := c.Broadcast(&wire.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot,
+	replies, resend, stop, err := initiator.Broadcast(c, &wire.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot,
 		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +103,7 @@ func TestRetransmitAfterLoss(t *testing.T) {
 		// lose the first two requests to the target
 		return to.String() == targetMAC.String() && lost.Add(1) <= 2
 	}
-	if _, err := c.Request(context.Background(), identify(1, 2, targetMAC)); err != nil {
+	if _, err := initiator.RoundTrip(c, context.Background(), identify(1, 2, targetMAC)); err != nil {
 		t.Fatal(err)
 	}
 	if s := c.Stats(); s.Retransmits != 2 || s.Sent != 3 {
@@ -115,7 +116,7 @@ func TestTimeout(t *testing.T) {
 	tg.Silent = true
 	c, _ := setup(t, tg)
 	initiator.Tune(c, func(k *initiator.Config) { k.RTO, k.Retries = time.Millisecond, 3 })
-	_, err := c.Request(context.Background(), identify(1, 2, targetMAC))
+	_, err := initiator.RoundTrip(c, context.Background(), identify(1, 2, targetMAC))
 	if !errors.Is(err, initiator.ErrTimeout) {
 		t.Fatalf("err %v", err)
 	}
@@ -126,8 +127,8 @@ func TestTimeout(t *testing.T) {
 
 func TestErrorReply(t *testing.T) {
 	c, _ := setup(t, newTarget(1, 2, targetMAC))
-	req := &wire.Frame{Destination: targetMAC, Shelf: 1, Slot: 2, Command: 5, Arg: &wire.RawArg{}}
-	f, err := c.Request(context.Background(), req)
+	req := &wire.Frame{Destination: targetMAC, Shelf: 1, Slot: 2, Command: 5}
+	f, err := initiator.RoundTrip(c, context.Background(), req)
 	if !errors.Is(err, wire.ErrUnrecognizedCommand) || f == nil || !f.Error {
 		t.Errorf("reply %+v, err %v", f, err)
 	}
@@ -155,7 +156,7 @@ func manualTarget(t *testing.T, nw *aoetest.Network) (<-chan wire.Frame, func(wi
 		rep := req
 		rep.Destination, rep.Source, rep.Response = req.Source, targetMAC, true
 		if a, ok := rep.Arg.(*wire.ATAArg); ok {
-			a.CmdStatus = wire.ATAStatusDRDY
+			a.CmdStatus = ata.StatusDRDY
 		}
 		b, err := rep.MarshalBinary()
 		if err != nil {
@@ -177,7 +178,7 @@ func TestMatchingRejectsWrongReplies(t *testing.T) {
 	reqs, reply := manualTarget(t, nw)
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.Request(context.Background(), identify(1, 2, targetMAC))
+		_, err := initiator.RoundTrip(c, context.Background(), identify(1, 2, targetMAC))
 		done <- err
 	}()
 	req := <-reqs
@@ -209,14 +210,14 @@ func TestWindow(t *testing.T) {
 	nw := &aoetest.Network{}
 	c := initiator.New(initiator.Interface{Name: "test0", MAC: hostMAC, MTU: 1500}, nw.Port(hostMAC), &initiator.Config{RTO: 10 * time.Second})
 	defer c.Close()
-	c.SetWindow(targetMAC, 2)
+	initiator.SetWindow(c, targetMAC, 2)
 	reqs, reply := manualTarget(t, nw)
 	var wg sync.WaitGroup
 	for range 5 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := c.Request(context.Background(), identify(1, 2, targetMAC)); err != nil {
+			if _, err := initiator.RoundTrip(c, context.Background(), identify(1, 2, targetMAC)); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -249,27 +250,27 @@ func TestCancelAndClose(t *testing.T) {
 	initiator.Tune(c, func(k *initiator.Config) { k.RTO = time.Hour })
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
-	if _, err := c.Request(ctx, identify(1, 2, targetMAC)); !errors.Is(err, context.Canceled) {
+	if _, err := initiator.RoundTrip(c, ctx, identify(1, 2, targetMAC)); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancel: %v", err)
 	}
 	done := make(chan error)
 	go func() {
-		_, err := c.Request(context.Background(), identify(1, 2, targetMAC))
+		_, err := initiator.RoundTrip(c, context.Background(), identify(1, 2, targetMAC))
 		done <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
 	c.Close()
-	if err := <-done; !errors.Is(err, initiator.ErrClosed) {
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
 		t.Errorf("close: %v", err)
 	}
-	if _, err := c.Request(context.Background(), identify(1, 2, targetMAC)); !errors.Is(err, initiator.ErrClosed) {
+	if _, err := initiator.RoundTrip(c, context.Background(), identify(1, 2, targetMAC)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("after close: %v", err)
 	}
 }
 
 func TestUniqueTags(t *testing.T) {
 	c, _ := setup(t, newTarget(1, 2, targetMAC))
-	c.SetWindow(targetMAC, 16)
+	initiator.SetWindow(c, targetMAC, 16)
 	var mu sync.Mutex
 	tags := map[uint32]bool{}
 	var wg sync.WaitGroup
@@ -277,7 +278,7 @@ func TestUniqueTags(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f, err := c.Request(context.Background(), identify(1, 2, targetMAC))
+			f, err := initiator.RoundTrip(c, context.Background(), identify(1, 2, targetMAC))
 			if err != nil {
 				t.Error(err)
 				return
@@ -335,17 +336,17 @@ func TestResponseFilter(t *testing.T) {
 func TestChosenTag(t *testing.T) {
 	c, _ := setup(t, newTarget(1, 2, targetMAC))
 	req := identify(1, 2, targetMAC)
-	req.Tag = wire.TagUserspace | 41
-	f, err := c.Request(context.Background(), req)
-	if err != nil || f.Tag != wire.TagUserspace|41 {
+	req.Tag = initiator.TagUserspace | 41
+	f, err := initiator.RoundTrip(c, context.Background(), req)
+	if err != nil || f.Tag != initiator.TagUserspace|41 {
 		t.Fatalf("%v %v", f, err)
 	}
-	_, _, stop, err := c.Broadcast(&wire.Frame{Shelf: 1, Slot: 2, Tag: wire.TagUserspace | 7, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
+	_, _, stop, err := initiator.Broadcast(c, &wire.Frame{Shelf: 1, Slot: 2, Tag: initiator.TagUserspace | 7, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	if _, _, _, err := c.Broadcast(&wire.Frame{Shelf: 1, Slot: 2, Tag: wire.TagUserspace | 7, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}}); !errors.Is(err, initiator.ErrTagInUse) {
+	if _, _, _, err := initiator.Broadcast(c, &wire.Frame{Shelf: 1, Slot: 2, Tag: initiator.TagUserspace | 7, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}}); !errors.Is(err, initiator.ErrTagInUse) {
 		t.Errorf("second use of a pending tag: %v", err)
 	}
 }
@@ -360,7 +361,7 @@ func TestBackoffCapped(t *testing.T) {
 	// would run out first.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if _, err := c.Request(ctx, identify(1, 2, targetMAC)); !errors.Is(err, initiator.ErrTimeout) {
+	if _, err := initiator.RoundTrip(c, ctx, identify(1, 2, targetMAC)); !errors.Is(err, initiator.ErrTimeout) {
 		t.Fatalf("err %v, want ErrTimeout (all tries within the budget)", err)
 	}
 	if s := c.Stats(); s.Sent != 7 {

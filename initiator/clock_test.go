@@ -41,7 +41,7 @@ func TestInjectedClocks(t *testing.T) {
 	g.Clock = gc.now
 	fixed := time.Unix(1e9, 0)
 	g.RTTClock = func() time.Time { return fixed }
-	answers, err := g.QueryConfig(context.Background(), initiator.QueryAll,
+	answers, err := g.QueryConfig(context.Background(), initiator.EveryTarget, &wire.ConfigArg{},
 		initiator.CollectOptions{Timeout: time.Second, Quiet: 50 * time.Millisecond}, nil)
 	if err != nil || len(answers) != 1 {
 		t.Fatalf("answers %v, err %v", answers, err)

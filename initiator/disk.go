@@ -12,6 +12,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // DiskPath is one way to a target: a client (local interface) and the
@@ -216,7 +217,7 @@ func (d *Disk) identifyPaths(ctx context.Context) error {
 	for i, p := range d.paths {
 		go func() {
 			buf := make([]byte, wire.SectorSize)
-			err := d.eng.do(&request{ctx: gctx, cmd: wire.ATAIdentify, buf: buf, path: p})
+			err := d.eng.do(&request{ctx: gctx, cmd: ata.Identify, buf: buf, path: p})
 			var id wire.Identity
 			if err == nil {
 				id, err = wire.ParseIdentify(buf)
@@ -331,7 +332,7 @@ func (d *Disk) sameContent(ctx context.Context, ok []int, answer func(int) PathI
 	read := func(i int) ([]byte, error) {
 		buf := make([]byte, len(lbas)*wire.SectorSize)
 		for k, lba := range lbas {
-			q := &request{ctx: ctx, cmd: wire.ATAReadSectors, buf: buf[k*wire.SectorSize : (k+1)*wire.SectorSize], lba: lba, path: d.paths[i]}
+			q := &request{ctx: ctx, cmd: ata.ReadSectors, buf: buf[k*wire.SectorSize : (k+1)*wire.SectorSize], lba: lba, path: d.paths[i]}
 			if err := d.eng.do(q); err != nil {
 				return nil, err
 			}
@@ -497,9 +498,9 @@ func (d *Disk) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 // instead): Sync then returns nil, stops sending it, and FlushUnsupported
 // reports it. Failures are as for ReadAt.
 func (d *Disk) Sync() error {
-	cmd := uint8(wire.ATAFlushCache)
+	cmd := uint8(ata.FlushCache)
 	if d.id.LBA48 {
-		cmd = wire.ATAFlushCacheExt
+		cmd = ata.FlushCacheExt
 	}
 	d.mu.Lock()
 	d.dirty = false
@@ -544,9 +545,9 @@ func (d *Disk) FlushUnsupported() bool {
 // transfer reads (or writes) buf at sector lba: the engine cuts it into
 // frames.
 func (d *Disk) transfer(ctx context.Context, lba uint64, buf []byte, write bool) error {
-	q := &request{ctx: ctx, cmd: wire.ATAReadSectors, write: write, buf: buf, lba: lba}
+	q := &request{ctx: ctx, cmd: ata.ReadSectors, write: write, buf: buf, lba: lba}
 	if write {
-		q.cmd = wire.ATAWriteSectors
+		q.cmd = ata.WriteSectors
 	}
 	err := d.eng.do(q)
 	if err == nil {

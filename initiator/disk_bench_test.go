@@ -10,6 +10,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/blockio"
 )
 
 // BenchmarkDiskRead measures the data path over the in-memory network:
@@ -34,7 +35,7 @@ func benchDisk(b *testing.B, mtu, size int, write bool) {
 	tg.BufferCount = 16
 	nw.Serve(b, tg)
 	c := nw.Client(b, "a0", hostA, mtu)
-	f, err := c.Request(context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
+	f, err := initiator.RoundTrip(c, context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
 		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		b.Fatal(err)
@@ -46,7 +47,7 @@ func benchDisk(b *testing.B, mtu, size int, write bool) {
 	}
 	defer d.Close()
 	buf := make([]byte, size)
-	d.ResetStats()
+	before := d.PathStats()
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	var ms0, ms1 runtime.MemStats
@@ -70,7 +71,7 @@ func benchDisk(b *testing.B, mtu, size int, write bool) {
 	b.StopTimer()
 	runtime.ReadMemStats(&ms1)
 	var frames uint64
-	for _, s := range d.PathStats() {
+	for _, s := range blockio.PathsSince(before, d.PathStats()) {
 		frames += s.Frames
 	}
 	if frames > 0 {
@@ -108,7 +109,7 @@ func BenchmarkDiskReadQD32(b *testing.B) {
 	d := openDisk1(b, tg, c)
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	d.ResetStats()
+	before := d.PathStats()
 	b.SetBytes(4096)
 	b.ReportAllocs()
 	b.SetParallelism(16) // 32 goroutines on 2 CPUs
@@ -132,7 +133,7 @@ func BenchmarkDiskReadQD32(b *testing.B) {
 	b.StopTimer()
 	runtime.ReadMemStats(&ms1)
 	var frames uint64
-	for _, s := range d.PathStats() {
+	for _, s := range blockio.PathsSince(before, d.PathStats()) {
 		frames += s.Frames
 	}
 	if frames > 0 {
@@ -142,7 +143,7 @@ func BenchmarkDiskReadQD32(b *testing.B) {
 }
 
 func openDisk1(b *testing.B, tg *aoetest.Target, c *initiator.Client) *initiator.Disk {
-	f, err := c.Request(context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
+	f, err := initiator.RoundTrip(c, context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
 		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 	if err != nil {
 		b.Fatal(err)

@@ -36,7 +36,7 @@ func paths(t *testing.T, tg *aoetest.Target, clients ...*initiator.Client) []ini
 	t.Helper()
 	var out []initiator.DiskPath
 	for _, c := range clients {
-		f, err := c.Request(context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
+		f, err := initiator.RoundTrip(c, context.Background(), &wire.Frame{Destination: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot,
 			Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // A path is dead after deadAfter timeouts in a row with no reply for
@@ -184,16 +185,6 @@ func (d *Disk) PathStats() []PathStats {
 	return out
 }
 
-// ResetStats zeroes the paths' counters (not their RTT estimates).
-func (d *Disk) ResetStats() {
-	d.eng.inLoop(func() {
-		for _, p := range d.paths {
-			p.stats = PathStats{}
-			p.lastBad = badInfo{}
-		}
-	})
-}
-
 // usable reports whether p carries data: verified, alive, its client up.
 func (p *diskPath) usable() bool { return !p.dead && !p.gone && !p.excluded }
 
@@ -202,24 +193,22 @@ func (d *Disk) ataArg(o *op) wire.ATAArg {
 	ext := d.id.LBA48
 	var arg wire.ATAArg
 	switch o.cmd {
-	case wire.ATAIdentify:
-		arg = wire.ATAArg{SectorCount: 1, CmdStatus: wire.ATAIdentify}
-		arg.LBA[3] = 0xa0
-	case wire.ATAReadSectors:
-		arg = wire.ATAArg{Extended: ext, SectorCount: uint8(len(o.buf) / wire.SectorSize), CmdStatus: wire.ATAReadSectors}
+	case ata.Identify:
+		arg = *wire.NewIdentify()
+	case ata.ReadSectors:
+		arg = wire.ATAArg{Extended: ext, SectorCount: uint8(len(o.buf) / wire.SectorSize), CmdStatus: ata.ReadSectors}
 		if ext {
-			arg.CmdStatus = wire.ATAReadSectorsExt
+			arg.CmdStatus = ata.ReadSectorsExt
 		}
-		arg.SetLBA(o.lba)
-	case wire.ATAWriteSectors:
-		arg = wire.ATAArg{Extended: ext, Write: true, SectorCount: uint8(len(o.buf) / wire.SectorSize), CmdStatus: wire.ATAWriteSectors}
+		arg.LBA = o.lba
+	case ata.WriteSectors:
+		arg = wire.ATAArg{Extended: ext, Write: true, SectorCount: uint8(len(o.buf) / wire.SectorSize), CmdStatus: ata.WriteSectors}
 		if ext {
-			arg.CmdStatus = wire.ATAWriteSectorsExt
+			arg.CmdStatus = ata.WriteSectorsExt
 		}
-		arg.SetLBA(o.lba)
+		arg.LBA = o.lba
 	default: // FLUSH CACHE (EXT)
-		arg = wire.ATAArg{Extended: o.cmd == wire.ATAFlushCacheExt, CmdStatus: o.cmd}
-		arg.LBA[3] = 0xe0
+		arg = wire.ATAArg{Extended: o.cmd == ata.FlushCacheExt, CmdStatus: o.cmd}
 	}
 	return arg
 }
@@ -261,9 +250,9 @@ func (d *Disk) deadlineErr(o *op, p *diskPath, waited time.Duration, sends int, 
 	switch {
 	case o.write:
 		what = "write"
-	case o.cmd == wire.ATAIdentify:
+	case o.cmd == ata.Identify:
 		what = "IDENTIFY"
-	case o.cmd != wire.ATAReadSectors:
+	case o.cmd != ata.ReadSectors:
 		what = "FLUSH CACHE"
 	}
 	var err error

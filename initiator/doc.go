@@ -4,12 +4,15 @@
 //   - the wire format, in package initiator/wire (frames, the arguments
 //     of the four commands, ATA, IDENTIFY, error codes), and the address
 //     eSHELF.SLOT, in package initiator/aoeaddr; neither knows sockets;
-//   - the transport, here: a Client sends requests on one interface
-//     (a raw packet socket, or any net.PacketConn) and matches the replies
-//     by tag, source MAC, address and command, retransmitting unicast
-//     requests and keeping within each target's buffer count; a Group
-//     broadcasts on every interface and collects the answers
-//     (QueryConfig); Stats count what a client did;
+//   - the transport, here: a Client has one operation per AoE command
+//     (QueryConfig, ATA, Mask, Reserve; Identify) on one interface (a raw
+//     packet socket, or any net.PacketConn); it matches the replies by
+//     tag, source MAC, address and command, retransmits unicast requests
+//     and keeps within each target's buffer count, learnt from its Query
+//     Config answers; a Group broadcasts Query Config on every interface
+//     and collects the answers (QueryConfig, the same Target and argument
+//     as the Client's); Stats count what a client did, lost replies
+//     included;
 //   - the disk engine, here too: a Disk (OpenDisk) reads and writes a
 //     target's sectors over all its paths, verifying every path's IDENTIFY
 //     and every reply before its data is used, with a window per path that
@@ -42,4 +45,17 @@
 // compatibly; error strings, Stats counters' exact values and timing
 // defaults may be tuned. initiator/aoetest is a test kit, stable with
 // them but for tests only.
+//
+// # Surface
+//
+// initiator, initiator/wire and initiator/aoeaddr export 118 identifiers
+// together (top-level names and methods of exported types; aoetest
+// aside). A name is exported only when code outside its package that is
+// not a test uses it (directly or through an interface such as error,
+// fmt.Stringer or io.ReaderAt), or when it is the protocol's vocabulary a
+// caller needs to build or read a frame; the rest (the request
+// primitives under the operations, the ATA command set in the module's
+// internal/ata, tag bit 31, a closed client's error, which matches
+// net.ErrClosed) stays unexported. Tests reach what they need through
+// export_test.go.
 package initiator

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // The data path of a Disk is one event loop, its engine: a goroutine that
@@ -45,7 +46,7 @@ import (
 // request is one I/O of a caller: a buffer cut into frames.
 type request struct {
 	ctx    context.Context
-	cmd    uint8 // wire.ATAReadSectors, wire.ATAWriteSectors, wire.ATAIdentify, a FLUSH
+	cmd    uint8 // ata.ReadSectors, ata.WriteSectors, ata.Identify, a FLUSH
 	write  bool
 	target *diskTarget // when set, every frame goes to this target (FLUSH)
 	buf    []byte      // not yet handed out
@@ -98,7 +99,7 @@ type op struct {
 	dest     readDest // where its replies' data lands (reads, IDENTIFY)
 	fr       wire.Frame
 	arg      wire.ATAArg
-	hdr      [wire.MinFrameLen]byte
+	hdr      [minFrameLen]byte
 }
 
 // attempt is one send of an op under its own tag; cl is what the client
@@ -504,7 +505,7 @@ func (e *engine) add(q *request) {
 // passes the capacity the disk's addressing mode reaches: such a frame is
 // never sent (LBA28 would write sector lba mod 2^28).
 func (d *Disk) beyond(cmd uint8, lba uint64, n int) error {
-	if cmd != wire.ATAReadSectors && cmd != wire.ATAWriteSectors {
+	if cmd != ata.ReadSectors && cmd != ata.WriteSectors {
 		return nil
 	}
 	if lba > d.sectors || uint64(n/wire.SectorSize) > d.sectors-lba {
@@ -559,7 +560,7 @@ func (e *engine) issue(now time.Time) {
 			continue
 		}
 		misses = 0
-		if q.cmd == wire.ATAReadSectors || q.cmd == wire.ATAWriteSectors {
+		if q.cmd == ata.ReadSectors || q.cmd == ata.WriteSectors {
 			// The frame-cutting assertion: nothing past the capacity
 			// (add refused such requests; this holds it for any path).
 			if err := e.d.beyond(q.cmd, q.lba, min(len(q.buf), p.maxSectors*wire.SectorSize)); err != nil {
@@ -590,7 +591,7 @@ func (e *engine) cut(q *request, p *diskPath) *op {
 		return o
 	}
 	n := len(q.buf)
-	if q.cmd != wire.ATAIdentify {
+	if q.cmd != ata.Identify {
 		n = min(n, p.maxSectors*wire.SectorSize)
 	}
 	o.buf, o.lba = q.buf[:n], q.lba
@@ -671,14 +672,14 @@ func (e *engine) send(o *op, now time.Time) {
 	a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: wire.CommandATA, src: p.mac, once: true, ata: a}
 	a.events, a.dest, a.want = e.replies, nil, ataWant{}
 	switch o.cmd {
-	case wire.ATAReadSectors:
+	case ata.ReadSectors:
 		a.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / wire.SectorSize), data: len(o.buf)}
-	case wire.ATAWriteSectors:
+	case ata.WriteSectors:
 		a.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / wire.SectorSize)}
-	case wire.ATAIdentify:
+	case ata.Identify:
 		a.want = ataWant{data: wire.SectorSize}
 	}
-	if o.cmd == wire.ATAIdentify || o.cmd == wire.ATAReadSectors {
+	if o.cmd == ata.Identify || o.cmd == ata.ReadSectors {
 		if o.dest.buf == nil {
 			o.dest = readDest{buf: o.buf}
 		}
@@ -847,7 +848,7 @@ func (e *engine) onReply(r replyEvent, now time.Time) {
 		// The send whose timeout cut the window was answered: late,
 		// not lost.
 		p.cwnd, p.ssthresh, p.proven = max(p.cwnd, u.cwnd), max(p.ssthresh, u.ssthresh), max(p.proven, u.proven)
-		if p.stats.WindowCuts > 0 { // unless ResetStats came between
+		if p.stats.WindowCuts > 0 { // never below 0
 			p.stats.WindowCuts--
 		}
 		p.stats.LateReplies++
@@ -860,10 +861,10 @@ func (e *engine) onReply(r replyEvent, now time.Time) {
 	case !r.ata:
 		p.stats.Dropped++
 		return // wait for another send, or the timer
-	case r.status&wire.ATAStatusFailed != 0:
+	case r.status&ata.StatusFailed != 0:
 		e.fail(o.req, &wire.ATAError{Device: d.name, Command: d.ataArg(o).CmdStatus, LBA: o.lba, Status: r.status, Err: r.errReg})
 		return
-	case (o.cmd == wire.ATAIdentify || o.cmd == wire.ATAReadSectors) && !r.filled:
+	case (o.cmd == ata.Identify || o.cmd == ata.ReadSectors) && !r.filled:
 		p.stats.Dropped++ // short: a target whose MTU is smaller than it said
 		return
 	}
@@ -1180,7 +1181,7 @@ func (e *engine) probe(now time.Time) {
 		}
 		p.probing, p.lastProbe = true, now
 		p.stats.Probes++
-		q := &request{ctx: e.d.ctx, cmd: wire.ATAIdentify, buf: p.probeBuf, path: p, probe: true, deadline: probeEvery, done: make(chan struct{})}
+		q := &request{ctx: e.d.ctx, cmd: ata.Identify, buf: p.probeBuf, path: p, probe: true, deadline: probeEvery, done: make(chan struct{})}
 		e.add(q)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // recConn records the frames written to it; reads wait until it closes.
@@ -69,11 +70,11 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 		e.send(o, now)
 		return o
 	}
-	q := &request{cmd: wire.ATAWriteSectors, write: true, buf: make([]byte, 4*wire.SectorSize), done: make(chan struct{})}
+	q := &request{cmd: ata.WriteSectors, write: true, buf: make([]byte, 4*wire.SectorSize), done: make(chan struct{})}
 	start(q)
 	start(q)
 	e.fail(q, errors.New("deadline"))
-	q2 := &request{cmd: wire.ATAReadSectors, buf: make([]byte, 2*wire.SectorSize), lba: 1000, done: make(chan struct{})}
+	q2 := &request{cmd: ata.ReadSectors, buf: make([]byte, 2*wire.SectorSize), lba: 1000, done: make(chan struct{})}
 	o3 := start(q2)
 	if n := len(tx.queued); n != 3 {
 		t.Fatalf("%d ops queued, want 3 (two given up, one reused)", n)
@@ -85,7 +86,7 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 		t.Fatalf("%d frames sent, want 1", len(conn.frames))
 	}
 	f := conn.frames[0]
-	if tag := binary.BigEndian.Uint32(f[20:24]); tag != o3.latest.tag || f[wire.HeaderLen+3] != wire.ATAReadSectorsExt {
+	if tag := binary.BigEndian.Uint32(f[20:24]); tag != o3.latest.tag || f[wire.HeaderLen+3] != ata.ReadSectorsExt {
 		t.Errorf("sent tag %#x command %#x, want the new read's tag %#x", tag, f[wire.HeaderLen+3], o3.latest.tag)
 	}
 	if len(tx.queued) != 0 {

@@ -7,29 +7,23 @@ import (
 	"strings"
 
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // The errors of the transport and of the disk engine. One naming rule:
 // sentinel values are ErrX (match them with errors.Is); error types are
 // XError (errors.As), with no sentinel beside them. The wire format's
-// errors (ErrorCode, ATAError, MaskError, DirectiveError) are in package
+// errors (ErrorCode, ATAError, DirectiveError) are in package
 // wire.
 
 // Errors of the engine.
 var (
 	// ErrTimeout: no reply came after every retransmission.
 	ErrTimeout = errors.New("aoe: no reply")
-	// ErrClosed: the client was closed, or (errDiskClosed, which
-	// matches it) the Disk.
-	ErrClosed = errors.New("aoe: client closed")
 	// ErrSend: the frame could not be sent (interface down, frame larger
 	// than the link takes...).
 	ErrSend = errors.New("aoe: send failed")
 )
-
-// errNoDropCount is returned by Client.Dropped when the connection does
-// not count the frames its receive buffer lost.
-var errNoDropCount = errors.New("aoe: the connection does not count dropped frames")
 
 // errTagInUse: a request asked for a tag that a pending request has.
 var errTagInUse = errors.New("aoe: tag in use")
@@ -53,9 +47,10 @@ var (
 	ErrDeadline = errors.New("aoe: target did not answer before the deadline")
 	// errNoPaths is returned by OpenDisk when it is given no path.
 	errNoPaths = errors.New("aoe: no path to the target")
-	// errDiskClosed is returned by I/O on a closed Disk; it matches
-	// ErrClosed.
-	errDiskClosed error = &matching{text: "aoe: disk closed", is: ErrClosed}
+	// errDiskClosed is returned by I/O on a closed Disk, errClientClosed
+	// by the operations of a closed Client; both match net.ErrClosed.
+	errDiskClosed   error = &matching{text: "aoe: disk closed", is: net.ErrClosed}
+	errClientClosed error = &matching{text: "aoe: client closed", is: net.ErrClosed}
 )
 
 // matching is an error with its own text that matches another (errors.Is).
@@ -196,7 +191,7 @@ type ReplyError struct {
 func (e *ReplyError) Error() string {
 	what := commandName(e.Command)
 	at := ""
-	if e.Command != wire.ATAIdentify {
+	if e.Command != ata.Identify {
 		at = fmt.Sprintf(" at sector %d", e.LBA)
 	}
 	return fmt.Sprintf("%s: %s%s: %d bad replies from %s on %s, the last %s", e.Device, what, at, e.Count, e.MAC, e.Interface,

@@ -13,6 +13,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // FuzzDiskReplies feeds attacker frames into a Disk's client during a
@@ -71,7 +72,7 @@ func FuzzDiskReplies(f *testing.F) {
 		next := 0
 		nw.Drop = func(b []byte, to net.HardwareAddr) bool {
 			if !bytes.Equal(to, tg.MAC) || len(b) < 36 || b[14]&0x08 != 0 || b[19] != 0 ||
-				(b[27] != wire.ATAReadSectors && b[27] != wire.ATAReadSectorsExt) {
+				(b[27] != ata.ReadSectors && b[27] != ata.ReadSectorsExt) {
 				return false
 			}
 			mu.Lock()
@@ -158,7 +159,7 @@ func craft(r record, req []byte, tg *aoetest.Target) []byte {
 		var lb [8]byte
 		copy(lb[:6], fr[28:34])
 		lba := binary.LittleEndian.Uint64(lb[:])
-		if req[27] != wire.ATAReadSectorsExt {
+		if req[27] != ata.ReadSectorsExt {
 			lba &= 0x0fffffff
 		}
 		data := make([]byte, int(r.sel)*512)

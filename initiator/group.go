@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
 )
 
@@ -36,15 +35,6 @@ func (g *Group) Clients() []*Client {
 		return nil
 	}
 	return g.clients
-}
-
-// Names returns the clients' interface names.
-func (g *Group) Names() []string {
-	var out []string
-	for _, c := range g.clients {
-		out = append(out, c.Interface().Name)
-	}
-	return out
 }
 
 // Close closes every client.
@@ -94,18 +84,14 @@ type CollectOptions struct {
 	ResendInterval time.Duration
 	// MaxSends bounds the copies of the broadcast (default 10).
 	MaxSends int
-	// MaxReplies bounds the distinct replies kept (default
-	// DefaultMaxReplies): anything on the segment can answer a broadcast,
-	// as often and from as many addresses as it likes. Once more arrive
-	// the exchange ends with an *IncompleteError.
+	// MaxReplies bounds the distinct replies kept (default 4096: far
+	// beyond a real SAN, where 65,535 shelves of 255 slots are possible
+	// and a few hundred are seen, small enough that a flood of forged
+	// answers costs little memory and time): anything on the segment can
+	// answer a broadcast, as often and from as many addresses as it
+	// likes. Once more arrive the exchange ends with an *IncompleteError.
 	MaxReplies int
 }
-
-// DefaultMaxReplies is the default cap on the distinct replies (paths) one
-// broadcast keeps: far beyond a real SAN (65,535 shelves of 255 slots are
-// possible, a few hundred are seen), small enough that a flood of forged
-// answers costs little memory and time.
-const DefaultMaxReplies = 4096
 
 func (o CollectOptions) withDefaults() CollectOptions {
 	if o.Timeout <= 0 {
@@ -124,7 +110,7 @@ func (o CollectOptions) withDefaults() CollectOptions {
 		o.MaxSends = 10
 	}
 	if o.MaxReplies <= 0 {
-		o.MaxReplies = DefaultMaxReplies
+		o.MaxReplies = 4096
 	}
 	return o
 }
@@ -157,7 +143,7 @@ func (r reply) key() replyKey {
 // without error. When the answer is known to be incomplete (more than
 // MaxReplies responders, or replies lost in the receive buffers) the
 // replies come with an *IncompleteError. Errors: errNoClients, and those
-// of Client.Broadcast (ErrSend, ErrClosed, a tag in use).
+// of Client.broadcast (ErrSend, net.ErrClosed, a tag in use).
 func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOptions, onNew func(reply) (stop bool)) ([]reply, error) {
 	if g == nil || len(g.clients) == 0 {
 		return nil, errNoClients
@@ -174,13 +160,11 @@ func (g *Group) collect(ctx context.Context, req *wire.Frame, opts CollectOption
 	return out, nil
 }
 
-// dropped returns the frames the clients' connections lost so far (see
-// Client.Dropped; clients that cannot tell count 0).
+// dropped returns the frames the clients lost so far (Stats.Dropped).
 func (g *Group) dropped() uint64 {
 	var n uint64
 	for _, c := range g.Clients() {
-		d, _ := c.Dropped()
-		n += d
+		n += c.Stats().Dropped
 	}
 	return n
 }
@@ -241,7 +225,7 @@ func (g *Group) broadcast(ctx context.Context, req *wire.Frame) (<-chan reply, [
 	var resends []func() error
 	start := g.rttNow()
 	for _, c := range g.clients {
-		ch, resend, stop, err := c.Broadcast(req)
+		ch, resend, stop, err := c.broadcast(req)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -284,7 +268,7 @@ type collectState struct {
 
 func (s *collectState) retransmits() (n uint64) {
 	for _, c := range s.g.clients {
-		n += c.Stats().Retransmits
+		n += c.stats.retransmits.Load()
 	}
 	return n
 }
@@ -333,21 +317,10 @@ func (s *collectState) add(r reply) bool {
 	return true
 }
 
-// ConfigQuery is a Query Config for a group: to one address or, with the
-// broadcast shelf and slot, to every target.
-type ConfigQuery struct {
-	Shelf   uint16
-	Slot    uint8
-	Command wire.ConfigCommand
-	String  []byte
-	// Tag as for Request (aoeping's -t); zero picks a fresh one.
-	Tag uint32
-}
-
-// QueryAll is the Query Config read that every target answers.
-var QueryAll = ConfigQuery{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot}
-
-// QueryConfig broadcasts q on every interface, again at the Resend times
+// QueryConfig broadcasts a Query Config with arg to t's address on every
+// interface (t's MAC is not used; Shelf and Slot may be the broadcast
+// values, aoeaddr.BroadcastShelf and BroadcastSlot: every target; Tag as
+// in Target), again at the Resend times
 // (and more often under loss), and returns the answers in arrival order,
 // one per path (interface, target MAC, address); onAnswer, if set, is
 // called for each as it comes and ends the exchange by returning true. It
@@ -357,21 +330,22 @@ var QueryAll = ConfigQuery{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.Broadcas
 // responders, or replies lost in the receive buffers) the answers come
 // with an *IncompleteError. A test or prefix that does not match gets no
 // answer. Refusals (such as ErrConfigStringPresent for a set) are answers
-// with Err set. Errors: ErrConfigStringTooLong, one when the group has no
-// client, and those of Client.Broadcast (ErrSend, ErrClosed, a tag in
-// use).
-func (g *Group) QueryConfig(ctx context.Context, q ConfigQuery, opts CollectOptions, onAnswer func(ConfigReply) (stop bool)) ([]ConfigReply, error) {
-	if len(q.String) > wire.MaxConfigString {
+// with Err set. Each answer sets the answering target's window on the
+// client that heard it (see Client.QueryConfig). Errors:
+// ErrConfigStringTooLong, one when the group has no client, and those of
+// sending (ErrSend, net.ErrClosed, a tag in use).
+func (g *Group) QueryConfig(ctx context.Context, t Target, arg *wire.ConfigArg, opts CollectOptions, onAnswer func(ConfigReply) (stop bool)) ([]ConfigReply, error) {
+	if len(arg.String) > wire.MaxConfigString {
 		return nil, wire.ErrConfigStringTooLong
 	}
-	req := &wire.Frame{Shelf: q.Shelf, Slot: q.Slot, Tag: q.Tag, Command: wire.CommandQueryConfig,
-		Arg: &wire.ConfigArg{Command: q.Command, String: q.String}}
+	req := &wire.Frame{Shelf: t.Shelf, Slot: t.Slot, Tag: t.Tag, Command: wire.CommandQueryConfig, Arg: arg}
 	var answers []ConfigReply
 	_, err := g.collect(ctx, req, opts, func(r reply) bool {
 		a, ok := configReply(r.Client.Interface(), r.Frame, r.RTT)
 		if !ok {
 			return false
 		}
+		r.Client.learnWindow(a)
 		answers = append(answers, a)
 		return onAnswer != nil && onAnswer(a)
 	})

@@ -17,6 +17,8 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
+	"github.com/goaoe/aoe/internal/blockio"
 )
 
 // The invariant of every test here: every byte a read returns equals the
@@ -98,10 +100,10 @@ func testDiskHostile(t *testing.T, open func(t *testing.T, h *aoetest.Hostile) (
 		{name: "wrong-lba-far", set: func(h *aoetest.Hostile) { h.WrongLBA = 1000 }, kind: "wrong LBA"},
 		{name: "short", set: func(h *aoetest.Hostile) { h.Short = true }, kind: "short"},
 		{name: "remaining", set: func(h *aoetest.Hostile) { h.Remaining = 1 }, kind: "sectors remaining"},
-		{name: "status-err", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusErr }, ata: true},
-		{name: "status-df", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusDF }, ata: true},
-		{name: "status-bsy", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusBSY }, ata: true},
-		{name: "status-drq", set: func(h *aoetest.Hostile) { h.Status = wire.ATAStatusDRQ }, ata: true},
+		{name: "status-err", set: func(h *aoetest.Hostile) { h.Status = ata.StatusErr }, ata: true},
+		{name: "status-df", set: func(h *aoetest.Hostile) { h.Status = ata.StatusDF }, ata: true},
+		{name: "status-bsy", set: func(h *aoetest.Hostile) { h.Status = ata.StatusBSY }, ata: true},
+		{name: "status-drq", set: func(h *aoetest.Hostile) { h.Status = ata.StatusDRQ }, ata: true},
 		{name: "drop", set: func(h *aoetest.Hostile) { h.DropRate = 0.2 }, ok: true},
 		{name: "duplicate", set: func(h *aoetest.Hostile) { h.DupRate = 0.5 }, ok: true},
 		{name: "reorder", set: func(h *aoetest.Hostile) { h.ReorderRate = 0.3 }, ok: true},
@@ -287,12 +289,12 @@ func TestDiskPathComesBack(t *testing.T) {
 	mu.Lock()
 	down = false
 	mu.Unlock()
-	d.ResetStats()
+	before := d.PathStats()
 	for {
 		if err := checkRead(t, d, tg, 0, 256<<10); err != nil {
 			t.Fatal(err)
 		}
-		st := d.PathStats()[1]
+		st := blockio.PathsSince(before, d.PathStats())[1]
 		if st.Verified && st.Frames > 0 {
 			if st.Probes == 0 {
 				t.Errorf("back without a probe: %+v", st)
@@ -335,9 +337,8 @@ func TestDiskCapacity(t *testing.T) {
 				t.Fatalf("size %d, want %d", d.Size(), tc.size)
 			}
 			n, clamped := d.Identity().Capacity()
-			if b, ok := d.Identity().Bytes(); int64(n)*512 != d.Size() || ok == clamped || ok && int64(b) != d.Size() || !ok && b != 0 ||
-				clamped != (d.Identity().Sectors() > n) {
-				t.Errorf("capacity %d clamped %v, bytes %d %v, size %d", n, clamped, b, ok, d.Size())
+			if int64(n)*512 != d.Size() || clamped != (d.Identity().Sectors() > n) || !clamped && n != d.Identity().Sectors() {
+				t.Errorf("capacity %d clamped %v, size %d", n, clamped, d.Size())
 			}
 			sector0 := tg.Read(0, 512)
 			// At the end and past it: EOF, or a write refused whole.
@@ -390,13 +391,13 @@ func TestDiskLyingWindow(t *testing.T) {
 		// The default RTO bounds, as in production.
 		d, _ := hostileDisk(t, h, initiator.DiskOptions{Deadline: 30 * time.Second, MinRTO: 5 * time.Millisecond})
 		for i := range 3 {
-			d.ResetStats()
+			before := d.PathStats()
 			start := time.Now()
 			if err := checkRead(t, d, tg, int64(i)<<20, 1<<20); err != nil {
 				t.Fatal(err)
 			}
 			el := time.Since(start)
-			st := d.PathStats()[0]
+			st := blockio.PathsSince(before, d.PathStats())[0]
 			frames := st.Frames
 			t.Logf("MTU %d, read %d: 1 MiB in %v: %d frames, %d retransmissions, %d timeouts, %d window cuts, window %d of %d (proven %d); the target dropped %d so far",
 				mtu, i, el, frames, st.Retransmits, st.Timeouts, st.WindowCuts, st.CongestionWindow, st.Window, st.ProvenWindow, h.Dropped())
@@ -442,7 +443,7 @@ func TestDiskCloseConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for {
 				if _, err := d.ReadAt(make([]byte, 65536), 0); err != nil {
-					if !errors.Is(err, initiator.ErrClosed) {
+					if !errors.Is(err, net.ErrClosed) {
 						t.Errorf("read: %v", err)
 					}
 					return
@@ -537,10 +538,10 @@ func TestDiskProbeRefusedNoSpin(t *testing.T) {
 				continue
 			}
 			if sick.Load() {
-				if len(b) < 28 || b[19] != byte(wire.CommandATA) || b[27] != wire.ATAIdentify {
+				if len(b) < 28 || b[19] != byte(wire.CommandATA) || b[27] != ata.Identify {
 					continue // data unanswered
 				}
-				r[27] |= wire.ATAStatusErr
+				r[27] |= ata.StatusErr
 			}
 			port.WriteTo(r, nil)
 		}

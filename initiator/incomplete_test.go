@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
+	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/mdlayher/packet"
 )
 
@@ -21,7 +22,7 @@ func TestCollectCap(t *testing.T) {
 	g := initiator.NewGroup(c)
 	opts := fastCollect
 	opts.MaxReplies = 100
-	got, err := g.QueryConfig(context.Background(), initiator.QueryAll, opts, nil)
+	got, err := g.QueryConfig(context.Background(), initiator.EveryTarget, &wire.ConfigArg{}, opts, nil)
 	var ie *initiator.IncompleteError
 	if !errors.As(err, &ie) || !ie.Truncated || ie.Max != 100 || len(got) != 100 {
 		t.Fatalf("got %d replies, %v", len(got), err)
@@ -31,7 +32,7 @@ func TestCollectCap(t *testing.T) {
 	opts.MaxReplies, opts.Resend = 100000, []time.Duration{}
 	var nw2 aoetest.Network
 	nw2.ServeHostile(t, &aoetest.Hostile{Flood: 300})
-	got, err = initiator.NewGroup(nw2.Client(t, "test0", net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}, 1500)).QueryConfig(context.Background(), initiator.QueryAll, opts, nil)
+	got, err = initiator.NewGroup(nw2.Client(t, "test0", net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}, 1500)).QueryConfig(context.Background(), initiator.EveryTarget, &wire.ConfigArg{}, opts, nil)
 	if err != nil || len(got) != 300 {
 		t.Fatalf("got %d replies, %v", len(got), err)
 	}
@@ -59,7 +60,7 @@ func TestCollectDropped(t *testing.T) {
 	c := initiator.New(initiator.Interface{Name: "test0", MAC: mac, MTU: 1500}, conn, nil)
 	t.Cleanup(func() { c.Close() })
 	g := initiator.NewGroup(c)
-	got, err := g.QueryConfig(context.Background(), initiator.QueryAll, fastCollect, func(initiator.ConfigReply) bool {
+	got, err := g.QueryConfig(context.Background(), initiator.EveryTarget, &wire.ConfigArg{}, fastCollect, func(initiator.ConfigReply) bool {
 		conn.drops = 3 // lost during it
 		return false
 	})
@@ -67,7 +68,7 @@ func TestCollectDropped(t *testing.T) {
 	if !errors.As(err, &ie) || ie.Truncated || ie.Dropped != 3 || len(got) != 1 {
 		t.Fatalf("got %d replies, %v", len(got), err)
 	}
-	if got, err := g.QueryConfig(context.Background(), initiator.QueryAll, fastCollect, nil); err != nil || len(got) != 1 {
+	if got, err := g.QueryConfig(context.Background(), initiator.EveryTarget, &wire.ConfigArg{}, fastCollect, nil); err != nil || len(got) != 1 {
 		t.Fatalf("a clean exchange: %d, %v", len(got), err)
 	}
 }

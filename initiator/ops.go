@@ -7,6 +7,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // Target is one port of an AoE target as a client reaches it: the MAC that
@@ -15,10 +16,15 @@ type Target struct {
 	MAC   net.HardwareAddr
 	Shelf uint16
 	Slot  uint8
-	// Tag, when it has bit 31 set, is the tag the request carries (as
-	// Frame.Tag for Request: aoeping's -t); else a fresh one is used.
+	// Tag, when it has bit 31 set (1<<31), is the tag the request
+	// carries (aoeping's -t); else a fresh one is used. Every tag the
+	// client sends has bit 31 set: the Linux driver drops the replies
+	// whose tag has it, so that userspace tools never disturb it.
 	Tag uint32
 }
+
+// tagUserspace is tag bit 31 (Target.Tag).
+const tagUserspace = 1 << 31
 
 // Address returns the target's shelf.slot.
 func (t Target) Address() aoeaddr.Address { return aoeaddr.Address{Shelf: t.Shelf, Slot: t.Slot} }
@@ -61,13 +67,12 @@ func configReply(ifi Interface, f *wire.Frame, rtt time.Duration) (ConfigReply, 
 
 // request sends one unicast request to t and returns the reply.
 func (c *Client) request(ctx context.Context, t Target, cmd wire.Command, arg wire.Arg) (*wire.Frame, error) {
-	return c.Request(ctx, &wire.Frame{Destination: t.MAC, Shelf: t.Shelf, Slot: t.Slot, Tag: t.Tag, Command: cmd, Arg: arg})
+	return c.roundTrip(ctx, &wire.Frame{Destination: t.MAC, Shelf: t.Shelf, Slot: t.Slot, Tag: t.Tag, Command: cmd, Arg: arg})
 }
 
 // The client's operations are one per AoE command, each taking the
 // command's argument and returning the decoded reply: QueryConfig, ATA,
-// Mask and Reserve; Identify is ATA IDENTIFY DEVICE decoded. Request
-// sends any frame.
+// Mask and Reserve; Identify is ATA IDENTIFY DEVICE decoded.
 
 // QueryConfig sends a Query Config with arg to t (&wire.ConfigArg{}: read
 // the configuration; ConfigSet/ConfigForceSet: set the string;
@@ -75,8 +80,10 @@ func (c *Client) request(ctx context.Context, t Target, cmd wire.Command, arg wi
 // match is ErrTimeout). A refusal (such as wire.ErrConfigStringPresent for
 // a set) returns the reply, whose Config.String is the target's current
 // string, with that ErrorCode. Other errors: ErrTimeout when no answer
-// comes, wire.ErrConfigStringTooLong, ErrSend, ErrClosed or the context's
-// error.
+// comes, wire.ErrConfigStringTooLong, ErrSend, net.ErrClosed or the context's
+// error. An answer sets the target's window: the client then has up to
+// its buffer count of requests outstanding to that MAC at once (one until
+// then).
 func (c *Client) QueryConfig(ctx context.Context, t Target, arg *wire.ConfigArg) (*ConfigReply, error) {
 	start := c.cfg.Now()
 	f, err := c.request(ctx, t, wire.CommandQueryConfig, arg)
@@ -87,7 +94,17 @@ func (c *Client) QueryConfig(ctx context.Context, t Target, arg *wire.ConfigArg)
 	if !ok {
 		return nil, errBadReply
 	}
+	c.learnWindow(r)
 	return &r, err
+}
+
+// learnWindow sets the window of the target that answered r, a Query
+// Config answer that is no refusal, to the buffer count it advertises:
+// the requests it queues.
+func (c *Client) learnWindow(r ConfigReply) {
+	if r.Err == nil {
+		c.setWindow(r.Target.MAC, int(r.Config.BufferCount))
+	}
 }
 
 // ATA sends an ATA command to t and returns the reply's argument. When the
@@ -103,8 +120,8 @@ func (c *Client) ATA(ctx context.Context, t Target, arg *wire.ATAArg) (*wire.ATA
 	if !ok {
 		return nil, errBadReply
 	}
-	if rep.CmdStatus&wire.ATAStatusFailed != 0 {
-		return rep, &wire.ATAError{Device: t.Address().String(), Command: arg.CmdStatus, LBA: arg.Address(), Status: rep.CmdStatus, Err: rep.FeatureErr}
+	if rep.CmdStatus&ata.StatusFailed != 0 {
+		return rep, &wire.ATAError{Device: t.Address().String(), Command: arg.CmdStatus, LBA: arg.LBA, Status: rep.CmdStatus, Err: rep.FeatureErr}
 	}
 	return rep, nil
 }
@@ -133,14 +150,11 @@ func (c *Client) Identify(ctx context.Context, t Target, sectors int) (*wire.Ide
 
 // Mask sends a Mac Mask List request to t with the directives (none: read
 // the list) and returns the list the target then holds. A refused
-// directive fails with a *wire.DirectiveError (wrapping the MaskError,
-// such as wire.MaskListFull); more than 255 directives fail before
+// directive fails with a *wire.DirectiveError (its Code such as
+// wire.MaskListFull); more than 255 directives fail before
 // sending; other errors as QueryConfig.
 func (c *Client) Mask(ctx context.Context, t Target, ds []wire.Directive) ([]net.HardwareAddr, error) {
-	arg := &wire.MaskArg{Command: wire.MaskRead}
-	if len(ds) > 0 {
-		arg = &wire.MaskArg{Command: wire.MaskEdit, Directives: ds}
-	}
+	arg := &wire.MaskArg{Edit: len(ds) > 0, Directives: ds}
 	f, err := c.request(ctx, t, wire.CommandMACMask, arg)
 	if err != nil {
 		return nil, err
@@ -149,8 +163,8 @@ func (c *Client) Mask(ctx context.Context, t Target, ds []wire.Directive) ([]net
 	if !ok {
 		return nil, errBadReply
 	}
-	if rep.Error != wire.MaskOK {
-		return nil, &wire.DirectiveError{Index: int(rep.FailedIndex), Err: rep.Error}
+	if rep.Error != 0 {
+		return nil, &wire.DirectiveError{Index: int(rep.FailedIndex), Code: rep.Error}
 	}
 	var list []net.HardwareAddr
 	for _, d := range rep.Directives {
@@ -159,14 +173,14 @@ func (c *Client) Mask(ctx context.Context, t Target, ds []wire.Directive) ([]net
 	return list, nil
 }
 
-// Reserve sends a Reserve/Release request to t and returns the list the
-// target then holds: wire.ReserveRead reads it (macs unused);
+// Reserve sends a Reserve/Release request with the sub-command cmd to t
+// and returns the list the target then holds: wire.ReserveRead reads it (macs unused);
 // wire.ReserveSet sets it to macs (nil: empties it, a release), which the
 // target accepts only when its list is empty or names this host, else it
 // refuses with wire.ErrTargetReserved, returned with its current list;
 // wire.ReserveForceSet sets it unconditionally. More than 255 MACs fail
 // before sending; other errors as QueryConfig.
-func (c *Client) Reserve(ctx context.Context, t Target, cmd wire.ReserveCommand, macs []net.HardwareAddr) ([]net.HardwareAddr, error) {
+func (c *Client) Reserve(ctx context.Context, t Target, cmd uint8, macs []net.HardwareAddr) ([]net.HardwareAddr, error) {
 	arg := &wire.ReserveArg{Command: cmd}
 	if cmd != wire.ReserveRead {
 		arg.MACs = macs

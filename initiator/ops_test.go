@@ -10,6 +10,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 var fastCollect = initiator.CollectOptions{Timeout: 10 * time.Second, Quiet: 50 * time.Millisecond, Resend: []time.Duration{20 * time.Millisecond}}
@@ -20,17 +21,22 @@ func TestGroupQueryConfig(t *testing.T) {
 	c, _ := setup(t, a, b)
 	g := initiator.NewGroup(c)
 	ctx := context.Background()
-	q := func(shelf uint16, slot uint8, ccmd wire.ConfigCommand, s string) []initiator.ConfigReply {
+	q := func(shelf uint16, slot uint8, ccmd uint8, s string) []initiator.ConfigReply {
 		t.Helper()
-		got, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: shelf, Slot: slot, Command: ccmd, String: []byte(s)}, fastCollect, nil)
+		got, err := g.QueryConfig(ctx, initiator.Target{Shelf: shelf, Slot: slot}, &wire.ConfigArg{Command: ccmd, String: []byte(s)}, fastCollect, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return got
 	}
+	every := initiator.Target{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot}
 	all := q(aoeaddr.BroadcastShelf, aoeaddr.BroadcastSlot, wire.ConfigRead, "")
 	if len(all) != 2 || all[0].Interface.Name != "test0" || all[0].Config.BufferCount != 16 {
 		t.Errorf("read all: %+v", all)
+	}
+	// An answer sets the target's window to its buffer count.
+	if w := initiator.Window(c, all[0].Target.MAC); w != 16 {
+		t.Errorf("window after the answer: %d, want 16", w)
 	}
 	if got := q(1, 2, wire.ConfigSet, "new"); len(got) != 1 || got[0].Err != nil || string(a.Config()) != "new" {
 		t.Errorf("set on an empty string: %+v", got)
@@ -46,13 +52,13 @@ func TestGroupQueryConfig(t *testing.T) {
 		t.Errorf("prefix: %+v", got)
 	}
 	stopped := 0
-	if _, err := g.QueryConfig(ctx, initiator.QueryAll, initiator.CollectOptions{Timeout: time.Minute, Quiet: time.Minute}, func(initiator.ConfigReply) bool {
+	if _, err := g.QueryConfig(ctx, every, &wire.ConfigArg{}, initiator.CollectOptions{Timeout: time.Minute, Quiet: time.Minute}, func(initiator.ConfigReply) bool {
 		stopped++
 		return true
 	}); err != nil || stopped != 1 {
 		t.Errorf("stop after the first answer: %d answers, %v", stopped, err)
 	}
-	if _, err := initiator.NewGroup().QueryConfig(ctx, initiator.QueryAll, fastCollect, nil); !errors.Is(err, initiator.ErrNoClients) {
+	if _, err := initiator.NewGroup().QueryConfig(ctx, every, &wire.ConfigArg{}, fastCollect, nil); !errors.Is(err, initiator.ErrNoClients) {
 		t.Errorf("no clients: %v", err)
 	}
 }
@@ -102,7 +108,7 @@ func TestOperations(t *testing.T) {
 		t.Errorf("Mask edit: %v %v", l, err)
 	}
 	var de *wire.DirectiveError
-	if _, err := c.Mask(ctx, to, []wire.Directive{add(third)}); !errors.As(err, &de) || de.Index != 0 || !errors.Is(err, wire.MaskListFull) {
+	if _, err := c.Mask(ctx, to, []wire.Directive{add(third)}); !errors.As(err, &de) || de.Index != 0 || de.Code != wire.MaskListFull {
 		t.Errorf("Mask edit on a full list: %v", err)
 	}
 
@@ -125,10 +131,10 @@ func TestATAError(t *testing.T) {
 	c, _ := setup(t, tg)
 	to := initiator.Target{MAC: targetMAC, Shelf: 1, Slot: 2}
 	// SMART on a target without it: aborted.
-	arg := &wire.ATAArg{FeatureErr: 0xda, CmdStatus: wire.ATASmart}
+	arg := &wire.ATAArg{FeatureErr: 0xda, CmdStatus: ata.Smart}
 	rep, err := c.ATA(context.Background(), to, arg)
 	var ae *wire.ATAError
-	if !errors.As(err, &ae) || rep == nil || ae.Err&wire.ATAErrAbort == 0 {
+	if !errors.As(err, &ae) || rep == nil || ae.Err&ata.ErrAbort == 0 {
 		t.Errorf("%+v %v", rep, err)
 	}
 }

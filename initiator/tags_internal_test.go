@@ -23,7 +23,7 @@ func TestSendTags(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tag&wire.TagUserspace == 0 {
+		if tag&tagUserspace == 0 {
 			t.Fatalf("tag %#x without bit 31", tag)
 		}
 		if _, dup := seen[tag]; dup {

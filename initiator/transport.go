@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // The disk engine (engine.go) sits above the transport (Client) and uses
@@ -113,7 +114,7 @@ func (t *readDest) fill(data []byte) bool {
 // fixed while the send is registered (want, dest, events).
 func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte) (answered, queued bool) {
 	r := replyEvent{att: a, tag: tag, errFlag: h.errFlag, code: h.code, ata: h.ata, status: h.arg[3], errReg: h.arg[1]}
-	if h.ata && !h.errFlag && r.status&wire.ATAStatusFailed == 0 {
+	if h.ata && !h.errFlag && r.status&ata.StatusFailed == 0 {
 		// A reply that does not answer the send leaves it registered
 		// (the target's good reply may follow) and the buffer untouched.
 		if bad, good := a.want.check(h.arg[:], data); !good {
@@ -131,3 +132,7 @@ func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte) (answered, q
 }
 
 var _ ataHandler = (*attempt)(nil)
+
+// minFrameLen is the Ethernet minimum frame without the FCS, which wire
+// pads every frame to: a buffer of it holds any request without data.
+const minFrameLen = 60

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // memTransport is a transport with no socket and no Client: a disk in
@@ -52,8 +53,8 @@ func (m *memTransport) expect(cl *call) (uint32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.tag++
-	m.calls[m.tag|wire.TagUserspace] = cl
-	return m.tag | wire.TagUserspace, nil
+	m.calls[m.tag|tagUserspace] = cl
+	return m.tag | tagUserspace, nil
 }
 
 func (m *memTransport) forget(tag uint32) {
@@ -86,14 +87,14 @@ func (m *memTransport) send(frames []outFrame, _ func(int, error)) int {
 		n := int(h.arg[2]) * wire.SectorSize
 		var data []byte
 		switch h.arg[3] {
-		case wire.ATAIdentify:
+		case ata.Identify:
 			data = m.id[:]
-		case wire.ATAReadSectorsExt:
+		case ata.ReadSectorsExt:
 			data = m.disk[off : off+n]
-		case wire.ATAWriteSectorsExt:
+		case ata.WriteSectorsExt:
 			copy(m.disk[off:off+n], f.data)
 		}
-		h.arg[2], h.arg[3] = 0, wire.ATAStatusDRDY
+		h.arg[2], h.arg[3] = 0, ata.StatusDRDY
 		if answered, _ := cl.ata.takeReply(tag, h, data); answered {
 			delete(m.calls, tag)
 		}

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // A Disk trusts no reply and no path: every ATA reply is checked against
@@ -25,13 +25,13 @@ const maxBad = 3
 // commandName names an ATA opcode in errors.
 func commandName(cmd uint8) string {
 	switch cmd {
-	case wire.ATAReadSectors, wire.ATAReadSectorsExt:
+	case ata.ReadSectors, ata.ReadSectorsExt:
 		return "read"
-	case wire.ATAWriteSectors, wire.ATAWriteSectorsExt:
+	case ata.WriteSectors, ata.WriteSectorsExt:
 		return "write"
-	case wire.ATAIdentify:
+	case ata.Identify:
 		return "IDENTIFY"
-	case wire.ATAFlushCache, wire.ATAFlushCacheExt:
+	case ata.FlushCache, ata.FlushCacheExt:
 		return "FLUSH CACHE"
 	}
 	return fmt.Sprintf("ATA command %#02x", cmd)

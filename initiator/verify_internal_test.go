@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // TestCheckATA: the echoed LBA is compared as the addressing mode decodes
@@ -14,8 +15,7 @@ import (
 // the payload must hold what was asked.
 func TestCheckATA(t *testing.T) {
 	arg := func(lba uint64, ext bool, remaining uint8) []byte {
-		a := wire.ATAArg{Extended: ext, SectorCount: remaining, CmdStatus: wire.ATAStatusDRDY}
-		a.SetLBA(lba)
+		a := wire.ATAArg{Extended: ext, SectorCount: remaining, CmdStatus: ata.StatusDRDY, LBA: lba}
 		f := wire.Frame{Destination: make([]byte, 6), Source: make([]byte, 6), Arg: &a, Unpadded: true}
 		b, _ := f.MarshalBinary()
 		return b[wire.HeaderLen:]
@@ -59,7 +59,7 @@ func TestCheckATA(t *testing.T) {
 }
 
 func TestReplyErrorText(t *testing.T) {
-	err := error(&ReplyError{Device: "e1.2", Interface: "eth0", MAC: []byte{2, 0, 0, 0, 0, 1}, Command: wire.ATAReadSectorsExt, LBA: 8,
+	err := error(&ReplyError{Device: "e1.2", Interface: "eth0", MAC: []byte{2, 0, 0, 0, 0, 1}, Command: ata.ReadSectorsExt, LBA: 8,
 		Kind: "wrong LBA", Want: 8, Got: 0, Count: 3})
 	if err.Error() != "e1.2: read at sector 8: 3 bad replies from 02:00:00:00:00:01 on eth0, the last wrong LBA: asked 8, echoed 0" {
 		t.Errorf("%v", err)
@@ -80,7 +80,7 @@ func TestDeadlineErrTellsBadReplies(t *testing.T) {
 	d := &Disk{name: "e1.2"}
 	d.id.LBA48 = true
 	p := &diskPath{tr: c, mac: []byte{2, 0, 0, 0, 0, 2}}
-	o := &op{cmd: wire.ATAReadSectors, lba: 40, buf: make([]byte, 1024), bad: 2, badPath: p,
+	o := &op{cmd: ata.ReadSectors, lba: 40, buf: make([]byte, 1024), bad: 2, badPath: p,
 		lastBad: badInfo{kind: badReplyShort, want: 1024, got: 512}}
 	err := d.deadlineErr(o, p, 60e9, 9, nil)
 	if !errors.Is(err, ErrDeadline) || !errors.As(err, new(*ReplyError)) ||
@@ -88,7 +88,7 @@ func TestDeadlineErrTellsBadReplies(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 	var re *ReplyError
-	if !errors.As(err, &re) || re.LBA != 40 || re.Command != wire.ATAReadSectorsExt {
+	if !errors.As(err, &re) || re.LBA != 40 || re.Command != ata.ReadSectorsExt {
 		t.Errorf("%+v", re)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 	"github.com/mdlayher/packet"
 )
 
@@ -162,7 +163,7 @@ func isData(req *wire.Frame) (*wire.ATAArg, bool) {
 		return nil, false
 	}
 	switch arg.CmdStatus {
-	case wire.ATAReadSectors, wire.ATAReadSectorsExt, wire.ATAWriteSectors, wire.ATAWriteSectorsExt:
+	case ata.ReadSectors, ata.ReadSectorsExt, ata.WriteSectors, ata.WriteSectorsExt:
 		return arg, true
 	}
 	return nil, false
@@ -177,11 +178,11 @@ func (h *Hostile) ata(b []byte, req *wire.Frame) []byte {
 	if !data {
 		return h.Target.Handle(b)
 	}
-	write := arg.CmdStatus == wire.ATAWriteSectors || arg.CmdStatus == wire.ATAWriteSectorsExt
+	write := arg.CmdStatus == ata.WriteSectors || arg.CmdStatus == ata.WriteSectorsExt
 	if h.WrongLBA != 0 {
 		moved := *req
 		a := *arg
-		a.SetLBA(arg.Address() + h.WrongLBA)
+		a.LBA = arg.LBA + h.WrongLBA
 		moved.Arg = &a
 		nb, err := moved.MarshalBinary()
 		if err != nil {
@@ -197,7 +198,7 @@ func (h *Hostile) ata(b []byte, req *wire.Frame) []byte {
 		copy(r[0:6], b[6:12])
 		copy(r[6:12], h.Target.MAC)
 		r[14] |= 0x08 // R
-		r[25], r[27] = 0, wire.ATAStatusDRDY
+		r[25], r[27] = 0, ata.StatusDRDY
 	} else if r = h.Target.Handle(b); r == nil {
 		return nil
 	}

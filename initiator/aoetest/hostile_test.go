@@ -11,6 +11,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 var (
@@ -18,67 +19,17 @@ var (
 	tgtMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
 )
 
-func queryConfig(t *testing.T, c *initiator.Client, d time.Duration) []*wire.Frame {
+// queryConfig broadcasts one Query Config read (no copy sent again) and
+// returns the answers that came within d.
+func queryConfig(t *testing.T, c *initiator.Client, d time.Duration) []initiator.ConfigReply {
 	t.Helper()
-	ch, _, stop, err := c.Broadcast(&wire.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
+	all := initiator.Target{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot}
+	got, err := initiator.NewGroup(c).QueryConfig(context.Background(), all, &wire.ConfigArg{},
+		initiator.CollectOptions{Timeout: d, Quiet: d, Resend: []time.Duration{}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
-	var got []*wire.Frame
-	deadline := time.After(d)
-	for {
-		select {
-		case f := <-ch:
-			got = append(got, f)
-		case <-deadline:
-			return got
-		}
-	}
-}
-
-func TestHostileFloodAndDrops(t *testing.T) {
-	var nw Network
-	c := nw.Client(t, "eth0", iniMAC, 1500)
-	h := &Hostile{MAC: tgtMAC, Flood: 10000}
-	nw.ServeHostile(t, h)
-	ch, _, stop, err := c.Broadcast(&wire.Frame{Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	// Nothing is read until the whole flood is out: the port's queue and
-	// the broadcast's channel (4096 each) must overflow, however fast the
-	// machine.
-	for deadline := time.Now().Add(10 * time.Second); h.Sent() < 10000; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("sent %d of 10000 in 10s", h.Sent())
-		}
-	}
-	// The read loop drains the port (under -race on a busy machine it
-	// takes longer than any fixed pause): every reply ends either
-	// delivered (once, distinct) or counted lost.
-	seen := map[string]bool{}
-	var n uint64
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		for len(ch) > 0 {
-			f := <-ch
-			seen[aoeaddr.Address{Shelf: f.Shelf, Slot: f.Slot}.String()] = true
-		}
-		var err error
-		if n, err = c.Dropped(); err != nil {
-			t.Fatal(err)
-		}
-		if len(seen)+int(n) >= 10000 || time.Now().After(deadline) {
-			break
-		}
-	}
-	if n == 0 {
-		t.Fatalf("Dropped() = 0: want the frames the full queues lost")
-	}
-	if len(seen)+int(n) != 10000 {
-		t.Fatalf("%d delivered + %d counted lost = %d, want 10000", len(seen), n, len(seen)+int(n))
-	}
+	return got
 }
 
 func TestHostileSources(t *testing.T) {
@@ -115,19 +66,20 @@ func TestHostileErrorDelayAndImpostor(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := c.Request(ctx, &wire.Frame{Destination: tgtMAC, Shelf: 1, Slot: 2, Command: wire.CommandATA, Arg: wire.NewIdentify()})
+	_, _, err := c.Identify(ctx, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, 0)
 	if err == nil {
 		t.Fatal("the impostor answered IDENTIFY")
 	}
 
 	var nw2 Network
 	c2 := nw2.Client(t, "eth0", iniMAC, 1500)
-	nw2.ServeHostile(t, &Hostile{Target: &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 16, Sectors: 8}, ErrorCode: wire.ErrDeviceUnavailable})
+	unavailable := wire.ErrorCode(3) // device unavailable
+	nw2.ServeHostile(t, &Hostile{Target: &Target{Shelf: 1, Slot: 2, MAC: tgtMAC, BufferCount: 16, Sectors: 8}, ErrorCode: unavailable})
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
 	defer cancel2()
-	_, err = c2.Request(ctx2, &wire.Frame{Destination: tgtMAC, Shelf: 1, Slot: 2, Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
-	if !errors.Is(err, wire.ErrDeviceUnavailable) {
-		t.Fatalf("error flag: got %v, want %v", err, wire.ErrDeviceUnavailable)
+	_, err = c2.QueryConfig(ctx2, initiator.Target{MAC: tgtMAC, Shelf: 1, Slot: 2}, &wire.ConfigArg{})
+	if !errors.Is(err, unavailable) {
+		t.Fatalf("error flag: got %v, want %v", err, unavailable)
 	}
 }
 
@@ -152,11 +104,11 @@ func TestHostileATA(t *testing.T) {
 		}
 		return rep
 	}
-	if r := read(&Hostile{}); r.Address() != 4 || len(r.Data) != 1024 || r.Data[0] != 4 || r.SectorCount != 0 {
+	if r := read(&Hostile{}); r.LBA != 4 || len(r.Data) != 1024 || r.Data[0] != 4 || r.SectorCount != 0 {
 		t.Errorf("honest: %+v", r)
 	}
-	if r := read(&Hostile{WrongLBA: 3}); r.Address() != 7 || r.Data[0] != 7 {
-		t.Errorf("wrong LBA: lba %d, data of sector %d", r.Address(), r.Data[0])
+	if r := read(&Hostile{WrongLBA: 3}); r.LBA != 7 || r.Data[0] != 7 {
+		t.Errorf("wrong LBA: lba %d, data of sector %d", r.LBA, r.Data[0])
 	}
 	if r := read(&Hostile{Short: true}); len(r.Data) != 512 {
 		t.Errorf("short: %d bytes", len(r.Data))
@@ -164,7 +116,7 @@ func TestHostileATA(t *testing.T) {
 	if r := read(&Hostile{Remaining: 2}); r.SectorCount != 2 || len(r.Data) != 1024 {
 		t.Errorf("remaining: %+v", r)
 	}
-	if r := read(&Hostile{Status: wire.ATAStatusDF}); r.CmdStatus != wire.ATAStatusDRDY|wire.ATAStatusDF {
+	if r := read(&Hostile{Status: ata.StatusDF}); r.CmdStatus != ata.StatusDRDY|ata.StatusDF {
 		t.Errorf("status %#x", r.CmdStatus)
 	}
 
@@ -201,10 +153,9 @@ func TestHostileATA(t *testing.T) {
 // newWrite returns the argument of a WRITE SECTORS (EXT) request carrying
 // data, whose length must be a multiple of 512.
 func newWrite(lba uint64, data []byte, extended bool) *wire.ATAArg {
-	a := &wire.ATAArg{Extended: extended, Write: true, SectorCount: uint8(len(data) / 512), CmdStatus: wire.ATAWriteSectors, Data: data}
+	a := &wire.ATAArg{Extended: extended, Write: true, SectorCount: uint8(len(data) / 512), CmdStatus: ata.WriteSectors, Data: data, LBA: lba}
 	if extended {
-		a.CmdStatus = wire.ATAWriteSectorsExt
+		a.CmdStatus = ata.WriteSectorsExt
 	}
-	a.SetLBA(lba)
 	return a
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 	"github.com/mdlayher/packet"
 )
 
@@ -106,7 +107,12 @@ func readFrames(conn net.PacketConn, handle func([]byte) error) error {
 // silent. Replies are not padded, as vblade's are not on virtual links.
 func (t *Target) Handle(b []byte) []byte {
 	var req wire.Frame
-	if t.Silent || req.UnmarshalBinary(b) != nil || req.Response {
+	// An argument value AoEr11 does not define (a Mac Mask List
+	// sub-command other than read and edit) is answered, as vblade
+	// does, with error 2 and the request echoed.
+	err := req.UnmarshalBinary(b)
+	badArg := errors.Is(err, wire.ErrBadArgument)
+	if t.Silent || (err != nil && !badArg) || req.Response {
 		return nil
 	}
 	if !(bytes.Equal(req.Destination, t.MAC) || bytes.Equal(req.Destination, wire.BroadcastMAC)) {
@@ -131,12 +137,16 @@ func (t *Target) Handle(b []byte) []byte {
 	}
 	t.Requests[req.Command]++
 	t.mu.Unlock()
+	if badArg {
+		rep.Error, rep.Err = true, wire.ErrBadArgument
+		return encode(&rep)
+	}
 	switch arg := req.Arg.(type) {
 	case *wire.ConfigArg:
 		return t.handleConfig(&rep, arg)
 	case *wire.ATAArg:
 		t.mu.Lock()
-		reserved := len(t.reserved) > 0 && !containsMAC(t.reserved, req.Source) && arg.CmdStatus != wire.ATAIdentify
+		reserved := len(t.reserved) > 0 && !containsMAC(t.reserved, req.Source) && arg.CmdStatus != ata.Identify
 		t.mu.Unlock()
 		if reserved {
 			rep.Error, rep.Err = true, wire.ErrTargetReserved
@@ -144,7 +154,7 @@ func (t *Target) Handle(b []byte) []byte {
 		}
 		rep.Arg = t.ata(arg, &rep)
 	case *wire.MaskArg:
-		rep.Arg = t.mask(arg, &rep)
+		rep.Arg = t.mask(arg)
 	case *wire.ReserveArg:
 		rep.Arg = t.reserve(arg, req.Source, &rep)
 	default:
@@ -195,18 +205,18 @@ func (t *Target) handleConfig(rep *wire.Frame, arg *wire.ConfigArg) []byte {
 func (t *Target) ata(arg *wire.ATAArg, rep *wire.Frame) *wire.ATAArg {
 	out := *arg
 	out.Data = nil
-	out.FeatureErr, out.SectorCount, out.CmdStatus = 0, 0, wire.ATAStatusDRDY
+	out.FeatureErr, out.SectorCount, out.CmdStatus = 0, 0, ata.StatusDRDY
 	switch arg.CmdStatus {
-	case wire.ATAIdentify:
+	case ata.Identify:
 		if arg.SectorCount != 1 {
 			rep.Error, rep.Err = true, wire.ErrBadArgument
 			return arg
 		}
 		out.Data = t.identify()
-	case wire.ATAReadSectors, wire.ATAReadSectorsExt:
-		lba := arg.Address()
+	case ata.ReadSectors, ata.ReadSectorsExt:
+		lba := arg.LBA
 		if lba+uint64(arg.SectorCount) > t.Sectors {
-			out.FeatureErr, out.CmdStatus = wire.ATAErrIDNF, wire.ATAStatusDRDY|wire.ATAStatusErr
+			out.FeatureErr, out.CmdStatus = ata.ErrIDNF, ata.StatusDRDY|ata.StatusErr
 			return &out
 		}
 		out.Data = make([]byte, 512*int(arg.SectorCount))
@@ -215,16 +225,16 @@ func (t *Target) ata(arg *wire.ATAArg, rep *wire.Frame) *wire.ATAArg {
 			copy(out.Data, t.Disk[lba*512:])
 		}
 		t.mu.Unlock()
-	case wire.ATAWriteSectors, wire.ATAWriteSectorsExt:
+	case ata.WriteSectors, ata.WriteSectorsExt:
 		if len(arg.Data) < 512*int(arg.SectorCount) {
 			rep.Error, rep.Err = true, wire.ErrBadArgument
 			return arg
 		}
-		lba := arg.Address()
+		lba := arg.LBA
 		if t.ReadOnly || lba+uint64(arg.SectorCount) > t.Sectors {
-			out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
+			out.FeatureErr, out.CmdStatus = ata.ErrAbort, ata.StatusDRDY|ata.StatusErr
 			if !t.ReadOnly {
-				out.FeatureErr = wire.ATAErrIDNF
+				out.FeatureErr = ata.ErrIDNF
 			}
 			return &out
 		}
@@ -233,10 +243,10 @@ func (t *Target) ata(arg *wire.ATAArg, rep *wire.Frame) *wire.ATAArg {
 			copy(t.Disk[lba*512:], arg.Data[:512*int(arg.SectorCount)])
 		}
 		t.mu.Unlock()
-	case wire.ATAFlushCache, wire.ATAFlushCacheExt:
-	case wire.ATASmart:
-		if !t.SMART || arg.LBA[1] != 0x4f || arg.LBA[2] != 0xc2 {
-			out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
+	case ata.FlushCache, ata.FlushCacheExt:
+	case ata.Smart:
+		if !t.SMART || uint8(arg.LBA>>8) != 0x4f || uint8(arg.LBA>>16) != 0xc2 {
+			out.FeatureErr, out.CmdStatus = ata.ErrAbort, ata.StatusDRDY|ata.StatusErr
 			break
 		}
 		switch arg.FeatureErr {
@@ -244,14 +254,14 @@ func (t *Target) ata(arg *wire.ATAArg, rep *wire.Frame) *wire.ATAArg {
 			out.Data = bytes.Repeat([]byte{arg.FeatureErr}, 512)
 		case 0xd6: // write log
 			if !arg.Write || len(arg.Data) < 512 {
-				out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
+				out.FeatureErr, out.CmdStatus = ata.ErrAbort, ata.StatusDRDY|ata.StatusErr
 			}
 		case 0xd4, 0xd8, 0xd9, 0xda:
 		default:
-			out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
+			out.FeatureErr, out.CmdStatus = ata.ErrAbort, ata.StatusDRDY|ata.StatusErr
 		}
 	default:
-		out.FeatureErr, out.CmdStatus = wire.ATAErrAbort, wire.ATAStatusDRDY|wire.ATAStatusErr
+		out.FeatureErr, out.CmdStatus = ata.ErrAbort, ata.StatusDRDY|ata.StatusErr
 	}
 	return &out
 }
@@ -279,16 +289,14 @@ func containsMAC(list []net.HardwareAddr, m net.HardwareAddr) bool {
 	return false
 }
 
-func (t *Target) mask(arg *wire.MaskArg, rep *wire.Frame) wire.Arg {
+func (t *Target) mask(arg *wire.MaskArg) wire.Arg {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	max := t.MaxMasks
 	if max == 0 {
 		max = 32
 	}
-	switch arg.Command {
-	case wire.MaskRead:
-	case wire.MaskEdit:
+	if arg.Edit {
 		list := append([]net.HardwareAddr(nil), t.masks...)
 		for i, d := range arg.Directives {
 			switch d.Command {
@@ -296,7 +304,7 @@ func (t *Target) mask(arg *wire.MaskArg, rep *wire.Frame) wire.Arg {
 			case wire.DirectiveAdd:
 				if !containsMAC(list, d.MAC) {
 					if len(list) >= max {
-						return &wire.MaskArg{Command: arg.Command, Error: wire.MaskListFull, FailedIndex: uint8(i)}
+						return &wire.MaskArg{Edit: true, Error: wire.MaskListFull, FailedIndex: uint8(i)}
 					}
 					list = append(list, d.MAC)
 				}
@@ -308,15 +316,12 @@ func (t *Target) mask(arg *wire.MaskArg, rep *wire.Frame) wire.Arg {
 					}
 				}
 			default:
-				return &wire.MaskArg{Command: arg.Command, Error: wire.MaskBadDirective, FailedIndex: uint8(i)}
+				return &wire.MaskArg{Edit: true, Error: wire.MaskBadDirective, FailedIndex: uint8(i)}
 			}
 		}
 		t.masks = list
-	default:
-		rep.Error, rep.Err = true, wire.ErrBadArgument
-		return arg
 	}
-	out := &wire.MaskArg{Command: arg.Command}
+	out := &wire.MaskArg{Edit: arg.Edit}
 	for _, m := range t.masks {
 		out.Directives = append(out.Directives, wire.Directive{Command: wire.DirectiveNone, MAC: m})
 	}

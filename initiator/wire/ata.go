@@ -1,37 +1,10 @@
 package wire
 
 import (
+	"encoding/binary"
 	"io"
-)
 
-// ATA command opcodes used here.
-const (
-	ATAReadSectors     = 0x20
-	ATAReadSectorsExt  = 0x24
-	ATAWriteSectors    = 0x30
-	ATAWriteSectorsExt = 0x34
-	ATAIdentify        = 0xec
-	ATAFlushCache      = 0xe7
-	ATAFlushCacheExt   = 0xea // FLUSH CACHE EXT, the LBA48 form
-	ATASmart           = 0xb0
-)
-
-// ATA status register bits.
-const (
-	ATAStatusErr  = 0x01
-	ATAStatusDRQ  = 0x08
-	ATAStatusDF   = 0x20
-	ATAStatusDRDY = 0x40
-	ATAStatusBSY  = 0x80
-	// ATAStatusFailed are the bits that mark a failed command, as the
-	// Linux driver checks them.
-	ATAStatusFailed = ATAStatusBSY | ATAStatusDF | ATAStatusDRQ | ATAStatusErr
-)
-
-// ATA error register bits.
-const (
-	ATAErrAbort = 0x04 // ABRT: command aborted
-	ATAErrIDNF  = 0x10 // IDNF: address out of range
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // AFlags bits of the ATA argument.
@@ -45,6 +18,13 @@ const (
 // ataArgLen is the fixed part of the ATA argument.
 const ataArgLen = 12
 
+// The device register (LBA byte 3 of an LBA28 command): the two obsolete
+// bits and the LBA bit set, device 0; its low nibble is LBA bits 24-27.
+const (
+	devLBA28 = 0xe0
+	devLBA   = 0x40
+)
+
 // ATAArg is the argument of an ATA command (AoEr11, section 3.1).
 //
 //	off size field (from the start of the argument, frame offset 24)
@@ -53,7 +33,8 @@ const ataArgLen = 12
 //	 2   1   sector count (reply: sectors remaining)
 //	 3   1   request: command opcode; reply: status register
 //	 4   6   LBA, little-endian byte order (lba0 first); for LBA28
-//	         commands byte 3 is the device register (0xe0 | LBA 24-27)
+//	         commands byte 3 is the device register (0xe0 | LBA 24-27,
+//	         0xa0 with NoLBA) and bytes 4-5 are zero
 //	10   2   reserved, zero
 //	12   ..  data: writes carry it in the request, reads in the reply
 type ATAArg struct {
@@ -70,8 +51,15 @@ type ATAArg struct {
 	// CmdStatus is the command opcode in a request, the status register in
 	// a reply.
 	CmdStatus uint8
-	// LBA holds the six LBA bytes as sent (lba0 first).
-	LBA [6]byte
+	// LBA is the sector address: 48 bits for an Extended command, else
+	// 28 (the frame's bits above are not kept when decoding, not sent when
+	// encoding).
+	LBA uint64
+	// NoLBA, for a command that is not Extended, clears the LBA bit of
+	// the device register: 0xa0 is sent instead of 0xe0, as IDENTIFY and
+	// SMART, which address no sector, are sent. Decoding sets it from
+	// that bit.
+	NoLBA bool
 	// Data is what follows the argument. In a reply it runs to the end of
 	// the frame, padding included: the caller knows how much it asked for.
 	Data []byte
@@ -93,7 +81,17 @@ func (a *ATAArg) appendArg(b []byte) ([]byte, error) {
 		fl |= aflagWrite
 	}
 	b = append(b, fl, a.FeatureErr, a.SectorCount, a.CmdStatus)
-	b = append(b, a.LBA[:]...)
+	var lba [8]byte
+	binary.LittleEndian.PutUint64(lba[:], a.LBA)
+	if !a.Extended {
+		dev := byte(devLBA28)
+		if a.NoLBA {
+			dev &^= devLBA
+		}
+		lba[3] = dev | lba[3]&0x0f
+		lba[4], lba[5] = 0, 0
+	}
+	b = append(b, lba[:6]...)
 	b = append(b, 0, 0) // reserved
 	return append(b, a.Data...), nil
 }
@@ -120,47 +118,26 @@ func (a *ATAArg) decodeHeader(b []byte) {
 		SectorCount: b[2],
 		CmdStatus:   b[3],
 	}
-	copy(a.LBA[:], b[4:10])
-}
-
-// SetLBA stores lba: all 48 bits for an extended command, else 28 bits with
-// the device register (0xe0 | bits 24-27) in the fourth byte.
-func (a *ATAArg) SetLBA(lba uint64) {
-	for i := range 6 {
-		a.LBA[i] = byte(lba >> (8 * i))
-	}
+	var lba [8]byte
+	copy(lba[:6], b[4:10])
+	a.LBA = binary.LittleEndian.Uint64(lba[:])
 	if !a.Extended {
-		a.LBA[3] = 0xe0 | byte(lba>>24)&0x0f
-		a.LBA[4], a.LBA[5] = 0, 0
+		a.LBA &= 0x0fffffff
+		a.NoLBA = b[7]&devLBA == 0
 	}
-}
-
-// Address returns the LBA: 48 bits for an extended command, else 28.
-func (a *ATAArg) Address() uint64 {
-	var lba uint64
-	for i := range 6 {
-		lba |= uint64(a.LBA[i]) << (8 * i)
-	}
-	if !a.Extended {
-		lba &= 0x0fffffff
-	}
-	return lba
 }
 
 // NewIdentify returns the argument of an ATA IDENTIFY DEVICE request.
 func NewIdentify() *ATAArg {
-	a := &ATAArg{SectorCount: 1, CmdStatus: ATAIdentify}
-	a.LBA[3] = 0xa0
-	return a
+	return &ATAArg{SectorCount: 1, CmdStatus: ata.Identify, NoLBA: true}
 }
 
 // NewRead returns the argument of a READ SECTORS (EXT) request.
 func NewRead(lba uint64, sectors uint8, extended bool) *ATAArg {
-	a := &ATAArg{Extended: extended, SectorCount: sectors, CmdStatus: ATAReadSectors}
+	a := &ATAArg{Extended: extended, SectorCount: sectors, CmdStatus: ata.ReadSectors, LBA: lba}
 	if extended {
-		a.CmdStatus = ATAReadSectorsExt
+		a.CmdStatus = ata.ReadSectorsExt
 	}
-	a.SetLBA(lba)
 	return a
 }
 

@@ -6,39 +6,19 @@ import (
 	"io"
 )
 
-// ConfigCommand is the sub-command of a Query Config request (AoEr11,
-// section 3.2).
-type ConfigCommand uint8
-
-// Query Config sub-commands.
+// Query Config sub-commands (ConfigArg.Command; AoEr11, section 3.2).
 const (
 	// ConfigRead asks for the target's configuration.
-	ConfigRead ConfigCommand = 0
+	ConfigRead = 0
 	// ConfigTest: the target answers only if its string equals ours.
-	ConfigTest ConfigCommand = 1
+	ConfigTest = 1
 	// ConfigTestPrefix: it answers only if ours is a prefix of its string.
-	ConfigTestPrefix ConfigCommand = 2
+	ConfigTestPrefix = 2
 	// ConfigSet sets the string if the target has none (else error 4).
-	ConfigSet ConfigCommand = 3
+	ConfigSet = 3
 	// ConfigForceSet sets the string unconditionally.
-	ConfigForceSet ConfigCommand = 4
+	ConfigForceSet = 4
 )
-
-func (c ConfigCommand) String() string {
-	switch c {
-	case ConfigRead:
-		return "read"
-	case ConfigTest:
-		return "test"
-	case ConfigTestPrefix:
-		return "prefix"
-	case ConfigSet:
-		return "set"
-	case ConfigForceSet:
-		return "fset"
-	}
-	return fmt.Sprintf("ccmd %d", uint8(c))
-}
 
 // MaxConfigString is the longest config string AoEr11 allows.
 const MaxConfigString = 1024
@@ -61,7 +41,7 @@ type ConfigArg struct {
 	SectorCount     uint8
 	// Version is the AoE version nibble; 0 is sent as 1.
 	Version uint8
-	Command ConfigCommand
+	Command uint8 // ConfigRead, ConfigTest... (4 bits)
 	String  []byte
 }
 
@@ -79,7 +59,7 @@ func (a *ConfigArg) appendArg(b []byte) ([]byte, error) {
 	}
 	b = binary.BigEndian.AppendUint16(b, a.BufferCount)
 	b = binary.BigEndian.AppendUint16(b, a.FirmwareVersion)
-	b = append(b, a.SectorCount, v<<4|uint8(a.Command))
+	b = append(b, a.SectorCount, v<<4|a.Command)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(a.String)))
 	return append(b, a.String...), nil
 }
@@ -102,7 +82,7 @@ func (a *ConfigArg) decodeArg(b []byte) error {
 		FirmwareVersion: binary.BigEndian.Uint16(b[2:4]),
 		SectorCount:     b[4],
 		Version:         b[5] >> 4,
-		Command:         ConfigCommand(b[5] & 0x0f),
+		Command:         b[5] & 0x0f,
 		String:          append([]byte(nil), b[8:8+n]...),
 	}
 	return nil

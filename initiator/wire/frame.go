@@ -19,9 +19,9 @@ const (
 	aoeHeaderLen      = 1 + 1 + 2 + 1 + 1 + 4
 	// HeaderLen is the Ethernet and AoE header: 24 bytes.
 	HeaderLen = ethernetHeaderLen + aoeHeaderLen
-	// MinFrameLen is the Ethernet minimum frame length without the FCS;
+	// minFrameLen is the Ethernet minimum frame length without the FCS;
 	// frames we send are zero-padded to it.
-	MinFrameLen = 60
+	minFrameLen = 60
 )
 
 // Flag bits of the AoE header's flags nibble (AoEr11, section 2).
@@ -32,10 +32,6 @@ const (
 
 // BroadcastMAC is the Ethernet broadcast address.
 var BroadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-
-// TagUserspace is tag bit 31. The Linux driver drops every response whose
-// tag has it, so that userspace tools never disturb it; we always set it.
-const TagUserspace = 1 << 31
 
 // Command is an AoE command (AoEr11, section 2.5).
 type Command uint8
@@ -66,7 +62,8 @@ func (c Command) String() string {
 }
 
 // Arg is the command-specific argument of a frame: *ATAArg, *ConfigArg,
-// *MaskArg, *ReserveArg or *RawArg. It is sealed: a frame encodes and
+// *MaskArg or *ReserveArg, or the undecoded bytes of another command's. It
+// is sealed: a frame encodes and
 // decodes its argument (Frame.MarshalBinary, AppendBinary and
 // UnmarshalBinary), so an argument is never sent without its header.
 type Arg interface {
@@ -103,27 +100,28 @@ type Frame struct {
 	Slot    uint8
 	Command Command
 	Tag     uint32
-	// Arg is *ATAArg, *ConfigArg, *MaskArg or *ReserveArg by Command, or
-	// *RawArg for other commands and for error replies whose argument does
-	// not parse.
+	// Arg is *ATAArg, *ConfigArg, *MaskArg or *ReserveArg by Command;
+	// for other commands and for error replies whose argument does not
+	// parse, an Arg of this package's that keeps the bytes undecoded (a
+	// target echoes it).
 	Arg Arg
 	// Unpadded, when set, sends the frame as vblade does on virtual
-	// links: not zero-padded to MinFrameLen (test targets). Decoding
+	// links: not zero-padded to minFrameLen (test targets): 60 bytes, the Ethernet minimum. Decoding
 	// leaves it false.
 	Unpadded bool
 }
 
-// MarshalBinary encodes the frame, zero-padded to MinFrameLen unless
+// MarshalBinary encodes the frame, zero-padded to minFrameLen unless
 // Unpadded.
 func (f *Frame) MarshalBinary() ([]byte, error) {
-	n := MinFrameLen
+	n := minFrameLen
 	if a, ok := f.Arg.(*ATAArg); ok {
 		n = max(n, HeaderLen+ataArgLen+len(a.Data))
 	}
 	return f.AppendBinary(make([]byte, 0, n))
 }
 
-// AppendBinary appends the encoded frame, zero-padded to MinFrameLen
+// AppendBinary appends the encoded frame, zero-padded to minFrameLen
 // unless Unpadded, to b (encoding.BinaryAppender). The argument is encoded
 // in place, without an intermediate buffer: the send path of a request
 // costs no allocation when b has room.
@@ -149,7 +147,7 @@ func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	for !f.Unpadded && len(b)-start < MinFrameLen {
+	for !f.Unpadded && len(b)-start < minFrameLen {
 		b = append(b, 0)
 	}
 	return b, nil
@@ -167,15 +165,20 @@ func (f *Frame) flags() uint8 {
 }
 
 // UnmarshalBinary decodes a frame. It fails with io.ErrUnexpectedEOF when b
-// is shorter than the header or than the argument's length fields say, and
-// with ErrNotAoE for another EtherType. The argument of an error reply that
-// does not parse is kept as a *RawArg.
+// is shorter than the header or than the argument's length fields say,
+// with an error for another EtherType (bytes 12-13: a receiver tells
+// another protocol's frame from them), and with ErrBadArgument for an
+// argument value AoEr11 does not define (a Mac Mask List sub-command
+// other than read and edit). When the argument does not parse, the header is
+// decoded and Arg keeps the argument's bytes undecoded: an error reply
+// then decodes without error, and a target can answer a request that
+// failed with ErrBadArgument with that error, echoing it.
 func (f *Frame) UnmarshalBinary(b []byte) error {
 	if len(b) < HeaderLen {
 		return io.ErrUnexpectedEOF
 	}
 	if binary.BigEndian.Uint16(b[12:14]) != EtherType {
-		return ErrNotAoE
+		return errNotAoE
 	}
 	*f = Frame{
 		Destination: append(net.HardwareAddr(nil), b[0:6]...),
@@ -201,28 +204,30 @@ func (f *Frame) UnmarshalBinary(b []byte) error {
 	case CommandReserve:
 		arg = new(ReserveArg)
 	default:
-		arg = new(RawArg)
+		arg = new(rawArg)
 	}
 	if err := arg.decodeArg(rest); err != nil {
+		f.Arg = &rawArg{Data: append([]byte(nil), rest...)}
 		if !f.Error {
 			return err
 		}
-		arg = &RawArg{Data: append([]byte(nil), rest...)}
+		return nil
 	}
 	f.Arg = arg
 	return nil
 }
 
-// RawArg is an argument this package does not decode.
-type RawArg struct {
+// rawArg is an argument this package does not decode: the argument of a
+// command it does not know, or one that does not parse.
+type rawArg struct {
 	Data []byte
 }
 
 // appendArg appends the bytes.
-func (a *RawArg) appendArg(b []byte) ([]byte, error) { return append(b, a.Data...), nil }
+func (a *rawArg) appendArg(b []byte) ([]byte, error) { return append(b, a.Data...), nil }
 
 // decodeArg keeps a copy of b.
-func (a *RawArg) decodeArg(b []byte) error {
+func (a *rawArg) decodeArg(b []byte) error {
 	a.Data = append([]byte(nil), b...)
 	return nil
 }

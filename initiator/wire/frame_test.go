@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 func readFrame(t testing.TB, name string) []byte {
@@ -126,7 +127,7 @@ func TestIdentifyResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := f.Arg.(*ATAArg)
-	if a.CmdStatus&ATAStatusFailed != 0 || a.CmdStatus != ATAStatusDRDY {
+	if a.CmdStatus&ata.StatusFailed != 0 || a.CmdStatus != ata.StatusDRDY {
 		t.Errorf("status %#x", a.CmdStatus)
 	}
 	id, err := ParseIdentify(a.Data)
@@ -152,7 +153,7 @@ func TestErrorReplies(t *testing.T) {
 	if !f.Error || f.Err != ErrUnrecognizedCommand || f.Command != 5 {
 		t.Errorf("%+v", f)
 	}
-	if _, ok := f.Arg.(*RawArg); !ok {
+	if _, ok := f.Arg.(*rawArg); !ok {
 		t.Errorf("arg %T", f.Arg)
 	}
 	if f.Err.Error() != "aoe: unrecognized command code" {
@@ -163,7 +164,7 @@ func TestErrorReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := f.Arg.(*ATAArg)
-	if a.CmdStatus&ATAStatusFailed == 0 || a.CmdStatus != 0x41 || a.FeatureErr != ATAErrAbort {
+	if a.CmdStatus&ata.StatusFailed == 0 || a.CmdStatus != 0x41 || a.FeatureErr != ata.ErrAbort {
 		t.Errorf("read-only write: status %#x err %#x", a.CmdStatus, a.FeatureErr)
 	}
 }
@@ -171,7 +172,7 @@ func TestErrorReplies(t *testing.T) {
 func TestMarshalPadsAndSetsFields(t *testing.T) {
 	f := Frame{
 		Destination: mustMAC("ff:ff:ff:ff:ff:ff"), Source: mustMAC("52:54:00:ae:00:01"),
-		Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: CommandQueryConfig, Tag: TagUserspace | 0xa001,
+		Shelf: aoeaddr.BroadcastShelf, Slot: aoeaddr.BroadcastSlot, Command: CommandQueryConfig, Tag: 0x8000a001,
 		Arg: &ConfigArg{},
 	}
 	b, err := f.MarshalBinary()
@@ -181,7 +182,7 @@ func TestMarshalPadsAndSetsFields(t *testing.T) {
 	if want := readFrame(t, "eth0--qc-request.bin"); !bytes.Equal(b, want) {
 		t.Errorf("got  %x\nwant %x", b, want)
 	}
-	if len(b) != MinFrameLen {
+	if len(b) != minFrameLen {
 		t.Errorf("length %d", len(b))
 	}
 }
@@ -202,16 +203,41 @@ func TestATARequestMatchesCapture(t *testing.T) {
 }
 
 func TestLBA(t *testing.T) {
+	// lbaBytes encodes a and returns the six LBA bytes, after decoding
+	// them back into a copy that must equal a.
+	lbaBytes := func(a *ATAArg) [6]byte {
+		t.Helper()
+		b, err := a.appendArg(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back ATAArg
+		if err := back.decodeArg(b); err != nil || !reflect.DeepEqual(&back, a) {
+			t.Errorf("round trip: %+v, %v; want %+v", back, err, a)
+		}
+		return [6]byte(b[4:10])
+	}
 	a := NewRead(0x0123456789ab, 2, true)
-	if a.LBA != [6]byte{0xab, 0x89, 0x67, 0x45, 0x23, 0x01} || a.Address() != 0x0123456789ab || a.CmdStatus != ATAReadSectorsExt {
-		t.Errorf("LBA48 %x %x", a.LBA, a.Address())
+	if got := lbaBytes(a); got != [6]byte{0xab, 0x89, 0x67, 0x45, 0x23, 0x01} || a.CmdStatus != ata.ReadSectorsExt {
+		t.Errorf("LBA48 %x", got)
 	}
 	a = NewRead(0x0abcdef1, 1, false)
-	if a.LBA != [6]byte{0xf1, 0xde, 0xbc, 0xea, 0, 0} || a.Address() != 0x0abcdef1 || a.CmdStatus != ATAReadSectors {
-		t.Errorf("LBA28 %x %x", a.LBA, a.Address())
+	if got := lbaBytes(a); got != [6]byte{0xf1, 0xde, 0xbc, 0xea, 0, 0} || a.CmdStatus != ata.ReadSectors {
+		t.Errorf("LBA28 %x", got)
+	}
+	if got := lbaBytes(&ATAArg{CmdStatus: ata.FlushCache}); got != [6]byte{0, 0, 0, 0xe0, 0, 0} {
+		t.Errorf("flush %x", got)
+	}
+	if got := lbaBytes(NewIdentify()); got != [6]byte{0, 0, 0, 0xa0, 0, 0} {
+		t.Errorf("identify %x", got)
+	}
+	// LBA28 sends 28 bits: the rest is not sent, and decodes as zero.
+	b, _ := (&ATAArg{LBA: 0x7fabcdef1}).appendArg(nil)
+	if [6]byte(b[4:10]) != [6]byte{0xf1, 0xde, 0xbc, 0xea, 0, 0} {
+		t.Errorf("LBA28 beyond 28 bits %x", b[4:10])
 	}
 	w := NewWrite(7, make([]byte, 1024), true)
-	if !w.Write || w.SectorCount != 2 || w.CmdStatus != ATAWriteSectorsExt {
+	if !w.Write || w.SectorCount != 2 || w.CmdStatus != ata.WriteSectorsExt {
 		t.Errorf("write %+v", w)
 	}
 }
@@ -227,7 +253,7 @@ func TestShortAndBadInput(t *testing.T) {
 	}
 	notAoE := append([]byte(nil), good...)
 	notAoE[12], notAoE[13] = 0x08, 0x00
-	if err := f.UnmarshalBinary(notAoE); !errors.Is(err, ErrNotAoE) {
+	if err := f.UnmarshalBinary(notAoE); !errors.Is(err, errNotAoE) {
 		t.Errorf("IPv4 frame: %v", err)
 	}
 	long := append([]byte(nil), good...)
@@ -259,7 +285,7 @@ func TestUnpadded(t *testing.T) {
 
 func TestMaskAndReserve(t *testing.T) {
 	a, b := mustMAC("02:00:00:00:00:01"), mustMAC("02:00:00:00:00:02")
-	m := &MaskArg{Command: MaskEdit, Directives: []Directive{{DirectiveAdd, a}, {DirectiveDelete, b}}}
+	m := &MaskArg{Edit: true, Directives: []Directive{{DirectiveAdd, a}, {DirectiveDelete, b}}}
 	enc, err := m.appendArg(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -275,9 +301,13 @@ func TestMaskAndReserve(t *testing.T) {
 	if err := got.decodeArg([]byte{0, 1, 3, 1}); err != nil || got.Error != MaskListFull || got.FailedIndex != 1 {
 		t.Errorf("mask error reply %+v %v", got, err)
 	}
-	enc, err = (&MaskArg{Command: MaskEdit, Error: MaskListFull, FailedIndex: 4}).appendArg(nil)
+	enc, err = (&MaskArg{Edit: true, Error: MaskListFull, FailedIndex: 4}).appendArg(nil)
 	if err != nil || !bytes.Equal(enc, []byte{0, 1, 3, 4}) {
 		t.Errorf("mask error reply encodes as %x, %v", enc, err)
+	}
+	// A sub-command other than read (0) and edit (1).
+	if err := got.decodeArg([]byte{0, 2, 0, 0}); !errors.Is(err, ErrBadArgument) {
+		t.Errorf("mcmd 2: %v, want ErrBadArgument", err)
 	}
 	if err := got.decodeArg([]byte{0, 0, 0, 2, 0, 0, 1, 2, 3, 4, 5, 6}); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("short mask list: %v", err)
@@ -308,10 +338,9 @@ func allZero(b []byte) bool {
 // NewWrite (tests) returns the argument of a WRITE SECTORS (EXT) request carrying
 // data, whose length must be a multiple of 512.
 func NewWrite(lba uint64, data []byte, extended bool) *ATAArg {
-	a := &ATAArg{Extended: extended, Write: true, SectorCount: uint8(len(data) / 512), CmdStatus: ATAWriteSectors, Data: data}
+	a := &ATAArg{Extended: extended, Write: true, SectorCount: uint8(len(data) / 512), CmdStatus: ata.WriteSectors, Data: data, LBA: lba}
 	if extended {
-		a.CmdStatus = ATAWriteSectorsExt
+		a.CmdStatus = ata.WriteSectorsExt
 	}
-	a.SetLBA(lba)
 	return a
 }

@@ -94,9 +94,9 @@ func FuzzATAArg(f *testing.F) {
 // FuzzMaskArg: the Mac Mask List argument.
 func FuzzMaskArg(f *testing.F) {
 	for _, a := range []*MaskArg{
-		{Command: MaskRead},
-		{Command: MaskEdit, Directives: []Directive{{Command: DirectiveAdd, MAC: bytes.Repeat([]byte{2}, 6)}, {Command: DirectiveDelete, MAC: bytes.Repeat([]byte{3}, 6)}}},
-		{Command: MaskEdit, Error: MaskListFull, FailedIndex: 1},
+		{},
+		{Edit: true, Directives: []Directive{{Command: DirectiveAdd, MAC: bytes.Repeat([]byte{2}, 6)}, {Command: DirectiveDelete, MAC: bytes.Repeat([]byte{3}, 6)}}},
+		{Edit: true, Error: MaskListFull, FailedIndex: 1},
 	} {
 		b, err := a.appendArg(nil)
 		if err != nil {
@@ -144,23 +144,23 @@ func FuzzReserveArg(f *testing.F) {
 	})
 }
 
-// TestIdentityBytesBeyondLBA48: a claim beyond 2^48 sectors is not turned
-// into a (wrapped) byte count.
-func TestIdentityBytesBeyondLBA48(t *testing.T) {
+// TestIdentityCapacityBeyondLBA48: a claim beyond 2^48 sectors is clamped
+// to the limit, never turned into a wrapped count.
+func TestIdentityCapacityBeyondLBA48(t *testing.T) {
 	for _, tc := range []struct {
 		sectors uint64
-		ok      bool
+		clamped bool
 	}{
-		{1 << 20, true},
-		{MaxLBA48Sectors, true},
-		{MaxLBA48Sectors + 1, false},
-		{1 << 56, false},
-		{1<<64 - 1, false},
+		{1 << 20, false},
+		{maxLBA48Sectors, false},
+		{maxLBA48Sectors + 1, true},
+		{1 << 56, true},
+		{1<<64 - 1, true},
 	} {
 		id := Identity{LBA48: true, LBA48Sectors: tc.sectors}
-		b, ok := id.Bytes()
-		if ok != tc.ok || (ok && b != tc.sectors*512) {
-			t.Errorf("%d sectors: Bytes() = %d, %v; want ok=%v", tc.sectors, b, ok, tc.ok)
+		n, clamped := id.Capacity()
+		if clamped != tc.clamped || (!clamped && n != tc.sectors) || (clamped && n != maxLBA48Sectors) {
+			t.Errorf("%d sectors: Capacity() = %d, %v; want clamped=%v", tc.sectors, n, clamped, tc.clamped)
 		}
 	}
 }

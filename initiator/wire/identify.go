@@ -58,36 +58,25 @@ func (id Identity) Sectors() uint64 {
 // a claim is not a capacity.
 const (
 	maxLBA28Sectors = 1 << 28 // 128 GiB
-	MaxLBA48Sectors = 1 << 48 // 128 PiB
+	maxLBA48Sectors = 1 << 48 // 128 PiB
 )
 
 // Capacity returns the sectors a Disk can address: the claim (Sectors),
-// capped by the addressing mode, MaxLBA48Sectors with LBA48 and
-// maxLBA28Sectors without; clamped reports that the claim was larger. A
-// Disk never sends a sector number at or past it.
+// capped by the addressing mode, 2^48 with LBA48 and 2^28 without;
+// clamped reports that the claim was larger, and sectors is then the
+// limit. A Disk never sends a sector number at or past it. Show a clamped
+// claim as claimed (Sectors), with the limit, never as a byte count: the
+// claim can reach 2^64 sectors.
 func (id Identity) Capacity() (sectors uint64, clamped bool) {
 	limit := uint64(maxLBA28Sectors)
 	if id.LBA48 {
-		limit = MaxLBA48Sectors
+		limit = maxLBA48Sectors
 	}
 	n := id.Sectors()
 	if n > limit {
 		return limit, true
 	}
 	return n, false
-}
-
-// Bytes returns the claimed capacity in bytes (at most 2^57: never an
-// overflow), and 0 and false when the addressing mode does not reach the
-// claim (Capacity clamped it): show such a claim as claimed (Sectors),
-// with the limit, never as a byte count. A Disk's Size is Capacity's
-// sectors times 512 either way.
-func (id Identity) Bytes() (uint64, bool) {
-	n, clamped := id.Capacity()
-	if clamped {
-		return 0, false
-	}
-	return n * 512, true
 }
 
 // Differs names what tells two IDENTIFY answers apart as disks, such as

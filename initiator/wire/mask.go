@@ -5,29 +5,22 @@ import (
 	"net"
 )
 
-// MaskCommand is the sub-command of a Mac Mask List request (AoEr11,
-// section 3.3).
-type MaskCommand uint8
-
-// Mac Mask List sub-commands.
+// Mac Mask List sub-commands (AoEr11, section 3.3): MaskArg.Edit.
 const (
-	MaskRead MaskCommand = 0
-	MaskEdit MaskCommand = 1
+	maskRead = 0
+	maskEdit = 1
 )
 
-// DirectiveCommand says what a directive does.
-type DirectiveCommand uint8
-
-// Directive commands.
+// Directive commands (Directive.Command).
 const (
-	DirectiveNone   DirectiveCommand = 0 // no change (replies list entries so)
-	DirectiveAdd    DirectiveCommand = 1
-	DirectiveDelete DirectiveCommand = 2
+	DirectiveNone   = 0 // no change (replies list entries so)
+	DirectiveAdd    = 1
+	DirectiveDelete = 2
 )
 
 // Directive is one entry of a Mac Mask List.
 type Directive struct {
-	Command DirectiveCommand
+	Command uint8 // DirectiveNone, DirectiveAdd or DirectiveDelete
 	MAC     net.HardwareAddr
 }
 
@@ -37,7 +30,10 @@ const (
 	directiveLen = 8
 )
 
-// MaskArg is the argument of Mac Mask List.
+// MaskArg is the argument of Mac Mask List. A request with Edit false
+// reads the list; with Edit true it applies the directives. Replies echo
+// the sub-command. Decoding a sub-command other than read and edit fails
+// with ErrBadArgument, the error a target answers it with.
 //
 //	off size field (from the start of the argument, frame offset 24)
 //	 0   1   reserved
@@ -47,8 +43,10 @@ const (
 //	         failing directive, and no directives follow
 //	 4  8*n  directives: reserved, command (0 none, 1 add, 2 delete), MAC
 type MaskArg struct {
-	Command    MaskCommand
-	Error      MaskError
+	Edit bool // the sub-command: edit (1), else read (0)
+	// Error is a reply's error field: 0, or MaskBadDirective,
+	// MaskListFull... (Client.Mask returns it as a *DirectiveError).
+	Error      uint8
 	Directives []Directive
 	// FailedIndex is the directive count field of a reply with an error:
 	// which directive failed.
@@ -61,16 +59,20 @@ func (a *MaskArg) appendArg(b []byte) ([]byte, error) {
 		return nil, errTooManyDirectives
 	}
 	n := uint8(len(a.Directives))
-	if a.Error != MaskOK {
+	if a.Error != 0 {
 		// A reply with an error carries the failing directive's index.
 		n = a.FailedIndex
 	}
-	b = append(b, 0, uint8(a.Command), uint8(a.Error), n)
+	cmd := uint8(maskRead)
+	if a.Edit {
+		cmd = maskEdit
+	}
+	b = append(b, 0, cmd, a.Error, n)
 	for _, d := range a.Directives {
 		if len(d.MAC) != 6 {
 			return nil, errBadAddress
 		}
-		b = append(b, 0, uint8(d.Command))
+		b = append(b, 0, d.Command)
 		b = append(b, d.MAC...)
 	}
 	return b, nil
@@ -82,9 +84,12 @@ func (a *MaskArg) decodeArg(b []byte) error {
 	if len(b) < maskArgLen {
 		return io.ErrUnexpectedEOF
 	}
-	*a = MaskArg{Command: MaskCommand(b[1]), Error: MaskError(b[2])}
+	if b[1] != maskRead && b[1] != maskEdit {
+		return ErrBadArgument
+	}
+	*a = MaskArg{Edit: b[1] == maskEdit, Error: b[2]}
 	n := int(b[3])
-	if a.Error != MaskOK {
+	if a.Error != 0 {
 		a.FailedIndex = b[3]
 		return nil
 	}
@@ -94,7 +99,7 @@ func (a *MaskArg) decodeArg(b []byte) error {
 	for i := range n {
 		o := maskArgLen + directiveLen*i
 		a.Directives = append(a.Directives, Directive{
-			Command: DirectiveCommand(b[o+1]),
+			Command: b[o+1],
 			MAC:     append(net.HardwareAddr(nil), b[o+2:o+8]...),
 		})
 	}

@@ -5,15 +5,11 @@ import (
 	"net"
 )
 
-// ReserveCommand is the sub-command of Reserve/Release (AoEr11, section
-// 3.4).
-type ReserveCommand uint8
-
-// Reserve/Release sub-commands.
+// Reserve/Release sub-commands (ReserveArg.Command; AoEr11, section 3.4).
 const (
-	ReserveRead     ReserveCommand = 0 // read the reserve list
-	ReserveSet      ReserveCommand = 1 // set it, if empty or we are in it
-	ReserveForceSet ReserveCommand = 2 // set it unconditionally
+	ReserveRead     = 0 // read the reserve list
+	ReserveSet      = 1 // set it, if empty or we are in it
+	ReserveForceSet = 2 // set it unconditionally
 )
 
 // reserveArgLen is the fixed part of the argument.
@@ -26,7 +22,7 @@ const reserveArgLen = 2
 //	 1   1   number of MACs n
 //	 2  6*n  MAC addresses
 type ReserveArg struct {
-	Command ReserveCommand
+	Command uint8 // ReserveRead, ReserveSet or ReserveForceSet
 	MACs    []net.HardwareAddr
 }
 
@@ -35,7 +31,7 @@ func (a *ReserveArg) appendArg(b []byte) ([]byte, error) {
 	if len(a.MACs) > 255 {
 		return nil, errTooManyDirectives
 	}
-	b = append(b, uint8(a.Command), uint8(len(a.MACs)))
+	b = append(b, a.Command, uint8(len(a.MACs)))
 	for _, m := range a.MACs {
 		if len(m) != 6 {
 			return nil, errBadAddress
@@ -54,7 +50,7 @@ func (a *ReserveArg) decodeArg(b []byte) error {
 	if len(b) < reserveArgLen+6*n {
 		return io.ErrUnexpectedEOF
 	}
-	*a = ReserveArg{Command: ReserveCommand(b[0])}
+	*a = ReserveArg{Command: b[0]}
 	for i := range n {
 		o := reserveArgLen + 6*i
 		a.MACs = append(a.MACs, append(net.HardwareAddr(nil), b[o:o+6]...))

@@ -94,7 +94,6 @@ type Benchable interface {
 	io.WriterAt
 	Size() int64
 	PathStats() []initiator.PathStats
-	ResetStats()
 }
 
 const seqBlock = 1 << 20
@@ -176,7 +175,7 @@ func runBench(ctx context.Context, d Benchable, name string, block, qd int, writ
 	if blocks == 0 {
 		return BenchResult{}, fmt.Errorf("%d bytes are %w of %d bytes", span, ErrSpanTooSmall, block)
 	}
-	d.ResetStats()
+	before := d.PathStats()
 	var (
 		mu    sync.Mutex
 		lat   []time.Duration
@@ -249,8 +248,36 @@ func runBench(ctx context.Context, d Benchable, name string, block, qd int, writ
 		sec := func(d time.Duration) *float64 { s := d.Seconds(); return &s }
 		r.LatencyP50Seconds, r.LatencyP99Seconds, r.LatencyMaxSeconds = sec(lat[n/2]), sec(lat[min(n-1, n*99/100)]), sec(lat[n-1])
 	}
-	for _, p := range d.PathStats() {
+	for _, p := range PathsSince(before, d.PathStats()) {
 		r.Paths = append(r.Paths, NewBenchPath(p, el))
 	}
 	return r, nil
+}
+
+// PathsSince returns what the paths did between two PathStats snapshots
+// of one disk (its paths in the same order): the counters' differences,
+// and the state (windows, RTT, liveness) as after. A counter the engine
+// took back (a window cut undone by a late reply) counts 0, not less.
+func PathsSince(before, after []initiator.PathStats) []initiator.PathStats {
+	out := slices.Clone(after)
+	sub := func(a *uint64, b uint64) { *a -= min(*a, b) }
+	for i := range min(len(before), len(out)) {
+		b, a := &before[i], &out[i]
+		sub(&a.WindowCuts, b.WindowCuts)
+		sub(&a.LateReplies, b.LateReplies)
+		sub(&a.Frames, b.Frames)
+		sub(&a.Bytes, b.Bytes)
+		sub(&a.Retransmits, b.Retransmits)
+		sub(&a.Timeouts, b.Timeouts)
+		sub(&a.Overtaken, b.Overtaken)
+		sub(&a.Dropped, b.Dropped)
+		sub(&a.Probes, b.Probes)
+		sub(&a.BadReplies, b.BadReplies)
+		sub(&a.SendCalls, b.SendCalls)
+		sub(&a.Wakeups, b.Wakeups)
+		if a.BadReplies == 0 {
+			a.LastBadReply = "" // the last bad reply came before
+		}
+	}
+	return out
 }

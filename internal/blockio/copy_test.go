@@ -58,7 +58,6 @@ func (m *memDisk) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (m *memDisk) PathStats() []initiator.PathStats { return nil }
-func (m *memDisk) ResetStats()                      {}
 
 func newMemDisk(n int) *memDisk {
 	m := &memDisk{b: make([]byte, n)}

@@ -40,6 +40,3 @@ func (f *File) Size() int64 { return f.size }
 
 // PathStats returns nothing: a local file has no AoE paths.
 func (f *File) PathStats() []initiator.PathStats { return nil }
-
-// ResetStats does nothing.
-func (f *File) ResetStats() {}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -464,16 +465,15 @@ func testVbladeOnePath(t *testing.T, recv string, mtu int) {
 	d.Disk.Close()
 	select {
 	case err := <-done:
-		if err != nil && !errors.Is(err, initiator.ErrClosed) {
-			t.Errorf("read during Close: %v, want ErrClosed", err)
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("read during Close: %v, want net.ErrClosed", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("read during Close did not return")
 	}
 	c := d.Paths[0].Client
-	f, err := c.Request(context.Background(), &wire.Frame{Destination: d.Paths[0].MAC, Shelf: 1, Slot: 2,
-		Command: wire.CommandQueryConfig, Arg: &wire.ConfigArg{}})
-	if err != nil || f.Arg.(*wire.ConfigArg).BufferCount == 0 {
+	r, err := c.QueryConfig(context.Background(), initiator.Target{MAC: d.Paths[0].MAC, Shelf: 1, Slot: 2}, &wire.ConfigArg{})
+	if err != nil || r.Config.BufferCount == 0 {
 		t.Fatalf("the client after the disk's Close: %v", err)
 	}
 }

@@ -57,7 +57,7 @@ type OpenOptions struct {
 // o.Target did not: the error names the MACs that did), and otherwise as
 // initiator.OpenDisk.
 func Open(ctx context.Context, g *initiator.Group, shelf uint16, slot uint8, o OpenOptions) (*Target, error) {
-	found, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: shelf, Slot: slot}, initiator.CollectOptions{Timeout: o.Timeout}, nil)
+	found, err := g.QueryConfig(ctx, initiator.Target{Shelf: shelf, Slot: slot}, &wire.ConfigArg{}, initiator.CollectOptions{Timeout: o.Timeout}, nil)
 	// An incomplete answer (a flood lost replies) still gives paths that
 	// answered for this address; the disk works over those.
 	var inc *initiator.IncompleteError
@@ -67,8 +67,10 @@ func Open(ctx context.Context, g *initiator.Group, shelf uint16, slot uint8, o O
 	// Paths in the group's interface order, then by MAC: the same order
 	// whatever order the answers came in.
 	order := map[string]int{}
-	for i, n := range g.Names() {
-		order[n] = i
+	var names []string // for messages
+	for i, c := range g.Clients() {
+		order[c.Interface().Name] = i
+		names = append(names, c.Interface().Name)
 	}
 	slices.SortStableFunc(found, func(a, b initiator.ConfigReply) int {
 		if c := cmp.Compare(order[a.Interface.Name], order[b.Interface.Name]); c != 0 {
@@ -96,10 +98,10 @@ func Open(ctx context.Context, g *initiator.Group, shelf uint16, slot uint8, o O
 	name := aoeaddr.Address{Shelf: shelf, Slot: slot}.String()
 	if len(paths) == 0 && len(answered) > 0 {
 		slices.Sort(answered)
-		return nil, fmt.Errorf("%s: %w from %s on %s; it answered from %s", name, ErrNotFound, o.Target, strings.Join(g.Names(), ", "), strings.Join(answered, ", "))
+		return nil, fmt.Errorf("%s: %w from %s on %s; it answered from %s", name, ErrNotFound, o.Target, strings.Join(names, ", "), strings.Join(answered, ", "))
 	}
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("%s: %w on %s (see 'aoe discover --probe')", name, ErrNotFound, strings.Join(g.Names(), ", "))
+		return nil, fmt.Errorf("%s: %w on %s (see 'aoe discover --probe')", name, ErrNotFound, strings.Join(names, ", "))
 	}
 	d, err := initiator.OpenDisk(ctx, shelf, slot, paths, o.Disk)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 // AoepingUsage is aoeping's usage message, for the program name prog.
@@ -127,8 +128,8 @@ func SMARTMessage(s string, err error) string {
 // Arg returns the ATA argument of the command; data is the sector a
 // write_log sends.
 func (s SMART) Arg(data []byte) *wire.ATAArg {
-	a := &wire.ATAArg{FeatureErr: s.Feature, CmdStatus: wire.ATASmart}
-	a.LBA = [6]byte{s.LBALow, 0x4f, 0xc2, 0xa0, 0, 0}
+	// LBA mid and high carry SMART's signature 0x4f, 0xc2.
+	a := &wire.ATAArg{FeatureErr: s.Feature, CmdStatus: ata.Smart, LBA: uint64(s.LBALow) | 0xc24f00, NoLBA: true}
 	if s.In || s.Out {
 		a.SectorCount = 1
 	}
@@ -142,7 +143,7 @@ func (s SMART) Arg(data []byte) *wire.ATAArg {
 // and, for a command that reads, the sector in hex. It returns false when
 // the target aborted the command (aoeping's exit 1).
 func SMARTResult(w io.Writer, s SMART, r *wire.ATAArg) bool {
-	if r.FeatureErr&wire.ATAErrAbort != 0 {
+	if r.FeatureErr&ata.ErrAbort != 0 {
 		fmt.Fprint(w, "SMART command aborted on target.\n")
 		return false
 	}
@@ -150,7 +151,7 @@ func SMARTResult(w io.Writer, s SMART, r *wire.ATAArg) bool {
 	for _, reg := range []struct {
 		name string
 		v    uint8
-	}{{"Features", r.FeatureErr}, {"Sector Count", r.SectorCount}, {"LBA Low", r.LBA[0]}, {"LBA Mid", r.LBA[1]}, {"LBA High", r.LBA[2]}, {"Status", r.CmdStatus}} {
+	}{{"Features", r.FeatureErr}, {"Sector Count", r.SectorCount}, {"LBA Low", uint8(r.LBA)}, {"LBA Mid", uint8(r.LBA >> 8)}, {"LBA High", uint8(r.LBA >> 16)}, {"Status", r.CmdStatus}} {
 		fmt.Fprintf(w, "%20s: 0x%02x\n", reg.name, reg.v)
 	}
 	if s.In {

@@ -9,6 +9,7 @@ import (
 	"github.com/goaoe/aoe/discover"
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 )
 
 func TestAoecfgAnswer(t *testing.T) {
@@ -57,7 +58,7 @@ func TestParseSMART(t *testing.T) {
 	if err != nil || s.Feature != 0xd0 || !s.In || s.LBALow != 3 {
 		t.Errorf("%+v %v", s, err)
 	}
-	if a := s.Arg(nil); a.SectorCount != 1 || a.LBA != [6]byte{3, 0x4f, 0xc2, 0xa0, 0, 0} || a.CmdStatus != wire.ATASmart {
+	if a := s.Arg(nil); a.SectorCount != 1 || a.LBA != 0xc24f03 || !a.NoLBA || a.CmdStatus != ata.Smart {
 		t.Errorf("%+v", a)
 	}
 	if _, err := ParseSMART("bogus"); err != ErrNoSuchSMART {

@@ -32,7 +32,11 @@ type WireOptions struct {
 // every frame size up to the one the driver would use (reads only: nothing
 // is written). Peer strings are escaped for terminals and JSON.
 func GatherWire(ctx context.Context, g *initiator.Group, o WireOptions) WireView {
-	v := WireView{Seen: true, Interfaces: safeStrings(g.Names()), Source: o.Source, Frames: []FrameCount{}, Targets: []WireTarget{}}
+	var names []string
+	for _, c := range g.Clients() {
+		names = append(names, c.Interface().Name)
+	}
+	v := WireView{Seen: true, Interfaces: safeStrings(names), Source: o.Source, Frames: []FrameCount{}, Targets: []WireTarget{}}
 	if o.Timeout <= 0 {
 		o.Timeout = 3 * time.Second
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 	"github.com/mdlayher/packet"
 )
 
@@ -139,7 +140,7 @@ func (p *Peer) SetMix(m Mix) {
 	p.answer[answerWrongLBA] = &aoetest.Hostile{Target: p.Target, WrongLBA: max(m.Shift, 1)}
 	p.answer[answerShort] = &aoetest.Hostile{Target: p.Target, Short: true}
 	p.answer[answerRemaining] = &aoetest.Hostile{Target: p.Target, Remaining: 1}
-	p.answer[answerStatus] = &aoetest.Hostile{Target: p.Target, Status: max(m.StatusBits, wire.ATAStatusErr)}
+	p.answer[answerStatus] = &aoetest.Hostile{Target: p.Target, Status: max(m.StatusBits, ata.StatusErr)}
 }
 
 // Attach puts the peer on nw, an interface of the given MTU: it takes the
@@ -199,9 +200,9 @@ func dataRequest(f *wire.Frame) (*wire.ATAArg, bool, bool) {
 		return nil, false, false
 	}
 	switch arg.CmdStatus {
-	case wire.ATAReadSectors, wire.ATAReadSectorsExt:
+	case ata.ReadSectors, ata.ReadSectorsExt:
 		return arg, false, true
-	case wire.ATAWriteSectors, wire.ATAWriteSectorsExt:
+	case ata.WriteSectors, ata.WriteSectorsExt:
 		return arg, true, true
 	}
 	return nil, false, false
@@ -250,7 +251,7 @@ func (p *Peer) handle(frame []byte, port *aoetest.Port) {
 			answer = answerHonest
 		}
 		if answer == answerWrongLBA && write {
-			first := arg.Address() + max(m.Shift, 1)
+			first := arg.LBA + max(m.Shift, 1)
 			p.damaged = append(p.damaged, [2]uint64{first, first + uint64(arg.SectorCount)})
 		}
 		p.stats.Answers[answer]++

@@ -14,6 +14,7 @@ import (
 	"github.com/goaoe/aoe/initiator"
 	"github.com/goaoe/aoe/initiator/aoetest"
 	"github.com/goaoe/aoe/initiator/wire"
+	"github.com/goaoe/aoe/internal/ata"
 	"github.com/goaoe/aoe/internal/blockio"
 )
 
@@ -172,7 +173,7 @@ func drawMix(r *mrand.Rand) Mix {
 		return 0
 	}
 	m.Shift = []uint64{1, 2, 7, 64, 1000}[r.IntN(5)]
-	m.StatusBits = []uint8{wire.ATAStatusErr, wire.ATAStatusDF, wire.ATAStatusBSY, wire.ATAStatusDRQ}[r.IntN(4)]
+	m.StatusBits = []uint8{ata.StatusErr, ata.StatusDF, ata.StatusBSY, ata.StatusDRQ}[r.IntN(4)]
 	kind := r.IntN(10)
 	if kind == 0 {
 		return m // honest
