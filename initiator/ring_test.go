@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -110,7 +111,7 @@ func TestReceiveRingSlotsReused(t *testing.T) {
 				t.Errorf("a Query Config reply changed after its slot was reused: %+v, was %+v", cfg, kept)
 			}
 			g := initiator.NewGroup(c)
-			replies, err := g.QueryConfig(ctx, initiator.ConfigQuery{Shelf: tg.Shelf, Slot: tg.Slot}, initiator.CollectOptions{Quiet: 50 * time.Millisecond}, nil)
+			replies, err := g.QueryConfig(ctx, initiator.Target{Shelf: tg.Shelf, Slot: tg.Slot}, &wire.ConfigArg{}, initiator.CollectOptions{Quiet: 50 * time.Millisecond}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -252,7 +253,7 @@ func TestReceiveRingSized(t *testing.T) {
 // TestReceiveClose: with either reader, a read cancelled midway returns
 // at once and the next is exact; Close of the client from two goroutines
 // while reads are under way (the engine holding the client's reads, and
-// not) returns, fails the reads, and Err says ErrClosed; the disk's Close
+// not) returns, fails the reads, and Err says net.ErrClosed; the disk's Close
 // at the same time returns too.
 func TestReceiveClose(t *testing.T) {
 	for _, recv := range receives {
@@ -308,7 +309,7 @@ func TestReceiveClose(t *testing.T) {
 					t.Fatal("Close with reads under way did not return")
 				}
 				for _, c := range clients {
-					if !errors.Is(c.Err(), initiator.ErrClosed) {
+					if !errors.Is(c.Err(), net.ErrClosed) {
 						t.Errorf("Err after Close: %v", c.Err())
 					}
 				}

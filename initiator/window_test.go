@@ -55,6 +55,9 @@ func testWindowOpens(t *testing.T, window, npaths int) {
 		trace  [][]int // per reply: each path's congestion window
 		cuts   uint64
 		served = make(chan error, 1)
+		// What the paths counted before the gate (opening the disk):
+		// set before gated is closed, read after.
+		baseFrames, baseCuts uint64
 	)
 	go func() {
 		buf := make([]byte, 1<<16)
@@ -98,6 +101,7 @@ func testWindowOpens(t *testing.T, window, npaths int) {
 					w[i] = s.CongestionWindow
 					cuts += s.WindowCuts
 				}
+				frames, cuts = frames-baseFrames, cuts-baseCuts
 				if frames >= replies {
 					trace = append(trace, w)
 					break
@@ -115,11 +119,12 @@ func testWindowOpens(t *testing.T, window, npaths int) {
 	// no send times out.
 	slow := 10 * time.Second
 	d = openDisk(t, tg, initiator.DiskOptions{MinRTO: slow, InitialRTO: slow, MaxRTO: slow}, clients...)
-	d.ResetStats()
 	for _, s := range d.PathStats() {
 		if s.Window != window || s.CongestionWindow != initialWindow {
 			t.Fatalf("path %s: window %d, congestion window %d: want %d and %d", s.Interface, s.Window, s.CongestionWindow, window, initialWindow)
 		}
+		baseFrames += s.Frames
+		baseCuts += s.WindowCuts
 	}
 	close(gated)
 	// Enough frames to open the window and keep it full a while.
