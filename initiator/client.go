@@ -98,7 +98,13 @@ type Client struct {
 		ask  atomic.Bool   // a borrower wants the reads, or has them
 		give chan struct{} // read loop → borrower: the reads are yours
 		back chan struct{} // borrower → read loop: they are yours again
+		// wake, while an engine has the reads of several clients
+		// (multiReads), ends its wait: Close calls it.
+		wake atomic.Pointer[func()]
 	}
+	// closing is set by Close before it wakes the reader: an engine
+	// with the reads of several clients gives them back when it sees it.
+	closing atomic.Bool
 }
 
 // call is a request waiting for replies.
@@ -276,6 +282,10 @@ func (c *Client) Close() error {
 		c.err = errClientClosed
 	}
 	c.mu.Unlock()
+	c.closing.Store(true)
+	if w := c.lend.wake.Load(); w != nil {
+		(*w)() // an engine waiting on several clients' sockets
+	}
 	// Wake the reader: closing alone does not reliably unblock a packet
 	// socket read.
 	_ = c.conn.SetReadDeadline(time.Now()) // the socket's clock: real time

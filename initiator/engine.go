@@ -193,6 +193,13 @@ type engine struct {
 	attention atomic.Bool
 	kicked    atomic.Bool
 	noBorrow  bool
+	// rset, once the engine has borrowed the reads of several clients,
+	// is what it waits on for their sockets (readSet); borrowMiss: one
+	// of them would not lend (another disk's engine has its reads), the
+	// read loops hand the replies over until the engine is next idle.
+	rset       *readSet
+	borrowMiss bool
+	lentBuf    []replyReader
 }
 
 // post is a request submitted, or cancelled, for the loop.
@@ -362,6 +369,7 @@ func (e *engine) do(q *request) error {
 
 func (e *engine) run() {
 	defer close(e.exited)
+	defer func() { e.rset.close() }()
 	defer e.giveBack()
 	for {
 		now := e.d.opts.Now()
@@ -406,16 +414,20 @@ func (e *engine) run() {
 	}
 }
 
-// readReplies waits for replies on the lent socket of the engine's only
-// client, while frames are out and no message is due (kick), and takes
+// readReplies waits for replies on the lent sockets of the engine's
+// clients, while frames are out and no message is due (kick), and takes
 // those that came; it reports false, having done nothing, when the loop
 // is to wait on its channels instead.
 func (e *engine) readReplies() bool {
-	if len(e.inflight) == 0 || e.noBorrow || len(e.txs) != 1 || e.kicked.Load() {
+	if len(e.inflight) == 0 {
+		e.borrowMiss = false
+		return false
+	}
+	if e.noBorrow || e.borrowMiss || e.kicked.Load() {
 		return false
 	}
 	if e.reads == nil {
-		if e.reads = e.txs[0].tr.borrowReads(); e.reads == nil {
+		if e.reads = e.borrow(); e.reads == nil {
 			return false
 		}
 		r := e.reads // wake's copy: e.reads changes on the loop
@@ -423,9 +435,15 @@ func (e *engine) readReplies() bool {
 	}
 	n, err := e.reads.readReplies(e.armedAt, &e.attention)
 	if err != nil {
-		// The read loop reads from now on, and sees what the
-		// connection says (a link down, a close).
-		e.noBorrow = true
+		// The read loops read from now on, and see what the
+		// connection says (a link down, a close); a client closed
+		// among several leaves the others' reads to borrow again
+		// once the engine is idle.
+		if errors.Is(err, errClientClosed) {
+			e.borrowMiss = true
+		} else {
+			e.noBorrow = true
+		}
 		e.giveBack()
 		return false
 	}
@@ -448,7 +466,56 @@ func (e *engine) readReplies() bool {
 	return true
 }
 
-// giveBack returns the lent reads, if any, to the client's read loop.
+// borrow borrows the reads of the engine's clients that run: one
+// client's lent reads, or several clients' joined (readSet.join). It
+// returns nil when one of them cannot lend them (then borrowMiss) or
+// there is no socket to read.
+func (e *engine) borrow() replyReader {
+	rs := e.lentBuf[:0]
+	defer func() { clear(rs); e.lentBuf = rs[:0] }()
+	for _, t := range e.txs {
+		select {
+		case <-t.tr.stopped():
+			continue // its paths are gone
+		default:
+		}
+		r := t.tr.borrowReads()
+		if r == nil {
+			for _, r := range rs {
+				r.giveBack()
+			}
+			if len(rs) > 0 || len(e.txs) > 1 {
+				e.borrowMiss = true
+			}
+			return nil
+		}
+		rs = append(rs, r)
+	}
+	switch len(rs) {
+	case 0:
+		return nil
+	case 1:
+		return rs[0]
+	}
+	var err error
+	if e.rset == nil {
+		e.rset, err = newReadSet()
+	}
+	var m replyReader
+	if err == nil {
+		m, err = e.rset.join(rs)
+	}
+	if err != nil {
+		for _, r := range rs {
+			r.giveBack()
+		}
+		e.noBorrow = true // the read loops hand the replies over
+		return nil
+	}
+	return m
+}
+
+// giveBack returns the lent reads, if any, to the clients' read loops.
 func (e *engine) giveBack() {
 	if e.reads != nil {
 		e.lent.Store(nil)

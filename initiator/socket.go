@@ -2,6 +2,7 @@ package initiator
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -144,4 +145,186 @@ func (l *lentReads) giveBack() {
 	_ = c.conn.SetReadDeadline(time.Time{})
 	c.lend.ask.Store(false)
 	c.lend.back <- struct{}{}
+}
+
+// A disk with several paths has several clients, each with its own
+// socket. Its engine borrows the reads of all of them at once (joinReads)
+// and waits for the replies itself, as with one client: a read loop that
+// kept them would hand each batch of replies to the engine's goroutine
+// (a channel operation per reply, a goroutine wake-up per batch, and the
+// read loop's own wake-up in the poller). The engine takes what each
+// reader holds (a ring's slots with no system call, a socket's queue with
+// one recvmmsg(2)) and, only when all of them are empty, waits for any of
+// the sockets in one place: an epoll(7) instance that holds them
+// (edge-triggered: a frame that comes makes it readable), itself waited
+// for in the runtime's poller like a socket, so that its read deadline is
+// the engine's timer and a wake (a post, a kick) is a deadline in the
+// past, as on one lent socket. The readiness it reports is only a reason
+// to look again: every frame is taken by the readers, and handed to its
+// call by Client.handle, every check as in the read loop.
+//
+// (A read loop that handed the engine its replies in batches, one queue
+// and one wake per batch, keeps a goroutine switch per batch on each path
+// and the read loops' own wake-ups; the engine waiting on every socket
+// has none while replies keep coming.)
+
+// readSet is the epoll instance an engine waits on for the sockets of
+// its clients (registered once each, at their first join; a socket
+// closed leaves it by itself). It is the engine goroutine's, closed when
+// the engine ends.
+type readSet struct {
+	ep  *os.File
+	fd  int // ep's (ep.Fd would make it blocking)
+	raw syscall.RawConn
+	in  map[*Client]bool // registered
+	evs [8]unix.EpollEvent
+	// ready is the function raw.Read runs (made once, see mmsgReader):
+	// it takes the instance's events, true when there were any.
+	ready func(fd uintptr) bool
+	// set is the read deadline last set on ep (unknown after a
+	// deadline passed: a wake may have changed it).
+	set   time.Time
+	known bool
+}
+
+// newReadSet makes an engine's epoll instance, non-blocking, so that the
+// runtime's poller waits for it (os.NewFile of a non-blocking fd).
+func newReadSet() (*readSet, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("aoe: epoll: %w", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("aoe: epoll: %w", err)
+	}
+	s := &readSet{ep: os.NewFile(uintptr(fd), "epoll"), fd: fd, in: map[*Client]bool{}}
+	if s.raw, err = s.ep.SyscallConn(); err != nil {
+		s.ep.Close()
+		return nil, err
+	}
+	s.ready = func(fd uintptr) bool {
+		for {
+			n, err := unix.EpollWait(int(fd), s.evs[:], 0)
+			if err == unix.EINTR {
+				continue
+			}
+			return n > 0 || err != nil
+		}
+	}
+	return s, nil
+}
+
+// close closes the instance (the engine has ended).
+func (s *readSet) close() {
+	if s != nil {
+		_ = s.ep.Close()
+	}
+}
+
+// join makes one replyReader of the reads lent by several clients (each
+// a *lentReads: borrowReads). On an error, the caller gives them back.
+func (s *readSet) join(rs []replyReader) (replyReader, error) {
+	m := &multiReads{s: s, ls: make([]*lentReads, len(rs)), downs: make([]int, len(rs))}
+	for i, r := range rs {
+		l, ok := r.(*lentReads)
+		if !ok {
+			return nil, errors.New("aoe: reads of no socket")
+		}
+		if !s.in[l.c] {
+			var serr error
+			err := l.c.sock.raw.Control(func(fd uintptr) {
+				ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLERR | unix.EPOLLET, Fd: int32(fd)}
+				serr = unix.EpollCtl(s.fd, unix.EPOLL_CTL_ADD, int(fd), &ev)
+			})
+			if err == nil {
+				err = serr
+			}
+			if err != nil {
+				return nil, fmt.Errorf("aoe: epoll %s: %w", l.c.ifi.Name, err)
+			}
+			s.in[l.c] = true
+		}
+		m.ls[i] = l
+	}
+	wake := m.wake
+	for _, l := range m.ls {
+		l.c.lend.wake.Store(&wake)
+	}
+	return m, nil
+}
+
+// multiReads are the reads of several clients lent to one engine (see
+// readSet).
+type multiReads struct {
+	s     *readSet
+	ls    []*lentReads
+	downs []int // ENETDOWN in a row, per client (see Client.readLoop)
+}
+
+// readReplies is lentReads.readReplies over every client: what their
+// readers hold now is handed out; when none holds a frame, it waits until
+// one comes on any of them, the deadline passes or wake is called (kicked
+// set: no wait), and then takes what came.
+func (m *multiReads) readReplies(deadline time.Time, kicked *atomic.Bool) (int, error) {
+	s := m.s
+	if !s.known || !deadline.Equal(s.set) {
+		if err := s.ep.SetReadDeadline(deadline); err != nil {
+			return 0, err
+		}
+		s.set, s.known = deadline, true
+	}
+	if n, err := m.take(); n > 0 || err != nil || kicked.Load() {
+		return n, err
+	}
+	// Nothing there: wait. A frame that came after take made the
+	// instance readable (edge-triggered), and ready sees it.
+	if err := s.raw.Read(s.ready); err != nil {
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, err
+		}
+		s.known = false // the timer's deadline, or a wake's
+	}
+	return m.take()
+}
+
+// take hands out what every reader holds now, without waiting; a client
+// closed (Close) ends the lending with its error.
+func (m *multiReads) take() (int, error) {
+	n := 0
+	for i, l := range m.ls {
+		if l.c.closing.Load() {
+			return n, errClientClosed
+		}
+		frames, err := l.r.poll()
+		if errors.Is(err, syscall.ENETDOWN) && m.downs[i] < maxDowns {
+			// As the read loop: the link went down, and the socket
+			// reads again when it is back.
+			m.downs[i]++
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if len(frames) > 0 {
+			m.downs[i] = 0
+		}
+		for _, b := range frames {
+			l.c.handle(b)
+		}
+		n += len(frames)
+	}
+	return n, nil
+}
+
+// wake ends a wait of readReplies (any goroutine: a post, a kick, a
+// client's Close).
+func (m *multiReads) wake() { _ = m.s.ep.SetReadDeadline(time.Unix(1, 0)) }
+
+// giveBack returns every client's reads to its read loop.
+func (m *multiReads) giveBack() {
+	for _, l := range m.ls {
+		l.c.lend.wake.Store(nil)
+		l.giveBack()
+	}
 }
