@@ -181,13 +181,13 @@ type engine struct {
 	armedAt time.Time
 	seq     uint64 // flushes and wake-ups, for PathStats
 
-	// reads, while frames are out on its only client, are that
-	// client's socket reads, lent to the loop (borrowReads): it waits for
-	// the replies itself, with no hand-off from the read loop per
-	// reply. lent is them for wake (any goroutine); attention ends such
-	// a wait (a post, or a kick); kicked asks the loop to give them back
-	// and wait on its channels (a message comes: see kick). noBorrow: a
-	// read failed, the read loop reads from then on.
+	// reads, while frames are out, are its clients' socket reads, lent
+	// to the loop (borrow): it waits for the replies itself, with no
+	// hand-off from a read loop per reply (several clients:
+	// multiReads). lent is them for wake (any goroutine); attention ends
+	// such a wait (a post, or a kick); kicked asks the loop to give them
+	// back and wait on its channels (a message comes: see kick).
+	// noBorrow: a read failed, the read loops read from then on.
 	reads     replyReader
 	lent      atomic.Pointer[replyReader]
 	attention atomic.Bool
@@ -473,11 +473,28 @@ func (e *engine) readReplies() bool {
 func (e *engine) borrow() replyReader {
 	rs := e.lentBuf[:0]
 	defer func() { clear(rs); e.lentBuf = rs[:0] }()
+	live := 0
+	for _, t := range e.txs {
+		select {
+		case <-t.tr.stopped():
+		default:
+			live++
+		}
+	}
 	for _, t := range e.txs {
 		select {
 		case <-t.tr.stopped():
 			continue // its paths are gone
 		default:
+		}
+		if live > 1 && !readsRing(t.tr) {
+			// Several clients are joined only when they read
+			// rings (see readSet).
+			for _, r := range rs {
+				r.giveBack()
+			}
+			e.borrowMiss = true
+			return nil
 		}
 		r := t.tr.borrowReads()
 		if r == nil {

@@ -13,8 +13,9 @@ import (
 
 // TestVbladeDeafPath: two paths to one vblade target, and every reply on
 // one of them dropped (its requests still reach the target) from after
-// the open: the engine, which waits on both clients' sockets at once,
-// reads the whole disk exactly through the other, the deaf path dead.
+// the open: the engine (with rings, waiting on both clients' sockets at
+// once; with sockets, handed the replies by the read loops) reads the
+// whole disk exactly through the other, the deaf path dead.
 func TestVbladeDeafPath(t *testing.T) {
 	for _, recv := range receives {
 		t.Run(recv, func(t *testing.T) {
