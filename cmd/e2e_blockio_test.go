@@ -272,6 +272,9 @@ type vmBench struct {
 const (
 	vmReadMiB   = 128
 	vmStraceMiB = 16
+	// vmHung is how long a sequential read of vmReadMiB may take (the
+	// slowest, the floors under TCG at MTU 1500, take about a minute).
+	vmHung = 10 * time.Minute
 )
 
 func benchBlockIO(b *testing.B, mtu, cpus int) {
@@ -302,13 +305,28 @@ func benchBlockIO(b *testing.B, mtu, cpus int) {
 	// vmStraceMiB more under strace -c -f with straceCommand).
 	measure := func(name, group, command, straceCommand string) *vmRun {
 		r := vmRun{Name: name, Group: group}
+		// A read that does not end in vmHung is recorded as hung and
+		// left behind (a guest with 2 vCPUs under TCG has hung in the
+		// kernel driver's dd, in D state: the VM's other figures are
+		// kept, not lost with a failed benchmark).
 		out := v.vm.Run(`a=$(awk '/^ctxt/{print $2}' /proc/stat)
-time -v -o /tmp/time sh -c '`+command+`' >/tmp/out 2>&1; rc=$?
+time -v -o /tmp/time sh -c '`+command+`' >/tmp/out 2>&1 &
+pid=$! s=0
+while kill -0 $pid 2>/dev/null && [ $s -lt `+fmt.Sprint(int(vmHung.Seconds()))+` ]; do sleep 1; s=$((s+1)); done
+if kill -0 $pid 2>/dev/null; then echo "HUNG: did not end within `+vmHung.String()+`"; exit 124; fi
+wait $pid; rc=$?
 z=$(awk '/^ctxt/{print $2}' /proc/stat)
-cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, 15*time.Minute)
+cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minute)
 		text := out.Stdout + out.Stderr
 		if out.Status != 0 {
 			r.Failed = strings.TrimSpace(text)
+			if group == "engine" || group == "nbd" {
+				b.Errorf("%s: %s", name, r.Failed) // ours: the run fails, the other figures stand
+			} else {
+				// The kernel's or the floor's (no retransmission):
+				// recorded on the page.
+				b.Logf("%s failed: %s", name, r.Failed)
+			}
 		}
 		r.Seconds = wallSeconds(text)
 		if r.Seconds > 0 {
@@ -393,11 +411,12 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, 15*time.Minute)
 		v.stopNBD(b)
 	}
 	v.must(b, "insmod /lib/modules/aoe.ko aoe_iflist=eth0 && aoe discover --wait e1.2 --timeout 90s", 3*time.Minute)
-	measure("kernel aoe /dev/etherd/e1.2", "kernel", "dd if=/dev/etherd/e1.2 of=/dev/null bs=1M count="+mib+" iflag=direct",
-		"dd if=/dev/etherd/e1.2 of=/dev/null bs=1M count="+smib+" iflag=direct")
-	fio("/dev/etherd/e1.2", "kernel aoe /dev/etherd/e1.2")
-	bench("kernel aoe /dev/etherd/e1.2", "--file /dev/etherd/e1.2")
-	v.must(b, "rmmod aoe", time.Minute)
+	if k := measure("kernel aoe /dev/etherd/e1.2", "kernel", "dd if=/dev/etherd/e1.2 of=/dev/null bs=1M count="+mib+" iflag=direct",
+		"dd if=/dev/etherd/e1.2 of=/dev/null bs=1M count="+smib+" iflag=direct"); k.Failed == "" {
+		fio("/dev/etherd/e1.2", "kernel aoe /dev/etherd/e1.2")
+		bench("kernel aoe /dev/etherd/e1.2", "--file /dev/etherd/e1.2")
+		v.must(b, "rmmod aoe", time.Minute)
+	}
 
 	report := formatVMResults(res)
 	for _, r := range res.Runs {
