@@ -41,7 +41,7 @@ func (o *diskOptions) addFlags(cmd *cobra.Command, write bool) {
 	f.StringSliceVarP(&o.ifaces, "interface", "i", nil, "interfaces to use (comma separated or repeated)")
 	f.DurationVar(&o.timeout, "timeout", 3*time.Second, "how long to wait for the target to answer the Query Config")
 	f.DurationVar(&o.deadline, "deadline", 60*time.Second, "how long a request may go unanswered on every path before the I/O fails (the driver's aoe_deadsecs)")
-	f.StringVar(&o.receive, "receive", "auto", "how replies are read: ring (a receive ring shared with the kernel), socket (recvmmsg), or auto (the ring when the kernel gives one, else the socket)")
+	f.StringVar(&o.receive, "receive", "socket", "how replies are read: socket (recvmmsg), ring (a receive ring shared with the kernel), or auto (the ring when the kernel gives one, else the socket)")
 	if write {
 		f.BoolVar(&o.force, "force", false, "write even when the device is in use on this host or reserved for other hosts")
 		f.BoolVar(&o.reserve, "reserve", false, "reserve the target for this host while writing, and release it after")

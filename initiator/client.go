@@ -163,11 +163,15 @@ type Config struct {
 	// a receive ring the kernel shares with the process (PACKET_RX_RING,
 	// TPACKET_V2: no system call per frame read), set up at once and
 	// sized to twice the windows of the disks opened on the client;
-	// "socket", with recvmmsg(2); "auto" or "": the socket until a disk
-	// opens on the client (a broadcast's burst of answers fills the
-	// socket's large buffer), then a ring sized so when the kernel gives
-	// one, else the socket still. NewClient fails when "ring" cannot be
-	// had, and on any other value; New then reads the socket. A
+	// "socket" or "" (the default), with recvmmsg(2); "auto": the socket
+	// until a disk opens on the client (a broadcast's burst of answers
+	// fills the socket's large buffer), then a ring sized so when the
+	// kernel gives one, else the socket still. The socket is the default
+	// because in a 2-vCPU qemu guest (TCG) the ring made one path's reads
+	// stall (aoe bench at queue depth 1: 134 IOPS, p99 124 ms, against
+	// 655 with the socket; docs/performance.md), though on the host it
+	// was as fast or faster. NewClient fails when "ring" cannot be had,
+	// and on any other value; New then reads the socket. A
 	// connection that is not a socket (tests' in-memory networks) is
 	// read one frame at a time whatever it says.
 	Receive string
@@ -191,7 +195,7 @@ func (c *Config) withDefaults() Config {
 		o.Now = time.Now
 	}
 	if o.Receive == "" {
-		o.Receive = receiveAuto
+		o.Receive = receiveSocket
 	} else if checkReceive(&o) != nil {
 		o.Receive = receiveSocket
 	}

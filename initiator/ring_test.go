@@ -179,11 +179,11 @@ func TestReceiveFallback(t *testing.T) {
 		c.Close()
 	}
 	undo()
-	// Given again, the default takes it when a disk opens.
+	// Given again, auto takes it when a disk opens.
 	var c *initiator.Client
 	lab.Do(ini, func() {
 		var err error
-		if c, err = initiator.NewClient("a0", nil); err != nil {
+		if c, err = initiator.NewClient("a0", &initiator.Config{Receive: "auto"}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -219,7 +219,7 @@ func TestReceiveRingSized(t *testing.T) {
 	var auto, ring *initiator.Client
 	lab.Do(ini, func() {
 		var err error
-		if auto, err = initiator.NewClient("a0", nil); err != nil {
+		if auto, err = initiator.NewClient("a0", &initiator.Config{Receive: "auto"}); err != nil {
 			t.Fatal(err)
 		}
 		if ring, err = initiator.NewClient("a0", &initiator.Config{Receive: "ring"}); err != nil {
@@ -318,5 +318,28 @@ func TestReceiveClose(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestReceiveDefaultSocket: with no Receive, a client reads its socket,
+// a disk open on it too (the ring is asked for, never taken by default).
+func TestReceiveDefaultSocket(t *testing.T) {
+	lab, ini, tgt := labSegment(t, 1500)
+	tg := diskTarget(1<<20, 1500)
+	lab.ServeTarget(tgt, "t0", tg)
+	var c *initiator.Client
+	lab.Do(ini, func() {
+		var err error
+		if c, err = initiator.NewClient("a0", nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer c.Close()
+	d := openDisk(t, tg, initiator.DiskOptions{MinRTO: time.Millisecond}, c)
+	if err := checkRead(t, d, tg, 0, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if c.Stats().Receive != "socket" || initiator.RingSlots(c) != 0 {
+		t.Errorf("default with a disk open: %+v, %d ring slots", c.Stats(), initiator.RingSlots(c))
 	}
 }
