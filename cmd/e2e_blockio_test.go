@@ -378,12 +378,12 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 	// What aoe read spends before data moves (start, finding the
 	// target's paths), which the figures include.
 	res.Startup = strings.Join(strings.Fields(v.must(b, "time -p aoe read e1.2 -i eth0 --length 1M -o /dev/null 2>&1 | tail -3", 5*time.Minute)), " ")
-	// The default receive path (auto: the ring where the kernel gives
-	// one) and the socket's, side by side.
+	// The default receive path (the socket) and the receive ring, side
+	// by side.
 	measure("aoe read (1 path)", "engine", "aoe read e1.2 -i eth0 --length "+mib+"M -o /dev/null", "aoe read e1.2 -i eth0 --length "+smib+"M -o /dev/null")
-	measure("aoe read (1 path, --receive socket)", "engine", "aoe read e1.2 -i eth0 --receive socket --length "+mib+"M -o /dev/null", "aoe read e1.2 -i eth0 --receive socket --length "+smib+"M -o /dev/null")
+	measure("aoe read (1 path, --receive ring)", "engine", "aoe read e1.2 -i eth0 --receive ring --length "+mib+"M -o /dev/null", "aoe read e1.2 -i eth0 --receive ring --length "+smib+"M -o /dev/null")
 	measure("aoe read (2 paths)", "engine", "aoe read e1.2 -i eth0,eth1 --length "+mib+"M -o /dev/null", "")
-	measure("aoe read (2 paths, --receive socket)", "engine", "aoe read e1.2 -i eth0,eth1 --receive socket --length "+mib+"M -o /dev/null", "")
+	measure("aoe read (2 paths, --receive ring)", "engine", "aoe read e1.2 -i eth0,eth1 --receive ring --length "+mib+"M -o /dev/null", "")
 	for _, tr := range []string{"socket", "ring-v2", "ring-v3"} {
 		// The floor counts its own system calls (it makes no others
 		// while it reads); it does not retransmit, so a lost frame
