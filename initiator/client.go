@@ -166,11 +166,11 @@ type Config struct {
 	// "socket" or "" (the default), with recvmmsg(2); "auto": the socket
 	// until a disk opens on the client (a broadcast's burst of answers
 	// fills the socket's large buffer), then a ring sized so when the
-	// kernel gives one, else the socket still. The socket is the default
-	// because in a 2-vCPU qemu guest (TCG) the ring made one path's reads
-	// stall (aoe bench at queue depth 1: 134 IOPS, p99 124 ms, against
-	// 655 with the socket; docs/performance.md), though on the host it
-	// was as fast or faster. NewClient fails when "ring" cannot be had,
+	// kernel gives one, else the socket still. The socket is the default:
+	// `aoe read` with the ring was 0.86 to 1.09 times as fast in the
+	// qemu guests of docs/performance.md (on the host, in namespaces, as
+	// fast or faster), not a clear gain yet for a path that the
+	// project's tests have run longest. NewClient fails when "ring" cannot be had,
 	// and on any other value; New then reads the socket. A
 	// connection that is not a socket (tests' in-memory networks) is
 	// read one frame at a time whatever it says.
