@@ -388,14 +388,7 @@ func (e *engine) run() {
 			e.seq++
 			now := e.d.opts.Now()
 			e.onReply(r, now)
-			for more := true; more; {
-				select {
-				case r := <-e.replies:
-					e.onReply(r, now)
-				default:
-					more = false
-				}
-			}
+			e.takeReplies(now)
 		case <-e.notify:
 			e.takePosts()
 		case r := <-e.checked:
@@ -465,16 +458,21 @@ func (e *engine) readReplies() bool {
 	if n > 0 {
 		e.seq++
 	}
-	for more := true; more; {
+	e.takeReplies(now)
+	e.takePosts()
+	return true
+}
+
+// takeReplies takes every reply queued now, without waiting.
+func (e *engine) takeReplies(now time.Time) {
+	for {
 		select {
 		case r := <-e.replies:
 			e.onReply(r, now)
 		default:
-			more = false
+			return
 		}
 	}
-	e.takePosts()
-	return true
 }
 
 // borrow borrows the reads of the engine's clients that run: one
