@@ -58,6 +58,9 @@ type Stats struct {
 type Client struct {
 	conn net.PacketConn
 	ifi  Interface
+	// tx, when set, is the socket a Disk engine's batches go out on
+	// (openSendSocket): nil, they go on conn.
+	tx *os.File
 
 	cfg Config // with defaults
 
@@ -295,6 +298,9 @@ func (c *Client) Close() error {
 	_ = c.conn.SetReadDeadline(time.Now()) // the socket's clock: real time
 	err := c.conn.Close()
 	<-c.done
+	if c.tx != nil {
+		c.tx.Close() // after conn: a batch under way fails as closed, not on a reused descriptor
+	}
 	return err
 }
 
@@ -427,7 +433,16 @@ func (c *Client) send(req *wire.Frame, tag uint32) error {
 	if cap(b) <= 1<<16 {
 		*bp = b[:0]
 	}
-	if _, err := c.conn.WriteTo(b, c.addr(f.Destination)); err != nil {
+	_, err = c.conn.WriteTo(b, c.addr(f.Destination))
+	if errors.Is(err, syscall.ENETDOWN) {
+		// A link that went down and up leaves ENETDOWN pending on the
+		// socket, reported once by the next call that looks (the
+		// engine's batches go on another socket, and a ring's reads
+		// never look): sent again, the frame goes, or the link is
+		// down still and it fails again.
+		_, err = c.conn.WriteTo(b, c.addr(f.Destination))
+	}
+	if err != nil {
 		return fmt.Errorf("%w on %s: %w", ErrSend, c.ifi.Name, err)
 	}
 	c.stats.sent.Add(1)

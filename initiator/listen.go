@@ -59,6 +59,9 @@ func NewClient(name string, cfg *Config) (*Client, error) {
 		return nil, fmt.Errorf("aoe: open %s: %w", name, err)
 	}
 	c := New(Interface{Name: ifi.Name, MAC: ifi.HardwareAddr, MTU: ifi.MTU}, conn, cfg)
+	if tx, err := openSendSocket(ifi.Index); err == nil {
+		c.tx = tx // else the batches go on conn, as before
+	}
 	if cfg != nil && cfg.Receive == receiveRing && c.receiveKind() != receiveRing {
 		err := fmt.Errorf("aoe: open %s: %w", name, c.ringErr)
 		c.Close()
