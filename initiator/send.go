@@ -18,15 +18,15 @@ import (
 // a header and, for writes, the data, sent from where they are (no copy
 // in userspace on a socket).
 type batchWriter struct {
-	c    *Client
-	raw  syscall.RawConn // nil: WriteTo per frame
+	c   *Client
+	raw syscall.RawConn // nil: WriteTo per frame
 	// tx is the client's send socket's (nil: none): tried first, and
 	// when its send buffer is full (again set) the rest goes on raw.
 	tx    syscall.RawConn
 	again bool
-	iovs []unix.Iovec
-	hdrs []unix.Mmsghdr
-	buf  []byte // WriteTo's frame
+	iovs  []unix.Iovec
+	hdrs  []unix.Mmsghdr
+	buf   []byte // WriteTo's frame
 	// write is the function raw.Write runs, made once (a closure made at
 	// each send would be allocated at each send: it escapes to the
 	// poller). It sends hdrsOut[from:] and leaves its outcome in got and
