@@ -967,7 +967,7 @@ func (e *engine) onReply(r replyEvent, now time.Time) {
 	if o.path == p {
 		e.grow(p)
 	}
-	e.complete(o)
+	e.complete(o, now)
 }
 
 // grow opens p's window on an answered frame (see diskPath.cwnd), when
@@ -1015,11 +1015,11 @@ func (e *engine) lost(p *diskPath, a *attempt, now time.Time) {
 	p.stats.WindowCuts++
 }
 
-// complete ends o, answered.
-func (e *engine) complete(o *op) {
+// complete ends o, answered at now.
+func (e *engine) complete(o *op, now time.Time) {
 	q := o.req
 	e.drop(o)
-	q.since = e.d.opts.Now()
+	q.since = now
 	q.pending--
 	if !q.more() && q.pending == 0 {
 		e.finish(q, nil)
