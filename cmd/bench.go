@@ -33,7 +33,8 @@ unused because they did not answer their request: short, another LBA,
 sectors remaining), its window (the frames it keeps outstanding now, which
 adapts to loss, of the target's buffer count) and smoothed RTT. The JSON
 has every path counter (congestion_window, window, bad_replies...); durations
-are in seconds (the schema: docs/json.md).
+are in seconds (the schema: docs/json.md). Paths, frames and the one CPU
+are as for 'aoe read'.
 
 --span N uses only the first N bytes of the disk: at least a block of the
 sequential tests (1M), at most the disk's size (else exit 2, as every

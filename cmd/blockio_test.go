@@ -341,3 +341,28 @@ func TestProgressStderr(t *testing.T) {
 		}
 	}
 }
+
+// TestDataProcs: the data commands call Env.DataProcs before they open
+// the disk (DefaultEnv's runs them on one Go processor), the others never.
+func TestDataProcs(t *testing.T) {
+	f, _ := dataSAN(t)
+	out := filepath.Join(t.TempDir(), "out")
+	for _, c := range []struct {
+		argv []string
+		want int
+	}{
+		{[]string{"aoe", "read", "e5.5", "-i", "eth0", "--length", "4096", "-o", out}, 1},
+		{[]string{"aoe", "bench", "e5.5", "-i", "eth0", "--duration", "50ms"}, 1},
+		{[]string{"aoe", "discover", "--probe", "-i", "eth0"}, 0},
+	} {
+		calls := 0
+		setup := func(env *Env) {
+			f.setup(env)
+			env.DataProcs = func() { calls++ }
+		}
+		r := execute(t, c.argv, runOpts{setup: setup, env: map[string]string{"sysfs_dir": "/nonexistent"}})
+		if r.code != 0 || calls != c.want {
+			t.Errorf("%v: exit %d, DataProcs called %d times, want %d; stderr %s", c.argv, r.code, calls, c.want, r.stderr)
+		}
+	}
+}

@@ -38,7 +38,7 @@ func newNBDCmd(g *globalOptions) *cobra.Command {
 that a host whose kernel has no aoe driver (but has nbd) can use the disk:
 nbd-client attaches it as /dev/nbdN, and qemu, qemu-img, nbdcopy or nbdfuse
 use it directly. The AoE side is 'aoe read' and 'aoe write' (all paths,
-retransmission, --deadline); it needs root or CAP_NET_RAW.
+retransmission, --deadline, one CPU); it needs root or CAP_NET_RAW.
 
 The server speaks the fixed newstyle NBD handshake (NBD_OPT_GO, INFO,
 LIST, ABORT, and the old EXPORT_NAME); the export is named DEV, and is also

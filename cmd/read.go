@@ -30,7 +30,9 @@ spread over all of them, as many ATA sectors per frame as each path's MTU
 and the target allow (jumbo frames when both sides do), at most the
 target's buffer count of frames outstanding. Lost frames are sent again
 after a timeout computed from each path's round-trip times; a request that
-no path answers within --deadline fails the read (exit 5).
+no path answers within --deadline fails the read (exit 5). The command
+runs on one CPU, as with GOMAXPROCS=1 (set $GOMAXPROCS to change it): its
+data path is one event loop, and more processors would only add wake-ups.
 
 --offset and --length take dd's sizes: K, M, G, T are powers of 1024, KB,
 MB, GB, TB powers of 1000, b 512-byte sectors; any offset and length, not

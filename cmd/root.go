@@ -51,6 +51,11 @@ type Env struct {
 	OpenClient func(name string) (*initiator.Client, error)
 	// Now is the clock of the wire commands' times (default time.Now).
 	Now func() time.Time
+	// DataProcs, when set, is called by the data commands (read, write,
+	// bench, nbd) before they open a disk: DefaultEnv's runs them on
+	// one Go processor (dataProcs). Nil: left as they are (tests, which
+	// run every command in one process).
+	DataProcs func()
 	// TermWidth returns the width of stdout in columns when it is a
 	// terminal, and 0 when it is not (nil: never a terminal). Tables fit
 	// it; output that is not to a terminal never depends on it.
@@ -71,6 +76,7 @@ func DefaultEnv(version string) *Env {
 		Version:   version,
 		Host:      sysfs.DefaultHost(),
 		TermWidth: stdoutTermWidth(1),
+		DataProcs: dataProcs,
 		StderrTerminal: func() bool {
 			_, err := unix.IoctlGetTermios(2, unix.TCGETS)
 			return err == nil

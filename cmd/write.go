@@ -34,13 +34,13 @@ It refuses, unless --force is given:
 --reserve makes the target reserved for this host (the MACs of the
 interfaces used) while writing, and releases it after.
 
-Paths, frames, retransmissions and --deadline are as for 'aoe read'. The
-offset takes dd's sizes (K, M, G powers of 1024; KB, MB, GB powers of 1000)
-and need not be sector-aligned: partial sectors are read, merged and
-written back. Writing past the end of the disk is the user's mistake
-(exit 2): an --offset past the end, or an --input file that does not fit,
-is refused before anything is written; stdin, whose size is not known
-before, is written up to the end of the disk, flushed, and the rest
+Paths, frames, retransmissions, --deadline and the one CPU are as for 'aoe
+read'. The offset takes dd's sizes (K, M, G powers of 1024; KB, MB, GB
+powers of 1000) and need not be sector-aligned: partial sectors are read,
+merged and written back. Writing past the end of the disk is the user's
+mistake (exit 2): an --offset past the end, or an --input file that does
+not fit, is refused before anything is written; stdin, whose size is not
+known before, is written up to the end of the disk, flushed, and the rest
 refused. A disk that fails mid-write exits 1, a request that no path
 answers within --deadline 5. A read-only target (vblade -r) refuses the
 write, and the error says so.` + targetHelp + exitCodesHelp,
