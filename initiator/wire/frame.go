@@ -147,8 +147,8 @@ func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	for !f.Unpadded && len(b)-start < minFrameLen {
-		b = append(b, 0)
+	if n := minFrameLen - (len(b) - start); !f.Unpadded && n > 0 {
+		b = append(b, make([]byte, n)...) // cleared at once, not a byte at a time (no allocation)
 	}
 	return b, nil
 }

@@ -344,3 +344,18 @@ func NewWrite(lba uint64, data []byte, extended bool) *ATAArg {
 	}
 	return a
 }
+
+// BenchmarkAppendATA: encoding a READ request, as the data path does per
+// frame (into a reused buffer).
+func BenchmarkAppendATA(b *testing.B) {
+	arg := &ATAArg{Extended: true, SectorCount: 2, CmdStatus: 0x24, LBA: 123456}
+	f := &Frame{Destination: net.HardwareAddr{2, 0, 0, 0, 0, 1}, Source: net.HardwareAddr{2, 0, 0, 0, 0, 2}, Shelf: 1, Slot: 2, Command: CommandATA, Tag: 0x80000001, Arg: arg}
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = f.AppendBinary(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
