@@ -28,6 +28,7 @@ type diskPath struct {
 	tr         transport // the client it goes through
 	tx         *engineTx // tr's batch in the engine
 	mac        net.HardwareAddr
+	src        net.HardwareAddr // tr's interface's (the frames' source)
 	target     *diskTarget
 	mtu        int
 	maxSectors int
@@ -158,7 +159,7 @@ func newDiskPath(p pathSpec, t *diskTarget, opts DiskOptions) *diskPath {
 	if opts.MaxSectors > 0 {
 		n = min(n, opts.MaxSectors)
 	}
-	dp := &diskPath{tr: p.tr, mac: p.mac, target: t, mtu: mtu, maxSectors: max(n, 1), answered: opts.Now(),
+	dp := &diskPath{tr: p.tr, mac: p.mac, src: ifi.MAC, target: t, mtu: mtu, maxSectors: max(n, 1), answered: opts.Now(),
 		cwnd: min(initialWindow, t.window), ssthresh: t.window, dead: true}
 	dp.rtt = rttEstimator{min: opts.MinRTO, max: opts.MaxRTO, initial: opts.InitialRTO}
 	return dp

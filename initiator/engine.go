@@ -880,7 +880,7 @@ func (e *engine) encode(o *op) outFrame {
 	a := o.latest
 	p := a.path
 	o.arg = e.d.ataArg(o)
-	o.fr = wire.Frame{Destination: p.mac, Source: p.tr.Interface().MAC, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA, Tag: a.tag, Arg: &o.arg}
+	o.fr = wire.Frame{Destination: p.mac, Source: p.src, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA, Tag: a.tag, Arg: &o.arg}
 	b, _ := o.fr.AppendBinary(o.hdr[:0]) // cannot fail: both MACs are 6 bytes
 	if o.write {
 		return outFrame{hdr: b[:wire.HeaderLen+ataArgLen], data: o.buf}
