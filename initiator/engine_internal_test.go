@@ -56,7 +56,7 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 	d := &Disk{name: "e1.2", shelf: 1, slot: 2, opts: DiskOptions{Deadline: time.Second}}
 	d.id.LBA48 = true
 	tg := &diskTarget{mac: net.HardwareAddr{2, 0, 0, 0, 0, 2}, window: 16}
-	p := &diskPath{tr: c, mac: tg.mac, target: tg, mtu: 1500, maxSectors: 2,
+	p := &diskPath{tr: c, mac: tg.mac, src: c.Interface().MAC, target: tg, mtu: 1500, maxSectors: 2,
 		rtt: rttEstimator{min: time.Millisecond, max: time.Second, initial: 200 * time.Millisecond}}
 	d.paths, d.targets = []*diskPath{p}, []*diskTarget{tg}
 	e := &engine{d: d, replies: make(chan replyEvent, 16)}
