@@ -61,6 +61,9 @@ type Client struct {
 	// tx, when set, is the socket a Disk engine's batches go out on
 	// (openSendSocket): nil, they go on conn.
 	tx *os.File
+	// sink is set while a Disk engine that holds the client's reads
+	// handles the frames it read (readReplies): the holder's only.
+	sink *replySink
 
 	cfg Config // with defaults
 
@@ -135,7 +138,7 @@ type ataHandler interface {
 	// else it stays for a good one, and the reply counts in BadATA) and
 	// whether it reached the engine (else it was lost, as in a full
 	// socket buffer, and counts in Dropped).
-	takeReply(tag uint32, h replyHeader, data []byte) (answered, queued bool)
+	takeReply(tag uint32, h replyHeader, data []byte, sink *replySink) (answered, queued bool)
 }
 
 // replyHeader is what the read loop decoded of a reply for an ataHandler.
@@ -723,7 +726,7 @@ func (c *Client) deliverEngine(b []byte) bool {
 // toHandler hands a reply to its call's ataHandler and counts the
 // outcome. c.mu held.
 func (c *Client) toHandler(cl *call, tag uint32, h replyHeader, data []byte) {
-	answered, queued := cl.ata.takeReply(tag, h, data)
+	answered, queued := cl.ata.takeReply(tag, h, data, c.sink)
 	if answered {
 		c.remove(tag)
 	} else {

@@ -99,7 +99,7 @@ func (c *Client) borrowReads() replyReader {
 // whatever ended the wait (else expiring frames whose replies are there
 // would be taken for lost). It returns the connection's error other than
 // the deadline's.
-func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool) (int, error) {
+func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *replySink) (int, error) {
 	c := l.c
 	if !l.known || !deadline.Equal(l.set) {
 		if err := c.conn.SetReadDeadline(deadline); err != nil {
@@ -130,9 +130,11 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool) (int, e
 	if err != nil {
 		return 0, err
 	}
+	c.sink = sink
 	for _, b := range frames {
 		c.handle(b)
 	}
+	c.sink = nil
 	return len(frames), nil
 }
 
@@ -284,7 +286,7 @@ type multiReads struct {
 // readers hold now is handed out; when none holds a frame, it waits until
 // one comes on any of them, the deadline passes or wake is called (kicked
 // set: no wait), and then takes what came.
-func (m *multiReads) readReplies(deadline time.Time, kicked *atomic.Bool) (int, error) {
+func (m *multiReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *replySink) (int, error) {
 	s := m.s
 	if !s.known || !deadline.Equal(s.set) {
 		if err := s.ep.SetReadDeadline(deadline); err != nil {
@@ -292,7 +294,7 @@ func (m *multiReads) readReplies(deadline time.Time, kicked *atomic.Bool) (int, 
 		}
 		s.set, s.known = deadline, true
 	}
-	if n, err := m.take(); n > 0 || err != nil || kicked.Load() {
+	if n, err := m.take(sink); n > 0 || err != nil || kicked.Load() {
 		return n, err
 	}
 	// Nothing there: wait. A frame that came after take made the
@@ -303,12 +305,13 @@ func (m *multiReads) readReplies(deadline time.Time, kicked *atomic.Bool) (int, 
 		}
 		s.known = false // the timer's deadline, or a wake's
 	}
-	return m.take()
+	return m.take(sink)
 }
 
 // take hands out what every reader holds now, without waiting; a client
-// closed (Close) ends the lending with its error.
-func (m *multiReads) take() (int, error) {
+// closed (Close) ends the lending with its error. The replies to sink's
+// engine go to sink.
+func (m *multiReads) take(sink *replySink) (int, error) {
 	n := 0
 	for i, l := range m.ls {
 		if l.c.closing.Load() {
@@ -327,9 +330,11 @@ func (m *multiReads) take() (int, error) {
 		if len(frames) > 0 {
 			m.downs[i] = 0
 		}
+		l.c.sink = sink
 		for _, b := range frames {
 			l.c.handle(b)
 		}
+		l.c.sink = nil
 		n += len(frames)
 	}
 	return n, nil

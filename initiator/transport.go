@@ -48,7 +48,9 @@ type transport interface {
 type replyReader interface {
 	// readReplies reads and hands out what came, or waits until a frame
 	// comes, the deadline or a wake; it returns the frames read.
-	readReplies(deadline time.Time, kicked *atomic.Bool) (int, error)
+	// The replies to the sends of sink's engine go to sink.q, the
+	// others to their engine's queue.
+	readReplies(deadline time.Time, kicked *atomic.Bool, sink *replySink) (int, error)
 	wake()
 	giveBack()
 }
@@ -110,9 +112,11 @@ func (t *readDest) fill(data []byte) bool {
 // takeReply is the attempt's ataHandler (see there): in the client's read
 // loop, it checks the reply against what the send asked (want) before a
 // byte of it is used, copies a read's data into the op's readDest, and
-// queues a replyEvent for the engine. It reads only the fields that are
-// fixed while the send is registered (want, dest, events).
-func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte) (answered, queued bool) {
+// queues a replyEvent for the engine: in sink.q when sink is its engine's
+// (the engine reads the client itself), else on its queue. It reads only
+// the fields that are fixed while the send is registered (want, dest,
+// events).
+func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte, sink *replySink) (answered, queued bool) {
 	r := replyEvent{att: a, tag: tag, errFlag: h.errFlag, code: h.code, ata: h.ata, status: h.arg[3], errReg: h.arg[1]}
 	if h.ata && !h.errFlag && r.status&ata.StatusFailed == 0 {
 		// A reply that does not answer the send leaves it registered
@@ -123,12 +127,27 @@ func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte) (answered, q
 			r.filled = a.dest.fill(data)
 		}
 	}
+	if sink != nil && sink.ch == a.events {
+		sink.q = append(sink.q, r)
+		return r.bad.kind == 0, true
+	}
 	select {
 	case a.events <- r:
 		queued = true
 	default: // a full queue loses it, as a full socket buffer would: the engine sends again
 	}
 	return r.bad.kind == 0, queued
+}
+
+// replySink is where an engine that reads its clients' sockets itself
+// (readReplies) takes the replies to its own sends: on its goroutine, so
+// a slice, not its queue (a channel send and receive per reply, and their
+// locks). ch is the engine's queue, which tells its sends from another
+// engine's on a shared client. The client's sink is set only while the
+// engine handles the frames it read (Client.sink).
+type replySink struct {
+	ch chan replyEvent
+	q  []replyEvent
 }
 
 var _ ataHandler = (*attempt)(nil)

@@ -95,7 +95,7 @@ func (m *memTransport) send(frames []outFrame, _ func(int, error)) int {
 			copy(m.disk[off:off+n], f.data)
 		}
 		h.arg[2], h.arg[3] = 0, ata.StatusDRDY
-		if answered, _ := cl.ata.takeReply(tag, h, data); answered {
+		if answered, _ := cl.ata.takeReply(tag, h, data, nil); answered {
 			delete(m.calls, tag)
 		}
 	}
