@@ -83,6 +83,9 @@ type ringReader struct {
 	per   int    // slots per block
 	block int    // bytes per block
 	slots int
+	// offs are the slots' offsets in ring (per slot, a division and a
+	// modulo less: they cost on a slow CPU).
+	offs  []int
 	cur   int // the next slot to read, in the kernel's order
 	held  int // slots before cur handed out by the last call, still ours
 	batch int
@@ -162,6 +165,10 @@ func newRingReader(raw syscall.RawConn, mtu, frames int) (*ringReader, error) {
 		return nil, err
 	}
 	r.slots = len(r.ring) / r.block * r.per
+	r.offs = make([]int, r.slots)
+	for i := range r.offs {
+		r.offs[i] = i/r.per*r.block + i%r.per*r.frame
+	}
 	r.batch = max(1, min(ringBatch, r.slots/4))
 	r.out = make([][]byte, 0, r.batch)
 	r.recv = func(uintptr) bool { return r.collect() > 0 }
@@ -170,7 +177,7 @@ func newRingReader(raw syscall.RawConn, mtu, frames int) (*ringReader, error) {
 
 // slot returns slot i of the ring.
 func (r *ringReader) slot(i int) []byte {
-	off := i/r.per*r.block + i%r.per*r.frame
+	off := r.offs[i]
 	return r.ring[off : off+r.frame : off+r.frame]
 }
 
@@ -178,8 +185,15 @@ func slotStatus(s []byte) *uint32 { return (*uint32)(unsafe.Pointer(&s[0])) }
 
 // release hands the slots of the last call back to the kernel.
 func (r *ringReader) release() {
+	i := r.cur - r.held
+	if i < 0 {
+		i += r.slots
+	}
 	for ; r.held > 0; r.held-- {
-		s := r.slot((r.cur - r.held + r.slots) % r.slots)
+		s := r.slot(i)
+		if i++; i == r.slots {
+			i = 0
+		}
 		if r.scribble != nil {
 			r.scribble(s[ringHdrLen-14:])
 		}
@@ -202,7 +216,9 @@ func (r *ringReader) collect() int {
 			// (Snaplen < Len): it is then short, and dropped as such.
 			r.out = append(r.out, s[h.Mac:end:end])
 		}
-		r.cur = (r.cur + 1) % r.slots
+		if r.cur++; r.cur == r.slots {
+			r.cur = 0
+		}
 		r.held++
 	}
 	return len(r.out)
