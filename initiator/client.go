@@ -173,9 +173,9 @@ type Config struct {
 	// until a disk opens on the client (a broadcast's burst of answers
 	// fills the socket's large buffer), then a ring sized so when the
 	// kernel gives one, else the socket still. The socket is the default:
-	// `aoe read` with the ring was 0.82 to 1.17 times as fast in the
-	// qemu guests of docs/performance.md (on the host, in namespaces, as
-	// fast or faster), not a clear gain yet for a path that the
+	// `aoe read` with the ring was 0.89 to 1.04 times as fast in the
+	// qemu guests of docs/performance.md (on the host, in namespaces,
+	// 0.81 to 1.39), not a clear gain yet for a path that the
 	// project's tests have run longest. NewClient fails when "ring" cannot be had,
 	// and on any other value; New then reads the socket. A
 	// connection that is not a socket (tests' in-memory networks) is
