@@ -107,6 +107,9 @@ type Client struct {
 		// wake, while an engine has the reads of several clients
 		// (multiReads), ends its wait: Close calls it.
 		wake atomic.Pointer[func()]
+		// release, while an engine has the reads, asks it to give
+		// them back (fitRing: an idle engine keeps them a while).
+		release atomic.Pointer[func()]
 	}
 	// closing is set by Close before it wakes the reader: an engine
 	// with the reads of several clients gives them back when it sees it.

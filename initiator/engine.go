@@ -188,13 +188,18 @@ type engine struct {
 	// to the loop (borrow): it waits for the replies itself, with no
 	// hand-off from a read loop per reply (several clients:
 	// multiReads). lent is them for wake (any goroutine); attention ends
-	// such a wait (a post, or a kick); kicked asks the loop to give them
-	// back and wait on its channels (a message comes: see kick).
-	// noBorrow: a read failed, the read loops read from then on.
+	// such a wait (a post, or a kick); kicked, while above zero, asks
+	// the loop to give them back and wait on its channels: it counts the
+	// messages due there (see kick), each taken off as the loop takes
+	// it, so that one taken first does not leave another's sender
+	// waiting until the loop is next idle. released asks it to give
+	// them back once (letGo). noBorrow: a read failed, the read loops
+	// read from then on.
 	reads     replyReader
 	lent      atomic.Pointer[replyReader]
 	attention atomic.Bool
-	kicked    atomic.Bool
+	kicked    atomic.Int32
+	released  atomic.Bool
 	noBorrow  bool
 	// rset, once the engine has borrowed the reads of several clients,
 	// is what it waits on for their sockets (readSet); borrowMiss: one
@@ -203,7 +208,23 @@ type engine struct {
 	rset       *readSet
 	borrowMiss bool
 	lentBuf    []replyReader
+	// idleUntil, once no frame is out, is when the loop gives the
+	// lent reads back (real clock; zero: busy, or not lent): see
+	// readReplies.
+	idleUntil time.Time
+	letGo     func() // made once: what a client's fitRing calls (see released)
 }
+
+// keepReads is how long an idle engine keeps its clients' reads (and
+// waits for posts on them) before it gives them back to the read loops.
+// A request that comes meanwhile, the next of a queue depth 1 stream
+// (an NBD client's, a file system's), then costs a wake of the engine
+// on the socket, not the read loop's hand-over both ways (a deadline set
+// to wake the read loop, two channel hand-offs, its read that finds
+// nothing, and the deadlines set again) at each request. Another disk's
+// engine on the same client has its replies handed over meanwhile, as
+// when this one is busy.
+const keepReads = 50 * time.Millisecond
 
 // post is a request submitted, or cancelled, for the loop.
 type post struct {
@@ -259,9 +280,11 @@ func (e *engine) wake() {
 }
 
 // kick makes the loop leave a wait on a lent socket for its channels:
-// whoever sends it a message on them calls it first.
+// whoever sends it a message on them (gone, checked, calls) calls it
+// first, once per message; the loop takes one kick off as it takes the
+// message.
 func (e *engine) kick() {
-	e.kicked.Store(true)
+	e.kicked.Add(1)
 	e.wake()
 }
 
@@ -302,6 +325,10 @@ func newEngine(d *Disk) *engine {
 		timer:   time.NewTimer(time.Hour),
 	}
 	e.sink.ch = e.replies
+	e.letGo = func() {
+		e.released.Store(true)
+		e.wake()
+	}
 	e.timer.Stop()
 	for _, p := range d.paths {
 		if p.tx != nil && p.tx.tr == p.tr {
@@ -386,7 +413,6 @@ func (e *engine) run() {
 			continue
 		}
 		e.giveBack()
-		e.kicked.Store(false)
 		select {
 		case r := <-e.replies:
 			e.seq++
@@ -396,10 +422,13 @@ func (e *engine) run() {
 		case <-e.notify:
 			e.takePosts()
 		case r := <-e.checked:
+			e.kicked.Add(-1)
 			e.contentChecked(r)
 		case c := <-e.gone:
+			e.kicked.Add(-1)
 			e.clientGone(c)
 		case f := <-e.calls:
+			e.kicked.Add(-1)
 			f.fn()
 			close(f.done)
 		case <-e.timer.C:
@@ -412,15 +441,33 @@ func (e *engine) run() {
 }
 
 // readReplies waits for replies on the lent sockets of the engine's
-// clients, while frames are out and no message is due (kick), and takes
-// those that came; it reports false, having done nothing, when the loop
-// is to wait on its channels instead.
+// clients, while frames are out (or, for keepReads, since the last went)
+// and no message is due (kick), and takes those that came; it reports
+// false, having done nothing, when the loop is to wait on its channels
+// instead.
 func (e *engine) readReplies() bool {
+	deadline := e.armedAt
 	if len(e.inflight) == 0 {
+		// Idle: the reads are kept a while (keepReads), if lent.
 		e.borrowMiss = false
-		return false
+		if e.reads == nil || e.kicked.Load() > 0 {
+			e.idleUntil = time.Time{}
+			return false
+		}
+		now := time.Now()
+		if e.idleUntil.IsZero() {
+			e.idleUntil = now.Add(keepReads)
+		} else if !now.Before(e.idleUntil) {
+			e.idleUntil = time.Time{}
+			return false
+		}
+		if deadline.IsZero() || e.idleUntil.Before(deadline) {
+			deadline = e.idleUntil
+		}
+	} else {
+		e.idleUntil = time.Time{}
 	}
-	if e.noBorrow || e.borrowMiss || e.kicked.Load() {
+	if e.noBorrow || e.borrowMiss || e.kicked.Load() > 0 || e.released.Swap(false) {
 		return false
 	}
 	if e.reads == nil {
@@ -435,7 +482,7 @@ func (e *engine) readReplies() bool {
 		err error
 	)
 	if len(e.replies) == 0 {
-		n, err = e.reads.readReplies(e.armedAt, &e.attention, &e.sink)
+		n, err = e.reads.readReplies(deadline, &e.attention, &e.sink)
 	}
 	// else: replies a read loop queued before it lent its reads (it may
 	// have read one while the engine asked for them) are taken at once; a
@@ -520,7 +567,7 @@ func (e *engine) borrow() replyReader {
 			e.borrowMiss = true
 			return nil
 		}
-		r := t.tr.borrowReads()
+		r := t.tr.borrowReads(e.letGo)
 		if r == nil {
 			for _, r := range rs {
 				r.giveBack()

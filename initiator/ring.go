@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -279,7 +280,18 @@ func (c *Client) fitRing(frames int) {
 	if c.cfg.Receive == receiveSocket || c.sock == nil {
 		return
 	}
-	rr := c.borrowReads()
+	rr := c.borrowReads(nil)
+	for i := 0; rr == nil && i < 100; i++ {
+		// An engine has them: one that idles gives them back when
+		// asked (a busy one too, and may take them again first).
+		r := c.lend.release.Load()
+		if r == nil {
+			break
+		}
+		(*r)()
+		time.Sleep(time.Millisecond)
+		rr = c.borrowReads(nil)
+	}
 	if rr == nil {
 		return
 	}

@@ -70,8 +70,9 @@ type lentReads struct {
 // borrowReads lends the client's socket reads to the caller, or returns
 // nil: the connection is not a socket (tests), another engine has them,
 // or the client stopped. The caller gives them back (giveBack) before it
-// waits on anything but readReplies.
-func (c *Client) borrowReads() replyReader {
+// waits on anything but readReplies, and when release (if not nil) is
+// called.
+func (c *Client) borrowReads(release func()) replyReader {
 	if c.sock == nil {
 		return nil // not a socket
 	}
@@ -83,6 +84,9 @@ func (c *Client) borrowReads() replyReader {
 	select {
 	case <-c.lend.give:
 		// The reader is the holder's to read or change (fitRing).
+		if release != nil {
+			c.lend.release.Store(&release)
+		}
 		return &lentReads{c: c, r: c.reader.(socketReader)}
 	case <-c.done:
 		c.lend.ask.Store(false)
@@ -120,11 +124,17 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 		frames, err = l.r.read()
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		// The timer's deadline or a wake: what came meanwhile is
-		// read all the same (a deadline checked before the socket
-		// would else hide replies that are there, on a CPU that ran
-		// the loop late, and they would be taken for lost).
+		// The timer's deadline or a wake. After the deadline, what
+		// came meanwhile is read all the same (a deadline checked
+		// before the socket would else hide replies that are there,
+		// on a CPU that ran the loop late, and they would be taken
+		// for lost); after a wake before it, nothing expires, and
+		// the next wait reads what came (a system call saved per
+		// post to an idle engine).
 		l.known = false
+		if kicked.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
+			return 0, nil
+		}
 		frames, err = l.r.poll()
 	}
 	if err != nil {
@@ -145,6 +155,7 @@ func (l *lentReads) wake() { _ = l.c.conn.SetReadDeadline(time.Unix(1, 0)) }
 func (l *lentReads) giveBack() {
 	c := l.c
 	_ = c.conn.SetReadDeadline(time.Time{})
+	c.lend.release.Store(nil)
 	c.lend.ask.Store(false)
 	c.lend.back <- struct{}{}
 }
@@ -304,6 +315,9 @@ func (m *multiReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *
 			return 0, err
 		}
 		s.known = false // the timer's deadline, or a wake's
+		if kicked.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
+			return 0, nil // a wake: as lentReads.readReplies
+		}
 	}
 	return m.take(sink)
 }

@@ -40,8 +40,9 @@ type transport interface {
 	// Client.fitRing).
 	fitRing(frames int)
 	// borrowReads lends the transport's reads to the engine, or returns
-	// nil when it cannot (see Client.borrowReads).
-	borrowReads() replyReader
+	// nil when it cannot (see Client.borrowReads); release asks the
+	// engine to give them back.
+	borrowReads(release func()) replyReader
 }
 
 // replyReader is a transport's reads lent to an engine (see lentReads).

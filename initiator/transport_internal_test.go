@@ -41,13 +41,13 @@ func newMemTransport(sectors int) *memTransport {
 	return m
 }
 
-func (m *memTransport) Interface() Interface     { return m.ifi }
-func (m *memTransport) Err() error               { return nil }
-func (m *memTransport) stopped() <-chan struct{} { return m.done }
-func (m *memTransport) countRetransmit()         {}
-func (m *memTransport) setReadBuffer(int) error  { return nil }
-func (m *memTransport) borrowReads() replyReader { return nil }
-func (m *memTransport) fitRing(int)              {}
+func (m *memTransport) Interface() Interface           { return m.ifi }
+func (m *memTransport) Err() error                     { return nil }
+func (m *memTransport) stopped() <-chan struct{}       { return m.done }
+func (m *memTransport) countRetransmit()               {}
+func (m *memTransport) setReadBuffer(int) error        { return nil }
+func (m *memTransport) borrowReads(func()) replyReader { return nil }
+func (m *memTransport) fitRing(int)                    {}
 
 func (m *memTransport) expect(cl *call) (uint32, error) {
 	m.mu.Lock()
