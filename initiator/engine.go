@@ -60,6 +60,7 @@ type request struct {
 	deadline time.Duration // when not 0, replaces DiskOptions.Deadline
 
 	pending  int       // frames handed out and not done
+	turn     int       // bytes handed out in its turn (see issue)
 	since    time.Time // submitted, or a frame last answered
 	finished bool
 	err      error
@@ -214,6 +215,14 @@ type engine struct {
 	idleUntil time.Time
 	letGo     func() // made once: what a client's fitRing calls (see released)
 }
+
+// turnBytes is how much of a request issue hands out before the next
+// active request's turn. Requests of the kernel's nbd driver (128 KiB by
+// default) or a file system's are then answered in the order they came,
+// the first while the others' frames are out (its reply written to the
+// client meanwhile), not all at once at the end as one frame each in turn
+// would; a larger request shares the window with the others in turns.
+const turnBytes = 128 << 10
 
 // keepReads is how long an idle engine keeps its clients' reads (and
 // waits for posts on them) before it gives them back to the read loops.
@@ -679,7 +688,8 @@ func (e *engine) deadline(q *request) time.Duration {
 }
 
 // issue hands frames to free window slots: first the frames that wait for
-// a new path, then new frames of the active requests, one each in turn.
+// a new path, then new frames of the active requests, in turns of up to
+// turnBytes each (deficit round robin).
 func (e *engine) issue(now time.Time) {
 	for len(e.retry) > 0 {
 		o := e.retry[0]
@@ -726,7 +736,14 @@ func (e *engine) issue(now time.Time) {
 		}
 		o := e.cut(q, p)
 		if q.more() {
-			e.rr = i + 1
+			// Its turn goes on up to turnBytes: a request of that
+			// size is handed out whole before the next one's frames.
+			q.turn += len(o.buf)
+			e.rr = i
+			if q.turn >= turnBytes {
+				q.turn = 0
+				e.rr = i + 1
+			}
 		} else {
 			e.active = append(e.active[:i], e.active[i+1:]...)
 			e.active[len(e.active):cap(e.active)][0] = nil

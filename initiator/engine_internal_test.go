@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +92,57 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 	}
 	if len(tx.queued) != 0 {
 		t.Errorf("%d ops still queued", len(tx.queued))
+	}
+}
+
+// TestIssueTurns: two requests at once are handed out in turns of
+// turnBytes, not a frame each in turn: the first of two 96 KiB reads goes
+// out whole before the second's frames, and of two 256 KiB reads each
+// takes turnBytes of the window in turn.
+func TestIssueTurns(t *testing.T) {
+	conn := newRecConn()
+	c := New(Interface{Name: "rec0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, MTU: 1500}, conn, nil)
+	defer c.Close()
+	const window = 1024
+	d := &Disk{name: "e1.2", shelf: 1, slot: 2, sectors: 1 << 20, opts: DiskOptions{Deadline: time.Second, Now: time.Now}}
+	d.id.LBA48 = true
+	tg := &diskTarget{mac: net.HardwareAddr{2, 0, 0, 0, 0, 2}, window: window}
+	p := &diskPath{tr: c, mac: tg.mac, src: c.Interface().MAC, target: tg, mtu: 1500, maxSectors: 2, cwnd: window,
+		rtt: rttEstimator{min: time.Millisecond, max: time.Second, initial: 200 * time.Millisecond}}
+	d.paths, d.targets = []*diskPath{p}, []*diskTarget{tg}
+	e := &engine{d: d, replies: make(chan replyEvent, 16)}
+	tx := e.addTx(c, newBatchWriter(c))
+	d.eng = e
+	const frame = 2 * wire.SectorSize
+	for _, tc := range []struct {
+		size int
+		want []int // how many frames of each request in a row
+	}{
+		{96 << 10, []int{96 << 10 / frame, 96 << 10 / frame}},
+		{256 << 10, []int{turnBytes / frame, turnBytes / frame, turnBytes / frame, turnBytes / frame}},
+	} {
+		q1 := &request{cmd: ata.ReadSectors, buf: make([]byte, tc.size), done: make(chan struct{})}
+		q2 := &request{cmd: ata.ReadSectors, buf: make([]byte, tc.size), lba: 1 << 10, done: make(chan struct{})}
+		e.add(q1)
+		e.add(q2)
+		e.issue(time.Now())
+		var runs []int
+		var last *request
+		for _, o := range tx.queued {
+			if o.req != last {
+				runs = append(runs, 0)
+				last = o.req
+			}
+			runs[len(runs)-1]++
+		}
+		if !slices.Equal(runs, tc.want) {
+			t.Errorf("two %d KiB reads: frames in a row %v, want %v", tc.size>>10, runs, tc.want)
+		}
+		for _, o := range tx.queued {
+			o.path.tr.forget(o.latest.tag)
+		}
+		tx.queued = tx.queued[:0]
+		p.out, tg.out = 0, 0
+		e.active, e.inflight, e.rr = nil, nil, 0
 	}
 }
