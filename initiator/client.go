@@ -17,6 +17,7 @@ import (
 	"github.com/goaoe/aoe/initiator/aoeaddr"
 	"github.com/goaoe/aoe/initiator/wire"
 	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
 )
 
 // Interface is the local network interface a Client speaks on.
@@ -68,6 +69,12 @@ type Client struct {
 	cfg Config // with defaults
 
 	tag atomic.Uint32
+	// owner, 0 to 127, is the high byte of the client's tags less bit
+	// 31; -1: none (New). ownFilter (under mu): the socket's filter
+	// passes only replies to them (responseFilter), until a caller
+	// chooses a tag of another (register).
+	owner     int
+	ownFilter bool
 	// lastAddr is the socket address of the last destination, reused
 	// while it does not change (a Disk's frames all go to one MAC).
 	lastAddr atomic.Pointer[packet.Addr]
@@ -233,6 +240,7 @@ func New(ifi Interface, conn net.PacketConn, cfg *Config) *Client {
 		calls:   map[uint32]*call{},
 		windows: map[string]chan struct{}{},
 		done:    make(chan struct{}),
+		owner:   -1,
 	}
 	c.lend.give, c.lend.back = make(chan struct{}, 1), make(chan struct{}, 1)
 	c.reader, c.sock = newFrameReader(conn)
@@ -312,7 +320,29 @@ func (c *Client) Close() error {
 
 // newTag returns a fresh tag with bit 31 set, unused by pending calls.
 func (c *Client) newTag() uint32 {
-	return c.tag.Add(1) | tagUserspace
+	n := c.tag.Add(1)
+	if c.owner < 0 {
+		return n | tagUserspace
+	}
+	return tagUserspace | uint32(c.owner)<<24 | n&0xffffff
+}
+
+// setFilter replaces the socket's BPF program.
+func (c *Client) setFilter(prog []bpf.Instruction) error {
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return err
+	}
+	f, ok := c.conn.(interface {
+		SetBPF([]bpf.RawInstruction) error
+	})
+	if !ok {
+		return nil // not a socket (tests)
+	}
+	if err := f.SetBPF(raw); err != nil {
+		return fmt.Errorf("aoe: %s: filter: %w", c.ifi.Name, err)
+	}
+	return nil
 }
 
 // setWindow limits the requests outstanding at once to the target with
@@ -352,6 +382,14 @@ func (c *Client) register(cl *call, want uint32) (uint32, error) {
 	if want&tagUserspace != 0 {
 		if c.lookup(want) != nil {
 			return 0, fmt.Errorf("%w: %#08x", errTagInUse, want)
+		}
+		if c.ownFilter && int(want>>24&0x7f) != c.owner {
+			// A tag the caller chose (aoeping -t): its replies must
+			// pass the socket's filter too.
+			if err := c.setFilter(responseFilter(-1)); err != nil {
+				return 0, err
+			}
+			c.ownFilter = false
 		}
 		c.calls[want] = cl
 		return want, nil

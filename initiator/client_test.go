@@ -295,7 +295,7 @@ func TestUniqueTags(t *testing.T) {
 }
 
 func TestResponseFilter(t *testing.T) {
-	vm, err := bpf.NewVM(initiator.ResponseFilter())
+	vm, err := bpf.NewVM(initiator.ResponseFilter(-1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,6 +329,26 @@ func TestResponseFilter(t *testing.T) {
 		}
 		if (n > 0) != tt.pass {
 			t.Errorf("%s: filter returned %d", tt.name, n)
+		}
+	}
+	// A client's own filter: its owner byte only.
+	owner := int(resp[20] & 0x7f)
+	for _, tt := range []struct {
+		owner int
+		frame []byte
+		pass  bool
+	}{
+		{owner, resp, true},
+		{owner ^ 1, resp, false},
+		{owner, kernel, false},
+		{owner, read("eth0--qc-request.bin"), false},
+	} {
+		vm, err := bpf.NewVM(initiator.ResponseFilter(tt.owner))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := vm.Run(tt.frame); err != nil || (n > 0) != tt.pass {
+			t.Errorf("owner %#x, tag %#x: filter returned %d, %v", tt.owner, tt.frame[20:24], n, err)
 		}
 	}
 }

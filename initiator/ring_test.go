@@ -343,3 +343,36 @@ func TestReceiveDefaultSocket(t *testing.T) {
 		t.Errorf("default with a disk open: %+v, %d ring slots", c.Stats(), initiator.RingSlots(c))
 	}
 }
+
+// TestClientsOwnReplies: two clients on one interface (two processes: an
+// `aoe nbd` beside an `aoe read`) each read only the replies to their own
+// tags, on a socket and on a ring: a disk read through one leaves the
+// other's socket empty. A tag the caller chooses (aoeping -t) still gets
+// its reply: of two with different high bytes, at most one is the
+// client's own.
+func TestClientsOwnReplies(t *testing.T) {
+	for _, recv := range []string{"socket", "ring"} {
+		t.Run(recv, func(t *testing.T) {
+			lab, ini, tgt := labSegment(t, 1500)
+			tg := diskTarget(1<<20, 1500)
+			lab.ServeTarget(tgt, "t0", tg)
+			a := labClient(t, lab, ini, recv)
+			b := labClient(t, lab, ini, recv)
+			d := openDisk(t, tg, initiator.DiskOptions{}, a)
+			if err := checkRead(t, d, tg, 0, 1<<20); err != nil {
+				t.Fatal(err)
+			}
+			if sa, sb := a.Stats(), b.Stats(); sa.Received == 0 || sb.Received != 0 {
+				t.Errorf("after a read through the first client: it read %d replies, the other %d (want 0)", sa.Received, sb.Received)
+			}
+			for _, tag := range []uint32{0x80000001, 0xff000001} {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err := b.QueryConfig(ctx, initiator.Target{MAC: tg.MAC, Shelf: tg.Shelf, Slot: tg.Slot, Tag: tag}, &wire.ConfigArg{})
+				cancel()
+				if err != nil {
+					t.Errorf("Query Config with tag %#08x: %v", tag, err)
+				}
+			}
+		})
+	}
+}
