@@ -116,7 +116,7 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 		err    error
 	)
 	if kicked.Load() {
-		if deadline.IsZero() || time.Now().Before(deadline) {
+		if beforeDeadline(deadline) {
 			return 0, nil // nothing times out before the next wait
 		}
 		frames, err = l.r.poll() // no wait, but what is there
@@ -132,7 +132,7 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 		// the next wait reads what came (a system call saved per
 		// post to an idle engine).
 		l.known = false
-		if kicked.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
+		if kicked.Load() && beforeDeadline(deadline) {
 			return 0, nil
 		}
 		frames, err = l.r.poll()
@@ -146,6 +146,13 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 	}
 	c.sink = nil
 	return len(frames), nil
+}
+
+// beforeDeadline reports whether a read deadline (zero: none) is still to
+// come: a wait that a wake ended then leaves the frames to the next read,
+// as nothing expires meanwhile.
+func beforeDeadline(deadline time.Time) bool {
+	return deadline.IsZero() || time.Now().Before(deadline)
 }
 
 // wake ends a wait of readReplies (any goroutine).
@@ -315,7 +322,7 @@ func (m *multiReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *
 			return 0, err
 		}
 		s.known = false // the timer's deadline, or a wake's
-		if kicked.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
+		if kicked.Load() && beforeDeadline(deadline) {
 			return 0, nil // a wake: as lentReads.readReplies
 		}
 	}
