@@ -67,6 +67,19 @@ type ATAArg struct {
 
 // appendArg appends the encoded argument to b; it cannot fail.
 func (a *ATAArg) appendArg(b []byte) ([]byte, error) {
+	n := len(b)
+	b = append(b, make([]byte, ataArgLen)...)
+	a.PutHeader(b[n:])
+	return append(b, a.Data...), nil
+}
+
+// PutHeader writes the argument's fixed part, the 12 bytes before Data,
+// into b[:12] as AppendBinary encodes it. A sender of many ATA requests
+// on one path encodes a frame's header once and then writes, per frame,
+// only the tag (the header's last 4 bytes, big-endian) and this: nothing
+// is allocated or appended. It panics when b is shorter than 12 bytes.
+func (a *ATAArg) PutHeader(b []byte) {
+	_ = b[ataArgLen-1]
 	var fl uint8
 	if a.Extended {
 		fl |= aflagExtended
@@ -80,20 +93,18 @@ func (a *ATAArg) appendArg(b []byte) ([]byte, error) {
 	if a.Write {
 		fl |= aflagWrite
 	}
-	b = append(b, fl, a.FeatureErr, a.SectorCount, a.CmdStatus)
-	var lba [8]byte
-	binary.LittleEndian.PutUint64(lba[:], a.LBA)
+	b[0], b[1], b[2], b[3] = fl, a.FeatureErr, a.SectorCount, a.CmdStatus
+	binary.LittleEndian.PutUint32(b[4:8], uint32(a.LBA))
+	binary.LittleEndian.PutUint16(b[8:10], uint16(a.LBA>>32))
 	if !a.Extended {
 		dev := byte(devLBA28)
 		if a.NoLBA {
 			dev &^= devLBA
 		}
-		lba[3] = dev | lba[3]&0x0f
-		lba[4], lba[5] = 0, 0
+		b[7] = dev | b[7]&0x0f
+		b[8], b[9] = 0, 0
 	}
-	b = append(b, lba[:6]...)
-	b = append(b, 0, 0) // reserved
-	return append(b, a.Data...), nil
+	b[10], b[11] = 0, 0 // reserved
 }
 
 // decodeArg decodes the argument. Reserved bytes are not checked.

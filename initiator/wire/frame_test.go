@@ -242,6 +242,30 @@ func TestLBA(t *testing.T) {
 	}
 }
 
+// PutHeader writes every byte of the fixed part: a buffer reused for
+// another frame keeps nothing of the one before.
+func TestPutHeaderOverwrites(t *testing.T) {
+	args := []*ATAArg{
+		NewRead(0x0123456789ab, 2, true),
+		NewRead(0x0abcdef1, 1, false),
+		{Extended: true, Device: true, Async: true, Write: true, FeatureErr: 0xff, SectorCount: 0xff, CmdStatus: 0xff, LBA: 1<<48 - 1},
+		NewIdentify(),
+		{CmdStatus: ata.FlushCache},
+		NewWrite(7, nil, false),
+	}
+	buf := make([]byte, ataArgLen)
+	for i := range buf {
+		buf[i] = 0xa5
+	}
+	for _, a := range args {
+		want, _ := a.appendArg(nil)
+		a.PutHeader(buf)
+		if !bytes.Equal(buf, want) {
+			t.Errorf("%+v: PutHeader %x, appendArg %x", a, buf, want)
+		}
+	}
+}
+
 func TestShortAndBadInput(t *testing.T) {
 	good := readFrame(t, "cfg-set--qc-response-e1.2.bin")
 	var f Frame
