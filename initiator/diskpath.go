@@ -32,6 +32,10 @@ type diskPath struct {
 	target     *diskTarget
 	mtu        int
 	maxSectors int
+	// hdr is the header of its frames, made by the engine's first
+	// (encode): MACs, shelf, slot and command, tag and ATA argument
+	// zero, padded to the Ethernet minimum.
+	hdr [minFrameLen]byte
 
 	out        int // frames outstanding on this path
 	rtt        rttEstimator

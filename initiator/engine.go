@@ -2,6 +2,7 @@ package initiator
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -94,11 +95,11 @@ type op struct {
 	lastBad  badInfo
 	badPath  *diskPath
 
-	// attempts are its sends; the active ones await a reply (at most
-	// maxAttempts: see there).
+	// attempts are its sends; the active ones, live of them, await a
+	// reply (at most maxAttempts: see there).
 	attempts [maxAttempts + 1]attempt
+	live     int
 	dest     readDest // where its replies' data lands (reads, IDENTIFY)
-	fr       wire.Frame
 	arg      wire.ATAArg
 	hdr      [minFrameLen]byte
 }
@@ -180,6 +181,10 @@ type engine struct {
 	failTx *engineTx
 	timer  *time.Timer
 	armed  time.Time // when the timer fires, by the disk's clock; zero: stopped
+	// soonest is the earliest expiry set (expireAt) since arm last
+	// looked: while the timer runs, arm needs no other (the timer fires
+	// by the earlier ones, and the loop then looks at all).
+	soonest time.Time
 	// armedAt is armed on the real clock, the lent socket's read
 	// deadline (the disk's clock may be a test's).
 	armedAt time.Time
@@ -841,8 +846,12 @@ func (e *engine) send(o *op, now time.Time) {
 	p.sendSeq++
 	a.seq = p.sendSeq
 	o.latest = a
-	a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: wire.CommandATA, src: p.mac, once: true, ata: a}
-	a.events, a.dest, a.want = e.replies, nil, ataWant{}
+	if a.cl.ata == nil {
+		// The same for every send of the engine's (its ops are its own).
+		a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: wire.CommandATA, once: true, ata: a}
+		a.events = e.replies
+	}
+	a.cl.src, a.dest, a.want = p.mac, nil, ataWant{}
 	switch o.cmd {
 	case ata.ReadSectors:
 		a.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / wire.SectorSize), data: len(o.buf)}
@@ -861,36 +870,32 @@ func (e *engine) send(o *op, now time.Time) {
 	if err != nil {
 		// The client is closed: its path is reported gone soon.
 		o.sendErr = err
-		o.expire = now.Add(10 * time.Millisecond)
+		e.expireAt(o, now.Add(10*time.Millisecond))
 		return
 	}
 	a.active, a.tag, a.path, a.sent = true, tag, p, now
+	o.live++
 	rto := p.rtt.backedOff(o.tries)
 	if left := e.deadline(o.req) - now.Sub(o.first); rto > left {
 		rto = max(left, time.Millisecond)
 	}
-	o.expire = now.Add(rto)
+	e.expireAt(o, now.Add(rto))
 	p.tx.queued = append(p.tx.queued, o)
 }
 
 // slot returns a free attempt of o, giving up its oldest send when
 // maxAttempts are waiting.
 func (o *op) slot() *attempt {
-	var oldest *attempt
-	n := 0
-	for i := range o.attempts {
-		a := &o.attempts[i]
-		if !a.active {
-			continue
+	if o.live >= maxAttempts {
+		var oldest *attempt
+		for i := range o.attempts {
+			if a := &o.attempts[i]; a.active && (oldest == nil || a.sent.Before(oldest.sent)) {
+				oldest = a
+			}
 		}
-		n++
-		if oldest == nil || a.sent.Before(oldest.sent) {
-			oldest = a
-		}
-	}
-	if n >= maxAttempts {
 		oldest.path.tr.forget(oldest.tag)
 		oldest.active = false
+		o.live--
 	}
 	for i := range o.attempts {
 		if !o.attempts[i].active {
@@ -943,10 +948,11 @@ func (e *engine) sendFailed(i int, err error) {
 	if a := o.latest; a != nil && a.active {
 		e.failTx.tr.forget(a.tag)
 		a.active = false
+		o.live--
 	}
 	// Sent again soon (a link that is down should not spin).
 	o.sendErr = err
-	o.expire = e.d.opts.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond))
+	e.expireAt(o, e.d.opts.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond)))
 	if p := o.path; linkDown(err) && !p.dead {
 		// Whatever answers when the link is back
 		// proves itself with IDENTIFY first.
@@ -954,26 +960,32 @@ func (e *engine) sendFailed(i int, err error) {
 	}
 }
 
-// encode builds the frame of o's latest send.
+// encode builds the frame of o's latest send: its path's header
+// (diskPath.hdr) with the send's tag and o's ATA argument written in.
 func (e *engine) encode(o *op) outFrame {
 	a := o.latest
 	p := a.path
-	o.arg = e.d.ataArg(o)
-	o.fr = wire.Frame{Destination: p.mac, Source: p.src, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA, Tag: a.tag, Arg: &o.arg}
-	b, _ := o.fr.AppendBinary(o.hdr[:0]) // cannot fail: both MACs are 6 bytes
-	if o.write {
-		return outFrame{hdr: b[:wire.HeaderLen+ataArgLen], data: o.buf}
+	if p.hdr[12] == 0 { // not yet made: the EtherType's first byte is 0x88
+		f := wire.Frame{Destination: p.mac, Source: p.src, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA}
+		f.AppendBinary(p.hdr[:0]) // cannot fail: both MACs are 6 bytes
 	}
-	return outFrame{hdr: b}
+	o.hdr = p.hdr
+	binary.BigEndian.PutUint32(o.hdr[wire.HeaderLen-4:wire.HeaderLen], a.tag)
+	o.arg = e.d.ataArg(o)
+	o.arg.PutHeader(o.hdr[wire.HeaderLen:])
+	if o.write {
+		return outFrame{hdr: o.hdr[:wire.HeaderLen+ataArgLen], data: o.buf}
+	}
+	return outFrame{hdr: o.hdr[:]}
 }
 
 // cancelSends gives up every send of o: after it, no reply touches o.
 func (e *engine) cancelSends(o *op) {
-	for i := range o.attempts {
-		a := &o.attempts[i]
-		if a.active {
+	for i := 0; o.live > 0 && i < len(o.attempts); i++ {
+		if a := &o.attempts[i]; a.active {
 			a.path.tr.forget(a.tag)
 			a.active = false
+			o.live--
 		}
 	}
 }
@@ -1007,11 +1019,13 @@ func (e *engine) onReply(r replyEvent, now time.Time) {
 			return
 		}
 		if o.bad < maxBad && o.path != nil && !o.nudge {
-			o.expire, o.nudge = now, true // ask again at once
+			e.expireAt(o, now) // ask again at once
+			o.nudge = true
 		}
 		return
 	}
 	a.active = false
+	o.live--
 	p.rtt.sample(now.Sub(a.sent))
 	p.timeouts, p.answered = 0, now
 	p.good++
@@ -1125,7 +1139,6 @@ func (o *op) reset() {
 	o.tries, o.sends, o.sendErr, o.inFlight = 0, 0, nil, false
 	o.nudge, o.bad, o.lastBad, o.badPath = false, 0, badInfo{}, nil
 	o.dest = readDest{}
-	o.fr.Arg = nil
 }
 
 // remove deletes o from ops, keeping the order.
@@ -1287,7 +1300,7 @@ func (e *engine) clientGone(c transport) {
 	now := e.d.opts.Now()
 	for _, o := range e.inflight {
 		if o.path != nil && o.path.gone {
-			o.expire = now // expireOps moves them, or fails them
+			e.expireAt(o, now) // expireOps moves them, or fails them
 		}
 	}
 	for i := 0; i < len(e.active); i++ {
@@ -1492,11 +1505,18 @@ func (e *engine) arm(now time.Time) {
 			next = t
 		}
 	}
-	for _, o := range e.inflight {
-		if o.path != nil {
-			at(o.expire)
+	if e.armed.IsZero() {
+		for _, o := range e.inflight {
+			if o.path != nil {
+				at(o.expire)
+			}
 		}
+	} else if !e.soonest.IsZero() {
+		// The timer fires by every expiry it saw; of those set since,
+		// the soonest.
+		at(e.soonest)
 	}
+	e.soonest = time.Time{}
 	for _, o := range e.retry {
 		at(o.first.Add(e.deadline(o.req)))
 	}
@@ -1528,6 +1548,14 @@ func (e *engine) arm(now time.Time) {
 	e.armed = next
 	e.armedAt = time.Now().Add(next.Sub(now))
 	e.timer.Reset(max(next.Sub(now), 0))
+}
+
+// expireAt sets when o's send times out, for arm (soonest).
+func (e *engine) expireAt(o *op, t time.Time) {
+	o.expire = t
+	if e.soonest.IsZero() || t.Before(e.soonest) {
+		e.soonest = t
+	}
 }
 
 // linkDown reports whether a send failed because the interface is down
