@@ -375,6 +375,14 @@ func (c *Client) window(mac net.HardwareAddr) chan struct{} {
 // bit 31 set (the caller chose it), else a fresh one.
 func (c *Client) register(cl *call, want uint32) (uint32, error) {
 	c.mu.Lock()
+	if cl.ata != nil && want == 0 && c.err == nil {
+		// A Disk engine's send, per frame: no deferred unlock.
+		tag, ok := c.registerATA(cl)
+		if ok {
+			c.mu.Unlock()
+			return tag, nil
+		}
+	}
 	defer c.mu.Unlock()
 	if c.err != nil {
 		return 0, c.err
@@ -394,22 +402,6 @@ func (c *Client) register(cl *call, want uint32) (uint32, error) {
 		c.calls[want] = cl
 		return want, nil
 	}
-	if cl.ata != nil {
-		if c.sends == nil {
-			c.sends = make([]taggedCall, tagSlots)
-		}
-		// Tags come in sequence, so a free slot is almost always the
-		// first one tried; a table crowded there leaves the call to
-		// the map.
-		for range 8 {
-			tag := c.newTag()
-			s := &c.sends[tag%tagSlots]
-			if s.cl == nil && c.calls[tag] == nil {
-				*s = taggedCall{tag: tag, cl: cl}
-				return tag, nil
-			}
-		}
-	}
 	for {
 		tag := c.newTag()
 		if c.lookup(tag) == nil {
@@ -417,6 +409,26 @@ func (c *Client) register(cl *call, want uint32) (uint32, error) {
 			return tag, nil
 		}
 	}
+}
+
+// registerATA registers a Disk engine's send in the table (sends), or
+// reports false when the slots it tried were taken (register then puts it
+// in the map). c.mu held.
+func (c *Client) registerATA(cl *call) (uint32, bool) {
+	if c.sends == nil {
+		c.sends = make([]taggedCall, tagSlots)
+	}
+	// Tags come in sequence, so a free slot is almost always the first
+	// one tried; a table crowded there leaves the call to the map.
+	for range 8 {
+		tag := c.newTag()
+		s := &c.sends[tag%tagSlots]
+		if s.cl == nil && (len(c.calls) == 0 || c.calls[tag] == nil) {
+			*s = taggedCall{tag: tag, cl: cl}
+			return tag, true
+		}
+	}
+	return 0, false
 }
 
 // tagSlots is the size of Client.sends: a power of two, more than the
