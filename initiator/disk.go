@@ -87,6 +87,7 @@ type Disk struct {
 	sectors uint64 // wire.Identity.Capacity
 	size    int64
 	opts    DiskOptions
+	epoch   time.Time // opts.Now() at its opening: its engine's tick 0
 	paths   []*diskPath
 	targets []*diskTarget
 	ctx     context.Context
@@ -152,7 +153,7 @@ func openDisk(ctx context.Context, shelf uint16, slot uint8, paths []pathSpec, o
 		return nil, errNoPaths
 	}
 	opts = opts.withDefaults()
-	d := &Disk{name: aoeaddr.Address{Shelf: shelf, Slot: slot}.String(), shelf: shelf, slot: slot, opts: opts}
+	d := &Disk{name: aoeaddr.Address{Shelf: shelf, Slot: slot}.String(), shelf: shelf, slot: slot, opts: opts, epoch: opts.Now()}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	byMAC := map[string]*diskTarget{}
 	for _, p := range paths {

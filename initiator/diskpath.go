@@ -39,16 +39,16 @@ type diskPath struct {
 
 	out        int // frames outstanding on this path
 	rtt        rttEstimator
-	countedSeq uint64    // the engine's flush or wake-up that counted it last
-	timeouts   int       // in a row
-	answered   time.Time // the last reply
-	good       uint64    // replies that answered their send
-	dead       bool      // unverified: carries no data until a probe matches
-	gone       bool      // its client stopped (interface gone or down): never used again
-	excluded   bool      // its IDENTIFY showed another disk: never used again
-	mismatch   []string  // how (wire.Identity.Differs)
-	probing    bool      // an IDENTIFY of it is under way
-	refused    bool      // its last probe was answered, not with the disk: the next waits probeEvery
+	countedSeq uint64   // the engine's flush or wake-up that counted it last
+	timeouts   int      // in a row
+	answered   tick     // the last reply (0: the disk's opening)
+	good       uint64   // replies that answered their send
+	dead       bool     // unverified: carries no data until a probe matches
+	gone       bool     // its client stopped (interface gone or down): never used again
+	excluded   bool     // its IDENTIFY showed another disk: never used again
+	mismatch   []string // how (wire.Identity.Differs)
+	probing    bool     // an IDENTIFY of it is under way
+	refused    bool     // its last probe was answered, not with the disk: the next waits probeEvery
 	probeBuf   []byte
 	lastProbe  time.Time
 
@@ -60,7 +60,7 @@ type diskPath struct {
 	// event (losses of frames sent before the last cut are that event).
 	cwnd, ssthresh int
 	acked          int // answered since cwnd last grew (additive phase)
-	cutAt          time.Time
+	cutAt          tick
 	undo           cutUndo
 	// clean counts the frames answered since the last loss; proven is
 	// the largest window that was answered whole without a loss: after a
@@ -163,7 +163,7 @@ func newDiskPath(p pathSpec, t *diskTarget, opts DiskOptions) *diskPath {
 	if opts.MaxSectors > 0 {
 		n = min(n, opts.MaxSectors)
 	}
-	dp := &diskPath{tr: p.tr, mac: p.mac, src: ifi.MAC, target: t, mtu: mtu, maxSectors: max(n, 1), answered: opts.Now(),
+	dp := &diskPath{tr: p.tr, mac: p.mac, src: ifi.MAC, target: t, mtu: mtu, maxSectors: max(n, 1),
 		cwnd: min(initialWindow, t.window), ssthresh: t.window, dead: true}
 	dp.rtt = rttEstimator{min: opts.MinRTO, max: opts.MaxRTO, initial: opts.InitialRTO}
 	return dp

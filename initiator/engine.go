@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +45,24 @@ import (
 // window of 1 or 2, while a target short of buffers never proves more
 // than it holds.
 
+// tick is a time on the disk's clock (DiskOptions.Now) in nanoseconds
+// since its opening (Disk.epoch): the times the engine sets, adds and
+// compares per frame, in an integer, where a time.Time's Add, Sub and
+// Before cost tens of instructions each.
+type tick int64
+
+// never is the tick of no time: an unset timer, no expiry.
+const never = tick(math.MaxInt64)
+
+// now is the disk's clock now.
+func (d *Disk) now() tick { return d.tick(d.opts.Now()) }
+
+// tick converts a time of the disk's clock.
+func (d *Disk) tick(t time.Time) tick { return tick(t.Sub(d.epoch)) }
+
+// at converts a tick back to a time of the disk's clock.
+func (d *Disk) at(t tick) time.Time { return d.epoch.Add(time.Duration(t)) }
+
 // request is one I/O of a caller: a buffer cut into frames.
 type request struct {
 	ctx    context.Context
@@ -60,9 +79,9 @@ type request struct {
 	probe    bool
 	deadline time.Duration // when not 0, replaces DiskOptions.Deadline
 
-	pending  int       // frames handed out and not done
-	turn     int       // bytes handed out in its turn (see issue)
-	since    time.Time // submitted, or a frame last answered
+	pending  int  // frames handed out and not done
+	turn     int  // bytes handed out in its turn (see issue)
+	since    tick // submitted, or a frame last answered
 	finished bool
 	err      error
 	done     chan struct{}
@@ -81,8 +100,8 @@ type op struct {
 
 	path     *diskPath // holds a window slot there while in flight
 	avoid    *diskPath // a path it left (dead): another is preferred
-	first    time.Time // the first send: the deadline counts from it
-	expire   time.Time // when the last send times out
+	first    tick      // the first send: the deadline counts from it
+	expire   tick      // when the last send times out
 	tries    int       // sends on the current path
 	sends    int       // in all
 	sendErr  error     // the last send failed (not sent)
@@ -110,7 +129,7 @@ type attempt struct {
 	op     *op
 	active bool
 	tag    uint32
-	sent   time.Time
+	sent   tick
 	path   *diskPath
 	seq    uint64 // of the sends on path (diskPath.sendSeq)
 	bad    bool   // answered badly (counted once in op.bad)
@@ -180,11 +199,11 @@ type engine struct {
 	failed func(i int, err error)
 	failTx *engineTx
 	timer  *time.Timer
-	armed  time.Time // when the timer fires, by the disk's clock; zero: stopped
+	armed  tick // when the timer fires; never: stopped
 	// soonest is the earliest expiry set (expireAt) since arm last
 	// looked: while the timer runs, arm needs no other (the timer fires
 	// by the earlier ones, and the loop then looks at all).
-	soonest time.Time
+	soonest tick
 	// armedAt is armed on the real clock, the lent socket's read
 	// deadline (the disk's clock may be a test's).
 	armedAt time.Time
@@ -337,6 +356,8 @@ func newEngine(d *Disk) *engine {
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
 		timer:   time.NewTimer(time.Hour),
+		armed:   never,
+		soonest: never,
 	}
 	e.sink.ch = e.replies
 	e.letGo = func() {
@@ -417,12 +438,13 @@ func (e *engine) run() {
 	defer func() { e.rset.close() }()
 	defer e.giveBack()
 	for {
-		now := e.d.opts.Now()
+		wall := e.d.opts.Now()
+		now := e.d.tick(wall)
 		e.expireOps(now)
-		e.probe(now)
+		e.probe(wall)
 		e.issue(now)
 		e.flush()
-		e.arm(e.d.opts.Now())
+		e.arm(e.d.now())
 		if e.readReplies() {
 			continue
 		}
@@ -430,7 +452,7 @@ func (e *engine) run() {
 		select {
 		case r := <-e.replies:
 			e.seq++
-			now := e.d.opts.Now()
+			now := e.d.now()
 			e.onReply(r, now)
 			e.takeReplies(now)
 		case <-e.notify:
@@ -446,7 +468,7 @@ func (e *engine) run() {
 			f.fn()
 			close(f.done)
 		case <-e.timer.C:
-			e.armed, e.armedAt = time.Time{}, time.Time{}
+			e.armed, e.armedAt = never, time.Time{}
 		case <-e.stop:
 			e.shutdown()
 			return
@@ -503,7 +525,7 @@ func (e *engine) readReplies() bool {
 	// wait on the socket would not see them, and ended only at the
 	// timer's deadline (a random read at queue depth 1 took that long in
 	// a 2-vCPU guest: 48 IOPS).
-	now := e.d.opts.Now()
+	now := e.d.now()
 	e.takeSink(now) // even after an error: another client's frames came before it
 	if err != nil {
 		// The read loops read from now on, and see what the
@@ -518,8 +540,8 @@ func (e *engine) readReplies() bool {
 		e.giveBack()
 		return false
 	}
-	if !e.armed.IsZero() && !now.Before(e.armed) {
-		e.armed, e.armedAt = time.Time{}, time.Time{} // the deadline was the timer's: re-armed
+	if now >= e.armed {
+		e.armed, e.armedAt = never, time.Time{} // the deadline was the timer's: re-armed
 	}
 	if n > 0 {
 		e.seq++
@@ -530,7 +552,7 @@ func (e *engine) readReplies() bool {
 }
 
 // takeSink takes the replies readReplies put in the sink.
-func (e *engine) takeSink(now time.Time) {
+func (e *engine) takeSink(now tick) {
 	q := e.sink.q
 	for i := range q {
 		e.onReply(q[i], now)
@@ -540,7 +562,7 @@ func (e *engine) takeSink(now time.Time) {
 }
 
 // takeReplies takes every reply queued now, without waiting.
-func (e *engine) takeReplies(now time.Time) {
+func (e *engine) takeReplies(now tick) {
 	for {
 		select {
 		case r := <-e.replies:
@@ -650,7 +672,7 @@ type loopCall struct {
 
 // add takes a new request.
 func (e *engine) add(q *request) {
-	q.since = e.d.opts.Now()
+	q.since = e.d.now()
 	if q.path != nil {
 		if q.path.gone {
 			e.finish(q, fmt.Errorf("%s: %w: %w", e.d.name, errNoPaths, q.path.tr.Err()))
@@ -695,10 +717,10 @@ func (e *engine) deadline(q *request) time.Duration {
 // issue hands frames to free window slots: first the frames that wait for
 // a new path, then new frames of the active requests, in turns of up to
 // turnBytes each (deficit round robin).
-func (e *engine) issue(now time.Time) {
+func (e *engine) issue(now tick) {
 	for len(e.retry) > 0 {
 		o := e.retry[0]
-		p := e.pick(o.req.target, o.avoid, now)
+		p := e.pick(o.req.target, o.avoid)
 		if p == nil {
 			break
 		}
@@ -722,7 +744,7 @@ func (e *engine) issue(now time.Time) {
 		if q.path != nil {
 			p = e.pickBound(q.path)
 		} else {
-			p = e.pick(q.target, nil, now)
+			p = e.pick(q.target, nil)
 		}
 		if p == nil {
 			misses++
@@ -836,7 +858,7 @@ func (e *engine) release(o *op) {
 
 // send sends o (again) on o.path: it registers a fresh tag with the
 // client and queues the frame for the next flush.
-func (e *engine) send(o *op, now time.Time) {
+func (e *engine) send(o *op, now tick) {
 	p := o.path
 	o.tries++
 	o.sends++
@@ -870,16 +892,16 @@ func (e *engine) send(o *op, now time.Time) {
 	if err != nil {
 		// The client is closed: its path is reported gone soon.
 		o.sendErr = err
-		e.expireAt(o, now.Add(10*time.Millisecond))
+		e.expireAt(o, now+tick(10*time.Millisecond))
 		return
 	}
 	a.active, a.tag, a.path, a.sent = true, tag, p, now
 	o.live++
 	rto := p.rtt.backedOff(o.tries)
-	if left := e.deadline(o.req) - now.Sub(o.first); rto > left {
+	if left := e.deadline(o.req) - time.Duration(now-o.first); rto > left {
 		rto = max(left, time.Millisecond)
 	}
-	e.expireAt(o, now.Add(rto))
+	e.expireAt(o, now+tick(rto))
 	p.tx.queued = append(p.tx.queued, o)
 }
 
@@ -889,7 +911,7 @@ func (o *op) slot() *attempt {
 	if o.live >= maxAttempts {
 		var oldest *attempt
 		for i := range o.attempts {
-			if a := &o.attempts[i]; a.active && (oldest == nil || a.sent.Before(oldest.sent)) {
+			if a := &o.attempts[i]; a.active && (oldest == nil || a.sent < oldest.sent) {
 				oldest = a
 			}
 		}
@@ -952,7 +974,7 @@ func (e *engine) sendFailed(i int, err error) {
 	}
 	// Sent again soon (a link that is down should not spin).
 	o.sendErr = err
-	e.expireAt(o, e.d.opts.Now().Add(min(o.path.rtt.rto(), 10*time.Millisecond)))
+	e.expireAt(o, e.d.now()+tick(min(o.path.rtt.rto(), 10*time.Millisecond)))
 	if p := o.path; linkDown(err) && !p.dead {
 		// Whatever answers when the link is back
 		// proves itself with IDENTIFY first.
@@ -991,7 +1013,7 @@ func (e *engine) cancelSends(o *op) {
 }
 
 // onReply takes a reply to one of the sends.
-func (e *engine) onReply(r replyEvent, now time.Time) {
+func (e *engine) onReply(r replyEvent, now tick) {
 	a := r.att
 	if !a.active || a.tag != r.tag {
 		return // to a send given up: its op went on without it
@@ -1026,7 +1048,7 @@ func (e *engine) onReply(r replyEvent, now time.Time) {
 	}
 	a.active = false
 	o.live--
-	p.rtt.sample(now.Sub(a.sent))
+	p.rtt.sample(time.Duration(now - a.sent))
 	p.timeouts, p.answered = 0, now
 	p.good++
 	p.highSeq = max(p.highSeq, a.seq)
@@ -1090,12 +1112,12 @@ func (e *engine) grow(p *diskPath) {
 // frames sent before the last cut were lost to the same one. When a's
 // reply comes after all, the loss was not one (a late reply): the cut is
 // undone (see onReply).
-func (e *engine) lost(p *diskPath, a *attempt, now time.Time) {
+func (e *engine) lost(p *diskPath, a *attempt, now tick) {
 	p.clean = 0
 	if a.seq <= p.candSeq {
 		p.candidate = 0
 	}
-	if a.sent.Before(p.cutAt) {
+	if a.sent < p.cutAt {
 		return
 	}
 	p.undo = cutUndo{a: a, tag: a.tag, cwnd: p.cwnd, ssthresh: p.ssthresh, proven: p.proven}
@@ -1109,7 +1131,7 @@ func (e *engine) lost(p *diskPath, a *attempt, now time.Time) {
 }
 
 // complete ends o, answered at now.
-func (e *engine) complete(o *op, now time.Time) {
+func (e *engine) complete(o *op, now tick) {
 	q := o.req
 	e.drop(o)
 	q.since = now
@@ -1135,7 +1157,7 @@ func (e *engine) drop(o *op) {
 func (o *op) reset() {
 	o.req, o.buf, o.lba, o.cmd, o.write = nil, nil, 0, 0, false
 	o.path, o.avoid, o.latest = nil, nil, nil
-	o.first, o.expire = time.Time{}, time.Time{}
+	o.first, o.expire = 0, 0
 	o.tries, o.sends, o.sendErr, o.inFlight = 0, 0, nil, false
 	o.nudge, o.bad, o.lastBad, o.badPath = false, 0, badInfo{}, nil
 	o.dest = readDest{}
@@ -1193,7 +1215,7 @@ func (e *engine) finish(q *request, err error) {
 // below what it has out, moved to another path when theirs is dead, or
 // their request failed at the deadline; and the requests that waited for
 // a verified path longer than the deadline.
-func (e *engine) expireOps(now time.Time) {
+func (e *engine) expireOps(now tick) {
 	candidates := false
 	for _, p := range e.d.paths {
 		p.minOut = ^uint64(0)
@@ -1209,12 +1231,12 @@ func (e *engine) expireOps(now time.Time) {
 			p.minOut = min(p.minOut, a.seq)
 		}
 		overtaken := false
-		if now.Before(o.expire) {
+		if now < o.expire {
 			// Not timed out; but lost when reorderThresh frames sent
 			// after it on its path were answered (fast retransmit).
 			a := o.latest
 			if o.nudge || a == nil || !a.active || a.path != p || a.seq+uint64(max(reorderThresh, p.cwnd/4)) > p.highSeq ||
-				now.Sub(a.sent) <= p.rtt.srtt+2*p.rtt.rttvar {
+				time.Duration(now-a.sent) <= p.rtt.srtt+2*p.rtt.rttvar {
 				continue
 			}
 			overtaken = true
@@ -1231,8 +1253,8 @@ func (e *engine) expireOps(now time.Time) {
 				e.lost(p, a, now)
 			}
 		}
-		if now.After(o.first.Add(e.deadline(o.req))) {
-			e.fail(o.req, e.d.deadlineErr(o, p, now.Sub(o.first), o.sends, o.sendErr))
+		if waited := time.Duration(now - o.first); waited > e.deadline(o.req) {
+			e.fail(o.req, e.d.deadlineErr(o, p, waited, o.sends, o.sendErr))
 			i = -1 // fail dropped ops: start again
 			continue
 		}
@@ -1266,14 +1288,14 @@ func (e *engine) expireOps(now time.Time) {
 		}
 	}
 	for i := 0; i < len(e.retry); i++ {
-		if o := e.retry[i]; now.After(o.first.Add(e.deadline(o.req))) {
-			e.fail(o.req, e.d.deadlineErr(o, nil, now.Sub(o.first), o.sends, o.sendErr))
+		if o := e.retry[i]; time.Duration(now-o.first) > e.deadline(o.req) {
+			e.fail(o.req, e.d.deadlineErr(o, nil, time.Duration(now-o.first), o.sends, o.sendErr))
 			i = -1
 		}
 	}
 	for i := 0; i < len(e.active); i++ {
-		if q := e.active[i]; q.pending == 0 && now.Sub(q.since) > e.deadline(q) {
-			e.fail(q, e.d.stallErr(q, now.Sub(q.since)))
+		if q := e.active[i]; q.pending == 0 && time.Duration(now-q.since) > e.deadline(q) {
+			e.fail(q, e.d.stallErr(q, time.Duration(now-q.since)))
 			i = -1
 		}
 	}
@@ -1281,12 +1303,12 @@ func (e *engine) expireOps(now time.Time) {
 
 // timedOut counts a lost frame on p; p dies after deadAfter in a row
 // with no reply for deadTime.
-func (e *engine) timedOut(p *diskPath, now time.Time) {
+func (e *engine) timedOut(p *diskPath, now tick) {
 	p.stats.Timeouts++
 	p.timeouts++
-	if p.timeouts >= deadAfter && now.Sub(p.answered) > deadTime && !p.dead {
+	if p.timeouts >= deadAfter && time.Duration(now-p.answered) > deadTime && !p.dead {
 		p.dead = true
-		p.lastProbe = now
+		p.lastProbe = e.d.at(now)
 	}
 }
 
@@ -1297,7 +1319,7 @@ func (e *engine) clientGone(c transport) {
 			p.gone, p.dead = true, true
 		}
 	}
-	now := e.d.opts.Now()
+	now := e.d.now()
 	for _, o := range e.inflight {
 		if o.path != nil && o.path.gone {
 			e.expireAt(o, now) // expireOps moves them, or fails them
@@ -1317,7 +1339,7 @@ func (e *engine) clientGone(c transport) {
 // pick chooses a path that carries data (of target t when not nil) with
 // a free slot in its window and its target's, or nil: fewest bytes
 // outstanding, avoid last.
-func (e *engine) pick(t *diskTarget, avoid *diskPath, now time.Time) *diskPath {
+func (e *engine) pick(t *diskTarget, avoid *diskPath) *diskPath {
 	var best *diskPath
 	for _, p := range e.d.paths {
 		if (t != nil && p.target != t) || !p.usable() || p.out >= p.cwnd || p.target.out >= p.target.window {
@@ -1459,7 +1481,7 @@ func (e *engine) probed(q *request, err error) {
 		}()
 		return
 	}
-	p.dead, p.timeouts, p.answered = false, 0, e.d.opts.Now()
+	p.dead, p.timeouts, p.answered = false, 0, e.d.now()
 }
 
 // contentCheck is the outcome of sameContent for a path probed late.
@@ -1478,7 +1500,7 @@ func (e *engine) contentChecked(r contentCheck) {
 	switch {
 	case r.err == nil:
 		p.target.checked = true
-		p.dead, p.timeouts, p.answered, p.refused = false, 0, e.d.opts.Now(), false
+		p.dead, p.timeouts, p.answered, p.refused = false, 0, e.d.now(), false
 	case errors.As(r.err, &ce):
 		e.exclude(p, ce.Differs)
 	default:
@@ -1498,31 +1520,26 @@ func (e *engine) exclude(p *diskPath, diff []string) {
 // arm sets the timer to the earliest expiry (and the next probe of a
 // dead path, the deadline of frames that wait for a path, when frames
 // wait), unless it fires before that anyway.
-func (e *engine) arm(now time.Time) {
-	var next time.Time
-	at := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
-			next = t
-		}
-	}
-	if e.armed.IsZero() {
+func (e *engine) arm(now tick) {
+	next := never
+	if e.armed == never {
 		for _, o := range e.inflight {
 			if o.path != nil {
-				at(o.expire)
+				next = min(next, o.expire)
 			}
 		}
-	} else if !e.soonest.IsZero() {
+	} else {
 		// The timer fires by every expiry it saw; of those set since,
 		// the soonest.
-		at(e.soonest)
+		next = e.soonest
 	}
-	e.soonest = time.Time{}
+	e.soonest = never
 	for _, o := range e.retry {
-		at(o.first.Add(e.deadline(o.req)))
+		next = min(next, o.first+tick(e.deadline(o.req)))
 	}
 	for _, q := range e.active {
 		if q.pending == 0 {
-			at(q.since.Add(e.deadline(q)))
+			next = min(next, q.since+tick(e.deadline(q)))
 		}
 	}
 	busy := -1 // unknown yet: e.busy walks the frames
@@ -1535,27 +1552,23 @@ func (e *engine) arm(now time.Time) {
 				}
 			}
 			if busy == 1 {
-				at(p.lastProbe.Add(probeEvery))
+				next = min(next, e.d.tick(p.lastProbe.Add(probeEvery)))
 			}
 		}
 	}
-	if next.IsZero() {
-		return // nothing to time; a stale firing only loops once
-	}
-	if !e.armed.IsZero() && !next.Before(e.armed) {
-		return // it fires earlier; the loop re-arms then
+	if next >= e.armed {
+		return // nothing to time, or it fires earlier: the loop re-arms then
 	}
 	e.armed = next
-	e.armedAt = time.Now().Add(next.Sub(now))
-	e.timer.Reset(max(next.Sub(now), 0))
+	wait := max(time.Duration(next-now), 0)
+	e.armedAt = time.Now().Add(wait)
+	e.timer.Reset(wait)
 }
 
 // expireAt sets when o's send times out, for arm (soonest).
-func (e *engine) expireAt(o *op, t time.Time) {
+func (e *engine) expireAt(o *op, t tick) {
 	o.expire = t
-	if e.soonest.IsZero() || t.Before(e.soonest) {
-		e.soonest = t
-	}
+	e.soonest = min(e.soonest, t)
 }
 
 // linkDown reports whether a send failed because the interface is down

@@ -63,7 +63,7 @@ func TestFlushSkipsGivenUpOps(t *testing.T) {
 	e := &engine{d: d, replies: make(chan replyEvent, 16)}
 	tx := e.addTx(c, newBatchWriter(c))
 	d.eng = e
-	now := time.Now()
+	now := tick(1)
 	start := func(q *request) *op {
 		o := e.cut(q, p)
 		e.take(o, p)
@@ -125,7 +125,7 @@ func TestIssueTurns(t *testing.T) {
 		q2 := &request{cmd: ata.ReadSectors, buf: make([]byte, tc.size), lba: 1 << 10, done: make(chan struct{})}
 		e.add(q1)
 		e.add(q2)
-		e.issue(time.Now())
+		e.issue(d.now())
 		var runs []int
 		var last *request
 		for _, o := range tx.queued {
