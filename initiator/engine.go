@@ -106,6 +106,7 @@ type op struct {
 	sends    int       // in all
 	sendErr  error     // the last send failed (not sent)
 	inFlight bool      // in engine.inflight (also while in engine.retry)
+	at       int       // its index there (see drop)
 	latest   *attempt  // its latest send: queued for the next flush, then awaited
 	flushed  uint64    // the engine.seq of the flush that last encoded it
 	nudge    bool      // expire is now because of a bad reply, not a loss
@@ -453,7 +454,7 @@ func (e *engine) run() {
 		case r := <-e.replies:
 			e.seq++
 			now := e.d.now()
-			e.onReply(r, now)
+			e.onReply(&r, now)
 			e.takeReplies(now)
 		case <-e.notify:
 			e.takePosts()
@@ -555,7 +556,7 @@ func (e *engine) readReplies() bool {
 func (e *engine) takeSink(now tick) {
 	q := e.sink.q
 	for i := range q {
-		e.onReply(q[i], now)
+		e.onReply(&q[i], now)
 	}
 	clear(q)
 	e.sink.q = q[:0]
@@ -566,7 +567,7 @@ func (e *engine) takeReplies(now tick) {
 	for {
 		select {
 		case r := <-e.replies:
-			e.onReply(r, now)
+			e.onReply(&r, now)
 		default:
 			return
 		}
@@ -842,7 +843,7 @@ func (e *engine) take(o *op, p *diskPath) {
 	p.out++
 	p.target.out++
 	if !o.inFlight {
-		o.inFlight = true
+		o.inFlight, o.at = true, len(e.inflight)
 		e.inflight = append(e.inflight, o)
 	}
 }
@@ -942,7 +943,7 @@ func (e *engine) flush() {
 		e.seq++
 		ops := e.sending[:0]
 		for _, o := range queued {
-			if a := o.latest; a == nil || !a.active || a.path.tr != t.tr || o.flushed == e.seq {
+			if a := o.latest; a == nil || !a.active || a.path.tx != t || o.flushed == e.seq {
 				continue
 			}
 			o.flushed = e.seq
@@ -1013,7 +1014,7 @@ func (e *engine) cancelSends(o *op) {
 }
 
 // onReply takes a reply to one of the sends.
-func (e *engine) onReply(r replyEvent, now tick) {
+func (e *engine) onReply(r *replyEvent, now tick) {
 	a := r.att
 	if !a.active || a.tag != r.tag {
 		return // to a send given up: its op went on without it
@@ -1146,8 +1147,18 @@ func (e *engine) complete(o *op, now tick) {
 func (e *engine) drop(o *op) {
 	e.cancelSends(o)
 	e.release(o)
-	e.inflight = remove(e.inflight, o)
-	e.retry = remove(e.retry, o)
+	if o.inFlight {
+		// The last takes its place: the order of e.inflight is no
+		// one's (expireOps sends again what timed out in any order).
+		last := len(e.inflight) - 1
+		m := e.inflight[last]
+		e.inflight[o.at], m.at = m, o.at
+		e.inflight[last] = nil
+		e.inflight = e.inflight[:last]
+	}
+	if len(e.retry) > 0 { // a piece of splitFor waits there out of flight
+		e.retry = remove(e.retry, o)
+	}
 	o.reset()
 	e.free = append(e.free, o)
 }
