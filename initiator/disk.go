@@ -88,6 +88,7 @@ type Disk struct {
 	size    int64
 	opts    DiskOptions
 	epoch   time.Time // opts.Now() at its opening: its engine's tick 0
+	mono    bool      // opts.Now is time.Now: now reads the monotonic clock alone
 	paths   []*diskPath
 	targets []*diskTarget
 	ctx     context.Context
@@ -152,8 +153,9 @@ func openDisk(ctx context.Context, shelf uint16, slot uint8, paths []pathSpec, o
 	if len(paths) == 0 {
 		return nil, errNoPaths
 	}
+	mono := opts.Now == nil
 	opts = opts.withDefaults()
-	d := &Disk{name: aoeaddr.Address{Shelf: shelf, Slot: slot}.String(), shelf: shelf, slot: slot, opts: opts, epoch: opts.Now()}
+	d := &Disk{name: aoeaddr.Address{Shelf: shelf, Slot: slot}.String(), shelf: shelf, slot: slot, opts: opts, epoch: opts.Now(), mono: mono}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	byMAC := map[string]*diskTarget{}
 	for _, p := range paths {

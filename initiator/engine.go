@@ -54,8 +54,15 @@ type tick int64
 // never is the tick of no time: an unset timer, no expiry.
 const never = tick(math.MaxInt64)
 
-// now is the disk's clock now.
-func (d *Disk) now() tick { return d.tick(d.opts.Now()) }
+// now is the disk's clock now. On the real clock it reads the monotonic
+// clock alone (time.Since): time.Now reads the wall clock too, and in a
+// guest whose clock source is not the TSC each read is a system call.
+func (d *Disk) now() tick {
+	if d.mono {
+		return tick(time.Since(d.epoch))
+	}
+	return d.tick(d.opts.Now())
+}
 
 // tick converts a time of the disk's clock.
 func (d *Disk) tick(t time.Time) tick { return tick(t.Sub(d.epoch)) }
@@ -209,6 +216,12 @@ type engine struct {
 	// deadline (the disk's clock may be a test's).
 	armedAt time.Time
 	seq     uint64 // flushes and wake-ups, for PathStats
+	// clock, when fresh, is the time read after the last wait: the
+	// loop's next pass takes it rather than read the clock again (in a
+	// guest whose clock source is not the TSC, every read is a system
+	// call and an emulated device's).
+	clock tick
+	fresh bool
 
 	// reads, while frames are out, are its clients' socket reads, lent
 	// to the loop (borrow): it waits for the replies itself, with no
@@ -439,21 +452,26 @@ func (e *engine) run() {
 	defer func() { e.rset.close() }()
 	defer e.giveBack()
 	for {
-		wall := e.d.opts.Now()
-		now := e.d.tick(wall)
+		now := e.clock
+		if !e.fresh {
+			now = e.d.now()
+		}
+		e.fresh = false
 		e.expireOps(now)
-		e.probe(wall)
+		e.probe(e.d.at(now))
 		e.issue(now)
 		e.flush()
-		e.arm(e.d.now())
+		e.arm(now)
 		if e.readReplies() {
 			continue
 		}
 		e.giveBack()
+		e.fresh = false
 		select {
 		case r := <-e.replies:
 			e.seq++
 			now := e.d.now()
+			e.clock, e.fresh = now, true
 			e.onReply(&r, now)
 			e.takeReplies(now)
 		case <-e.notify:
@@ -527,6 +545,7 @@ func (e *engine) readReplies() bool {
 	// timer's deadline (a random read at queue depth 1 took that long in
 	// a 2-vCPU guest: 48 IOPS).
 	now := e.d.now()
+	e.clock, e.fresh = now, true
 	e.takeSink(now) // even after an error: another client's frames came before it
 	if err != nil {
 		// The read loops read from now on, and see what the
@@ -1572,7 +1591,11 @@ func (e *engine) arm(now tick) {
 	}
 	e.armed = next
 	wait := max(time.Duration(next-now), 0)
-	e.armedAt = time.Now().Add(wait)
+	if e.d.mono {
+		e.armedAt = e.d.at(next) // on the monotonic clock: no read
+	} else {
+		e.armedAt = time.Now().Add(wait)
+	}
 	e.timer.Reset(wait)
 }
 

@@ -152,7 +152,7 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 // come: a wait that a wake ended then leaves the frames to the next read,
 // as nothing expires meanwhile.
 func beforeDeadline(deadline time.Time) bool {
-	return deadline.IsZero() || time.Now().Before(deadline)
+	return deadline.IsZero() || time.Until(deadline) > 0 // one clock read for a monotonic deadline
 }
 
 // wake ends a wait of readReplies (any goroutine).
