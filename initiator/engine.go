@@ -462,7 +462,7 @@ func (e *engine) run() {
 		e.issue(now)
 		e.flush()
 		e.arm(now)
-		if e.readReplies() {
+		if e.readReplies(now) {
 			continue
 		}
 		e.giveBack()
@@ -500,7 +500,7 @@ func (e *engine) run() {
 // and no message is due (kick), and takes those that came; it reports
 // false, having done nothing, when the loop is to wait on its channels
 // instead.
-func (e *engine) readReplies() bool {
+func (e *engine) readReplies(now tick) bool {
 	deadline := e.armedAt
 	if len(e.inflight) == 0 {
 		// Idle: the reads are kept a while (keepReads), if lent.
@@ -509,10 +509,15 @@ func (e *engine) readReplies() bool {
 			e.idleUntil = time.Time{}
 			return false
 		}
-		now := time.Now()
+		// On the real clock (the socket's deadline): the pass's time
+		// when that is the monotonic clock, no read.
+		wall := e.d.at(now)
+		if !e.d.mono {
+			wall = time.Now()
+		}
 		if e.idleUntil.IsZero() {
-			e.idleUntil = now.Add(keepReads)
-		} else if !now.Before(e.idleUntil) {
+			e.idleUntil = wall.Add(keepReads)
+		} else if !wall.Before(e.idleUntil) {
 			e.idleUntil = time.Time{}
 			return false
 		}
@@ -544,7 +549,7 @@ func (e *engine) readReplies() bool {
 	// wait on the socket would not see them, and ended only at the
 	// timer's deadline (a random read at queue depth 1 took that long in
 	// a 2-vCPU guest: 48 IOPS).
-	now := e.d.now()
+	now = e.d.now() // after the wait
 	e.clock, e.fresh = now, true
 	e.takeSink(now) // even after an error: another client's frames came before it
 	if err != nil {

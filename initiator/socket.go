@@ -80,7 +80,7 @@ func (c *Client) borrowReads(release func()) replyReader {
 		return nil
 	}
 	// Wake the read loop (it sees the ask at its loop's top).
-	_ = c.conn.SetReadDeadline(time.Unix(1, 0))
+	_ = c.conn.SetReadDeadline(woken)
 	select {
 	case <-c.lend.give:
 		// The reader is the holder's to read or change (fitRing).
@@ -156,7 +156,13 @@ func beforeDeadline(deadline time.Time) bool {
 }
 
 // wake ends a wait of readReplies (any goroutine).
-func (l *lentReads) wake() { _ = l.c.conn.SetReadDeadline(time.Unix(1, 0)) }
+func (l *lentReads) wake() { _ = l.c.conn.SetReadDeadline(woken) }
+
+// woken is the read deadline a wake sets: long past, on the monotonic
+// clock, so that setting it reads the clock once (time.Until), not twice
+// as a wall-clock time does (in a guest whose clock source is HPET each
+// read is a system call).
+var woken = time.Now()
 
 // giveBack returns the reads to the client's read loop.
 func (l *lentReads) giveBack() {
@@ -363,7 +369,7 @@ func (m *multiReads) take(sink *replySink) (int, error) {
 
 // wake ends a wait of readReplies (any goroutine: a post, a kick, a
 // client's Close).
-func (m *multiReads) wake() { _ = m.s.ep.SetReadDeadline(time.Unix(1, 0)) }
+func (m *multiReads) wake() { _ = m.s.ep.SetReadDeadline(woken) }
 
 // giveBack returns every client's reads to its read loop.
 func (m *multiReads) giveBack() {
