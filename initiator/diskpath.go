@@ -32,9 +32,9 @@ type diskPath struct {
 	target     *diskTarget
 	mtu        int
 	maxSectors int
-	// hdr is the header of its frames, made by the engine's first
-	// (encode): MACs, shelf, slot and command, tag and ATA argument
-	// zero, padded to the Ethernet minimum.
+	// hdr is the header of its frames, made when the engine encodes
+	// its first: MACs, shelf, slot and command; the tag and the ATA
+	// argument zero (encode writes them); padded to the Ethernet minimum.
 	hdr [minFrameLen]byte
 
 	out        int // frames outstanding on this path
