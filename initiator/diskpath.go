@@ -195,27 +195,30 @@ func (p *diskPath) usable() bool { return !p.dead && !p.gone && !p.excluded }
 
 // ataArg returns the ATA argument of op o (without its data).
 func (d *Disk) ataArg(o *op) wire.ATAArg {
-	ext := d.id.LBA48
 	var arg wire.ATAArg
+	d.setATAArg(&arg, o)
+	return arg
+}
+
+// setATAArg is ataArg into arg, for encode: no copy of it per frame.
+func (d *Disk) setATAArg(arg *wire.ATAArg, o *op) {
+	ext := d.id.LBA48
 	switch o.cmd {
 	case ata.Identify:
-		arg = *wire.NewIdentify()
+		*arg = *wire.NewIdentify()
 	case ata.ReadSectors:
-		arg = wire.ATAArg{Extended: ext, SectorCount: uint8(len(o.buf) / wire.SectorSize), CmdStatus: ata.ReadSectors}
+		*arg = wire.ATAArg{Extended: ext, SectorCount: uint8(len(o.buf) / wire.SectorSize), CmdStatus: ata.ReadSectors, LBA: o.lba}
 		if ext {
 			arg.CmdStatus = ata.ReadSectorsExt
 		}
-		arg.LBA = o.lba
 	case ata.WriteSectors:
-		arg = wire.ATAArg{Extended: ext, Write: true, SectorCount: uint8(len(o.buf) / wire.SectorSize), CmdStatus: ata.WriteSectors}
+		*arg = wire.ATAArg{Extended: ext, Write: true, SectorCount: uint8(len(o.buf) / wire.SectorSize), CmdStatus: ata.WriteSectors, LBA: o.lba}
 		if ext {
 			arg.CmdStatus = ata.WriteSectorsExt
 		}
-		arg.LBA = o.lba
 	default: // FLUSH CACHE (EXT)
-		arg = wire.ATAArg{Extended: o.cmd == ata.FlushCacheExt, CmdStatus: o.cmd}
+		*arg = wire.ATAArg{Extended: o.cmd == ata.FlushCacheExt, CmdStatus: o.cmd}
 	}
-	return arg
 }
 
 // allGone returns an error when every path (to t, when not nil) has

@@ -898,7 +898,7 @@ func (e *engine) send(o *op, now tick) {
 		a.cl = call{shelf: e.d.shelf, slot: e.d.slot, command: wire.CommandATA, once: true, ata: a}
 		a.events = e.replies
 	}
-	a.cl.src, a.dest, a.want = p.mac, nil, ataWant{}
+	a.cl.src, a.dest = p.mac, nil
 	switch o.cmd {
 	case ata.ReadSectors:
 		a.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / wire.SectorSize), data: len(o.buf)}
@@ -906,6 +906,8 @@ func (e *engine) send(o *op, now tick) {
 		a.want = ataWant{rw: true, ext: e.d.id.LBA48, lba: o.lba, sectors: uint8(len(o.buf) / wire.SectorSize)}
 	case ata.Identify:
 		a.want = ataWant{data: wire.SectorSize}
+	default:
+		a.want = ataWant{}
 	}
 	if o.cmd == ata.Identify || o.cmd == ata.ReadSectors {
 		if o.dest.buf == nil {
@@ -1018,7 +1020,7 @@ func (e *engine) encode(o *op) outFrame {
 	}
 	o.hdr = p.hdr
 	binary.BigEndian.PutUint32(o.hdr[wire.HeaderLen-4:wire.HeaderLen], a.tag)
-	o.arg = e.d.ataArg(o)
+	e.d.setATAArg(&o.arg, o)
 	o.arg.PutHeader(o.hdr[wire.HeaderLen:])
 	if o.write {
 		return outFrame{hdr: o.hdr[:wire.HeaderLen+ataArgLen], data: o.buf}
