@@ -447,11 +447,19 @@ func (e *engine) do(q *request) error {
 	return q.err
 }
 
+// checkPass, when set (by the package's tests, in export_test.go), checks
+// the engine's state at the top of every pass of its loop, on its
+// goroutine.
+var checkPass func(*engine)
+
 func (e *engine) run() {
 	defer close(e.exited)
 	defer func() { e.rset.close() }()
 	defer e.giveBack()
 	for {
+		if checkPass != nil {
+			checkPass(e)
+		}
 		now := e.clock
 		if !e.fresh {
 			now = e.d.now()

@@ -1,6 +1,7 @@
 package initiator
 
 import (
+	"fmt"
 	"net"
 
 	"github.com/goaoe/aoe/initiator/aoeaddr"
@@ -63,4 +64,47 @@ func RingSlots(c *Client) int {
 		return r.slots
 	}
 	return 0
+}
+
+// Every engine of the package's tests checks, at the top of each pass,
+// what its bookkeeping keeps by hand: a wrong count or index would lose
+// a frame or time it out late, not fail at once.
+func init() { checkPass = checkEngine }
+
+// checkEngine panics when e's bookkeeping is wrong: an op in flight not
+// at its index (op.at), an op's count of live sends (op.live) other than
+// its active attempts, a recycled op still counted, or a frame whose
+// expiry is earlier than the timer and than every expiry noted since it
+// was set (arm would sleep past it).
+func checkEngine(e *engine) {
+	live := func(o *op) int {
+		n := 0
+		for i := range o.attempts {
+			if o.attempts[i].active {
+				n++
+			}
+		}
+		return n
+	}
+	for i, o := range e.inflight {
+		if !o.inFlight || o.at != i {
+			panic(fmt.Sprintf("aoe engine: op in flight at %d says inFlight %v, at %d", i, o.inFlight, o.at))
+		}
+		if n := live(o); n != o.live {
+			panic(fmt.Sprintf("aoe engine: op at %d has %d active sends, counts %d", i, n, o.live))
+		}
+		if o.path != nil && e.armed != never && o.expire < min(e.armed, e.soonest) {
+			panic(fmt.Sprintf("aoe engine: op at %d expires at %d, before the timer (%d) and every expiry noted since (%d)", i, o.expire, e.armed, e.soonest))
+		}
+	}
+	for _, o := range e.retry {
+		if n := live(o); n != o.live {
+			panic(fmt.Sprintf("aoe engine: op waiting for a path has %d active sends, counts %d", n, o.live))
+		}
+	}
+	for _, o := range e.free {
+		if o.inFlight || o.live != 0 || live(o) != 0 {
+			panic("aoe engine: a recycled op is in flight or has live sends")
+		}
+	}
 }
