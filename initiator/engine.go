@@ -70,6 +70,16 @@ func (d *Disk) tick(t time.Time) tick { return tick(t.Sub(d.epoch)) }
 // at converts a tick back to a time of the disk's clock.
 func (d *Disk) at(t tick) time.Time { return d.epoch.Add(time.Duration(t)) }
 
+// realAt is tick t on the real clock (a socket's deadline), now being the
+// disk's clock now: at(t) when the disk's clock is the real one (no clock
+// read), else t's distance from now added to time.Now.
+func (d *Disk) realAt(t, now tick) time.Time {
+	if d.mono {
+		return d.at(t)
+	}
+	return time.Now().Add(time.Duration(t - now))
+}
+
 // request is one I/O of a caller: a buffer cut into frames.
 type request struct {
 	ctx    context.Context
@@ -517,12 +527,7 @@ func (e *engine) readReplies(now tick) bool {
 			e.idleUntil = time.Time{}
 			return false
 		}
-		// On the real clock (the socket's deadline): the pass's time
-		// when that is the monotonic clock, no read.
-		wall := e.d.at(now)
-		if !e.d.mono {
-			wall = time.Now()
-		}
+		wall := e.d.realAt(now, now) // the socket's deadline is on the real clock
 		if e.idleUntil.IsZero() {
 			e.idleUntil = wall.Add(keepReads)
 		} else if !wall.Before(e.idleUntil) {
@@ -1605,13 +1610,8 @@ func (e *engine) arm(now tick) {
 		return // nothing to time, or it fires earlier: the loop re-arms then
 	}
 	e.armed = next
-	wait := max(time.Duration(next-now), 0)
-	if e.d.mono {
-		e.armedAt = e.d.at(next) // on the monotonic clock: no read
-	} else {
-		e.armedAt = time.Now().Add(wait)
-	}
-	e.timer.Reset(wait)
+	e.armedAt = e.d.realAt(next, now)
+	e.timer.Reset(max(time.Duration(next-now), 0))
 }
 
 // expireAt sets when o's send times out, for arm (soonest).
