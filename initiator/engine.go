@@ -618,28 +618,11 @@ func (e *engine) takeReplies(now tick) {
 func (e *engine) borrow() replyReader {
 	rs := e.lentBuf[:0]
 	defer func() { clear(rs); e.lentBuf = rs[:0] }()
-	live := 0
-	for _, t := range e.txs {
-		select {
-		case <-t.tr.stopped():
-		default:
-			live++
-		}
-	}
 	for _, t := range e.txs {
 		select {
 		case <-t.tr.stopped():
 			continue // its paths are gone
 		default:
-		}
-		if live > 1 && !readsRing(t.tr) {
-			// Several clients are joined only when they read
-			// rings (see readSet).
-			for _, r := range rs {
-				r.giveBack()
-			}
-			e.borrowMiss = true
-			return nil
 		}
 		r := t.tr.borrowReads(e.letGo)
 		if r == nil {

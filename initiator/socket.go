@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -194,15 +195,19 @@ func (l *lentReads) giveBack() {
 // and the read loops' own wake-ups; the engine waiting on every socket
 // has none while replies keep coming.)
 //
-// Only clients that read rings are joined (readsRing): a ring is looked
-// at for free, a socket only by a system call, and the engine looks at
-// every reader at each pass, so that sockets cost a recvmmsg(2) that
-// finds nothing on the path that was not ready. Measured side by side
-// (BenchmarkVbladeRead, two paths, 8 rounds alternating with the read
-// loops' hand-off, medians, a loaded 2-CPU machine): rings at MTU 9000
-// 887 against 1030 CPU µs per MiB (552 against 539 MB/s), at 1500 5544
-// against 5666 (98 against 88 MB/s); sockets at 1500 6566 against 5910
-// µs per MiB, so sockets keep the hand-off.
+// A ring is looked at for free, a socket only by a system call: the
+// engine looks at every ring at each pass, but at a socket only while it
+// may hold frames (multiReads.ready): from an event of the instance
+// about it until a recvmmsg(2) that takes less than a batch (the queue
+// was empty then; a frame that comes after makes a new event). Polling
+// every socket at every pass cost a recvmmsg(2) that found nothing on the
+// path that was not ready, more than the read loops' hand-off (6566
+// against 5910 CPU µs per MiB, BenchmarkVbladeRead, two paths at MTU
+// 1500, a loaded 2-CPU machine), so sockets kept the hand-off until
+// their readiness was tracked. Tracked, in a 1-vCPU TCG guest (64 MiB
+// over two paths, MTU 1500, six rounds alternated): 4.21 s against the
+// hand-off's 5.11 (means); in namespaces on 2 CPUs, the same within
+// noise (5868-6223 against 5345-6072 CPU µs per MiB, three rounds).
 
 // readSet is the epoll instance an engine waits on for the sockets of
 // its clients (registered once each, at their first join; a socket
@@ -214,9 +219,12 @@ type readSet struct {
 	raw syscall.RawConn
 	in  map[*Client]bool // registered
 	evs [8]unix.EpollEvent
+	nev int // events in evs, from the last ready
 	// ready is the function raw.Read runs (made once, see mmsgReader):
-	// it takes the instance's events, true when there were any.
-	ready func(fd uintptr) bool
+	// it takes the instance's events into evs, true when there were
+	// any; readyNow is ready for raw.Control.
+	ready    func(fd uintptr) bool
+	readyNow func(fd uintptr)
 	// set is the read deadline last set on ep (unknown after a
 	// deadline passed: a wake may have changed it).
 	set   time.Time
@@ -245,9 +253,11 @@ func newReadSet() (*readSet, error) {
 			if err == unix.EINTR {
 				continue
 			}
+			s.nev = max(n, 0)
 			return n > 0 || err != nil
 		}
 	}
+	s.readyNow = func(fd uintptr) { s.ready(fd) }
 	return s, nil
 }
 
@@ -261,27 +271,32 @@ func (s *readSet) close() {
 // join makes one replyReader of the reads lent by several clients (each
 // a *lentReads: borrowReads). On an error, the caller gives them back.
 func (s *readSet) join(rs []replyReader) (replyReader, error) {
-	m := &multiReads{s: s, ls: make([]*lentReads, len(rs)), downs: make([]int, len(rs))}
+	n := len(rs)
+	m := &multiReads{s: s, ls: make([]*lentReads, n), downs: make([]int, n),
+		fds: make([]int32, n), ring: make([]bool, n), ready: make([]bool, n)}
 	for i, r := range rs {
 		l, ok := r.(*lentReads)
 		if !ok {
 			return nil, errors.New("aoe: reads of no socket")
 		}
-		if !s.in[l.c] {
-			var serr error
-			err := l.c.sock.raw.Control(func(fd uintptr) {
+		var serr error
+		err := l.c.sock.raw.Control(func(fd uintptr) {
+			m.fds[i] = int32(fd)
+			if !s.in[l.c] {
 				ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLERR | unix.EPOLLET, Fd: int32(fd)}
 				serr = unix.EpollCtl(s.fd, unix.EPOLL_CTL_ADD, int(fd), &ev)
-			})
-			if err == nil {
-				err = serr
 			}
-			if err != nil {
-				return nil, fmt.Errorf("aoe: epoll %s: %w", l.c.ifi.Name, err)
-			}
-			s.in[l.c] = true
+		})
+		if err == nil {
+			err = serr
 		}
+		if err != nil {
+			return nil, fmt.Errorf("aoe: epoll %s: %w", l.c.ifi.Name, err)
+		}
+		s.in[l.c] = true
 		m.ls[i] = l
+		_, m.ring[i] = l.r.(*ringReader)
+		m.ready[i] = true // what came before the join made no event
 	}
 	wake := m.wake
 	for _, l := range m.ls {
@@ -290,21 +305,26 @@ func (s *readSet) join(rs []replyReader) (replyReader, error) {
 	return m, nil
 }
 
-// readsRing reports whether tr is a client reading its socket through a
-// receive ring: an engine joins the reads of several clients only then
-// (see readSet).
-func readsRing(tr transport) bool {
-	c, ok := tr.(*Client)
-	return ok && c.receiveKind() == receiveRing
-}
-
 // multiReads are the reads of several clients lent to one engine (see
 // readSet).
 type multiReads struct {
 	s     *readSet
 	ls    []*lentReads
-	downs []int // ENETDOWN in a row, per client (see Client.readLoop)
+	downs []int   // ENETDOWN in a row, per client (see Client.readLoop)
+	fds   []int32 // each client's socket, as the instance's events name it
+	ring  []bool  // the client reads a ring: looked at at every pass
+	// ready: the client's socket may hold frames (see readSet); a ring's
+	// is not used.
+	ready []bool
+	// busy counts the takes in a row that found frames without a look
+	// at the instance's events: a socket that keeps handing a full
+	// batch must not keep the others' frames waiting until they expire.
+	busy int
 }
+
+// staleTakes is how many takes in a row may find frames before the
+// instance's events are read again for the sockets that are not ready.
+const staleTakes = 4
 
 // readReplies is lentReads.readReplies over every client: what their
 // readers hold now is handed out; when none holds a frame, it waits until
@@ -318,11 +338,15 @@ func (m *multiReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *
 		}
 		s.set, s.known = deadline, true
 	}
+	if m.busy >= staleTakes {
+		m.events()
+	}
 	if n, err := m.take(sink); n > 0 || err != nil || kicked.Load() {
 		return n, err
 	}
 	// Nothing there: wait. A frame that came after take made the
 	// instance readable (edge-triggered), and ready sees it.
+	s.nev = 0
 	if err := s.raw.Read(s.ready); err != nil {
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, err
@@ -331,8 +355,40 @@ func (m *multiReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *
 		if kicked.Load() && beforeDeadline(deadline) {
 			return 0, nil // a wake: as lentReads.readReplies
 		}
+		// The deadline passed: every socket is looked at, as a
+		// lent socket is read after its deadline (lentReads).
+		for i := range m.ready {
+			m.ready[i] = true
+		}
 	}
+	m.mark()
 	return m.take(sink)
+}
+
+// events reads the instance's events now, without waiting, and marks the
+// sockets they name ready, if some socket is not.
+func (m *multiReads) events() {
+	m.busy = 0
+	if !slices.Contains(m.ready, false) {
+		return
+	}
+	m.s.nev = 0
+	_ = m.s.raw.Control(m.s.readyNow)
+	m.mark()
+}
+
+// mark marks ready the sockets named by the events the instance gave
+// last (readSet.ready).
+func (m *multiReads) mark() {
+	m.busy = 0
+	for _, ev := range m.s.evs[:m.s.nev] {
+		for i, fd := range m.fds {
+			if fd == ev.Fd {
+				m.ready[i] = true
+			}
+		}
+	}
+	m.s.nev = 0
 }
 
 // take hands out what every reader holds now, without waiting; a client
@@ -344,7 +400,13 @@ func (m *multiReads) take(sink *replySink) (int, error) {
 		if l.c.closing.Load() {
 			return n, errClientClosed
 		}
+		if !m.ring[i] && !m.ready[i] {
+			continue // nothing came since its queue was emptied
+		}
 		frames, err := l.r.poll()
+		if !m.ring[i] && len(frames) < recvBatch {
+			m.ready[i] = false // empty now: the next frame makes an event
+		}
 		if errors.Is(err, syscall.ENETDOWN) && m.downs[i] < maxDowns {
 			// As the read loop: the link went down, and the socket
 			// reads again when it is back.
@@ -363,6 +425,9 @@ func (m *multiReads) take(sink *replySink) (int, error) {
 		}
 		l.c.sink = nil
 		n += len(frames)
+	}
+	if n > 0 {
+		m.busy++
 	}
 	return n, nil
 }
