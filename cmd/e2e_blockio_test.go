@@ -261,6 +261,19 @@ type vmResults struct {
 	Fio     []vmFio   `json:"fio"`
 	Bench   []vmBench `json:"bench"`
 	Startup string    `json:"startup"`
+	// RoundMiB and Rounds: the userspace readers again, vmRounds times
+	// one after another (reader A, B, C..., then again), vmRoundMiB each:
+	// a ratio of their medians is not one reader's luck with the host's
+	// load against another's (a single run moves by a tenth or more).
+	RoundMiB int       `json:"round_mib"`
+	Rounds   []vmRound `json:"rounds"`
+}
+
+// vmRound is one reader's MB/s in each round (0: failed).
+type vmRound struct {
+	Name  string    `json:"name"`
+	Group string    `json:"group"`
+	MBps  []float64 `json:"mb_per_s"`
 }
 
 // vmBench is aoe bench's results on one device.
@@ -272,6 +285,8 @@ type vmBench struct {
 const (
 	vmReadMiB   = 128
 	vmStraceMiB = 16
+	vmRounds    = 3
+	vmRoundMiB  = 32 // at MTU 1500; 3 times that with jumbo frames
 	// vmHung is how long a sequential read of vmReadMiB may take (the
 	// slowest, the floors under TCG at MTU 1500, take about a minute).
 	vmHung = 10 * time.Minute
@@ -410,6 +425,51 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 		}
 		v.stopNBD(b)
 	}
+	// The alternated rounds (see vmResults.Rounds), before the aoe
+	// driver is loaded (it would see the replies too).
+	res.RoundMiB = vmRoundMiB
+	if mtu > 1500 {
+		res.RoundMiB = 3 * vmRoundMiB // a read of a second or more
+	}
+	rmib := fmt.Sprint(res.RoundMiB)
+	type rounder struct{ name, group, command string }
+	readers := []rounder{
+		{"aoe read (1 path)", "engine", "aoe read e1.2 -i eth0 --length " + rmib + "M -o /dev/null"},
+		{"aoe read (2 paths)", "engine", "aoe read e1.2 -i eth0,eth1 --length " + rmib + "M -o /dev/null"},
+		{"floor socket", "floor", "aoefloor -i eth0 -target 02:ae:00:01:02:01 -e e1.2 -length " + rmib + "M -buffer 4M -transport socket"},
+		{"floor ring-v2", "floor", "aoefloor -i eth0 -target 02:ae:00:01:02:01 -e e1.2 -length " + rmib + "M -buffer 4M -transport ring-v2"},
+		{"floor ring-v3", "floor", "aoefloor -i eth0 -target 02:ae:00:01:02:01 -e e1.2 -length " + rmib + "M -buffer 4M -transport ring-v3"},
+		{"aoe nbd + /dev/nbd0 (1 path, nbd-client -C 1)", "nbd", "dd if=/dev/nbd0 of=/dev/null bs=1M count=" + rmib + " iflag=direct"},
+	}
+	res.Rounds = make([]vmRound, len(readers))
+	for i, r := range readers {
+		res.Rounds[i] = vmRound{Name: r.name, Group: r.group}
+	}
+	for range vmRounds {
+		for i, r := range readers {
+			if r.group == "nbd" {
+				v.startNBDWith(b, "eth0", 1)
+			}
+			// The guest's uptime, in hundredths of a second, around
+			// the read: a failed read (a floor's lost frame) is 0.
+			out := v.vm.Run(`a=$(cut -d' ' -f1 /proc/uptime); `+r.command+` >/dev/null 2>&1; rc=$?; z=$(cut -d' ' -f1 /proc/uptime)
+[ $rc = 0 ] && echo "ROUND $a $z"`, vmHung)
+			var a, z, mbps float64
+			if m := regexp.MustCompile(`ROUND ([0-9.]+) ([0-9.]+)`).FindStringSubmatch(out.Stdout); m != nil {
+				fmt.Sscan(m[1], &a)
+				fmt.Sscan(m[2], &z)
+				if z > a {
+					mbps = float64(res.RoundMiB) * 1.048576 / (z - a)
+				}
+			} else if r.group == "engine" || r.group == "nbd" {
+				b.Errorf("round of %s: exit %d\n%s%s", r.name, out.Status, out.Stdout, out.Stderr)
+			}
+			res.Rounds[i].MBps = append(res.Rounds[i].MBps, mbps)
+			if r.group == "nbd" {
+				v.stopNBD(b)
+			}
+		}
+	}
 	v.must(b, "insmod /lib/modules/aoe.ko aoe_iflist=eth0 && aoe discover --wait e1.2 --timeout 90s", 3*time.Minute)
 	if k := measure("kernel aoe /dev/etherd/e1.2", "kernel", "dd if=/dev/etherd/e1.2 of=/dev/null bs=1M count="+mib+" iflag=direct",
 		"dd if=/dev/etherd/e1.2 of=/dev/null bs=1M count="+smib+" iflag=direct"); k.Failed == "" {
@@ -460,6 +520,10 @@ func formatVMResults(res vmResults) string {
 		if r.Failed != "" {
 			fmt.Fprintf(&w, "    failed: %s\n", strings.Join(strings.Fields(r.Failed), " "))
 		}
+	}
+	fmt.Fprintf(&w, "%-52s %s\n", fmt.Sprintf("ROUNDS OF %d MiB, ALTERNATED", res.RoundMiB), "MB/s in each round")
+	for _, r := range res.Rounds {
+		fmt.Fprintf(&w, "%-52s %.2f\n", r.Name, r.MBps)
 	}
 	fmt.Fprintf(&w, "%-52s %6s %10s\n", "FIO RANDOM 4 KiB (libaio, O_DIRECT)", "QD", "IOPS")
 	for _, f := range res.Fio {

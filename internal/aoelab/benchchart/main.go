@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -47,6 +48,12 @@ type vmResults struct {
 		QD     int     `json:"queue_depth"`
 		IOPS   float64 `json:"iops"`
 	} `json:"fio"`
+	RoundMiB int `json:"round_mib"`
+	Rounds   []struct {
+		Name  string    `json:"name"`
+		Group string    `json:"group"`
+		MBps  []float64 `json:"mb_per_s"`
+	} `json:"rounds"`
 	Bench []struct {
 		Name    string `json:"name"`
 		Results []struct {
@@ -170,6 +177,7 @@ absolute figures depend on the host's load.
 				float64(r.CtxProc)/float64(v.ReadMiB), float64(r.CtxSystem)/float64(v.ReadMiB), sc)
 		}
 		fmt.Fprintln(w)
+		writeRounds(w, v)
 		var kfio = map[int]float64{}
 		for _, f := range v.Fio {
 			if strings.HasPrefix(f.Device, "/dev/etherd") {
@@ -195,6 +203,58 @@ absolute figures depend on the host's load.
 		}
 		fmt.Fprintf(w, "\n`aoe read` of 1 MiB (start-up and path discovery, included above): %s\n\n", v.Startup)
 	}
+}
+
+// median is the median of xs, 0 if one is 0 (a failed round) or there
+// is none.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 || s[0] <= 0 {
+		return 0
+	}
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+// writeRounds writes the table of the alternated rounds, if any: each
+// reader's MB/s in each round, the median, and the medians' ratios to
+// aoe read's over one path and to the best floor's.
+func writeRounds(w io.Writer, v vmResults) {
+	if len(v.Rounds) == 0 {
+		return
+	}
+	var read, floor float64
+	for _, r := range v.Rounds {
+		m := median(r.MBps)
+		if r.Name == "aoe read (1 path)" {
+			read = m
+		}
+		if r.Group == "floor" {
+			floor = max(floor, m)
+		}
+	}
+	fmt.Fprintf(w, "The userspace readers again, in %d rounds of %d MiB, one after another in each round (the ratios of medians that the host's load moves least):\n\n", len(v.Rounds[0].MBps), v.RoundMiB)
+	fmt.Fprintln(w, "| reader | MB/s in each round | median | vs aoe read (1 path) | vs best floor |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|")
+	for _, r := range v.Rounds {
+		each := make([]string, len(r.MBps))
+		for i, x := range r.MBps {
+			each[i] = fmt.Sprintf("%.2f", x)
+			if x <= 0 {
+				each[i] = "failed"
+			}
+		}
+		m := median(r.MBps)
+		med := "–"
+		if m > 0 {
+			med = fmt.Sprintf("%.2f", m)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", r.Name, strings.Join(each, ", "), med, ratio(m, read), ratio(m, floor))
+	}
+	fmt.Fprintln(w)
 }
 
 // writeSVG draws, for each VM, a bar per reader: its sequential MB/s as a
