@@ -176,11 +176,11 @@ func (l *lentReads) giveBack() {
 }
 
 // A disk with several paths has several clients, each with its own
-// socket. Its engine borrows the reads of all of them at once (joinReads)
-// and waits for the replies itself, as with one client: a read loop that
-// kept them would hand each batch of replies to the engine's goroutine
-// (a channel operation per reply, a goroutine wake-up per batch, and the
-// read loop's own wake-up in the poller). The engine takes what each
+// socket. Its engine borrows the reads of all of them at once
+// (engine.borrow, readSet.join) and waits for the replies itself, as with
+// one client: a read loop that kept them would hand each batch of replies
+// to the engine's goroutine (a channel operation per reply, a goroutine
+// wake-up per batch, and the read loop's own wake-up in the poller). The engine takes what each
 // reader holds (a ring's slots with no system call, a socket's queue with
 // one recvmmsg(2)) and, only when all of them are empty, waits for any of
 // the sockets in one place: an epoll(7) instance that holds them
