@@ -395,16 +395,16 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 	res.Startup = strings.Join(strings.Fields(v.must(b, "time -p aoe read e1.2 -i eth0 --length 1M -o /dev/null 2>&1 | tail -3", 5*time.Minute)), " ")
 	// The default receive path (the socket) and the receive ring, side
 	// by side.
-	measure("aoe read (1 path)", "engine", "aoe read e1.2 -i eth0 --length "+mib+"M -o /dev/null", "aoe read e1.2 -i eth0 --length "+smib+"M -o /dev/null")
-	measure("aoe read (1 path, --receive ring)", "engine", "aoe read e1.2 -i eth0 --receive ring --length "+mib+"M -o /dev/null", "aoe read e1.2 -i eth0 --receive ring --length "+smib+"M -o /dev/null")
-	measure("aoe read (2 paths)", "engine", "aoe read e1.2 -i eth0,eth1 --length "+mib+"M -o /dev/null", "")
-	measure("aoe read (2 paths, --receive ring)", "engine", "aoe read e1.2 -i eth0,eth1 --receive ring --length "+mib+"M -o /dev/null", "")
-	for _, tr := range []string{"socket", "ring-v2", "ring-v3"} {
+	measure("aoe read (1 path)", "engine", vmReadCmd("-i eth0", mib), vmReadCmd("-i eth0", smib))
+	measure("aoe read (1 path, --receive ring)", "engine", vmReadCmd("-i eth0 --receive ring", mib), vmReadCmd("-i eth0 --receive ring", smib))
+	measure("aoe read (2 paths)", "engine", vmReadCmd("-i eth0,eth1", mib), "")
+	measure("aoe read (2 paths, --receive ring)", "engine", vmReadCmd("-i eth0,eth1 --receive ring", mib), "")
+	for _, tr := range vmFloors {
 		// The floor counts its own system calls (it makes no others
 		// while it reads); it does not retransmit, so a lost frame
 		// ends it (recorded, not fatal). It copies the data round a
 		// 4 MiB buffer, as aoe read -o /dev/null keeps none of it.
-		r := measure("floor "+tr, "floor", "aoefloor -i eth0 -target 02:ae:00:01:02:01 -e e1.2 -length "+mib+"M -buffer 4M -transport "+tr, "")
+		r := measure("floor "+tr, "floor", vmFloorCmd(tr, mib), "")
 		if m := regexp.MustCompile(`([0-9.]+) system calls per MiB`).FindStringSubmatch(r.Output); m != nil {
 			var per float64
 			fmt.Sscan(m[1], &per)
@@ -417,7 +417,7 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 		ifaces := map[int]string{1: "eth0", 2: "eth0,eth1"}[nc]
 		name := fmt.Sprintf("aoe nbd + /dev/nbd0 (%d path%s, nbd-client -C %d)", nc, map[bool]string{true: "s"}[nc > 1], nc)
 		v.startNBDWith(b, ifaces, nc)
-		r := measure(name, "nbd", "dd if=/dev/nbd0 of=/dev/null bs=1M count="+mib+" iflag=direct", "")
+		r := measure(name, "nbd", vmNBDCmd(mib), "")
 		r.MaxRSSKiB = field(v.must(b, "cat /proc/$(pidof aoe)/status", time.Minute), `VmHWM:\s+(\d+) kB`)
 		fio("/dev/nbd0", name)
 		if nc == 1 {
@@ -434,13 +434,13 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 	rmib := fmt.Sprint(res.RoundMiB)
 	type rounder struct{ name, group, command string }
 	readers := []rounder{
-		{"aoe read (1 path)", "engine", "aoe read e1.2 -i eth0 --length " + rmib + "M -o /dev/null"},
-		{"aoe read (2 paths)", "engine", "aoe read e1.2 -i eth0,eth1 --length " + rmib + "M -o /dev/null"},
-		{"floor socket", "floor", "aoefloor -i eth0 -target 02:ae:00:01:02:01 -e e1.2 -length " + rmib + "M -buffer 4M -transport socket"},
-		{"floor ring-v2", "floor", "aoefloor -i eth0 -target 02:ae:00:01:02:01 -e e1.2 -length " + rmib + "M -buffer 4M -transport ring-v2"},
-		{"floor ring-v3", "floor", "aoefloor -i eth0 -target 02:ae:00:01:02:01 -e e1.2 -length " + rmib + "M -buffer 4M -transport ring-v3"},
-		{"aoe nbd + /dev/nbd0 (1 path, nbd-client -C 1)", "nbd", "dd if=/dev/nbd0 of=/dev/null bs=1M count=" + rmib + " iflag=direct"},
+		{"aoe read (1 path)", "engine", vmReadCmd("-i eth0", rmib)},
+		{"aoe read (2 paths)", "engine", vmReadCmd("-i eth0,eth1", rmib)},
 	}
+	for _, tr := range vmFloors {
+		readers = append(readers, rounder{"floor " + tr, "floor", vmFloorCmd(tr, rmib)})
+	}
+	readers = append(readers, rounder{"aoe nbd + /dev/nbd0 (1 path, nbd-client -C 1)", "nbd", vmNBDCmd(rmib)})
 	res.Rounds = make([]vmRound, len(readers))
 	for i, r := range readers {
 		res.Rounds[i] = vmRound{Name: r.name, Group: r.group}
@@ -495,6 +495,24 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 		b.Fatal(err)
 	}
 	b.Logf("same vblade target, e1000 links (MTU %d), qemu TCG guest (%d vCPU), %s per test:\n%s", mtu, cpus, dur, report)
+}
+
+// vmFloors are the floor's transports (aoefloor -transport).
+var vmFloors = []string{"socket", "ring-v2", "ring-v3"}
+
+// vmReadCmd, vmFloorCmd and vmNBDCmd are the guest's commands that read
+// mib MiB sequentially: aoe read with args, the floor over transport tr,
+// dd from /dev/nbd0.
+func vmReadCmd(args, mib string) string {
+	return "aoe read e1.2 " + args + " --length " + mib + "M -o /dev/null"
+}
+
+func vmFloorCmd(tr, mib string) string {
+	return "aoefloor -i eth0 -target 02:ae:00:01:02:01 -e e1.2 -length " + mib + "M -buffer 4M -transport " + tr
+}
+
+func vmNBDCmd(mib string) string {
+	return "dd if=/dev/nbd0 of=/dev/null bs=1M count=" + mib + " iflag=direct"
 }
 
 // formatVMResults is the log's table of one VM's results.
