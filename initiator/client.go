@@ -68,7 +68,8 @@ type Client struct {
 
 	cfg Config // with defaults
 
-	tag atomic.Uint32
+	// tag is the last tag made (newTag), under mu.
+	tag uint32
 	// owner, 0 to 127, is the high byte of the client's tags less bit
 	// 31; -1: none (New). ownFilter (under mu): the socket's filter
 	// passes only replies to them (responseFilter), until a caller
@@ -259,7 +260,7 @@ func New(ifi Interface, conn net.PacketConn, cfg *Config) *Client {
 	}
 	var seed [4]byte
 	_, _ = rand.Read(seed[:])
-	c.tag.Store(binary.BigEndian.Uint32(seed[:]))
+	c.tag = binary.BigEndian.Uint32(seed[:])
 	go c.readLoop()
 	return c
 }
@@ -319,8 +320,10 @@ func (c *Client) Close() error {
 }
 
 // newTag returns a fresh tag with bit 31 set, unused by pending calls.
+// c.mu held.
 func (c *Client) newTag() uint32 {
-	n := c.tag.Add(1)
+	c.tag++
+	n := c.tag
 	if c.owner < 0 {
 		return n | tagUserspace
 	}
@@ -375,14 +378,6 @@ func (c *Client) window(mac net.HardwareAddr) chan struct{} {
 // bit 31 set (the caller chose it), else a fresh one.
 func (c *Client) register(cl *call, want uint32) (uint32, error) {
 	c.mu.Lock()
-	if cl.ata != nil && want == 0 && c.err == nil {
-		// A Disk engine's send, per frame: no deferred unlock.
-		tag, ok := c.registerATA(cl)
-		if ok {
-			c.mu.Unlock()
-			return tag, nil
-		}
-	}
 	defer c.mu.Unlock()
 	if c.err != nil {
 		return 0, c.err
@@ -650,9 +645,7 @@ func (c *Client) readLoop() {
 		if len(frames) > 0 {
 			downs = 0
 		}
-		for _, b := range frames {
-			c.handle(b)
-		}
+		c.handleFrames(frames, nil)
 	}
 }
 
@@ -679,11 +672,61 @@ func (c *Client) receiveKind() string {
 // between, the read loop takes before it stops.
 const maxDowns = 1000
 
-// handle decodes one frame read and delivers it if it is a reply.
-func (c *Client) handle(b []byte) {
-	if isATAReply(b) && c.deliverEngine(b) {
-		return
+// handleFrames delivers the replies among the frames of a batch read.
+// The replies to a Disk engine's sends (the bulk of the data path) are
+// taken under one hold of the client's lock for the run of them, and
+// counted in Stats once per batch: not a lock and two atomic additions
+// per frame. sink is the holder's of the lent reads (see Client.sink),
+// nil in the read loop.
+func (c *Client) handleFrames(frames [][]byte, sink *replySink) {
+	c.sink = sink
+	var n replyCounts
+	locked := false
+	for _, b := range frames {
+		if isATAReply(b) && !forgedSource(b[6:12], c.ifi.MAC) {
+			if !locked {
+				c.mu.Lock()
+				locked = true
+			}
+			if c.deliverEngine(b, &n) {
+				continue
+			}
+		}
+		if locked {
+			c.mu.Unlock()
+			locked = false
+		}
+		c.handleOther(b)
 	}
+	if locked {
+		c.mu.Unlock()
+	}
+	n.add(c)
+	c.sink = nil
+}
+
+// replyCounts are the Stats counts of one batch (handleFrames).
+type replyCounts struct{ received, matched, dropped, badATA uint64 }
+
+func (n *replyCounts) add(c *Client) {
+	if n.received > 0 {
+		c.stats.received.Add(n.received)
+	}
+	if n.matched > 0 {
+		c.stats.matched.Add(n.matched)
+	}
+	if n.dropped > 0 {
+		c.stats.dropped.Add(n.dropped)
+	}
+	if n.badATA > 0 {
+		c.stats.badATA.Add(n.badATA)
+	}
+}
+
+// handleOther takes a frame read that is not a plain reply to a Disk
+// engine's send (deliverEngine): it is decoded whole, and delivered if
+// it is a reply.
+func (c *Client) handleOther(b []byte) {
 	f := new(wire.Frame)
 	if err := f.UnmarshalBinary(b); err != nil {
 		if len(b) < wire.HeaderLen || binary.BigEndian.Uint16(b[12:14]) == wire.EtherType {
@@ -731,8 +774,10 @@ func (c *Client) deliver(f *wire.Frame) {
 			binary.LittleEndian.PutUint32(h.arg[4:8], uint32(arg.LBA))
 			binary.LittleEndian.PutUint16(h.arg[8:10], uint16(arg.LBA>>32))
 		}
-		c.toHandler(cl, f.Tag, h, data)
+		var n replyCounts
+		c.toHandler(cl, f.Tag, h, data, &n)
 		c.mu.Unlock()
+		n.add(c)
 		return
 	}
 	if ok && cl.once {
@@ -751,44 +796,49 @@ func (c *Client) deliver(f *wire.Frame) {
 	}
 }
 
-// deliverEngine is deliver for a plain ATA reply (isATAReply) to a Disk
-// engine's send, straight from the frame's bytes: no Frame is decoded or
-// allocated. It reports false, doing nothing, when b is not that (the
-// general path then handles it).
-func (c *Client) deliverEngine(b []byte) bool {
-	src := b[6:12]
-	if forgedSource(src, c.ifi.MAC) {
-		return false
-	}
+// deliverEngine is deliver for a plain ATA reply (isATAReply, its source
+// not forged) to a Disk engine's send, straight from the frame's bytes: no
+// Frame is decoded or allocated. It reports false, doing nothing, when b
+// is not that (the general path then handles it). c.mu held; the counts
+// go to n (see handleFrames).
+func (c *Client) deliverEngine(b []byte, n *replyCounts) bool {
 	tag := binary.BigEndian.Uint32(b[20:24])
-	c.mu.Lock()
 	cl := c.lookup(tag)
-	if cl == nil || cl.ata == nil || wire.Command(b[19]) != cl.command || !sameMAC(src, cl.src) ||
+	if cl == nil || cl.ata == nil || wire.Command(b[19]) != cl.command || !sameMAC(b[6:12], cl.src) ||
 		binary.BigEndian.Uint16(b[16:18]) != cl.shelf || b[18] != cl.slot {
-		c.mu.Unlock()
 		return false
 	}
 	h := replyHeader{ata: true}
 	copy(h.arg[:], b[wire.HeaderLen:wire.HeaderLen+ataArgLen])
-	c.stats.received.Add(1)
-	c.toHandler(cl, tag, h, b[wire.HeaderLen+ataArgLen:])
-	c.mu.Unlock()
+	n.received++
+	// toHandler, written out: a call less per frame.
+	answered, queued := cl.ata.takeReply(tag, h, b[wire.HeaderLen+ataArgLen:], c.sink)
+	if answered {
+		c.remove(tag)
+	} else {
+		n.badATA++
+	}
+	if queued {
+		n.matched++
+	} else {
+		n.dropped++
+	}
 	return true
 }
 
 // toHandler hands a reply to its call's ataHandler and counts the
-// outcome. c.mu held.
-func (c *Client) toHandler(cl *call, tag uint32, h replyHeader, data []byte) {
+// outcome in n. c.mu held.
+func (c *Client) toHandler(cl *call, tag uint32, h replyHeader, data []byte, n *replyCounts) {
 	answered, queued := cl.ata.takeReply(tag, h, data, c.sink)
 	if answered {
 		c.remove(tag)
 	} else {
-		c.stats.badATA.Add(1)
+		n.badATA++
 	}
 	if queued {
-		c.stats.matched.Add(1)
+		n.matched++
 	} else {
-		c.stats.dropped.Add(1)
+		n.dropped++
 	}
 }
 

@@ -720,11 +720,17 @@ func (d *Disk) beyond(cmd uint8, lba uint64, n int) error {
 	if cmd != ata.ReadSectors && cmd != ata.WriteSectors {
 		return nil
 	}
-	if lba > d.sectors || uint64(n/wire.SectorSize) > d.sectors-lba {
+	if !d.within(lba, n) {
 		return fmt.Errorf("aoe: %s: %s of %d sectors at sector %d passes the addressable capacity, %d sectors", d.name, commandName(cmd),
 			n/wire.SectorSize, lba, d.sectors)
 	}
 	return nil
+}
+
+// within reports whether n bytes at sector lba are within the capacity
+// (see beyond): the check made per frame, inlined.
+func (d *Disk) within(lba uint64, n int) bool {
+	return lba <= d.sectors && uint64(n/wire.SectorSize) <= d.sectors-lba
 }
 
 // deadline is how long a frame of q may go unanswered.
@@ -773,14 +779,12 @@ func (e *engine) issue(now tick) {
 			continue
 		}
 		misses = 0
-		if q.cmd == ata.ReadSectors || q.cmd == ata.WriteSectors {
+		if (q.cmd == ata.ReadSectors || q.cmd == ata.WriteSectors) && !e.d.within(q.lba, min(len(q.buf), p.maxSectors*wire.SectorSize)) {
 			// The frame-cutting assertion: nothing past the capacity
 			// (add refused such requests; this holds it for any path).
-			if err := e.d.beyond(q.cmd, q.lba, min(len(q.buf), p.maxSectors*wire.SectorSize)); err != nil {
-				e.fail(q, err)
-				e.rr = i
-				continue
-			}
+			e.fail(q, e.d.beyond(q.cmd, q.lba, min(len(q.buf), p.maxSectors*wire.SectorSize)))
+			e.rr = i
+			continue
 		}
 		o := e.cut(q, p)
 		if q.more() {
@@ -931,6 +935,14 @@ func (e *engine) send(o *op, now tick) {
 // slot returns a free attempt of o, giving up its oldest send when
 // maxAttempts are waiting.
 func (o *op) slot() *attempt {
+	if o.live == 0 {
+		return &o.attempts[0] // none is active: a frame's first send (inlined)
+	}
+	return o.slotOf()
+}
+
+// slotOf is slot when a send of o is active.
+func (o *op) slotOf() *attempt {
 	if o.live >= maxAttempts {
 		var oldest *attempt
 		for i := range o.attempts {
@@ -1167,7 +1179,9 @@ func (e *engine) complete(o *op, now tick) {
 // drop takes o out of flight and out of the retry queue (its sends given
 // up, its slot released) and recycles it.
 func (e *engine) drop(o *op) {
-	e.cancelSends(o)
+	if o.live > 0 { // none, once answered
+		e.cancelSends(o)
+	}
 	e.release(o)
 	if o.inFlight {
 		// The last takes its place: the order of e.inflight is no

@@ -51,11 +51,11 @@ import (
 // The frames read are slices of the ring's slots: handed to the caller and
 // back to the kernel at the reader's next call (read or poll), as the
 // socket reader's buffers are reused at its next call. Every caller
-// handles the frames before it reads again (Client.handle copies what it
-// keeps: the data of an ATA reply into the caller's buffer, a decoded
-// Frame's slices); the reader is used by one goroutine at a time (the read
-// loop, or the engine it lends its reads to) and unmapped only when the
-// read loop ends, which waits for lent reads to be given back.
+// handles the frames before it reads again (Client.handleFrames copies
+// what it keeps: the data of an ATA reply into the caller's buffer, a
+// decoded Frame's slices); the reader is used by one goroutine at a time
+// (the read loop, or the engine it lends its reads to) and unmapped only
+// when the read loop ends, which waits for lent reads to be given back.
 
 // Ring geometry: tp_mac is at TPACKET_ALIGN(32+20+16) - 14 = 66 (the
 // Ethernet header ends on a 16-byte boundary, at 80); slack covers a VLAN
@@ -328,8 +328,6 @@ func (c *Client) drainSocket() {
 		if err != nil || len(frames) == 0 {
 			return
 		}
-		for _, b := range frames {
-			c.handle(b)
-		}
+		c.handleFrames(frames, nil)
 	}
 }

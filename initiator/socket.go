@@ -57,9 +57,10 @@ func (c *Client) setReadBuffer(n int) error {
 
 // lentReads are a client's socket reads lent to a Disk's engine
 // (borrowReads): while it has them, the engine's goroutine reads the
-// replies and hands each to its call (Client.handle: every check as in the
-// read loop), and the read loop waits. The engine's own replies then reach
-// it with no goroutine switch; others' go to their calls as usual.
+// replies and hands each to its call (Client.handleFrames: every check
+// as in the read loop), and the read loop waits. The engine's own replies
+// then reach it with no goroutine switch; others' go to their calls as
+// usual.
 type lentReads struct {
 	c *Client
 	r socketReader // the client's reader
@@ -142,11 +143,7 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 	if err != nil {
 		return 0, err
 	}
-	c.sink = sink
-	for _, b := range frames {
-		c.handle(b)
-	}
-	c.sink = nil
+	c.handleFrames(frames, sink)
 	return len(frames), nil
 }
 
@@ -189,7 +186,7 @@ func (l *lentReads) giveBack() {
 // the engine's timer and a wake (a post, a kick) is a deadline in the
 // past, as on one lent socket. The readiness it reports is only a reason
 // to look again: every frame is taken by the readers, and handed to its
-// call by Client.handle, every check as in the read loop.
+// call by Client.handleFrames, every check as in the read loop.
 //
 // (A read loop that handed the engine its replies in batches, one queue
 // and one wake per batch, keeps a goroutine switch per batch on each path
@@ -429,11 +426,7 @@ func (m *multiReads) take(sink *replySink) (int, error) {
 		if len(frames) > 0 {
 			m.downs[i] = 0
 		}
-		l.c.sink = sink
-		for _, b := range frames {
-			l.c.handle(b)
-		}
-		l.c.sink = nil
+		l.c.handleFrames(frames, sink)
 		n += len(frames)
 	}
 	if n > 0 {

@@ -64,9 +64,31 @@ type batchSender interface {
 
 var _ transport = (*Client)(nil)
 
-func (c *Client) expect(cl *call) (uint32, error) { return c.register(cl, 0) }
-func (c *Client) forget(tag uint32)               { c.unregister(tag) }
-func (c *Client) newBatchSender() batchSender     { return newBatchWriter(c) }
+// expect is register for a Disk engine's send (per frame): its tag in
+// the table (the slot of the next tag, almost always free, at once; else
+// registerATA's), with no other call.
+func (c *Client) expect(cl *call) (uint32, error) {
+	c.mu.Lock()
+	if c.err == nil && c.sends != nil && len(c.calls) == 0 {
+		tag := c.newTag()
+		if s := &c.sends[tag%tagSlots]; s.cl == nil {
+			*s = taggedCall{tag: tag, cl: cl}
+			c.mu.Unlock()
+			return tag, nil
+		}
+	}
+	if c.err == nil {
+		if tag, ok := c.registerATA(cl); ok {
+			c.mu.Unlock()
+			return tag, nil
+		}
+	}
+	c.mu.Unlock()
+	return c.register(cl, 0)
+}
+
+func (c *Client) forget(tag uint32)           { c.unregister(tag) }
+func (c *Client) newBatchSender() batchSender { return newBatchWriter(c) }
 
 // replyEvent is what the read loop tells a Disk's engine of a reply to
 // one of its sends (attempt.takeReply): the send, and the reply's status.
@@ -118,26 +140,43 @@ func (t *readDest) fill(data []byte) bool {
 // the fields that are fixed while the send is registered (want, dest,
 // events).
 func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte, sink *replySink) (answered, queued bool) {
-	r := replyEvent{att: a, tag: tag, errFlag: h.errFlag, code: h.code, ata: h.ata, status: h.arg[3], errReg: h.arg[1]}
+	// The event is written where it goes: in place at the end of the
+	// sink's queue when the engine reads the client itself (no copy of
+	// it per reply), else here for the engine's channel.
+	var (
+		ev replyEvent
+		r  = &ev
+	)
+	mine := sink != nil && sink.ch == a.events
+	if mine {
+		sink.q = append(sink.q, replyEvent{})
+		r = &sink.q[len(sink.q)-1]
+	}
+	*r = replyEvent{att: a, tag: tag, errFlag: h.errFlag, code: h.code, ata: h.ata, status: h.arg[3], errReg: h.arg[1]}
 	if h.ata && !h.errFlag && r.status&ata.StatusFailed == 0 {
 		// A reply that does not answer the send leaves it registered
 		// (the target's good reply may follow) and the buffer untouched.
-		if bad, good := a.want.check(h.arg[:], data); !good {
+		ok := a.want.good(h.arg[:], data) // check, inlined
+		var bad badInfo
+		if !ok {
+			bad, ok = a.want.why(h.arg[:], data)
+		}
+		if !ok {
 			r.bad = bad
 		} else if a.dest != nil {
 			r.filled = a.dest.fill(data)
 		}
 	}
-	if sink != nil && sink.ch == a.events {
-		sink.q = append(sink.q, r)
-		return r.bad.kind == 0, true
+	answered = r.bad.kind == 0
+	if mine {
+		return answered, true
 	}
 	select {
-	case a.events <- r:
+	case a.events <- ev:
 		queued = true
 	default: // a full queue loses it, as a full socket buffer would: the engine sends again
 	}
-	return r.bad.kind == 0, queued
+	return answered, queued
 }
 
 // replySink is where an engine that reads its clients' sockets itself

@@ -60,6 +60,31 @@ type ataWant struct {
 //
 //	arg: 0 AFlags, 1 error, 2 sectors remaining, 3 status, 4-9 LBA
 func (w *ataWant) check(arg, data []byte) (badInfo, bool) {
+	if w.good(arg, data) {
+		return badInfo{}, true
+	}
+	return w.why(arg, data)
+}
+
+// good reports whether check passes the reply: the verdict alone, small
+// enough to be inlined where every reply is checked (takeReply).
+func (w *ataWant) good(arg, data []byte) bool {
+	if len(data) < w.data || len(arg) < 10 {
+		return false
+	}
+	if !w.rw {
+		return true
+	}
+	mask := uint64(1)<<48 - 1
+	if !w.ext {
+		mask = 0x0fffffff
+	}
+	lba := uint64(binary.LittleEndian.Uint32(arg[4:8])) | uint64(binary.LittleEndian.Uint16(arg[8:10]))<<32
+	return arg[2] == 0 && (lba^w.lba)&mask == 0
+}
+
+// why is check for a reply that good refuses: what is wrong with it.
+func (w *ataWant) why(arg, data []byte) (badInfo, bool) {
 	if w.rw {
 		var lba uint64
 		var b [8]byte

@@ -1,7 +1,9 @@
 package initiator
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -54,6 +56,41 @@ func TestCheckATA(t *testing.T) {
 		bad, ok := tc.want.check(a, tc.data)
 		if ok != (tc.kind == 0) || bad.kind != tc.kind {
 			t.Errorf("%s: got %v %v, want kind %v", tc.name, bad, ok, tc.kind)
+		}
+	}
+}
+
+// TestGoodIsCheck: the inlined verdict (good) is the full check's (why)
+// on every argument: random ones, and ones that differ from the wanted
+// LBA in one bit, or in sectors remaining, or in payload length.
+func TestGoodIsCheck(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, 2048)
+	for i := range 200000 {
+		w := ataWant{rw: rng.IntN(4) > 0, ext: rng.IntN(2) == 0, sectors: uint8(rng.IntN(17)), data: rng.IntN(3) * 512}
+		w.lba = rng.Uint64() & (1<<48 - 1)
+		if !w.ext {
+			w.lba &= 1<<28 - 1
+		}
+		var arg [ataArgLen]byte
+		for j := range arg {
+			arg[j] = uint8(rng.Uint32())
+		}
+		if i%2 == 0 { // mostly right: the wanted LBA echoed, one bit off at times
+			lba := w.lba
+			if rng.IntN(3) == 0 {
+				lba ^= 1 << rng.IntN(48)
+			}
+			binary.LittleEndian.PutUint32(arg[4:8], uint32(lba))
+			binary.LittleEndian.PutUint16(arg[8:10], uint16(lba>>32))
+			if rng.IntN(4) > 0 {
+				arg[2] = 0
+			}
+		}
+		d := data[:rng.IntN(len(data)+1)]
+		_, want := w.why(arg[:], d)
+		if got := w.good(arg[:], d); got != want {
+			t.Fatalf("%+v arg % x data %d: good %v, why %v", w, arg, len(d), got, want)
 		}
 	}
 }
