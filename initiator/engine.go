@@ -982,7 +982,8 @@ func (e *engine) flush() {
 			}
 			o.flushed = e.seq
 			ops = append(ops, o)
-			e.frames = append(e.frames, e.encode(o))
+			e.frames = append(e.frames, outFrame{})
+			e.encode(o, &e.frames[len(e.frames)-1])
 			e.count(o.path, false)
 		}
 		e.sending = ops
@@ -1017,23 +1018,24 @@ func (e *engine) sendFailed(i int, err error) {
 	}
 }
 
-// encode builds the frame of o's latest send: its path's header
+// encode builds the frame of o's latest send in f: its path's header
 // (diskPath.hdr) with the send's tag and o's ATA argument written in.
-func (e *engine) encode(o *op) outFrame {
+func (e *engine) encode(o *op, f *outFrame) {
 	a := o.latest
 	p := a.path
 	if p.hdr[12] == 0 { // not yet made: the EtherType's first byte is 0x88
-		f := wire.Frame{Destination: p.mac, Source: p.src, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA}
-		f.AppendBinary(p.hdr[:0]) // cannot fail: both MACs are 6 bytes
+		h := wire.Frame{Destination: p.mac, Source: p.src, Shelf: e.d.shelf, Slot: e.d.slot, Command: wire.CommandATA}
+		h.AppendBinary(p.hdr[:0]) // cannot fail: both MACs are 6 bytes
 	}
 	o.hdr = p.hdr
 	binary.BigEndian.PutUint32(o.hdr[wire.HeaderLen-4:wire.HeaderLen], a.tag)
 	e.d.setATAArg(&o.arg, o)
 	o.arg.PutHeader(o.hdr[wire.HeaderLen:])
 	if o.write {
-		return outFrame{hdr: o.hdr[:wire.HeaderLen+ataArgLen], data: o.buf}
+		f.hdr, f.data = o.hdr[:wire.HeaderLen+ataArgLen], o.buf
+		return
 	}
-	return outFrame{hdr: o.hdr[:]}
+	f.hdr = o.hdr[:]
 }
 
 // cancelSends gives up every send of o: after it, no reply touches o.
@@ -1117,7 +1119,14 @@ func (e *engine) onReply(r *replyEvent, now tick) {
 	if o.path == p {
 		e.grow(p)
 	}
-	e.complete(o, now)
+	// o is done.
+	q := o.req
+	e.drop(o)
+	q.since = now
+	q.pending--
+	if !q.more() && q.pending == 0 {
+		e.finish(q, nil)
+	}
 }
 
 // grow opens p's window on an answered frame (see diskPath.cwnd), when
@@ -1163,17 +1172,6 @@ func (e *engine) lost(p *diskPath, a *attempt, now tick) {
 	p.acked = 0
 	p.cutAt = now
 	p.stats.WindowCuts++
-}
-
-// complete ends o, answered at now.
-func (e *engine) complete(o *op, now tick) {
-	q := o.req
-	e.drop(o)
-	q.since = now
-	q.pending--
-	if !q.more() && q.pending == 0 {
-		e.finish(q, nil)
-	}
 }
 
 // drop takes o out of flight and out of the retry queue (its sends given
