@@ -102,7 +102,7 @@ func newBlockVMWith(tb testing.TB, size int64, mtu, cpus, taps int, extra map[st
 // lists for it.
 func addDynamic(tb testing.TB, files map[string]string, prog string) {
 	if _, err := os.Stat(prog); err != nil {
-		tb.Fatalf("%s is needed (apt-get install nbd-client)", prog)
+		tb.Fatalf("%s is needed (apt-get install %s)", prog, filepath.Base(prog)) // Debian names the packages so: nbd-client, fio, strace
 	}
 	files[prog] = prog
 	out, err := exec.Command("ldd", prog).Output()
