@@ -811,18 +811,7 @@ func (c *Client) deliverEngine(b []byte, n *replyCounts) bool {
 	h := replyHeader{ata: true}
 	copy(h.arg[:], b[wire.HeaderLen:wire.HeaderLen+ataArgLen])
 	n.received++
-	// toHandler, written out: a call less per frame.
-	answered, queued := cl.ata.takeReply(tag, h, b[wire.HeaderLen+ataArgLen:], c.sink)
-	if answered {
-		c.remove(tag)
-	} else {
-		n.badATA++
-	}
-	if queued {
-		n.matched++
-	} else {
-		n.dropped++
-	}
+	c.toHandler(cl, tag, h, b[wire.HeaderLen+ataArgLen:], n)
 	return true
 }
 
