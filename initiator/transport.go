@@ -156,7 +156,7 @@ func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte, sink *replyS
 	if h.ata && !h.errFlag && r.status&ata.StatusFailed == 0 {
 		// A reply that does not answer the send leaves it registered
 		// (the target's good reply may follow) and the buffer untouched.
-		ok := a.want.good(h.arg[:], data) // check, inlined
+		ok := a.want.good(h.arg[:], data) // inlined
 		var bad badInfo
 		if !ok {
 			bad, ok = a.want.why(h.arg[:], data)

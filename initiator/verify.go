@@ -8,7 +8,7 @@ import (
 )
 
 // A Disk trusts no reply and no path: every ATA reply is checked against
-// its request before its data is used (checkATA, in the client's read
+// its request before its data is used (ataWant.good, in the client's read
 // loop, before the data is copied into the caller's buffer), and every
 // path proves with IDENTIFY that the disk behind it is the disk before it
 // carries data (OpenDisk, and the engine's probes of paths that were
@@ -51,23 +51,16 @@ type ataWant struct {
 	data int
 }
 
-// checkATA checks an ATA reply's argument (the 12 bytes at offset 24) and
-// payload against w: for a READ or WRITE, the LBA echoed as the
+// good reports whether an ATA reply's argument (the 12 bytes at offset
+// 24) and payload answer w: for a READ or WRITE, the LBA echoed as the
 // addressing mode decodes it (LBA28: the low 28 bits, the device
 // register's high nibble ignored) and the sectors remaining (0); for
 // every command the payload length. A reply whose status says the command
-// failed is not checked here: it is an ATA error, its data unused.
+// failed is not checked here: it is an ATA error, its data unused. It is
+// the verdict alone, small enough to be inlined where every reply is
+// checked (takeReply); why says what is wrong with a reply it refuses.
 //
 //	arg: 0 AFlags, 1 error, 2 sectors remaining, 3 status, 4-9 LBA
-func (w *ataWant) check(arg, data []byte) (badInfo, bool) {
-	if w.good(arg, data) {
-		return badInfo{}, true
-	}
-	return w.why(arg, data)
-}
-
-// good reports whether check passes the reply: the verdict alone, small
-// enough to be inlined where every reply is checked (takeReply).
 func (w *ataWant) good(arg, data []byte) bool {
 	if len(data) < w.data || len(arg) < 10 {
 		return false
@@ -83,7 +76,8 @@ func (w *ataWant) good(arg, data []byte) bool {
 	return arg[2] == 0 && (lba^w.lba)&mask == 0
 }
 
-// why is check for a reply that good refuses: what is wrong with it.
+// why makes good's checks one by one and says what is wrong with a reply
+// it refuses; true (nothing) for one it passes.
 func (w *ataWant) why(arg, data []byte) (badInfo, bool) {
 	if w.rw {
 		var lba uint64

@@ -53,17 +53,18 @@ func TestCheckATA(t *testing.T) {
 			a[7] = a[7]&0x0f | 0x40
 			a[8], a[9] = 0x12, 0x34
 		}
-		bad, ok := tc.want.check(a, tc.data)
+		ok := tc.want.good(a, tc.data)
+		bad, _ := tc.want.why(a, tc.data)
 		if ok != (tc.kind == 0) || bad.kind != tc.kind {
 			t.Errorf("%s: got %v %v, want kind %v", tc.name, bad, ok, tc.kind)
 		}
 	}
 }
 
-// TestGoodIsCheck: the inlined verdict (good) is the full check's (why)
-// on every argument: random ones, and ones that differ from the wanted
+// TestGoodIsWhy: the inlined verdict (good) is that of the checks one by
+// one (why) on every argument: random ones, and ones that differ from the wanted
 // LBA in one bit, or in sectors remaining, or in payload length.
-func TestGoodIsCheck(t *testing.T) {
+func TestGoodIsWhy(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	data := make([]byte, 2048)
 	for i := range 200000 {
