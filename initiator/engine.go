@@ -779,10 +779,10 @@ func (e *engine) issue(now tick) {
 			continue
 		}
 		misses = 0
-		if (q.cmd == ata.ReadSectors || q.cmd == ata.WriteSectors) && !e.d.within(q.lba, min(len(q.buf), p.maxSectors*wire.SectorSize)) {
+		if n := min(len(q.buf), p.maxSectors*wire.SectorSize); (q.cmd == ata.ReadSectors || q.cmd == ata.WriteSectors) && !e.d.within(q.lba, n) {
 			// The frame-cutting assertion: nothing past the capacity
 			// (add refused such requests; this holds it for any path).
-			e.fail(q, e.d.beyond(q.cmd, q.lba, min(len(q.buf), p.maxSectors*wire.SectorSize)))
+			e.fail(q, e.d.beyond(q.cmd, q.lba, n))
 			e.rr = i
 			continue
 		}

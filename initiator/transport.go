@@ -65,18 +65,9 @@ type batchSender interface {
 var _ transport = (*Client)(nil)
 
 // expect is register for a Disk engine's send (per frame): its tag in
-// the table (the slot of the next tag, almost always free, at once; else
-// registerATA's), with no other call.
+// the table (registerATA) when a slot is free, with no deferred unlock.
 func (c *Client) expect(cl *call) (uint32, error) {
 	c.mu.Lock()
-	if c.err == nil && c.sends != nil && len(c.calls) == 0 {
-		tag := c.newTag()
-		if s := &c.sends[tag%tagSlots]; s.cl == nil {
-			*s = taggedCall{tag: tag, cl: cl}
-			c.mu.Unlock()
-			return tag, nil
-		}
-	}
 	if c.err == nil {
 		if tag, ok := c.registerATA(cl); ok {
 			c.mu.Unlock()
@@ -156,13 +147,8 @@ func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte, sink *replyS
 	if h.ata && !h.errFlag && r.status&ata.StatusFailed == 0 {
 		// A reply that does not answer the send leaves it registered
 		// (the target's good reply may follow) and the buffer untouched.
-		ok := a.want.good(h.arg[:], data) // inlined
-		var bad badInfo
-		if !ok {
-			bad, ok = a.want.why(h.arg[:], data)
-		}
-		if !ok {
-			r.bad = bad
+		if !a.want.good(h.arg[:], data) { // inlined
+			r.bad, _ = a.want.why(h.arg[:], data)
 		} else if a.dest != nil {
 			r.filled = a.dest.fill(data)
 		}
