@@ -48,6 +48,10 @@ type Stats struct {
 	// data was used because they did not answer the request: another LBA
 	// echoed, sectors remaining, or less data than asked.
 	BadATA uint64
+	// Placed counts the replies whose data the socket read straight into
+	// the read's buffer, as foreseen (no copy in userspace): a Disk
+	// engine's, when it reads the client's socket itself.
+	Placed uint64
 	// Receive is how the client reads its socket (see Config.Receive):
 	// "ring" or "socket"; "" on a connection that is not a socket.
 	Receive string
@@ -91,7 +95,7 @@ type Client struct {
 	err     error // set when the read loop stops
 
 	stats struct {
-		sent, retransmits, received, matched, unmatched, malformed, forged, dropped, badATA atomic.Uint64
+		sent, retransmits, received, matched, unmatched, malformed, forged, dropped, badATA, placed atomic.Uint64
 	}
 	done chan struct{}
 
@@ -276,7 +280,7 @@ func (c *Client) Stats() Stats {
 		Received: c.stats.received.Load(), Matched: c.stats.matched.Load(),
 		Unmatched: c.stats.unmatched.Load(), Malformed: c.stats.malformed.Load(),
 		Forged: c.stats.forged.Load(), Dropped: c.stats.dropped.Load(), BadATA: c.stats.badATA.Load(),
-		Receive: c.receiveKind(),
+		Placed: c.stats.placed.Load(), Receive: c.receiveKind(),
 	}
 }
 
@@ -682,13 +686,20 @@ func (c *Client) handleFrames(frames [][]byte, sink *replySink) {
 	c.sink = sink
 	var n replyCounts
 	locked := false
-	for _, b := range frames {
+	for i, b := range frames {
 		if isATAReply(b) && !forgedSource(b[6:12], c.ifi.MAC) {
 			if !locked {
 				c.mu.Lock()
 				locked = true
 			}
-			if c.deliverEngine(b, &n) {
+			var data []byte // the data, when the socket read it into place
+			if sink != nil && sink.placed != nil {
+				data = sink.placed[i]
+			}
+			if c.deliverEngine(b, data, &n) {
+				if data != nil {
+					n.placed++
+				}
 				continue
 			}
 		}
@@ -706,7 +717,7 @@ func (c *Client) handleFrames(frames [][]byte, sink *replySink) {
 }
 
 // replyCounts are the Stats counts of one batch (handleFrames).
-type replyCounts struct{ received, matched, dropped, badATA uint64 }
+type replyCounts struct{ received, matched, dropped, badATA, placed uint64 }
 
 func (n *replyCounts) add(c *Client) {
 	if n.received > 0 {
@@ -720,6 +731,9 @@ func (n *replyCounts) add(c *Client) {
 	}
 	if n.badATA > 0 {
 		c.stats.badATA.Add(n.badATA)
+	}
+	if n.placed > 0 {
+		c.stats.placed.Add(n.placed)
 	}
 }
 
@@ -799,9 +813,10 @@ func (c *Client) deliver(f *wire.Frame) {
 // deliverEngine is deliver for a plain ATA reply (isATAReply, its source
 // not forged) to a Disk engine's send, straight from the frame's bytes: no
 // Frame is decoded or allocated. It reports false, doing nothing, when b
-// is not that (the general path then handles it). c.mu held; the counts
-// go to n (see handleFrames).
-func (c *Client) deliverEngine(b []byte, n *replyCounts) bool {
+// is not that (the general path then handles it). data is the reply's
+// data when the socket read it into place (b is then the header alone),
+// else nil. c.mu held; the counts go to n (see handleFrames).
+func (c *Client) deliverEngine(b, data []byte, n *replyCounts) bool {
 	tag := binary.BigEndian.Uint32(b[20:24])
 	cl := c.lookup(tag)
 	if cl == nil || cl.ata == nil || wire.Command(b[19]) != cl.command || !sameMAC(b[6:12], cl.src) ||
@@ -811,7 +826,10 @@ func (c *Client) deliverEngine(b []byte, n *replyCounts) bool {
 	h := replyHeader{ata: true}
 	copy(h.arg[:], b[wire.HeaderLen:wire.HeaderLen+ataArgLen])
 	n.received++
-	c.toHandler(cl, tag, h, b[wire.HeaderLen+ataArgLen:], n)
+	if data == nil {
+		data = b[wire.HeaderLen+ataArgLen:]
+	}
+	c.toHandler(cl, tag, h, data, n)
 	return true
 }
 

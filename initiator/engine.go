@@ -126,6 +126,7 @@ type op struct {
 	at       int       // its index there (see drop)
 	latest   *attempt  // its latest send: queued for the next flush, then awaited
 	flushed  uint64    // the engine.seq of the flush that last encoded it
+	placed   uint64    // the engine.placeSeq that last placed its data (expectReplies)
 	nudge    bool      // expire is now because of a bad reply, not a loss
 	bad      int       // sends answered badly (see maxBad)
 	goodSeen uint64    // its path's good replies at the first bad one
@@ -226,6 +227,8 @@ type engine struct {
 	// deadline (the disk's clock may be a test's).
 	armedAt time.Time
 	seq     uint64 // flushes and wake-ups, for PathStats
+	// placeSeq counts the reads that foresaw replies (expectReplies).
+	placeSeq uint64
 	// clock, when fresh, is the time read after the last wait: the
 	// loop's next pass takes it rather than read the clock again (in a
 	// guest whose clock source is not the TSC, every read is a system
@@ -417,7 +420,90 @@ type engineTx struct {
 	tr     transport
 	w      batchSender
 	queued []*op // to send at the next flush
+
+	// order is the reads sent through tr, in the order sent, from
+	// head on: the order their replies come in, which expectReplies
+	// foresees. An entry whose send is no longer awaited is stale.
+	order []sentRead
+	head  int
 }
+
+// sentRead is a read's send, in engineTx.order.
+type sentRead struct {
+	a   *attempt
+	tag uint32
+}
+
+// awaited reports whether the send still awaits its reply.
+func (s sentRead) awaited() bool { return s.a.active && s.a.tag == s.tag }
+
+// maxOrder is how many entries engineTx.order holds before its stale ones
+// are dropped at a send (when no read foresees replies to drop them).
+const maxOrder = 4096
+
+// noteRead adds a read's send to the order.
+func (t *engineTx) noteRead(a *attempt, tag uint32) {
+	if len(t.order) >= maxOrder {
+		t.prune()
+	}
+	t.order = append(t.order, sentRead{a, tag})
+}
+
+// prune drops the stale entries of the order (and the oldest half, if
+// that is not enough: sends awaited so long are left to the copy).
+func (t *engineTx) prune() {
+	kept := t.order[:0]
+	for _, s := range t.order[t.head:] {
+		if s.awaited() {
+			kept = append(kept, s)
+		}
+	}
+	if len(kept) >= maxOrder/2 {
+		kept = append(kept[:0], kept[len(kept)/2:]...)
+	}
+	clear(t.order[len(kept):])
+	t.order, t.head = kept, 0
+}
+
+// expectReplies sets the engine's sink to place the data of the next
+// replies on t's socket straight into their reads' buffers (see
+// placement): the reads awaited, oldest send first, each once, up to a
+// batch. A read whose buffer a reply filled already (its event not yet
+// taken) is left out: a frame must never land in it.
+func (e *engine) expectReplies(t *engineTx) {
+	place := e.sink.place[:0]
+	for t.head < len(t.order) && !t.order[t.head].awaited() {
+		t.order[t.head] = sentRead{}
+		t.head++
+	}
+	if t.head == len(t.order) {
+		t.order, t.head = t.order[:0], 0
+	}
+	e.placeSeq++
+	for _, s := range t.order[t.head:] {
+		if len(place) == recvBatch {
+			break
+		}
+		a := s.a
+		o := a.op
+		if !s.awaited() || o.placed == e.placeSeq || a.dest != &o.dest || len(o.buf) == 0 || len(o.buf) > maxPlaced {
+			continue
+		}
+		o.dest.mu.Lock()
+		filled := o.dest.filled
+		o.dest.mu.Unlock()
+		if filled {
+			continue
+		}
+		o.placed = e.placeSeq
+		place = append(place, placement{hdr: a.path.replyHeader(e.d, s.tag), data: o.buf})
+	}
+	e.sink.place = place
+}
+
+// maxPlaced is the most data a placement takes: a frame of any size still
+// fits the socket reader's buffer and the placement together.
+const maxPlaced = 1<<16 - placedHdrLen
 
 // addTx adds the client tr, written by w, for the paths that go
 // through it.
@@ -555,7 +641,12 @@ func (e *engine) readReplies(now tick) bool {
 		err error
 	)
 	if len(e.replies) == 0 {
+		if len(e.txs) == 1 {
+			e.expectReplies(e.txs[0])
+		}
 		n, err = e.reads.readReplies(deadline, &e.attention, &e.sink)
+		clear(e.sink.place)
+		e.sink.place = e.sink.place[:0]
 	}
 	// else: replies a read loop queued before it lent its reads (it may
 	// have read one while the engine asked for them) are taken at once; a
@@ -924,6 +1015,9 @@ func (e *engine) send(o *op, now tick) {
 	}
 	a.active, a.tag, a.path, a.sent = true, tag, p, now
 	o.live++
+	if o.cmd == ata.ReadSectors {
+		p.tx.noteRead(a, tag)
+	}
 	rto := p.rtt.backedOff(o.tries)
 	if left := e.deadline(o.req) - time.Duration(now-o.first); rto > left {
 		rto = max(left, time.Millisecond)

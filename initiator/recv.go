@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/goaoe/aoe/initiator/wire"
 )
 
 // recvBatch is how many frames the read loop takes per recvmmsg(2).
@@ -79,7 +81,39 @@ type mmsgReader struct {
 	errno syscall.Errno
 	// recvNow is recv for raw.Control (poll), made once likewise.
 	recvNow func(fd uintptr)
+
+	// place is where the next call puts the data of the replies it
+	// expects (see placement), set by the holder of the reads for one
+	// call; placed[i] is the data of frame i when it landed there (the
+	// frame's slice is then its header only), else nil.
+	place  []placement
+	piov   [recvBatch][3]unix.Iovec
+	placed [recvBatch][]byte
 }
+
+// placement is a reply the holder of a socket's reads expects, in the
+// order of the replies (a target answers in the order asked): the
+// reply's first hdrLen bytes as they must be (MACs, EtherType, flags,
+// shelf, slot, command and tag) and where its data goes (a read's
+// buffer, which the reply fills exactly). The socket then reads the
+// reply's data straight there: no copy of it in userspace.
+//
+// A frame that lands in a placement it is not (another reply, an
+// error, a reply the order did not foresee) is moved out before any
+// frame of the call is handled: the buffer it went through is one that
+// awaits a reply still, and that reply fills it whole (or the read
+// fails). So no frame's data stays in a buffer it does not belong to,
+// and a refused reply's data (the checks come after) is overwritten
+// by the reply that is taken.
+type placement struct {
+	hdr  [wire.HeaderLen]byte
+	data []byte
+}
+
+// placedHdrLen is the part of a placed frame read into the frame's own
+// buffer: the AoE header and the fixed ATA argument (which the checks
+// read).
+const placedHdrLen = wire.HeaderLen + ataArgLen
 
 func newMmsgReader(raw syscall.RawConn) *mmsgReader {
 	r := &mmsgReader{raw: raw, out: make([][]byte, 0, recvBatch)}
@@ -121,10 +155,40 @@ func (r *mmsgReader) recvmmsg(fd uintptr) bool {
 
 func (r *mmsgReader) read() ([][]byte, error) {
 	r.n, r.errno = 0, 0
+	r.arrange()
 	if err := r.raw.Read(r.recv); err != nil {
+		r.unarrange()
 		return nil, err
 	}
 	return r.frames()
+}
+
+// arrange points the messages of the next call at r.place: the header
+// into the frame's buffer, the data into the placement, anything more
+// into the rest of the frame's buffer.
+func (r *mmsgReader) arrange() {
+	for i := range min(len(r.place), recvBatch) {
+		d := r.place[i].data
+		v := &r.piov[i]
+		v[0].Base, v[1].Base, v[2].Base = &r.bufs[i][0], &d[0], &r.bufs[i][placedHdrLen]
+		v[0].SetLen(placedHdrLen)
+		v[1].SetLen(len(d))
+		v[2].SetLen(len(r.bufs[i]) - placedHdrLen - len(d))
+		r.hdrs[i].Hdr.Iov = &v[0]
+		r.hdrs[i].Hdr.SetIovlen(3)
+	}
+}
+
+// unarrange points every message back at its frame's buffer alone, and
+// forgets the placements (the reads may go back to the read loop, which
+// must never write into them).
+func (r *mmsgReader) unarrange() {
+	for i := range min(len(r.place), recvBatch) {
+		r.piov[i] = [3]unix.Iovec{}
+		r.hdrs[i].Hdr.Iov = &r.iovs[i]
+		r.hdrs[i].Hdr.SetIovlen(1)
+	}
+	r.place = nil
 }
 
 // poll reads the frames queued now, without waiting and whatever the
@@ -133,20 +197,49 @@ func (r *mmsgReader) read() ([][]byte, error) {
 // would be taken for lost).
 func (r *mmsgReader) poll() ([][]byte, error) {
 	r.n, r.errno = 0, 0
+	r.arrange()
 	if err := r.raw.Control(r.recvNow); err != nil {
+		r.unarrange()
 		return nil, err
 	}
 	return r.frames()
 }
 
-// frames returns the frames the last call read.
+// frames returns the frames the last call read. A frame that landed in
+// its placement whole is its header (placedHdrLen bytes), its data in
+// placed; one that did not is made whole again in its own buffer first.
 func (r *mmsgReader) frames() ([][]byte, error) {
+	np := min(len(r.place), recvBatch)
+	r.placed = [recvBatch][]byte{}
 	if r.errno != 0 {
+		r.unarrange()
 		return nil, errors.Join(errRecv, r.errno)
 	}
 	r.out = r.out[:0]
 	for i := range r.n {
-		r.out = append(r.out, r.bufs[i][:r.hdrs[i].Len])
+		b := r.bufs[i]
+		n := int(r.hdrs[i].Len)
+		if i >= np {
+			r.out = append(r.out, b[:n])
+			continue
+		}
+		pl := &r.place[i]
+		d := len(pl.data)
+		if n == placedHdrLen+d && [wire.HeaderLen]byte(b[:wire.HeaderLen]) == pl.hdr {
+			r.placed[i] = pl.data
+			r.out = append(r.out, b[:placedHdrLen])
+			continue
+		}
+		// Not the reply foreseen: its bytes past the header went to the
+		// placement first, then to b after the header.
+		if n > placedHdrLen {
+			n = min(n, len(b))
+			k := min(n-placedHdrLen, d)
+			copy(b[placedHdrLen+k:n], b[placedHdrLen:n-k])
+			copy(b[placedHdrLen:placedHdrLen+k], pl.data)
+		}
+		r.out = append(r.out, b[:n])
 	}
+	r.unarrange()
 	return r.out, nil
 }

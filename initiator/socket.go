@@ -118,12 +118,19 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 		frames [][]byte
 		err    error
 	)
+	m, _ := l.r.(*mmsgReader)
 	if kicked.Load() {
 		if beforeDeadline(deadline) {
 			return 0, nil // nothing times out before the next wait
 		}
+		if m != nil {
+			m.place = sink.place
+		}
 		frames, err = l.r.poll() // no wait, but what is there
 	} else {
+		if m != nil {
+			m.place = sink.place
+		}
 		frames, err = l.r.read()
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -143,7 +150,11 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 	if err != nil {
 		return 0, err
 	}
+	if m != nil {
+		sink.placed = m.placed[:len(frames)]
+	}
 	c.handleFrames(frames, sink)
+	sink.placed = nil
 	return len(frames), nil
 }
 

@@ -116,7 +116,9 @@ func (t *readDest) fill(data []byte) bool {
 	}
 	t.mu.Lock()
 	if !t.filled {
-		copy(t.buf, data)
+		if len(t.buf) > 0 && &data[0] != &t.buf[0] { // else the socket read it there (placement)
+			copy(t.buf, data)
+		}
 		t.filled = true
 	}
 	t.mu.Unlock()
@@ -174,6 +176,12 @@ func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte, sink *replyS
 type replySink struct {
 	ch chan replyEvent
 	q  []replyEvent
+	// place is where the engine expects the replies of its next read
+	// (engine.expectReplies), for a socket read alone; placed is, while
+	// the frames read are handled, the data of each that landed there
+	// (nil: the data is in the frame).
+	place  []placement
+	placed [][]byte
 }
 
 var _ ataHandler = (*attempt)(nil)
