@@ -227,8 +227,10 @@ type engine struct {
 	// deadline (the disk's clock may be a test's).
 	armedAt time.Time
 	seq     uint64 // flushes and wake-ups, for PathStats
-	// placeSeq counts the reads that foresaw replies (expectReplies).
+	// placeSeq counts the reads that foresaw replies (expectReplies),
+	// and place is the last one's placements.
 	placeSeq uint64
+	place    []placement
 	// clock, when fresh, is the time read after the last wait: the
 	// loop's next pass takes it rather than read the clock again (in a
 	// guest whose clock source is not the TSC, every read is a system
@@ -387,6 +389,7 @@ func newEngine(d *Disk) *engine {
 		soonest: never,
 	}
 	e.sink.ch = e.replies
+	e.sink.expect = e.expectFor
 	e.letGo = func() {
 		e.released.Store(true)
 		e.wake()
@@ -465,13 +468,25 @@ func (t *engineTx) prune() {
 	t.order, t.head = kept, 0
 }
 
-// expectReplies sets the engine's sink to place the data of the next
-// replies on t's socket straight into their reads' buffers (see
-// placement): the reads awaited, oldest send first, each once, up to a
-// batch. A read whose buffer a reply filled already (its event not yet
-// taken) is left out: a frame must never land in it.
-func (e *engine) expectReplies(t *engineTx) {
-	place := e.sink.place[:0]
+// expectFor is the sink's expect: the placements of the replies on c's
+// socket.
+func (e *engine) expectFor(c *Client) []placement {
+	for _, t := range e.txs {
+		if t.tr == c {
+			return e.expectReplies(t)
+		}
+	}
+	return nil
+}
+
+// expectReplies returns where the data of the next replies on t's socket
+// go straight into their reads' buffers (see placement): the reads
+// awaited, oldest send first, each once, up to a batch. A read whose
+// buffer a reply filled already (its event not yet taken: by a read of
+// another client's socket just before, say) is left out: a frame must
+// never land in it.
+func (e *engine) expectReplies(t *engineTx) []placement {
+	place := e.place[:0]
 	for t.head < len(t.order) && !t.order[t.head].awaited() {
 		t.order[t.head] = sentRead{}
 		t.head++
@@ -498,7 +513,8 @@ func (e *engine) expectReplies(t *engineTx) {
 		o.placed = e.placeSeq
 		place = append(place, placement{hdr: a.path.replyHeader(e.d, s.tag), data: o.buf})
 	}
-	e.sink.place = place
+	e.place = place
+	return place
 }
 
 // maxPlaced is the most data a placement takes: a frame of any size still
@@ -641,12 +657,8 @@ func (e *engine) readReplies(now tick) bool {
 		err error
 	)
 	if len(e.replies) == 0 {
-		if len(e.txs) == 1 {
-			e.expectReplies(e.txs[0])
-		}
 		n, err = e.reads.readReplies(deadline, &e.attention, &e.sink)
-		clear(e.sink.place)
-		e.sink.place = e.sink.place[:0]
+		clear(e.place) // no pointer into a read's buffer is kept
 	}
 	// else: replies a read loop queued before it lent its reads (it may
 	// have read one while the engine asked for them) are taken at once; a

@@ -118,20 +118,17 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 		frames [][]byte
 		err    error
 	)
-	m, _ := l.r.(*mmsgReader)
 	if kicked.Load() {
 		if beforeDeadline(deadline) {
 			return 0, nil // nothing times out before the next wait
 		}
-		if m != nil {
-			m.place = sink.place
-		}
+		m := l.expect(sink)
 		frames, err = l.r.poll() // no wait, but what is there
+		l.placed(m, frames, sink)
 	} else {
-		if m != nil {
-			m.place = sink.place
-		}
+		m := l.expect(sink)
 		frames, err = l.r.read()
+		l.placed(m, frames, sink)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		// The timer's deadline or a wake. After the deadline, what
@@ -150,12 +147,29 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 	if err != nil {
 		return 0, err
 	}
-	if m != nil {
-		sink.placed = m.placed[:len(frames)]
-	}
 	c.handleFrames(frames, sink)
 	sink.placed = nil
 	return len(frames), nil
+}
+
+// expect gives the socket reader the placements of sink's engine for its
+// next call, and returns it (nil: no socket reader, or no placements).
+func (l *lentReads) expect(sink *replySink) *mmsgReader {
+	m, _ := l.r.(*mmsgReader)
+	if m == nil || sink.expect == nil {
+		return nil
+	}
+	m.place = sink.expect(l.c)
+	return m
+}
+
+// placed tells sink which of the frames m read landed in their
+// placements (m nil: none).
+func (l *lentReads) placed(m *mmsgReader, frames [][]byte, sink *replySink) {
+	sink.placed = nil
+	if m != nil && len(frames) > 0 {
+		sink.placed = m.placed[:len(frames)]
+	}
 }
 
 // beforeDeadline reports whether a read deadline (zero: none) is still to
@@ -421,7 +435,9 @@ func (m *multiReads) take(sink *replySink) (int, error) {
 		if !m.ring[i] && !m.ready[i] {
 			continue // nothing came since its queue was emptied
 		}
+		mr := l.expect(sink)
 		frames, err := l.r.poll()
+		l.placed(mr, frames, sink)
 		if !m.ring[i] && len(frames) < recvBatch {
 			m.ready[i] = false // empty now: the next frame makes an event
 		}
@@ -438,6 +454,7 @@ func (m *multiReads) take(sink *replySink) (int, error) {
 			m.downs[i] = 0
 		}
 		l.c.handleFrames(frames, sink)
+		sink.placed = nil
 		n += len(frames)
 	}
 	if n > 0 {

@@ -176,11 +176,12 @@ func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte, sink *replyS
 type replySink struct {
 	ch chan replyEvent
 	q  []replyEvent
-	// place is where the engine expects the replies of its next read
-	// (engine.expectReplies), for a socket read alone; placed is, while
-	// the frames read are handled, the data of each that landed there
-	// (nil: the data is in the frame).
-	place  []placement
+	// expect, when set, returns where the engine expects the replies
+	// of the next read of c's socket (engine.expectReplies), just
+	// before that read; placed is, while the frames read are handled,
+	// the data of each that landed there (nil: the data is in the
+	// frame).
+	expect func(c *Client) []placement
 	placed [][]byte
 }
 

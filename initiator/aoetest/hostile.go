@@ -100,6 +100,12 @@ type Hostile struct {
 	Seed                           uint64
 	DropRate, DupRate, ReorderRate float64
 	Jitter                         time.Duration
+	// DecoyRate of the replies to reads (0 to 1, drawn from the same
+	// PCG) come after a decoy under the same tag: the reply to the
+	// previous LBA (the next for LBA 0), that LBA echoed and its data,
+	// which the initiator must refuse (not a byte of it used) and then
+	// take the honest reply.
+	DecoyRate float64
 
 	mu      sync.Mutex
 	next    int // the next flood address, counted over all requests
@@ -143,6 +149,9 @@ func (h *Hostile) Replies(b []byte) [][]byte {
 	}
 	var out [][]byte
 	if h.Target != nil && !(h.NoATA && req.Command == wire.CommandATA) {
+		if d := h.decoy(&req); d != nil {
+			out = append(out, h.rewrite(d, &req))
+		}
 		if r := h.ata(b, &req); r != nil {
 			out = append(out, h.rewrite(r, &req))
 		}
@@ -214,6 +223,37 @@ func (h *Hostile) ata(b []byte, req *wire.Frame) []byte {
 	}
 	r[27] |= h.Status
 	return r
+}
+
+// decoy returns, for DecoyRate of the reads, the honest reply to the
+// same read of another LBA (see DecoyRate); else nil.
+func (h *Hostile) decoy(req *wire.Frame) []byte {
+	arg, data := isData(req)
+	if h.DecoyRate == 0 || !data || arg.CmdStatus == ata.WriteSectors || arg.CmdStatus == ata.WriteSectorsExt {
+		return nil
+	}
+	h.mu.Lock()
+	if h.rnd == nil {
+		h.rnd = mrand.New(mrand.NewPCG(h.Seed, h.Seed^0x9e3779b97f4a7c15))
+	}
+	hit := h.rnd.Float64() < h.DecoyRate
+	h.mu.Unlock()
+	if !hit {
+		return nil
+	}
+	moved := *req
+	a := *arg
+	if a.LBA > 0 {
+		a.LBA-- // inside the disk, as the read is: an honest reply
+	} else {
+		a.LBA++
+	}
+	moved.Arg = &a
+	nb, err := moved.MarshalBinary()
+	if err != nil {
+		return nil
+	}
+	return h.Target.Handle(nb)
 }
 
 // rewrite applies the source and error misbehaviour to an honest reply.

@@ -157,19 +157,24 @@ func testVbladeMTU(t *testing.T, lab *aoelab.Lab, ini, recv, img string, ifaces 
 			t.Errorf("%s: read differs from the image", tc.name)
 		}
 		t.Logf("%s: read %d MiB at %.1f MB/s; paths %+v", tc.name, size>>20, rate, d.PathStats())
-		if len(clients) == 1 {
-			// One path read from its socket: the replies' data lands
-			// in the read's buffer (placement), bar the few the order
-			// did not foresee; a ring's is copied from the ring.
-			st := clients[0].Stats()
-			frames := uint64(size / (512 * tc.sectors[0]))
+		for _, c := range clients {
+			// Read from a socket, the replies' data lands in the
+			// read's buffer (placement), bar the few the order did
+			// not foresee; a ring's is copied from the ring.
+			var frames uint64
+			for _, p := range d.PathStats() {
+				if p.Interface == c.Interface().Name {
+					frames += p.Frames
+				}
+			}
+			st := c.Stats()
 			switch {
 			case recv == "socket" && st.Placed < frames*9/10:
-				t.Errorf("%s: %d of %d replies' data read into place", tc.name, st.Placed, frames)
+				t.Errorf("%s: %s: %d of %d replies' data read into place", tc.name, c.Interface().Name, st.Placed, frames)
 			case recv == "ring" && st.Placed != 0:
-				t.Errorf("%s: %d replies placed by a ring", tc.name, st.Placed)
+				t.Errorf("%s: %s: %d replies placed by a ring", tc.name, c.Interface().Name, st.Placed)
 			}
-			t.Logf("%s: %d of %d replies' data read into place", tc.name, st.Placed, frames)
+			t.Logf("%s: %s: %d of %d replies' data read into place", tc.name, c.Interface().Name, st.Placed, frames)
 		}
 		// An unaligned write, read back through the disk and the file.
 		p := make([]byte, 3<<20+123)
