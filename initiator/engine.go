@@ -504,10 +504,11 @@ func (e *engine) expectReplies(t *engineTx) []placement {
 		if !s.awaited() || o.placed == e.placeSeq || a.dest != &o.dest || len(o.buf) == 0 || len(o.buf) > maxPlaced {
 			continue
 		}
-		o.dest.mu.Lock()
-		filled := o.dest.filled
-		o.dest.mu.Unlock()
-		if filled {
+		// Read without dest's lock: while the engine holds its
+		// clients' reads, the replies to its sends are handed out on
+		// its goroutine alone (a read loop that filled one before the
+		// reads were lent did so before the lending).
+		if o.dest.filled {
 			continue
 		}
 		o.placed = e.placeSeq
