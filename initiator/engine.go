@@ -659,7 +659,7 @@ func (e *engine) readReplies(now tick) bool {
 	)
 	if len(e.replies) == 0 {
 		n, err = e.reads.readReplies(deadline, &e.attention, &e.sink)
-		clear(e.place) // no pointer into a read's buffer is kept
+		clear(e.place[:cap(e.place)]) // no pointer into a read's buffer is kept
 	}
 	// else: replies a read loop queued before it lent its reads (it may
 	// have read one while the engine asked for them) are taken at once; a
