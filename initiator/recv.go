@@ -93,8 +93,8 @@ type mmsgReader struct {
 
 // placement is a reply the holder of a socket's reads expects, in the
 // order of the replies (a target answers in the order asked): the
-// reply's first hdrLen bytes as they must be (MACs, EtherType, flags,
-// shelf, slot, command and tag) and where its data goes (a read's
+// reply's first wire.HeaderLen bytes as they must be (MACs, EtherType,
+// flags, shelf, slot, command and tag) and where its data goes (a read's
 // buffer, which the reply fills exactly). The socket then reads the
 // reply's data straight there: no copy of it in userspace.
 //

@@ -148,6 +148,7 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 		return 0, err
 	}
 	c.handleFrames(frames, sink)
+	clear(sink.placed) // the reader's: no pointer into a read's buffer is kept
 	sink.placed = nil
 	return len(frames), nil
 }
@@ -454,6 +455,7 @@ func (m *multiReads) take(sink *replySink) (int, error) {
 			m.downs[i] = 0
 		}
 		l.c.handleFrames(frames, sink)
+		clear(sink.placed)
 		sink.placed = nil
 		n += len(frames)
 	}
