@@ -210,7 +210,6 @@ func (r *mmsgReader) poll() ([][]byte, error) {
 // placed; one that did not is made whole again in its own buffer first.
 func (r *mmsgReader) frames() ([][]byte, error) {
 	np := min(len(r.place), recvBatch)
-	r.placed = [recvBatch][]byte{}
 	if r.errno != 0 {
 		r.unarrange()
 		return nil, errors.Join(errRecv, r.errno)
@@ -219,6 +218,7 @@ func (r *mmsgReader) frames() ([][]byte, error) {
 	for i := range r.n {
 		b := r.bufs[i]
 		n := int(r.hdrs[i].Len)
+		r.placed[i] = nil // (the handler clears what it was given)
 		if i >= np {
 			r.out = append(r.out, b[:n])
 			continue

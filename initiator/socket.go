@@ -122,13 +122,9 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 		if beforeDeadline(deadline) {
 			return 0, nil // nothing times out before the next wait
 		}
-		m := l.expect(sink)
-		frames, err = l.r.poll() // no wait, but what is there
-		l.placed(m, frames, sink)
+		frames, err = l.take(sink, false) // no wait, but what is there
 	} else {
-		m := l.expect(sink)
-		frames, err = l.r.read()
-		l.placed(m, frames, sink)
+		frames, err = l.take(sink, true)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		// The timer's deadline or a wake. After the deadline, what
@@ -142,35 +138,46 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 		if kicked.Load() && beforeDeadline(deadline) {
 			return 0, nil
 		}
-		frames, err = l.r.poll()
+		frames, err = l.take(sink, false)
 	}
 	if err != nil {
 		return 0, err
 	}
-	c.handleFrames(frames, sink)
-	clear(sink.placed) // the reader's: no pointer into a read's buffer is kept
-	sink.placed = nil
+	l.handle(frames, sink)
 	return len(frames), nil
 }
 
-// expect gives the socket reader the placements of sink's engine for its
-// next call, and returns it (nil: no socket reader, or no placements).
-func (l *lentReads) expect(sink *replySink) *mmsgReader {
+// take reads the client's socket (wait: until a frame comes, else what is
+// queued now), a socket reader placing the replies sink's engine expects
+// there (see placement): sink.placed says which of the frames landed in
+// place, until handle.
+func (l *lentReads) take(sink *replySink, wait bool) ([][]byte, error) {
 	m, _ := l.r.(*mmsgReader)
-	if m == nil || sink.expect == nil {
-		return nil
+	if m != nil && sink.expect != nil {
+		m.place = sink.expect(l.c)
 	}
-	m.place = sink.expect(l.c)
-	return m
-}
-
-// placed tells sink which of the frames m read landed in their
-// placements (m nil: none).
-func (l *lentReads) placed(m *mmsgReader, frames [][]byte, sink *replySink) {
+	var (
+		frames [][]byte
+		err    error
+	)
+	if wait {
+		frames, err = l.r.read()
+	} else {
+		frames, err = l.r.poll()
+	}
 	sink.placed = nil
 	if m != nil && len(frames) > 0 {
 		sink.placed = m.placed[:len(frames)]
 	}
+	return frames, err
+}
+
+// handle hands the frames take read to their calls, and then forgets
+// where their data landed (no pointer into a read's buffer is kept).
+func (l *lentReads) handle(frames [][]byte, sink *replySink) {
+	l.c.handleFrames(frames, sink)
+	clear(sink.placed)
+	sink.placed = nil
 }
 
 // beforeDeadline reports whether a read deadline (zero: none) is still to
@@ -436,9 +443,7 @@ func (m *multiReads) take(sink *replySink) (int, error) {
 		if !m.ring[i] && !m.ready[i] {
 			continue // nothing came since its queue was emptied
 		}
-		mr := l.expect(sink)
-		frames, err := l.r.poll()
-		l.placed(mr, frames, sink)
+		frames, err := l.take(sink, false)
 		if !m.ring[i] && len(frames) < recvBatch {
 			m.ready[i] = false // empty now: the next frame makes an event
 		}
@@ -454,9 +459,7 @@ func (m *multiReads) take(sink *replySink) (int, error) {
 		if len(frames) > 0 {
 			m.downs[i] = 0
 		}
-		l.c.handleFrames(frames, sink)
-		clear(sink.placed)
-		sink.placed = nil
+		l.handle(frames, sink)
 		n += len(frames)
 	}
 	if n > 0 {
