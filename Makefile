@@ -161,7 +161,8 @@ soak:
 # nbd with /dev/nbd0 (1 and 2 connections), fio, and the kernel aoe
 # driver's /dev/etherd on one vblade target, side by side, at MTU 1500 and
 # 9000, with 1 and 2 vCPUs (root; e2e's needs plus nbd-client, fio,
-# strace). It writes docs/performance.md and docs/performance.svg.
+# strace, and gcc with libc6-dev for the C floor). It writes
+# docs/performance.md and docs/performance.svg.
 bench-vm: build links
 	rm -rf bin/bench-vm
 	AOE_E2E_CACHE=$(E2E_CACHE) AOE_BENCH_VM_OUT=$(CURDIR)/bin/bench-vm $(GO) test -tags e2e -count=1 -run '^$$' -bench BenchmarkE2EBlockIO -benchtime 1x -v -timeout 150m ./cmd

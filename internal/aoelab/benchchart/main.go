@@ -147,7 +147,8 @@ page and its chart are made from its results by internal/aoelab/benchchart).
 A Debian 12 kernel (6.1) boots in qemu under TCG (no KVM: every system call
 and every emulated e1000 frame is expensive), with one vblade target on a
 bridge; the kernel aoe driver, the floors (internal/aoelab/floor: the least
-a userspace reader can do, one thread, no retransmission), `+"`aoe read`"+`,
+a userspace reader can do, one thread, no retransmission; in Go, and in C
+as floor/cfloor), `+"`aoe read`"+`,
 `+"`aoe nbd`"+` with the kernel's nbd driver, fio and `+"`aoe bench`"+` read the
 same disk in the same VM, one after another. Compare ratios within one VM:
 absolute figures depend on the host's load.
@@ -221,24 +222,33 @@ func median(xs []float64) float64 {
 
 // writeRounds writes the table of the alternated rounds, if any: each
 // reader's MB/s in each round, the median, and the medians' ratios to
-// aoe read's over one path and to the best floor's.
+// aoe read's over one path, to the best floor's and, when the kernel
+// driver took part in the rounds, to the driver's.
 func writeRounds(w io.Writer, v vmResults) {
 	if len(v.Rounds) == 0 {
 		return
 	}
-	var read, floor float64
+	var read, floor, kernel float64
 	for _, r := range v.Rounds {
 		m := median(r.MBps)
-		if r.Name == "aoe read (1 path)" {
+		switch {
+		case r.Name == "aoe read (1 path)":
 			read = m
-		}
-		if r.Group == "floor" {
+		case r.Group == "floor":
 			floor = max(floor, m)
+		case r.Group == "kernel":
+			kernel = m
 		}
 	}
-	fmt.Fprintf(w, "The userspace readers again, in %d rounds of %d MiB, one after another in each round (the ratios of medians that the host's load moves least):\n\n", len(v.Rounds[0].MBps), v.RoundMiB)
-	fmt.Fprintln(w, "| reader | MB/s in each round | median | vs aoe read (1 path) | vs best floor |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|")
+	who := "The userspace readers"
+	head, rule := "| reader | MB/s in each round | median | vs aoe read (1 path) | vs best floor |", "|---|---|---:|---:|---:|"
+	if kernel > 0 {
+		who = "The readers, the kernel driver among them (loaded for its round, unloaded after),"
+		head, rule = head+" vs kernel |", rule+"---:|"
+	}
+	fmt.Fprintf(w, "%s again, in %d rounds of %d MiB, one after another in each round (the ratios of medians that the host's load moves least):\n\n", who, len(v.Rounds[0].MBps), v.RoundMiB)
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, rule)
 	for _, r := range v.Rounds {
 		each := make([]string, len(r.MBps))
 		for i, x := range r.MBps {
@@ -252,7 +262,11 @@ func writeRounds(w io.Writer, v vmResults) {
 		if m > 0 {
 			med = fmt.Sprintf("%.2f", m)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", r.Name, strings.Join(each, ", "), med, ratio(m, read), ratio(m, floor))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |", r.Name, strings.Join(each, ", "), med, ratio(m, read), ratio(m, floor))
+		if kernel > 0 {
+			fmt.Fprintf(w, " %s |", ratio(m, kernel))
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
 }
