@@ -2,7 +2,6 @@ package floor_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -36,18 +35,7 @@ func buildCFloor(tb testing.TB, dir string) string {
 func TestCFloor(t *testing.T) {
 	lab := aoelab.NewLab(t)
 	bin := buildCFloor(t, t.TempDir())
-	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
-	lab.Veth(tgt, "t0", ini, "i0", 1500)
-	lab.Veth(tgt, "t1", ini, "i1", 9000)
-	const size = 8 << 20
-	img := lab.Image(size)
-	want := make([]byte, size)
-	rand.Read(want)
-	if err := os.WriteFile(img, want, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	lab.Vblade(tgt, "t0", 1, 2, img)
-	lab.Vblade(tgt, "t1", 1, 2, img)
+	tgt, ini, want := vbladeLab(t, lab)
 	run := func(args ...string) (string, error) {
 		out, err := exec.Command("ip", append([]string{"netns", "exec", ini, bin}, args...)...).CombinedOutput()
 		return string(out), err
@@ -59,8 +47,8 @@ func TestCFloor(t *testing.T) {
 		extra          []string
 		want           []byte
 	}{
-		{tgt: "t0", ini: "i0", length: size - 1000},
-		{tgt: "t1", ini: "i1", length: size - 1000, extra: []string{"-P"}},
+		{tgt: "t0", ini: "i0", length: labSize - 1000},
+		{tgt: "t1", ini: "i1", length: labSize - 1000, extra: []string{"-P"}},
 		{tgt: "t0", ini: "i0", offset: 3 << 20, length: 1<<20 + 512, extra: []string{"-window", "4", "-P"}},
 		{tgt: "t1", ini: "i1", offset: 512 * 7, length: 5 << 20, extra: []string{"-window", "64"}},
 		// Round a 64 KiB buffer (64 frames of 1 KiB at MTU 1500): it

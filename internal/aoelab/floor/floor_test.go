@@ -18,26 +18,15 @@ import (
 // round a small one, and says so when a frame is lost.
 func TestFloor(t *testing.T) {
 	lab := aoelab.NewLab(t)
-	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
-	lab.Veth(tgt, "t0", ini, "i0", 1500)
-	lab.Veth(tgt, "t1", ini, "i1", 9000)
-	const size = 8 << 20
-	img := lab.Image(size)
-	want := make([]byte, size)
-	rand.Read(want)
-	if err := os.WriteFile(img, want, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	lab.Vblade(tgt, "t0", 1, 2, img)
-	lab.Vblade(tgt, "t1", 1, 2, img)
+	tgt, ini, want := vbladeLab(t, lab)
 	for _, tr := range []floor.Transport{floor.Socket, floor.RingV2, floor.RingV3} {
 		for _, tc := range []struct {
 			tgt, ini       string
 			offset, length int64
 			window         int
 		}{
-			{"t0", "i0", 0, size - 1000, 16},
-			{"t1", "i1", 0, size - 1000, 16},
+			{"t0", "i0", 0, labSize - 1000, 16},
+			{"t1", "i1", 0, labSize - 1000, 16},
 			{"t0", "i0", 3 << 20, 1<<20 + 512, 16},
 			{"t1", "i1", 512 * 7, 5 << 20, 4},
 		} {
@@ -84,6 +73,27 @@ func TestFloor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// labSize is the size of vbladeLab's image.
+const labSize = 8 << 20
+
+// vbladeLab makes the floors' lab: namespaces tgt and ini joined by veth
+// pairs t0-i0 (MTU 1500) and t1-i1 (9000), and vblade exporting an image
+// of random bytes (want) as e1.2 on t0 and t1.
+func vbladeLab(t *testing.T, lab *aoelab.Lab) (tgt, ini string, want []byte) {
+	tgt, ini = lab.Namespace("tgt"), lab.Namespace("ini")
+	lab.Veth(tgt, "t0", ini, "i0", 1500)
+	lab.Veth(tgt, "t1", ini, "i1", 9000)
+	img := lab.Image(labSize)
+	want = make([]byte, labSize)
+	rand.Read(want)
+	if err := os.WriteFile(img, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lab.Vblade(tgt, "t0", 1, 2, img)
+	lab.Vblade(tgt, "t1", 1, 2, img)
+	return tgt, ini, want
 }
 
 func TestParseTransport(t *testing.T) {
