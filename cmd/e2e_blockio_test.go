@@ -520,8 +520,9 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 // the C floor (cfloor), on a socket.
 var vmFloors = []string{"socket", "ring-v2", "ring-v3", "c-socket"}
 
-// vmLoadAoE loads the aoe driver on eth0 and waits for its e1.2.
-const vmLoadAoE = "insmod /lib/modules/aoe.ko aoe_iflist=eth0 && aoe discover --wait e1.2 --timeout 90s >/dev/null"
+// vmLoadAoE loads the aoe driver on eth0, unless a round's rmmod failed
+// and left it loaded, and waits for its e1.2.
+const vmLoadAoE = "{ test -d /sys/module/aoe || insmod /lib/modules/aoe.ko aoe_iflist=eth0; } && aoe discover --wait e1.2 --timeout 90s >/dev/null"
 
 // vmReadCmd, vmFloorCmd, vmNBDCmd and vmKernelCmd are the guest's
 // commands that read mib MiB sequentially: aoe read with args, the floor
