@@ -135,3 +135,22 @@ func TestEngineOverTransport(t *testing.T) {
 		t.Errorf("path stats %+v", st)
 	}
 }
+
+// TestCopyPieces: copyPieces copies what copy does, at the sizes around
+// its pieces (and a jumbo frame's), into a longer or a shorter dst.
+func TestCopyPieces(t *testing.T) {
+	for _, n := range []int{0, 1, copyPiece - 1, copyPiece, copyPiece + 1, 3*copyPiece + 7, 17 * wire.SectorSize} {
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = byte(rand.IntN(256))
+		}
+		for _, d := range []int{n, n + 100, n / 2} {
+			want, got := bytes.Repeat([]byte{0xee}, d), bytes.Repeat([]byte{0xee}, d)
+			copy(want, src)
+			copyPieces(got, src)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%d bytes into %d: not what copy makes", n, d)
+			}
+		}
+	}
+}
