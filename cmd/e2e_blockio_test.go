@@ -303,10 +303,7 @@ func benchBlockIO(b *testing.B, mtu, cpus int) {
 		b.Fatalf("go build aoefloor: %v\n%s", err, out)
 	}
 	// The C floor (static): what the Go floor is held to.
-	cfloorBin := filepath.Join(b.TempDir(), "cfloor")
-	if out, err := exec.Command("gcc", "-O2", "-static", "-o", cfloorBin, "../internal/aoelab/floor/cfloor/cfloor.c").CombinedOutput(); err != nil {
-		b.Fatalf("gcc cfloor.c (apt-get install gcc libc6-dev): %v\n%s", err, out)
-	}
+	cfloorBin := aoelab.BuildCFloor(b, b.TempDir())
 	extra := map[string]string{"/usr/local/sbin/aoefloor": floorBin, "/usr/local/sbin/cfloor": cfloorBin}
 	addDynamic(b, extra, "/usr/bin/fio")
 	addDynamic(b, extra, "/usr/bin/strace")

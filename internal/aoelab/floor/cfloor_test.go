@@ -13,28 +13,13 @@ import (
 	"github.com/goaoe/aoe/internal/aoelab"
 )
 
-// buildCFloor compiles the C floor (cfloor/cfloor.c, static) into dir and
-// returns its path.
-func buildCFloor(tb testing.TB, dir string) string {
-	tb.Helper()
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		tb.Fatal("gcc is needed for the C floor (apt-get install gcc libc6-dev)")
-	}
-	bin := filepath.Join(dir, "cfloor")
-	if out, err := exec.Command(gcc, "-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", bin, "cfloor/cfloor.c").CombinedOutput(); err != nil {
-		tb.Fatalf("gcc: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestCFloor: the C floor, the Go floor's yardstick, reads real vblade's
 // image exactly over 1500- and 9000-byte links, from an offset and round
 // a small buffer, waiting in recvmmsg or in poll, and fails (exit 3) when
 // nothing answers.
 func TestCFloor(t *testing.T) {
 	lab := aoelab.NewLab(t)
-	bin := buildCFloor(t, t.TempDir())
+	bin := aoelab.BuildCFloor(t, t.TempDir())
 	tgt, ini, want := vbladeLab(t, lab)
 	run := func(args ...string) (string, error) {
 		out, err := exec.Command("ip", append([]string{"netns", "exec", ini, bin}, args...)...).CombinedOutput()
