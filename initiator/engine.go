@@ -311,9 +311,10 @@ func (e *engine) post(p post) bool {
 	return true
 }
 
-// takePosts takes what was posted: after it, a post ends the next wait
-// on a lent socket (attention) or on the channels (notify).
-func (e *engine) takePosts() {
+// takePosts takes what was posted, now being the loop's clock: after it,
+// a post ends the next wait on a lent socket (attention) or on the
+// channels (notify).
+func (e *engine) takePosts(now tick) {
 	e.attention.Store(false)
 	e.inbox.Lock()
 	posts := e.inbox.posts
@@ -323,7 +324,7 @@ func (e *engine) takePosts() {
 		if p.cancel {
 			e.fail(p.q, p.q.ctx.Err())
 		} else {
-			e.add(p.q)
+			e.add(p.q, now)
 		}
 		posts[i] = post{}
 	}
@@ -596,7 +597,9 @@ func (e *engine) run() {
 			e.onReply(&r, now)
 			e.takeReplies(now)
 		case <-e.notify:
-			e.takePosts()
+			now := e.d.now()
+			e.clock, e.fresh = now, true
+			e.takePosts(now)
 		case r := <-e.checked:
 			e.kicked.Add(-1)
 			e.contentChecked(r)
@@ -689,7 +692,7 @@ func (e *engine) readReplies(now tick) bool {
 		e.seq++
 	}
 	e.takeReplies(now)
-	e.takePosts()
+	e.takePosts(now)
 	return true
 }
 
@@ -795,9 +798,11 @@ type loopCall struct {
 	done chan struct{}
 }
 
-// add takes a new request.
-func (e *engine) add(q *request) {
-	q.since = e.d.now()
+// add takes a new request, now being the loop's clock (one read for all
+// the requests of a wake-up: in a guest whose clock source is not the
+// TSC each read is a system call).
+func (e *engine) add(q *request, now tick) {
+	q.since = now
 	if q.path != nil {
 		if q.path.gone {
 			e.finish(q, fmt.Errorf("%s: %w: %w", e.d.name, errNoPaths, q.path.tr.Err()))
@@ -1541,7 +1546,7 @@ func (e *engine) probe(now time.Time) {
 		p.probing, p.lastProbe = true, now
 		p.stats.Probes++
 		q := &request{ctx: e.d.ctx, cmd: ata.Identify, buf: p.probeBuf, path: p, probe: true, deadline: probeEvery, done: make(chan struct{})}
-		e.add(q)
+		e.add(q, e.d.tick(now))
 	}
 }
 
@@ -1735,7 +1740,7 @@ func (e *engine) shutdown() {
 	e.inbox.Lock()
 	e.inbox.closed = true
 	e.inbox.Unlock()
-	e.takePosts()
+	e.takePosts(e.d.now())
 	e.failAll(errDiskClosed)
 }
 

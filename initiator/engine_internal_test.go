@@ -123,9 +123,10 @@ func TestIssueTurns(t *testing.T) {
 	} {
 		q1 := &request{cmd: ata.ReadSectors, buf: make([]byte, tc.size), done: make(chan struct{})}
 		q2 := &request{cmd: ata.ReadSectors, buf: make([]byte, tc.size), lba: 1 << 10, done: make(chan struct{})}
-		e.add(q1)
-		e.add(q2)
-		e.issue(d.now())
+		now := d.now()
+		e.add(q1, now)
+		e.add(q2, now)
+		e.issue(now)
 		var runs []int
 		var last *request
 		for _, o := range tx.queued {
