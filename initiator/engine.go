@@ -237,6 +237,10 @@ type engine struct {
 	// call and an emulated device's).
 	clock tick
 	fresh bool
+	// waitTick, when waitRead, is the clock the reads read after the
+	// current wait (waitNow).
+	waitTick tick
+	waitRead bool
 
 	// reads, while frames are out, are its clients' socket reads, lent
 	// to the loop (borrow): it waits for the replies itself, with no
@@ -255,6 +259,15 @@ type engine struct {
 	kicked    atomic.Int32
 	released  atomic.Bool
 	noBorrow  bool
+	// full is set while the loop waits on lent reads with frames out
+	// and no room for another frame on any path (windowsFull): a
+	// request posted meanwhile could not be sent before a reply frees
+	// a slot, and that reply (or the timer) ends the wait anyway, so
+	// post does not wake the loop for it. Waking it costs a deadline
+	// set twice (three clock reads, two timer changes) and a pass that
+	// sends nothing; at queue depth 32 it did so for every burst of
+	// requests.
+	full atomic.Bool
 	// rset, once the engine has borrowed the reads of several clients,
 	// is what it waits on for their sockets (readSet); borrowMiss: one
 	// of them would not lend (another disk's engine has its reads), the
@@ -307,7 +320,27 @@ func (e *engine) post(p post) bool {
 	case e.notify <- struct{}{}:
 	default: // a wake-up is due already
 	}
-	e.wake()
+	if p.cancel || !e.full.Load() {
+		e.wake()
+	}
+	return true
+}
+
+// windowsFull reports whether frames are out and no path has room for
+// another (see pick and pickBound): only a reply or a timeout can change
+// that (see full).
+func (e *engine) windowsFull() bool {
+	if len(e.inflight) == 0 {
+		return false
+	}
+	for _, p := range e.d.paths {
+		if p.gone || p.target.out >= p.target.window {
+			continue
+		}
+		if !p.usable() || p.out < p.cwnd {
+			return false // room, or a dead path a bound IDENTIFY may take
+		}
+	}
 	return true
 }
 
@@ -391,6 +424,7 @@ func newEngine(d *Disk) *engine {
 	}
 	e.sink.ch = e.replies
 	e.sink.expect = e.expectFor
+	e.sink.now = e.waitNow
 	e.letGo = func() {
 		e.released.Store(true)
 		e.wake()
@@ -660,8 +694,11 @@ func (e *engine) readReplies(now tick) bool {
 		n   int
 		err error
 	)
+	e.waitRead = false
 	if len(e.replies) == 0 {
+		e.full.Store(e.windowsFull())
 		n, err = e.reads.readReplies(deadline, &e.attention, &e.sink)
+		e.full.Store(false)           // before takePosts: a post after it wakes
 		clear(e.place[:cap(e.place)]) // no pointer into a read's buffer is kept
 	}
 	// else: replies a read loop queued before it lent its reads (it may
@@ -669,7 +706,10 @@ func (e *engine) readReplies(now tick) bool {
 	// wait on the socket would not see them, and ended only at the
 	// timer's deadline (a random read at queue depth 1 took that long in
 	// a 2-vCPU guest: 48 IOPS).
-	now = e.d.now() // after the wait
+	now = e.waitTick // after the wait, as the reads saw it (waitNow)
+	if !e.waitRead {
+		now = e.d.now()
+	}
 	e.clock, e.fresh = now, true
 	e.takeSink(now) // even after an error: another client's frames came before it
 	if err != nil {
@@ -694,6 +734,15 @@ func (e *engine) readReplies(now tick) bool {
 	e.takeReplies(now)
 	e.takePosts(now)
 	return true
+}
+
+// waitNow is the sink's now: the disk's clock, read once after a wait
+// (readReplies then takes the same reading), on the real clock.
+func (e *engine) waitNow() time.Time {
+	if !e.waitRead {
+		e.waitTick, e.waitRead = e.d.now(), true
+	}
+	return e.d.realAt(e.waitTick, e.waitTick)
 }
 
 // takeSink takes the replies readReplies put in the sink.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,5 +146,66 @@ func TestIssueTurns(t *testing.T) {
 		tx.queued = tx.queued[:0]
 		p.out, tg.out = 0, 0
 		e.active, e.inflight, e.rr = nil, nil, 0
+	}
+}
+
+// wakeCounter is a replyReader lent to an engine that counts its wakes.
+type wakeCounter struct{ wakes int }
+
+func (w *wakeCounter) readReplies(time.Time, *atomic.Bool, *replySink) (int, error) { return 0, nil }
+func (w *wakeCounter) wake()                                                        { w.wakes++ }
+func (w *wakeCounter) giveBack()                                                    {}
+
+// TestPostWakesOnlyWithRoom: a request posted while the loop waits on lent
+// reads wakes it when a path has room for a frame, not while every window
+// is full (the next reply ends that wait, and the request could not go
+// before it); a cancellation always does.
+func TestPostWakesOnlyWithRoom(t *testing.T) {
+	conn := newRecConn()
+	c := New(Interface{Name: "rec0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, MTU: 1500}, conn, nil)
+	defer c.Close()
+	d := &Disk{name: "e1.2", shelf: 1, slot: 2, sectors: 1 << 20, opts: DiskOptions{Deadline: time.Second}}
+	d.id.LBA48 = true
+	tg := &diskTarget{mac: net.HardwareAddr{2, 0, 0, 0, 0, 2}, window: 16}
+	p := &diskPath{tr: c, mac: tg.mac, src: c.Interface().MAC, target: tg, mtu: 1500, maxSectors: 2, cwnd: 2,
+		rtt: rttEstimator{min: time.Millisecond, max: time.Second, initial: 200 * time.Millisecond}}
+	d.paths, d.targets = []*diskPath{p}, []*diskTarget{tg}
+	e := &engine{d: d, replies: make(chan replyEvent, 16)}
+	e.addTx(c, newBatchWriter(c))
+	d.eng = e
+	w := &wakeCounter{}
+	var r replyReader = w
+	e.lent.Store(&r)
+	// post as the loop's wait sees it: full set from the windows, and
+	// the posts taken after (attention cleared, as takePosts does).
+	posted := func(cancel bool) int {
+		before := w.wakes
+		e.full.Store(e.windowsFull())
+		e.post(post{q: &request{cmd: ata.ReadSectors, buf: make([]byte, 2*wire.SectorSize)}, cancel: cancel})
+		e.full.Store(false)
+		e.attention.Store(false)
+		return w.wakes - before
+	}
+	if n := posted(false); n != 1 {
+		t.Errorf("nothing out: %d wakes, want 1", n)
+	}
+	q := &request{cmd: ata.ReadSectors, buf: make([]byte, 4*wire.SectorSize), done: make(chan struct{})}
+	for range 2 {
+		o := e.cut(q, p)
+		e.take(o, p)
+		e.send(o, tick(1))
+	}
+	if !e.windowsFull() {
+		t.Fatalf("window %d with %d out: not full", p.cwnd, p.out)
+	}
+	if n := posted(false); n != 0 {
+		t.Errorf("window full: %d wakes, want 0", n)
+	}
+	if n := posted(true); n != 1 {
+		t.Errorf("window full, a cancellation: %d wakes, want 1", n)
+	}
+	p.dead = true // a bound IDENTIFY could go
+	if n := posted(false); n != 1 {
+		t.Errorf("the only path dead, its target with room: %d wakes, want 1", n)
 	}
 }

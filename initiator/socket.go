@@ -119,7 +119,7 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 		err    error
 	)
 	if kicked.Load() {
-		if beforeDeadline(deadline) {
+		if beforeDeadline(deadline, sink) {
 			return 0, nil // nothing times out before the next wait
 		}
 		frames, err = l.take(sink, false) // no wait, but what is there
@@ -135,7 +135,7 @@ func (l *lentReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *r
 		// the next wait reads what came (a system call saved per
 		// post to an idle engine).
 		l.known = false
-		if kicked.Load() && beforeDeadline(deadline) {
+		if kicked.Load() && beforeDeadline(deadline, sink) {
 			return 0, nil
 		}
 		frames, err = l.take(sink, false)
@@ -181,10 +181,16 @@ func (l *lentReads) handle(frames [][]byte, sink *replySink) {
 }
 
 // beforeDeadline reports whether a read deadline (zero: none) is still to
-// come: a wait that a wake ended then leaves the frames to the next read,
-// as nothing expires meanwhile.
-func beforeDeadline(deadline time.Time) bool {
-	return deadline.IsZero() || time.Until(deadline) > 0 // one clock read for a monotonic deadline
+// come, by sink's clock if it has one: a wait that a wake ended then
+// leaves the frames to the next read, as nothing expires meanwhile.
+func beforeDeadline(deadline time.Time, sink *replySink) bool {
+	switch {
+	case deadline.IsZero():
+		return true
+	case sink != nil && sink.now != nil:
+		return sink.now().Before(deadline)
+	}
+	return time.Until(deadline) > 0 // one clock read for a monotonic deadline
 }
 
 // wake ends a wait of readReplies (any goroutine).
@@ -392,7 +398,7 @@ func (m *multiReads) readReplies(deadline time.Time, kicked *atomic.Bool, sink *
 			return 0, err
 		}
 		s.known = false // the timer's deadline, or a wake's
-		if kicked.Load() && beforeDeadline(deadline) {
+		if kicked.Load() && beforeDeadline(deadline, sink) {
 			return 0, nil // a wake: as lentReads.readReplies
 		}
 		// The deadline passed: every socket is looked at, as a

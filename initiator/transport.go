@@ -199,6 +199,12 @@ type replySink struct {
 	// frame).
 	expect func(c *Client) []placement
 	placed [][]byte
+	// now, when set, is the holder's clock now, on the real clock (a
+	// read deadline's), read at most once a wait: a read that must
+	// know whether its deadline passed asks it, and the engine then
+	// takes the same reading as its own after the wait (in a guest
+	// whose clock source is not the TSC each read is a system call).
+	now func() time.Time
 }
 
 var _ ataHandler = (*attempt)(nil)
