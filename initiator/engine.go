@@ -237,10 +237,6 @@ type engine struct {
 	// call and an emulated device's).
 	clock tick
 	fresh bool
-	// waitTick, when waitRead, is the clock the reads read after the
-	// current wait (waitNow).
-	waitTick tick
-	waitRead bool
 
 	// reads, while frames are out, are its clients' socket reads, lent
 	// to the loop (borrow): it waits for the replies itself, with no
@@ -694,7 +690,7 @@ func (e *engine) readReplies(now tick) bool {
 		n   int
 		err error
 	)
-	e.waitRead = false
+	e.fresh = false // the reads may read the clock after the wait (waitNow)
 	if len(e.replies) == 0 {
 		e.full.Store(e.windowsFull())
 		n, err = e.reads.readReplies(deadline, &e.attention, &e.sink)
@@ -706,8 +702,8 @@ func (e *engine) readReplies(now tick) bool {
 	// wait on the socket would not see them, and ended only at the
 	// timer's deadline (a random read at queue depth 1 took that long in
 	// a 2-vCPU guest: 48 IOPS).
-	now = e.waitTick // after the wait, as the reads saw it (waitNow)
-	if !e.waitRead {
+	now = e.clock // after the wait, as the reads saw it (waitNow)
+	if !e.fresh {
 		now = e.d.now()
 	}
 	e.clock, e.fresh = now, true
@@ -737,12 +733,13 @@ func (e *engine) readReplies(now tick) bool {
 }
 
 // waitNow is the sink's now: the disk's clock, read once after a wait
-// (readReplies then takes the same reading), on the real clock.
+// (the loop's clock: readReplies then takes the same reading), on the
+// real clock.
 func (e *engine) waitNow() time.Time {
-	if !e.waitRead {
-		e.waitTick, e.waitRead = e.d.now(), true
+	if !e.fresh {
+		e.clock, e.fresh = e.d.now(), true
 	}
-	return e.d.realAt(e.waitTick, e.waitTick)
+	return e.d.realAt(e.clock, e.clock)
 }
 
 // takeSink takes the replies readReplies put in the sink.
