@@ -687,14 +687,17 @@ func (c *Client) handleFrames(frames [][]byte, sink *replySink) {
 	var n replyCounts
 	locked := false
 	for i, b := range frames {
-		if isATAReply(b) && !forgedSource(b[6:12], c.ifi.MAC) {
+		var data []byte // the data, when the socket read it into place
+		if sink != nil && sink.placed != nil {
+			data = sink.placed[i]
+		}
+		// A frame that landed in its placement has the header its
+		// engine foresaw (placement): an ATA reply from its path's
+		// target, which a Query Config reply that was not forged named.
+		if data != nil || (isATAReply(b) && !forgedSource(b[6:12], c.ifi.MAC)) {
 			if !locked {
 				c.mu.Lock()
 				locked = true
-			}
-			var data []byte // the data, when the socket read it into place
-			if sink != nil && sink.placed != nil {
-				data = sink.placed[i]
 			}
 			if c.deliverEngine(b, data, &n) {
 				if data != nil {

@@ -37,7 +37,7 @@ type diskPath struct {
 	// its first: MACs, shelf, slot and command; the tag and the ATA
 	// argument zero (encode writes them); padded to the Ethernet minimum.
 	hdr [minFrameLen]byte
-	// rhdr is the header its replies have, the tag zero (replyHeader).
+	// rhdr is the header its replies have, the tag zero (putReplyHeader).
 	rhdr [wire.HeaderLen]byte
 
 	out        int // frames outstanding on this path
@@ -364,15 +364,15 @@ func (r *rttEstimator) backedOff(tries int) time.Duration {
 	return t
 }
 
-// replyHeader is the header of the reply to p's send under tag, as a
-// target sends it: to p's interface from p's MAC, R set, no error.
-func (p *diskPath) replyHeader(d *Disk, tag uint32) [wire.HeaderLen]byte {
+// putReplyHeader writes into h the header of the reply to p's send under
+// tag, as a target sends it: to p's interface from p's MAC, R set, no
+// error. In place: it runs per frame.
+func (p *diskPath) putReplyHeader(h *[wire.HeaderLen]byte, d *Disk, tag uint32) {
 	if p.rhdr[12] == 0 { // not yet made: the EtherType's first byte is 0x88
 		f := wire.Frame{Destination: p.src, Source: p.mac, Response: true, Shelf: d.shelf, Slot: d.slot, Command: wire.CommandATA}
 		b, _ := f.AppendBinary(nil) // cannot fail: both MACs are 6 bytes
 		copy(p.rhdr[:], b)
 	}
-	h := p.rhdr
+	*h = p.rhdr
 	binary.BigEndian.PutUint32(h[wire.HeaderLen-4:], tag)
-	return h
 }

@@ -543,7 +543,8 @@ func (e *engine) expectReplies(t *engineTx) []placement {
 			continue
 		}
 		o.placed = e.placeSeq
-		place = append(place, placement{hdr: a.path.replyHeader(e.d, s.tag), data: o.buf})
+		place = append(place, placement{data: o.buf})
+		a.path.putReplyHeader(&place[len(place)-1].hdr, e.d, s.tag)
 	}
 	e.place = place
 	return place
@@ -920,7 +921,10 @@ func (e *engine) issue(now tick) {
 	}
 	misses := 0
 	for len(e.active) > 0 && misses < len(e.active) {
-		i := e.rr % len(e.active)
+		if e.rr >= len(e.active) {
+			e.rr %= len(e.active) // (a division per frame costs)
+		}
+		i := e.rr
 		q := e.active[i]
 		var p *diskPath
 		if q.path != nil {

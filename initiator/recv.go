@@ -1,6 +1,7 @@
 package initiator
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"syscall"
@@ -108,6 +109,15 @@ type mmsgReader struct {
 type placement struct {
 	hdr  [wire.HeaderLen]byte
 	data []byte
+}
+
+// headerIs reports whether b starts with h: three word compares (an array
+// compare calls memequal), per frame.
+func headerIs(b []byte, h *[wire.HeaderLen]byte) bool {
+	_ = b[wire.HeaderLen-1]
+	return binary.LittleEndian.Uint64(b) == binary.LittleEndian.Uint64(h[:]) &&
+		binary.LittleEndian.Uint64(b[8:]) == binary.LittleEndian.Uint64(h[8:]) &&
+		binary.LittleEndian.Uint64(b[16:]) == binary.LittleEndian.Uint64(h[16:])
 }
 
 // placedHdrLen is the part of a placed frame read into the frame's own
@@ -225,7 +235,7 @@ func (r *mmsgReader) frames() ([][]byte, error) {
 		}
 		pl := &r.place[i]
 		d := len(pl.data)
-		if n == placedHdrLen+d && [wire.HeaderLen]byte(b[:wire.HeaderLen]) == pl.hdr {
+		if n == placedHdrLen+d && headerIs(b, &pl.hdr) {
 			r.placed[i] = pl.data
 			r.out = append(r.out, b[:placedHdrLen])
 			continue

@@ -108,7 +108,8 @@ func (w *batchWriter) send(frames []outFrame, failed func(i int, err error)) int
 			iovs[2*i+1].SetLen(len(f.data))
 			niov = 2
 		}
-		hdrs[i] = unix.Mmsghdr{}
+		// The rest of hdrs[i] stays zero (made so): the call writes
+		// only its Len.
 		hdrs[i].Hdr.Iov = &iovs[2*i]
 		hdrs[i].Hdr.SetIovlen(niov)
 	}

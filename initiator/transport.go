@@ -152,16 +152,13 @@ func (a *attempt) takeReply(tag uint32, h replyHeader, data []byte, sink *replyS
 	// The event is written where it goes: in place at the end of the
 	// sink's queue when the engine reads the client itself (no copy of
 	// it per reply), else here for the engine's channel.
-	var (
-		ev replyEvent
-		r  = &ev
-	)
+	ev := replyEvent{att: a, tag: tag, errFlag: h.errFlag, code: h.code, ata: h.ata, status: h.arg[3], errReg: h.arg[1]}
+	r := &ev
 	mine := sink != nil && sink.ch == a.events
 	if mine {
-		sink.q = append(sink.q, replyEvent{})
+		sink.q = append(sink.q, ev)
 		r = &sink.q[len(sink.q)-1]
 	}
-	*r = replyEvent{att: a, tag: tag, errFlag: h.errFlag, code: h.code, ata: h.ata, status: h.arg[3], errReg: h.arg[1]}
 	if h.ata && !h.errFlag && r.status&ata.StatusFailed == 0 {
 		// A reply that does not answer the send leaves it registered
 		// (the target's good reply may follow) and the buffer untouched.
