@@ -151,7 +151,8 @@ a userspace reader can do, one thread, no retransmission; in Go, and in C
 as floor/cfloor), `+"`aoe read`"+`,
 `+"`aoe nbd`"+` with the kernel's nbd driver, fio and `+"`aoe bench`"+` read the
 same disk in the same VM, one after another. Compare ratios within one VM:
-absolute figures depend on the host's load.
+absolute figures depend on the host's load. Why the readers stand where
+they do, measured: [performance-analysis.md](performance-analysis.md).
 
 ![sequential reads, MB/s, against the kernel driver](%s)
 
