@@ -34,7 +34,7 @@ import (
 // (A in "A->B->C MB"), tells the Go heap (what the engine and the copy
 // allocate) from the fixed rest.
 func BenchmarkVbladeMemory(b *testing.B) {
-	bin := memBinary(b)
+	bin := aoeBinary(b)
 	lab := aoelab.NewLab(b)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
 	lab.Veth(tgt, "t0", ini, "i0", 1500)
@@ -123,15 +123,11 @@ func processMem(cmd *exec.Cmd, stderr string) memUse {
 	return m
 }
 
-// memBinary is $AOE_BIN (make bench), else cmd/aoe built into a
+// aoeBinary is $AOE_BIN (make bench), else cmd/aoe built into a
 // temporary directory.
-func memBinary(b *testing.B) string {
+func aoeBinary(b *testing.B) string {
 	if bin := os.Getenv("AOE_BIN"); bin != "" {
 		return bin
 	}
-	bin := filepath.Join(b.TempDir(), "aoe")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/aoe").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return goBuild(b, "../../cmd/aoe")
 }

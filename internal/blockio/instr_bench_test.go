@@ -31,10 +31,7 @@ func BenchmarkInstructionsPerFrame(b *testing.B) {
 	if _, err := exec.LookPath("valgrind"); err != nil {
 		b.Fatal("valgrind is needed (apt-get install valgrind)")
 	}
-	aoe := os.Getenv("AOE_BIN")
-	if aoe == "" {
-		aoe = goBuild(b, "../../cmd/aoe")
-	}
+	aoe := aoeBinary(b)
 	floorBin := goBuild(b, "../aoelab/floor/aoefloor")
 	lab := aoelab.NewLab(b)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
