@@ -158,10 +158,11 @@ soak:
 		rc=$$?; grep -v -e '^=== RUN' -e '^    --- PASS' -e '^--- PASS: TestSoak[A-Za-z]*/' bin/soak.log; exit $$rc
 
 # The data path in the real-kernel guest: aoe read/bench, the floors, aoe
-# nbd with /dev/nbd0 (1 and 2 connections), fio, and the kernel aoe
-# driver's /dev/etherd on one vblade target, side by side, at MTU 1500 and
-# 9000, with 1 and 2 vCPUs (root; e2e's needs plus nbd-client, fio,
-# strace, and gcc with libc6-dev for the C floor). It writes
+# nbd with /dev/nbd0 (1 and 2 connections), fio, the NBD ceiling (qemu-nbd
+# serving RAM), and the kernel aoe driver's /dev/etherd on one vblade
+# target, side by side, at MTU 1500 and 9000, with 1 and 2 vCPUs (root;
+# e2e's needs plus nbd-client, fio, strace, qemu-utils, and gcc with
+# libc6-dev for the C floor). It writes
 # docs/performance.md and docs/performance.svg.
 bench-vm: build links
 	rm -rf bin/bench-vm

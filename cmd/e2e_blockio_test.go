@@ -150,6 +150,29 @@ func (b *blockVM) stopNBD(tb testing.TB) {
 	b.must(tb, "nbd-client -d /dev/nbd0; kill $(pidof aoe); sleep 1; cat /tmp/nbd.log", 2*time.Minute)
 }
 
+// vmCeilingName names the NBD ceiling: the nbd driver and qemu-nbd
+// serving a file in RAM (startCeiling), with no network and no AoE
+// behind it.
+const vmCeilingName = "nbd.ko + qemu-nbd, a file in RAM (no network)"
+
+// startCeiling attaches /dev/nbd1 to qemu-nbd serving 64 MiB of random
+// bytes from a tmpfs: what any NBD server can reach in the guest, since
+// it has nothing to do but copy from memory. fio's IOPS through
+// /dev/nbd0 against it is what `aoe nbd` costs; against the aoe driver,
+// what the nbd driver and its socket cost.
+func (b *blockVM) startCeiling(tb testing.TB) {
+	b.must(tb, `mkdir -p /mnt/ram && mount -t tmpfs -o size=80m none /mnt/ram &&
+dd if=/dev/urandom of=/mnt/ram/img bs=1M count=64 2>/dev/null &&
+/usr/bin/qemu-nbd -k /run/ram.nbd -x ram -f raw /mnt/ram/img >/tmp/qemu-nbd.log 2>&1 &
+for i in $(seq 100); do [ -S /run/ram.nbd ] && exit 0; sleep 0.2; done
+cat /tmp/qemu-nbd.log; exit 1`, 2*time.Minute)
+	b.must(tb, "nbd-client -N ram -unix /run/ram.nbd /dev/nbd1 -b 4096", 2*time.Minute)
+}
+
+func (b *blockVM) stopCeiling(tb testing.TB) {
+	b.must(tb, "nbd-client -d /dev/nbd1; kill $(pidof qemu-nbd) 2>/dev/null; sleep 1; umount /mnt/ram", 2*time.Minute)
+}
+
 func fileSHA(tb testing.TB, path string, n int64) string {
 	f, err := os.Open(path)
 	if err != nil {
@@ -209,7 +232,7 @@ test ! -e /sys/module/aoe && echo "no aoe driver"`, 10*time.Minute)
 // rings), aoe read (one and two paths), aoe bench, and aoe nbd + /dev/nbd0
 // (one connection and one path; two connections and two paths); fio's
 // random 4 KiB reads (libaio, O_DIRECT, queue depth 1 and 32) on both block
-// devices; the system calls, context switches and RSS of each; with
+// devices, and on the NBD ceiling (startCeiling); the system calls, context switches and RSS of each; with
 // 1500-byte frames (2 sectors each) and jumbo frames (MTU 9000: 17
 // sectors), with 1 and 2 vCPUs, each in its own VM. Run it with
 //
@@ -248,6 +271,7 @@ type vmRun struct {
 type vmFio struct {
 	Device string  `json:"device"`
 	Name   string  `json:"name"`
+	Group  string  `json:"group"` // kernel, nbd, ceiling (startCeiling)
 	QD     int     `json:"queue_depth"`
 	IOPS   float64 `json:"iops"`
 }
@@ -307,6 +331,7 @@ func benchBlockIO(b *testing.B, mtu, cpus int) {
 	extra := map[string]string{"/usr/local/sbin/aoefloor": floorBin, "/usr/local/sbin/cfloor": cfloorBin}
 	addDynamic(b, extra, "/usr/bin/fio")
 	addDynamic(b, extra, "/usr/bin/strace")
+	addDynamic(b, extra, "/usr/bin/qemu-nbd")
 	v := newBlockVMWith(b, size, mtu, cpus, 2, extra)
 	v.loadModules(b, false)
 	res := vmResults{MTU: mtu, CPUs: cpus, ReadMiB: vmReadMiB}
@@ -367,7 +392,7 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 		res.Runs = append(res.Runs, r)
 		return &res.Runs[len(res.Runs)-1]
 	}
-	fio := func(device, name string) {
+	fio := func(device, name, group string) {
 		for _, qd := range []int{1, 32} {
 			run := v.vm.Run(fmt.Sprintf("/usr/bin/fio --name=r --filename=%s --ioengine=libaio --direct=1 --rw=randread --bs=4k --iodepth=%d --runtime=%s --time_based --output-format=json", device, qd, dur), 10*time.Minute)
 			out := run.Stdout
@@ -384,10 +409,10 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 			if err := json.Unmarshal([]byte(out), &j); err != nil || len(j.Jobs) == 0 {
 				// Recorded (0 IOPS), not fatal: the other figures stand.
 				b.Errorf("fio on %s, queue depth %d: exit %d, %v\n%s%s", device, qd, run.Status, err, out, run.Stderr)
-				res.Fio = append(res.Fio, vmFio{Device: device, Name: name, QD: qd})
+				res.Fio = append(res.Fio, vmFio{Device: device, Name: name, Group: group, QD: qd})
 				continue
 			}
-			res.Fio = append(res.Fio, vmFio{Device: device, Name: name, QD: qd, IOPS: j.Jobs[0].Read.IOPS})
+			res.Fio = append(res.Fio, vmFio{Device: device, Name: name, Group: group, QD: qd, IOPS: j.Jobs[0].Read.IOPS})
 		}
 	}
 	mib := fmt.Sprint(vmReadMiB)
@@ -422,12 +447,15 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 		v.startNBDWith(b, ifaces, nc)
 		r := measure(name, "nbd", vmNBDCmd(mib), "")
 		r.MaxRSSKiB = field(v.must(b, "cat /proc/$(pidof aoe)/status", time.Minute), `VmHWM:\s+(\d+) kB`)
-		fio("/dev/nbd0", name)
+		fio("/dev/nbd0", name, "nbd")
 		if nc == 1 {
 			bench(name, "--file /dev/nbd0")
 		}
 		v.stopNBD(b)
 	}
+	v.startCeiling(b)
+	fio("/dev/nbd1", vmCeilingName, "ceiling")
+	v.stopCeiling(b)
 	// The alternated rounds (see vmResults.Rounds), before the aoe
 	// driver is loaded (it would see the replies too).
 	res.RoundMiB = vmRoundMiB
@@ -489,7 +517,7 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 	}
 	v.must(b, vmLoadAoE, 3*time.Minute)
 	if k := measure("kernel aoe /dev/etherd/e1.2", "kernel", vmKernelCmd(mib), vmKernelCmd(smib)); k.Failed == "" {
-		fio("/dev/etherd/e1.2", "kernel aoe /dev/etherd/e1.2")
+		fio("/dev/etherd/e1.2", "kernel aoe /dev/etherd/e1.2", "kernel")
 		bench("kernel aoe /dev/etherd/e1.2", "--file /dev/etherd/e1.2")
 		v.must(b, "rmmod aoe", time.Minute)
 	}
