@@ -286,11 +286,14 @@ type vmResults struct {
 	Bench   []vmBench `json:"bench"`
 	Startup string    `json:"startup"`
 	// RoundMiB and Rounds: the userspace readers again, vmRounds times
-	// one after another (reader A, B, C..., then again), vmRoundMiB each:
-	// a ratio of their medians is not one reader's luck with the host's
-	// load against another's (a single run moves by a tenth or more).
+	// one after another, vmRoundMiB each: a ratio of their medians is not
+	// one reader's luck with the host's load against another's (a single
+	// run moves by a tenth or more). Reversed: every other round runs
+	// them in reverse order (A, B ... Z, then Z ... A, then A ... Z), so
+	// a load that drifts through a round favours no place in the order.
 	RoundMiB int       `json:"round_mib"`
 	Rounds   []vmRound `json:"rounds"`
+	Reversed bool      `json:"rounds_reversed"`
 }
 
 // vmRound is one reader's MB/s in each round (0: failed).
@@ -480,8 +483,14 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 	for i, r := range readers {
 		res.Rounds[i] = vmRound{Name: r.name, Group: r.group}
 	}
-	for range vmRounds {
-		for i, r := range readers {
+	res.Reversed = true
+	for round := range vmRounds {
+		for k := range readers {
+			i := k
+			if round%2 == 1 {
+				i = len(readers) - 1 - k
+			}
+			r := readers[i]
 			switch r.group {
 			case "nbd":
 				v.startNBDWith(b, "eth0", 1)

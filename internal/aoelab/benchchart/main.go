@@ -49,7 +49,8 @@ type vmResults struct {
 		QD     int     `json:"queue_depth"`
 		IOPS   float64 `json:"iops"`
 	} `json:"fio"`
-	RoundMiB int `json:"round_mib"`
+	RoundMiB int  `json:"round_mib"`
+	Reversed bool `json:"rounds_reversed"` // every other round in reverse order (from run 12)
 	Rounds   []struct {
 		Name  string    `json:"name"`
 		Group string    `json:"group"`
@@ -255,7 +256,11 @@ func writeRounds(w io.Writer, v vmResults) {
 		who = "The readers, the kernel driver among them (loaded for its round, unloaded after),"
 		head, rule = head+" vs kernel |", rule+"---:|"
 	}
-	fmt.Fprintf(w, "%s again, in %d rounds of %d MiB, one after another in each round (the ratios of medians that the host's load moves least):\n\n", who, len(v.Rounds[0].MBps), v.RoundMiB)
+	order := "one after another in each round"
+	if v.Reversed {
+		order = "one after another in each round, every other round in reverse order (so that a load that drifts favours no place in the order)"
+	}
+	fmt.Fprintf(w, "%s again, in %d rounds of %d MiB, %s (the ratios of medians that the host's load moves least):\n\n", who, len(v.Rounds[0].MBps), v.RoundMiB, order)
 	fmt.Fprintln(w, head)
 	fmt.Fprintln(w, rule)
 	for _, r := range v.Rounds {

@@ -27,6 +27,7 @@ func TestChart(t *testing.T) {
 		"| kernel aoe /dev/etherd/e1.2 | 1 | 600 | 1.00× | 1.50× |",
 		"| aoe bench (userspace) | rand-read | 32 | 8.2 | 2000 |",
 		"![sequential reads, MB/s, against the kernel driver](performance.svg)",
+		"every other round in reverse order",
 		// Medians of the rounds (a failed round leaves none), and their
 		// ratios to aoe read's, to the best floor's (the C floor's here)
 		// and to the kernel driver's, which took part.
