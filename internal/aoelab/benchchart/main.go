@@ -194,7 +194,7 @@ they do, measured: [performance-analysis.md](performance-analysis.md).
 		fmt.Fprintln(w, "fio, random 4 KiB reads (libaio, O_DIRECT, 3 s):")
 		fmt.Fprintln(w)
 		if len(ceiling) > 0 {
-			fmt.Fprintln(w, "The NBD ceiling is the nbd driver with qemu-nbd serving a file in RAM: no network, no AoE, nothing for the server to do but copy from memory. What `/dev/nbd0` reaches against it is the share of the ceiling `aoe nbd` leaves; what the ceiling reaches against the kernel's aoe driver is the most any NBD server could.")
+			fmt.Fprintln(w, "The NBD ceiling is the nbd driver with qemu-nbd serving a file in RAM: no network, no AoE, nothing for the server to do but copy from memory. `/dev/nbd0` against it: how near `aoe nbd` comes to it; the ceiling against the kernel's aoe driver: the most any NBD server could reach here.")
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintln(w, "| device | queue depth | IOPS | vs kernel | vs NBD ceiling |")
@@ -258,7 +258,7 @@ func writeRounds(w io.Writer, v vmResults) {
 	}
 	order := "one after another in each round"
 	if v.Reversed {
-		order = "one after another in each round, every other round in reverse order (so that a load that drifts favours no place in the order)"
+		order = "one after another in each round, every other round in reverse order so that a load that drifts favours no place in the order"
 	}
 	fmt.Fprintf(w, "%s again, in %d rounds of %d MiB, %s (the ratios of medians that the host's load moves least):\n\n", who, len(v.Rounds[0].MBps), v.RoundMiB, order)
 	fmt.Fprintln(w, head)
