@@ -1,9 +1,13 @@
 package blockio_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -20,7 +24,9 @@ import (
 // engine's cost per request counts) and of 256 KiB. It reports MB/s and
 // this process's CPU time (server and engine; nbdcopy's own not counted)
 // per request; and, alternated, the engine reading the whole disk itself
-// against nbdcopy reading it through the server (nbd/read).
+// against nbdcopy reading it through the server (nbd/read); and random
+// 4 KiB reads one at a time against fio's NBD engine through the server
+// and through qemu-nbd (rand4k-qd1).
 func BenchmarkNBDVblade(b *testing.B) {
 	if _, err := exec.LookPath("nbdcopy"); err != nil {
 		b.Fatal("nbdcopy is needed (apt-get install libnbd-bin)")
@@ -94,4 +100,77 @@ func BenchmarkNBDVblade(b *testing.B) {
 			b.ReportMetric(float64(cpu.Nanoseconds())/1e3/reqs, "cpu-µs/request")
 		})
 	}
+	// Random 4 KiB reads one at a time, alternated: the engine reading
+	// the disk itself, fio's NBD engine (libnbd) reading it through the
+	// server, and fio reading through qemu-nbd serving the same image
+	// (the page cache holds it): the NBD ceiling, with no AoE behind it.
+	// nbd/read is what the server and an NBD client add to each
+	// request; nbd/ceiling, how near the server comes to one that only
+	// copies from memory.
+	b.Run("rand4k-qd1", func(b *testing.B) {
+		if _, err := exec.LookPath("qemu-nbd"); err != nil {
+			b.Fatal("qemu-nbd is needed (apt-get install qemu-utils)")
+		}
+		qsock := filepath.Join(b.TempDir(), "qemu-nbd.sock")
+		q := exec.Command("qemu-nbd", "--persistent", "--read-only", "-k", qsock, "-x", "e1.2", "-f", "raw", img)
+		if err := q.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			q.Process.Kill()
+			q.Wait()
+		})
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(qsock); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatal("qemu-nbd did not start")
+			}
+		}
+		const dur = 2 * time.Second
+		buf := make([]byte, 4096)
+		rng := rand.New(rand.NewPCG(1, 2))
+		var read, viaNBD, ceiling float64
+		for range b.N {
+			n := 0
+			for start := time.Now(); time.Since(start) < dur; n++ {
+				if _, err := d.ReadAt(buf, rng.Int64N(size/4096)*4096); err != nil {
+					b.Fatal(err)
+				}
+			}
+			read += float64(n) / dur.Seconds()
+			viaNBD += fioNBD(b, uri, dur)
+			ceiling += fioNBD(b, "nbd+unix:///e1.2?socket="+qsock, dur)
+		}
+		b.ReportMetric(read/float64(b.N), "read-IOPS")
+		b.ReportMetric(viaNBD/float64(b.N), "nbd-IOPS")
+		b.ReportMetric(ceiling/float64(b.N), "ceiling-IOPS")
+		b.ReportMetric(viaNBD/read, "nbd/read")
+		b.ReportMetric(viaNBD/ceiling, "nbd/ceiling")
+	})
+}
+
+// fioNBD runs fio's NBD engine (libnbd) on uri for dur: random 4 KiB
+// reads, one at a time, and returns its IOPS.
+func fioNBD(b *testing.B, uri string, dur time.Duration) float64 {
+	out, err := exec.Command("fio", "--name=r", "--ioengine=nbd", "--uri="+uri, "--rw=randread", "--bs=4k", "--iodepth=1",
+		fmt.Sprintf("--runtime=%dms", dur.Milliseconds()), "--time_based", "--output-format=json").Output()
+	if err != nil {
+		b.Fatalf("fio (apt-get install fio: its NBD engine): %v\n%s", err, out)
+	}
+	var j struct {
+		Jobs []struct {
+			Read struct {
+				IOPS float64 `json:"iops"`
+			} `json:"read"`
+		} `json:"jobs"`
+	}
+	if i := bytes.IndexByte(out, '{'); i >= 0 {
+		out = out[i:]
+	}
+	if err := json.Unmarshal(out, &j); err != nil || len(j.Jobs) == 0 {
+		b.Fatalf("fio's output: %v\n%s", err, out)
+	}
+	return j.Jobs[0].Read.IOPS
 }
