@@ -399,23 +399,14 @@ cat /tmp/out; cat /tmp/time; echo "CTXT $((z-a))"; exit $rc`, vmHung+5*time.Minu
 		for _, qd := range []int{1, 32} {
 			run := v.vm.Run(fmt.Sprintf("/usr/bin/fio --name=r --filename=%s --ioengine=libaio --direct=1 --rw=randread --bs=4k --iodepth=%d --runtime=%s --time_based --output-format=json", device, qd, dur), 10*time.Minute)
 			out := run.Stdout
-			var j struct {
-				Jobs []struct {
-					Read struct {
-						IOPS float64 `json:"iops"`
-					} `json:"read"`
-				} `json:"jobs"`
-			}
-			if i := strings.Index(out, "{"); i >= 0 {
-				out = out[i:]
-			}
-			if err := json.Unmarshal([]byte(out), &j); err != nil || len(j.Jobs) == 0 {
+			iops, err := aoelab.FioReadIOPS([]byte(out))
+			if err != nil {
 				// Recorded (0 IOPS), not fatal: the other figures stand.
 				b.Errorf("fio on %s, queue depth %d: exit %d, %v\n%s%s", device, qd, run.Status, err, out, run.Stderr)
 				res.Fio = append(res.Fio, vmFio{Device: device, Name: name, Group: group, QD: qd})
 				continue
 			}
-			res.Fio = append(res.Fio, vmFio{Device: device, Name: name, Group: group, QD: qd, IOPS: j.Jobs[0].Read.IOPS})
+			res.Fio = append(res.Fio, vmFio{Device: device, Name: name, Group: group, QD: qd, IOPS: iops})
 		}
 	}
 	mib := fmt.Sprint(vmReadMiB)

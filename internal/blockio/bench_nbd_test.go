@@ -1,13 +1,10 @@
 package blockio_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -108,26 +105,7 @@ func BenchmarkNBDVblade(b *testing.B) {
 	// request; nbd/ceiling, how near the server comes to one that only
 	// copies from memory.
 	b.Run("rand4k-qd1", func(b *testing.B) {
-		if _, err := exec.LookPath("qemu-nbd"); err != nil {
-			b.Fatal("qemu-nbd is needed (apt-get install qemu-utils)")
-		}
-		qsock := filepath.Join(b.TempDir(), "qemu-nbd.sock")
-		q := exec.Command("qemu-nbd", "--persistent", "--read-only", "-k", qsock, "-x", "e1.2", "-f", "raw", img)
-		if err := q.Start(); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() {
-			q.Process.Kill()
-			q.Wait()
-		})
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if _, err := os.Stat(qsock); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatal("qemu-nbd did not start")
-			}
-		}
+		qsock := aoelab.QemuNBD(b, img, "e1.2")
 		const dur = 2 * time.Second
 		buf := make([]byte, 4096)
 		rng := rand.New(rand.NewPCG(1, 2))
@@ -159,18 +137,9 @@ func fioNBD(b *testing.B, uri string, dur time.Duration) float64 {
 	if err != nil {
 		b.Fatalf("fio (apt-get install fio: its NBD engine): %v\n%s", err, out)
 	}
-	var j struct {
-		Jobs []struct {
-			Read struct {
-				IOPS float64 `json:"iops"`
-			} `json:"read"`
-		} `json:"jobs"`
-	}
-	if i := bytes.IndexByte(out, '{'); i >= 0 {
-		out = out[i:]
-	}
-	if err := json.Unmarshal(out, &j); err != nil || len(j.Jobs) == 0 {
+	iops, err := aoelab.FioReadIOPS(out)
+	if err != nil {
 		b.Fatalf("fio's output: %v\n%s", err, out)
 	}
-	return j.Jobs[0].Read.IOPS
+	return iops
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/goaoe/aoe/internal/aoelab"
 )
 
 // BenchmarkServerVsQemuNBD: nbdcopy reads 256 MiB from memory through
@@ -16,10 +18,8 @@ import (
 // network: the server against the NBD server most systems have, and the
 // share of a read through NBD that is the client's and the socket's.
 func BenchmarkServerVsQemuNBD(b *testing.B) {
-	for _, prog := range []string{"qemu-nbd", "nbdcopy"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			b.Fatalf("%s is needed (apt-get install qemu-utils libnbd-bin)", prog)
-		}
+	if _, err := exec.LookPath("nbdcopy"); err != nil {
+		b.Fatal("nbdcopy is needed (apt-get install libnbd-bin)")
 	}
 	const size = 256 << 20
 	s := &Server{Exports: []*Export{{Name: "m", Size: size, Backend: newMem(size), ReadOnly: true}}}
@@ -29,23 +29,7 @@ func BenchmarkServerVsQemuNBD(b *testing.B) {
 	if err := os.WriteFile(img, s.Exports[0].Backend.(*memDisk).b, 0o600); err != nil {
 		b.Fatal(err)
 	}
-	qsock := filepath.Join(dir, "q.sock")
-	q := exec.Command("qemu-nbd", "--persistent", "--read-only", "-k", qsock, "-x", "m", "-f", "raw", img)
-	if err := q.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		q.Process.Kill()
-		q.Wait()
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(qsock); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("qemu-nbd did not start")
-		}
-	}
+	qsock := aoelab.QemuNBD(b, img, "m")
 	qemu := "nbd+unix:///m?socket=" + qsock
 	copyAll := func(b *testing.B, uri string, reqSize int) time.Duration {
 		start := time.Now()
