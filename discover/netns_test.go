@@ -164,6 +164,13 @@ func TestConfigStringEveryLength(t *testing.T) {
 
 // TestProbeVbladeLossy: 10% of the AoE frames are lost in each direction;
 // every one of 16 targets must still be found and identified.
+//
+// A round trip is lost with probability 0.19 there. With the client's
+// default 5 retries an IDENTIFY fails when 6 in a row are lost, 0.19^6 =
+// 4.7e-5: over the test's 80 IDENTIFYs, one run in 270 would fail with
+// nothing wrong (CI saw it once). With 9 retries, 0.19^10 = 6e-8 each:
+// one run in 200,000. The probe's time bound grows to fit them (250 ms,
+// then 500 ms per retransmission: 4.75 s).
 func TestProbeVbladeLossy(t *testing.T) {
 	lab := aoelab.NewLab(t)
 	tgt, ini := lab.Namespace("tgt"), lab.Namespace("ini")
@@ -174,9 +181,17 @@ func TestProbeVbladeLossy(t *testing.T) {
 	for i := range 16 {
 		lab.Vblade(tgt, "t0", 5, i, img)
 	}
-	clients := listen(t, lab, ini, "i0")
+	var clients []*initiator.Client
+	lab.Do(ini, func() {
+		c, err := initiator.NewClient("i0", &initiator.Config{Retries: 9})
+		if err != nil {
+			t.Fatalf("listen i0: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+		clients = append(clients, c)
+	})
 	for round := range 5 {
-		targets, err := discover.Probe(context.Background(), initiator.NewGroup(clients...), discover.Options{})
+		targets, err := discover.Probe(context.Background(), initiator.NewGroup(clients...), discover.Options{Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
