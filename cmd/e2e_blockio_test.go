@@ -232,9 +232,10 @@ test ! -e /sys/module/aoe && echo "no aoe driver"`, 10*time.Minute)
 // rings), aoe read (one and two paths), aoe bench, and aoe nbd + /dev/nbd0
 // (one connection and one path; two connections and two paths); fio's
 // random 4 KiB reads (libaio, O_DIRECT, queue depth 1 and 32) on both block
-// devices, and on the NBD ceiling (startCeiling); the system calls, context switches and RSS of each; with
-// 1500-byte frames (2 sectors each) and jumbo frames (MTU 9000: 17
-// sectors), with 1 and 2 vCPUs, each in its own VM. Run it with
+// devices and on the NBD ceiling (startCeiling); the system calls, context
+// switches and RSS of each; with 1500-byte frames (2 sectors each) and
+// jumbo frames (MTU 9000: 17 sectors), with 1 and 2 vCPUs, each in its own
+// VM. Run it with
 //
 //	make bench-vm
 //

@@ -20,10 +20,16 @@ import (
 // listen opens initiator clients on the named interfaces inside ns.
 func listen(t *testing.T, lab *aoelab.Lab, ns string, names ...string) []*initiator.Client {
 	t.Helper()
+	return listenWith(t, lab, ns, nil, names...)
+}
+
+// listenWith is listen with the clients' configuration.
+func listenWith(t *testing.T, lab *aoelab.Lab, ns string, cfg *initiator.Config, names ...string) []*initiator.Client {
+	t.Helper()
 	var clients []*initiator.Client
 	lab.Do(ns, func() {
 		for _, n := range names {
-			c, err := initiator.NewClient(n, nil)
+			c, err := initiator.NewClient(n, cfg)
 			if err != nil {
 				t.Fatalf("listen %s: %v", n, err)
 			}
@@ -181,15 +187,7 @@ func TestProbeVbladeLossy(t *testing.T) {
 	for i := range 16 {
 		lab.Vblade(tgt, "t0", 5, i, img)
 	}
-	var clients []*initiator.Client
-	lab.Do(ini, func() {
-		c, err := initiator.NewClient("i0", &initiator.Config{Retries: 9})
-		if err != nil {
-			t.Fatalf("listen i0: %v", err)
-		}
-		t.Cleanup(func() { c.Close() })
-		clients = append(clients, c)
-	})
+	clients := listenWith(t, lab, ini, &initiator.Config{Retries: 9}, "i0")
 	for round := range 5 {
 		targets, err := discover.Probe(context.Background(), initiator.NewGroup(clients...), discover.Options{Timeout: 10 * time.Second})
 		if err != nil {
